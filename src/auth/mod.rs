@@ -1,0 +1,83 @@
+//! Authentication: who the users are and how their passwords are checked.
+//!
+//! This module owns the Dovecot-compatible passwd file ([`passwd`]), the
+//! password schemes stored in it ([`scheme`]), the delay imposed after failed
+//! logins ([`throttle`]) and the decoding of SASL client messages ([`sasl`]).
+//! It knows nothing about IMAP itself; the protocol layer calls in here.
+
+pub mod passwd;
+pub mod sasl;
+pub mod scheme;
+pub mod throttle;
+
+pub use passwd::{AuthOutcome, PasswdError, PasswdFile, UserEntry};
+pub use sasl::{PlainCredentials, SaslError};
+pub use scheme::{
+    hash_password, hash_password_with_cost, verify_password, HashError, Scheme, Verify,
+};
+pub use throttle::FailureThrottle;
+
+use std::fmt;
+
+/// A password or other secret: Debug prints `<redacted>`, never the value.
+///
+/// There is deliberately no `Display`, `PartialEq` or `Deref`: reaching the
+/// value takes an explicit [`Secret::expose`] call, which is easy to audit,
+/// and equality on secrets must be constant-time (see [`scheme`]).
+#[derive(Clone, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
+    /// The secret value itself. Call only where the value is really needed.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the secret is the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Secret {
+        Secret(value)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        // Best effort: overwrite the buffer so a freed password is less likely
+        // to linger in memory (core dumps, reused allocations). black_box keeps
+        // the optimiser from discarding writes to memory about to be freed.
+        let mut bytes = std::mem::take(&mut self.0).into_bytes();
+        bytes.iter_mut().for_each(|b| *b = 0);
+        std::hint::black_box(&bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let s = Secret::new("hunter2".to_string());
+        assert_eq!(format!("{s:?}"), "<redacted>");
+        assert_eq!(format!("{:?}", Some(s.clone())), "Some(<redacted>)");
+        assert_eq!(s.expose(), "hunter2");
+        assert!(!s.is_empty());
+        assert!(Secret::default().is_empty());
+    }
+}

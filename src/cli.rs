@@ -1,0 +1,253 @@
+//! The command line: `roost [serve] | demo | hash | check`, `--help`,
+//! `--version`. Parses arguments with getopts, sets up logging, and runs the
+//! chosen subcommand. Returns the process exit code: 0 fine, 1 runtime
+//! failure, 2 usage or configuration error.
+
+use crate::auth::scheme::{hash_password, Scheme};
+use crate::config::{Config, DEFAULT_CONFIG_PATH, KEYS};
+use crate::{demo, server};
+use getopts::{Matches, Options};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILURE: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+const DEMO_PLAIN_PORT: u16 = 1143;
+const DEMO_TLS_PORT: u16 = 1993;
+const DEMO_DIR: &str = "roost-demo";
+
+fn usage() -> String {
+    format!(
+        "Roost {version}: an IMAP server for Maildir trees
+
+Usage:
+  roost [serve] [-c FILE] [-o KEY=VALUE]... [-v]...
+                       run the server (default config {DEFAULT_CONFIG_PATH})
+  roost demo [--port N] [--tls-port N] [-v]...
+                       create ./{DEMO_DIR}/ (user demo, password demo) and serve it
+                       on 127.0.0.1:{DEMO_PLAIN_PORT} (STARTTLS) and 127.0.0.1:{DEMO_TLS_PORT} (TLS)
+  roost hash [--scheme BLF-CRYPT|SHA512-CRYPT|SHA256-CRYPT]
+                       read a password on stdin, print a passwd-file hash
+  roost check [-c FILE] [-o KEY=VALUE]...
+                       validate the configuration and print the effective settings
+  roost --help | --version
+
+Options:
+  -c, --config FILE    configuration file
+  -o KEY=VALUE         override a configuration key (repeatable)
+  -v                   more logging (repeatable: debug, then trace)
+  -h, --help           this text
+  -V, --version        the version
+
+Configuration keys (roost.conf(5)):
+{keys}",
+        version = env!("CARGO_PKG_VERSION"),
+        keys = KEYS
+            .iter()
+            .map(|(k, d, _)| format!("  {k} = {d}\n"))
+            .collect::<String>()
+    )
+}
+
+/// Entry point for the binary; `args` excludes the program name.
+pub fn main(args: Vec<String>) -> i32 {
+    let (sub, rest) = match args.first().map(String::as_str) {
+        Some("serve") | Some("demo") | Some("hash") | Some("check") => {
+            (args[0].clone(), args[1..].to_vec())
+        }
+        _ => ("serve".to_string(), args),
+    };
+    let mut opts = Options::new();
+    opts.optflag("h", "help", "");
+    opts.optflag("V", "version", "");
+    opts.optflagmulti("v", "", "");
+    match sub.as_str() {
+        "serve" | "check" => {
+            opts.optopt("c", "config", "", "FILE");
+            opts.optmulti("o", "", "", "KEY=VALUE");
+        }
+        "demo" => {
+            opts.optopt("", "port", "", "N");
+            opts.optopt("", "tls-port", "", "N");
+        }
+        _ => {
+            opts.optopt("", "scheme", "", "SCHEME");
+        }
+    }
+    let m = match opts.parse(&rest) {
+        Ok(m) => m,
+        Err(e) => return usage_error(&format!("{e}")),
+    };
+    if m.opt_present("h") {
+        print!("{}", usage());
+        return EXIT_OK;
+    }
+    if m.opt_present("V") {
+        println!("roost {}", env!("CARGO_PKG_VERSION"));
+        return EXIT_OK;
+    }
+    if let Some(extra) = m.free.first() {
+        return usage_error(&format!("unexpected argument {extra:?}"));
+    }
+    match sub.as_str() {
+        "serve" => serve(&m),
+        "check" => check(&m),
+        "demo" => run_demo(&m),
+        _ => hash(&m),
+    }
+}
+
+fn usage_error(msg: &str) -> i32 {
+    eprintln!("roost: {msg}\nTry `roost --help`.");
+    EXIT_USAGE
+}
+
+fn load_config(m: &Matches) -> Result<Config, i32> {
+    let path = m
+        .opt_str("c")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH));
+    Config::load(&path, &m.opt_strs("o")).map_err(|e| {
+        eprintln!("roost: {e}");
+        EXIT_USAGE
+    })
+}
+
+fn init_logging(level: log::LevelFilter, verbosity: usize) {
+    let level = match verbosity {
+        0 => level,
+        1 => level.max(log::LevelFilter::Debug),
+        _ => log::LevelFilter::Trace,
+    };
+    let mut builder = env_logger::Builder::new();
+    builder.filter_level(level);
+    // Third-party crates stay quiet unless asked for with RUST_LOG.
+    builder.filter_module("rustls", log::LevelFilter::Warn.min(level));
+    if let Ok(spec) = std::env::var("RUST_LOG") {
+        builder.parse_filters(&spec);
+    }
+    builder.format_timestamp_millis();
+    let _ = builder.try_init();
+}
+
+fn serve(m: &Matches) -> i32 {
+    let config = match load_config(m) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    init_logging(config.log_level, m.opt_count("v"));
+    run_server(config)
+}
+
+fn run_server(config: Config) -> i32 {
+    match server::run(config) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("roost: {e}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+fn check(m: &Matches) -> i32 {
+    let config = match load_config(m) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut out = std::io::stdout().lock();
+    for (key, value) in config.effective() {
+        let _ = writeln!(out, "{key} = {value}");
+    }
+    EXIT_OK
+}
+
+fn port(m: &Matches, name: &str, default: u16) -> Result<u16, i32> {
+    match m.opt_str(name) {
+        None => Ok(default),
+        Some(p) => p
+            .parse()
+            .map_err(|_| usage_error(&format!("--{name}: {p:?} is not a port number"))),
+    }
+}
+
+fn run_demo(m: &Matches) -> i32 {
+    let (plain, tls) = match (
+        port(m, "port", DEMO_PLAIN_PORT),
+        port(m, "tls-port", DEMO_TLS_PORT),
+    ) {
+        (Ok(p), Ok(t)) => (p, t),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    init_logging(log::LevelFilter::Info, m.opt_count("v"));
+    let setup = match demo::prepare(Path::new(DEMO_DIR), plain, tls) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("roost: demo setup failed: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let config = match Config::load(&setup.config_file, &[]) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("roost: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    eprintln!("{}", demo::instructions(&setup));
+    run_server(config)
+}
+
+fn hash(m: &Matches) -> i32 {
+    let scheme: Scheme = match m
+        .opt_str("scheme")
+        .as_deref()
+        .unwrap_or("BLF-CRYPT")
+        .parse()
+    {
+        Ok(s @ (Scheme::BlfCrypt | Scheme::Sha512Crypt | Scheme::Sha256Crypt)) => s,
+        _ => return usage_error("--scheme must be BLF-CRYPT, SHA512-CRYPT or SHA256-CRYPT"),
+    };
+    let password = match read_password() {
+        Ok(p) => p,
+        Err(msg) => {
+            eprintln!("roost: {msg}");
+            return EXIT_FAILURE;
+        }
+    };
+    match hash_password(scheme, &password) {
+        Ok(h) => {
+            println!("{h}");
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("roost: {e}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// From a terminal: prompt twice without echo. From a pipe: one line.
+fn read_password() -> Result<String, String> {
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
+        let again = rpassword::prompt_password("Retype password: ").map_err(|e| e.to_string())?;
+        if first != again {
+            return Err("passwords do not match".into());
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password: {e}"))?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    if password.is_empty() {
+        return Err("empty password".into());
+    }
+    Ok(password)
+}

@@ -1,0 +1,239 @@
+//! Commands of any state and of the not-authenticated state (RFC 3501 §6.1,
+//! §6.2): CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE, and ID
+//! (RFC 2971).
+
+use crate::auth::passwd::AuthOutcome;
+use crate::auth::sasl;
+use crate::config::expand_mail_location;
+use crate::context::MAX_SASL_LINE;
+use crate::error::{Error, Tagged};
+use crate::proto::encode::{Code, Status};
+use crate::proto::reader::ReadError;
+use crate::session::{Session, State, User};
+
+/// RFC 3501 §6.1.1: `* CAPABILITY ...`.
+pub fn capability(s: &mut Session) -> Result<Tagged, Error> {
+    let caps = s.capabilities();
+    s.out.untagged().raw("CAPABILITY ").raw(&caps).crlf();
+    Ok(Tagged::ok("Capability completed."))
+}
+
+/// RFC 3501 §6.1.2. Pending mailbox updates are sent by the loop.
+pub fn noop(_s: &mut Session) -> Result<Tagged, Error> {
+    Ok(Tagged::ok("NOOP completed."))
+}
+
+/// RFC 3501 §6.1.3: untagged BYE, then the tagged OK; the loop closes.
+pub fn logout(s: &mut Session) -> Result<Tagged, Error> {
+    s.out.untagged_status(Status::Bye, None, "Logging out.");
+    s.state = State::Logout;
+    Ok(Tagged::ok("Logout completed."))
+}
+
+/// RFC 3501 §6.2.1. The handshake starts after the tagged OK is sent.
+pub fn starttls(s: &mut Session) -> Result<Tagged, Error> {
+    if s.transport.is_tls() {
+        return Err(Error::bad("TLS is already active."));
+    }
+    if s.ctx.tls.is_none() {
+        return Err(Error::bad("TLS is not configured on this server."));
+    }
+    s.start_tls_pending = true;
+    Ok(Tagged::ok("Begin TLS negotiation now."))
+}
+
+/// RFC 3501 §6.2.3.
+pub fn login(s: &mut Session, user: &[u8], password: &[u8]) -> Result<Tagged, Error> {
+    if !s.plaintext_allowed() {
+        return Err(privacy_required());
+    }
+    let user = String::from_utf8_lossy(user).into_owned();
+    finish_login(s, &user, password, "LOGIN")
+}
+
+/// RFC 3501 §6.2.2 with RFC 4959 initial responses; mechanisms PLAIN
+/// (RFC 4616) and LOGIN.
+pub fn authenticate(
+    s: &mut Session,
+    mechanism: &str,
+    initial: Option<&[u8]>,
+) -> Result<Tagged, Error> {
+    if mechanism != "PLAIN" && mechanism != "LOGIN" {
+        return Err(Error::no(None, "Unsupported authentication mechanism."));
+    }
+    if !s.plaintext_allowed() {
+        return Err(privacy_required());
+    }
+    let initial = match initial {
+        Some(line) if sasl::is_cancel(line) => return Err(aborted()),
+        Some(line) => Some(sasl::decode_response(line).map_err(bad_sasl)?),
+        None => None,
+    };
+    if mechanism == "PLAIN" {
+        let msg = match initial {
+            Some(m) => m,
+            None => sasl_round(s, b"")?,
+        };
+        let creds = sasl::parse_plain(&msg).map_err(bad_sasl)?;
+        // We act only as the identity that authenticated.
+        if !creds.authzid.is_empty() && creds.authzid != creds.authcid {
+            return Err(Error::no(
+                Some(Code::AuthenticationFailed),
+                "Authorization identity differs from authentication identity.",
+            ));
+        }
+        finish_login(
+            s,
+            &creds.authcid,
+            creds.password.expose().as_bytes(),
+            "PLAIN",
+        )
+    } else {
+        let user = match initial {
+            Some(u) => u,
+            None => sasl_round(s, sasl::LOGIN_USERNAME_PROMPT)?,
+        };
+        let user = sasl::parse_login_username(&user).map_err(bad_sasl)?;
+        let password = sasl_round(s, sasl::LOGIN_PASSWORD_PROMPT)?;
+        let password = sasl::parse_login_password(&password).map_err(bad_sasl)?;
+        finish_login(s, &user, password.expose().as_bytes(), "LOGIN")
+    }
+}
+
+/// Sends a challenge and reads the client's base64 answer.
+fn sasl_round(s: &mut Session, challenge: &[u8]) -> Result<Vec<u8>, Error> {
+    s.out.continuation(&sasl::encode_challenge(challenge));
+    s.flush()?;
+    let line = match s.reader.read_line(&mut s.transport, MAX_SASL_LINE) {
+        Ok(line) => line,
+        Err(ReadError::Io(e)) => return Err(Error::Io(e)),
+        Err(ReadError::Eof) => {
+            return Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+        Err(_) => return Err(Error::bad("SASL response too long.")),
+    };
+    s.trace.client_secret_line(line.len());
+    if sasl::is_cancel(&line) {
+        return Err(aborted());
+    }
+    sasl::decode_response(&line).map_err(bad_sasl)
+}
+
+fn aborted() -> Error {
+    // RFC 3501 §6.2.2: a "*" cancels the exchange with a tagged BAD.
+    Error::bad("Authentication aborted by client.")
+}
+
+fn bad_sasl(e: sasl::SaslError) -> Error {
+    Error::bad(format!("Invalid SASL response: {e}."))
+}
+
+fn privacy_required() -> Error {
+    Error::no(
+        Some(Code::PrivacyRequired),
+        "Plaintext authentication is not allowed without TLS; use STARTTLS or port 993.",
+    )
+}
+
+/// Checks the password and moves to the authenticated state.
+fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Result<Tagged, Error> {
+    let ip = s.peer.ip();
+    let entry = match s.ctx.passwd.authenticate(user, password) {
+        AuthOutcome::Success(entry) => entry,
+        outcome => {
+            if let AuthOutcome::Unsupported { user, scheme } = &outcome {
+                log::error!(
+                    "conn={} peer={} user={user} password scheme {scheme} is not supported; \
+                     re-hash it with `roost hash`",
+                    s.id,
+                    s.peer
+                );
+            }
+            let delay = s.ctx.throttle.record_failure(ip);
+            log::warn!(
+                "conn={} peer={} user={} mech={mech} authentication failed (delay {} ms)",
+                s.id,
+                s.peer,
+                printable(user),
+                delay.as_millis()
+            );
+            std::thread::sleep(delay);
+            return Err(Error::no(
+                Some(Code::AuthenticationFailed),
+                "Authentication failed.",
+            ));
+        }
+    };
+    s.ctx.throttle.record_success(ip);
+    let Some(mail_root) = expand_mail_location(
+        &s.ctx.config.mail_location,
+        &entry.name,
+        entry.home.as_deref(),
+    ) else {
+        log::error!(
+            "conn={} peer={} user={} mail_location {:?} needs a home directory, and the passwd file gives none",
+            s.id,
+            s.peer,
+            entry.name,
+            s.ctx.config.mail_location
+        );
+        return Err(Error::no(
+            Some(Code::Unavailable),
+            "Mail storage is not available for this user.",
+        ));
+    };
+    log::info!(
+        "conn={} peer={} user={} mech={mech} tls={} login",
+        s.id,
+        s.peer,
+        entry.name,
+        s.transport.tls_description().unwrap_or_else(|| "no".into())
+    );
+    s.trace.logged_in(&entry.name);
+    s.user = Some(User { entry, mail_root });
+    s.state = State::Authenticated;
+    // As Dovecot does: the OK carries the post-login capabilities, so the
+    // client need not ask again.
+    Ok(Tagged::with_code(
+        Code::Capability(s.capabilities()),
+        "Logged in",
+    ))
+}
+
+/// RFC 2971: reports the server's identity; the client's goes to the log.
+pub fn id(s: &mut Session, params: Option<&[(Vec<u8>, Option<Vec<u8>>)]>) -> Result<Tagged, Error> {
+    if let Some(params) = params {
+        let described: Vec<String> = params
+            .iter()
+            .map(|(k, v)| {
+                let v = v
+                    .as_deref()
+                    .map_or("NIL".into(), |v| printable(&String::from_utf8_lossy(v)));
+                format!("{}={}", printable(&String::from_utf8_lossy(k)), v)
+            })
+            .collect();
+        log::info!(
+            "conn={} peer={} client id: {}",
+            s.id,
+            s.peer,
+            described.join(" ")
+        );
+    }
+    s.out.untagged().raw("ID (");
+    s.out.string(b"name").sp().string(b"Roost");
+    s.out
+        .sp()
+        .string(b"version")
+        .sp()
+        .string(env!("CARGO_PKG_VERSION").as_bytes());
+    s.out.raw(")").crlf();
+    Ok(Tagged::ok("ID completed."))
+}
+
+/// Makes client-supplied text safe for a log line.
+fn printable(s: &str) -> String {
+    s.chars()
+        .take(200)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}

@@ -1,0 +1,602 @@
+//! Configuration: the `key = value` file, `-o KEY=VALUE` overrides, defaults
+//! and validation. Reads files, nothing else; the result is a plain value
+//! the server is started with.
+//!
+//! Every key lives in `KEYS` (name, default, one-line help), which drives the
+//! parser, `roost check` and the tests that keep the man page in step.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where `roost serve` looks when `-c` is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/roost/roost.conf";
+
+/// Every configuration key with its default and a short description.
+pub const KEYS: &[(&str, &str, &str)] = &[
+    (
+        "listen",
+        "0.0.0.0:143",
+        "comma-separated addr:port list for IMAP with STARTTLS; empty disables",
+    ),
+    (
+        "listen_tls",
+        "0.0.0.0:993",
+        "comma-separated addr:port list for implicit TLS; used only when tls_cert is set",
+    ),
+    (
+        "tls_cert",
+        "",
+        "PEM certificate chain; enables STARTTLS and the TLS listeners",
+    ),
+    ("tls_key", "", "PEM private key for tls_cert"),
+    (
+        "plaintext_auth",
+        "tls-or-local",
+        "tls-or-local | always | never: when password logins are allowed without TLS",
+    ),
+    (
+        "passwd_file",
+        "/etc/roost/passwd",
+        "Dovecot-format users file (user:{SCHEME}hash:uid:gid:gecos:home:shell:extra)",
+    ),
+    (
+        "mail_location",
+        "%h/Maildir",
+        "Maildir root per user; %u user, %n local part, %d domain, %h home, %% percent",
+    ),
+    (
+        "max_connections",
+        "1000",
+        "simultaneous client connections; more get BYE",
+    ),
+    ("log_level", "info", "error | warn | info | debug | trace"),
+    (
+        "trace_dir",
+        "",
+        "directory for per-session protocol transcripts; empty disables",
+    ),
+    (
+        "trace_users",
+        "",
+        "comma-separated users to trace (empty: all)",
+    ),
+    (
+        "trace_addresses",
+        "",
+        "comma-separated client IP addresses to trace (empty: all)",
+    ),
+    (
+        "max_line_length",
+        "65536",
+        "longest command line in bytes, outside literals",
+    ),
+    (
+        "max_literal_size",
+        "65536",
+        "largest literal in a command other than APPEND",
+    ),
+    (
+        "max_append_size",
+        "52428800",
+        "largest message APPEND accepts, in bytes",
+    ),
+    (
+        "auth_failure_delay_ms",
+        "1000",
+        "delay before answering a failed login; doubles per failure from one address up to 15 s",
+    ),
+    (
+        "timeout_preauth_secs",
+        "60",
+        "idle time before an unauthenticated connection is closed",
+    ),
+    (
+        "timeout_auth_secs",
+        "1860",
+        "idle time before an authenticated connection is closed (RFC 3501 §5.4: at least 30 min)",
+    ),
+];
+
+/// When plaintext passwords (LOGIN, AUTHENTICATE PLAIN/LOGIN) are accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlaintextAuth {
+    /// Over TLS, or from a loopback address.
+    TlsOrLocal,
+    /// Always, even over an unencrypted remote connection.
+    Always,
+    /// Only over TLS, even from loopback.
+    Never,
+}
+
+impl PlaintextAuth {
+    fn as_str(self) -> &'static str {
+        match self {
+            PlaintextAuth::TlsOrLocal => "tls-or-local",
+            PlaintextAuth::Always => "always",
+            PlaintextAuth::Never => "never",
+        }
+    }
+
+    /// Whether a password may be sent on this connection.
+    pub fn allows(self, tls: bool, peer: IpAddr) -> bool {
+        tls || match self {
+            PlaintextAuth::Always => true,
+            PlaintextAuth::Never => false,
+            PlaintextAuth::TlsOrLocal => peer.is_loopback(),
+        }
+    }
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: Vec<SocketAddr>,
+    pub listen_tls: Vec<SocketAddr>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub plaintext_auth: PlaintextAuth,
+    pub passwd_file: PathBuf,
+    pub mail_location: String,
+    pub max_connections: usize,
+    pub log_level: log::LevelFilter,
+    pub trace_dir: Option<PathBuf>,
+    pub trace_users: Vec<String>,
+    pub trace_addresses: Vec<IpAddr>,
+    pub max_line_length: usize,
+    pub max_literal_size: usize,
+    pub max_append_size: usize,
+    pub auth_failure_delay: Duration,
+    pub timeout_preauth: Duration,
+    pub timeout_auth: Duration,
+}
+
+/// A configuration problem, naming where it was found.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file, or `-o` for a command-line override.
+    pub origin: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(n) => write!(f, "{}:{}: {}", self.origin, n, self.message),
+            None => write!(f, "{}: {}", self.origin, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut c = Config {
+            listen: Vec::new(),
+            listen_tls: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            plaintext_auth: PlaintextAuth::TlsOrLocal,
+            passwd_file: PathBuf::new(),
+            mail_location: String::new(),
+            max_connections: 0,
+            log_level: log::LevelFilter::Info,
+            trace_dir: None,
+            trace_users: Vec::new(),
+            trace_addresses: Vec::new(),
+            max_line_length: 0,
+            max_literal_size: 0,
+            max_append_size: 0,
+            auth_failure_delay: Duration::ZERO,
+            timeout_preauth: Duration::ZERO,
+            timeout_auth: Duration::ZERO,
+        };
+        for (key, default, _) in KEYS {
+            // The defaults are constants checked by a unit test.
+            let _ = c.set(key, default);
+        }
+        c
+    }
+}
+
+impl Config {
+    /// Reads a configuration file, then applies `overrides` (`KEY=VALUE`).
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Config, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            origin: origin.clone(),
+            line: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        let mut config = Config::default();
+        config.apply_text(&origin, &text)?;
+        config.apply_overrides(overrides)?;
+        config.validate(&origin)?;
+        Ok(config)
+    }
+
+    /// Applies `key = value` lines; `#` starts a comment line.
+    pub fn apply_text(&mut self, origin: &str, text: &str) -> Result<(), ConfigError> {
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let err = |message: String| ConfigError {
+                origin: origin.to_string(),
+                line: Some(i + 1),
+                message,
+            };
+            let (key, value) = line
+                .split_once('=')
+                .ok_or_else(|| err(format!("expected `key = value`, found {line:?}")))?;
+            self.set(key.trim(), value.trim()).map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// Applies `-o KEY=VALUE` overrides.
+    pub fn apply_overrides(&mut self, overrides: &[String]) -> Result<(), ConfigError> {
+        for o in overrides {
+            let err = |message: String| ConfigError {
+                origin: "-o".into(),
+                line: None,
+                message,
+            };
+            let (key, value) = o
+                .split_once('=')
+                .ok_or_else(|| err(format!("expected KEY=VALUE, found {o:?}")))?;
+            self.set(key.trim(), value.trim()).map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// Sets one key from its text form.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        match key {
+            "listen" => self.listen = parse_addrs(value)?,
+            "listen_tls" => self.listen_tls = parse_addrs(value)?,
+            "tls_cert" => self.tls_cert = opt_path(value),
+            "tls_key" => self.tls_key = opt_path(value),
+            "plaintext_auth" => {
+                self.plaintext_auth = match value {
+                    "tls-or-local" => PlaintextAuth::TlsOrLocal,
+                    "always" => PlaintextAuth::Always,
+                    "never" => PlaintextAuth::Never,
+                    _ => return Err(format!(
+                        "plaintext_auth: expected tls-or-local, always or never, found {value:?}"
+                    )),
+                }
+            }
+            "passwd_file" => {
+                if value.is_empty() {
+                    return Err("passwd_file must not be empty".into());
+                }
+                self.passwd_file = PathBuf::from(value)
+            }
+            "mail_location" => self.mail_location = parse_mail_location(value)?,
+            "max_connections" => self.max_connections = parse_num(key, value, 1, 1_000_000)?,
+            "log_level" => {
+                self.log_level = value.parse().map_err(|_| {
+                    format!(
+                        "log_level: expected error, warn, info, debug or trace, found {value:?}"
+                    )
+                })?
+            }
+            "trace_dir" => self.trace_dir = opt_path(value),
+            "trace_users" => self.trace_users = split_list(value).map(str::to_string).collect(),
+            "trace_addresses" => {
+                self.trace_addresses = split_list(value)
+                    .map(|a| {
+                        a.parse()
+                            .map_err(|_| format!("trace_addresses: {a:?} is not an IP address"))
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            "max_line_length" => self.max_line_length = parse_num(key, value, 1024, 16 << 20)?,
+            "max_literal_size" => self.max_literal_size = parse_num(key, value, 1024, 1 << 30)?,
+            "max_append_size" => self.max_append_size = parse_num(key, value, 1024, 4 << 30)?,
+            "auth_failure_delay_ms" => {
+                self.auth_failure_delay =
+                    Duration::from_millis(parse_num(key, value, 0, 60_000)? as u64)
+            }
+            "timeout_preauth_secs" => {
+                self.timeout_preauth = Duration::from_secs(parse_num(key, value, 1, 86_400)? as u64)
+            }
+            "timeout_auth_secs" => {
+                // RFC 3501 §5.4: the autologout timer must be at least 30 minutes.
+                self.timeout_auth = Duration::from_secs(parse_num(key, value, 1800, 86_400)? as u64)
+            }
+            _ => return Err(format!("unknown key {key:?}")),
+        }
+        Ok(())
+    }
+
+    /// Checks settings that depend on each other.
+    pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let err = |message: &str| ConfigError {
+            origin: origin.to_string(),
+            line: None,
+            message: message.to_string(),
+        };
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => return Err(err("tls_cert is set but tls_key is not")),
+            (None, Some(_)) => return Err(err("tls_key is set but tls_cert is not")),
+            _ => {}
+        }
+        if self.listen.is_empty() && self.tls_listeners().is_empty() {
+            return Err(err(
+                "nothing to listen on: set listen, or tls_cert/tls_key with listen_tls",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The implicit-TLS listeners in effect (none without a certificate).
+    pub fn tls_listeners(&self) -> &[SocketAddr] {
+        if self.tls_cert.is_some() {
+            &self.listen_tls
+        } else {
+            &[]
+        }
+    }
+
+    /// The effective value of every key, in `KEYS` order, for `roost check`.
+    pub fn effective(&self) -> Vec<(&'static str, String)> {
+        let addrs = |a: &[SocketAddr]| {
+            a.iter()
+                .map(SocketAddr::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let path = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        };
+        KEYS.iter()
+            .map(|(key, _, _)| {
+                let v = match *key {
+                    "listen" => addrs(&self.listen),
+                    "listen_tls" => addrs(&self.listen_tls),
+                    "tls_cert" => path(&self.tls_cert),
+                    "tls_key" => path(&self.tls_key),
+                    "plaintext_auth" => self.plaintext_auth.as_str().to_string(),
+                    "passwd_file" => self.passwd_file.display().to_string(),
+                    "mail_location" => self.mail_location.clone(),
+                    "max_connections" => self.max_connections.to_string(),
+                    "log_level" => self.log_level.as_str().to_ascii_lowercase(),
+                    "trace_dir" => path(&self.trace_dir),
+                    "trace_users" => self.trace_users.join(","),
+                    "trace_addresses" => self
+                        .trace_addresses
+                        .iter()
+                        .map(IpAddr::to_string)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    "max_line_length" => self.max_line_length.to_string(),
+                    "max_literal_size" => self.max_literal_size.to_string(),
+                    "max_append_size" => self.max_append_size.to_string(),
+                    "auth_failure_delay_ms" => self.auth_failure_delay.as_millis().to_string(),
+                    "timeout_preauth_secs" => self.timeout_preauth.as_secs().to_string(),
+                    "timeout_auth_secs" => self.timeout_auth.as_secs().to_string(),
+                    _ => String::new(),
+                };
+                (*key, v)
+            })
+            .collect()
+    }
+}
+
+fn split_list(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn opt_path(value: &str) -> Option<PathBuf> {
+    (!value.is_empty()).then(|| PathBuf::from(value))
+}
+
+fn parse_addrs(value: &str) -> Result<Vec<SocketAddr>, String> {
+    split_list(value)
+        .map(|a| {
+            // `*:143` is a common way to say "all IPv4 addresses".
+            let spelled = match a.strip_prefix("*:") {
+                Some(port) => format!("0.0.0.0:{port}"),
+                None => a.to_string(),
+            };
+            spelled
+                .parse()
+                .map_err(|_| format!("{a:?} is not an addr:port (e.g. 0.0.0.0:143 or [::1]:143)"))
+        })
+        .collect()
+}
+
+fn parse_num(key: &str, value: &str, min: usize, max: usize) -> Result<usize, String> {
+    let n: usize = value
+        .parse()
+        .map_err(|_| format!("{key}: expected a number, found {value:?}"))?;
+    if n < min || n > max {
+        return Err(format!("{key}: {n} is out of range {min}..={max}"));
+    }
+    Ok(n)
+}
+
+/// Accepts Roost's form (`%h/Maildir`) and Dovecot's (`maildir:~/Maildir`).
+fn parse_mail_location(value: &str) -> Result<String, String> {
+    let v = value.strip_prefix("maildir:").unwrap_or(value);
+    let v = match v.strip_prefix("~/") {
+        Some(rest) => format!("%h/{rest}"),
+        None => v.to_string(),
+    };
+    if v.is_empty() {
+        return Err("mail_location must not be empty".into());
+    }
+    let mut chars = v.chars();
+    while let Some(c) = chars.next() {
+        if c == '%' {
+            match chars.next() {
+                Some('u' | 'n' | 'd' | 'h' | '%') => {}
+                other => {
+                    return Err(format!(
+                        "mail_location: unknown variable %{} (use %u, %n, %d, %h or %%)",
+                        other.map(String::from).unwrap_or_default()
+                    ))
+                }
+            }
+        }
+    }
+    Ok(v)
+}
+
+/// Expands `%u %n %d %h %%` in a mail_location for one user. `None` when the
+/// template needs a home directory the user does not have.
+pub fn expand_mail_location(template: &str, user: &str, home: Option<&Path>) -> Option<PathBuf> {
+    let (local, domain) = user.split_once('@').unwrap_or((user, ""));
+    let mut out = String::new();
+    let mut chars = template.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('u') => out.push_str(user),
+            Some('n') => out.push_str(local),
+            Some('d') => out.push_str(domain),
+            Some('h') => out.push_str(home?.to_str()?),
+            Some('%') => out.push('%'),
+            _ => return None,
+        }
+    }
+    Some(PathBuf::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_match_the_table() {
+        let c = Config::default();
+        for ((key, default, _), (k2, effective)) in KEYS.iter().zip(c.effective()) {
+            assert_eq!(*key, k2);
+            let mut fresh = Config::default();
+            assert_eq!(fresh.set(key, default), Ok(()), "{key}");
+            assert_eq!(&effective, default, "{key}");
+        }
+        assert_eq!(c.listen, vec!["0.0.0.0:143".parse().unwrap()]);
+        assert!(
+            c.tls_listeners().is_empty(),
+            "no TLS listener without a certificate"
+        );
+    }
+
+    #[test]
+    fn file_errors_name_the_line() {
+        let mut c = Config::default();
+        let e = c
+            .apply_text(
+                "/etc/roost/roost.conf",
+                "# comment\n\nlisten = 127.0.0.1:1143\nbogus = 1\n",
+            )
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/etc/roost/roost.conf:4: unknown key \"bogus\""
+        );
+        let e = c.apply_text("f", "listen\n").unwrap_err();
+        assert_eq!(e.line, Some(1));
+        let e = c.apply_text("f", "max_connections = lots\n").unwrap_err();
+        assert!(e.to_string().contains("expected a number"));
+        let e = c
+            .apply_text("f", "plaintext_auth = sometimes\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("tls-or-local"));
+        let e = c.apply_text("f", "listen = 1.2.3.4\n").unwrap_err();
+        assert!(e.to_string().contains("not an addr:port"));
+    }
+
+    #[test]
+    fn overrides_and_validation() {
+        let mut c = Config::default();
+        c.apply_overrides(&[
+            "listen=127.0.0.1:0, [::1]:0".into(),
+            "tls_cert = /x.pem".into(),
+        ])
+        .unwrap();
+        assert_eq!(c.listen.len(), 2);
+        assert!(c.validate("f").unwrap_err().to_string().contains("tls_key"));
+        assert!(c
+            .apply_overrides(&["nokey".into()])
+            .unwrap_err()
+            .to_string()
+            .starts_with("-o:"));
+        c.set("listen", "").unwrap();
+        c.set("tls_cert", "").unwrap();
+        assert!(c
+            .validate("f")
+            .unwrap_err()
+            .to_string()
+            .contains("nothing to listen on"));
+    }
+
+    #[test]
+    fn mail_location_forms() {
+        assert_eq!(
+            parse_mail_location("maildir:~/Maildir").unwrap(),
+            "%h/Maildir"
+        );
+        assert_eq!(
+            parse_mail_location("/var/mail/%d/%n").unwrap(),
+            "/var/mail/%d/%n"
+        );
+        assert!(parse_mail_location("%x/Maildir").is_err());
+        assert!(parse_mail_location("").is_err());
+        let home = Path::new("/home/ann");
+        let rows = [
+            (
+                "%h/Maildir",
+                "ann@example.org",
+                Some(home),
+                Some("/home/ann/Maildir"),
+            ),
+            (
+                "/var/mail/%d/%n",
+                "ann@example.org",
+                None,
+                Some("/var/mail/example.org/ann"),
+            ),
+            ("/m/%u/100%%", "bob", None, Some("/m/bob/100%")),
+            ("%h/Maildir", "bob", None, None),
+        ];
+        for (t, user, home, want) in rows {
+            assert_eq!(
+                expand_mail_location(t, user, home),
+                want.map(PathBuf::from),
+                "{t}"
+            );
+        }
+    }
+
+    #[test]
+    fn timeouts_respect_rfc_minimum() {
+        let mut c = Config::default();
+        assert!(c.set("timeout_auth_secs", "60").is_err());
+        assert!(c.set("timeout_auth_secs", "1800").is_ok());
+    }
+
+    #[test]
+    fn plaintext_policy() {
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        let remote: IpAddr = "192.0.2.1".parse().unwrap();
+        assert!(PlaintextAuth::TlsOrLocal.allows(false, lo));
+        assert!(!PlaintextAuth::TlsOrLocal.allows(false, remote));
+        assert!(PlaintextAuth::TlsOrLocal.allows(true, remote));
+        assert!(!PlaintextAuth::Never.allows(false, lo));
+        assert!(PlaintextAuth::Never.allows(true, lo));
+        assert!(PlaintextAuth::Always.allows(false, remote));
+    }
+}

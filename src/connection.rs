@@ -1,0 +1,227 @@
+//! The per-connection loop: greet, then read → parse → dispatch → tagged
+//! reply → flush, until LOGOUT, an error or the client goes away. Runs on
+//! the connection's own thread and is the only code that touches its socket.
+
+use crate::cmd;
+use crate::context::{ServerContext, MAX_BAD_COMMANDS, WRITE_TIMEOUT};
+use crate::error::{Error, Tagged};
+use crate::net::Transport;
+use crate::proto::encode::{Code, Status};
+use crate::proto::parse::{parse_command, secret_offset};
+use crate::proto::reader::{Framed, ReadError};
+use crate::session::{Session, State};
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+
+/// Serves one client until it leaves. `implicit_tls`: the listener is the
+/// TLS port, so the handshake comes before the greeting.
+pub fn serve(ctx: Arc<ServerContext>, tcp: TcpStream, peer: SocketAddr, implicit_tls: bool) {
+    let _ = tcp.set_nodelay(true);
+    let mut s = Session::new(ctx, Transport::plain(tcp), peer);
+    log::info!(
+        "conn={} peer={} connect{}",
+        s.id,
+        peer,
+        if implicit_tls { " tls" } else { "" }
+    );
+    if let Err(e) = s.transport.set_write_timeout(Some(WRITE_TIMEOUT)) {
+        log::debug!("conn={} peer={} cannot set write timeout: {e}", s.id, peer);
+    }
+    if implicit_tls {
+        let Some(tls) = s.ctx.tls.as_ref().map(|t| t.config()) else {
+            return;
+        };
+        if let Err(e) = s.transport.start_tls(tls) {
+            log::info!("conn={} peer={} TLS handshake failed: {e}", s.id, peer);
+            return;
+        }
+    }
+    let reason = run(&mut s);
+    s.transport.close();
+    log::info!(
+        "conn={} peer={} user={} logout ({}) in={} out={} duration={:.1}s",
+        s.id,
+        s.peer,
+        s.user_name(),
+        reason,
+        s.transport.bytes_in,
+        s.transport.bytes_out,
+        s.started.elapsed().as_secs_f64()
+    );
+    s.trace.note(&format!("end: {reason}"));
+}
+
+/// The command loop; returns why the session ended, for the log.
+fn run(s: &mut Session) -> String {
+    let caps = s.capabilities();
+    s.out
+        .untagged_status(Status::Ok, Some(&Code::Capability(caps)), "Roost ready.");
+    if let Err(e) = s.flush() {
+        return format!("write failed: {e}");
+    }
+    let mut bad_in_a_row = 0u32;
+    loop {
+        let timeout = if s.state == State::NotAuthenticated {
+            s.ctx.config.timeout_preauth
+        } else {
+            s.ctx.config.timeout_auth
+        };
+        if let Err(e) = s.transport.set_read_timeout(Some(timeout)) {
+            return format!("socket error: {e}");
+        }
+        let limits = s.ctx.limits;
+        let framed = match s.reader.read_command(&mut s.transport, &limits) {
+            Ok(f) => f,
+            Err(ReadError::Eof) => return "connection closed".into(),
+            Err(ReadError::Io(e)) if is_timeout(&e) => {
+                bye(s, "Disconnected for inactivity.");
+                return "inactivity timeout".into();
+            }
+            Err(ReadError::Io(e)) => return format!("read failed: {e}"),
+            Err(ReadError::LineTooLong { tag }) => {
+                s.trace.note("command line too long, discarded");
+                let text = format!("Command line too long (max {} bytes).", limits.max_line);
+                reply_error(s, tag.as_deref(), Status::Bad, Some(Code::TooBig), &text);
+                if let Err(e) = s.flush() {
+                    return format!("write failed: {e}");
+                }
+                continue;
+            }
+            Err(ReadError::LiteralTooBig { tag, size }) => {
+                s.trace.note(&format!("literal of {size} bytes refused"));
+                let text = format!("Literal too big ({size} bytes).");
+                reply_error(s, tag.as_deref(), Status::No, Some(Code::TooBig), &text);
+                if let Err(e) = s.flush() {
+                    return format!("write failed: {e}");
+                }
+                continue;
+            }
+            Err(ReadError::LiteralWayTooBig { size, .. }) => {
+                bye(s, "Literal too big; closing the connection.");
+                return format!("literal of {size} bytes");
+            }
+        };
+        let outcome = execute(s, &framed);
+        match outcome {
+            Outcome::Continue { bad } => {
+                bad_in_a_row = if bad { bad_in_a_row + 1 } else { 0 };
+                if bad_in_a_row >= MAX_BAD_COMMANDS {
+                    bye(s, "Too many invalid IMAP commands.");
+                    return "too many invalid commands".into();
+                }
+            }
+            Outcome::End(reason) => return reason,
+        }
+        if let Err(e) = s.flush() {
+            return format!("write failed: {e}");
+        }
+        if s.state == State::Logout {
+            return "logout".into();
+        }
+        if s.start_tls_pending {
+            s.start_tls_pending = false;
+            // Anything the client pipelined after STARTTLS arrived before the
+            // handshake and must not be executed (the STARTTLS injection
+            // class of bugs, CVE-2011-0411 and friends).
+            if s.reader.has_buffered() {
+                log::warn!(
+                    "conn={} peer={} discarded data sent after STARTTLS before the handshake",
+                    s.id,
+                    s.peer
+                );
+            }
+            s.reader.discard_buffered();
+            let Some(config) = s.ctx.tls.as_ref().map(|t| t.config()) else {
+                return "STARTTLS without TLS settings".into();
+            };
+            if let Err(e) = s.transport.start_tls(config) {
+                return format!("TLS handshake failed: {e}");
+            }
+            s.trace.note("TLS started");
+        }
+    }
+}
+
+enum Outcome {
+    /// Keep serving; `bad` if the command got BAD.
+    Continue { bad: bool },
+    /// The session is over (BYE sent or transport gone).
+    End(String),
+}
+
+/// Parses and runs one framed command and writes its tagged reply.
+fn execute(s: &mut Session, framed: &Framed) -> Outcome {
+    s.trace.client(framed, secret_offset(&framed.bytes));
+    let cmd = match parse_command(&framed.bytes) {
+        Ok(cmd) => cmd,
+        Err(e) => {
+            let text = e.to_string();
+            reply_error(s, e.tag.as_deref(), Status::Bad, None, &text);
+            return Outcome::Continue { bad: true };
+        }
+    };
+    let tag = cmd.tag.clone();
+    let name = cmd.body.name();
+    match cmd::dispatch(s, cmd) {
+        Ok(Tagged { code, text }) => {
+            s.out.tagged(&tag, Status::Ok, code.as_ref(), &text);
+            Outcome::Continue { bad: false }
+        }
+        Err(Error::Bad(code, text)) => {
+            s.out.tagged(&tag, Status::Bad, code.as_ref(), &text);
+            Outcome::Continue { bad: true }
+        }
+        Err(Error::No(code, text)) => {
+            s.out.tagged(&tag, Status::No, code.as_ref(), &text);
+            Outcome::Continue { bad: false }
+        }
+        Err(Error::Server(detail)) => {
+            log::error!(
+                "conn={} peer={} user={} {} failed: {detail}",
+                s.id,
+                s.peer,
+                s.user_name(),
+                name
+            );
+            s.out.tagged(
+                &tag,
+                Status::No,
+                Some(&Code::ServerBug),
+                "Internal error occurred. Refer to server log for more information.",
+            );
+            Outcome::Continue { bad: false }
+        }
+        Err(Error::Bye(text)) => {
+            bye(s, &text);
+            Outcome::End(text.into_owned())
+        }
+        Err(Error::Io(e)) => Outcome::End(format!("transport error during {name}: {e}")),
+    }
+}
+
+/// A tagged reply when the tag is known, else an untagged one.
+fn reply_error(
+    s: &mut Session,
+    tag: Option<&[u8]>,
+    status: Status,
+    code: Option<Code>,
+    text: &str,
+) {
+    match tag {
+        Some(tag) => s.out.tagged(tag, status, code.as_ref(), text),
+        None => s.out.untagged_status(status, code.as_ref(), text),
+    }
+}
+
+fn bye(s: &mut Session, text: &str) {
+    s.out.untagged_status(Status::Bye, None, text);
+    let _ = s.flush();
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}

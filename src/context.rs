@@ -1,0 +1,75 @@
+//! What every session shares: the configuration and the services built from
+//! it (users file, TLS settings, login throttle), plus server-wide counters.
+//! Built once at startup; sessions hold an `Arc` to it.
+
+use crate::auth::passwd::PasswdFile;
+use crate::auth::throttle::FailureThrottle;
+use crate::config::Config;
+use crate::net::TlsSettings;
+use crate::proto::reader::Limits;
+use crate::trace::TracePolicy;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Longest failed-login delay, however many failures an address piles up.
+pub const MAX_AUTH_FAILURE_DELAY: Duration = Duration::from_secs(15);
+/// How long a write to a client may block before the session is dropped.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Longest SASL response line (base64 of user + password).
+pub const MAX_SASL_LINE: usize = 8192;
+/// Invalid commands in a row before the server hangs up (Dovecot uses 20).
+pub const MAX_BAD_COMMANDS: u32 = 20;
+
+pub struct ServerContext {
+    pub config: Config,
+    pub passwd: PasswdFile,
+    pub throttle: FailureThrottle,
+    pub tls: Option<TlsSettings>,
+    pub trace_policy: TracePolicy,
+    pub limits: Limits,
+    /// Connections being served now.
+    pub connections: AtomicUsize,
+    next_session: AtomicU64,
+    /// Distinguishes session ids across restarts.
+    boot: u64,
+}
+
+impl ServerContext {
+    pub fn new(config: Config, passwd: PasswdFile, tls: Option<TlsSettings>) -> ServerContext {
+        let limits = Limits {
+            max_line: config.max_line_length,
+            max_literal: config.max_literal_size,
+            max_append_literal: config.max_append_size,
+            // Reading and dropping a rejected non-synchronizing literal keeps
+            // the session in sync; beyond this it is cheaper to hang up.
+            max_discard: (config.max_append_size as u64).saturating_mul(2),
+        };
+        let trace_policy = TracePolicy {
+            dir: config.trace_dir.clone(),
+            users: config.trace_users.clone(),
+            addresses: config.trace_addresses.clone(),
+        };
+        let boot = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        ServerContext {
+            throttle: FailureThrottle::new(config.auth_failure_delay, MAX_AUTH_FAILURE_DELAY),
+            config,
+            passwd,
+            tls,
+            trace_policy,
+            limits,
+            connections: AtomicUsize::new(0),
+            next_session: AtomicU64::new(1),
+            boot,
+        }
+    }
+
+    /// A short id that is unique within this server run and unlikely to
+    /// repeat across restarts; it ties log lines and trace files together.
+    pub fn new_session_id(&self) -> String {
+        let n = self.next_session.fetch_add(1, Ordering::Relaxed);
+        format!("{:06x}{:04x}", self.boot & 0xff_ffff, n)
+    }
+}

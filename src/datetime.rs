@@ -1,0 +1,107 @@
+//! Calendar arithmetic for timestamps we print (trace lines, file names),
+//! without a date crate: days-since-epoch to civil date, UTC only.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A UTC instant broken into calendar fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Utc {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+    pub millis: u32,
+}
+
+impl Utc {
+    pub fn now() -> Utc {
+        Utc::from_system_time(SystemTime::now())
+    }
+
+    pub fn from_system_time(t: SystemTime) -> Utc {
+        let (secs, millis) = match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => (d.as_secs() as i64, d.subsec_millis()),
+            Err(e) => (-(e.duration().as_secs() as i64), 0),
+        };
+        Utc::from_unix(secs, millis)
+    }
+
+    pub fn from_unix(secs: i64, millis: u32) -> Utc {
+        let days = secs.div_euclid(86_400);
+        let rem = secs.rem_euclid(86_400) as u32;
+        let (year, month, day) = civil_from_days(days);
+        Utc {
+            year,
+            month,
+            day,
+            hour: rem / 3600,
+            minute: rem % 3600 / 60,
+            second: rem % 60,
+            millis,
+        }
+    }
+
+    /// `HH:MM:SS.mmm`
+    pub fn time_millis(&self) -> String {
+        format!(
+            "{:02}:{:02}:{:02}.{:03}",
+            self.hour, self.minute, self.second, self.millis
+        )
+    }
+
+    /// `YYYYMMDD-HHMMSS`, sortable, for file names.
+    pub fn compact(&self) -> String {
+        format!(
+            "{:04}{:02}{:02}-{:02}{:02}{:02}",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        )
+    }
+}
+
+/// Howard Hinnant's days-from-civil inverse: proleptic Gregorian calendar.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_instants() {
+        let rows = [
+            (0, (1970, 1, 1, 0, 0, 0)),
+            (951_782_400, (2000, 2, 29, 0, 0, 0)),
+            (1_720_755_020, (2024, 7, 12, 3, 30, 20)),
+            (4_102_444_799, (2099, 12, 31, 23, 59, 59)),
+            (-1, (1969, 12, 31, 23, 59, 59)),
+        ];
+        for (secs, (y, mo, d, h, mi, s)) in rows {
+            let u = Utc::from_unix(secs, 0);
+            assert_eq!(
+                (u.year, u.month, u.day, u.hour, u.minute, u.second),
+                (y, mo, d, h, mi, s),
+                "{secs}"
+            );
+        }
+        assert_eq!(
+            Utc::from_unix(1_720_755_020, 7).time_millis(),
+            "03:30:20.007"
+        );
+        assert_eq!(
+            Utc::from_unix(1_720_755_020, 0).compact(),
+            "20240712-033020"
+        );
+    }
+}

@@ -1,0 +1,217 @@
+//! The transport under a session: a TCP stream, plain or wrapped in TLS,
+//! with byte counters for the logout log line. Also builds the rustls server
+//! configuration from PEM files and keeps it swappable for SIGHUP reloads.
+//!
+//! One thread owns a `Transport`: a rustls stream cannot be split between a
+//! reader and a writer thread, so nothing here is shared.
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// How long a TLS handshake may take before the connection is dropped.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ServerConnection, TcpStream>>),
+    /// Only while an upgrade is in progress or after it failed.
+    Closed,
+}
+
+/// A client connection, plain or TLS, counting application bytes.
+pub struct Transport {
+    stream: Stream,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+impl Transport {
+    pub fn plain(tcp: TcpStream) -> Transport {
+        Transport {
+            stream: Stream::Plain(tcp),
+            bytes_in: 0,
+            bytes_out: 0,
+        }
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
+    }
+
+    fn tcp(&self) -> Option<&TcpStream> {
+        match &self.stream {
+            Stream::Plain(t) => Some(t),
+            Stream::Tls(s) => Some(&s.sock),
+            Stream::Closed => None,
+        }
+    }
+
+    /// Sets the read timeout of the underlying socket (`None` = block).
+    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self.tcp() {
+            Some(tcp) => tcp.set_read_timeout(t),
+            None => Ok(()),
+        }
+    }
+
+    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self.tcp() {
+            Some(tcp) => tcp.set_write_timeout(t),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs the server side of a TLS handshake on this (plain) connection,
+    /// for STARTTLS or an implicit-TLS listener. On failure the transport is
+    /// left closed.
+    pub fn start_tls(&mut self, config: Arc<ServerConfig>) -> io::Result<()> {
+        let Stream::Plain(mut tcp) = std::mem::replace(&mut self.stream, Stream::Closed) else {
+            return Err(io::Error::other("TLS is already active"));
+        };
+        let mut conn = ServerConnection::new(config).map_err(io::Error::other)?;
+        let old_timeout = tcp.read_timeout()?;
+        tcp.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+        // Bounded: every round either moves bytes or fails (timeout / EOF).
+        while conn.is_handshaking() {
+            let (read, written) = conn.complete_io(&mut tcp)?;
+            if read == 0 && written == 0 && conn.is_handshaking() {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "connection closed during TLS handshake",
+                ));
+            }
+        }
+        tcp.set_read_timeout(old_timeout)?;
+        self.stream = Stream::Tls(Box::new(StreamOwned::new(conn, tcp)));
+        Ok(())
+    }
+
+    /// The TLS protocol version and cipher suite, for the login log line.
+    pub fn tls_description(&self) -> Option<String> {
+        match &self.stream {
+            Stream::Tls(s) => {
+                let version = s.conn.protocol_version().map(|v| format!("{v:?}"))?;
+                let suite = s
+                    .conn
+                    .negotiated_cipher_suite()
+                    .map(|c| format!("{:?}", c.suite()))?;
+                Some(format!("{version} {suite}"))
+            }
+            _ => None,
+        }
+    }
+
+    /// Sends a TLS close_notify if TLS is active, then shuts the socket.
+    pub fn close(&mut self) {
+        if let Stream::Tls(s) = &mut self.stream {
+            s.conn.send_close_notify();
+            let _ = s.conn.complete_io(&mut s.sock);
+        }
+        if let Some(tcp) = self.tcp() {
+            let _ = tcp.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = match &mut self.stream {
+            Stream::Plain(t) => t.read(buf)?,
+            Stream::Tls(s) => match s.read(buf) {
+                // A client that closes without close_notify is common; treat it as EOF.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
+                other => other?,
+            },
+            Stream::Closed => return Err(io::Error::from(io::ErrorKind::NotConnected)),
+        };
+        self.bytes_in += n as u64;
+        Ok(n)
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = match &mut self.stream {
+            Stream::Plain(t) => t.write(buf)?,
+            Stream::Tls(s) => s.write(buf)?,
+            Stream::Closed => return Err(io::Error::from(io::ErrorKind::NotConnected)),
+        };
+        self.bytes_out += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.stream {
+            Stream::Plain(t) => t.flush(),
+            Stream::Tls(s) => s.flush(),
+            Stream::Closed => Ok(()),
+        }
+    }
+}
+
+/// The server's TLS settings, replaceable at runtime (SIGHUP re-reads the
+/// certificate and key; sessions that already started keep theirs).
+pub struct TlsSettings {
+    cert: PathBuf,
+    key: PathBuf,
+    current: RwLock<Arc<ServerConfig>>,
+}
+
+impl TlsSettings {
+    /// Loads the certificate chain and key; errors name the file.
+    pub fn load(cert: &Path, key: &Path) -> Result<TlsSettings, String> {
+        let config = build_server_config(cert, key)?;
+        Ok(TlsSettings {
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+            current: RwLock::new(config),
+        })
+    }
+
+    /// The configuration new handshakes use.
+    pub fn config(&self) -> Arc<ServerConfig> {
+        match self.current.read() {
+            Ok(c) => Arc::clone(&c),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Re-reads the PEM files; on error the old configuration stays.
+    pub fn reload(&self) -> Result<(), String> {
+        let fresh = build_server_config(&self.cert, &self.key)?;
+        match self.current.write() {
+            Ok(mut c) => *c = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+        Ok(())
+    }
+}
+
+fn build_server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| format!("{}: {e}", cert.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: {e}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate found", cert.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("{} / {}: {e}", cert.display(), key_hint()))?;
+    Ok(Arc::new(config))
+}
+
+fn key_hint() -> &'static str {
+    "certificate and key do not match or the key is unusable"
+}

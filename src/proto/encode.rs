@@ -1,0 +1,334 @@
+//! Response encoding: the one place that decides how a string goes on the
+//! wire (atom, quoted string, literal or NIL). Pure: it appends to a
+//! `Vec<u8>` and never does I/O, so every choice is tested byte for byte.
+
+use std::fmt;
+
+/// A response under construction. Handlers write untagged data here; the
+/// session writes the tagged line and flushes.
+#[derive(Default, Debug)]
+pub struct ResponseBuf {
+    buf: Vec<u8>,
+}
+
+/// A response code (RFC 3501 §7.1, RFC 5530) for `[...]` in status lines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Code {
+    Alert,
+    AuthenticationFailed,
+    Capability(String),
+    ClientBug,
+    Cannot,
+    PrivacyRequired,
+    ServerBug,
+    TooBig,
+    Unavailable,
+    Limit,
+    Parse,
+    /// Any other code, already in wire form (e.g. `UIDVALIDITY 3857529045`).
+    Other(String),
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            Code::Alert => "ALERT",
+            Code::AuthenticationFailed => "AUTHENTICATIONFAILED",
+            Code::Capability(caps) => return write!(f, "CAPABILITY {caps}"),
+            Code::ClientBug => "CLIENTBUG",
+            Code::Cannot => "CANNOT",
+            Code::PrivacyRequired => "PRIVACYREQUIRED",
+            Code::ServerBug => "SERVERBUG",
+            Code::TooBig => "TOOBIG",
+            Code::Unavailable => "UNAVAILABLE",
+            Code::Limit => "LIMIT",
+            Code::Parse => "PARSE",
+            Code::Other(s) => s,
+        };
+        f.write_str(s)
+    }
+}
+
+/// The status of a response line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    No,
+    Bad,
+    Bye,
+    PreAuth,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::No => "NO",
+            Status::Bad => "BAD",
+            Status::Bye => "BYE",
+            Status::PreAuth => "PREAUTH",
+        }
+    }
+}
+
+impl ResponseBuf {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Wraps an (empty) vector, keeping its capacity.
+    pub fn from_vec(buf: Vec<u8>) -> Self {
+        ResponseBuf { buf }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Hands the bytes over and leaves the buffer empty (capacity kept).
+    pub fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
+    pub fn clear(&mut self) {
+        self.buf.clear();
+    }
+
+    /// Appends protocol text that is already in wire form (keywords,
+    /// punctuation). Never use it for data a client or a message supplied.
+    pub fn raw(&mut self, s: &str) -> &mut Self {
+        self.buf.extend_from_slice(s.as_bytes());
+        self
+    }
+
+    pub fn sp(&mut self) -> &mut Self {
+        self.buf.push(b' ');
+        self
+    }
+
+    pub fn crlf(&mut self) -> &mut Self {
+        self.buf.extend_from_slice(b"\r\n");
+        self
+    }
+
+    pub fn number(&mut self, n: u64) -> &mut Self {
+        self.buf.extend_from_slice(n.to_string().as_bytes());
+        self
+    }
+
+    /// `* STATUS [CODE] text` — untagged status line.
+    pub fn untagged_status(&mut self, status: Status, code: Option<&Code>, text: &str) {
+        self.buf.extend_from_slice(b"* ");
+        self.status_tail(status, code, text);
+    }
+
+    /// `tag STATUS [CODE] text` — the tagged completion line.
+    pub fn tagged(&mut self, tag: &[u8], status: Status, code: Option<&Code>, text: &str) {
+        self.buf.extend_from_slice(tag);
+        self.buf.push(b' ');
+        self.status_tail(status, code, text);
+    }
+
+    /// `+ text` — a continuation request.
+    pub fn continuation(&mut self, text: &str) {
+        self.buf.extend_from_slice(b"+ ");
+        self.text(text);
+        self.crlf();
+    }
+
+    /// Starts an untagged data line: `* `. The caller ends it with `crlf()`.
+    pub fn untagged(&mut self) -> &mut Self {
+        self.buf.extend_from_slice(b"* ");
+        self
+    }
+
+    fn status_tail(&mut self, status: Status, code: Option<&Code>, text: &str) {
+        self.buf.extend_from_slice(status.as_str().as_bytes());
+        self.buf.push(b' ');
+        if let Some(code) = code {
+            // resp-text-code never holds CR/LF/`]` from our own codes; guard anyway.
+            let c = code.to_string();
+            self.buf.push(b'[');
+            self.text(&c.replace(']', ""));
+            self.buf.extend_from_slice(b"] ");
+        }
+        self.text(if text.is_empty() { "done" } else { text });
+        self.crlf();
+    }
+
+    /// Human-readable `text` (RFC 3501: 1*TEXT-CHAR): CR, LF and NUL would
+    /// break the line, so they become spaces.
+    fn text(&mut self, text: &str) {
+        self.buf.extend(text.bytes().map(|b| match b {
+            b'\r' | b'\n' | 0 => b' ',
+            b => b,
+        }));
+    }
+
+    /// `astring`: atom if possible, else a quoted string, else a literal.
+    pub fn astring(&mut self, s: &[u8]) -> &mut Self {
+        if !s.is_empty() && s.iter().all(|&b| is_astring_char(b)) {
+            self.buf.extend_from_slice(s);
+            self
+        } else {
+            self.string(s)
+        }
+    }
+
+    /// `string`: a quoted string when every byte may be quoted, else a literal.
+    /// RFC 3501 §4.3: a quoted string cannot hold CR, LF, NUL or 8-bit bytes.
+    pub fn string(&mut self, s: &[u8]) -> &mut Self {
+        if s.len() <= 1024 && s.iter().all(|&b| is_quotable(b)) {
+            self.buf.push(b'"');
+            for &b in s {
+                if b == b'"' || b == b'\\' {
+                    self.buf.push(b'\\');
+                }
+                self.buf.push(b);
+            }
+            self.buf.push(b'"');
+        } else {
+            self.literal(s);
+        }
+        self
+    }
+
+    /// `nstring`: NIL for `None`.
+    pub fn nstring(&mut self, s: Option<&[u8]>) -> &mut Self {
+        match s {
+            Some(s) => self.string(s),
+            None => self.raw("NIL"),
+        }
+    }
+
+    /// `literal = "{" number "}" CRLF *CHAR8`.
+    pub fn literal(&mut self, s: &[u8]) -> &mut Self {
+        self.buf.push(b'{');
+        self.buf.extend_from_slice(s.len().to_string().as_bytes());
+        self.buf.extend_from_slice(b"}\r\n");
+        self.buf.extend_from_slice(s);
+        self
+    }
+}
+
+/// ASTRING-CHAR = ATOM-CHAR / resp-specials (RFC 3501 §9).
+pub fn is_astring_char(b: u8) -> bool {
+    is_atom_char(b) || b == b']'
+}
+
+/// ATOM-CHAR: any CHAR except atom-specials
+/// (`(` `)` `{` SP CTL list-wildcards quoted-specials resp-specials).
+pub fn is_atom_char(b: u8) -> bool {
+    b > b' ' && b < 0x7f && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
+}
+
+/// QUOTED-CHAR before escaping: any 7-bit TEXT-CHAR (no CR, LF, NUL).
+fn is_quotable(b: u8) -> bool {
+    b != 0 && b != b'\r' && b != b'\n' && b < 0x80
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(f: impl Fn(&mut ResponseBuf)) -> String {
+        let mut r = ResponseBuf::new();
+        f(&mut r);
+        String::from_utf8_lossy(r.as_bytes()).into_owned()
+    }
+
+    #[test]
+    fn astring_choices() {
+        let rows: &[(&[u8], &str)] = &[
+            (b"INBOX", "INBOX"),
+            (b"a]b", "a]b"),
+            (b"", "\"\""),
+            (b"two words", "\"two words\""),
+            (b"q\"uote", "\"q\\\"uote\""),
+            (b"back\\slash", "\"back\\\\slash\""),
+            (b"50%", "\"50%\""),
+            (b"star*", "\"star*\""),
+            (b"(paren", "\"(paren\""),
+            (b"{brace", "\"{brace\""),
+            (b"caf\xc3\xa9", "{5}\r\ncaf\u{e9}"),
+            (b"line\r\nbreak", "{11}\r\nline\r\nbreak"),
+            (b"lf\n", "{3}\r\nlf\n"),
+            (b"nul\0", "{4}\r\nnul\0"),
+            (b"tab\there", "\"tab\there\""),
+        ];
+        for (input, want) in rows {
+            assert_eq!(
+                enc(|r| {
+                    r.astring(input);
+                }),
+                *want,
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn string_never_atom_and_nstring_nil() {
+        assert_eq!(
+            enc(|r| {
+                r.string(b"abc");
+            }),
+            "\"abc\""
+        );
+        assert_eq!(
+            enc(|r| {
+                r.nstring(None);
+            }),
+            "NIL"
+        );
+        assert_eq!(
+            enc(|r| {
+                r.nstring(Some(b""));
+            }),
+            "\"\""
+        );
+    }
+
+    #[test]
+    fn long_strings_become_literals() {
+        let long = vec![b'a'; 2000];
+        assert!(enc(|r| {
+            r.string(&long);
+        })
+        .starts_with("{2000}\r\n"));
+    }
+
+    #[test]
+    fn status_lines() {
+        assert_eq!(
+            enc(|r| r.tagged(
+                b"a1",
+                Status::No,
+                Some(&Code::AuthenticationFailed),
+                "Authentication failed."
+            )),
+            "a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"
+        );
+        assert_eq!(
+            enc(|r| r.untagged_status(
+                Status::Ok,
+                Some(&Code::Capability("IMAP4rev1 IDLE".into())),
+                "hi"
+            )),
+            "* OK [CAPABILITY IMAP4rev1 IDLE] hi\r\n"
+        );
+        assert_eq!(
+            enc(|r| r.untagged_status(Status::Bye, None, "bad\r\nthing")),
+            "* BYE bad  thing\r\n"
+        );
+        assert_eq!(enc(|r| r.continuation("")), "+ \r\n");
+    }
+}

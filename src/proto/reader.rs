@@ -1,0 +1,686 @@
+//! Command framing: turns the client's byte stream into whole commands.
+//!
+//! Owns CRLF (and bare LF) line splitting, synchronizing `{n}` and
+//! non-synchronizing `{n+}` literals (RFC 3501 §4.3, RFC 7888), the `+`
+//! continuation for synchronizing literals, and the size limits. It does not
+//! parse anything beyond the literal markers: the framed bytes go to
+//! `proto::parse`, a pure function.
+//!
+//! The reader is resumable: partial input lives in its own buffers, so a read
+//! that times out (IDLE polls with short timeouts) loses nothing and the next
+//! call continues where the last one stopped.
+
+use std::io::{self, Read, Write};
+
+/// How many bytes one `read()` asks for.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Bytes kept from the end of a discarded line: room for `{` + 19 digits + `+}`.
+const DISCARD_TAIL: usize = 24;
+
+/// Limits applied while framing; see `config::Limits` for the defaults.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Longest command line outside literals (the sum of all line parts).
+    pub max_line: usize,
+    /// Largest literal accepted in any command but APPEND.
+    pub max_literal: usize,
+    /// Largest literal accepted in APPEND (a message).
+    pub max_append_literal: usize,
+    /// A non-synchronizing literal over the limit is read and thrown away so
+    /// the session can go on (RFC 7888 §4, choice 1) only up to this size;
+    /// beyond it the connection is closed.
+    pub max_discard: u64,
+}
+
+/// One framed command: its bytes, with each literal's position recorded so the
+/// protocol trace can redact bodies without re-parsing.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Framed {
+    /// The command as sent, line parts joined with CRLF, without the final CRLF.
+    pub bytes: Vec<u8>,
+    /// `(offset, length)` of every literal's data inside `bytes`.
+    pub literals: Vec<(usize, usize)>,
+}
+
+/// Why a command could not be framed.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The transport failed (including read timeouts: `kind()` is
+    /// `WouldBlock` or `TimedOut`, and the reader can be called again).
+    Io(io::Error),
+    /// The client closed the connection (partial input is dropped).
+    Eof,
+    /// A line was longer than `max_line`; it was discarded through its end.
+    LineTooLong { tag: Option<Vec<u8>> },
+    /// A literal was over its limit. For a synchronizing literal no `+` was
+    /// sent and the rest of the command was skipped; for a non-synchronizing
+    /// one its bytes were read and dropped.
+    LiteralTooBig { tag: Option<Vec<u8>>, size: u64 },
+    /// A non-synchronizing literal so large that reading it to stay in sync
+    /// is not worth it: the connection must be closed.
+    LiteralWayTooBig { tag: Option<Vec<u8>>, size: u64 },
+}
+
+impl From<io::Error> for ReadError {
+    fn from(e: io::Error) -> Self {
+        ReadError::Io(e)
+    }
+}
+
+/// What the framer is doing with the bytes it sees next.
+#[derive(Debug, PartialEq, Eq)]
+enum Phase {
+    /// Collecting a line into `current`.
+    Line,
+    /// Copying this many more literal bytes into `current`.
+    Literal(u64),
+    /// Dropping this many more literal bytes, then the rest of the command.
+    DiscardLiteral(u64),
+    /// Dropping input through the next LF (overlong line or rejected command),
+    /// then reporting `pending_error`.
+    DiscardLine,
+}
+
+/// Frames commands from a stream; see the module docs.
+pub struct CommandReader {
+    buf: Vec<u8>,
+    pos: usize,
+    current: Framed,
+    /// Bytes of the command's text outside literals seen so far.
+    line_bytes: usize,
+    phase: Phase,
+    pending_error: Option<ReadError>,
+    /// The last bytes of a line being discarded.
+    discard_tail: Vec<u8>,
+}
+
+impl Default for CommandReader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CommandReader {
+    pub fn new() -> Self {
+        CommandReader {
+            buf: Vec::new(),
+            pos: 0,
+            current: Framed::default(),
+            line_bytes: 0,
+            phase: Phase::Line,
+            pending_error: None,
+            discard_tail: Vec::new(),
+        }
+    }
+
+    /// Throws away everything received but not yet framed. STARTTLS calls
+    /// this so bytes a client (or an attacker on the path) pipelined before
+    /// the handshake are never executed as commands.
+    pub fn discard_buffered(&mut self) {
+        self.buf.clear();
+        self.pos = 0;
+        self.current = Framed::default();
+        self.line_bytes = 0;
+        self.phase = Phase::Line;
+        self.pending_error = None;
+        self.discard_tail.clear();
+    }
+
+    /// True when received bytes are waiting to be framed.
+    pub fn has_buffered(&self) -> bool {
+        self.pos < self.buf.len()
+    }
+
+    /// Reads one complete command. For a synchronizing literal within limits
+    /// it writes `+ Ready for literal data` to `stream` and flushes it.
+    pub fn read_command<S: Read + Write>(
+        &mut self,
+        stream: &mut S,
+        limits: &Limits,
+    ) -> Result<Framed, ReadError> {
+        loop {
+            if let Some(done) = self.step(stream, limits)? {
+                return done;
+            }
+        }
+    }
+
+    /// Reads one plain line (no literal processing), e.g. a SASL response or
+    /// `DONE`. The line is returned without its line ending.
+    pub fn read_line<S: Read>(&mut self, stream: &mut S, max: usize) -> Result<Vec<u8>, ReadError> {
+        loop {
+            if let Some(nl) = memchr(b'\n', &self.buf[self.pos..]) {
+                let line = trim_cr(&self.buf[self.pos..self.pos + nl]).to_vec();
+                self.pos += nl + 1;
+                self.compact();
+                if line.len() > max {
+                    return Err(ReadError::LineTooLong { tag: None });
+                }
+                return Ok(line);
+            }
+            if self.buf.len() - self.pos > max + 2 {
+                // Drop the overlong line through its end so we stay in sync.
+                self.buf.clear();
+                self.pos = 0;
+                self.phase = Phase::DiscardLine;
+                self.pending_error = Some(ReadError::LineTooLong { tag: None });
+                return self.finish_discard_line(stream);
+            }
+            self.fill(stream)?;
+        }
+    }
+
+    fn finish_discard_line<S: Read>(&mut self, stream: &mut S) -> Result<Vec<u8>, ReadError> {
+        loop {
+            if let Some(nl) = memchr(b'\n', &self.buf[self.pos..]) {
+                self.pos += nl + 1;
+                self.compact();
+                self.phase = Phase::Line;
+                let err = self
+                    .pending_error
+                    .take()
+                    .unwrap_or(ReadError::LineTooLong { tag: None });
+                return Err(err);
+            }
+            self.buf.clear();
+            self.pos = 0;
+            self.fill(stream)?;
+        }
+    }
+
+    /// Advances framing by whatever is buffered, reading once if nothing is.
+    /// Returns `Some(result)` when a command (or a framing error) is complete.
+    #[allow(clippy::type_complexity)]
+    fn step<S: Read + Write>(
+        &mut self,
+        stream: &mut S,
+        limits: &Limits,
+    ) -> Result<Option<Result<Framed, ReadError>>, ReadError> {
+        if self.pos >= self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+            self.fill(stream)?;
+        }
+        let avail = &self.buf[self.pos..];
+        match self.phase {
+            Phase::Line => {
+                let (chunk, complete) = match memchr(b'\n', avail) {
+                    Some(nl) => (&avail[..nl], true),
+                    None => (avail, false),
+                };
+                if self.line_bytes + chunk.len() > limits.max_line {
+                    let tag = self.tag_of_current_or(chunk);
+                    let trailing_literal = literal_marker(trim_cr(chunk));
+                    self.consume_pending_line(complete, chunk.len());
+                    self.pending_error = Some(ReadError::LineTooLong { tag });
+                    self.phase = match (complete, trailing_literal) {
+                        (false, _) => Phase::DiscardLine,
+                        // Stay in sync past a literal the client sends anyway.
+                        (true, Some((size, false))) => Phase::DiscardLiteral(size),
+                        (true, _) => return Ok(Some(Err(self.take_error()))),
+                    };
+                    return Ok(None);
+                }
+                if !complete {
+                    // Keep the partial line in `current` so `buf` can be reused.
+                    let n = chunk.len();
+                    self.current.bytes.extend_from_slice(chunk);
+                    self.line_bytes += n;
+                    self.pos += n;
+                    return Ok(None);
+                }
+                let n = chunk.len();
+                self.current.bytes.extend_from_slice(chunk);
+                self.line_bytes += n;
+                self.pos += n + 1;
+                // A CR may have been split off into the previous chunk.
+                if self.current.bytes.last() == Some(&b'\r') {
+                    self.current.bytes.pop();
+                }
+                match literal_marker(&self.current.bytes) {
+                    None => {
+                        self.compact();
+                        let framed = std::mem::take(&mut self.current);
+                        self.line_bytes = 0;
+                        Ok(Some(Ok(framed)))
+                    }
+                    Some((size, sync)) => self.start_literal(stream, limits, size, sync),
+                }
+            }
+            Phase::Literal(left) => {
+                let take = usize::try_from(left).unwrap_or(usize::MAX).min(avail.len());
+                self.current.bytes.extend_from_slice(&avail[..take]);
+                self.pos += take;
+                let left = left - take as u64;
+                self.phase = if left == 0 {
+                    Phase::Line
+                } else {
+                    Phase::Literal(left)
+                };
+                Ok(None)
+            }
+            Phase::DiscardLiteral(left) => {
+                let take = usize::try_from(left).unwrap_or(usize::MAX).min(avail.len());
+                self.pos += take;
+                let left = left - take as u64;
+                self.phase = if left == 0 {
+                    // The command's remaining line (and anything after it up
+                    // to its end) belongs to the rejected command.
+                    Phase::DiscardLine
+                } else {
+                    Phase::DiscardLiteral(left)
+                };
+                Ok(None)
+            }
+            Phase::DiscardLine => {
+                let (chunk, complete) = match memchr(b'\n', avail) {
+                    Some(nl) => (&avail[..nl], true),
+                    None => (avail, false),
+                };
+                // Keep only the line's tail: enough to spot a literal marker.
+                self.discard_tail.extend_from_slice(chunk);
+                let excess = self.discard_tail.len().saturating_sub(DISCARD_TAIL);
+                self.discard_tail.drain(..excess);
+                self.pos += chunk.len() + usize::from(complete);
+                if !complete {
+                    return Ok(None);
+                }
+                let tail = std::mem::take(&mut self.discard_tail);
+                // A further literal in a rejected command: keep dropping.
+                if let Some((size, false)) = literal_marker(trim_cr(&tail)) {
+                    self.phase = Phase::DiscardLiteral(size);
+                    return Ok(None);
+                }
+                self.phase = Phase::Line;
+                self.compact();
+                Ok(Some(Err(self.take_error())))
+            }
+        }
+    }
+
+    /// Called with `current` ending in a literal marker `{n}` / `{n+}`.
+    #[allow(clippy::type_complexity)]
+    fn start_literal<S: Read + Write>(
+        &mut self,
+        stream: &mut S,
+        limits: &Limits,
+        size: u64,
+        sync: bool,
+    ) -> Result<Option<Result<Framed, ReadError>>, ReadError> {
+        let limit = if is_append(&self.current.bytes) {
+            limits.max_append_literal
+        } else {
+            limits.max_literal
+        };
+        if size > limit as u64 {
+            let tag = first_word(&self.current.bytes).map(<[u8]>::to_vec);
+            self.current = Framed::default();
+            self.line_bytes = 0;
+            if sync {
+                // RFC 3501 §7.5: the server may refuse a literal by sending a
+                // tagged response instead of the continuation; the client
+                // then abandons the command and sends nothing more of it.
+                self.phase = Phase::Line;
+                self.compact();
+                return Ok(Some(Err(ReadError::LiteralTooBig { tag, size })));
+            }
+            if size > limits.max_discard {
+                return Ok(Some(Err(ReadError::LiteralWayTooBig { tag, size })));
+            }
+            self.pending_error = Some(ReadError::LiteralTooBig { tag, size });
+            self.phase = Phase::DiscardLiteral(size);
+            return Ok(None);
+        }
+        self.current.bytes.extend_from_slice(b"\r\n");
+        let start = self.current.bytes.len();
+        // `size` fits: it is under a usize limit.
+        let len = size as usize;
+        self.current.literals.push((start, len));
+        self.current.bytes.reserve(len.min(1 << 20));
+        if sync {
+            stream.write_all(b"+ Ready for literal data\r\n")?;
+            stream.flush()?;
+        }
+        self.phase = if size == 0 {
+            Phase::Line
+        } else {
+            Phase::Literal(size)
+        };
+        Ok(None)
+    }
+
+    fn take_error(&mut self) -> ReadError {
+        self.current = Framed::default();
+        self.line_bytes = 0;
+        self.pending_error
+            .take()
+            .unwrap_or(ReadError::LineTooLong { tag: None })
+    }
+
+    /// The tag of the command being framed, for error replies.
+    fn tag_of_current_or(&self, chunk: &[u8]) -> Option<Vec<u8>> {
+        let src = if self.current.bytes.is_empty() {
+            chunk
+        } else {
+            &self.current.bytes
+        };
+        first_word(src).map(<[u8]>::to_vec)
+    }
+
+    fn consume_pending_line(&mut self, complete: bool, n: usize) {
+        self.pos += n + usize::from(complete);
+        self.current = Framed::default();
+        self.line_bytes = 0;
+    }
+
+    fn fill<S: Read>(&mut self, stream: &mut S) -> Result<(), ReadError> {
+        self.compact();
+        let old = self.buf.len();
+        self.buf.resize(old + READ_CHUNK, 0);
+        let res = stream.read(&mut self.buf[old..]);
+        match res {
+            Ok(0) => {
+                self.buf.truncate(old);
+                Err(ReadError::Eof)
+            }
+            Ok(n) => {
+                self.buf.truncate(old + n);
+                Ok(())
+            }
+            Err(e) => {
+                self.buf.truncate(old);
+                Err(ReadError::Io(e))
+            }
+        }
+    }
+
+    /// Drops consumed bytes from the front of the buffer.
+    fn compact(&mut self) {
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+    }
+}
+
+fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&b| b == needle)
+}
+
+fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// The first space-separated word, if it is non-empty and sane as a tag.
+fn first_word(bytes: &[u8]) -> Option<&[u8]> {
+    let end = bytes.iter().position(|&b| b == b' ').unwrap_or(bytes.len());
+    let word = &bytes[..end];
+    let ok = !word.is_empty() && word.len() <= 64 && word.iter().all(|&b| b > b' ' && b < 0x7f);
+    ok.then_some(word)
+}
+
+/// True if the command's name (second word) is APPEND, which gets the
+/// larger literal limit.
+fn is_append(bytes: &[u8]) -> bool {
+    let mut words = bytes.splitn(3, |&b| b == b' ');
+    let _tag = words.next();
+    matches!(words.next(), Some(name) if name.eq_ignore_ascii_case(b"APPEND"))
+}
+
+/// If `line` ends in `{n}` or `{n+}` (RFC 3501 literal, RFC 7888 literal+),
+/// returns `(n, synchronizing)`. A `{` cannot occur in an atom, and a quoted
+/// string ends in `"`, so a trailing marker is always a literal.
+pub fn literal_marker(line: &[u8]) -> Option<(u64, bool)> {
+    let inner = line.strip_suffix(b"}")?;
+    let open = inner.iter().rposition(|&b| b == b'{')?;
+    let mut digits = &inner[open + 1..];
+    let sync = match digits.strip_suffix(b"+") {
+        Some(d) => {
+            digits = d;
+            false
+        }
+        None => true,
+    };
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some((n, sync))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    /// A fake stream that returns input in fixed chunks and records writes.
+    struct Chunked {
+        chunks: VecDeque<Vec<u8>>,
+        written: Vec<u8>,
+    }
+
+    impl Chunked {
+        fn new(input: &[u8], size: usize) -> Self {
+            Chunked {
+                chunks: input.chunks(size.max(1)).map(<[u8]>::to_vec).collect(),
+                written: Vec::new(),
+            }
+        }
+    }
+
+    impl Read for Chunked {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            match self.chunks.pop_front() {
+                None => Ok(0),
+                Some(c) if c.is_empty() => Err(io::Error::new(io::ErrorKind::WouldBlock, "tick")),
+                Some(mut c) => {
+                    let n = c.len().min(out.len());
+                    out[..n].copy_from_slice(&c[..n]);
+                    if n < c.len() {
+                        c.drain(..n);
+                        self.chunks.push_front(c);
+                    }
+                    Ok(n)
+                }
+            }
+        }
+    }
+
+    impl Write for Chunked {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.written.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    const LIMITS: Limits = Limits {
+        max_line: 64,
+        max_literal: 16,
+        max_append_literal: 32,
+        max_discard: 100,
+    };
+
+    fn frame_all(input: &[u8], chunk: usize) -> (Vec<Result<Vec<u8>, String>>, Vec<u8>) {
+        let mut s = Chunked::new(input, chunk);
+        let mut r = CommandReader::new();
+        let mut out = Vec::new();
+        for _ in 0..100 {
+            match r.read_command(&mut s, &LIMITS) {
+                Ok(f) => out.push(Ok(f.bytes)),
+                Err(ReadError::Eof) => break,
+                Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => out.push(Err(format!("{e:?}"))),
+            }
+        }
+        (out, s.written)
+    }
+
+    #[test]
+    fn frames_lines_and_literals_at_every_chunk_size() {
+        let input = b"a NOOP\r\nb LOGIN {4}\r\nuser {3+}\r\npwd\r\nc CAPABILITY\nd X {0}\r\n\r\n";
+        let expected: Vec<Result<Vec<u8>, String>> = vec![
+            Ok(b"a NOOP".to_vec()),
+            Ok(b"b LOGIN {4}\r\nuser {3+}\r\npwd".to_vec()),
+            Ok(b"c CAPABILITY".to_vec()),
+            Ok(b"d X {0}\r\n".to_vec()),
+        ];
+        for chunk in 1..input.len() + 1 {
+            let (got, written) = frame_all(input, chunk);
+            assert_eq!(got, expected, "chunk size {chunk}");
+            // Only the synchronizing literals get a continuation.
+            assert_eq!(
+                written,
+                b"+ Ready for literal data\r\n+ Ready for literal data\r\n".to_vec()
+            );
+        }
+    }
+
+    #[test]
+    fn literal_positions_are_recorded() {
+        let mut s = Chunked::new(b"a LOGIN {2+}\r\nab \"x\"\r\n", 100);
+        let f = CommandReader::new().read_command(&mut s, &LIMITS).unwrap();
+        assert_eq!(f.bytes, b"a LOGIN {2+}\r\nab \"x\"".to_vec());
+        assert_eq!(f.literals, vec![(14, 2)]);
+    }
+
+    #[test]
+    fn literal_data_may_hold_crlf_and_braces() {
+        let input = b"a X {7}\r\n{1}\r\nab\r\n";
+        let (got, _) = frame_all(input, 3);
+        assert_eq!(got, vec![Ok(b"a X {7}\r\n{1}\r\nab".to_vec())]);
+    }
+
+    #[test]
+    fn overlong_line_is_discarded_and_reported_with_tag() {
+        let mut input = b"t1 NOOP ".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 200));
+        input.extend_from_slice(b"\r\nt2 NOOP\r\n");
+        for chunk in [1, 7, 64, 1000] {
+            let (got, _) = frame_all(&input, chunk);
+            assert_eq!(got.len(), 2, "chunk {chunk}: {got:?}");
+            assert!(got[0]
+                .as_ref()
+                .unwrap_err()
+                .contains("LineTooLong { tag: Some([116, 49]) }"));
+            assert_eq!(got[1], Ok(b"t2 NOOP".to_vec()));
+        }
+    }
+
+    #[test]
+    fn oversized_sync_literal_gets_no_continuation() {
+        let (got, written) = frame_all(b"t1 LOGIN {17}\r\nt2 NOOP\r\n", 5);
+        assert!(got[0].as_ref().unwrap_err().contains("LiteralTooBig"));
+        assert_eq!(got[1], Ok(b"t2 NOOP".to_vec()));
+        assert!(written.is_empty());
+    }
+
+    #[test]
+    fn oversized_nonsync_literal_is_skipped_with_the_rest_of_its_command() {
+        let mut input = b"t1 LOGIN {20+}\r\n".to_vec();
+        input.extend_from_slice(&[b'z'; 20]);
+        input.extend_from_slice(b" {2+}\r\nxy\r\nt2 NOOP\r\n");
+        for chunk in [1, 3, 100] {
+            let (got, _) = frame_all(&input, chunk);
+            assert_eq!(got.len(), 2, "{got:?}");
+            assert!(got[0].as_ref().unwrap_err().contains("LiteralTooBig"));
+            assert_eq!(got[1], Ok(b"t2 NOOP".to_vec()));
+        }
+    }
+
+    #[test]
+    fn huge_nonsync_literal_asks_to_close() {
+        let (got, _) = frame_all(b"t1 LOGIN {1000+}\r\n", 100);
+        assert!(got[0].as_ref().unwrap_err().contains("LiteralWayTooBig"));
+    }
+
+    #[test]
+    fn append_gets_the_larger_limit() {
+        let mut input = b"t1 APPEND INBOX {30+}\r\n".to_vec();
+        input.extend_from_slice(&[b'm'; 30]);
+        input.extend_from_slice(b"\r\n");
+        let (got, _) = frame_all(&input, 8);
+        assert!(got[0].is_ok(), "{got:?}");
+    }
+
+    #[test]
+    fn timeouts_resume_without_loss() {
+        // An empty chunk makes the fake stream report WouldBlock.
+        let mut s = Chunked {
+            chunks: VecDeque::from(vec![
+                b"a LOG".to_vec(),
+                vec![],
+                b"IN {3}\r".to_vec(),
+                vec![],
+                b"\nab".to_vec(),
+                vec![],
+                b"c\r\n".to_vec(),
+            ]),
+            written: Vec::new(),
+        };
+        let mut r = CommandReader::new();
+        let mut timeouts = 0;
+        let framed = loop {
+            match r.read_command(&mut s, &LIMITS) {
+                Ok(f) => break f,
+                Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => timeouts += 1,
+                Err(e) => panic!("{e:?}"),
+            }
+        };
+        assert_eq!(timeouts, 3);
+        assert_eq!(framed.bytes, b"a LOGIN {3}\r\nabc".to_vec());
+    }
+
+    #[test]
+    fn read_line_and_pipelined_bytes() {
+        let mut s = Chunked::new(b"dGVzdA==\r\nDONE\r\nb NOOP\r\n", 100);
+        let mut r = CommandReader::new();
+        assert_eq!(r.read_line(&mut s, 100).unwrap(), b"dGVzdA==".to_vec());
+        assert_eq!(r.read_line(&mut s, 100).unwrap(), b"DONE".to_vec());
+        assert!(r.has_buffered());
+        let f = r.read_command(&mut s, &LIMITS).unwrap();
+        assert_eq!(f.bytes, b"b NOOP".to_vec());
+    }
+
+    #[test]
+    fn discard_buffered_drops_pipelined_commands() {
+        let mut s = Chunked::new(b"a STARTTLS\r\nb LOGIN x y\r\n", 100);
+        let mut r = CommandReader::new();
+        assert_eq!(
+            r.read_command(&mut s, &LIMITS).unwrap().bytes,
+            b"a STARTTLS".to_vec()
+        );
+        r.discard_buffered();
+        assert!(!r.has_buffered());
+        assert!(matches!(
+            r.read_command(&mut s, &LIMITS),
+            Err(ReadError::Eof)
+        ));
+    }
+
+    #[test]
+    fn literal_markers() {
+        let rows: &[(&[u8], Option<(u64, bool)>)] = &[
+            (b"a LOGIN {5}", Some((5, true))),
+            (b"a LOGIN {5+}", Some((5, false))),
+            (b"a LOGIN {0}", Some((0, true))),
+            (b"a LOGIN {}", None),
+            (b"a LOGIN {+}", None),
+            (b"a LOGIN {5a}", None),
+            (b"a LOGIN \"{5}\"", None),
+            (b"a {99999999999999999999}", None),
+            (b"}", None),
+        ];
+        for (line, want) in rows {
+            assert_eq!(
+                literal_marker(line),
+                *want,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+}

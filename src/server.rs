@@ -1,0 +1,172 @@
+//! Listening: binds every configured address, runs one accept thread per
+//! listener and one thread per client connection, enforces the connection
+//! cap, and handles signals (SIGHUP reloads the users file and the TLS
+//! certificate; SIGTERM/SIGINT stop the server).
+
+use crate::auth::passwd::PasswdFile;
+use crate::config::Config;
+use crate::connection;
+use crate::context::ServerContext;
+use crate::net::TlsSettings;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A bound listener and whether it speaks implicit TLS.
+struct Listener {
+    socket: TcpListener,
+    tls: bool,
+}
+
+/// Binds the listeners and serves until a terminating signal arrives.
+/// Prints one `listening on ADDR (imap|imaps)` line per listener to stdout
+/// once everything is bound, so scripts and tests can find the ports.
+pub fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let passwd = PasswdFile::open(&config.passwd_file)?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsSettings::load(cert, key)?),
+        _ => None,
+    };
+    if tls.is_none() {
+        log::warn!(
+            "no tls_cert configured: STARTTLS and port 993 are off; passwords travel in clear text"
+        );
+    }
+    let mut listeners = Vec::new();
+    for addr in &config.listen {
+        listeners.push(bind(*addr, false)?);
+    }
+    for addr in config.tls_listeners() {
+        listeners.push(bind(*addr, true)?);
+    }
+    if let Some(dir) = &config.trace_dir {
+        std::fs::create_dir_all(dir).map_err(|e| format!("trace_dir {}: {e}", dir.display()))?;
+    }
+    let mut signals = Signals::new([SIGHUP, SIGTERM, SIGINT])?;
+    let ctx = Arc::new(ServerContext::new(config, passwd, tls));
+
+    let mut stdout = std::io::stdout().lock();
+    for l in &listeners {
+        let addr = l.socket.local_addr()?;
+        writeln!(
+            stdout,
+            "listening on {addr} ({})",
+            if l.tls { "imaps" } else { "imap" }
+        )?;
+        log::info!(
+            "listening on {addr} ({})",
+            if l.tls { "imaps" } else { "imap" }
+        );
+    }
+    stdout.flush()?;
+    drop(stdout);
+
+    for l in listeners {
+        let ctx = Arc::clone(&ctx);
+        std::thread::Builder::new()
+            .name(format!("accept-{}", l.socket.local_addr()?))
+            .spawn(move || accept_loop(ctx, l))?;
+    }
+
+    for signal in signals.forever() {
+        match signal {
+            SIGHUP => reload(&ctx),
+            _ => {
+                log::info!("signal {signal}: shutting down");
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn bind(addr: SocketAddr, tls: bool) -> Result<Listener, String> {
+    let socket = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    Ok(Listener { socket, tls })
+}
+
+/// SIGHUP: re-read what can change without a restart.
+fn reload(ctx: &ServerContext) {
+    match ctx.passwd.reload() {
+        Ok(n) => log::info!(
+            "SIGHUP: {} reloaded, {n} users",
+            ctx.passwd.path().display()
+        ),
+        Err(e) => log::error!("SIGHUP: {e}; keeping the previous users"),
+    }
+    if let Some(tls) = &ctx.tls {
+        match tls.reload() {
+            Ok(()) => log::info!("SIGHUP: TLS certificate and key reloaded"),
+            Err(e) => {
+                log::error!("SIGHUP: TLS reload failed, keeping the previous certificate: {e}")
+            }
+        }
+    }
+}
+
+fn accept_loop(ctx: Arc<ServerContext>, listener: Listener) {
+    loop {
+        let (tcp, peer) = match listener.socket.accept() {
+            Ok(c) => c,
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                log::error!("accept failed: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        let Some(slot) = ConnectionSlot::take(&ctx) else {
+            log::warn!(
+                "peer={peer} refused: max_connections ({}) reached",
+                ctx.config.max_connections
+            );
+            refuse(tcp, listener.tls);
+            continue;
+        };
+        let ctx = Arc::clone(&ctx);
+        let tls = listener.tls;
+        let spawned = std::thread::Builder::new()
+            .name(format!("conn-{peer}"))
+            .spawn(move || {
+                let _slot = slot;
+                connection::serve(ctx, tcp, peer, tls);
+            });
+        if let Err(e) = spawned {
+            log::error!("peer={peer} cannot start a thread: {e}");
+        }
+    }
+}
+
+/// Tells a client over the connection cap why it is turned away (plain
+/// connections only: a TLS client would not understand clear text).
+fn refuse(mut tcp: TcpStream, tls: bool) {
+    if !tls {
+        let _ = tcp.set_write_timeout(Some(Duration::from_secs(1)));
+        let _ = tcp.write_all(b"* BYE Too many connections, try again later.\r\n");
+    }
+}
+
+/// Counts a live connection for `max_connections`; released on drop.
+struct ConnectionSlot(Arc<ServerContext>);
+
+impl ConnectionSlot {
+    fn take(ctx: &Arc<ServerContext>) -> Option<ConnectionSlot> {
+        let max = ctx.config.max_connections;
+        let taken = ctx
+            .connections
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            });
+        taken.ok().map(|_| ConnectionSlot(Arc::clone(ctx)))
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::AcqRel);
+    }
+}

@@ -1,0 +1,113 @@
+//! The state a command handler works on: the connection, its buffers, the
+//! protocol state and who is logged in. No dispatching happens here; see
+//! `connection` (the loop) and `cmd` (the handlers).
+
+use crate::auth::passwd::UserEntry;
+use crate::context::ServerContext;
+use crate::net::Transport;
+use crate::proto::encode::ResponseBuf;
+use crate::proto::reader::CommandReader;
+use crate::trace::Trace;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// RFC 3501 §3 connection states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    NotAuthenticated,
+    Authenticated,
+    Logout,
+}
+
+/// A logged-in user.
+pub struct User {
+    pub entry: UserEntry,
+    /// The Maildir root from `mail_location`.
+    pub mail_root: PathBuf,
+}
+
+pub struct Session {
+    pub id: String,
+    pub peer: SocketAddr,
+    pub ctx: Arc<ServerContext>,
+    pub transport: Transport,
+    pub reader: CommandReader,
+    pub out: ResponseBuf,
+    pub state: State,
+    pub user: Option<User>,
+    pub trace: Trace,
+    pub started: Instant,
+    /// Set by STARTTLS: the loop upgrades after sending the tagged OK.
+    pub start_tls_pending: bool,
+}
+
+impl Session {
+    pub fn new(ctx: Arc<ServerContext>, transport: Transport, peer: SocketAddr) -> Session {
+        let id = ctx.new_session_id();
+        let trace = Trace::start(&ctx.trace_policy, &id, peer.ip());
+        Session {
+            id,
+            peer,
+            ctx,
+            transport,
+            reader: CommandReader::new(),
+            out: ResponseBuf::new(),
+            state: State::NotAuthenticated,
+            user: None,
+            trace,
+            started: Instant::now(),
+            start_tls_pending: false,
+        }
+    }
+
+    /// The user name for log lines (`-` before login).
+    pub fn user_name(&self) -> &str {
+        self.user.as_ref().map_or("-", |u| u.entry.name.as_str())
+    }
+
+    /// Whether a password may be sent now (`plaintext_auth`).
+    pub fn plaintext_allowed(&self) -> bool {
+        self.ctx
+            .config
+            .plaintext_auth
+            .allows(self.transport.is_tls(), self.peer.ip())
+    }
+
+    /// The CAPABILITY list for the current state (RFC 3501 §6.1.1).
+    pub fn capabilities(&self) -> String {
+        let mut caps = vec!["IMAP4rev1", "SASL-IR", "LITERAL+", "ID"];
+        if self.state == State::NotAuthenticated {
+            if self.ctx.tls.is_some() && !self.transport.is_tls() {
+                caps.push("STARTTLS");
+            }
+            if self.plaintext_allowed() {
+                caps.extend(["AUTH=PLAIN", "AUTH=LOGIN"]);
+            } else {
+                // RFC 3501 §6.2.3: LOGIN is refused, so say so up front.
+                caps.push("LOGINDISABLED");
+            }
+        }
+        caps.join(" ")
+    }
+
+    /// Sends everything buffered in `out` and records it in the trace.
+    pub fn flush(&mut self) -> io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let bytes = self.out.take();
+        self.trace.server(&bytes);
+        let res = self
+            .transport
+            .write_all(&bytes)
+            .and_then(|()| self.transport.flush());
+        // Reuse the allocation for the next response.
+        let mut bytes = bytes;
+        bytes.clear();
+        self.out = ResponseBuf::from_vec(bytes);
+        res
+    }
+}
