@@ -266,9 +266,11 @@ impl Config {
                     "tls-or-local" => PlaintextAuth::TlsOrLocal,
                     "always" => PlaintextAuth::Always,
                     "never" => PlaintextAuth::Never,
-                    _ => return Err(format!(
+                    _ => {
+                        return Err(format!(
                         "plaintext_auth: expected tls-or-local, always or never, found {value:?}"
-                    )),
+                    ))
+                    }
                 }
             }
             "passwd_file" => {
