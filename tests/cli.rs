@@ -1,0 +1,166 @@
+//! The command line: check, hash, --help/--version, errors and exit codes,
+//! and `roost demo` serving a real client.
+
+use crate::common::{run_tool, Client};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+const ROOST: &str = env!("CARGO_BIN_EXE_roost");
+
+#[test]
+fn version_and_help() {
+    let (ok, out, _) = run_tool(ROOST, &["--version"], b"");
+    assert!(ok);
+    assert_eq!(out.trim(), format!("roost {}", env!("CARGO_PKG_VERSION")));
+    let (ok, out, _) = run_tool(ROOST, &["--help"], b"");
+    assert!(ok);
+    for word in [
+        "serve",
+        "demo",
+        "hash",
+        "check",
+        "-o KEY=VALUE",
+        "mail_location",
+    ] {
+        assert!(out.contains(word), "--help lacks {word}:\n{out}");
+    }
+}
+
+#[test]
+fn bad_option_exits_2_with_a_message() {
+    let out = Command::new(ROOST).arg("--bogus").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bogus"));
+}
+
+#[test]
+fn check_prints_effective_settings_with_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("roost.conf");
+    std::fs::write(
+        &conf,
+        "# test\nlisten = 127.0.0.1:1143\nplaintext_auth = never\n",
+    )
+    .unwrap();
+    let out = Command::new(ROOST)
+        .args(["check", "-c"])
+        .arg(&conf)
+        .args(["-o", "max_connections=7"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "listen = 127.0.0.1:1143",
+        "plaintext_auth = never",
+        "max_connections = 7",
+        "mail_location = %h/Maildir",
+        "passwd_file = /etc/roost/passwd",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+    }
+}
+
+#[test]
+fn bad_config_line_names_file_and_line_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("roost.conf");
+    std::fs::write(
+        &conf,
+        "listen = 127.0.0.1:1143\n\nlisten_tsl = 127.0.0.1:1993\n",
+    )
+    .unwrap();
+    for sub in ["check", "serve"] {
+        let out = Command::new(ROOST)
+            .args([sub, "-c"])
+            .arg(&conf)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{sub}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("{}:3: unknown key \"listen_tsl\"", conf.display())),
+            "{sub}: {err}"
+        );
+    }
+    let out = Command::new(ROOST)
+        .args(["check", "-c"])
+        .arg(dir.path().join("missing.conf"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.conf: cannot read"));
+}
+
+#[test]
+fn hash_reads_stdin_and_prints_a_verifiable_hash() {
+    for (scheme, prefix) in [
+        (None, "{BLF-CRYPT}$2y$"),
+        (Some("SHA512-CRYPT"), "{SHA512-CRYPT}$6$"),
+        (Some("SHA256-CRYPT"), "{SHA256-CRYPT}$5$"),
+    ] {
+        let mut args = vec!["hash"];
+        if let Some(s) = scheme {
+            args.extend(["--scheme", s]);
+        }
+        let (ok, out, err) = run_tool(ROOST, &args, b"correct horse\n");
+        assert!(ok, "{err}");
+        let hash = out.trim();
+        assert!(hash.starts_with(prefix), "{hash}");
+        assert!(!out.contains("correct horse"));
+        use roost::auth::scheme::{verify_password, Verify};
+        assert_eq!(verify_password(hash, b"correct horse"), Verify::Match);
+        assert_eq!(verify_password(hash, b"wrong"), Verify::Mismatch);
+    }
+    let (ok, _, err) = run_tool(ROOST, &["hash", "--scheme", "MD5"], b"x\n");
+    assert!(!ok && err.contains("--scheme"), "{err}");
+}
+
+#[test]
+fn demo_creates_a_tree_and_serves_user_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(ROOST)
+        .args(["demo", "--port", "0", "--tls-port", "0"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut ports = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let port: u16 = line
+            .split_whitespace()
+            .nth(2)
+            .and_then(|a| a.rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("listening line: {line:?}"));
+        ports.push((port, line.contains("imaps")));
+    }
+    let plain = ports.iter().find(|p| !p.1).unwrap().0;
+    let mut c = Client::plain(plain);
+    let greeting = c.line();
+    assert!(greeting.contains("STARTTLS"), "{greeting}");
+    c.ok("LOGIN demo demo");
+    let _ = child.kill();
+    let _ = child.wait();
+    let root = dir.path().join("roost-demo");
+    for f in [
+        "roost.conf",
+        "passwd",
+        "cert.pem",
+        "key.pem",
+        "demo/Maildir/cur",
+        "demo/Maildir/.Sent/cur",
+    ] {
+        assert!(root.join(f).exists(), "{f} missing");
+    }
+}

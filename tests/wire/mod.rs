@@ -1,0 +1,7 @@
+//! Wire-level tests: raw IMAP over real sockets against the real binary.
+
+mod auth;
+mod limits;
+mod logging;
+mod sessions;
+mod tls;

@@ -1,0 +1,86 @@
+//! STARTTLS (RFC 3501 §6.2.1) and implicit TLS (RFC 8314).
+
+use crate::common::{code_capabilities, TestServer};
+
+#[test]
+fn starttls_upgrades_and_capabilities_change() {
+    let server = TestServer::start();
+    let mut c = server.connect();
+    assert!(code_capabilities(&c.greeting).contains(&"STARTTLS".to_string()));
+    let r = c.ok("STARTTLS");
+    assert!(r.untagged.is_empty(), "{r:?}");
+    let mut c = c.upgrade(server.ca.client_config()).expect("TLS handshake");
+    let caps = c.capabilities();
+    assert!(!caps.contains(&"STARTTLS".to_string()), "{caps:?}");
+    assert!(!caps.contains(&"LOGINDISABLED".to_string()), "{caps:?}");
+    let r = c.cmd("STARTTLS");
+    assert!(r.tagged.starts_with("BAD"), "second STARTTLS: {r:?}");
+    c.ok("LOGIN alice secret");
+    server.wait_for_log("user=alice mech=LOGIN tls=TLSv1_3");
+}
+
+#[test]
+fn commands_pipelined_after_starttls_are_not_executed() {
+    let server = TestServer::start();
+    let mut c = server.connect();
+    // An attacker on the path appends a command to the client's STARTTLS in
+    // the same packet; it must be thrown away, not run after the handshake.
+    c.send(b"a1 STARTTLS\r\na2 LOGIN alice secret\r\n");
+    let line = c.line();
+    assert!(line.starts_with("a1 OK "), "{line}");
+    let mut c = c.upgrade(server.ca.client_config()).expect("handshake");
+    let r = c.cmd("CAPABILITY");
+    assert!(r.untagged.iter().all(|l| !l.starts_with("a2 ")), "{r:?}");
+    let caps = c.capabilities();
+    assert!(
+        caps.contains(&"AUTH=PLAIN".to_string()),
+        "still not authenticated: {caps:?}"
+    );
+    let r = c.cmd("NOOP");
+    assert!(r.tagged.starts_with("OK"));
+    server.wait_for_log("discarded data sent after STARTTLS");
+}
+
+#[test]
+fn implicit_tls_greets_after_handshake() {
+    let server = TestServer::start();
+    let mut c = server.connect_tls();
+    assert!(c.is_tls());
+    let caps = code_capabilities(&c.greeting);
+    assert!(!caps.contains(&"STARTTLS".to_string()), "{caps:?}");
+    assert!(caps.contains(&"AUTH=PLAIN".to_string()));
+    c.ok("LOGIN alice secret");
+    let r = c.ok("LOGOUT");
+    assert_eq!(r.find("* BYE").len(), 1);
+}
+
+#[test]
+fn implicit_tls_port_survives_a_plain_text_client() {
+    let server = TestServer::start();
+    let mut plain = crate::common::Client::plain(server.tls_port.unwrap());
+    plain.send(b"a1 LOGIN alice secret\r\n");
+    assert!(
+        plain.try_line().is_err(),
+        "no IMAP reply in clear text on the TLS port"
+    );
+    server.wait_for_log("TLS handshake failed");
+    server.connect_tls().ok("LOGIN alice secret");
+}
+
+#[test]
+fn starttls_without_certificate_is_refused() {
+    let server = TestServer::builder().no_tls().start();
+    let mut c = server.connect();
+    let r = c.cmd("STARTTLS");
+    assert!(r.tagged.starts_with("BAD"), "{r:?}");
+    c.ok("NOOP");
+}
+
+#[test]
+fn starttls_after_login_is_bad() {
+    let server = TestServer::start();
+    let mut c = server.login();
+    let r = c.cmd("STARTTLS");
+    assert!(r.tagged.starts_with("BAD"), "{r:?}");
+    c.ok("NOOP");
+}
