@@ -109,3 +109,14 @@ fn client_vanishing_mid_command_does_not_disturb_others() {
     server.wait_for_log("connection closed");
     server.login().ok("NOOP");
 }
+
+#[test]
+fn idle_unauthenticated_connection_gets_bye() {
+    let server = TestServer::builder().opt("timeout_preauth_secs", "1").start();
+    let mut c = server.connect();
+    // The read timeout of the test client (20 s) bounds this wait.
+    let line = c.line();
+    assert_eq!(line, "* BYE Disconnected for inactivity.");
+    assert!(c.closed());
+    server.wait_for_log("inactivity timeout");
+}
