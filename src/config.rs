@@ -47,6 +47,21 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "Maildir root per user; %u user, %n local part, %d domain, %h home, %% percent",
     ),
     (
+        "namespace_separator",
+        ".",
+        "hierarchy separator clients see: . or / (on disk Maildir++ always uses .)",
+    ),
+    (
+        "namespace_prefix",
+        "",
+        "namespace prefix clients see, e.g. INBOX. for trees a Courier server used to serve",
+    ),
+    (
+        "mailbox_names_utf8",
+        "no",
+        "yes if folder directories are named in UTF-8 rather than modified UTF-7",
+    ),
+    (
         "max_connections",
         "1000",
         "simultaneous client connections; more get BYE",
@@ -139,6 +154,7 @@ pub struct Config {
     pub plaintext_auth: PlaintextAuth,
     pub passwd_file: PathBuf,
     pub mail_location: String,
+    pub namespace: crate::store::names::Namespace,
     pub max_connections: usize,
     pub log_level: log::LevelFilter,
     pub trace_dir: Option<PathBuf>,
@@ -182,6 +198,7 @@ impl Default for Config {
             plaintext_auth: PlaintextAuth::TlsOrLocal,
             passwd_file: PathBuf::new(),
             mail_location: String::new(),
+            namespace: crate::store::names::Namespace::default(),
             max_connections: 0,
             log_level: log::LevelFilter::Info,
             trace_dir: None,
@@ -280,6 +297,19 @@ impl Config {
                 self.passwd_file = PathBuf::from(value)
             }
             "mail_location" => self.mail_location = parse_mail_location(value)?,
+            "namespace_separator" => {
+                self.namespace.separator = match value {
+                    "." => '.',
+                    "/" => '/',
+                    _ => {
+                        return Err(format!(
+                            "namespace_separator: expected . or /, found {value:?}"
+                        ))
+                    }
+                }
+            }
+            "namespace_prefix" => self.namespace.prefix = value.to_string(),
+            "mailbox_names_utf8" => self.namespace.utf8_on_disk = parse_bool(key, value)?,
             "max_connections" => self.max_connections = parse_num(key, value, 1, 1_000_000)?,
             "log_level" => {
                 self.log_level = value.parse().map_err(|_| {
@@ -329,6 +359,12 @@ impl Config {
             (None, Some(_)) => return Err(err("tls_key is set but tls_cert is not")),
             _ => {}
         }
+        let p = &self.namespace.prefix;
+        if !p.is_empty() && !p.ends_with(self.namespace.separator) {
+            return Err(err(
+                "namespace_prefix must end with namespace_separator (e.g. INBOX.)",
+            ));
+        }
         if self.listen.is_empty() && self.tls_listeners().is_empty() {
             return Err(err(
                 "nothing to listen on: set listen, or tls_cert/tls_key with listen_tls",
@@ -369,6 +405,14 @@ impl Config {
                     "plaintext_auth" => self.plaintext_auth.as_str().to_string(),
                     "passwd_file" => self.passwd_file.display().to_string(),
                     "mail_location" => self.mail_location.clone(),
+                    "namespace_separator" => self.namespace.separator.to_string(),
+                    "namespace_prefix" => self.namespace.prefix.clone(),
+                    "mailbox_names_utf8" => if self.namespace.utf8_on_disk {
+                        "yes"
+                    } else {
+                        "no"
+                    }
+                    .to_string(),
                     "max_connections" => self.max_connections.to_string(),
                     "log_level" => self.log_level.as_str().to_ascii_lowercase(),
                     "trace_dir" => path(&self.trace_dir),
@@ -414,6 +458,14 @@ fn parse_addrs(value: &str) -> Result<Vec<SocketAddr>, String> {
                 .map_err(|_| format!("{a:?} is not an addr:port (e.g. 0.0.0.0:143 or [::1]:143)"))
         })
         .collect()
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, String> {
+    match value {
+        "yes" | "true" | "on" | "1" => Ok(true),
+        "no" | "false" | "off" | "0" => Ok(false),
+        _ => Err(format!("{key}: expected yes or no, found {value:?}")),
+    }
 }
 
 fn parse_num(key: &str, value: &str, min: usize, max: usize) -> Result<usize, String> {

@@ -163,7 +163,25 @@ fn execute(s: &mut Session, framed: &Framed) -> Outcome {
     };
     let tag = cmd.tag.clone();
     let name = cmd.body.name();
-    match cmd::dispatch(s, cmd) {
+    let allow_expunge = cmd::allows_expunge(&cmd.body);
+    let mut result = cmd::dispatch(s, cmd);
+    // Unsolicited updates for the selected mailbox go before the tagged
+    // reply (RFC 3501 §7), whether the command succeeded or not.
+    if !matches!(result, Err(Error::Io(_)) | Err(Error::Bye(_))) {
+        match s.sync_selected(allow_expunge) {
+            Ok(()) => {}
+            Err(bye @ Error::Bye(_)) => result = Err(bye),
+            // The command itself is done; a failed update is retried at the
+            // next command, so only the log hears of it.
+            Err(e) => log::error!(
+                "conn={} peer={} user={} mailbox sync failed: {e:?}",
+                s.id,
+                s.peer,
+                s.user_name()
+            ),
+        }
+    }
+    match result {
         Ok(Tagged { code, text }) => {
             s.out.tagged(&tag, Status::Ok, code.as_ref(), &text);
             Outcome::Continue { bad: false }

@@ -22,6 +22,8 @@ pub const MAX_BAD_COMMANDS: u32 = 20;
 
 pub struct ServerContext {
     pub config: Config,
+    /// Mailbox states shared by all sessions.
+    pub registry: std::sync::Arc<crate::store::Registry>,
     pub passwd: PasswdFile,
     pub throttle: FailureThrottle,
     pub tls: Option<TlsSettings>,
@@ -54,6 +56,7 @@ impl ServerContext {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         ServerContext {
+            registry: std::sync::Arc::new(crate::store::Registry::new()),
             throttle: FailureThrottle::new(config.auth_failure_delay, MAX_AUTH_FAILURE_DELAY),
             config,
             passwd,

@@ -67,3 +67,27 @@ impl From<ParseError> for Error {
         Error::Bad(None, e.to_string().into())
     }
 }
+
+impl From<crate::store::StoreError> for Error {
+    /// The one mapping from storage failures to responses (RFC 5530 codes).
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError as S;
+        match e {
+            S::NotFound => Error::no(Some(Code::NonExistent), "Mailbox doesn't exist."),
+            S::Exists => Error::no(Some(Code::AlreadyExists), "Mailbox already exists."),
+            S::InvalidName(why) => Error::no(Some(Code::Cannot), why),
+            S::NotPossible(why) => Error::no(Some(Code::Cannot), why),
+            S::HasChildren => Error::no(
+                Some(Code::Other("HASCHILDREN".into())),
+                "Mailbox has children; delete them first.",
+            ),
+            S::InUse => Error::no(
+                Some(Code::InUse),
+                "Mailbox is locked by another process; try again.",
+            ),
+            S::TooBig => Error::no(Some(Code::TooBig), "Message too big."),
+            // Never show paths or OS errors to clients; the log has them.
+            S::Io(e) => Error::Server(format!("I/O error: {e}")),
+        }
+    }
+}

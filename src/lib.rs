@@ -40,6 +40,8 @@ pub mod demo;
 pub mod error;
 pub mod net;
 pub mod proto;
+pub mod selected;
 pub mod server;
 pub mod session;
+pub mod store;
 pub mod trace;

@@ -7,6 +7,8 @@ use crate::context::ServerContext;
 use crate::net::Transport;
 use crate::proto::encode::ResponseBuf;
 use crate::proto::reader::CommandReader;
+use crate::selected::Selected;
+use crate::store::Store;
 use crate::trace::Trace;
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -19,6 +21,7 @@ use std::time::Instant;
 pub enum State {
     NotAuthenticated,
     Authenticated,
+    Selected,
     Logout,
 }
 
@@ -27,6 +30,7 @@ pub struct User {
     pub entry: UserEntry,
     /// The Maildir root from `mail_location`.
     pub mail_root: PathBuf,
+    pub store: Store,
 }
 
 pub struct Session {
@@ -42,6 +46,8 @@ pub struct Session {
     pub started: Instant,
     /// Set by STARTTLS: the loop upgrades after sending the tagged OK.
     pub start_tls_pending: bool,
+    /// The selected mailbox, in the selected state.
+    pub selected: Option<Selected>,
 }
 
 impl Session {
@@ -60,6 +66,7 @@ impl Session {
             trace,
             started: Instant::now(),
             start_tls_pending: false,
+            selected: None,
         }
     }
 
@@ -79,6 +86,9 @@ impl Session {
     /// The CAPABILITY list for the current state (RFC 3501 §6.1.1).
     pub fn capabilities(&self) -> String {
         let mut caps = vec!["IMAP4rev1", "SASL-IR", "LITERAL+", "ID"];
+        if self.state != State::NotAuthenticated {
+            caps.extend(["UNSELECT", "UIDPLUS", "CHILDREN", "STATUS=SIZE"]);
+        }
         if self.state == State::NotAuthenticated {
             if self.ctx.tls.is_some() && !self.transport.is_tls() {
                 caps.push("STARTTLS");
@@ -91,6 +101,38 @@ impl Session {
             }
         }
         caps.join(" ")
+    }
+
+    /// The user's store; handlers of authenticated commands call this.
+    pub fn store(&self) -> Result<&Store, crate::error::Error> {
+        self.user
+            .as_ref()
+            .map(|u| &u.store)
+            .ok_or_else(|| crate::error::Error::bad("Not logged in."))
+    }
+
+    /// Leaves the selected state (CLOSE, UNSELECT, a new SELECT).
+    pub fn deselect(&mut self) {
+        self.selected = None;
+        if self.state == State::Selected {
+            self.state = State::Authenticated;
+        }
+    }
+
+    /// Tells the client what changed in the selected mailbox; called before
+    /// each tagged reply (RFC 3501 §7: unsolicited responses). Expunges are
+    /// held back when `allow_expunge` is false (RFC 3501 §7.4.1).
+    pub fn sync_selected(&mut self, allow_expunge: bool) -> Result<(), crate::error::Error> {
+        let (Some(sel), Some(user)) = (self.selected.as_mut(), self.user.as_ref()) else {
+            return Ok(());
+        };
+        match sel.sync(&user.store, &mut self.out, allow_expunge) {
+            Ok(()) => Ok(()),
+            Err(crate::store::StoreError::NotFound) => Err(crate::error::Error::Bye(
+                "Selected mailbox was deleted, have to disconnect.".into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Sends everything buffered in `out` and records it in the trace.

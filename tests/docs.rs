@@ -26,19 +26,33 @@ fn example_config_lists_every_key_and_parses() {
     let example = read("packaging/roost.conf.example");
     for (key, default, _) in roost::config::KEYS {
         let line = format!("#{key} = {default}");
-        assert!(example.lines().any(|l| l.trim_end() == line.trim_end()), "example lacks {line:?}");
+        assert!(
+            example.lines().any(|l| l.trim_end() == line.trim_end()),
+            "example lacks {line:?}"
+        );
     }
     let out = Command::new(env!("CARGO_BIN_EXE_roost"))
-        .args(["check", "-c", concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/roost.conf.example")])
+        .args([
+            "check",
+            "-c",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/roost.conf.example"),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn roost_8_names_every_subcommand() {
     let man = read("man/roost.8");
     for sub in ["serve", "demo", "hash", "check"] {
-        assert!(man.contains(&format!(".B {sub}")) || man.contains(&format!("\\fB{sub}\\fR")), "{sub}");
+        assert!(
+            man.contains(&format!(".B {sub}")) || man.contains(&format!("\\fB{sub}\\fR")),
+            "{sub}"
+        );
     }
 }

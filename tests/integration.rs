@@ -2,7 +2,7 @@
 //! binary on random loopback ports and talks to it like a client does.
 
 mod cli;
-mod docs;
 mod clients;
 mod common;
+mod docs;
 mod wire;

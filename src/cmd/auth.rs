@@ -10,6 +10,7 @@ use crate::error::{Error, Tagged};
 use crate::proto::encode::{Code, Status};
 use crate::proto::reader::ReadError;
 use crate::session::{Session, State, User};
+use crate::store::Store;
 
 /// RFC 3501 §6.1.1: `* CAPABILITY ...`.
 pub fn capability(s: &mut Session) -> Result<Tagged, Error> {
@@ -182,6 +183,26 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
             "Mail storage is not available for this user.",
         ));
     };
+    let store = match Store::open(
+        mail_root.clone(),
+        s.ctx.config.namespace.clone(),
+        s.ctx.registry.clone(),
+    ) {
+        Ok(store) => store,
+        Err(e) => {
+            log::error!(
+                "conn={} peer={} user={} cannot open mail root {}: {e}",
+                s.id,
+                s.peer,
+                entry.name,
+                mail_root.display()
+            );
+            return Err(Error::no(
+                Some(Code::Unavailable),
+                "Mail storage is not available for this user.",
+            ));
+        }
+    };
     log::info!(
         "conn={} peer={} user={} mech={mech} tls={} login",
         s.id,
@@ -190,7 +211,11 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
         s.transport.tls_description().unwrap_or_else(|| "no".into())
     );
     s.trace.logged_in(&entry.name);
-    s.user = Some(User { entry, mail_root });
+    s.user = Some(User {
+        entry,
+        mail_root,
+        store,
+    });
     s.state = State::Authenticated;
     // As Dovecot does: the OK carries the post-login capabilities, so the
     // client need not ask again.

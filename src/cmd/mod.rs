@@ -6,6 +6,8 @@
 //! they write untagged data to `s.out` and never write the tagged line.
 
 mod auth;
+mod mailbox;
+mod message;
 
 use crate::error::{Error, Tagged};
 use crate::proto::types::{Command, CommandBody};
@@ -18,6 +20,10 @@ enum Allowed {
     Any,
     /// §6.2: not authenticated only.
     NotAuthenticated,
+    /// §6.3: authenticated or selected.
+    Authenticated,
+    /// §6.4: selected only.
+    Selected,
 }
 
 fn allowed(body: &CommandBody) -> Allowed {
@@ -28,7 +34,28 @@ fn allowed(body: &CommandBody) -> Allowed {
         CommandBody::StartTls | CommandBody::Login { .. } | CommandBody::Authenticate { .. } => {
             Allowed::NotAuthenticated
         }
+        CommandBody::Select { .. }
+        | CommandBody::Create { .. }
+        | CommandBody::Delete { .. }
+        | CommandBody::Rename { .. }
+        | CommandBody::Subscribe { .. }
+        | CommandBody::List { .. }
+        | CommandBody::Status { .. }
+        | CommandBody::Append { .. } => Allowed::Authenticated,
+        CommandBody::Check
+        | CommandBody::Close
+        | CommandBody::Unselect
+        | CommandBody::Expunge { .. } => Allowed::Selected,
     }
+}
+
+/// Whether a command's reply may carry EXPUNGE responses. RFC 3501 §7.4.1:
+/// not during FETCH, STORE or SEARCH (sequence-number forms), because the
+/// client could not tell which numbers its reply refers to.
+pub fn allows_expunge(body: &CommandBody) -> bool {
+    // None of the commands implemented so far use sequence numbers.
+    let _ = body;
+    true
 }
 
 /// Runs one command.
@@ -36,6 +63,8 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
     let ok = match allowed(&cmd.body) {
         Allowed::Any => true,
         Allowed::NotAuthenticated => s.state == State::NotAuthenticated,
+        Allowed::Authenticated => matches!(s.state, State::Authenticated | State::Selected),
+        Allowed::Selected => s.state == State::Selected,
     };
     if !ok {
         return Err(Error::bad(format!(
@@ -44,6 +73,7 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
             match s.state {
                 State::NotAuthenticated => "not authenticated",
                 State::Authenticated => "authenticated",
+                State::Selected => "selected",
                 State::Logout => "logout",
             }
         )));
@@ -58,5 +88,26 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
             auth::authenticate(s, &mechanism, initial.as_deref())
         }
         CommandBody::Id(params) => auth::id(s, params.as_deref()),
+        CommandBody::Select { mailbox, read_only } => mailbox::select(s, &mailbox, read_only),
+        CommandBody::Create { mailbox } => mailbox::create(s, &mailbox),
+        CommandBody::Delete { mailbox } => mailbox::delete(s, &mailbox),
+        CommandBody::Rename { from, to } => mailbox::rename(s, &from, &to),
+        CommandBody::Subscribe { mailbox, on } => mailbox::subscribe(s, &mailbox, on),
+        CommandBody::List {
+            reference,
+            pattern,
+            lsub,
+        } => mailbox::list(s, &reference, &pattern, lsub),
+        CommandBody::Status { mailbox, items } => mailbox::status(s, &mailbox, &items),
+        CommandBody::Append {
+            mailbox,
+            flags,
+            date,
+            message,
+        } => mailbox::append(s, &mailbox, &flags, date, &message),
+        CommandBody::Check => message::check(s),
+        CommandBody::Close => message::close(s),
+        CommandBody::Unselect => message::unselect(s),
+        CommandBody::Expunge { uids } => message::expunge(s, uids.as_ref()),
     }
 }

@@ -25,6 +25,12 @@ pub enum Code {
     Unavailable,
     Limit,
     Parse,
+    NonExistent,
+    AlreadyExists,
+    TryCreate,
+    InUse,
+    ReadOnly,
+    ReadWrite,
     /// Any other code, already in wire form (e.g. `UIDVALIDITY 3857529045`).
     Other(String),
 }
@@ -43,6 +49,12 @@ impl fmt::Display for Code {
             Code::Unavailable => "UNAVAILABLE",
             Code::Limit => "LIMIT",
             Code::Parse => "PARSE",
+            Code::NonExistent => "NONEXISTENT",
+            Code::AlreadyExists => "ALREADYEXISTS",
+            Code::TryCreate => "TRYCREATE",
+            Code::InUse => "INUSE",
+            Code::ReadOnly => "READ-ONLY",
+            Code::ReadWrite => "READ-WRITE",
             Code::Other(s) => s,
         };
         f.write_str(s)

@@ -6,3 +6,4 @@ pub mod encode;
 pub mod parse;
 pub mod reader;
 pub mod types;
+pub mod utf7;

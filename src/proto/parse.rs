@@ -3,13 +3,65 @@
 //! grammar; no I/O, no session state, so it can be fuzzed alone.
 
 use super::encode::is_astring_char;
-use super::types::{Command, CommandBody};
+use super::types::{Command, CommandBody, DateTime, Flag, SeqNumber, SequenceSet, StatusItem};
 use std::fmt;
 
 /// Longest tag we accept; longer ones are almost surely garbage.
 const MAX_TAG: usize = 64;
 /// ID (RFC 2971 §3.3): at most 30 field-value pairs.
 const MAX_ID_PAIRS: usize = 30;
+/// Ranges in one sequence set; a client needing more can split commands.
+const MAX_SET_RANGES: usize = 100_000;
+
+/// Parses the inside of an IMAP `date-time` string.
+pub fn parse_date_time(raw: &[u8]) -> Option<DateTime> {
+    let s = std::str::from_utf8(raw).ok()?;
+    // date-day-fixed may be " 7" (space-padded) or "07".
+    let s = s.strip_prefix(' ').unwrap_or(s);
+    let (date, rest) = s.split_once(' ')?;
+    let (time, zone) = rest.split_once(' ')?;
+    let mut dparts = date.split('-');
+    let day: u32 = dparts.next()?.parse().ok()?;
+    let month = month_number(dparts.next()?)?;
+    let year_str = dparts.next()?;
+    if dparts.next().is_some() || year_str.len() != 4 {
+        return None;
+    }
+    let year: i64 = year_str.parse().ok()?;
+    let mut tparts = time.split(':');
+    let mut field = |max: u32| -> Option<u32> {
+        let t = tparts.next()?;
+        let v: u32 = (t.len() == 2).then(|| t.parse().ok()).flatten()?;
+        (v <= max).then_some(v)
+    };
+    let (h, m, sec) = (field(23)?, field(59)?, field(60)?);
+    if zone.len() != 5 || !(zone.starts_with('+') || zone.starts_with('-')) {
+        return None;
+    }
+    let zh: i32 = zone[1..3].parse().ok()?;
+    let zm: i32 = zone[3..5].parse().ok()?;
+    let sign = if zone.starts_with('-') { -1 } else { 1 };
+    let zone_minutes = sign * (zh * 60 + zm);
+    if day == 0 || day > crate::datetime::days_in_month(year, month) || zm > 59 {
+        return None;
+    }
+    let days = crate::datetime::days_from_civil(year, month, day);
+    let local = days * 86_400 + i64::from(h) * 3600 + i64::from(m) * 60 + i64::from(sec);
+    Some(DateTime {
+        unix: local - i64::from(zone_minutes) * 60,
+        zone_minutes,
+    })
+}
+
+fn month_number(name: &str) -> Option<u32> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    MONTHS
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(name))
+        .map(|i| i as u32 + 1)
+}
 
 /// Why a command was rejected; becomes a tagged (or, without a tag,
 /// untagged) BAD.
@@ -123,6 +175,95 @@ pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
             match args {
                 Ok(params) => CommandBody::Id(params),
                 Err(Expected(e)) => return Err(syntax_err("ID", p.pos, e)),
+            }
+        }
+        b"SELECT" | b"EXAMINE" => {
+            let read_only = name == b"EXAMINE";
+            let cmd = if read_only { "EXAMINE" } else { "SELECT" };
+            let mailbox = p
+                .sp_mailbox()
+                .map_err(|Expected(e)| syntax_err(cmd, p.pos, e))?;
+            CommandBody::Select { mailbox, read_only }
+        }
+        b"CREATE" => CommandBody::Create {
+            mailbox: p
+                .sp_mailbox()
+                .map_err(|Expected(e)| syntax_err("CREATE", p.pos, e))?,
+        },
+        b"DELETE" => CommandBody::Delete {
+            mailbox: p
+                .sp_mailbox()
+                .map_err(|Expected(e)| syntax_err("DELETE", p.pos, e))?,
+        },
+        b"RENAME" => {
+            let args = (|| Ok((p.sp_mailbox()?, p.sp_mailbox()?)))();
+            let (from, to) = args.map_err(|Expected(e)| syntax_err("RENAME", p.pos, e))?;
+            CommandBody::Rename { from, to }
+        }
+        b"SUBSCRIBE" | b"UNSUBSCRIBE" => {
+            let on = name == b"SUBSCRIBE";
+            let cmd = if on { "SUBSCRIBE" } else { "UNSUBSCRIBE" };
+            let mailbox = p
+                .sp_mailbox()
+                .map_err(|Expected(e)| syntax_err(cmd, p.pos, e))?;
+            CommandBody::Subscribe { mailbox, on }
+        }
+        b"LIST" | b"LSUB" => {
+            let lsub = name == b"LSUB";
+            let cmd = if lsub { "LSUB" } else { "LIST" };
+            let args = (|| {
+                let reference = p.sp_mailbox()?;
+                p.expect_sp()?;
+                Ok((reference, p.list_mailbox()?))
+            })();
+            let (reference, pattern) = args.map_err(|Expected(e)| syntax_err(cmd, p.pos, e))?;
+            CommandBody::List {
+                reference,
+                pattern,
+                lsub,
+            }
+        }
+        b"STATUS" => {
+            let args = (|| {
+                let mailbox = p.sp_mailbox()?;
+                p.expect_sp()?;
+                Ok((mailbox, p.status_items()?))
+            })();
+            let (mailbox, items) = args.map_err(|Expected(e)| syntax_err("STATUS", p.pos, e))?;
+            CommandBody::Status { mailbox, items }
+        }
+        b"APPEND" => p
+            .append()
+            .map_err(|Expected(e)| syntax_err("APPEND", p.pos, e))?,
+        b"CHECK" => CommandBody::Check,
+        b"CLOSE" => CommandBody::Close,
+        b"UNSELECT" => CommandBody::Unselect,
+        b"EXPUNGE" => CommandBody::Expunge { uids: None },
+        b"UID" => {
+            let sub = (|| {
+                p.expect_sp()?;
+                p.atom().ok_or(Expected("UID command name"))
+            })()
+            .map_err(|Expected(e)| syntax_err("UID", p.pos, e))?
+            .to_ascii_uppercase();
+            match sub.as_slice() {
+                b"EXPUNGE" => {
+                    let set = (|| {
+                        p.expect_sp()?;
+                        p.sequence_set()
+                    })()
+                    .map_err(|Expected(e)| syntax_err("UID EXPUNGE", p.pos, e))?;
+                    CommandBody::Expunge { uids: Some(set) }
+                }
+                _ => {
+                    return Err(ParseError {
+                        tag: Some(tag),
+                        kind: ParseErrorKind::UnknownCommand(format!(
+                            "UID {}",
+                            String::from_utf8_lossy(&sub)
+                        )),
+                    })
+                }
             }
         }
         _ => {
@@ -314,6 +455,178 @@ impl Parser<'_> {
         let data = self.input[self.pos..end].to_vec();
         self.pos = end;
         Ok(data)
+    }
+
+    /// `SP mailbox`; `mailbox = "INBOX" / astring`.
+    fn sp_mailbox(&mut self) -> Result<Vec<u8>, Expected> {
+        self.expect_sp()?;
+        self.astring().map_err(|_| Expected("mailbox name"))
+    }
+
+    /// `list-mailbox = 1*list-char / string`
+    fn list_mailbox(&mut self) -> Result<Vec<u8>, Expected> {
+        match self.peek() {
+            Some(b'"') | Some(b'{') => self.string(),
+            _ => {
+                let start = self.pos;
+                while matches!(self.peek(), Some(b) if is_astring_char(b) || b == b'%' || b == b'*')
+                {
+                    self.pos += 1;
+                }
+                if self.pos == start {
+                    return Err(Expected("mailbox pattern"));
+                }
+                Ok(self.input[start..self.pos].to_vec())
+            }
+        }
+    }
+
+    /// `"(" status-att *(SP status-att) ")"`
+    fn status_items(&mut self) -> Result<Vec<StatusItem>, Expected> {
+        self.expect(b'(', "(")?;
+        let mut items = Vec::new();
+        loop {
+            let word = self
+                .atom()
+                .ok_or(Expected("status item"))?
+                .to_ascii_uppercase();
+            items.push(match word.as_slice() {
+                b"MESSAGES" => StatusItem::Messages,
+                b"RECENT" => StatusItem::Recent,
+                b"UIDNEXT" => StatusItem::UidNext,
+                b"UIDVALIDITY" => StatusItem::UidValidity,
+                b"UNSEEN" => StatusItem::Unseen,
+                b"SIZE" => StatusItem::Size,
+                _ => {
+                    return Err(Expected(
+                        "MESSAGES, RECENT, UIDNEXT, UIDVALIDITY, UNSEEN or SIZE",
+                    ))
+                }
+            });
+            match self.peek() {
+                Some(b' ') => self.pos += 1,
+                Some(b')') => {
+                    self.pos += 1;
+                    return Ok(items);
+                }
+                _ => return Err(Expected("SP or )")),
+            }
+        }
+    }
+
+    /// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`
+    fn append(&mut self) -> Result<CommandBody, Expected> {
+        let mailbox = self.sp_mailbox()?;
+        self.expect_sp()?;
+        let mut flags = Vec::new();
+        if self.peek() == Some(b'(') {
+            flags = self.flag_list()?;
+            self.expect_sp()?;
+        }
+        let mut date = None;
+        if self.peek() == Some(b'"') {
+            date = Some(self.date_time()?);
+            self.expect_sp()?;
+        }
+        if self.peek() != Some(b'{') {
+            return Err(Expected("message literal"));
+        }
+        let message = self.literal()?;
+        Ok(CommandBody::Append {
+            mailbox,
+            flags,
+            date,
+            message,
+        })
+    }
+
+    /// `flag-list = "(" [flag *(SP flag)] ")"`
+    fn flag_list(&mut self) -> Result<Vec<Flag>, Expected> {
+        self.expect(b'(', "(")?;
+        let mut flags = Vec::new();
+        if self.peek() == Some(b')') {
+            self.pos += 1;
+            return Ok(flags);
+        }
+        loop {
+            flags.push(self.flag()?);
+            match self.peek() {
+                Some(b' ') => self.pos += 1,
+                Some(b')') => {
+                    self.pos += 1;
+                    return Ok(flags);
+                }
+                _ => return Err(Expected("SP or ) in flag list")),
+            }
+        }
+    }
+
+    /// `flag = "\Answered" / ... / flag-keyword / flag-extension`
+    fn flag(&mut self) -> Result<Flag, Expected> {
+        if self.peek() == Some(b'\\') {
+            self.pos += 1;
+            let name = self.atom().ok_or(Expected("flag name after \\"))?;
+            let upper = name.to_ascii_uppercase();
+            return Ok(match upper.as_slice() {
+                b"ANSWERED" => Flag::Answered,
+                b"FLAGGED" => Flag::Flagged,
+                b"DELETED" => Flag::Deleted,
+                b"SEEN" => Flag::Seen,
+                b"DRAFT" => Flag::Draft,
+                b"RECENT" => Flag::Recent,
+                _ => Flag::Extension(String::from_utf8_lossy(&name).into_owned()),
+            });
+        }
+        let name = self.atom().ok_or(Expected("flag"))?;
+        Ok(Flag::Keyword(String::from_utf8_lossy(&name).into_owned()))
+    }
+
+    /// `date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP
+    /// time SP zone DQUOTE`, e.g. `"17-Jul-1996 02:44:25 -0700"`.
+    fn date_time(&mut self) -> Result<DateTime, Expected> {
+        let raw = self.quoted()?;
+        parse_date_time(&raw).ok_or(Expected("date-time like \"17-Jul-1996 02:44:25 -0700\""))
+    }
+
+    /// `sequence-set = (seq-number / seq-range) ["," sequence-set]`
+    fn sequence_set(&mut self) -> Result<SequenceSet, Expected> {
+        let mut ranges = Vec::new();
+        loop {
+            let a = self.seq_number()?;
+            let b = if self.peek() == Some(b':') {
+                self.pos += 1;
+                self.seq_number()?
+            } else {
+                a
+            };
+            if ranges.len() >= MAX_SET_RANGES {
+                return Err(Expected("a shorter sequence set"));
+            }
+            ranges.push((a, b));
+            if self.peek() == Some(b',') {
+                self.pos += 1;
+            } else {
+                return Ok(SequenceSet(ranges));
+            }
+        }
+    }
+
+    /// `seq-number = nz-number / "*"`
+    fn seq_number(&mut self) -> Result<SeqNumber, Expected> {
+        if self.peek() == Some(b'*') {
+            self.pos += 1;
+            return Ok(SeqNumber::Last);
+        }
+        let start = self.pos;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.pos += 1;
+        }
+        let n: u32 = std::str::from_utf8(&self.input[start..self.pos])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .filter(|&n| n > 0)
+            .ok_or(Expected("sequence number"))?;
+        Ok(SeqNumber::Value(n))
     }
 
     /// SASL initial response: `base64 / "="` (RFC 4959). Decoding is left to
@@ -509,6 +822,119 @@ mod tests {
                 String::from_utf8_lossy(input)
             );
         }
+    }
+
+    #[test]
+    fn mailbox_commands() {
+        assert_eq!(
+            ok(b"a SELECT INBOX").body,
+            CommandBody::Select {
+                mailbox: b"INBOX".to_vec(),
+                read_only: false
+            }
+        );
+        assert_eq!(
+            ok(b"a examine \"Sent Items\"").body,
+            CommandBody::Select {
+                mailbox: b"Sent Items".to_vec(),
+                read_only: true
+            }
+        );
+        assert_eq!(
+            ok(b"a RENAME a {1}\r\nb").body,
+            CommandBody::Rename {
+                from: b"a".to_vec(),
+                to: b"b".to_vec()
+            }
+        );
+        assert_eq!(
+            ok(b"a LIST \"\" *").body,
+            CommandBody::List {
+                reference: vec![],
+                pattern: b"*".to_vec(),
+                lsub: false
+            }
+        );
+        assert_eq!(
+            ok(b"a LSUB #news. comp.mail.%").body,
+            CommandBody::List {
+                reference: b"#news.".to_vec(),
+                pattern: b"comp.mail.%".to_vec(),
+                lsub: true
+            }
+        );
+        assert_eq!(
+            ok(b"a STATUS blurdybloop (UIDNEXT MESSAGES size)").body,
+            CommandBody::Status {
+                mailbox: b"blurdybloop".to_vec(),
+                items: vec![StatusItem::UidNext, StatusItem::Messages, StatusItem::Size]
+            }
+        );
+        assert_eq!(
+            ok(b"a UID EXPUNGE 3000:3002,*").body,
+            CommandBody::Expunge {
+                uids: Some(SequenceSet(vec![
+                    (SeqNumber::Value(3000), SeqNumber::Value(3002)),
+                    (SeqNumber::Last, SeqNumber::Last)
+                ]))
+            }
+        );
+        for (input, body) in [
+            (&b"a CHECK"[..], CommandBody::Check),
+            (b"a CLOSE", CommandBody::Close),
+            (b"a UNSELECT", CommandBody::Unselect),
+            (b"a EXPUNGE", CommandBody::Expunge { uids: None }),
+        ] {
+            assert_eq!(ok(input).body, body);
+        }
+    }
+
+    #[test]
+    fn append_forms() {
+        let c = ok(b"A003 APPEND saved-messages (\\Seen $Junk) \"17-Jul-1996 02:44:25 -0700\" {5}\r\nhello");
+        let CommandBody::Append {
+            mailbox,
+            flags,
+            date,
+            message,
+        } = c.body
+        else {
+            panic!()
+        };
+        assert_eq!(mailbox, b"saved-messages".to_vec());
+        assert_eq!(flags, vec![Flag::Seen, Flag::Keyword("$Junk".into())]);
+        let d = date.unwrap();
+        assert_eq!(d.zone_minutes, -420);
+        assert_eq!(d.unix, 837_596_665);
+        assert_eq!(message, b"hello".to_vec());
+        let c = ok(b"a APPEND INBOX {0+}\r\n");
+        assert!(
+            matches!(c.body, CommandBody::Append { ref flags, date: None, .. } if flags.is_empty())
+        );
+        assert!(parse_command(b"a APPEND INBOX hello").is_err());
+        assert!(parse_command(b"a APPEND INBOX \"31-Feb-2024 00:00:00 +0000\" {1}\r\nx").is_err());
+        assert_eq!(
+            parse_date_time(b" 1-Jan-2000 00:00:00 +0000").unwrap().unix,
+            946_684_800
+        );
+    }
+
+    #[test]
+    fn sequence_set_errors() {
+        for bad in [
+            &b"a UID EXPUNGE 0"[..],
+            b"a UID EXPUNGE 1:",
+            b"a UID EXPUNGE ,1",
+            b"a UID EXPUNGE",
+        ] {
+            assert!(
+                parse_command(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let set = SequenceSet(vec![(SeqNumber::Value(4), SeqNumber::Last)]);
+        assert!(set.contains(9, 10) && !set.contains(3, 10) && set.contains(4, 2));
     }
 
     #[test]

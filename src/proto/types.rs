@@ -33,6 +33,116 @@ pub enum CommandBody {
     },
     /// RFC 2971: `id = "ID" SP id-params-list`; `None` for NIL.
     Id(Option<Vec<(Vec<u8>, Option<Vec<u8>>)>>),
+    /// `select = "SELECT" SP mailbox`; EXAMINE when `read_only`.
+    Select {
+        mailbox: Vec<u8>,
+        read_only: bool,
+    },
+    Create {
+        mailbox: Vec<u8>,
+    },
+    Delete {
+        mailbox: Vec<u8>,
+    },
+    Rename {
+        from: Vec<u8>,
+        to: Vec<u8>,
+    },
+    /// SUBSCRIBE, or UNSUBSCRIBE when `on` is false.
+    Subscribe {
+        mailbox: Vec<u8>,
+        on: bool,
+    },
+    /// `list = "LIST" SP mailbox SP list-mailbox`; LSUB when `lsub`.
+    List {
+        reference: Vec<u8>,
+        pattern: Vec<u8>,
+        lsub: bool,
+    },
+    /// `status = "STATUS" SP mailbox SP "(" status-att *(SP status-att) ")"`
+    Status {
+        mailbox: Vec<u8>,
+        items: Vec<StatusItem>,
+    },
+    /// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`
+    Append {
+        mailbox: Vec<u8>,
+        flags: Vec<Flag>,
+        date: Option<DateTime>,
+        message: Vec<u8>,
+    },
+    Check,
+    Close,
+    /// RFC 3691.
+    Unselect,
+    /// EXPUNGE, or UID EXPUNGE (RFC 4315) with a UID set.
+    Expunge {
+        uids: Option<SequenceSet>,
+    },
+}
+
+/// `status-att` (RFC 3501 §6.3.10; SIZE from RFC 8438).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusItem {
+    Messages,
+    Recent,
+    UidNext,
+    UidValidity,
+    Unseen,
+    Size,
+}
+
+/// `flag` (RFC 3501 §9): system flags, keywords and `\*`-style extensions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Flag {
+    Answered,
+    Flagged,
+    Deleted,
+    Seen,
+    Draft,
+    /// `\Recent` may appear in FETCH responses but not be set by clients.
+    Recent,
+    /// `flag-keyword = atom`
+    Keyword(String),
+    /// `flag-extension = "\\" atom`: unknown system flag.
+    Extension(String),
+}
+
+/// `date-time` as a UTC instant plus the zone it was given in (minutes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DateTime {
+    /// Seconds since the Unix epoch, UTC.
+    pub unix: i64,
+    /// Offset east of UTC in minutes.
+    pub zone_minutes: i32,
+}
+
+/// `seq-number = nz-number / "*"`
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeqNumber {
+    Value(u32),
+    /// `*`: the largest number in use.
+    Last,
+}
+
+/// `sequence-set = (seq-number / seq-range) *("," sequence-set)`; a single
+/// number is stored as a range from itself to itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SequenceSet(pub Vec<(SeqNumber, SeqNumber)>);
+
+impl SequenceSet {
+    /// Whether `n` is in the set, given the value `*` stands for.
+    pub fn contains(&self, n: u32, last: u32) -> bool {
+        let resolve = |s: SeqNumber| match s {
+            SeqNumber::Value(v) => v,
+            SeqNumber::Last => last,
+        };
+        self.0.iter().any(|&(a, b)| {
+            let (a, b) = (resolve(a), resolve(b));
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            n >= lo && n <= hi
+        })
+    }
 }
 
 impl CommandBody {
@@ -46,6 +156,26 @@ impl CommandBody {
             CommandBody::Login { .. } => "LOGIN",
             CommandBody::Authenticate { .. } => "AUTHENTICATE",
             CommandBody::Id(_) => "ID",
+            CommandBody::Select {
+                read_only: false, ..
+            } => "SELECT",
+            CommandBody::Select {
+                read_only: true, ..
+            } => "EXAMINE",
+            CommandBody::Create { .. } => "CREATE",
+            CommandBody::Delete { .. } => "DELETE",
+            CommandBody::Rename { .. } => "RENAME",
+            CommandBody::Subscribe { on: true, .. } => "SUBSCRIBE",
+            CommandBody::Subscribe { on: false, .. } => "UNSUBSCRIBE",
+            CommandBody::List { lsub: false, .. } => "LIST",
+            CommandBody::List { lsub: true, .. } => "LSUB",
+            CommandBody::Status { .. } => "STATUS",
+            CommandBody::Append { .. } => "APPEND",
+            CommandBody::Check => "CHECK",
+            CommandBody::Close => "CLOSE",
+            CommandBody::Unselect => "UNSELECT",
+            CommandBody::Expunge { uids: None } => "EXPUNGE",
+            CommandBody::Expunge { uids: Some(_) } => "UID EXPUNGE",
         }
     }
 }
@@ -65,6 +195,41 @@ impl std::fmt::Debug for CommandBody {
                 .field("initial", &initial.as_ref().map(|_| "<redacted>"))
                 .finish(),
             CommandBody::Id(params) => f.debug_tuple("Id").field(params).finish(),
+            CommandBody::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            } => f
+                .debug_struct("Append")
+                .field("mailbox", &String::from_utf8_lossy(mailbox))
+                .field("flags", flags)
+                .field("date", date)
+                .field("message_len", &message.len())
+                .finish(),
+            CommandBody::Select { mailbox, .. }
+            | CommandBody::Create { mailbox }
+            | CommandBody::Delete { mailbox }
+            | CommandBody::Subscribe { mailbox, .. }
+            | CommandBody::Status { mailbox, .. } => {
+                write!(f, "{} {:?}", self.name(), String::from_utf8_lossy(mailbox))
+            }
+            CommandBody::Rename { from, to } => write!(
+                f,
+                "RENAME {:?} {:?}",
+                String::from_utf8_lossy(from),
+                String::from_utf8_lossy(to)
+            ),
+            CommandBody::List {
+                reference, pattern, ..
+            } => write!(
+                f,
+                "{} {:?} {:?}",
+                self.name(),
+                String::from_utf8_lossy(reference),
+                String::from_utf8_lossy(pattern)
+            ),
+            CommandBody::Expunge { uids: Some(set) } => write!(f, "UID EXPUNGE {set:?}"),
             other => f.write_str(other.name()),
         }
     }

@@ -112,7 +112,9 @@ fn client_vanishing_mid_command_does_not_disturb_others() {
 
 #[test]
 fn idle_unauthenticated_connection_gets_bye() {
-    let server = TestServer::builder().opt("timeout_preauth_secs", "1").start();
+    let server = TestServer::builder()
+        .opt("timeout_preauth_secs", "1")
+        .start();
     let mut c = server.connect();
     // The read timeout of the test client (20 s) bounds this wait.
     let line = c.line();

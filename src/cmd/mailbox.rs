@@ -1,0 +1,408 @@
+//! Authenticated-state commands on mailboxes (RFC 3501 §6.3): SELECT,
+//! EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB,
+//! STATUS, APPEND (with RFC 4315 APPENDUID).
+//!
+//! Names arrive as raw bytes; `mailbox_name` is the single place that turns
+//! them into canonical `MailboxName`s (modified UTF-7 decode, namespace and
+//! validity rules), so every command sees a name the same way.
+
+use crate::error::{Error, Tagged};
+use crate::proto::encode::{Code, Status};
+use crate::proto::types::{DateTime, Flag, StatusItem};
+use crate::proto::utf7;
+use crate::selected::{write_flags_lines, Selected};
+use crate::session::{Session, State};
+use crate::store::maildir::flag;
+use crate::store::names::{MailboxName, NameError};
+use crate::store::{NewFlags, StoreError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Decodes a client's mailbox name into canonical form.
+fn mailbox_name(s: &Session, raw: &[u8]) -> Result<MailboxName, Error> {
+    let text = std::str::from_utf8(raw).map_err(|_| {
+        Error::no(
+            Some(Code::Cannot),
+            "Mailbox name is not valid modified UTF-7.",
+        )
+    })?;
+    let decoded = utf7::decode(text).map_err(|_| {
+        Error::no(
+            Some(Code::Cannot),
+            "Mailbox name is not valid modified UTF-7.",
+        )
+    })?;
+    s.store()?.namespace().parse(&decoded).map_err(|e| match e {
+        NameError::OutsideNamespace(_) => Error::no(Some(Code::NonExistent), e.to_string()),
+        NameError::Invalid(why) => Error::no(Some(Code::Cannot), why),
+    })
+}
+
+/// A name as the client sees it: namespace form, modified UTF-7.
+fn wire_name(s: &Session, name: &MailboxName) -> Result<Vec<u8>, Error> {
+    Ok(utf7::encode(&s.store()?.namespace().to_wire(name)).into_bytes())
+}
+
+fn not_found(raw: &[u8]) -> Error {
+    Error::no(
+        Some(Code::NonExistent),
+        format!("Mailbox doesn't exist: {}", String::from_utf8_lossy(raw)),
+    )
+}
+
+/// RFC 3501 §6.3.1 SELECT / §6.3.2 EXAMINE.
+pub fn select(s: &mut Session, raw: &[u8], read_only: bool) -> Result<Tagged, Error> {
+    // A SELECT while selected first closes the old mailbox, without
+    // expunging; if the new one fails, nothing is selected.
+    let had_selected = s.selected.is_some();
+    s.deselect();
+    if had_selected {
+        // RFC 7162 §3.2.11: tells the client the old mailbox's responses end here.
+        s.out.untagged_status(
+            Status::Ok,
+            Some(&Code::Other("CLOSED".into())),
+            "Previous mailbox closed.",
+        );
+    }
+    let name = mailbox_name(s, raw)?;
+    let store = s.store()?;
+    let (view, info) = match Selected::open(store, name, read_only) {
+        Ok(v) => v,
+        Err(StoreError::NotFound) => return Err(not_found(raw)),
+        Err(e) => return Err(e.into()),
+    };
+    write_flags_lines(&mut s.out, view.keywords(), read_only);
+    s.out
+        .untagged()
+        .number(info.exists.into())
+        .raw(" EXISTS")
+        .crlf();
+    s.out
+        .untagged()
+        .number(info.recent.into())
+        .raw(" RECENT")
+        .crlf();
+    if let Some(n) = info.first_unseen {
+        s.out.untagged_status(
+            Status::Ok,
+            Some(&Code::Other(format!("UNSEEN {n}"))),
+            "First unseen.",
+        );
+    }
+    s.out.untagged_status(
+        Status::Ok,
+        Some(&Code::Other(format!("UIDVALIDITY {}", info.uidvalidity))),
+        "UIDs valid",
+    );
+    s.out.untagged_status(
+        Status::Ok,
+        Some(&Code::Other(format!("UIDNEXT {}", info.uidnext))),
+        "Predicted next UID",
+    );
+    s.selected = Some(view);
+    s.state = State::Selected;
+    Ok(if read_only {
+        Tagged::with_code(Code::ReadOnly, "Examine completed.")
+    } else {
+        Tagged::with_code(Code::ReadWrite, "Select completed.")
+    })
+}
+
+/// RFC 3501 §6.3.3 CREATE. A trailing separator is allowed and ignored.
+pub fn create(s: &mut Session, raw: &[u8]) -> Result<Tagged, Error> {
+    let sep = s.store()?.namespace().separator as u8;
+    let trimmed = match raw.split_last() {
+        Some((&last, rest)) if last == sep && !rest.is_empty() => rest,
+        _ => raw,
+    };
+    let name = mailbox_name(s, trimmed)?;
+    s.store()?.create(&name)?;
+    Ok(Tagged::ok("Create completed."))
+}
+
+/// RFC 3501 §6.3.4 DELETE.
+pub fn delete(s: &mut Session, raw: &[u8]) -> Result<Tagged, Error> {
+    let name = mailbox_name(s, raw)?;
+    if s.selected.as_ref().is_some_and(|sel| sel.name == name) {
+        // Deleting the selected mailbox leaves nothing selected.
+        s.deselect();
+    }
+    match s.store()?.delete(&name) {
+        Ok(()) => Ok(Tagged::ok("Delete completed.")),
+        Err(StoreError::NotFound) => Err(not_found(raw)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// RFC 3501 §6.3.5 RENAME.
+pub fn rename(s: &mut Session, from: &[u8], to: &[u8]) -> Result<Tagged, Error> {
+    let old = mailbox_name(s, from)?;
+    let new = mailbox_name(s, to)?;
+    if s.selected
+        .as_ref()
+        .is_some_and(|sel| sel.name == old || sel.name.is_child_of(&old))
+    {
+        s.deselect();
+    }
+    match s.store()?.rename(&old, &new) {
+        Ok(()) => Ok(Tagged::ok("Rename completed.")),
+        Err(StoreError::NotFound) => Err(not_found(from)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// RFC 3501 §6.3.6 SUBSCRIBE / §6.3.7 UNSUBSCRIBE. Subscribing to a name
+/// that does not exist is allowed (RFC 3501: the server MAY refuse; Dovecot
+/// does not).
+pub fn subscribe(s: &mut Session, raw: &[u8], on: bool) -> Result<Tagged, Error> {
+    let name = mailbox_name(s, raw)?;
+    s.store()?.subscribe(&name, on)?;
+    Ok(Tagged::ok(if on {
+        "Subscribe completed."
+    } else {
+        "Unsubscribe completed."
+    }))
+}
+
+/// RFC 3501 §6.3.8 LIST and §6.3.9 LSUB, with RFC 3348 CHILDREN attributes.
+pub fn list(
+    s: &mut Session,
+    reference: &[u8],
+    pattern: &[u8],
+    lsub: bool,
+) -> Result<Tagged, Error> {
+    let store = s.store()?;
+    let ns = store.namespace().clone();
+    let sep = ns.separator as u8;
+    let cmd = if lsub { "LSUB" } else { "LIST" };
+    if pattern.is_empty() && !lsub {
+        // `LIST "" ""`: the hierarchy delimiter and root (RFC 3501 §6.3.8).
+        s.out.untagged().raw("LIST (\\Noselect) ");
+        s.out.string(&[sep]).sp().string(b"").crlf();
+        return Ok(Tagged::ok("List completed."));
+    }
+    let mut full = reference.to_vec();
+    if !full.is_empty() && full.last() == Some(&sep) && pattern.first() == Some(&sep) {
+        full.pop();
+    }
+    full.extend_from_slice(pattern);
+    let full = normalize_inbox(&full, sep);
+    let entries = store.list()?;
+    let mut lines: Vec<(Vec<u8>, String)> = Vec::new();
+    if lsub {
+        let subscribed = store.subscriptions()?;
+        let mut shown: Vec<MailboxName> = Vec::new();
+        for name in &subscribed {
+            let wire = utf7::encode(&ns.to_wire(name)).into_bytes();
+            if wildcard_match(&full, &wire, sep) {
+                let exists = entries.iter().any(|e| &e.name == name && e.selectable);
+                let attrs = if exists { "" } else { "\\Noselect" };
+                lines.push((wire, attrs.to_string()));
+                shown.push(name.clone());
+            }
+        }
+        // RFC 3501 §6.3.9: with "%", an unsubscribed parent of subscribed
+        // names is returned with \Noselect.
+        if !full.contains(&b'*') {
+            for name in &subscribed {
+                for parent in name.ancestors() {
+                    let wire = utf7::encode(&ns.to_wire(&parent)).into_bytes();
+                    if !shown.contains(&parent) && wildcard_match(&full, &wire, sep) {
+                        lines.push((wire, "\\Noselect".to_string()));
+                        shown.push(parent);
+                    }
+                }
+            }
+        }
+    } else {
+        for e in &entries {
+            let wire = utf7::encode(&ns.to_wire(&e.name)).into_bytes();
+            if !wildcard_match(&full, &wire, sep) {
+                continue;
+            }
+            let mut attrs = Vec::new();
+            if !e.selectable {
+                attrs.push("\\Noselect");
+            }
+            attrs.push(if e.has_children {
+                "\\HasChildren"
+            } else {
+                "\\HasNoChildren"
+            });
+            lines.push((wire, attrs.join(" ")));
+        }
+    }
+    for (wire, attrs) in lines {
+        s.out.untagged().raw(cmd).raw(" (").raw(&attrs).raw(") ");
+        s.out.string(&[sep]).sp().astring(&wire).crlf();
+    }
+    Ok(Tagged::ok(if lsub {
+        "Lsub completed."
+    } else {
+        "List completed."
+    }))
+}
+
+/// "inbox" in any case at the start of a pattern means INBOX.
+fn normalize_inbox(pattern: &[u8], sep: u8) -> Vec<u8> {
+    let mut p = pattern.to_vec();
+    if p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"INBOX") && (p.len() == 5 || p[5] == sep) {
+        p[..5].copy_from_slice(b"INBOX");
+    }
+    p
+}
+
+/// RFC 3501 §6.3.8 wildcards: `*` matches anything, `%` anything but the
+/// hierarchy separator. Dynamic programming, so no pattern is exponential.
+pub fn wildcard_match(pattern: &[u8], name: &[u8], sep: u8) -> bool {
+    // reach[j]: pattern prefix so far matches name[..j].
+    let mut reach = vec![false; name.len() + 1];
+    reach[0] = true;
+    for &pc in pattern {
+        let mut next = vec![false; name.len() + 1];
+        match pc {
+            b'*' | b'%' => {
+                let mut carry = false;
+                for j in 0..=name.len() {
+                    // A run of `%` stops at a separator.
+                    if pc == b'%' && j > 0 && name[j - 1] == sep {
+                        carry = false;
+                    }
+                    carry |= reach[j];
+                    next[j] = carry;
+                }
+            }
+            c => {
+                for j in 0..name.len() {
+                    if reach[j] && name[j] == c {
+                        next[j + 1] = true;
+                    }
+                }
+            }
+        }
+        reach = next;
+    }
+    reach[name.len()]
+}
+
+/// RFC 3501 §6.3.10 STATUS (SIZE: RFC 8438).
+pub fn status(s: &mut Session, raw: &[u8], items: &[StatusItem]) -> Result<Tagged, Error> {
+    let name = mailbox_name(s, raw)?;
+    let want_size = items.contains(&StatusItem::Size);
+    let counts = match s.store()?.status(&name, want_size) {
+        Ok(c) => c,
+        Err(StoreError::NotFound) => return Err(not_found(raw)),
+        Err(e) => return Err(e.into()),
+    };
+    let wire = wire_name(s, &name)?;
+    s.out.untagged().raw("STATUS ").astring(&wire).raw(" (");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            s.out.sp();
+        }
+        let (label, value) = match item {
+            StatusItem::Messages => ("MESSAGES", u64::from(counts.messages)),
+            StatusItem::Recent => ("RECENT", u64::from(counts.recent)),
+            StatusItem::UidNext => ("UIDNEXT", u64::from(counts.uidnext)),
+            StatusItem::UidValidity => ("UIDVALIDITY", u64::from(counts.uidvalidity)),
+            StatusItem::Unseen => ("UNSEEN", u64::from(counts.unseen)),
+            StatusItem::Size => ("SIZE", counts.size.unwrap_or(0)),
+        };
+        s.out.raw(label).sp().number(value);
+    }
+    s.out.raw(")").crlf();
+    Ok(Tagged::ok("Status completed."))
+}
+
+/// RFC 3501 §6.3.11 APPEND; RFC 4315 APPENDUID in the tagged OK.
+pub fn append(
+    s: &mut Session,
+    raw: &[u8],
+    flags: &[Flag],
+    date: Option<DateTime>,
+    message: &[u8],
+) -> Result<Tagged, Error> {
+    let name = mailbox_name(s, raw)?;
+    if message.is_empty() {
+        return Err(Error::no(None, "Can't save a zero byte message."));
+    }
+    let mut new_flags = NewFlags::default();
+    for f in flags {
+        match f {
+            Flag::Seen => new_flags.system |= flag::SEEN,
+            Flag::Answered => new_flags.system |= flag::ANSWERED,
+            Flag::Flagged => new_flags.system |= flag::FLAGGED,
+            Flag::Deleted => new_flags.system |= flag::DELETED,
+            Flag::Draft => new_flags.system |= flag::DRAFT,
+            // \Recent is the server's to set (RFC 3501 §2.3.2).
+            Flag::Recent => {}
+            Flag::Keyword(k) => {
+                if !new_flags.keywords.contains(k) {
+                    new_flags.keywords.push(k.clone());
+                }
+            }
+            Flag::Extension(x) => return Err(Error::bad(format!("Invalid system flag \\{x}"))),
+        }
+    }
+    let when = date.map(|d| {
+        if d.unix >= 0 {
+            UNIX_EPOCH + Duration::from_secs(d.unix as u64)
+        } else {
+            UNIX_EPOCH - Duration::from_secs(d.unix.unsigned_abs())
+        }
+    });
+    let when = when.filter(|t| *t <= SystemTime::now() + Duration::from_secs(366 * 86_400));
+    match s.store()?.append(&name, message, &new_flags, when) {
+        Ok((uidvalidity, uid)) => Ok(Tagged::with_code(
+            Code::Other(format!("APPENDUID {uidvalidity} {uid}")),
+            "Append completed.",
+        )),
+        // RFC 3501 §6.3.11: tell the client it may CREATE and retry.
+        Err(StoreError::NotFound) => Err(Error::no(
+            Some(Code::TryCreate),
+            format!("Mailbox doesn't exist: {}", String::from_utf8_lossy(raw)),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        let rows: &[(&str, &str, bool)] = &[
+            ("*", "INBOX", true),
+            ("*", "a.b.c", true),
+            ("%", "a", true),
+            ("%", "a.b", false),
+            ("a.%", "a.b", true),
+            ("a.%", "a.b.c", false),
+            ("a.*", "a.b.c", true),
+            ("a*", "a", true),
+            ("a%c", "abc", true),
+            ("a%c", "a.c", false),
+            ("%.%", "a.b", true),
+            ("INBOX", "INBOX", true),
+            ("INBOX", "INBOXX", false),
+            ("", "", true),
+            ("comp.mail.*", "comp.mail.misc", true),
+            (
+                "*a*a*a*a*a*a*a*a*b",
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                false,
+            ),
+        ];
+        for (p, n, want) in rows {
+            assert_eq!(
+                wildcard_match(p.as_bytes(), n.as_bytes(), b'.'),
+                *want,
+                "{p} vs {n}"
+            );
+        }
+        assert!(wildcard_match(b"a/%", b"a/b", b'/'));
+        assert!(wildcard_match(b"%", b"a.b", b'/'));
+        assert_eq!(normalize_inbox(b"inbox.%", b'.'), b"INBOX.%".to_vec());
+        assert_eq!(normalize_inbox(b"inboxes", b'.'), b"inboxes".to_vec());
+    }
+}

@@ -1,0 +1,47 @@
+//! Selected-state commands that do not read messages (RFC 3501 §6.4.1–
+//! §6.4.3): CHECK, CLOSE, EXPUNGE, plus UNSELECT (RFC 3691) and UID
+//! EXPUNGE (RFC 4315).
+
+use crate::error::{Error, Tagged};
+use crate::proto::encode::ResponseBuf;
+use crate::proto::types::SequenceSet;
+use crate::session::Session;
+
+/// RFC 3501 §6.4.1: the sync before the tagged reply does the work.
+pub fn check(_s: &mut Session) -> Result<Tagged, Error> {
+    Ok(Tagged::ok("Check completed."))
+}
+
+/// RFC 3501 §6.4.2: expunge silently when read-write, then deselect.
+pub fn close(s: &mut Session) -> Result<Tagged, Error> {
+    if let (Some(mut sel), Some(user)) = (s.selected.take(), s.user.as_ref()) {
+        if !sel.read_only {
+            let mut sink = ResponseBuf::new();
+            sel.expunge_deleted(&user.store, &mut sink, None, false)?;
+        }
+    }
+    s.deselect();
+    Ok(Tagged::ok("Close completed."))
+}
+
+/// RFC 3691: deselect without expunging.
+pub fn unselect(s: &mut Session) -> Result<Tagged, Error> {
+    s.deselect();
+    Ok(Tagged::ok("Unselect completed."))
+}
+
+/// RFC 3501 §6.4.3 EXPUNGE, and RFC 4315 §2.1 UID EXPUNGE (only messages
+/// in `uids`; a set that matches nothing is not an error).
+pub fn expunge(s: &mut Session, uids: Option<&SequenceSet>) -> Result<Tagged, Error> {
+    let (Some(sel), Some(user)) = (s.selected.as_mut(), s.user.as_ref()) else {
+        return Err(Error::bad("No mailbox selected."));
+    };
+    if sel.read_only {
+        return Err(Error::no(None, "Mailbox is read-only."));
+    }
+    let last_uid = sel.uids().last().copied().unwrap_or(0);
+    let filter = uids.map(|set| move |uid: u32| set.contains(uid, last_uid.max(uid)));
+    let only: Option<&dyn Fn(u32) -> bool> = filter.as_ref().map(|f| f as &dyn Fn(u32) -> bool);
+    sel.expunge_deleted(&user.store, &mut s.out, only, true)?;
+    Ok(Tagged::ok("Expunge completed."))
+}

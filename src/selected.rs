@@ -1,0 +1,274 @@
+//! A session's view of its selected mailbox: the sequence numbers it has
+//! been told about (RFC 3501 §2.3.1.2), the flags it last reported, and
+//! which messages are \Recent for it.
+//!
+//! The shared `MailboxState` is the truth for all sessions; each session
+//! keeps its own numbering and learns of changes only when `sync` runs,
+//! which happens at the end of commands. Expunges are announced only where
+//! RFC 3501 §7.4.1 allows them (not during FETCH, STORE or SEARCH); until
+//! then an expunged message keeps its sequence number, so numbers a client
+//! holds never shift under it. EXISTS never shrinks.
+
+use crate::proto::encode::ResponseBuf;
+use crate::store::maildir::{flag, Flags};
+use crate::store::names::MailboxName;
+use crate::store::state::MailboxState;
+use crate::store::{lock, Store, StoreError};
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+
+/// What SELECT/EXAMINE reports (RFC 3501 §6.3.1).
+pub struct SelectInfo {
+    pub exists: u32,
+    pub recent: u32,
+    pub first_unseen: Option<u32>,
+    pub uidvalidity: u32,
+    pub uidnext: u32,
+}
+
+pub struct Selected {
+    pub name: MailboxName,
+    pub read_only: bool,
+    state: Arc<Mutex<MailboxState>>,
+    /// UID of each sequence number (index = MSN - 1), ascending.
+    uids: Vec<u32>,
+    /// Flags as last reported to the client, parallel to `uids`.
+    flags: Vec<Flags>,
+    /// UID ranges that are \Recent for this session.
+    recent: Vec<Range<u32>>,
+    /// Keywords (letter index, name) the client was last told about in FLAGS.
+    keywords: Vec<(u8, String)>,
+    /// `MailboxState::change` when this view was last brought up to date.
+    seen_change: u64,
+}
+
+impl Selected {
+    /// SELECT or EXAMINE: builds the session's view.
+    pub fn open(
+        store: &Store,
+        name: MailboxName,
+        read_only: bool,
+    ) -> Result<(Selected, SelectInfo), StoreError> {
+        let state = store.mailbox(&name)?;
+        let mut st = lock(&state);
+        let recent = if read_only {
+            // EXAMINE must not change \Recent (RFC 3501 §6.3.2); it shows
+            // what nobody has claimed yet.
+            std::iter::once(st.first_recent_uid..u32::MAX).collect()
+        } else {
+            st.move_new_to_cur();
+            std::iter::once(st.claim_recent()).collect()
+        };
+        let uids: Vec<u32> = st.messages.iter().map(|m| m.uid).collect();
+        let flags: Vec<Flags> = st.messages.iter().map(|m| m.flags).collect();
+        let first_unseen = flags
+            .iter()
+            .position(|f| !f.has(flag::SEEN))
+            .map(|i| i as u32 + 1);
+        let keywords = keyword_names(&st);
+        let view = Selected {
+            name,
+            read_only,
+            state: Arc::clone(&state),
+            seen_change: st.change,
+            keywords,
+            recent,
+            flags,
+            uids,
+        };
+        let info = SelectInfo {
+            exists: view.uids.len() as u32,
+            recent: view.uids.iter().filter(|&&u| view.is_recent(u)).count() as u32,
+            first_unseen,
+            uidvalidity: st.uidvalidity,
+            uidnext: st.next_uid,
+        };
+        drop(st);
+        Ok((view, info))
+    }
+
+    pub fn exists(&self) -> u32 {
+        self.uids.len() as u32
+    }
+
+    pub fn uids(&self) -> &[u32] {
+        &self.uids
+    }
+
+    pub fn keywords(&self) -> &[(u8, String)] {
+        &self.keywords
+    }
+
+    pub fn is_recent(&self, uid: u32) -> bool {
+        self.recent.iter().any(|r| r.contains(&uid))
+    }
+
+    pub fn state(&self) -> &Arc<Mutex<MailboxState>> {
+        &self.state
+    }
+
+    /// Brings the view up to date and writes the untagged responses that
+    /// tell the client: EXPUNGE (only if `allow_expunge`), EXISTS, RECENT,
+    /// FLAGS for new keywords, and FETCH (FLAGS) for changed flags.
+    pub fn sync(
+        &mut self,
+        store: &Store,
+        out: &mut ResponseBuf,
+        allow_expunge: bool,
+    ) -> Result<(), StoreError> {
+        let state = Arc::clone(&self.state);
+        let mut st = lock(&state);
+        store.sync(&mut st)?;
+        if st.change == self.seen_change && self.keywords.len() == st.keywords.names().count() {
+            return Ok(());
+        }
+        let keywords = keyword_names(&st);
+        if keywords != self.keywords {
+            self.keywords = keywords;
+            write_flags_lines(out, &self.keywords, self.read_only);
+        }
+        if allow_expunge {
+            // Highest first, so each number is right when it is sent.
+            for i in (0..self.uids.len()).rev() {
+                if st.position(self.uids[i]).is_none() {
+                    out.untagged().number(i as u64 + 1).raw(" EXPUNGE").crlf();
+                    self.uids.remove(i);
+                    self.flags.remove(i);
+                }
+            }
+        }
+        // Flag changes made by others (or by the disk).
+        for (i, &uid) in self.uids.iter().enumerate() {
+            if let Some(pos) = st.position(uid) {
+                let now = st.messages[pos].flags;
+                if now != self.flags[i] {
+                    self.flags[i] = now;
+                    out.untagged().number(i as u64 + 1).raw(" FETCH (FLAGS (");
+                    write_flag_names(out, now, &self.keywords, self.is_recent(uid));
+                    out.raw("))").crlf();
+                }
+            }
+        }
+        let last = self.uids.last().copied().unwrap_or(0);
+        let start = st.messages.partition_point(|m| m.uid <= last);
+        if start < st.messages.len() {
+            if !self.read_only {
+                let claimed = st.claim_recent();
+                if !claimed.is_empty() {
+                    self.recent.push(claimed);
+                }
+            }
+            for m in &st.messages[start..] {
+                self.uids.push(m.uid);
+                self.flags.push(m.flags);
+            }
+            out.untagged()
+                .number(self.uids.len() as u64)
+                .raw(" EXISTS")
+                .crlf();
+            let recent = self.uids.iter().filter(|&&u| self.is_recent(u)).count();
+            out.untagged().number(recent as u64).raw(" RECENT").crlf();
+        }
+        self.seen_change = st.change;
+        Ok(())
+    }
+
+    /// EXPUNGE / UID EXPUNGE / CLOSE: removes messages flagged \Deleted
+    /// (limited to `only` UIDs if given). With `announce`, writes the
+    /// EXPUNGE responses. Returns how many were removed.
+    pub fn expunge_deleted(
+        &mut self,
+        store: &Store,
+        out: &mut ResponseBuf,
+        only: Option<&dyn Fn(u32) -> bool>,
+        announce: bool,
+    ) -> Result<usize, StoreError> {
+        let state = Arc::clone(&self.state);
+        let removed = {
+            let mut st = lock(&state);
+            store.sync(&mut st)?;
+            let doomed: Vec<u32> = st
+                .messages
+                .iter()
+                .filter(|m| m.flags.has(flag::DELETED) && only.is_none_or(|f| f(m.uid)))
+                .map(|m| m.uid)
+                .collect();
+            st.expunge(&doomed)?
+        };
+        if announce {
+            self.sync(store, out, true)?;
+        } else {
+            let mut sink = ResponseBuf::new();
+            self.sync(store, &mut sink, true)?;
+        }
+        Ok(removed.len())
+    }
+}
+
+/// Keywords that can be shown on the wire: a keyword is an atom
+/// (RFC 3501 §9 flag-keyword), so names that are not are left out.
+fn keyword_names(st: &MailboxState) -> Vec<(u8, String)> {
+    st.keywords
+        .names()
+        .filter(|(_, n)| !n.is_empty() && n.bytes().all(crate::proto::encode::is_atom_char))
+        .map(|(i, n)| (i, n.to_string()))
+        .collect()
+}
+
+/// `* FLAGS (...)` and `* OK [PERMANENTFLAGS (...)]` (RFC 3501 §7.2.6, §7.1).
+pub fn write_flags_lines(out: &mut ResponseBuf, keywords: &[(u8, String)], read_only: bool) {
+    out.untagged()
+        .raw("FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+    for (_, k) in keywords {
+        out.sp().raw(k);
+    }
+    out.raw(")").crlf();
+    if read_only {
+        out.untagged()
+            .raw("OK [PERMANENTFLAGS ()] Read-only mailbox.")
+            .crlf();
+    } else {
+        out.untagged()
+            .raw("OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+        for (_, k) in keywords {
+            out.sp().raw(k);
+        }
+        out.raw(" \\*)] Flags permitted.").crlf();
+    }
+}
+
+/// The inside of a `FLAGS (...)` list.
+pub fn write_flag_names(
+    out: &mut ResponseBuf,
+    flags: Flags,
+    keywords: &[(u8, String)],
+    recent: bool,
+) {
+    let mut first = true;
+    let mut put = |out: &mut ResponseBuf, s: &str| {
+        if !first {
+            out.sp();
+        }
+        first = false;
+        out.raw(s);
+    };
+    for (bit, name) in [
+        (flag::ANSWERED, "\\Answered"),
+        (flag::FLAGGED, "\\Flagged"),
+        (flag::DELETED, "\\Deleted"),
+        (flag::SEEN, "\\Seen"),
+        (flag::DRAFT, "\\Draft"),
+    ] {
+        if flags.has(bit) {
+            put(out, name);
+        }
+    }
+    if recent {
+        put(out, "\\Recent");
+    }
+    for (i, k) in keywords {
+        if flags.has_keyword(*i) {
+            put(out, k);
+        }
+    }
+}

@@ -1,0 +1,745 @@
+//! The mail store: one user's Maildir++ tree. INBOX is the root
+//! (`cur/ new/ tmp/`), every other folder a `.Name` directory beside them.
+//!
+//! This module never sees protocol types: it takes canonical
+//! `MailboxName`s, UIDs, `Flags` and bytes. Mailbox state lives in a
+//! `Registry` shared by all sessions of the server, so a second session (or
+//! a second SELECT) reuses what the first one learned, revalidated by
+//! directory mtimes instead of rescans (see `state`).
+//!
+//! Local file systems only: the dot-lock and rename rules assume POSIX
+//! semantics without NFS caching.
+
+pub mod dotlock;
+pub mod keywords;
+pub mod maildir;
+pub mod names;
+pub mod state;
+pub mod subscriptions;
+pub mod uidlist;
+
+use dotlock::{DotLock, LockOptions, UIDLIST_LOCK};
+use maildir::Flags;
+use names::{MailboxName, Namespace};
+use state::{MailboxState, Message};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::fmt;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Mailbox states kept in memory; the least recently used go first.
+const REGISTRY_CAPACITY: usize = 2000;
+/// Lock for `dovecot-uidvalidity` (short work, like Dovecot's).
+const UIDVALIDITY_LOCK: LockOptions = LockOptions {
+    stale_after: Duration::from_secs(60),
+    timeout: Duration::from_secs(10),
+};
+
+/// Storage failures, by kind (`error.rs` maps them to response codes).
+#[derive(Debug)]
+pub enum StoreError {
+    NotFound,
+    Exists,
+    /// The name is not acceptable; the text says why.
+    InvalidName(String),
+    /// The operation makes no sense here; the text says why.
+    NotPossible(&'static str),
+    /// A mailbox with children cannot be deleted in this form.
+    HasChildren,
+    /// Another process holds a lock for too long.
+    InUse,
+    TooBig,
+    Io(io::Error),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::NotFound => f.write_str("mailbox does not exist"),
+            StoreError::Exists => f.write_str("mailbox already exists"),
+            StoreError::InvalidName(why) => f.write_str(why),
+            StoreError::NotPossible(why) => f.write_str(why),
+            StoreError::HasChildren => f.write_str("mailbox has children"),
+            StoreError::InUse => f.write_str("mailbox is locked by another process"),
+            StoreError::TooBig => f.write_str("message too big"),
+            StoreError::Io(e) => write!(f, "I/O error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<io::Error> for StoreError {
+    fn from(e: io::Error) -> Self {
+        StoreError::Io(e)
+    }
+}
+
+impl From<names::NameError> for StoreError {
+    fn from(e: names::NameError) -> Self {
+        StoreError::InvalidName(e.to_string())
+    }
+}
+
+/// Shared mailbox states, keyed by directory.
+#[derive(Default)]
+pub struct Registry {
+    inner: Mutex<RegistryInner>,
+}
+
+#[derive(Default)]
+struct RegistryInner {
+    map: HashMap<PathBuf, Arc<Mutex<MailboxState>>>,
+    order: VecDeque<PathBuf>,
+}
+
+impl Registry {
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// The state for a mailbox directory, created empty on first use.
+    pub fn get(&self, dir: &Path) -> Arc<Mutex<MailboxState>> {
+        let mut inner = lock(&self.inner);
+        if let Some(state) = inner.map.get(dir) {
+            let state = Arc::clone(state);
+            // Cheap LRU: move to the back only when not already near it.
+            if inner.order.back().map(PathBuf::as_path) != Some(dir) {
+                inner.order.retain(|p| p != dir);
+                inner.order.push_back(dir.to_path_buf());
+            }
+            return state;
+        }
+        while inner.map.len() >= REGISTRY_CAPACITY {
+            let Some(old) = inner.order.pop_front() else {
+                break;
+            };
+            inner.map.remove(&old);
+        }
+        let state = Arc::new(Mutex::new(MailboxState::new(dir.to_path_buf())));
+        inner.map.insert(dir.to_path_buf(), Arc::clone(&state));
+        inner.order.push_back(dir.to_path_buf());
+        state
+    }
+
+    /// Drops the states of a directory and everything below it (DELETE,
+    /// RENAME), so no session keeps stale UIDs for a reused name.
+    pub fn forget(&self, dir: &Path) {
+        let mut inner = lock(&self.inner);
+        let gone: Vec<PathBuf> = inner
+            .map
+            .keys()
+            .filter(|p| p.starts_with(dir))
+            .cloned()
+            .collect();
+        for p in gone {
+            if let Some(state) = inner.map.remove(&p) {
+                lock(&state).invalidate();
+            }
+            inner.order.retain(|q| q != &p);
+        }
+    }
+}
+
+/// Locks a mutex, recovering from a panic in another holder: the data is a
+/// cache of the disk, and a sync repairs it.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What LIST shows for a mailbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListEntry {
+    pub name: MailboxName,
+    /// False for a name that only exists as the parent of others.
+    pub selectable: bool,
+    pub has_children: bool,
+}
+
+/// Counts for STATUS (RFC 3501 §6.3.10).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatusCounts {
+    pub messages: u32,
+    pub recent: u32,
+    pub uidnext: u32,
+    pub uidvalidity: u32,
+    pub unseen: u32,
+    /// RFC 8438: the sum of RFC822.SIZEs; None unless asked for.
+    pub size: Option<u64>,
+}
+
+/// Flags for a message being appended: system flags plus keyword names.
+#[derive(Clone, Debug, Default)]
+pub struct NewFlags {
+    pub system: u8,
+    pub keywords: Vec<String>,
+}
+
+/// One user's tree.
+pub struct Store {
+    root: PathBuf,
+    ns: Namespace,
+    registry: Arc<Registry>,
+    host: String,
+}
+
+impl Store {
+    /// Opens a user's tree, creating the root Maildir if it is missing.
+    pub fn open(
+        root: PathBuf,
+        ns: Namespace,
+        registry: Arc<Registry>,
+    ) -> Result<Store, StoreError> {
+        for sub in ["cur", "new", "tmp"] {
+            create_dir_private(&root.join(sub))?;
+        }
+        Ok(Store {
+            root,
+            ns,
+            registry,
+            host: dotlock::hostname(),
+        })
+    }
+
+    pub fn namespace(&self) -> &Namespace {
+        &self.ns
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A mailbox's directory.
+    pub fn path_of(&self, name: &MailboxName) -> PathBuf {
+        match self.ns.dir_name(name) {
+            None => self.root.clone(),
+            Some(dir) => self.root.join(dir),
+        }
+    }
+
+    /// True if the mailbox exists and can be selected.
+    pub fn exists(&self, name: &MailboxName) -> bool {
+        self.path_of(name).join("cur").is_dir()
+    }
+
+    /// Every mailbox, plus parents implied by deeper names, sorted.
+    pub fn list(&self) -> Result<Vec<ListEntry>, StoreError> {
+        let mut real = BTreeSet::new();
+        real.insert(MailboxName::inbox());
+        for entry in fs::read_dir(&self.root)? {
+            let entry = entry?;
+            let Ok(dir) = entry.file_name().into_string() else {
+                continue;
+            };
+            let Some(name) = self.ns.from_dir_name(&dir) else {
+                continue;
+            };
+            // A folder is a directory (symlinks are not followed out of the tree).
+            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                real.insert(name);
+            }
+        }
+        let mut all: BTreeSet<MailboxName> = real.clone();
+        for name in &real {
+            all.extend(name.ancestors());
+        }
+        Ok(all
+            .iter()
+            .map(|name| ListEntry {
+                name: name.clone(),
+                selectable: real.contains(name),
+                has_children: all.iter().any(|other| other.is_child_of(name)),
+            })
+            .collect())
+    }
+
+    /// CREATE (RFC 3501 §6.3.3). Parents need no directories in Maildir++.
+    pub fn create(&self, name: &MailboxName) -> Result<(), StoreError> {
+        if name.is_inbox() || self.exists(name) {
+            return Err(StoreError::Exists);
+        }
+        let dir = self.path_of(name);
+        create_dir_private(&dir)?;
+        for sub in ["cur", "new", "tmp"] {
+            create_dir_private(&dir.join(sub))?;
+        }
+        // Maildir++ wants this marker in every folder.
+        fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(dir.join("maildirfolder"))?;
+        Ok(())
+    }
+
+    /// DELETE (RFC 3501 §6.3.4). In Maildir++ a folder's children are
+    /// separate directories, so deleting a folder that has children leaves
+    /// its name as a non-selectable parent, as RFC 3501 describes.
+    pub fn delete(&self, name: &MailboxName) -> Result<(), StoreError> {
+        if name.is_inbox() {
+            return Err(StoreError::NotPossible("INBOX cannot be deleted"));
+        }
+        let dir = self.path_of(name);
+        if !dir.is_dir() {
+            let has_children = self.list()?.iter().any(|e| e.name.is_child_of(name));
+            return Err(if has_children {
+                StoreError::HasChildren
+            } else {
+                StoreError::NotFound
+            });
+        }
+        // Move it out of sight first, so a crash half-way through the
+        // recursive delete leaves no half-empty folder in LIST.
+        let trash = self.root.join(format!(
+            "roost-trashed-{}-{}",
+            std::process::id(),
+            maildir::new_base("x").replace('.', "-")
+        ));
+        fs::rename(&dir, &trash)?;
+        self.registry.forget(&dir);
+        fs::remove_dir_all(&trash)?;
+        Ok(())
+    }
+
+    /// RENAME (RFC 3501 §6.3.5): children move too; renaming INBOX moves
+    /// its messages to the new folder and leaves INBOX empty.
+    pub fn rename(&self, from: &MailboxName, to: &MailboxName) -> Result<(), StoreError> {
+        if to.is_inbox() || self.exists(to) {
+            return Err(StoreError::Exists);
+        }
+        if to.is_child_of(from) {
+            return Err(StoreError::NotPossible(
+                "cannot rename a mailbox into itself",
+            ));
+        }
+        if from.is_inbox() {
+            return self.rename_inbox(to);
+        }
+        let entries = self.list()?;
+        if !self.exists(from) && !entries.iter().any(|e| e.name.is_child_of(from)) {
+            return Err(StoreError::NotFound);
+        }
+        // Children first would leave orphans on a crash; parents first can
+        // leave a parent renamed without children, which is harmless.
+        let mut moves = vec![(from.clone(), to.clone())];
+        for e in entries
+            .iter()
+            .filter(|e| e.selectable && e.name.is_child_of(from))
+        {
+            let target = e.name.rebase(from, to);
+            if self.exists(&target) {
+                return Err(StoreError::Exists);
+            }
+            moves.push((e.name.clone(), target));
+        }
+        for (old, new) in moves {
+            let (old_dir, new_dir) = (self.path_of(&old), self.path_of(&new));
+            if !old_dir.is_dir() {
+                continue;
+            }
+            fs::rename(&old_dir, &new_dir)?;
+            self.registry.forget(&old_dir);
+            self.registry.forget(&new_dir);
+        }
+        Ok(())
+    }
+
+    fn rename_inbox(&self, to: &MailboxName) -> Result<(), StoreError> {
+        self.create(to)?;
+        let target = self.path_of(to);
+        for sub in ["cur", "new"] {
+            for entry in fs::read_dir(self.root.join(sub))? {
+                let entry = entry?;
+                let name = entry.file_name();
+                if name.to_string_lossy().starts_with('.') {
+                    continue;
+                }
+                fs::rename(entry.path(), target.join(sub).join(&name))?;
+            }
+        }
+        // INBOX keeps its UIDVALIDITY; its messages are simply gone from it.
+        Ok(())
+    }
+
+    /// The shared state of a mailbox, synced with the disk.
+    pub fn mailbox(&self, name: &MailboxName) -> Result<Arc<Mutex<MailboxState>>, StoreError> {
+        let dir = self.path_of(name);
+        let state = self.registry.get(&dir);
+        {
+            let mut st = lock(&state);
+            self.sync(&mut st)?;
+        }
+        Ok(state)
+    }
+
+    /// Syncs a locked state with the disk.
+    pub fn sync(&self, st: &mut MailboxState) -> Result<(), StoreError> {
+        let root = self.root.clone();
+        st.sync(&move || next_uidvalidity(&root))
+    }
+
+    /// STATUS counts without selecting.
+    pub fn status(&self, name: &MailboxName, want_size: bool) -> Result<StatusCounts, StoreError> {
+        let state = self.mailbox(name)?;
+        let mut st = lock(&state);
+        let size = if want_size {
+            let mut total = 0u64;
+            for i in 0..st.messages.len() {
+                // A file that vanished meanwhile simply does not count.
+                total += st.vsize(i).unwrap_or(0);
+            }
+            Some(total)
+        } else {
+            None
+        };
+        Ok(StatusCounts {
+            messages: st.messages.len() as u32,
+            recent: st.recent() as u32,
+            uidnext: st.next_uid,
+            uidvalidity: st.uidvalidity,
+            unseen: st.unseen() as u32,
+            size,
+        })
+    }
+
+    /// APPEND (RFC 3501 §6.3.11): delivers `bytes` into the mailbox and
+    /// returns `(uidvalidity, uid)` (RFC 4315 APPENDUID).
+    ///
+    /// Crash safety: the message is written to `tmp/` and fsynced, then
+    /// renamed into `cur/` under the uidlist lock and given its UID there;
+    /// a crash before the rename leaves only a `tmp/` file (cleaned after
+    /// 36 hours), one after it leaves a message the next sync numbers.
+    pub fn append(
+        &self,
+        name: &MailboxName,
+        bytes: &[u8],
+        flags: &NewFlags,
+        internal_date: Option<SystemTime>,
+    ) -> Result<(u32, u32), StoreError> {
+        let dir = self.path_of(name);
+        if !dir.join("cur").is_dir() {
+            return Err(StoreError::NotFound);
+        }
+        let base = maildir::new_base(&self.host);
+        let tmp = dir.join("tmp").join(&base);
+        write_synced(&tmp, bytes, internal_date.unwrap_or_else(SystemTime::now))?;
+        let result = self.deliver_tmp(name, &dir, &base, &tmp, bytes, flags);
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn deliver_tmp(
+        &self,
+        name: &MailboxName,
+        dir: &Path,
+        base: &str,
+        tmp: &Path,
+        bytes: &[u8],
+        flags: &NewFlags,
+    ) -> Result<(u32, u32), StoreError> {
+        let state = self.mailbox(name)?;
+        let mut st = lock(&state);
+        let _uidlist_lock =
+            DotLock::acquire(&dir.join(uidlist::FILE_NAME), UIDLIST_LOCK).map_err(|e| {
+                if e.kind() == io::ErrorKind::TimedOut {
+                    StoreError::InUse
+                } else {
+                    StoreError::Io(e)
+                }
+            })?;
+        let mut disk_flags = Flags {
+            system: flags.system,
+            keywords: 0,
+        };
+        if !flags.keywords.is_empty() {
+            // Dovecot: keywords may be added only with the uidlist locked.
+            let mut keywords = keywords::Keywords::load(dir).unwrap_or_default();
+            let before = keywords.clone();
+            for k in &flags.keywords {
+                match keywords.index_of(k).or_else(|| keywords.add(k)) {
+                    Some(idx) => disk_flags.set_keyword(idx, true),
+                    None => log::warn!("{}: no keyword letter left for {k:?}", dir.display()),
+                }
+            }
+            if keywords != before {
+                keywords.save(dir)?;
+            }
+            st.keywords = keywords;
+        }
+        let vsize = maildir::crlf_size(bytes);
+        let file = maildir::cur_name(base, bytes.len() as u64, vsize, disk_flags);
+        fs::rename(tmp, dir.join("cur").join(&file))?;
+        sync_dir(&dir.join("cur"));
+        let root = self.root.clone();
+        // The uidlist keys on everything before ':' (sizes included).
+        let key = file
+            .split(maildir::INFO_SEP)
+            .next()
+            .unwrap_or(&file)
+            .to_string();
+        let uid = st.persist_new_uid(&key, &move || next_uidvalidity(&root))?;
+        st.note_appended(
+            Message {
+                uid,
+                file: file.into_boxed_str(),
+                in_new: false,
+                flags: disk_flags,
+                vsize: Some(vsize),
+            },
+            true,
+        );
+        Ok((st.uidvalidity, uid))
+    }
+
+    /// Names the user subscribed to.
+    pub fn subscriptions(&self) -> Result<Vec<MailboxName>, StoreError> {
+        let subs = subscriptions::Subscriptions::load(&self.root)?;
+        Ok(subs
+            .iter()
+            .map(|levels| MailboxName::from_levels(levels.to_vec()))
+            .collect())
+    }
+
+    pub fn subscribe(&self, name: &MailboxName, on: bool) -> Result<(), StoreError> {
+        let mut subs = subscriptions::Subscriptions::load(&self.root)?;
+        let changed = if on {
+            subs.add(name.levels().to_vec())
+        } else {
+            subs.remove(name.levels())
+        };
+        if changed {
+            subs.save(&self.root)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes `tmp/` files older than 36 hours in a mailbox (Maildir rule).
+    pub fn clean_tmp(&self, name: &MailboxName) {
+        let tmp = self.path_of(name).join("tmp");
+        let Ok(entries) = fs::read_dir(&tmp) else {
+            return;
+        };
+        let limit = SystemTime::now() - Duration::from_secs(36 * 3600);
+        for entry in entries.flatten() {
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .map(|t| t < limit)
+                .unwrap_or(false);
+            if old {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+fn create_dir_private(path: &Path) -> io::Result<()> {
+    match fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes a new file and makes it durable before anyone can see it.
+fn write_synced(path: &Path, bytes: &[u8], mtime: SystemTime) -> io::Result<()> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    // Maildir: the file's mtime is the message's INTERNALDATE.
+    f.set_modified(mtime)?;
+    f.sync_all()
+}
+
+/// Makes a rename into `dir` durable.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// A fresh UIDVALIDITY for a new mailbox: larger than any this tree handed
+/// out before and, like Dovecot's, normally the current time. The counter
+/// lives in `<root>/dovecot-uidvalidity` (8 hex digits), which Dovecot
+/// shares.
+pub fn next_uidvalidity(root: &Path) -> u32 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(1);
+    let path = root.join("dovecot-uidvalidity");
+    let Ok(lock) = DotLock::acquire(&path, UIDVALIDITY_LOCK) else {
+        return now.max(1);
+    };
+    let last = fs::read_to_string(&path)
+        .ok()
+        .and_then(|s| u32::from_str_radix(s.trim(), 16).ok())
+        .unwrap_or(0);
+    let next = now.max(last.saturating_add(1)).max(1);
+    if let Err(e) = lock.replace_target(format!("{next:08x}").as_bytes()) {
+        log::warn!("{}: {e}", path.display());
+    }
+    next
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(
+            dir.path().join("Maildir"),
+            Namespace::default(),
+            Arc::new(Registry::new()),
+        )
+        .unwrap();
+        (dir, s)
+    }
+
+    fn name(s: &Store, wire: &str) -> MailboxName {
+        s.namespace().parse(wire).unwrap()
+    }
+
+    #[test]
+    fn create_list_delete_rename() {
+        let (_d, s) = store();
+        s.create(&name(&s, "Archive.2024")).unwrap();
+        s.create(&name(&s, "Sent")).unwrap();
+        assert!(matches!(
+            s.create(&name(&s, "Sent")),
+            Err(StoreError::Exists)
+        ));
+        let list = s.list().unwrap();
+        let shown: Vec<(String, bool, bool)> = list
+            .iter()
+            .map(|e| (s.namespace().to_wire(&e.name), e.selectable, e.has_children))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                ("Archive".into(), false, true),
+                ("Archive.2024".into(), true, false),
+                ("INBOX".into(), true, false),
+                ("Sent".into(), true, false),
+            ]
+        );
+        assert!(s.path_of(&name(&s, "Sent")).join("maildirfolder").exists());
+        assert!(matches!(
+            s.delete(&name(&s, "Archive")),
+            Err(StoreError::HasChildren)
+        ));
+        s.rename(&name(&s, "Archive"), &name(&s, "Old")).unwrap();
+        assert!(s.exists(&name(&s, "Old.2024")));
+        s.delete(&name(&s, "Old.2024")).unwrap();
+        assert!(!s.exists(&name(&s, "Old.2024")));
+        assert!(matches!(
+            s.delete(&MailboxName::inbox()),
+            Err(StoreError::NotPossible(_))
+        ));
+        let leftovers: Vec<_> = fs::read_dir(s.root())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with("roost-trashed"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn append_assigns_increasing_uids_and_persists_them() {
+        let (_d, s) = store();
+        let inbox = MailboxName::inbox();
+        let flags = NewFlags {
+            system: maildir::flag::SEEN,
+            keywords: vec!["$Forwarded".into()],
+        };
+        let (uv, uid1) = s
+            .append(&inbox, b"Subject: a\n\nbody\n", &flags, None)
+            .unwrap();
+        let (uv2, uid2) = s
+            .append(&inbox, b"Subject: b\n\nbody\n", &NewFlags::default(), None)
+            .unwrap();
+        assert_eq!((uid1, uid2), (1, 2));
+        assert_eq!(uv, uv2);
+        let text = fs::read_to_string(s.root().join("dovecot-uidlist")).unwrap();
+        assert!(text.starts_with(&format!("3 V{uv} N")), "{text}");
+        assert_eq!(
+            fs::read_to_string(s.root().join("dovecot-keywords")).unwrap(),
+            "0 $Forwarded\n"
+        );
+        // A fresh registry (a restart) sees the same UIDs and flags.
+        let again = Store::open(
+            s.root().to_path_buf(),
+            Namespace::default(),
+            Arc::new(Registry::new()),
+        )
+        .unwrap();
+        let state = again.mailbox(&inbox).unwrap();
+        let st = lock(&state);
+        assert_eq!(st.uidvalidity, uv);
+        assert_eq!(
+            st.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert!(st.messages[0].flags.has(maildir::flag::SEEN));
+        assert!(st.messages[0].flags.has_keyword(0));
+        assert!(
+            st.messages[0].file.contains(",S=17,W=20:2,Sa"),
+            "{}",
+            st.messages[0].file
+        );
+        assert_eq!(st.next_uid, 3);
+    }
+
+    #[test]
+    fn external_deliveries_get_uids_and_vanished_files_are_expunged() {
+        let (_d, s) = store();
+        let inbox = MailboxName::inbox();
+        fs::write(s.root().join("new/1000.M1P1.host"), "a\n").unwrap();
+        fs::write(s.root().join("cur/999.M5P1.host:2,S"), "b\n").unwrap();
+        let state = s.mailbox(&inbox).unwrap();
+        {
+            let st = lock(&state);
+            let got: Vec<(u32, &str)> = st.messages.iter().map(|m| (m.uid, &*m.file)).collect();
+            assert_eq!(got, vec![(1, "999.M5P1.host:2,S"), (2, "1000.M1P1.host")]);
+            assert_eq!(st.recent(), 1);
+        }
+        fs::remove_file(s.root().join("cur/999.M5P1.host:2,S")).unwrap();
+        fs::write(s.root().join("new/1001.M1P1.host"), "c\n").unwrap();
+        let mut st = lock(&state);
+        // Wait out nothing: the dirty-window rule forces a rescan anyway.
+        s.sync(&mut st).unwrap();
+        let got: Vec<u32> = st.messages.iter().map(|m| m.uid).collect();
+        assert_eq!(got, vec![2, 3]);
+    }
+
+    #[test]
+    fn uidvalidity_counter_only_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("dovecot-uidvalidity"), "ffffff00").unwrap();
+        assert_eq!(next_uidvalidity(dir.path()), 0xffffff01);
+        assert_eq!(
+            fs::read_to_string(dir.path().join("dovecot-uidvalidity")).unwrap(),
+            "ffffff01"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let a = next_uidvalidity(dir.path());
+        let b = next_uidvalidity(dir.path());
+        assert!(b > a);
+    }
+}

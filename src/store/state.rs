@@ -1,0 +1,630 @@
+//! One mailbox's state in memory, shared by every session that uses it, and
+//! its synchronisation with the Maildir on disk.
+//!
+//! # How a sync works
+//!
+//! The Maildir is the truth; this is a cache of it that is cheap to
+//! revalidate. A sync first `stat()`s `new/`, `cur/` and `dovecot-uidlist`.
+//! If none changed since the last sync, and none changed within the last
+//! second (a second change in the same second would leave the mtime alone:
+//! the "dirty window" rule), nothing is read at all; that is what makes a
+//! warm SELECT or STATUS cheap.
+//!
+//! Otherwise both directories are read. Every file is matched to its UID
+//! by its base name (the part before `:`) through the `dovecot-uidlist`
+//! records. Files the uidlist does not know get new UIDs, from the stored
+//! next UID upward, in delivery order — under `dovecot-uidlist.lock`, after
+//! re-reading the uidlist and the directories once more with the lock held,
+//! because another process (Dovecot's LDA, another Roost) may have assigned
+//! UIDs meanwhile and `readdir()` can miss files that are renamed while it
+//! runs. Messages whose files are gone are expunged from the state; that is
+//! also decided only on a scan made under the lock.
+//!
+//! New records are appended to the uidlist, as Dovecot does; the file is
+//! rewritten (temporary file + rename) only when it is missing, damaged or
+//! mostly made of records for expunged messages. Its UIDVALIDITY is never
+//! changed while Roost knows it: if the file vanishes, it is written back
+//! from memory.
+
+use super::dotlock::{DotLock, UIDLIST_LOCK};
+use super::keywords::Keywords;
+use super::maildir::{self, Flags};
+use super::uidlist::{self, UidList, UidRecord};
+use super::StoreError;
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// Changes within this long of "now" may hide a second change with the
+/// same mtime, so the directory counts as changed until it is older.
+const DIRTY_WINDOW: Duration = Duration::from_secs(1);
+
+/// One message as the shared state knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub uid: u32,
+    /// The current file name, in `cur/` (or `new/` when `in_new`).
+    pub file: Box<str>,
+    pub in_new: bool,
+    pub flags: Flags,
+    /// RFC822.SIZE when known without reading the file (`,W=` or uidlist `W`).
+    pub vsize: Option<u64>,
+}
+
+impl Message {
+    pub fn base(&self) -> &str {
+        self.file
+            .split(maildir::INFO_SEP)
+            .next()
+            .unwrap_or(&self.file)
+    }
+}
+
+/// What identifies a version of a file or directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp {
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+}
+
+impl Stamp {
+    fn of(meta: &fs::Metadata) -> Stamp {
+        Stamp {
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+        }
+    }
+
+    fn recent(&self, now: SystemTime) -> bool {
+        let now_ns = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i128)
+            .unwrap_or(0);
+        now_ns - self.mtime_ns < DIRTY_WINDOW.as_nanos() as i128
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamps {
+    new: Stamp,
+    cur: Stamp,
+    uidlist: Option<Stamp>,
+    keywords: Option<Stamp>,
+}
+
+/// The shared state of one mailbox.
+#[derive(Debug)]
+pub struct MailboxState {
+    dir: PathBuf,
+    pub uidvalidity: u32,
+    pub next_uid: u32,
+    /// Present messages, ascending by UID.
+    pub messages: Vec<Message>,
+    /// Messages with a UID at or above this are \Recent for the next session
+    /// that claims them (RFC 3501 §2.3.2: exactly one session sees them so).
+    pub first_recent_uid: u32,
+    pub keywords: Keywords,
+    /// Increases whenever anything above changes, so sessions can skip
+    /// comparing when nothing happened.
+    pub change: u64,
+    /// Base name → UID for every uidlist record (present or not).
+    uid_of: HashMap<Box<str>, u32>,
+    records_in_file: usize,
+    /// The uidlist file parsed cleanly as version 3 and needs no rewrite.
+    uidlist_ok: bool,
+    guid: Option<String>,
+    extra_header: Vec<String>,
+    stamps: Option<Stamps>,
+    loaded: bool,
+}
+
+/// One directory entry found by a scan.
+struct Found {
+    file: String,
+    in_new: bool,
+}
+
+impl MailboxState {
+    pub fn new(dir: PathBuf) -> MailboxState {
+        MailboxState {
+            dir,
+            uidvalidity: 0,
+            next_uid: 1,
+            messages: Vec::new(),
+            first_recent_uid: 1,
+            keywords: Keywords::default(),
+            change: 0,
+            uid_of: HashMap::new(),
+            records_in_file: 0,
+            uidlist_ok: false,
+            guid: None,
+            extra_header: Vec::new(),
+            stamps: None,
+            loaded: false,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Index of a UID in `messages`.
+    pub fn position(&self, uid: u32) -> Option<usize> {
+        self.messages.binary_search_by_key(&uid, |m| m.uid).ok()
+    }
+
+    /// Path of a message's file.
+    pub fn path_of(&self, m: &Message) -> PathBuf {
+        self.dir
+            .join(if m.in_new { "new" } else { "cur" })
+            .join(&*m.file)
+    }
+
+    /// Brings the state up to date with the disk. `new_uidvalidity` is
+    /// called only when the mailbox has no usable uidlist and Roost has never
+    /// known one.
+    pub fn sync(&mut self, new_uidvalidity: &dyn Fn() -> u32) -> Result<(), StoreError> {
+        let now = SystemTime::now();
+        let stamps = self.read_stamps()?;
+        if self.loaded {
+            if let Some(old) = self.stamps {
+                let dirty = old.new.recent(now) || old.cur.recent(now);
+                if old == stamps && !dirty {
+                    return Ok(());
+                }
+            }
+        }
+        if !self.loaded || stamps.uidlist != self.stamps.and_then(|s| s.uidlist) {
+            self.read_uidlist()?;
+        }
+        if !self.loaded || stamps.keywords != self.stamps.and_then(|s| s.keywords) {
+            self.keywords = Keywords::load(&self.dir).unwrap_or_else(|e| {
+                log::warn!("{}: cannot read dovecot-keywords: {e}", self.dir.display());
+                Keywords::default()
+            });
+        }
+        let mut found = self.scan()?;
+        let unknown = found
+            .iter()
+            .any(|f| !self.uid_of.contains_key(base_of(&f.file)));
+        let vanished = self.loaded && self.any_missing(&found);
+        let mut stamps = stamps;
+        if unknown || vanished || self.uidvalidity == 0 {
+            let lock = DotLock::acquire(&self.dir.join(uidlist::FILE_NAME), UIDLIST_LOCK)
+                .map_err(|e| lock_error(&self.dir, e))?;
+            // With the lock held nobody else assigns UIDs: re-read both.
+            self.read_uidlist()?;
+            found = self.scan()?;
+            self.assign_uids(&found, new_uidvalidity)?;
+            stamps.uidlist = stat_opt(&self.dir.join(uidlist::FILE_NAME))?;
+            drop(lock);
+        }
+        self.rebuild(found);
+        self.stamps = Some(stamps);
+        self.loaded = true;
+        Ok(())
+    }
+
+    fn read_stamps(&self) -> Result<Stamps, StoreError> {
+        let dir_stamp = |sub: &str| -> Result<Stamp, StoreError> {
+            match fs::metadata(self.dir.join(sub)) {
+                Ok(m) => Ok(Stamp::of(&m)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::NotFound),
+                Err(e) => Err(StoreError::Io(e)),
+            }
+        };
+        Ok(Stamps {
+            new: dir_stamp("new")?,
+            cur: dir_stamp("cur")?,
+            uidlist: stat_opt(&self.dir.join(uidlist::FILE_NAME))?,
+            keywords: stat_opt(&self.dir.join(super::keywords::FILE_NAME))?,
+        })
+    }
+
+    /// Reads `dovecot-uidlist` into `uid_of`. A missing or damaged file
+    /// keeps what is known in memory (UIDs must never be handed out twice
+    /// under one UIDVALIDITY); `assign_uids` then writes it back whole.
+    fn read_uidlist(&mut self) -> Result<(), StoreError> {
+        let path = self.dir.join(uidlist::FILE_NAME);
+        self.uidlist_ok = false;
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(StoreError::Io(e)),
+        };
+        let list = match uidlist::parse(&bytes) {
+            Ok(Some(list)) => list,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                log::error!("{}: {e}; it will be rebuilt", path.display());
+                return Ok(());
+            }
+        };
+        if self.uidvalidity != 0 && list.uidvalidity != self.uidvalidity {
+            // Someone else recreated the mailbox's UIDs: all we knew is void.
+            log::warn!(
+                "{}: UIDVALIDITY changed on disk ({} -> {})",
+                path.display(),
+                self.uidvalidity,
+                list.uidvalidity
+            );
+            self.messages.clear();
+            self.next_uid = 1;
+            self.first_recent_uid = list.next_uid;
+            self.change += 1;
+        }
+        self.uidvalidity = list.uidvalidity;
+        // next_uid never goes down (RFC 3501 §2.3.1.1).
+        self.next_uid = self.next_uid.max(list.next_uid);
+        self.guid = list.guid.clone();
+        self.extra_header = list.extra_header.clone();
+        self.records_in_file = list.records.len();
+        self.uidlist_ok = list.version == 3 && !list.needs_rewrite && list.guid.is_some();
+        self.uid_of.clear();
+        self.uid_of.reserve(list.records.len());
+        for rec in list.records {
+            self.uid_of.insert(rec.base.into_boxed_str(), rec.uid);
+        }
+        Ok(())
+    }
+
+    fn scan(&self) -> Result<Vec<Found>, StoreError> {
+        let mut found = Vec::new();
+        for (sub, in_new) in [("cur", false), ("new", true)] {
+            let entries = match fs::read_dir(self.dir.join(sub)) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound),
+                Err(e) => return Err(StoreError::Io(e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(StoreError::Io)?;
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue;
+                };
+                // Hidden files are other programs' work in progress.
+                if name.starts_with('.') {
+                    continue;
+                }
+                found.push(Found { file: name, in_new });
+            }
+        }
+        Ok(found)
+    }
+
+    fn any_missing(&self, found: &[Found]) -> bool {
+        if found.len() < self.messages.len() {
+            return true;
+        }
+        let present: std::collections::HashSet<&str> =
+            found.iter().map(|f| base_of(&f.file)).collect();
+        self.messages.iter().any(|m| !present.contains(m.base()))
+    }
+
+    /// Gives UIDs to unknown files and persists them. Lock held.
+    fn assign_uids(
+        &mut self,
+        found: &[Found],
+        new_uidvalidity: &dyn Fn() -> u32,
+    ) -> Result<(), StoreError> {
+        if self.uidvalidity == 0 {
+            self.uidvalidity = new_uidvalidity();
+            self.next_uid = self.next_uid.max(1);
+        }
+        let mut unknown: Vec<&Found> = found
+            .iter()
+            .filter(|f| !self.uid_of.contains_key(base_of(&f.file)))
+            .collect();
+        unknown.sort_by(|a, b| {
+            maildir::delivery_order(&a.file).cmp(&maildir::delivery_order(&b.file))
+        });
+        let mut seen = std::collections::HashSet::new();
+        let mut new_records = Vec::new();
+        for f in unknown {
+            let base = base_of(&f.file);
+            // The same base in new/ and cur/ (a rename caught half-way) is one message.
+            if !seen.insert(base) {
+                continue;
+            }
+            let uid = self.next_uid;
+            self.next_uid = self
+                .next_uid
+                .checked_add(1)
+                .ok_or(StoreError::NotPossible("this mailbox has run out of UIDs"))?;
+            self.uid_of.insert(base.into(), uid);
+            new_records.push(UidRecord {
+                uid,
+                ext: String::new(),
+                base: base.to_string(),
+            });
+        }
+        let live = found.len();
+        let bloated = self.records_in_file > 2 * live + 1000;
+        if !self.uidlist_ok || bloated {
+            self.write_uidlist(found)?;
+        } else if !new_records.is_empty() {
+            uidlist::append(&self.dir, &new_records).map_err(StoreError::Io)?;
+            self.records_in_file += new_records.len();
+        }
+        Ok(())
+    }
+
+    /// Rewrites the uidlist from what is present now. Lock held.
+    fn write_uidlist(&mut self, found: &[Found]) -> Result<(), StoreError> {
+        let mut records: Vec<UidRecord> = Vec::with_capacity(found.len());
+        let mut seen = std::collections::HashSet::new();
+        for f in found {
+            let base = base_of(&f.file);
+            if let Some(&uid) = self.uid_of.get(base) {
+                if seen.insert(uid) {
+                    records.push(UidRecord {
+                        uid,
+                        ext: String::new(),
+                        base: base.to_string(),
+                    });
+                }
+            }
+        }
+        records.sort_by_key(|r| r.uid);
+        if self.guid.is_none() {
+            self.guid = Some(uidlist::new_guid());
+        }
+        let list = UidList {
+            uidvalidity: self.uidvalidity,
+            next_uid: self.next_uid,
+            guid: self.guid.clone(),
+            extra_header: self.extra_header.clone(),
+            records,
+            version: 3,
+            needs_rewrite: false,
+        };
+        uidlist::write_atomic(&self.dir, &list).map_err(StoreError::Io)?;
+        self.records_in_file = list.records.len();
+        self.uidlist_ok = true;
+        self.uid_of = list
+            .records
+            .into_iter()
+            .map(|r| (r.base.into_boxed_str(), r.uid))
+            .collect();
+        Ok(())
+    }
+
+    /// Replaces `messages` with what the scan found.
+    fn rebuild(&mut self, found: Vec<Found>) {
+        let mut by_uid: HashMap<u32, Message> = HashMap::with_capacity(found.len());
+        for f in found {
+            let parsed = maildir::parse_name(&f.file);
+            let Some(&uid) = self.uid_of.get(parsed.base) else {
+                continue;
+            };
+            let vsize = parsed.vsize;
+            let flags = if f.in_new {
+                Flags::default()
+            } else {
+                parsed.flags
+            };
+            let msg = Message {
+                uid,
+                file: f.file.into_boxed_str(),
+                in_new: f.in_new,
+                flags,
+                vsize,
+            };
+            // Prefer the cur/ copy when a file is caught in both places.
+            match by_uid.get(&uid) {
+                Some(existing) if !existing.in_new => {}
+                _ => {
+                    by_uid.insert(uid, msg);
+                }
+            }
+        }
+        let mut messages: Vec<Message> = by_uid.into_values().collect();
+        messages.sort_unstable_by_key(|m| m.uid);
+        // Keep sizes learned by reading files earlier.
+        for m in &mut messages {
+            if m.vsize.is_none() {
+                if let Some(old) = self.position(m.uid).map(|i| &self.messages[i]) {
+                    m.vsize = old.vsize;
+                }
+            }
+        }
+        if !self.loaded {
+            // Dovecot: a message is \Recent if it is found in new/.
+            self.first_recent_uid = messages
+                .iter()
+                .filter(|m| m.in_new)
+                .map(|m| m.uid)
+                .min()
+                .unwrap_or(self.next_uid);
+        }
+        if messages != self.messages {
+            self.messages = messages;
+            self.change += 1;
+        }
+    }
+
+    /// The UIDs that become \Recent for the calling session, which is then
+    /// the only one to see them so.
+    pub fn claim_recent(&mut self) -> std::ops::Range<u32> {
+        let range = self.first_recent_uid..self.next_uid;
+        self.first_recent_uid = self.next_uid;
+        range
+    }
+
+    /// Moves messages from `new/` to `cur/` (a read-write SELECT does this,
+    /// as Dovecot does). Failures leave the file where it is.
+    pub fn move_new_to_cur(&mut self) {
+        let mut moved = false;
+        for i in 0..self.messages.len() {
+            if !self.messages[i].in_new {
+                continue;
+            }
+            let old = self.path_of(&self.messages[i]);
+            let name = maildir::with_flags(&self.messages[i].file, Flags::default());
+            let new = self.dir.join("cur").join(&name);
+            match fs::rename(&old, &new) {
+                Ok(()) => {
+                    let m = &mut self.messages[i];
+                    m.file = name.into_boxed_str();
+                    m.in_new = false;
+                    moved = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => log::warn!("cannot move {} to cur/: {e}", old.display()),
+            }
+        }
+        if moved {
+            self.change += 1;
+        }
+    }
+
+    /// Deletes the files of the given messages; returns the UIDs removed.
+    pub fn expunge(&mut self, uids: &[u32]) -> Result<Vec<u32>, StoreError> {
+        let mut removed = Vec::new();
+        let mut error = None;
+        for &uid in uids {
+            let Some(i) = self.position(uid) else {
+                continue;
+            };
+            let path = self.path_of(&self.messages[i]);
+            match fs::remove_file(&path) {
+                Ok(()) => removed.push(uid),
+                // Gone already (another process expunged or renamed it):
+                // the next sync tells which.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => error = Some(e),
+            }
+        }
+        if !removed.is_empty() {
+            self.messages
+                .retain(|m| removed.binary_search(&m.uid).is_err());
+            self.change += 1;
+        }
+        match error {
+            Some(e) if removed.is_empty() => Err(StoreError::Io(e)),
+            Some(e) => {
+                log::warn!(
+                    "{}: some messages could not be expunged: {e}",
+                    self.dir.display()
+                );
+                Ok(removed)
+            }
+            None => Ok(removed),
+        }
+    }
+
+    /// Records a message this process delivered into `cur/` with `uid`.
+    pub(super) fn note_appended(&mut self, msg: Message, uidlist_stamp_after: bool) {
+        self.uid_of.insert(msg.base().into(), msg.uid);
+        self.next_uid = self.next_uid.max(msg.uid + 1);
+        match self.messages.last() {
+            Some(last) if last.uid > msg.uid => {
+                self.messages.push(msg);
+                self.messages.sort_unstable_by_key(|m| m.uid);
+            }
+            _ => self.messages.push(msg),
+        }
+        if uidlist_stamp_after {
+            if let (Some(stamps), Ok(Some(st))) = (
+                self.stamps.as_mut(),
+                stat_opt(&self.dir.join(uidlist::FILE_NAME)),
+            ) {
+                stamps.uidlist = Some(st);
+            }
+        }
+        self.change += 1;
+    }
+
+    /// Appends a record to the uidlist for a file just delivered. Lock held.
+    pub(super) fn persist_new_uid(
+        &mut self,
+        base: &str,
+        new_uidvalidity: &dyn Fn() -> u32,
+    ) -> Result<u32, StoreError> {
+        // Someone may have assigned UIDs since we last looked.
+        self.read_uidlist()?;
+        if self.uidvalidity == 0 || !self.uidlist_ok {
+            // A new mailbox, or a uidlist to rebuild: write it whole.
+            let found = self.scan()?;
+            self.assign_uids(&found, new_uidvalidity)?;
+            return self
+                .uid_of
+                .get(base)
+                .copied()
+                .ok_or(StoreError::NotPossible("the delivered message vanished"));
+        }
+        let uid = self.next_uid;
+        self.next_uid = uid
+            .checked_add(1)
+            .ok_or(StoreError::NotPossible("this mailbox has run out of UIDs"))?;
+        let rec = UidRecord {
+            uid,
+            ext: String::new(),
+            base: base.to_string(),
+        };
+        uidlist::append(&self.dir, std::slice::from_ref(&rec)).map_err(StoreError::Io)?;
+        self.records_in_file += 1;
+        self.uid_of.insert(base.into(), uid);
+        Ok(uid)
+    }
+
+    /// RFC822.SIZE of a message, reading the file if the name does not say.
+    pub fn vsize(&mut self, idx: usize) -> io::Result<u64> {
+        if let Some(v) = self.messages[idx].vsize {
+            return Ok(v);
+        }
+        let bytes = fs::read(self.path_of(&self.messages[idx]))?;
+        let v = maildir::crlf_size(&bytes);
+        self.messages[idx].vsize = Some(v);
+        Ok(v)
+    }
+
+    /// Number of messages without \Seen.
+    pub fn unseen(&self) -> usize {
+        self.messages
+            .iter()
+            .filter(|m| !m.flags.has(maildir::flag::SEEN))
+            .count()
+    }
+
+    /// Number of messages that are \Recent for nobody yet.
+    pub fn recent(&self) -> usize {
+        let first = self
+            .messages
+            .partition_point(|m| m.uid < self.first_recent_uid);
+        self.messages.len() - first
+    }
+
+    /// Forget everything (the mailbox was deleted or renamed away).
+    pub fn invalidate(&mut self) {
+        *self = MailboxState::new(self.dir.clone());
+    }
+}
+
+fn base_of(file: &str) -> &str {
+    file.split(maildir::INFO_SEP).next().unwrap_or(file)
+}
+
+fn stat_opt(path: &Path) -> Result<Option<Stamp>, StoreError> {
+    match fs::metadata(path) {
+        Ok(m) => Ok(Some(Stamp::of(&m))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StoreError::Io(e)),
+    }
+}
+
+fn lock_error(dir: &Path, e: io::Error) -> StoreError {
+    if e.kind() == io::ErrorKind::TimedOut {
+        log::warn!(
+            "{}: dovecot-uidlist is locked by another process",
+            dir.display()
+        );
+        StoreError::InUse
+    } else {
+        StoreError::Io(e)
+    }
+}
