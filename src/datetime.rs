@@ -3,6 +3,11 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// English month abbreviations, as IMAP and RFC 5322 dates use them.
+pub const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
 /// A UTC instant broken into calendar fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Utc {
@@ -48,6 +53,19 @@ impl Utc {
         format!(
             "{:02}:{:02}:{:02}.{:03}",
             self.hour, self.minute, self.second, self.millis
+        )
+    }
+
+    /// IMAP `date-time` (RFC 3501 §9): `17-Jul-1996 02:44:25 +0000`.
+    pub fn imap_date_time(&self) -> String {
+        format!(
+            "{:02}-{}-{:04} {:02}:{:02}:{:02} +0000",
+            self.day,
+            MONTHS[self.month as usize - 1],
+            self.year,
+            self.hour,
+            self.minute,
+            self.second
         )
     }
 

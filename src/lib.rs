@@ -38,6 +38,7 @@ pub mod context;
 pub mod datetime;
 pub mod demo;
 pub mod error;
+pub mod message;
 pub mod net;
 pub mod proto;
 pub mod selected;

@@ -10,6 +10,7 @@
 //! holds never shift under it. EXISTS never shrinks.
 
 use crate::proto::encode::ResponseBuf;
+use crate::proto::types::{SeqNumber, SequenceSet};
 use crate::store::maildir::{flag, Flags};
 use crate::store::names::MailboxName;
 use crate::store::state::MailboxState;
@@ -99,6 +100,53 @@ impl Selected {
         &self.keywords
     }
 
+    /// Resolves a sequence set against this view (RFC 3501 §9 seq-number):
+    /// `(msn, uid)` pairs, ascending and without duplicates. With `uid`,
+    /// numbers are UIDs, `*` is the highest UID, and UIDs that match
+    /// nothing are simply left out (RFC 3501 §6.4.8). Without it, a number
+    /// beyond the last message is an error.
+    pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Result<Vec<(u32, u32)>, &'static str> {
+        let mut out = Vec::new();
+        if uid {
+            let last = self.uids.last().copied().unwrap_or(0);
+            for &(a, b) in &set.0 {
+                let (a, b) = (value(a, last), value(b, last));
+                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+                let start = self.uids.partition_point(|&u| u < lo);
+                let end = self.uids.partition_point(|&u| u <= hi);
+                for i in start..end {
+                    out.push((i as u32 + 1, self.uids[i]));
+                }
+            }
+        } else {
+            let last = self.exists();
+            for &(a, b) in &set.0 {
+                let (a, b) = (value(a, last), value(b, last));
+                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+                if lo == 0 || hi > last {
+                    return Err("Invalid messageset");
+                }
+                for msn in lo..=hi {
+                    out.push((msn, self.uids[msn as usize - 1]));
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// The flags last reported for a sequence number.
+    pub fn reported_flags(&self, msn: u32) -> Flags {
+        self.flags[msn as usize - 1]
+    }
+
+    /// Records flags the client has just been told (FETCH, STORE), so the
+    /// next sync does not repeat them.
+    pub fn set_reported_flags(&mut self, msn: u32, flags: Flags) {
+        self.flags[msn as usize - 1] = flags;
+    }
+
     pub fn is_recent(&self, uid: u32) -> bool {
         self.recent.iter().any(|r| r.contains(&uid))
     }
@@ -171,6 +219,16 @@ impl Selected {
         }
         self.seen_change = st.change;
         Ok(())
+    }
+
+    /// Announces keywords defined since the client was last told (a STORE
+    /// or APPEND that created one): RFC 3501 §7.2.6 FLAGS.
+    pub fn refresh_keywords(&mut self, out: &mut ResponseBuf) {
+        let names = keyword_names(&lock(&self.state));
+        if names != self.keywords {
+            self.keywords = names;
+            write_flags_lines(out, &self.keywords, self.read_only);
+        }
     }
 
     /// EXPUNGE / UID EXPUNGE / CLOSE: removes messages flagged \Deleted
@@ -270,5 +328,12 @@ pub fn write_flag_names(
         if flags.has_keyword(*i) {
             put(out, k);
         }
+    }
+}
+
+fn value(n: SeqNumber, last: u32) -> u32 {
+    match n {
+        SeqNumber::Value(v) => v,
+        SeqNumber::Last => last,
     }
 }

@@ -6,8 +6,10 @@
 //! they write untagged data to `s.out` and never write the tagged line.
 
 mod auth;
+mod fetch;
 mod mailbox;
 mod message;
+mod store;
 
 use crate::error::{Error, Tagged};
 use crate::proto::types::{Command, CommandBody};
@@ -45,7 +47,9 @@ fn allowed(body: &CommandBody) -> Allowed {
         CommandBody::Check
         | CommandBody::Close
         | CommandBody::Unselect
-        | CommandBody::Expunge { .. } => Allowed::Selected,
+        | CommandBody::Expunge { .. }
+        | CommandBody::Fetch { .. }
+        | CommandBody::Store { .. } => Allowed::Selected,
     }
 }
 
@@ -53,9 +57,10 @@ fn allowed(body: &CommandBody) -> Allowed {
 /// not during FETCH, STORE or SEARCH (sequence-number forms), because the
 /// client could not tell which numbers its reply refers to.
 pub fn allows_expunge(body: &CommandBody) -> bool {
-    // None of the commands implemented so far use sequence numbers.
-    let _ = body;
-    true
+    !matches!(
+        body,
+        CommandBody::Fetch { uid: false, .. } | CommandBody::Store { uid: false, .. }
+    )
 }
 
 /// Runs one command.
@@ -109,5 +114,13 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
         CommandBody::Close => message::close(s),
         CommandBody::Unselect => message::unselect(s),
         CommandBody::Expunge { uids } => message::expunge(s, uids.as_ref()),
+        CommandBody::Fetch { set, items, uid } => fetch::fetch(s, &set, &items, uid),
+        CommandBody::Store {
+            set,
+            mode,
+            silent,
+            flags,
+            uid,
+        } => store::store(s, &set, mode, silent, &flags, uid),
     }
 }

@@ -3,7 +3,10 @@
 //! grammar; no I/O, no session state, so it can be fuzzed alone.
 
 use super::encode::is_astring_char;
-use super::types::{Command, CommandBody, DateTime, Flag, SeqNumber, SequenceSet, StatusItem};
+use super::types::{
+    Command, CommandBody, DateTime, FetchAtt, Flag, Section, SectionText, SeqNumber, SequenceSet,
+    StatusItem, StoreMode,
+};
 use std::fmt;
 
 /// Longest tag we accept; longer ones are almost surely garbage.
@@ -239,6 +242,12 @@ pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
         b"CLOSE" => CommandBody::Close,
         b"UNSELECT" => CommandBody::Unselect,
         b"EXPUNGE" => CommandBody::Expunge { uids: None },
+        b"FETCH" => p
+            .fetch(false)
+            .map_err(|Expected(e)| syntax_err("FETCH", p.pos, e))?,
+        b"STORE" => p
+            .store(false)
+            .map_err(|Expected(e)| syntax_err("STORE", p.pos, e))?,
         b"UID" => {
             let sub = (|| {
                 p.expect_sp()?;
@@ -255,6 +264,12 @@ pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
                     .map_err(|Expected(e)| syntax_err("UID EXPUNGE", p.pos, e))?;
                     CommandBody::Expunge { uids: Some(set) }
                 }
+                b"FETCH" => p
+                    .fetch(true)
+                    .map_err(|Expected(e)| syntax_err("UID FETCH", p.pos, e))?,
+                b"STORE" => p
+                    .store(true)
+                    .map_err(|Expected(e)| syntax_err("UID STORE", p.pos, e))?,
                 _ => {
                     return Err(ParseError {
                         tag: Some(tag),
@@ -611,6 +626,264 @@ impl Parser<'_> {
         }
     }
 
+    /// `fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" /
+    /// fetch-att / "(" fetch-att *(SP fetch-att) ")")`
+    fn fetch(&mut self, uid: bool) -> Result<CommandBody, Expected> {
+        self.expect_sp()?;
+        let set = self.sequence_set()?;
+        self.expect_sp()?;
+        let mut items = Vec::new();
+        if self.peek() == Some(b'(') {
+            self.pos += 1;
+            loop {
+                items.push(self.fetch_att()?);
+                match self.peek() {
+                    Some(b' ') => self.pos += 1,
+                    Some(b')') => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return Err(Expected("SP or ) in fetch attribute list")),
+                }
+            }
+        } else {
+            let save = self.pos;
+            let word = self.fetch_word();
+            let macro_items = match word.to_ascii_uppercase().as_slice() {
+                b"ALL" => Some(vec![
+                    FetchAtt::Flags,
+                    FetchAtt::InternalDate,
+                    FetchAtt::Rfc822Size,
+                    FetchAtt::Envelope,
+                ]),
+                b"FAST" => Some(vec![
+                    FetchAtt::Flags,
+                    FetchAtt::InternalDate,
+                    FetchAtt::Rfc822Size,
+                ]),
+                b"FULL" => Some(vec![
+                    FetchAtt::Flags,
+                    FetchAtt::InternalDate,
+                    FetchAtt::Rfc822Size,
+                    FetchAtt::Envelope,
+                    FetchAtt::Body,
+                ]),
+                _ => None,
+            };
+            match macro_items {
+                Some(m) => items = m,
+                None => {
+                    self.pos = save;
+                    items.push(self.fetch_att()?);
+                }
+            }
+        }
+        Ok(CommandBody::Fetch { set, items, uid })
+    }
+
+    /// A fetch attribute name: letters, digits, '.' (e.g. RFC822.SIZE).
+    fn fetch_word(&mut self) -> Vec<u8> {
+        let start = self.pos;
+        while matches!(self.peek(), Some(b) if b.is_ascii_alphanumeric() || b == b'.') {
+            self.pos += 1;
+        }
+        self.input[start..self.pos].to_vec()
+    }
+
+    /// `fetch-att` (RFC 3501 §9, RFC 3516).
+    fn fetch_att(&mut self) -> Result<FetchAtt, Expected> {
+        let word = self.fetch_word().to_ascii_uppercase();
+        Ok(match word.as_slice() {
+            b"ENVELOPE" => FetchAtt::Envelope,
+            b"FLAGS" => FetchAtt::Flags,
+            b"INTERNALDATE" => FetchAtt::InternalDate,
+            b"RFC822" => FetchAtt::Rfc822,
+            b"RFC822.HEADER" => FetchAtt::Rfc822Header,
+            b"RFC822.SIZE" => FetchAtt::Rfc822Size,
+            b"RFC822.TEXT" => FetchAtt::Rfc822Text,
+            b"BODYSTRUCTURE" => FetchAtt::BodyStructure,
+            b"UID" => FetchAtt::Uid,
+            b"BODY" | b"BODY.PEEK" => {
+                let peek = word.len() > 4;
+                if self.peek() != Some(b'[') {
+                    if peek {
+                        return Err(Expected("[ after BODY.PEEK"));
+                    }
+                    return Ok(FetchAtt::Body);
+                }
+                let section = self.section()?;
+                let partial = self.partial()?;
+                FetchAtt::BodySection {
+                    peek,
+                    section,
+                    partial,
+                }
+            }
+            b"BINARY" | b"BINARY.PEEK" => {
+                let peek = word.len() > 6;
+                let part = self.section_binary()?;
+                let partial = self.partial()?;
+                FetchAtt::Binary {
+                    peek,
+                    part,
+                    partial,
+                }
+            }
+            b"BINARY.SIZE" => FetchAtt::BinarySize {
+                part: self.section_binary()?,
+            },
+            _ => return Err(Expected("fetch attribute")),
+        })
+    }
+
+    /// `section = "[" [section-spec] "]"`
+    fn section(&mut self) -> Result<Section, Expected> {
+        self.expect(b'[', "[")?;
+        let mut section = Section::default();
+        // section-part: numbers separated by '.', possibly followed by ".TEXT" etc.
+        while matches!(self.peek(), Some(b'1'..=b'9')) {
+            section.part.push(self.nz_number()?);
+            if self.peek() == Some(b'.') {
+                self.pos += 1;
+                if !matches!(self.peek(), Some(b'1'..=b'9')) {
+                    break;
+                }
+            } else {
+                break;
+            }
+        }
+        if self.peek() != Some(b']') {
+            let word = self.fetch_word().to_ascii_uppercase();
+            section.text = Some(match word.as_slice() {
+                b"HEADER" => SectionText::Header,
+                b"TEXT" => SectionText::Text,
+                b"MIME" if !section.part.is_empty() => SectionText::Mime,
+                b"HEADER.FIELDS" | b"HEADER.FIELDS.NOT" => {
+                    self.expect_sp()?;
+                    let fields = self.header_list()?;
+                    if word.len() > 13 {
+                        SectionText::HeaderFieldsNot(fields)
+                    } else {
+                        SectionText::HeaderFields(fields)
+                    }
+                }
+                _ => {
+                    return Err(Expected(
+                        "HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT, TEXT or MIME",
+                    ))
+                }
+            });
+        }
+        self.expect(b']', "]")?;
+        Ok(section)
+    }
+
+    /// `header-list = "(" header-fld-name *(SP header-fld-name) ")"`
+    fn header_list(&mut self) -> Result<Vec<Vec<u8>>, Expected> {
+        self.expect(b'(', "( header list")?;
+        let mut names = Vec::new();
+        loop {
+            names.push(self.astring()?);
+            match self.peek() {
+                Some(b' ') => self.pos += 1,
+                Some(b')') => {
+                    self.pos += 1;
+                    return Ok(names);
+                }
+                _ => return Err(Expected("SP or ) in header list")),
+            }
+        }
+    }
+
+    /// `section-binary = "[" [section-part] "]"`
+    fn section_binary(&mut self) -> Result<Vec<u32>, Expected> {
+        self.expect(b'[', "[")?;
+        let mut part = Vec::new();
+        while self.peek() != Some(b']') {
+            part.push(self.nz_number()?);
+            if self.peek() == Some(b'.') {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+        self.expect(b']', "]")?;
+        Ok(part)
+    }
+
+    /// `partial = "<" number "." nz-number ">"`
+    fn partial(&mut self) -> Result<Option<(u32, u32)>, Expected> {
+        if self.peek() != Some(b'<') {
+            return Ok(None);
+        }
+        self.pos += 1;
+        let start = self.number()?;
+        self.expect(b'.', ". in partial")?;
+        let len = self.nz_number()?;
+        self.expect(b'>', ">")?;
+        Ok(Some((start, len)))
+    }
+
+    fn number(&mut self) -> Result<u32, Expected> {
+        let start = self.pos;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.pos += 1;
+        }
+        std::str::from_utf8(&self.input[start..self.pos])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or(Expected("number"))
+    }
+
+    fn nz_number(&mut self) -> Result<u32, Expected> {
+        match self.number()? {
+            0 => Err(Expected("non-zero number")),
+            n => Ok(n),
+        }
+    }
+
+    /// `store = "STORE" SP sequence-set SP store-att-flags`
+    fn store(&mut self, uid: bool) -> Result<CommandBody, Expected> {
+        self.expect_sp()?;
+        let set = self.sequence_set()?;
+        self.expect_sp()?;
+        let mode = match self.peek() {
+            Some(b'+') => {
+                self.pos += 1;
+                StoreMode::Add
+            }
+            Some(b'-') => {
+                self.pos += 1;
+                StoreMode::Remove
+            }
+            _ => StoreMode::Replace,
+        };
+        let word = self.fetch_word().to_ascii_uppercase();
+        let silent = match word.as_slice() {
+            b"FLAGS" => false,
+            b"FLAGS.SILENT" => true,
+            _ => return Err(Expected("FLAGS or FLAGS.SILENT")),
+        };
+        self.expect_sp()?;
+        let flags = if self.peek() == Some(b'(') {
+            self.flag_list()?
+        } else {
+            let mut flags = vec![self.flag()?];
+            while self.peek() == Some(b' ') {
+                self.pos += 1;
+                flags.push(self.flag()?);
+            }
+            flags
+        };
+        Ok(CommandBody::Store {
+            set,
+            mode,
+            silent,
+            flags,
+            uid,
+        })
+    }
+
     /// `seq-number = nz-number / "*"`
     fn seq_number(&mut self) -> Result<SeqNumber, Expected> {
         if self.peek() == Some(b'*') {
@@ -917,6 +1190,93 @@ mod tests {
             parse_date_time(b" 1-Jan-2000 00:00:00 +0000").unwrap().unix,
             946_684_800
         );
+    }
+
+    #[test]
+    fn fetch_forms() {
+        let c = ok(b"a FETCH 1:* (UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (From To)] BODY[1.2.MIME]<0.100>)");
+        let CommandBody::Fetch {
+            items, uid: false, ..
+        } = c.body
+        else {
+            panic!()
+        };
+        assert_eq!(
+            items,
+            vec![
+                FetchAtt::Uid,
+                FetchAtt::Flags,
+                FetchAtt::Rfc822Size,
+                FetchAtt::BodySection {
+                    peek: true,
+                    section: Section {
+                        part: vec![],
+                        text: Some(SectionText::HeaderFields(vec![
+                            b"From".to_vec(),
+                            b"To".to_vec()
+                        ]))
+                    },
+                    partial: None
+                },
+                FetchAtt::BodySection {
+                    peek: false,
+                    section: Section {
+                        part: vec![1, 2],
+                        text: Some(SectionText::Mime)
+                    },
+                    partial: Some((0, 100))
+                },
+            ]
+        );
+        let c = ok(b"a UID FETCH 5 fast");
+        assert!(
+            matches!(c.body, CommandBody::Fetch { uid: true, ref items, .. } if items.len() == 3)
+        );
+        let c = ok(b"a FETCH 2 BODY[]");
+        assert!(
+            matches!(c.body, CommandBody::Fetch { ref items, .. } if items == &vec![FetchAtt::BodySection { peek: false, section: Section::default(), partial: None }])
+        );
+        let c = ok(b"a FETCH 2 (BODY BINARY.PEEK[1]<5.10> BINARY.SIZE[2] BODY[3])");
+        assert!(matches!(c.body, CommandBody::Fetch { ref items, .. } if items.len() == 4));
+        for bad in [
+            &b"a FETCH 1 (UID"[..],
+            b"a FETCH 1 BODY.PEEK",
+            b"a FETCH 1 BODY[0]",
+            b"a FETCH 1 BODY[]<0.0>",
+            b"a FETCH 1 BODY[MIME]",
+            b"a FETCH 1 FROB",
+            b"a FETCH 1 BODY[HEADER.FIELDS ()]",
+        ] {
+            assert!(
+                parse_command(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn store_forms() {
+        let c = ok(b"a STORE 2:4 +FLAGS (\\Deleted)");
+        assert_eq!(
+            c.body,
+            CommandBody::Store {
+                set: SequenceSet(vec![(SeqNumber::Value(2), SeqNumber::Value(4))]),
+                mode: StoreMode::Add,
+                silent: false,
+                flags: vec![Flag::Deleted],
+                uid: false
+            }
+        );
+        let c = ok(b"a UID STORE 1 -FLAGS.SILENT \\Seen $Junk");
+        assert!(
+            matches!(c.body, CommandBody::Store { mode: StoreMode::Remove, silent: true, uid: true, ref flags, .. } if flags.len() == 2)
+        );
+        let c = ok(b"a STORE 1 FLAGS ()");
+        assert!(
+            matches!(c.body, CommandBody::Store { mode: StoreMode::Replace, ref flags, .. } if flags.is_empty())
+        );
+        assert!(parse_command(b"a STORE 1 FLAGZ (x)").is_err());
     }
 
     #[test]

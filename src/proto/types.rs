@@ -79,6 +79,80 @@ pub enum CommandBody {
     Expunge {
         uids: Option<SequenceSet>,
     },
+    /// `fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" /
+    /// fetch-att / "(" fetch-att *(SP fetch-att) ")")`; macros expanded.
+    Fetch {
+        set: SequenceSet,
+        items: Vec<FetchAtt>,
+        uid: bool,
+    },
+    /// `store = "STORE" SP sequence-set SP store-att-flags`
+    Store {
+        set: SequenceSet,
+        mode: StoreMode,
+        silent: bool,
+        flags: Vec<Flag>,
+        uid: bool,
+    },
+}
+
+/// `store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list / (flag *(SP flag)))`
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreMode {
+    Replace,
+    Add,
+    Remove,
+}
+
+/// `fetch-att` (RFC 3501 §6.4.5; BINARY from RFC 3516).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FetchAtt {
+    Envelope,
+    Flags,
+    InternalDate,
+    /// RFC822: the whole message, like BODY[] but named RFC822 in replies.
+    Rfc822,
+    Rfc822Header,
+    Rfc822Size,
+    Rfc822Text,
+    /// BODY (non-extensible BODYSTRUCTURE).
+    Body,
+    BodyStructure,
+    Uid,
+    /// `"BODY" [".PEEK"] section ["<" number "." nz-number ">"]`
+    BodySection {
+        peek: bool,
+        section: Section,
+        partial: Option<(u32, u32)>,
+    },
+    /// `"BINARY" [".PEEK"] section-binary [partial]`
+    Binary {
+        peek: bool,
+        part: Vec<u32>,
+        partial: Option<(u32, u32)>,
+    },
+    /// `"BINARY.SIZE" section-binary`
+    BinarySize {
+        part: Vec<u32>,
+    },
+}
+
+/// `section = "[" [section-spec] "]"`
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Section {
+    /// `section-part = nz-number *("." nz-number)`
+    pub part: Vec<u32>,
+    pub text: Option<SectionText>,
+}
+
+/// `section-msgtext` / `section-text`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SectionText {
+    Header,
+    HeaderFields(Vec<Vec<u8>>),
+    HeaderFieldsNot(Vec<Vec<u8>>),
+    Text,
+    Mime,
 }
 
 /// `status-att` (RFC 3501 §6.3.10; SIZE from RFC 8438).
@@ -176,6 +250,10 @@ impl CommandBody {
             CommandBody::Unselect => "UNSELECT",
             CommandBody::Expunge { uids: None } => "EXPUNGE",
             CommandBody::Expunge { uids: Some(_) } => "UID EXPUNGE",
+            CommandBody::Fetch { uid: false, .. } => "FETCH",
+            CommandBody::Fetch { uid: true, .. } => "UID FETCH",
+            CommandBody::Store { uid: false, .. } => "STORE",
+            CommandBody::Store { uid: true, .. } => "UID STORE",
         }
     }
 }

@@ -459,20 +459,8 @@ impl Store {
             system: flags.system,
             keywords: 0,
         };
-        if !flags.keywords.is_empty() {
-            // Dovecot: keywords may be added only with the uidlist locked.
-            let mut keywords = keywords::Keywords::load(dir).unwrap_or_default();
-            let before = keywords.clone();
-            for k in &flags.keywords {
-                match keywords.index_of(k).or_else(|| keywords.add(k)) {
-                    Some(idx) => disk_flags.set_keyword(idx, true),
-                    None => log::warn!("{}: no keyword letter left for {k:?}", dir.display()),
-                }
-            }
-            if keywords != before {
-                keywords.save(dir)?;
-            }
-            st.keywords = keywords;
+        for idx in keyword_letters(dir, &mut st, &flags.keywords, true)? {
+            disk_flags.set_keyword(idx, true);
         }
         let vsize = maildir::crlf_size(bytes);
         let file = maildir::cur_name(base, bytes.len() as u64, vsize, disk_flags);
@@ -497,6 +485,35 @@ impl Store {
             true,
         );
         Ok((st.uidvalidity, uid))
+    }
+
+    /// The keyword letters for `names` in a mailbox, creating letters for
+    /// new names (under the uidlist lock, as Dovecot requires) if `create`.
+    pub fn keywords_for(
+        &self,
+        st: &mut MailboxState,
+        names: &[String],
+        create: bool,
+    ) -> Result<Vec<u8>, StoreError> {
+        let dir = st.dir().to_path_buf();
+        let known: Option<Vec<u8>> = names.iter().map(|n| st.keywords.index_of(n)).collect();
+        if let Some(known) = known {
+            return Ok(known);
+        }
+        if !create {
+            return Ok(names
+                .iter()
+                .filter_map(|n| st.keywords.index_of(n))
+                .collect());
+        }
+        let _lock = DotLock::acquire(&dir.join(uidlist::FILE_NAME), UIDLIST_LOCK).map_err(|e| {
+            if e.kind() == io::ErrorKind::TimedOut {
+                StoreError::InUse
+            } else {
+                StoreError::Io(e)
+            }
+        })?;
+        keyword_letters(&dir, st, names, true)
     }
 
     /// Names the user subscribed to.
@@ -539,6 +556,41 @@ impl Store {
             }
         }
     }
+}
+
+/// Maps keyword names to letters, re-reading `dovecot-keywords` and adding
+/// new names when `create` (the caller holds the uidlist lock).
+fn keyword_letters(
+    dir: &Path,
+    st: &mut MailboxState,
+    names: &[String],
+    create: bool,
+) -> Result<Vec<u8>, StoreError> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut keywords = keywords::Keywords::load(dir).unwrap_or_default();
+    let before = keywords.clone();
+    let mut letters = Vec::new();
+    for k in names {
+        let idx = if create {
+            keywords.index_of(k).or_else(|| keywords.add(k))
+        } else {
+            keywords.index_of(k)
+        };
+        match idx {
+            Some(i) => letters.push(i),
+            // Maildir has 26 keyword letters; Dovecot keeps more only in
+            // its index, which Roost does not have.
+            None if create => log::warn!("{}: no keyword letter left for {k:?}", dir.display()),
+            None => {}
+        }
+    }
+    if keywords != before {
+        keywords.save(dir)?;
+    }
+    st.keywords = keywords;
+    Ok(letters)
 }
 
 fn create_dir_private(path: &Path) -> io::Result<()> {

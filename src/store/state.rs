@@ -482,6 +482,36 @@ impl MailboxState {
         }
     }
 
+    /// Changes a message's flags by renaming its file (into `cur/` if it
+    /// was still in `new/`). `Ok(false)` if the file is gone: another
+    /// process renamed or expunged it, and the caller should re-sync.
+    pub fn set_flags(&mut self, idx: usize, flags: Flags) -> Result<bool, StoreError> {
+        let m = &self.messages[idx];
+        if m.flags == flags && !m.in_new {
+            return Ok(true);
+        }
+        let name = maildir::with_flags(&m.file, flags);
+        let old = self.path_of(m);
+        let new = self.dir.join("cur").join(&name);
+        match fs::rename(&old, &new) {
+            Ok(()) => {
+                let m = &mut self.messages[idx];
+                m.file = name.into_boxed_str();
+                m.in_new = false;
+                m.flags = flags;
+                self.change += 1;
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(StoreError::Io(e)),
+        }
+    }
+
+    /// Forgets the stamps so the next sync reads the directories again.
+    pub fn mark_dirty(&mut self) {
+        self.stamps = None;
+    }
+
     /// Deletes the files of the given messages; returns the UIDs removed.
     pub fn expunge(&mut self, uids: &[u32]) -> Result<Vec<u32>, StoreError> {
         let mut removed = Vec::new();

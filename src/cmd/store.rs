@@ -1,0 +1,116 @@
+//! STORE and UID STORE (RFC 3501 §6.4.6, §6.4.8): flag changes are file
+//! renames in the Maildir; new keywords get letters in `dovecot-keywords`.
+
+use crate::error::{Error, Tagged};
+use crate::proto::types::{Flag, SequenceSet, StoreMode};
+use crate::selected::write_flag_names;
+use crate::session::Session;
+use crate::store::lock;
+use crate::store::maildir::{flag, Flags};
+use std::sync::Arc;
+
+pub fn store(
+    s: &mut Session,
+    set: &SequenceSet,
+    mode: StoreMode,
+    silent: bool,
+    flags: &[Flag],
+    uid_mode: bool,
+) -> Result<Tagged, Error> {
+    let (Some(sel), Some(user)) = (s.selected.as_ref(), s.user.as_ref()) else {
+        return Err(Error::bad("No mailbox selected."));
+    };
+    let targets = sel
+        .resolve(set, uid_mode)
+        .map_err(|e| Error::bad(format!("Error in IMAP command STORE: {e}")))?;
+    if sel.read_only {
+        return Err(Error::no(None, "Mailbox is read-only."));
+    }
+    let mut system = 0u8;
+    let mut keyword_names = Vec::new();
+    for f in flags {
+        match f {
+            Flag::Seen => system |= flag::SEEN,
+            Flag::Answered => system |= flag::ANSWERED,
+            Flag::Flagged => system |= flag::FLAGGED,
+            Flag::Deleted => system |= flag::DELETED,
+            Flag::Draft => system |= flag::DRAFT,
+            // \Recent belongs to the server (RFC 3501 §2.3.2).
+            Flag::Recent => {}
+            Flag::Keyword(k) => keyword_names.push(k.clone()),
+            Flag::Extension(x) => return Err(Error::bad(format!("Invalid system flag \\{x}"))),
+        }
+    }
+    let state = Arc::clone(sel.state());
+    let mut results: Vec<(u32, u32, Flags)> = Vec::with_capacity(targets.len());
+    let mut missing = false;
+    {
+        let mut st = lock(&state);
+        let create = mode != StoreMode::Remove;
+        let letters = user.store.keywords_for(&mut st, &keyword_names, create)?;
+        let mut change = Flags {
+            system,
+            keywords: 0,
+        };
+        for l in letters {
+            change.set_keyword(l, true);
+        }
+        for &(msn, uid) in &targets {
+            let mut done = None;
+            for attempt in 0..2 {
+                let Some(i) = st.position(uid) else { break };
+                let old = st.messages[i].flags;
+                let new = match mode {
+                    StoreMode::Replace => change,
+                    StoreMode::Add => Flags {
+                        system: old.system | change.system,
+                        keywords: old.keywords | change.keywords,
+                    },
+                    StoreMode::Remove => Flags {
+                        system: old.system & !change.system,
+                        keywords: old.keywords & !change.keywords,
+                    },
+                };
+                if st.set_flags(i, new)? {
+                    done = Some(new);
+                    break;
+                }
+                if attempt == 0 {
+                    // Someone renamed or removed the file; look again.
+                    st.mark_dirty();
+                    user.store.sync(&mut st)?;
+                }
+            }
+            match done {
+                Some(f) => results.push((msn, uid, f)),
+                None => missing = true,
+            }
+        }
+    }
+    let Some(sel) = s.selected.as_mut() else {
+        return Ok(Tagged::ok("Store completed."));
+    };
+    sel.refresh_keywords(&mut s.out);
+    let keywords = sel.keywords().to_vec();
+    for (msn, uid, f) in results {
+        sel.set_reported_flags(msn, f);
+        // RFC 3501 §6.4.6: .SILENT suppresses the echo of the new flags.
+        if silent {
+            continue;
+        }
+        s.out.untagged().number(msn.into()).raw(" FETCH (");
+        if uid_mode {
+            s.out.raw("UID ").number(uid.into()).sp();
+        }
+        s.out.raw("FLAGS (");
+        write_flag_names(&mut s.out, f, &keywords, sel.is_recent(uid));
+        s.out.raw("))").crlf();
+    }
+    if missing {
+        return Err(Error::no(
+            Some(crate::proto::encode::Code::Other("EXPUNGEISSUED".into())),
+            "Some of the messages no longer exist.",
+        ));
+    }
+    Ok(Tagged::ok("Store completed."))
+}
