@@ -120,7 +120,7 @@ mod tests {
         let m = b"A: 1\r\nB: 2\r\n\r\nbody\r\n";
         assert_eq!(&m[..header_end(m)], b"A: 1\r\nB: 2\r\n\r\n");
         assert_eq!(header_end(b"\r\nbody"), 2);
-        assert_eq!(header_end(b"A: 1\r\nno blank"), 15);
+        assert_eq!(header_end(b"A: 1\r\nno blank"), 14);
     }
 
     #[test]
