@@ -175,6 +175,7 @@ impl Selected {
             self.keywords = keywords;
             write_flags_lines(out, &self.keywords, self.read_only);
         }
+        let mut held_back = false;
         if allow_expunge {
             // Highest first, so each number is right when it is sent.
             for i in (0..self.uids.len()).rev() {
@@ -184,6 +185,8 @@ impl Selected {
                     self.flags.remove(i);
                 }
             }
+        } else {
+            held_back = self.uids.iter().any(|&u| st.position(u).is_none());
         }
         // Flag changes made by others (or by the disk).
         for (i, &uid) in self.uids.iter().enumerate() {
@@ -217,7 +220,10 @@ impl Selected {
             let recent = self.uids.iter().filter(|&&u| self.is_recent(u)).count();
             out.untagged().number(recent as u64).raw(" RECENT").crlf();
         }
-        self.seen_change = st.change;
+        // Expunges held back must be looked for again next time.
+        if !held_back {
+            self.seen_change = st.change;
+        }
         Ok(())
     }
 

@@ -3,5 +3,6 @@
 mod auth;
 mod limits;
 mod logging;
+mod mailbox;
 mod sessions;
 mod tls;
