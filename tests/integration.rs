@@ -5,4 +5,5 @@ mod cli;
 mod clients;
 mod common;
 mod docs;
+mod dovecot;
 mod wire;

@@ -76,6 +76,7 @@ pub struct ServerBuilder {
     options: Vec<(String, String)>,
     tls: bool,
     extra_passwd_lines: Vec<String>,
+    run_as: Option<u32>,
 }
 
 impl ServerBuilder {
@@ -97,6 +98,13 @@ impl ServerBuilder {
 
     pub fn no_tls(mut self) -> Self {
         self.tls = false;
+        self
+    }
+
+    /// Runs the server as this uid (and gid) when the tests run as root,
+    /// so it can share a tree with another program acting as that user.
+    pub fn run_as(mut self, uid: u32) -> Self {
+        self.run_as = Some(uid);
         self
     }
 
@@ -131,7 +139,29 @@ impl ServerBuilder {
             conf.push_str(&format!("{k} = {v}\n"));
         }
         std::fs::write(root.join("roost.conf"), conf).unwrap();
-        TestServer::spawn(dir, ca, self.tls)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_roost"));
+        let is_root = std::fs::metadata("/proc/self")
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+            .unwrap_or(false);
+        if let (Some(uid), true) = (self.run_as, is_root) {
+            use std::os::unix::fs::PermissionsExt;
+            // The other user must reach the files and the binary (the
+            // checkout may sit under a private home directory).
+            std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+            for f in ["cert.pem", "key.pem", "passwd", "roost.conf"] {
+                std::fs::set_permissions(root.join(f), std::fs::Permissions::from_mode(0o644))
+                    .unwrap();
+            }
+            let bin = root.join("roost-bin");
+            std::fs::copy(env!("CARGO_BIN_EXE_roost"), &bin).unwrap();
+            command = Command::new("setpriv");
+            command
+                .arg(format!("--reuid={uid}"))
+                .arg(format!("--regid={uid}"))
+                .arg("--clear-groups")
+                .arg(bin);
+        }
+        TestServer::spawn(dir, ca, self.tls, command)
     }
 }
 
@@ -164,6 +194,7 @@ impl TestServer {
             options: Vec::new(),
             tls: true,
             extra_passwd_lines: Vec::new(),
+            run_as: None,
         }
     }
 
@@ -172,8 +203,8 @@ impl TestServer {
         Self::builder().start()
     }
 
-    fn spawn(dir: tempfile::TempDir, ca: TestCa, tls: bool) -> TestServer {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_roost"))
+    fn spawn(dir: tempfile::TempDir, ca: TestCa, tls: bool, mut command: Command) -> TestServer {
+        let mut child = command
             .arg("serve")
             .arg("-c")
             .arg(dir.path().join("roost.conf"))

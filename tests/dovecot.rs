@@ -1,0 +1,369 @@
+//! Debian's Dovecot as the reference peer: trees Dovecot wrote are served
+//! by Roost with the same UIDVALIDITY, UIDs, flags, keywords and
+//! subscriptions, and Dovecot reads back what Roost changed.
+//!
+//! Dovecot runs as its real `imap` binary in pre-authenticated mode, fed
+//! commands on stdin (package dovecot-imapd). Both servers must act as the
+//! same Unix user: as root they both run as `nobody`, as Dovecot refuses
+//! to touch mail as root.
+
+use crate::common::{Client, TestServer};
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const DOVECOT_IMAP: &str = "/usr/lib/dovecot/imap";
+const NOBODY: u32 = 65534;
+
+fn running_as_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
+/// The uid both servers act as.
+fn mail_uid() -> u32 {
+    if running_as_root() {
+        NOBODY
+    } else {
+        std::fs::metadata("/proc/self")
+            .map(|m| m.uid())
+            .unwrap_or(NOBODY)
+    }
+}
+
+/// Makes a tree usable by `mail_uid()`: as root, hands it to nobody.
+fn hand_over(path: &Path) {
+    if !running_as_root() {
+        return;
+    }
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        std::os::unix::fs::chown(&p, Some(NOBODY), Some(NOBODY)).unwrap();
+        if p.is_dir() {
+            for e in std::fs::read_dir(&p).unwrap() {
+                stack.push(e.unwrap().path());
+            }
+        }
+    }
+}
+
+/// Runs Dovecot's imap binary on `home`'s Maildir with these commands
+/// (tagged `d1`, `d2`, …) and returns its output lines.
+fn dovecot(home: &Path, commands: &[String]) -> Vec<String> {
+    assert!(
+        Path::new(DOVECOT_IMAP).exists(),
+        "{DOVECOT_IMAP} is missing: install Debian's dovecot-imapd (see README)"
+    );
+    let conf = home.parent().unwrap().join("dovecot-ref.conf");
+    let uid = mail_uid();
+    std::fs::write(
+        &conf,
+        format!(
+            "log_path = /dev/stderr\nmail_location = maildir:~/Maildir\nmail_uid = {uid}\nmail_gid = {uid}\n\
+             first_valid_uid = {uid}\nfirst_valid_gid = 0\n"
+        ),
+    )
+    .unwrap();
+    let mut input = Vec::new();
+    for (i, c) in commands.iter().enumerate() {
+        input.extend_from_slice(format!("d{} {c}\r\n", i + 1).as_bytes());
+    }
+    input.extend_from_slice(b"dz LOGOUT\r\n");
+    let mut child = Command::new(DOVECOT_IMAP)
+        .arg("-c")
+        .arg(&conf)
+        .env_clear()
+        .env("USER", "alice")
+        .env("HOME", home)
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            panic!("dovecot imap did not finish");
+        }
+    };
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("dz OK"),
+        "dovecot session failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.lines().map(str::to_string).collect()
+}
+
+/// A message as an APPEND argument with a non-synchronizing literal.
+fn append_cmd(mailbox: &str, flags: &str, subject: &str) -> String {
+    let msg =
+        format!("From: Ann <ann@example.org>\r\nSubject: {subject}\r\n\r\nText of {subject}.\r\n");
+    format!("APPEND {mailbox} ({flags}) {{{}+}}\r\n{msg}", msg.len())
+}
+
+/// `(uid, flags without \Recent, size)` from FETCH lines of either server.
+fn fetched(lines: &[String]) -> Vec<(u32, BTreeSet<String>, u64)> {
+    let mut out = Vec::new();
+    // Only replies that carry a UID (STORE echoes do not).
+    for l in lines
+        .iter()
+        .filter(|l| l.starts_with("* ") && l.contains(" FETCH (") && l.contains("UID "))
+    {
+        let inner = &l[l.find(" FETCH (").unwrap() + 8..l.len() - 1];
+        let uid = field(inner, "UID ").unwrap().parse().unwrap();
+        let size = field(inner, "RFC822.SIZE ")
+            .map(|s| s.parse().unwrap())
+            .unwrap_or(0);
+        let flags_start = inner.find("FLAGS (").unwrap() + 7;
+        let flags_end = inner[flags_start..].find(')').unwrap() + flags_start;
+        let flags = inner[flags_start..flags_end]
+            .split_whitespace()
+            .filter(|f| *f != "\\Recent")
+            .map(str::to_string)
+            .collect();
+        out.push((uid, flags, size));
+    }
+    out.sort();
+    out
+}
+
+fn field<'a>(s: &'a str, key: &str) -> Option<&'a str> {
+    let start = s.find(key)? + key.len();
+    s[start..].split([' ', ')']).next()
+}
+
+/// The value in `* OK [KEY value]` lines.
+fn code_value(lines: &[String], key: &str) -> String {
+    let prefix = format!("* OK [{key} ");
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|rest| rest.split(']').next())
+        .unwrap_or_else(|| panic!("no {key} in {lines:?}"))
+        .to_string()
+}
+
+/// Mailbox names from LIST or LSUB lines, unquoted.
+fn names(lines: &[String], cmd: &str) -> BTreeSet<String> {
+    let prefix = format!("* {cmd} ");
+    lines
+        .iter()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(|rest| {
+            rest.rsplit(' ')
+                .next()
+                .unwrap()
+                .trim_matches('"')
+                .to_string()
+        })
+        .collect()
+}
+
+fn roost_lines(c: &mut Client, cmd: &str) -> Vec<String> {
+    c.ok(cmd).untagged
+}
+
+fn home(server: &TestServer) -> PathBuf {
+    server.root().join("home/alice")
+}
+
+fn start_server_for_shared_tree() -> TestServer {
+    let server = TestServer::builder().run_as(mail_uid()).start();
+    std::fs::create_dir_all(home(&server)).unwrap();
+    hand_over(&home(&server));
+    server
+}
+
+#[test]
+fn roost_serves_a_tree_dovecot_wrote_with_the_same_uids_flags_and_folders() {
+    let server = start_server_for_shared_tree();
+    let home = home(&server);
+    let mut cmds = vec![
+        "CREATE Archive.2024".to_string(),
+        "CREATE Entw&APw-rfe".to_string(),
+        "SUBSCRIBE Archive.2024".to_string(),
+        "SUBSCRIBE INBOX".to_string(),
+    ];
+    cmds.push(append_cmd("INBOX", "\\Seen", "one"));
+    cmds.push(append_cmd("INBOX", "\\Seen $Forwarded", "two"));
+    cmds.push(append_cmd("INBOX", "", "three"));
+    cmds.push(append_cmd("INBOX", "\\Flagged $Junk", "four"));
+    cmds.push(append_cmd("INBOX", "\\Draft", "five"));
+    cmds.push(append_cmd("Archive.2024", "\\Seen", "old"));
+    dovecot(&home, &cmds);
+    // Dovecot runs pipelined commands in parallel where it can, so the
+    // changes and the read-back are separate sessions.
+    dovecot(
+        &home,
+        &[
+            "SELECT INBOX",
+            "STORE 2 +FLAGS (\\Deleted)",
+            "EXPUNGE",
+            "STORE 3 +FLAGS (\\Answered $Label1)",
+        ]
+        .map(String::from),
+    );
+    let dv = dovecot(
+        &home,
+        &[
+            "SELECT INBOX",
+            "UID FETCH 1:* (UID FLAGS RFC822.SIZE)",
+            "STATUS Archive.2024 (MESSAGES UIDNEXT UIDVALIDITY)",
+            "LIST \"\" *",
+            "LSUB \"\" *",
+        ]
+        .map(String::from),
+    );
+    let dv_fetch = fetched(&dv);
+    assert_eq!(dv_fetch.len(), 4, "{dv:?}");
+    assert!(Path::new(&home.join("Maildir/dovecot-uidlist")).exists());
+
+    let mut c = server.login();
+    let sel = roost_lines(&mut c, "SELECT INBOX");
+    assert_eq!(
+        code_value(&sel, "UIDVALIDITY"),
+        code_value(&dv, "UIDVALIDITY")
+    );
+    assert_eq!(code_value(&sel, "UIDNEXT"), "6");
+    let ours = fetched(&roost_lines(
+        &mut c,
+        "UID FETCH 1:* (UID FLAGS RFC822.SIZE)",
+    ));
+    assert_eq!(
+        ours, dv_fetch,
+        "flags, keywords, UIDs and sizes as Dovecot reported"
+    );
+    let dv_status = dv
+        .iter()
+        .find(|l| l.starts_with("* STATUS"))
+        .unwrap()
+        .clone();
+    let st = roost_lines(&mut c, "STATUS Archive.2024 (MESSAGES UIDNEXT UIDVALIDITY)");
+    assert_eq!(st, vec![dv_status]);
+    let list = roost_lines(&mut c, "LIST \"\" *");
+    assert_eq!(names(&list, "LIST"), names(&dv, "LIST"));
+    assert!(names(&list, "LIST").contains("Entw&APw-rfe"));
+    let lsub = roost_lines(&mut c, "LSUB \"\" *");
+    assert_eq!(names(&lsub, "LSUB"), names(&dv, "LSUB"));
+}
+
+#[test]
+fn dovecot_reads_back_what_roost_changed() {
+    let server = start_server_for_shared_tree();
+    let home = home(&server);
+    let mut cmds = vec![
+        append_cmd("INBOX", "\\Seen", "a"),
+        append_cmd("INBOX", "", "b"),
+    ];
+    cmds.push(append_cmd("INBOX", "$Forwarded", "c"));
+    dovecot(&home, &cmds);
+
+    let mut c = server.login();
+    c.ok("SELECT INBOX");
+    c.ok("STORE 1 +FLAGS (\\Deleted)");
+    c.ok("EXPUNGE");
+    c.ok("STORE 1 +FLAGS ($RoostLabel \\Flagged)");
+    let tag = c.tag();
+    let msg = "Subject: from roost\r\n\r\nhello\r\n";
+    c.send(
+        format!(
+            "{tag} APPEND INBOX (\\Answered $RoostLabel) {{{}+}}\r\n{msg}\r\n",
+            msg.len()
+        )
+        .as_bytes(),
+    );
+    let r = c.read_reply(&tag);
+    assert!(r.tagged.starts_with("OK [APPENDUID "), "{r:?}");
+    c.ok("CREATE Made.By.Roost");
+    c.ok("SUBSCRIBE Made.By.Roost");
+    let ours = fetched(&roost_lines(
+        &mut c,
+        "UID FETCH 1:* (UID FLAGS RFC822.SIZE)",
+    ));
+    let ours_status = roost_lines(&mut c, "STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY)");
+    c.ok("LOGOUT");
+
+    let dv = dovecot(
+        &home,
+        &[
+            "STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY)".into(),
+            "LIST \"\" *".into(),
+            "LSUB \"\" *".into(),
+        ],
+    );
+    let mut dv_fetch = dovecot(&home, &["SELECT INBOX".into()]);
+    dv_fetch.extend(dovecot(
+        &home,
+        &[
+            "EXAMINE INBOX".into(),
+            "UID FETCH 1:* (UID FLAGS RFC822.SIZE)".into(),
+        ],
+    ));
+    assert_eq!(
+        fetched(&dv_fetch),
+        ours,
+        "Dovecot sees Roost's UIDs, flags and keywords"
+    );
+    assert_eq!(ours.iter().map(|m| m.0).collect::<Vec<_>>(), vec![2, 3, 4]);
+    let dv_status = dv
+        .iter()
+        .find(|l| l.starts_with("* STATUS"))
+        .unwrap()
+        .clone();
+    assert_eq!(vec![dv_status], ours_status);
+    assert!(names(&dv, "LIST").contains("Made.By.Roost"), "{dv:?}");
+    assert!(names(&dv, "LSUB").contains("Made.By.Roost"), "{dv:?}");
+}
+
+#[test]
+fn roost_and_dovecot_take_turns_without_reusing_uids() {
+    let server = start_server_for_shared_tree();
+    let home = home(&server);
+    let mut all = Vec::new();
+    for round in 0..3 {
+        let dv = dovecot(
+            &home,
+            &[append_cmd("INBOX", "", &format!("dovecot {round}"))],
+        );
+        let _ = dv;
+        let mut c = server.login();
+        let tag = c.tag();
+        let msg = format!("Subject: roost {round}\r\n\r\nx\r\n");
+        c.send(format!("{tag} APPEND INBOX () {{{}+}}\r\n{msg}\r\n", msg.len()).as_bytes());
+        let r = c.read_reply(&tag);
+        let uid: u32 = r
+            .tagged
+            .split_whitespace()
+            .nth(3)
+            .unwrap()
+            .trim_end_matches(']')
+            .parse()
+            .unwrap();
+        all.push(uid);
+        c.ok("LOGOUT");
+    }
+    assert_eq!(
+        all,
+        vec![2, 4, 6],
+        "UIDs interleave with Dovecot's, none reused"
+    );
+    let dv = dovecot(
+        &home,
+        &["SELECT INBOX".into(), "UID FETCH 1:* (UID FLAGS)".into()],
+    );
+    let uids: Vec<u32> = fetched(&dv).iter().map(|m| m.0).collect();
+    assert_eq!(uids, vec![1, 2, 3, 4, 5, 6]);
+}
