@@ -57,6 +57,8 @@ impl Selected {
             // what nobody has claimed yet.
             std::iter::once(st.first_recent_uid..u32::MAX).collect()
         } else {
+            // Maildir: tmp/ files older than 36 hours are abandoned deliveries.
+            store.clean_tmp(&name);
             st.move_new_to_cur();
             std::iter::once(st.claim_recent()).collect()
         };

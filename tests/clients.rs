@@ -120,3 +120,53 @@ fn curl_logs_in_over_starttls_and_imaps() {
     let log = server.log();
     assert!(log.contains("tls=TLSv1_3"), "curl used TLS:\n{log}");
 }
+
+#[test]
+fn curl_lists_folders_and_reads_a_message_by_uid() {
+    let server = TestServer::start();
+    let mut c = server.login();
+    c.ok("CREATE Archive");
+    let msg = "From: a@example.org\r\nSubject: curl test\r\n\r\nHello from the store.\r\n";
+    let tag = c.tag();
+    c.send(format!("{tag} APPEND INBOX {{{}+}}\r\n{msg}\r\n", msg.len()).as_bytes());
+    assert!(c.read_reply(&tag).tagged.starts_with("OK"));
+    let base = format!("imap://127.0.0.1:{}/", server.port);
+    let ca = server.root().join("ca.pem");
+    std::fs::write(&ca, &server.ca.ca_pem).unwrap();
+    let ca = ca.to_str().unwrap();
+    let (ok, out, err) = run_tool(
+        "curl",
+        &[
+            "-sS",
+            "--ssl-reqd",
+            "--cacert",
+            ca,
+            "-u",
+            "alice:secret",
+            &base,
+        ],
+        b"",
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("* LIST (\\HasNoChildren) \".\" Archive"),
+        "{out}"
+    );
+    assert!(out.contains("INBOX"), "{out}");
+    let url = format!("{base}INBOX;UID=1");
+    let (ok, out, err) = run_tool(
+        "curl",
+        &[
+            "-sS",
+            "--ssl-reqd",
+            "--cacert",
+            ca,
+            "-u",
+            "alice:secret",
+            &url,
+        ],
+        b"",
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out, msg);
+}
