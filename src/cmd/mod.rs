@@ -6,9 +6,11 @@
 //! they write untagged data to `s.out` and never write the tagged line.
 
 mod auth;
+mod copy;
 mod fetch;
 mod mailbox;
 mod message;
+mod search;
 mod store;
 
 use crate::error::{Error, Tagged};
@@ -49,6 +51,8 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::Unselect
         | CommandBody::Expunge { .. }
         | CommandBody::Fetch { .. }
+        | CommandBody::Search { .. }
+        | CommandBody::Copy { .. }
         | CommandBody::Store { .. } => Allowed::Selected,
     }
 }
@@ -59,7 +63,9 @@ fn allowed(body: &CommandBody) -> Allowed {
 pub fn allows_expunge(body: &CommandBody) -> bool {
     !matches!(
         body,
-        CommandBody::Fetch { uid: false, .. } | CommandBody::Store { uid: false, .. }
+        CommandBody::Fetch { uid: false, .. }
+            | CommandBody::Store { uid: false, .. }
+            | CommandBody::Search { uid: false, .. }
     )
 }
 
@@ -115,6 +121,15 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
         CommandBody::Unselect => message::unselect(s),
         CommandBody::Expunge { uids } => message::expunge(s, uids.as_ref()),
         CommandBody::Fetch { set, items, uid } => fetch::fetch(s, &set, &items, uid),
+        CommandBody::Search { charset, keys, uid } => {
+            search::search(s, charset.as_deref(), &keys, uid)
+        }
+        CommandBody::Copy {
+            set,
+            mailbox,
+            uid,
+            is_move,
+        } => copy::copy(s, &set, &mailbox, uid, is_move),
         CommandBody::Store {
             set,
             mode,

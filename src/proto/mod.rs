@@ -5,5 +5,6 @@
 pub mod encode;
 pub mod parse;
 pub mod reader;
+pub mod search;
 pub mod types;
 pub mod utf7;

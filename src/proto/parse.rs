@@ -245,6 +245,15 @@ pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
         b"FETCH" => p
             .fetch(false)
             .map_err(|Expected(e)| syntax_err("FETCH", p.pos, e))?,
+        b"SEARCH" => p
+            .search(false)
+            .map_err(|Expected(e)| syntax_err("SEARCH", p.pos, e))?,
+        b"COPY" | b"MOVE" => {
+            let is_move = name == b"MOVE";
+            p.copy(false, is_move).map_err(|Expected(e)| {
+                syntax_err(if is_move { "MOVE" } else { "COPY" }, p.pos, e)
+            })?
+        }
         b"STORE" => p
             .store(false)
             .map_err(|Expected(e)| syntax_err("STORE", p.pos, e))?,
@@ -267,6 +276,15 @@ pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
                 b"FETCH" => p
                     .fetch(true)
                     .map_err(|Expected(e)| syntax_err("UID FETCH", p.pos, e))?,
+                b"SEARCH" => p
+                    .search(true)
+                    .map_err(|Expected(e)| syntax_err("UID SEARCH", p.pos, e))?,
+                b"COPY" | b"MOVE" => {
+                    let is_move = sub == b"MOVE";
+                    p.copy(true, is_move).map_err(|Expected(e)| {
+                        syntax_err(if is_move { "UID MOVE" } else { "UID COPY" }, p.pos, e)
+                    })?
+                }
                 b"STORE" => p
                     .store(true)
                     .map_err(|Expected(e)| syntax_err("UID STORE", p.pos, e))?,
@@ -318,15 +336,17 @@ pub fn secret_offset(input: &[u8]) -> Option<usize> {
 
 /// What the parser wanted where it failed.
 #[derive(Debug)]
-struct Expected(&'static str);
+pub(crate) struct Expected(pub(crate) &'static str);
 
-struct Parser<'a> {
-    input: &'a [u8],
-    pos: usize,
+/// Recursive-descent state: the command bytes and the current position.
+/// Grammar rules are methods; `proto::search` adds the SEARCH rules.
+pub(crate) struct Parser<'a> {
+    pub(crate) input: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl Parser<'_> {
-    fn peek(&self) -> Option<u8> {
+    pub(crate) fn peek(&self) -> Option<u8> {
         self.input.get(self.pos).copied()
     }
 
@@ -343,11 +363,11 @@ impl Parser<'_> {
         (!tag.is_empty() && tag.len() <= MAX_TAG).then(|| tag.to_vec())
     }
 
-    fn expect_sp(&mut self) -> Result<(), Expected> {
+    pub(crate) fn expect_sp(&mut self) -> Result<(), Expected> {
         self.expect(b' ', "SP")
     }
 
-    fn expect(&mut self, b: u8, what: &'static str) -> Result<(), Expected> {
+    pub(crate) fn expect(&mut self, b: u8, what: &'static str) -> Result<(), Expected> {
         if self.peek() == Some(b) {
             self.pos += 1;
             Ok(())
@@ -357,7 +377,7 @@ impl Parser<'_> {
     }
 
     /// `atom = 1*ATOM-CHAR`
-    fn atom(&mut self) -> Option<Vec<u8>> {
+    pub(crate) fn atom(&mut self) -> Option<Vec<u8>> {
         let start = self.pos;
         while matches!(self.peek(), Some(b) if super::encode::is_atom_char(b)) {
             self.pos += 1;
@@ -366,7 +386,7 @@ impl Parser<'_> {
     }
 
     /// `astring = 1*ASTRING-CHAR / string`
-    fn astring(&mut self) -> Result<Vec<u8>, Expected> {
+    pub(crate) fn astring(&mut self) -> Result<Vec<u8>, Expected> {
         match self.peek() {
             Some(b'"') | Some(b'{') => self.string(),
             Some(b) if is_astring_char(b) => {
@@ -381,7 +401,7 @@ impl Parser<'_> {
     }
 
     /// `string = quoted / literal`
-    fn string(&mut self) -> Result<Vec<u8>, Expected> {
+    pub(crate) fn string(&mut self) -> Result<Vec<u8>, Expected> {
         match self.peek() {
             Some(b'"') => self.quoted(),
             Some(b'{') => self.literal(),
@@ -390,7 +410,7 @@ impl Parser<'_> {
     }
 
     /// `nstring = string / nil`
-    fn nstring(&mut self) -> Result<Option<Vec<u8>>, Expected> {
+    pub(crate) fn nstring(&mut self) -> Result<Option<Vec<u8>>, Expected> {
         if self.nil() {
             Ok(None)
         } else {
@@ -398,7 +418,7 @@ impl Parser<'_> {
         }
     }
 
-    fn nil(&mut self) -> bool {
+    pub(crate) fn nil(&mut self) -> bool {
         let rest = &self.input[self.pos..];
         if rest.len() >= 3 && rest[..3].eq_ignore_ascii_case(b"NIL") {
             let after = rest.get(3).copied();
@@ -411,7 +431,7 @@ impl Parser<'_> {
     }
 
     /// `quoted = DQUOTE *QUOTED-CHAR DQUOTE`; `\` escapes only `"` and `\`.
-    fn quoted(&mut self) -> Result<Vec<u8>, Expected> {
+    pub(crate) fn quoted(&mut self) -> Result<Vec<u8>, Expected> {
         self.expect(b'"', "quoted string")?;
         let mut out = Vec::new();
         loop {
@@ -446,7 +466,7 @@ impl Parser<'_> {
 
     /// `literal = "{" number ["+"] "}" CRLF *CHAR8`; the reader has already
     /// gathered exactly `number` bytes after the CRLF.
-    fn literal(&mut self) -> Result<Vec<u8>, Expected> {
+    pub(crate) fn literal(&mut self) -> Result<Vec<u8>, Expected> {
         self.expect(b'{', "literal")?;
         let start = self.pos;
         while matches!(self.peek(), Some(b'0'..=b'9')) {
@@ -473,7 +493,7 @@ impl Parser<'_> {
     }
 
     /// `SP mailbox`; `mailbox = "INBOX" / astring`.
-    fn sp_mailbox(&mut self) -> Result<Vec<u8>, Expected> {
+    pub(crate) fn sp_mailbox(&mut self) -> Result<Vec<u8>, Expected> {
         self.expect_sp()?;
         self.astring().map_err(|_| Expected("mailbox name"))
     }
@@ -556,7 +576,7 @@ impl Parser<'_> {
     }
 
     /// `flag-list = "(" [flag *(SP flag)] ")"`
-    fn flag_list(&mut self) -> Result<Vec<Flag>, Expected> {
+    pub(crate) fn flag_list(&mut self) -> Result<Vec<Flag>, Expected> {
         self.expect(b'(', "(")?;
         let mut flags = Vec::new();
         if self.peek() == Some(b')') {
@@ -577,7 +597,7 @@ impl Parser<'_> {
     }
 
     /// `flag = "\Answered" / ... / flag-keyword / flag-extension`
-    fn flag(&mut self) -> Result<Flag, Expected> {
+    pub(crate) fn flag(&mut self) -> Result<Flag, Expected> {
         if self.peek() == Some(b'\\') {
             self.pos += 1;
             let name = self.atom().ok_or(Expected("flag name after \\"))?;
@@ -598,13 +618,13 @@ impl Parser<'_> {
 
     /// `date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP
     /// time SP zone DQUOTE`, e.g. `"17-Jul-1996 02:44:25 -0700"`.
-    fn date_time(&mut self) -> Result<DateTime, Expected> {
+    pub(crate) fn date_time(&mut self) -> Result<DateTime, Expected> {
         let raw = self.quoted()?;
         parse_date_time(&raw).ok_or(Expected("date-time like \"17-Jul-1996 02:44:25 -0700\""))
     }
 
     /// `sequence-set = (seq-number / seq-range) ["," sequence-set]`
-    fn sequence_set(&mut self) -> Result<SequenceSet, Expected> {
+    pub(crate) fn sequence_set(&mut self) -> Result<SequenceSet, Expected> {
         let mut ranges = Vec::new();
         loop {
             let a = self.seq_number()?;
@@ -824,7 +844,7 @@ impl Parser<'_> {
         Ok(Some((start, len)))
     }
 
-    fn number(&mut self) -> Result<u32, Expected> {
+    pub(crate) fn number(&mut self) -> Result<u32, Expected> {
         let start = self.pos;
         while matches!(self.peek(), Some(b'0'..=b'9')) {
             self.pos += 1;
@@ -835,11 +855,24 @@ impl Parser<'_> {
             .ok_or(Expected("number"))
     }
 
-    fn nz_number(&mut self) -> Result<u32, Expected> {
+    pub(crate) fn nz_number(&mut self) -> Result<u32, Expected> {
         match self.number()? {
             0 => Err(Expected("non-zero number")),
             n => Ok(n),
         }
+    }
+
+    /// `copy = "COPY" SP sequence-set SP mailbox` (MOVE: RFC 6851)
+    fn copy(&mut self, uid: bool, is_move: bool) -> Result<CommandBody, Expected> {
+        self.expect_sp()?;
+        let set = self.sequence_set()?;
+        let mailbox = self.sp_mailbox()?;
+        Ok(CommandBody::Copy {
+            set,
+            mailbox,
+            uid,
+            is_move,
+        })
     }
 
     /// `store = "STORE" SP sequence-set SP store-att-flags`
@@ -885,7 +918,7 @@ impl Parser<'_> {
     }
 
     /// `seq-number = nz-number / "*"`
-    fn seq_number(&mut self) -> Result<SeqNumber, Expected> {
+    pub(crate) fn seq_number(&mut self) -> Result<SeqNumber, Expected> {
         if self.peek() == Some(b'*') {
             self.pos += 1;
             return Ok(SeqNumber::Last);

@@ -86,6 +86,19 @@ pub enum CommandBody {
         items: Vec<FetchAtt>,
         uid: bool,
     },
+    /// `search = "SEARCH" [SP "CHARSET" SP astring] 1*(SP search-key)`
+    Search {
+        charset: Option<String>,
+        keys: Vec<super::search::SearchKey>,
+        uid: bool,
+    },
+    /// COPY (RFC 3501 §6.4.7) or MOVE (RFC 6851 §3.1).
+    Copy {
+        set: SequenceSet,
+        mailbox: Vec<u8>,
+        uid: bool,
+        is_move: bool,
+    },
     /// `store = "STORE" SP sequence-set SP store-att-flags`
     Store {
         set: SequenceSet,
@@ -250,6 +263,28 @@ impl CommandBody {
             CommandBody::Unselect => "UNSELECT",
             CommandBody::Expunge { uids: None } => "EXPUNGE",
             CommandBody::Expunge { uids: Some(_) } => "UID EXPUNGE",
+            CommandBody::Search { uid: false, .. } => "SEARCH",
+            CommandBody::Search { uid: true, .. } => "UID SEARCH",
+            CommandBody::Copy {
+                uid: false,
+                is_move: false,
+                ..
+            } => "COPY",
+            CommandBody::Copy {
+                uid: true,
+                is_move: false,
+                ..
+            } => "UID COPY",
+            CommandBody::Copy {
+                uid: false,
+                is_move: true,
+                ..
+            } => "MOVE",
+            CommandBody::Copy {
+                uid: true,
+                is_move: true,
+                ..
+            } => "UID MOVE",
             CommandBody::Fetch { uid: false, .. } => "FETCH",
             CommandBody::Fetch { uid: true, .. } => "UID FETCH",
             CommandBody::Store { uid: false, .. } => "STORE",
