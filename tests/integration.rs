@@ -4,6 +4,7 @@
 mod cli;
 mod clients;
 mod common;
+mod differential;
 mod docs;
 mod dovecot;
 mod wire;

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod dovecot;
+
 use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};

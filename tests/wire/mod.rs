@@ -4,5 +4,6 @@ mod auth;
 mod limits;
 mod logging;
 mod mailbox;
+mod search;
 mod sessions;
 mod tls;

@@ -1,0 +1,101 @@
+//! Debian's Dovecot as a reference peer: its real `imap` binary run
+//! pre-authenticated on a Maildir, fed commands on stdin (package
+//! dovecot-imapd). As root it acts as `nobody`: Dovecot refuses root.
+
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const DOVECOT_IMAP: &str = "/usr/lib/dovecot/imap";
+const NOBODY: u32 = 65534;
+
+pub fn running_as_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
+/// The uid both servers act as.
+pub fn mail_uid() -> u32 {
+    if running_as_root() {
+        NOBODY
+    } else {
+        std::fs::metadata("/proc/self")
+            .map(|m| m.uid())
+            .unwrap_or(NOBODY)
+    }
+}
+
+/// Makes a tree usable by `mail_uid()`: as root, hands it to nobody.
+pub fn hand_over(path: &Path) {
+    if !running_as_root() {
+        return;
+    }
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        std::os::unix::fs::chown(&p, Some(NOBODY), Some(NOBODY)).unwrap();
+        if p.is_dir() {
+            for e in std::fs::read_dir(&p).unwrap() {
+                stack.push(e.unwrap().path());
+            }
+        }
+    }
+}
+
+/// Runs Dovecot's imap binary on `home`'s Maildir with these commands
+/// (tagged `d1`, `d2`, …) and returns its output lines.
+pub fn dovecot(home: &Path, commands: &[String]) -> Vec<String> {
+    assert!(
+        Path::new(DOVECOT_IMAP).exists(),
+        "{DOVECOT_IMAP} is missing: install Debian's dovecot-imapd (see README)"
+    );
+    let conf = home.parent().unwrap().join("dovecot-ref.conf");
+    let uid = mail_uid();
+    std::fs::write(
+        &conf,
+        format!(
+            "log_path = /dev/stderr\nmail_location = maildir:~/Maildir\nmail_uid = {uid}\nmail_gid = {uid}\n\
+             first_valid_uid = {uid}\nfirst_valid_gid = 0\n"
+        ),
+    )
+    .unwrap();
+    let mut input = Vec::new();
+    for (i, c) in commands.iter().enumerate() {
+        input.extend_from_slice(format!("d{} {c}\r\n", i + 1).as_bytes());
+    }
+    input.extend_from_slice(b"dz LOGOUT\r\n");
+    let mut child = Command::new(DOVECOT_IMAP)
+        .arg("-c")
+        .arg(&conf)
+        .env_clear()
+        .env("USER", "alice")
+        .env("HOME", home)
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            panic!("dovecot imap did not finish");
+        }
+    };
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("dz OK"),
+        "dovecot session failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.lines().map(str::to_string).collect()
+}

@@ -1,0 +1,1 @@
+//! Differential tests against Debian's Dovecot (being written).

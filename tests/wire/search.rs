@@ -1,0 +1,1 @@
+//! SEARCH wire tests (being written).
