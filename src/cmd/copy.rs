@@ -1,16 +1,172 @@
-//! COPY, MOVE and their UID forms (RFC 3501 §6.4.7, RFC 6851, RFC 4315
-//! COPYUID). (Being written.)
+//! COPY, MOVE and their UID forms (RFC 3501 §6.4.7, RFC 6851), with
+//! RFC 4315 COPYUID.
+//!
+//! UIDs that vanished meanwhile are skipped quietly: answering NO makes
+//! clients retry forever (a bug other servers shipped), and RFC 2180 §4.4
+//! allows copying what still exists.
 
 use crate::error::{Error, Tagged};
+use crate::proto::encode::{Code, Status};
 use crate::proto::types::SequenceSet;
+use crate::proto::utf7;
 use crate::session::Session;
+use crate::store::{lock, CopyItem, StoreError};
+use std::sync::Arc;
 
 pub fn copy(
-    _s: &mut Session,
-    _set: &SequenceSet,
-    _mailbox: &[u8],
-    _uid: bool,
-    _is_move: bool,
+    s: &mut Session,
+    set: &SequenceSet,
+    mailbox: &[u8],
+    uid_mode: bool,
+    is_move: bool,
 ) -> Result<Tagged, Error> {
-    Err(Error::no(None, "COPY is not available yet."))
+    let Some(sel) = s.selected.as_ref() else {
+        return Err(Error::bad("No mailbox selected."));
+    };
+    let cmd = if is_move { "MOVE" } else { "COPY" };
+    let targets = sel
+        .resolve(set, uid_mode)
+        .map_err(|e| Error::bad(format!("Error in IMAP command {cmd}: {e}")))?;
+    if is_move && sel.read_only {
+        return Err(Error::no(None, "Mailbox is read-only."));
+    }
+    let target = target_name(s, mailbox)?;
+    if !s.store()?.exists(&target) {
+        // RFC 3501 §6.4.7: TRYCREATE tells the client it may CREATE and retry.
+        return Err(Error::no(
+            Some(Code::TryCreate),
+            format!(
+                "Mailbox doesn't exist: {}",
+                String::from_utf8_lossy(mailbox)
+            ),
+        ));
+    }
+    // Gather the sources under the source lock, then let go of it before
+    // touching the target (which may be the same mailbox).
+    let state = Arc::clone(sel.state());
+    let (items, source_uids) = {
+        let st = lock(&state);
+        let mut items = Vec::with_capacity(targets.len());
+        let mut uids = Vec::with_capacity(targets.len());
+        for &(_, uid) in &targets {
+            let Some(i) = st.position(uid) else { continue };
+            let m = &st.messages[i];
+            let parsed = crate::store::maildir::parse_name(&m.file);
+            let keywords = (0..26u8)
+                .filter(|&k| m.flags.has_keyword(k))
+                .filter_map(|k| st.keywords.name(k).map(str::to_string))
+                .collect();
+            items.push(CopyItem {
+                path: st.path_of(m),
+                system_flags: m.flags.system,
+                keywords,
+                size: parsed.size,
+                vsize: m.vsize,
+            });
+            uids.push(uid);
+        }
+        (items, uids)
+    };
+    if items.is_empty() {
+        return Ok(Tagged::ok(if is_move {
+            "No messages moved."
+        } else {
+            "No messages copied."
+        }));
+    }
+    let (uidvalidity, new_uids) = match s.store()?.copy_into(&target, &items, is_move) {
+        Ok(r) => r,
+        Err(StoreError::NotFound) => {
+            return Err(Error::no(
+                Some(Code::TryCreate),
+                format!(
+                    "Mailbox doesn't exist: {}",
+                    String::from_utf8_lossy(mailbox)
+                ),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let code = Code::Other(format!(
+        "COPYUID {uidvalidity} {} {}",
+        uid_set(&source_uids),
+        uid_set(&new_uids)
+    ));
+    if !is_move {
+        return Ok(Tagged::with_code(code, "Copy completed."));
+    }
+    // RFC 6851 §4.3: COPYUID goes in an untagged OK before the EXPUNGEs.
+    s.out
+        .untagged_status(Status::Ok, Some(&code), "Moved UIDs.");
+    let mut sorted = source_uids;
+    sorted.sort_unstable();
+    {
+        let same = s.selected.as_ref().is_some_and(|sel| sel.name == target);
+        let mut st = lock(&state);
+        st.forget_messages(&sorted);
+        if same {
+            // Moving within one mailbox: the new files must be found again.
+            st.mark_dirty();
+        }
+    }
+    // The sync before the tagged reply announces the EXPUNGEs (MOVE may
+    // send them even in its sequence-number form, RFC 6851 §3.3).
+    Ok(Tagged::ok("Move completed."))
+}
+
+fn target_name(s: &Session, raw: &[u8]) -> Result<crate::store::names::MailboxName, Error> {
+    let text = std::str::from_utf8(raw).map_err(|_| {
+        Error::no(
+            Some(Code::Cannot),
+            "Mailbox name is not valid modified UTF-7.",
+        )
+    })?;
+    let decoded = utf7::decode(text).map_err(|_| {
+        Error::no(
+            Some(Code::Cannot),
+            "Mailbox name is not valid modified UTF-7.",
+        )
+    })?;
+    s.store()?
+        .namespace()
+        .parse(&decoded)
+        .map_err(|e| Error::no(Some(Code::TryCreate), e.to_string()))
+}
+
+/// RFC 4315 `uid-set`: ascending runs written as `a:b`, in the given order
+/// (COPYUID pairs source and destination UIDs by position).
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
+            end += 1;
+            i += 1;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uid_set;
+
+    #[test]
+    fn uid_sets() {
+        assert_eq!(uid_set(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
+        assert_eq!(uid_set(&[4]), "4");
+        assert_eq!(uid_set(&[]), "");
+        assert_eq!(uid_set(&[9, 10, 2]), "9:10,2");
+    }
 }

@@ -179,6 +179,17 @@ pub struct NewFlags {
     pub keywords: Vec<String>,
 }
 
+/// A message to COPY or MOVE: its file and what to carry over.
+#[derive(Clone, Debug)]
+pub struct CopyItem {
+    pub path: PathBuf,
+    pub system_flags: u8,
+    pub keywords: Vec<String>,
+    /// From the file name when known (`,S=`, `,W=`).
+    pub size: Option<u64>,
+    pub vsize: Option<u64>,
+}
+
 /// One user's tree.
 pub struct Store {
     root: PathBuf,
@@ -473,7 +484,12 @@ impl Store {
             .next()
             .unwrap_or(&file)
             .to_string();
-        let uid = st.persist_new_uid(&key, &move || next_uidvalidity(&root))?;
+        let uids =
+            st.persist_new_uids(std::slice::from_ref(&key), &move || next_uidvalidity(&root))?;
+        let uid = uids
+            .first()
+            .copied()
+            .ok_or(StoreError::NotPossible("no UID assigned"))?;
         st.note_appended(
             Message {
                 uid,
@@ -514,6 +530,99 @@ impl Store {
             }
         })?;
         keyword_letters(&dir, st, names, true)
+    }
+
+    /// COPY / MOVE (RFC 3501 §6.4.7, RFC 6851): puts the given files into
+    /// `target` with new names and UIDs, keeping flags, keywords (by name)
+    /// and the internal date (the file's mtime). COPY hard-links, as Dovecot
+    /// does (falling back to a real copy across file systems); MOVE renames.
+    /// Returns the target's UIDVALIDITY and the new UIDs, in item order.
+    pub fn copy_into(
+        &self,
+        target: &MailboxName,
+        items: &[CopyItem],
+        is_move: bool,
+    ) -> Result<(u32, Vec<u32>), StoreError> {
+        let dir = self.path_of(target);
+        if !dir.join("cur").is_dir() {
+            return Err(StoreError::NotFound);
+        }
+        let state = self.mailbox(target)?;
+        let mut st = lock(&state);
+        let _uidlist_lock =
+            DotLock::acquire(&dir.join(uidlist::FILE_NAME), UIDLIST_LOCK).map_err(|e| {
+                if e.kind() == io::ErrorKind::TimedOut {
+                    StoreError::InUse
+                } else {
+                    StoreError::Io(e)
+                }
+            })?;
+        let mut placed: Vec<(String, Message)> = Vec::with_capacity(items.len());
+        for item in items {
+            let mut flags = Flags {
+                system: item.system_flags,
+                keywords: 0,
+            };
+            for idx in keyword_letters(&dir, &mut st, &item.keywords, true)? {
+                flags.set_keyword(idx, true);
+            }
+            let size = match item.size {
+                Some(s) => s,
+                None => fs::metadata(&item.path)?.len(),
+            };
+            let vsize = match item.vsize {
+                Some(v) => v,
+                None => maildir::crlf_size(&fs::read(&item.path)?),
+            };
+            let base = maildir::new_base(&self.host);
+            let file = maildir::cur_name(&base, size, vsize, flags);
+            let dest = dir.join("cur").join(&file);
+            let moved = if is_move {
+                fs::rename(&item.path, &dest)
+            } else {
+                fs::hard_link(&item.path, &dest)
+            };
+            match moved {
+                Ok(()) => {}
+                // Another file system (or no hard links): copy for real.
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    let bytes = fs::read(&item.path)?;
+                    let mtime = fs::metadata(&item.path)?.modified()?;
+                    let tmp = dir.join("tmp").join(&base);
+                    write_synced(&tmp, &bytes, mtime)?;
+                    fs::rename(&tmp, &dest)?;
+                    if is_move {
+                        fs::remove_file(&item.path)?;
+                    }
+                }
+                Err(e) => return Err(StoreError::Io(e)),
+            }
+            let key = file
+                .split(maildir::INFO_SEP)
+                .next()
+                .unwrap_or(&file)
+                .to_string();
+            placed.push((
+                key,
+                Message {
+                    uid: 0,
+                    file: file.into_boxed_str(),
+                    in_new: false,
+                    flags,
+                    vsize: Some(vsize),
+                },
+            ));
+        }
+        sync_dir(&dir.join("cur"));
+        let keys: Vec<String> = placed.iter().map(|(k, _)| k.clone()).collect();
+        let root = self.root.clone();
+        let uids = st.persist_new_uids(&keys, &move || next_uidvalidity(&root))?;
+        for ((_, mut msg), &uid) in placed.into_iter().zip(&uids) {
+            msg.uid = uid;
+            st.note_appended(msg, false);
+        }
+        st.mark_dirty();
+        Ok((st.uidvalidity, uids))
     }
 
     /// Names the user subscribed to.

@@ -569,37 +569,58 @@ impl MailboxState {
         self.change += 1;
     }
 
-    /// Appends a record to the uidlist for a file just delivered. Lock held.
-    pub(super) fn persist_new_uid(
+    /// Gives UIDs to files this process just put into `cur/` (keyed by
+    /// the name part before ':') and appends them to the uidlist in one
+    /// write. The uidlist lock is held by the caller.
+    pub(super) fn persist_new_uids(
         &mut self,
-        base: &str,
+        keys: &[String],
         new_uidvalidity: &dyn Fn() -> u32,
-    ) -> Result<u32, StoreError> {
+    ) -> Result<Vec<u32>, StoreError> {
         // Someone may have assigned UIDs since we last looked.
         self.read_uidlist()?;
         if self.uidvalidity == 0 || !self.uidlist_ok {
             // A new mailbox, or a uidlist to rebuild: write it whole.
             let found = self.scan()?;
             self.assign_uids(&found, new_uidvalidity)?;
-            return self
-                .uid_of
-                .get(base)
-                .copied()
-                .ok_or(StoreError::NotPossible("the delivered message vanished"));
+            return keys
+                .iter()
+                .map(|k| {
+                    self.uid_of
+                        .get(k.as_str())
+                        .copied()
+                        .ok_or(StoreError::NotPossible("a delivered message vanished"))
+                })
+                .collect();
         }
-        let uid = self.next_uid;
-        self.next_uid = uid
-            .checked_add(1)
-            .ok_or(StoreError::NotPossible("this mailbox has run out of UIDs"))?;
-        let rec = UidRecord {
-            uid,
-            ext: String::new(),
-            base: base.to_string(),
-        };
-        uidlist::append(&self.dir, std::slice::from_ref(&rec)).map_err(StoreError::Io)?;
-        self.records_in_file += 1;
-        self.uid_of.insert(base.into(), uid);
-        Ok(uid)
+        let mut records = Vec::with_capacity(keys.len());
+        for key in keys {
+            let uid = self.next_uid;
+            self.next_uid = uid
+                .checked_add(1)
+                .ok_or(StoreError::NotPossible("this mailbox has run out of UIDs"))?;
+            records.push(UidRecord {
+                uid,
+                ext: String::new(),
+                base: key.clone(),
+            });
+        }
+        uidlist::append(&self.dir, &records).map_err(StoreError::Io)?;
+        self.records_in_file += records.len();
+        for r in &records {
+            self.uid_of.insert(r.base.as_str().into(), r.uid);
+        }
+        Ok(records.iter().map(|r| r.uid).collect())
+    }
+
+    /// Drops messages whose files this process moved away (MOVE).
+    pub fn forget_messages(&mut self, uids: &[u32]) {
+        let before = self.messages.len();
+        self.messages
+            .retain(|m| uids.binary_search(&m.uid).is_err());
+        if self.messages.len() != before {
+            self.change += 1;
+        }
     }
 
     /// RFC822.SIZE of a message, reading the file if the name does not say.
