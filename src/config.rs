@@ -103,6 +103,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "delay before answering a failed login; doubles per failure from one address up to 15 s",
     ),
     (
+        "idle_keepalive_secs",
+        "120",
+        "how often an IDLE client hears \"* OK Still here\" (keeps NAT state alive)",
+    ),
+    (
         "timeout_preauth_secs",
         "60",
         "idle time before an unauthenticated connection is closed",
@@ -164,6 +169,7 @@ pub struct Config {
     pub max_literal_size: usize,
     pub max_append_size: usize,
     pub auth_failure_delay: Duration,
+    pub idle_keepalive: Duration,
     pub timeout_preauth: Duration,
     pub timeout_auth: Duration,
 }
@@ -208,6 +214,7 @@ impl Default for Config {
             max_literal_size: 0,
             max_append_size: 0,
             auth_failure_delay: Duration::ZERO,
+            idle_keepalive: Duration::ZERO,
             timeout_preauth: Duration::ZERO,
             timeout_auth: Duration::ZERO,
         };
@@ -335,6 +342,9 @@ impl Config {
                 self.auth_failure_delay =
                     Duration::from_millis(parse_num(key, value, 0, 60_000)? as u64)
             }
+            "idle_keepalive_secs" => {
+                self.idle_keepalive = Duration::from_secs(parse_num(key, value, 1, 1800)? as u64)
+            }
             "timeout_preauth_secs" => {
                 self.timeout_preauth = Duration::from_secs(parse_num(key, value, 1, 86_400)? as u64)
             }
@@ -427,6 +437,7 @@ impl Config {
                     "max_literal_size" => self.max_literal_size.to_string(),
                     "max_append_size" => self.max_append_size.to_string(),
                     "auth_failure_delay_ms" => self.auth_failure_delay.as_millis().to_string(),
+                    "idle_keepalive_secs" => self.idle_keepalive.as_secs().to_string(),
                     "timeout_preauth_secs" => self.timeout_preauth.as_secs().to_string(),
                     "timeout_auth_secs" => self.timeout_auth.as_secs().to_string(),
                     _ => String::new(),

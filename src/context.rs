@@ -24,6 +24,8 @@ pub struct ServerContext {
     pub config: Config,
     /// Mailbox states shared by all sessions.
     pub registry: std::sync::Arc<crate::store::Registry>,
+    /// Tells sessions about changes to their selected mailbox.
+    pub watcher: crate::store::watch::Watcher,
     pub passwd: PasswdFile,
     pub throttle: FailureThrottle,
     pub tls: Option<TlsSettings>,
@@ -57,6 +59,7 @@ impl ServerContext {
             .unwrap_or(0);
         ServerContext {
             registry: std::sync::Arc::new(crate::store::Registry::new()),
+            watcher: crate::store::watch::Watcher::start(),
             throttle: FailureThrottle::new(config.auth_failure_delay, MAX_AUTH_FAILURE_DELAY),
             config,
             passwd,

@@ -52,6 +52,12 @@ impl Transport {
         }
     }
 
+    /// The socket's descriptor, to wait for readability (IDLE).
+    pub fn raw_fd(&self) -> Option<std::os::unix::io::RawFd> {
+        use std::os::unix::io::AsRawFd;
+        self.tcp().map(AsRawFd::as_raw_fd)
+    }
+
     /// Sets the read timeout of the underlying socket (`None` = block).
     pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
         match self.tcp() {

@@ -14,6 +14,7 @@ use crate::proto::types::{SeqNumber, SequenceSet};
 use crate::store::maildir::{flag, Flags};
 use crate::store::names::MailboxName;
 use crate::store::state::MailboxState;
+use crate::store::watch::Subscription;
 use crate::store::{lock, Store, StoreError};
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
@@ -41,6 +42,8 @@ pub struct Selected {
     keywords: Vec<(u8, String)>,
     /// `MailboxState::change` when this view was last brought up to date.
     seen_change: u64,
+    /// Change notifications for this mailbox (IDLE waits on them).
+    subscription: Option<Subscription>,
 }
 
 impl Selected {
@@ -74,6 +77,7 @@ impl Selected {
             read_only,
             state: Arc::clone(&state),
             seen_change: st.change,
+            subscription: None,
             keywords,
             recent,
             flags,
@@ -88,6 +92,20 @@ impl Selected {
         };
         drop(st);
         Ok((view, info))
+    }
+
+    /// The mailbox's directory.
+    pub fn dir(&self) -> std::path::PathBuf {
+        lock(&self.state).dir().to_path_buf()
+    }
+
+    /// Starts receiving change notifications for this mailbox.
+    pub fn attach(&mut self, sub: Subscription) {
+        self.subscription = Some(sub);
+    }
+
+    pub fn subscription(&self) -> Option<&Subscription> {
+        self.subscription.as_ref()
     }
 
     pub fn exists(&self) -> u32 {
@@ -210,6 +228,8 @@ impl Selected {
                 if !claimed.is_empty() {
                     self.recent.push(claimed);
                 }
+                // Seen by a read-write session: new/ → cur/ (as at SELECT).
+                st.move_new_to_cur();
             }
             for m in &st.messages[start..] {
                 self.uids.push(m.uid);

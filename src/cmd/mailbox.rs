@@ -65,7 +65,7 @@ pub fn select(s: &mut Session, raw: &[u8], read_only: bool) -> Result<Tagged, Er
     }
     let name = mailbox_name(s, raw)?;
     let store = s.store()?;
-    let (view, info) = match Selected::open(store, name, read_only) {
+    let (mut view, info) = match Selected::open(store, name, read_only) {
         Ok(v) => v,
         Err(StoreError::NotFound) => return Err(not_found(raw)),
         Err(e) => return Err(e.into()),
@@ -98,6 +98,7 @@ pub fn select(s: &mut Session, raw: &[u8], read_only: bool) -> Result<Tagged, Er
         Some(&Code::Other(format!("UIDNEXT {}", info.uidnext))),
         "Predicted next UID",
     );
+    view.attach(s.ctx.watcher.subscribe(&view.dir()));
     s.selected = Some(view);
     s.state = State::Selected;
     Ok(if read_only {

@@ -8,6 +8,7 @@
 mod auth;
 mod copy;
 mod fetch;
+mod idle;
 mod mailbox;
 mod message;
 mod search;
@@ -45,7 +46,8 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::Subscribe { .. }
         | CommandBody::List { .. }
         | CommandBody::Status { .. }
-        | CommandBody::Append { .. } => Allowed::Authenticated,
+        | CommandBody::Append { .. }
+        | CommandBody::Idle => Allowed::Authenticated,
         CommandBody::Check
         | CommandBody::Close
         | CommandBody::Unselect
@@ -117,6 +119,7 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
             message,
         } => mailbox::append(s, &mailbox, &flags, date, &message),
         CommandBody::Check => message::check(s),
+        CommandBody::Idle => idle::idle(s),
         CommandBody::Close => message::close(s),
         CommandBody::Unselect => message::unselect(s),
         CommandBody::Expunge { uids } => message::expunge(s, uids.as_ref()),

@@ -239,6 +239,7 @@ pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
             .append()
             .map_err(|Expected(e)| syntax_err("APPEND", p.pos, e))?,
         b"CHECK" => CommandBody::Check,
+        b"IDLE" => CommandBody::Idle,
         b"CLOSE" => CommandBody::Close,
         b"UNSELECT" => CommandBody::Unselect,
         b"EXPUNGE" => CommandBody::Expunge { uids: None },

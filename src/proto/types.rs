@@ -73,6 +73,8 @@ pub enum CommandBody {
     },
     Check,
     Close,
+    /// RFC 2177 `idle = "IDLE" CRLF *1(untagged response) "DONE"`
+    Idle,
     /// RFC 3691.
     Unselect,
     /// EXPUNGE, or UID EXPUNGE (RFC 4315) with a UID set.
@@ -259,6 +261,7 @@ impl CommandBody {
             CommandBody::Status { .. } => "STATUS",
             CommandBody::Append { .. } => "APPEND",
             CommandBody::Check => "CHECK",
+            CommandBody::Idle => "IDLE",
             CommandBody::Close => "CLOSE",
             CommandBody::Unselect => "UNSELECT",
             CommandBody::Expunge { uids: None } => "EXPUNGE",

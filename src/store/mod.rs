@@ -17,6 +17,7 @@ pub mod names;
 pub mod state;
 pub mod subscriptions;
 pub mod uidlist;
+pub mod watch;
 
 use dotlock::{DotLock, LockOptions, UIDLIST_LOCK};
 use maildir::Flags;

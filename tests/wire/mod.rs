@@ -2,6 +2,7 @@
 
 mod auth;
 mod copy;
+mod idle;
 mod limits;
 mod logging;
 mod mailbox;

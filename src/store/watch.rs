@@ -1,0 +1,274 @@
+//! Change notification: one watcher thread for the whole server tells
+//! sessions that a mailbox they have selected changed on disk, whoever
+//! changed it (another session, Dovecot's LDA, procmail, a file copy).
+//!
+//! The thread blocks on inotify for the `new/` and `cur/` directories of
+//! mailboxes that some session has selected. A notification carries no
+//! data: it means "sync now" (the disk is the truth), over a `bounded(1)`
+//! channel so bursts coalesce. A session waiting in IDLE also registers a
+//! `mio::Waker`, which ends its wait at once. Without inotify (or if it
+//! fails), the thread falls back to waking every subscriber once a second;
+//! a sync with nothing changed costs only three `stat()`s.
+
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use inotify::{Inotify, WatchDescriptor, WatchMask, Watches};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How often subscribers are woken when inotify is not available.
+const POLL_FALLBACK: Duration = Duration::from_secs(1);
+
+/// Something to poke when a mailbox changes.
+struct Subscriber {
+    id: u64,
+    tx: Sender<()>,
+    waker: Arc<Mutex<Option<Arc<mio::Waker>>>>,
+}
+
+impl Subscriber {
+    fn notify(&self) {
+        match self.tx.try_send(()) {
+            Ok(()) | Err(TrySendError::Full(())) => {}
+            Err(TrySendError::Disconnected(())) => return,
+        }
+        if let Some(w) = super::lock(&self.waker).as_ref() {
+            let _ = w.wake();
+        }
+    }
+}
+
+#[derive(Default)]
+struct Table {
+    /// Mailbox directory → its inotify watches and subscribers.
+    dirs: HashMap<PathBuf, (Vec<WatchDescriptor>, Vec<Subscriber>)>,
+    by_wd: HashMap<WatchDescriptor, PathBuf>,
+    next_id: u64,
+}
+
+struct Inner {
+    table: Mutex<Table>,
+    /// Handle to add and remove inotify watches from session threads;
+    /// None when falling back to polling.
+    watches: Mutex<Option<Watches>>,
+}
+
+/// The server's watcher; cheap to clone.
+#[derive(Clone)]
+pub struct Watcher {
+    inner: Arc<Inner>,
+}
+
+/// A session's interest in one mailbox; dropping it unsubscribes.
+pub struct Subscription {
+    inner: Arc<Inner>,
+    dir: PathBuf,
+    id: u64,
+    rx: Receiver<()>,
+    waker: Arc<Mutex<Option<Arc<mio::Waker>>>>,
+}
+
+impl Subscription {
+    /// True (once) if the mailbox changed since the last call.
+    pub fn changed(&self) -> bool {
+        self.rx.try_recv().is_ok()
+    }
+
+    /// While set, a change also wakes this waker (a session in IDLE).
+    pub fn set_waker(&self, waker: Option<Arc<mio::Waker>>) {
+        *super::lock(&self.waker) = waker;
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut table = super::lock(&self.inner.table);
+        let Some((wds, subs)) = table.dirs.get_mut(&self.dir) else {
+            return;
+        };
+        subs.retain(|s| s.id != self.id);
+        if !subs.is_empty() {
+            return;
+        }
+        let wds = std::mem::take(wds);
+        table.dirs.remove(&self.dir);
+        for wd in &wds {
+            table.by_wd.remove(wd);
+        }
+        drop(table);
+        if let Some(watches) = super::lock(&self.inner.watches).as_mut() {
+            for wd in wds {
+                // The directory may be gone already; nothing to undo then.
+                let _ = watches.remove(wd);
+            }
+        }
+    }
+}
+
+impl Watcher {
+    /// Starts the watcher thread.
+    pub fn start() -> Watcher {
+        let inotify = match Inotify::init() {
+            Ok(i) => Some(i),
+            Err(e) => {
+                log::warn!("inotify unavailable ({e}); mailbox changes are polled once a second");
+                None
+            }
+        };
+        let inner = Arc::new(Inner {
+            table: Mutex::new(Table::default()),
+            watches: Mutex::new(inotify.as_ref().map(Inotify::watches)),
+        });
+        let thread_inner = Arc::clone(&inner);
+        let spawned =
+            std::thread::Builder::new()
+                .name("watcher".into())
+                .spawn(move || match inotify {
+                    Some(i) => inotify_loop(&thread_inner, i),
+                    None => poll_loop(&thread_inner),
+                });
+        if let Err(e) = spawned {
+            log::error!("cannot start the watcher thread: {e}");
+        }
+        Watcher { inner }
+    }
+
+    /// Subscribes to changes of the mailbox in `dir`.
+    pub fn subscribe(&self, dir: &Path) -> Subscription {
+        let (tx, rx) = bounded(1);
+        let waker = Arc::new(Mutex::new(None));
+        let mut table = super::lock(&self.inner.table);
+        table.next_id += 1;
+        let id = table.next_id;
+        let fresh = !table.dirs.contains_key(dir);
+        let mut wds = Vec::new();
+        if fresh {
+            if let Some(watches) = super::lock(&self.inner.watches).as_mut() {
+                let mask = WatchMask::CREATE
+                    | WatchMask::DELETE
+                    | WatchMask::MOVED_FROM
+                    | WatchMask::MOVED_TO
+                    | WatchMask::CLOSE_WRITE
+                    | WatchMask::DELETE_SELF;
+                for sub in ["new", "cur"] {
+                    match watches.add(dir.join(sub), mask) {
+                        Ok(wd) => wds.push(wd),
+                        Err(e) => log::warn!("cannot watch {}: {e}", dir.join(sub).display()),
+                    }
+                }
+            }
+        }
+        for wd in &wds {
+            table.by_wd.insert(wd.clone(), dir.to_path_buf());
+        }
+        let entry = table
+            .dirs
+            .entry(dir.to_path_buf())
+            .or_insert_with(|| (Vec::new(), Vec::new()));
+        entry.0.extend(wds);
+        entry.1.push(Subscriber {
+            id,
+            tx,
+            waker: Arc::clone(&waker),
+        });
+        Subscription {
+            inner: Arc::clone(&self.inner),
+            dir: dir.to_path_buf(),
+            id,
+            rx,
+            waker,
+        }
+    }
+}
+
+fn inotify_loop(inner: &Inner, mut inotify: Inotify) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let events = match inotify.read_events_blocking(&mut buf) {
+            Ok(events) => events,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                log::error!("inotify failed ({e}); falling back to polling");
+                *super::lock(&inner.watches) = None;
+                return poll_loop(inner);
+            }
+        };
+        let table = super::lock(&inner.table);
+        let mut woken: Vec<&PathBuf> = Vec::new();
+        for event in events {
+            if event.mask.contains(inotify::EventMask::Q_OVERFLOW) {
+                // Events were lost: everyone rescans.
+                table
+                    .dirs
+                    .values()
+                    .flat_map(|(_, s)| s)
+                    .for_each(Subscriber::notify);
+                continue;
+            }
+            if let Some(dir) = table.by_wd.get(&event.wd) {
+                if !woken.contains(&dir) {
+                    woken.push(dir);
+                }
+            }
+        }
+        for dir in woken {
+            if let Some((_, subs)) = table.dirs.get(dir) {
+                subs.iter().for_each(Subscriber::notify);
+            }
+        }
+    }
+}
+
+fn poll_loop(inner: &Inner) {
+    loop {
+        std::thread::sleep(POLL_FALLBACK);
+        let table = super::lock(&inner.table);
+        table
+            .dirs
+            .values()
+            .flat_map(|(_, s)| s)
+            .for_each(Subscriber::notify);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn wait_for(sub: &Subscription) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if sub.changed() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    #[test]
+    fn deliveries_and_renames_notify_subscribers() {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["new", "cur", "tmp"] {
+            std::fs::create_dir(dir.path().join(sub)).unwrap();
+        }
+        let w = Watcher::start();
+        let a = w.subscribe(dir.path());
+        let b = w.subscribe(dir.path());
+        std::fs::write(dir.path().join("new/1.M1P1.h"), "x").unwrap();
+        assert!(wait_for(&a) && wait_for(&b));
+        std::fs::rename(
+            dir.path().join("new/1.M1P1.h"),
+            dir.path().join("cur/1.M1P1.h:2,S"),
+        )
+        .unwrap();
+        assert!(wait_for(&a));
+        drop(b);
+        std::fs::remove_file(dir.path().join("cur/1.M1P1.h:2,S")).unwrap();
+        assert!(wait_for(&a));
+        drop(a);
+        assert!(super::super::lock(&w.inner.table).dirs.is_empty());
+    }
+}
