@@ -18,6 +18,7 @@ use std::sync::Arc;
 /// TLS port, so the handshake comes before the greeting.
 pub fn serve(ctx: Arc<ServerContext>, tcp: TcpStream, peer: SocketAddr, implicit_tls: bool) {
     let _ = tcp.set_nodelay(true);
+    let live_key = ctx.remember(&tcp);
     let mut s = Session::new(ctx, Transport::plain(tcp), peer);
     log::info!(
         "conn={} peer={} connect{}",
@@ -37,8 +38,17 @@ pub fn serve(ctx: Arc<ServerContext>, tcp: TcpStream, peer: SocketAddr, implicit
             return;
         }
     }
-    let reason = run(&mut s);
+    let mut reason = run(&mut s);
+    if s.ctx
+        .shutting_down
+        .load(std::sync::atomic::Ordering::SeqCst)
+        && s.state != State::Logout
+    {
+        bye(&mut s, "Server shutting down.");
+        reason = format!("server shutdown ({reason})");
+    }
     s.transport.close();
+    s.ctx.forget(live_key);
     log::info!(
         "conn={} peer={} user={} logout ({}) in={} out={} duration={:.1}s",
         s.id,

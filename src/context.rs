@@ -33,6 +33,11 @@ pub struct ServerContext {
     pub limits: Limits,
     /// Connections being served now.
     pub connections: AtomicUsize,
+    /// Set on SIGTERM/SIGINT: sessions say BYE and end.
+    pub shutting_down: std::sync::atomic::AtomicBool,
+    /// A handle on each live connection's socket, so shutdown can wake
+    /// sessions blocked in a read (by shutting down the reading side).
+    live: std::sync::Mutex<std::collections::HashMap<u64, std::net::TcpStream>>,
     next_session: AtomicU64,
     /// Distinguishes session ids across restarts.
     boot: u64,
@@ -67,8 +72,32 @@ impl ServerContext {
             trace_policy,
             limits,
             connections: AtomicUsize::new(0),
+            shutting_down: std::sync::atomic::AtomicBool::new(false),
+            live: std::sync::Mutex::new(std::collections::HashMap::new()),
             next_session: AtomicU64::new(1),
             boot,
+        }
+    }
+
+    /// Remembers a connection's socket for shutdown; returns a key for `forget`.
+    pub fn remember(&self, tcp: &std::net::TcpStream) -> u64 {
+        let key = self.next_session.fetch_add(1, Ordering::Relaxed) | (1 << 63);
+        if let Ok(clone) = tcp.try_clone() {
+            crate::store::lock(&self.live).insert(key, clone);
+        }
+        key
+    }
+
+    pub fn forget(&self, key: u64) {
+        crate::store::lock(&self.live).remove(&key);
+    }
+
+    /// Starts a graceful shutdown: every session's pending read ends, so it
+    /// can send BYE and close. Writes still work, TLS included.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        for tcp in crate::store::lock(&self.live).values() {
+            let _ = tcp.shutdown(std::net::Shutdown::Read);
         }
     }
 

@@ -77,11 +77,30 @@ pub fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             SIGHUP => reload(&ctx),
             _ => {
                 log::info!("signal {signal}: shutting down");
+                shutdown(&ctx);
                 return Ok(());
             }
         }
     }
     Ok(())
+}
+
+/// How long shutdown waits for sessions to say BYE and finish the command
+/// they are in (an APPEND being written, a uidlist being updated).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// SIGTERM/SIGINT: wake every session so it sends BYE, then wait (bounded)
+/// for them to finish before the process exits.
+fn shutdown(ctx: &ServerContext) {
+    ctx.begin_shutdown();
+    let deadline = std::time::Instant::now() + SHUTDOWN_GRACE;
+    while ctx.connections.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let left = ctx.connections.load(Ordering::Acquire);
+    if left > 0 {
+        log::warn!("{left} sessions still busy after {SHUTDOWN_GRACE:?}; exiting anyway");
+    }
 }
 
 fn bind(addr: SocketAddr, tls: bool) -> Result<Listener, String> {
@@ -119,12 +138,20 @@ fn accept_loop(ctx: Arc<ServerContext>, listener: Listener) {
                 continue;
             }
         };
+        if ctx.shutting_down.load(Ordering::SeqCst) {
+            refuse(tcp, listener.tls, "* BYE Server shutting down.\r\n");
+            continue;
+        }
         let Some(slot) = ConnectionSlot::take(&ctx) else {
             log::warn!(
                 "peer={peer} refused: max_connections ({}) reached",
                 ctx.config.max_connections
             );
-            refuse(tcp, listener.tls);
+            refuse(
+                tcp,
+                listener.tls,
+                "* BYE Too many connections, try again later.\r\n",
+            );
             continue;
         };
         let ctx = Arc::clone(&ctx);
@@ -143,10 +170,10 @@ fn accept_loop(ctx: Arc<ServerContext>, listener: Listener) {
 
 /// Tells a client over the connection cap why it is turned away (plain
 /// connections only: a TLS client would not understand clear text).
-fn refuse(mut tcp: TcpStream, tls: bool) {
+fn refuse(mut tcp: TcpStream, tls: bool, bye: &str) {
     if !tls {
         let _ = tcp.set_write_timeout(Some(Duration::from_secs(1)));
-        let _ = tcp.write_all(b"* BYE Too many connections, try again later.\r\n");
+        let _ = tcp.write_all(bye.as_bytes());
     }
 }
 

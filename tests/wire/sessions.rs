@@ -122,3 +122,25 @@ fn idle_unauthenticated_connection_gets_bye() {
     assert!(c.closed());
     server.wait_for_log("inactivity timeout");
 }
+
+#[test]
+fn sigterm_sends_bye_to_every_session_and_exits() {
+    let mut server = TestServer::start();
+    let mut plain = server.login();
+    plain.ok("SELECT INBOX");
+    let mut idle = server.login();
+    idle.ok("SELECT INBOX");
+    idle.send(b"i IDLE\r\n");
+    assert_eq!(idle.line(), "+ idling");
+    let mut tls = server.connect_tls();
+    let mut fresh = server.connect();
+    server.signal("TERM");
+    for c in [&mut plain, &mut idle, &mut tls, &mut fresh] {
+        assert_eq!(c.line(), "* BYE Server shutting down.");
+        assert!(c.closed());
+    }
+    let status = server
+        .wait_exit(std::time::Duration::from_secs(10))
+        .expect("server exits");
+    assert!(status.success(), "{status:?}");
+}
