@@ -7,7 +7,7 @@
 //! same Unix user: as root they both run as `nobody`, as Dovecot refuses
 //! to touch mail as root.
 
-use crate::common::dovecot::{dovecot, hand_over, mail_uid};
+use crate::common::dovecot::{dovecot, hand_over, mail_uid, DovecotSession};
 use crate::common::{Client, TestServer};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -271,4 +271,62 @@ fn roost_and_dovecot_take_turns_without_reusing_uids() {
     );
     let uids: Vec<u32> = fetched(&dv).iter().map(|m| m.0).collect();
     assert_eq!(uids, vec![1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn dovecot_and_roost_serving_one_tree_at_once_agree_on_uids() {
+    let server = start_server_for_shared_tree();
+    let home = home(&server);
+    dovecot(&home, &[append_cmd("INBOX", "", "seed")]);
+    let mut dv = DovecotSession::start(&home);
+    let mut c = server.login();
+    dv.cmd("SELECT INBOX");
+    c.ok("SELECT INBOX");
+    let mut appended = Vec::new();
+    for round in 0..5 {
+        let (_, t) = dv.cmd(&append_cmd("INBOX", "", &format!("dv{round}")));
+        assert!(t.starts_with("OK [APPENDUID "), "{t}");
+        appended.push(
+            t.split_whitespace()
+                .nth(3)
+                .unwrap()
+                .trim_end_matches(']')
+                .parse::<u32>()
+                .unwrap(),
+        );
+        let msg = format!("Subject: roost{round}\r\n\r\nx\r\n");
+        let tag = c.tag();
+        c.send(format!("{tag} APPEND INBOX {{{}+}}\r\n{msg}\r\n", msg.len()).as_bytes());
+        let r = c.read_reply(&tag);
+        appended.push(
+            r.tagged
+                .split_whitespace()
+                .nth(3)
+                .unwrap()
+                .trim_end_matches(']')
+                .parse()
+                .unwrap(),
+        );
+        // Flags set on one side are seen on the other.
+        c.ok(&format!(
+            "UID STORE {} +FLAGS (\\Flagged)",
+            appended[appended.len() - 2]
+        ));
+        dv.cmd(&format!(
+            "UID STORE {} +FLAGS (\\Seen)",
+            appended[appended.len() - 1]
+        ));
+    }
+    let mut sorted = appended.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(
+        sorted.len(),
+        appended.len(),
+        "a UID was handed out twice: {appended:?}"
+    );
+    let (dv_lines, _) = dv.cmd("UID FETCH 1:* (UID FLAGS)");
+    let ours = fetched(&c.ok("UID FETCH 1:* (UID FLAGS)").untagged);
+    assert_eq!(fetched(&dv_lines), ours);
+    assert_eq!(ours.len(), 11, "nothing lost or duplicated: {ours:?}");
 }

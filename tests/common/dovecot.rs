@@ -44,13 +44,8 @@ pub fn hand_over(path: &Path) {
     }
 }
 
-/// Runs Dovecot's imap binary on `home`'s Maildir with these commands
-/// (tagged `d1`, `d2`, …) and returns its output lines.
-pub fn dovecot(home: &Path, commands: &[String]) -> Vec<String> {
-    assert!(
-        Path::new(DOVECOT_IMAP).exists(),
-        "{DOVECOT_IMAP} is missing: install Debian's dovecot-imapd (see README)"
-    );
+/// Writes the reference configuration next to `home`.
+fn write_conf(home: &Path) -> std::path::PathBuf {
     let conf = home.parent().unwrap().join("dovecot-ref.conf");
     let uid = mail_uid();
     std::fs::write(
@@ -61,6 +56,99 @@ pub fn dovecot(home: &Path, commands: &[String]) -> Vec<String> {
         ),
     )
     .unwrap();
+    conf
+}
+
+/// A long-lived Dovecot session, for interleaving with Roost's.
+pub struct DovecotSession {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<String>,
+    n: u32,
+}
+
+impl DovecotSession {
+    pub fn start(home: &Path) -> DovecotSession {
+        assert!(
+            Path::new(DOVECOT_IMAP).exists(),
+            "{DOVECOT_IMAP} is missing: install dovecot-imapd"
+        );
+        let conf = write_conf(home);
+        let mut child = Command::new(DOVECOT_IMAP)
+            .arg("-c")
+            .arg(&conf)
+            .env_clear()
+            .env("USER", "alice")
+            .env("HOME", home)
+            .env("PATH", "/usr/bin:/bin")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut s = DovecotSession {
+            child,
+            stdin,
+            lines,
+            n: 0,
+        };
+        let greeting = s.next_line();
+        assert!(greeting.starts_with("* PREAUTH"), "{greeting}");
+        s
+    }
+
+    fn next_line(&mut self) -> String {
+        self.lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("dovecot answered within 30 s")
+    }
+
+    /// Runs one command; returns (untagged lines, tagged status text).
+    pub fn cmd(&mut self, command: &str) -> (Vec<String>, String) {
+        self.n += 1;
+        let tag = format!("s{}", self.n);
+        self.stdin
+            .write_all(format!("{tag} {command}\r\n").as_bytes())
+            .unwrap();
+        self.stdin.flush().unwrap();
+        let mut untagged = Vec::new();
+        loop {
+            let line = self.next_line();
+            if let Some(rest) = line.strip_prefix(&format!("{tag} ")) {
+                return (untagged, rest.to_string());
+            }
+            untagged.push(line);
+        }
+    }
+}
+
+impl Drop for DovecotSession {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs Dovecot's imap binary on `home`'s Maildir with these commands
+/// (tagged `d1`, `d2`, …) and returns its output lines.
+pub fn dovecot(home: &Path, commands: &[String]) -> Vec<String> {
+    assert!(
+        Path::new(DOVECOT_IMAP).exists(),
+        "{DOVECOT_IMAP} is missing: install Debian's dovecot-imapd (see README)"
+    );
+    let conf = write_conf(home);
     let mut input = Vec::new();
     for (i, c) in commands.iter().enumerate() {
         input.extend_from_slice(format!("d{} {c}\r\n", i + 1).as_bytes());
