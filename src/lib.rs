@@ -41,6 +41,7 @@ pub mod error;
 pub mod message;
 pub mod net;
 pub mod proto;
+pub mod search;
 pub mod selected;
 pub mod server;
 pub mod session;

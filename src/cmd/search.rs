@@ -1,27 +1,165 @@
-//! SEARCH and UID SEARCH (RFC 3501 §6.4.4, §6.4.8). (Being written.)
+//! SEARCH and UID SEARCH (RFC 3501 §6.4.4, §6.4.8).
+//!
+//! Two passes over the session's view. First, under the mailbox lock,
+//! every message is tried with what the shared state knows: flags,
+//! \Recent, UIDs, sizes from `,W=` in file names. Most searches end there.
+//! The messages whose outcome depends on their contents (or a date, which
+//! takes a `stat`) are then read with the lock released, a few hundred at a
+//! time, each file once (`search::MessageFile`).
+//!
+//! Messages another session expunged keep their numbers here until the
+//! client may hear of it (RFC 3501 §7.4.1). As in Dovecot they match on the
+//! flags last known, match nothing that needs their contents, and the
+//! tagged OK then carries EXPUNGEISSUED.
 
 use crate::error::{Error, Tagged};
+use crate::proto::encode::Code;
 use crate::proto::search::SearchKey;
-use crate::session::Session;
+use crate::search::{CompileError, Facts, IndexOnly, MessageFile, Query, Scope, Stop, CHARSETS};
+use crate::session::{Session, User};
+use crate::store::lock;
+use crate::store::state::MailboxState;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Messages whose paths are looked up under one lock in the second pass.
+const PATH_BATCH: usize = 256;
+
+/// A message the first pass could not decide.
+struct Pending {
+    facts: Facts,
+    vsize: Option<u64>,
+}
 
 pub fn search(
     s: &mut Session,
-    _charset: Option<&str>,
-    _keys: &[SearchKey],
+    charset: Option<&str>,
+    keys: &[SearchKey],
     uid: bool,
 ) -> Result<Tagged, Error> {
-    let Some(sel) = s.selected.as_ref() else {
+    let (Some(sel), Some(user)) = (s.selected.as_ref(), s.user.as_ref()) else {
         return Err(Error::bad("No mailbox selected."));
     };
-    let numbers: Vec<u32> = if uid {
-        sel.uids().to_vec()
-    } else {
-        (1..=sel.exists()).collect()
+    let scope = Scope {
+        exists: sel.exists(),
+        last_uid: sel.uids().last().copied().unwrap_or(0),
     };
+    let number = |f: &Facts| if uid { f.uid } else { f.msn };
+    let state = Arc::clone(sel.state());
+    let mut found = Vec::new();
+    let mut pending = Vec::new();
+    let mut lost = false;
+    let query = {
+        let mut st = lock(&state);
+        // Flag changes other programs made since the last command count.
+        user.store.sync(&mut st)?;
+        let query = Query::compile(keys, charset, scope, |name| st.keywords.index_of(name))
+            .map_err(compile_error)?;
+        for (i, &msg_uid) in sel.uids().iter().enumerate() {
+            let msn = i as u32 + 1;
+            let pos = st.position(msg_uid);
+            let facts = Facts {
+                msn,
+                uid: msg_uid,
+                flags: pos.map_or_else(|| sel.reported_flags(msn), |p| st.messages[p].flags),
+                recent: sel.is_recent(msg_uid),
+            };
+            let vsize = pos.and_then(|p| st.messages[p].vsize);
+            match query.eval(&facts, &mut IndexOnly { vsize }) {
+                Ok(Some(true)) => found.push(number(&facts)),
+                Ok(Some(false)) => {}
+                // Only the contents can tell; an expunged message has none.
+                Ok(None) | Err(_) if pos.is_some() => pending.push(Pending { facts, vsize }),
+                Ok(None) | Err(_) => lost = true,
+            }
+        }
+        query
+    };
+
+    let mut learned = Vec::new();
+    for batch in pending.chunks(PATH_BATCH) {
+        let paths: Vec<Option<PathBuf>> = {
+            let st = lock(&state);
+            batch
+                .iter()
+                .map(|p| {
+                    st.position(p.facts.uid)
+                        .map(|i| st.path_of(&st.messages[i]))
+                })
+                .collect()
+        };
+        for (p, path) in batch.iter().zip(paths) {
+            let Some(mut path) = path else {
+                lost = true;
+                continue;
+            };
+            for attempt in 0..2 {
+                let mut file = MessageFile::new(path.clone(), p.vsize);
+                let outcome = query.eval(&p.facts, &mut file);
+                if let Some(v) = file.learned_vsize() {
+                    learned.push((p.facts.uid, v));
+                }
+                match outcome {
+                    Ok(Some(true)) => found.push(number(&p.facts)),
+                    Ok(_) => {}
+                    Err(Stop::Gone) => match relocate(user, &state, p.facts.uid)? {
+                        // Renamed by a flag change meanwhile: read it there.
+                        Some(moved) if attempt == 0 && moved != path => {
+                            path = moved;
+                            continue;
+                        }
+                        _ => lost = true,
+                    },
+                    Err(Stop::Io(e)) => {
+                        return Err(Error::Server(format!("reading {}: {e}", path.display())))
+                    }
+                }
+                break;
+            }
+        }
+    }
+    if !learned.is_empty() {
+        // Sizes read from files, kept as MailboxState::vsize would.
+        let mut st = lock(&state);
+        for (msg_uid, v) in learned {
+            if let Some(i) = st.position(msg_uid) {
+                st.messages[i].vsize.get_or_insert(v);
+            }
+        }
+    }
+
+    found.sort_unstable();
     s.out.untagged().raw("SEARCH");
-    for n in numbers {
+    for n in found {
         s.out.sp().number(n.into());
     }
     s.out.crlf();
+    if lost {
+        // RFC 9051 §7.1; Dovecot puts it in the OK as well.
+        return Ok(Tagged::with_code(
+            Code::Other("EXPUNGEISSUED".into()),
+            "Search completed.",
+        ));
+    }
     Ok(Tagged::ok("Search completed."))
+}
+
+/// Where a message's file is now, after a fresh look at the disk; `None`
+/// when it is gone.
+fn relocate(user: &User, state: &Mutex<MailboxState>, uid: u32) -> Result<Option<PathBuf>, Error> {
+    let mut st = lock(state);
+    st.mark_dirty();
+    user.store.sync(&mut st)?;
+    Ok(st.position(uid).map(|i| st.path_of(&st.messages[i])))
+}
+
+fn compile_error(e: CompileError) -> Error {
+    match e {
+        // RFC 3501 §6.4.4: NO, listing what is supported.
+        CompileError::BadCharset => Error::no(
+            Some(Code::Other(format!("BADCHARSET ({})", CHARSETS.join(" ")))),
+            "Unknown charset.",
+        ),
+        CompileError::NotUtf8 => Error::bad("Invalid search string: not UTF-8."),
+    }
 }
