@@ -39,6 +39,7 @@ pub mod datetime;
 pub mod demo;
 pub mod error;
 pub mod message;
+pub mod mime;
 pub mod net;
 pub mod proto;
 pub mod search;

@@ -1,6 +1,7 @@
 //! Raw message bytes as IMAP serves them: CRLF line endings (Maildir files
-//! usually hold bare LF), the header/body split, and header field
-//! selection for `BODY[HEADER.FIELDS (...)]`. Pure functions on bytes.
+//! usually hold bare LF), the header/body split, header field selection
+//! for `BODY[HEADER.FIELDS (...)]` (shared with `mime`, which owns the
+//! header syntax) and `<partial>` cuts. Pure functions on bytes.
 
 use std::borrow::Cow;
 
@@ -41,59 +42,18 @@ pub fn header_end(msg: &[u8]) -> usize {
 }
 
 /// The header fields of a CRLF header block, each with its continuation
-/// lines, as `(name, whole field bytes including CRLF)`.
+/// lines, as `(name, whole field bytes including CRLF)`. Split as Dovecot
+/// splits them (see `mime::header_fields`), so every user of header
+/// fields agrees with FETCH.
 pub fn header_fields(header: &[u8]) -> Vec<(&[u8], &[u8])> {
-    let mut fields = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while i < header.len() {
-        let line_end = header[i..]
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .map_or(header.len(), |p| i + p + 2);
-        let continuation = matches!(header.get(line_end), Some(b' ') | Some(b'\t'));
-        if !continuation {
-            let field = &header[start..line_end];
-            if field != b"\r\n" && !field.is_empty() {
-                let name_end = field.iter().position(|&b| b == b':').unwrap_or(0);
-                let name = trim_ws(&field[..name_end]);
-                fields.push((name, field));
-            }
-            start = line_end;
-        }
-        i = line_end;
-    }
-    fields
-}
-
-fn trim_ws(b: &[u8]) -> &[u8] {
-    let start = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let end = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    &b[start..end]
+    crate::mime::header_fields(header)
 }
 
 /// `HEADER.FIELDS` (`keep` = true) or `HEADER.FIELDS.NOT` (false): the
 /// matching fields in their original order, then the blank line
 /// (RFC 3501 §6.4.5). Names match case-insensitively.
 pub fn select_fields(header: &[u8], names: &[Vec<u8>], keep: bool) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (name, field) in header_fields(header) {
-        let listed = names.iter().any(|n| n.eq_ignore_ascii_case(name));
-        if listed == keep {
-            out.extend_from_slice(field);
-            if !field.ends_with(b"\r\n") {
-                out.extend_from_slice(b"\r\n");
-            }
-        }
-    }
-    out.extend_from_slice(b"\r\n");
-    out
+    crate::mime::select_header_fields(header, names, keep)
 }
 
 /// `<origin.length>` applied to a section (RFC 3501 §6.4.5): a start past

@@ -87,7 +87,15 @@ impl Session {
     pub fn capabilities(&self) -> String {
         let mut caps = vec!["IMAP4rev1", "SASL-IR", "LITERAL+", "ID"];
         if self.state != State::NotAuthenticated {
-            caps.extend(["IDLE", "UNSELECT", "UIDPLUS", "CHILDREN", "MOVE", "STATUS=SIZE"]);
+            caps.extend([
+                "IDLE",
+                "UNSELECT",
+                "UIDPLUS",
+                "CHILDREN",
+                "MOVE",
+                "BINARY",
+                "STATUS=SIZE",
+            ]);
         }
         if self.state == State::NotAuthenticated {
             if self.ctx.tls.is_some() && !self.transport.is_tls() {

@@ -1,12 +1,17 @@
-//! FETCH and UID FETCH (RFC 3501 §6.4.5, §6.4.8, §7.4.2).
+//! FETCH and UID FETCH (RFC 3501 §6.4.5, §6.4.8, §7.4.2; BINARY from
+//! RFC 3516).
 //!
 //! Per message, what is needed is gathered under the mailbox lock (flags,
 //! file name, size), then the lock is dropped before the file is read and
 //! the response written: no socket write ever waits on a mailbox lock.
+//! The file is read and parsed (`mime::Message`) once per message, however
+//! many items need it; what each item says is decided in `mime`, so the
+//! answers match Dovecot's.
 
 use crate::datetime::Utc;
 use crate::error::{Error, Tagged};
 use crate::message;
+use crate::mime::{self, BinaryError, Message};
 use crate::proto::encode::{Code, ResponseBuf};
 use crate::proto::types::{FetchAtt, Section, SectionText, SequenceSet};
 use crate::selected::write_flag_names;
@@ -31,11 +36,6 @@ pub fn fetch(
     items: &[FetchAtt],
     uid_mode: bool,
 ) -> Result<Tagged, Error> {
-    for item in items {
-        if !supported(item) {
-            return Err(Error::bad(format!("FETCH {item:?} is not supported yet.")));
-        }
-    }
     let Some(sel) = s.selected.as_ref() else {
         return Err(Error::bad("No mailbox selected."));
     };
@@ -46,6 +46,7 @@ pub fn fetch(
     // RFC 3501 §6.4.5: BODY[...] without PEEK (and RFC822, RFC822.TEXT) set \Seen.
     let sets_seen = !read_only && items.iter().any(sets_seen_flag);
     let needs_file = items.iter().any(needs_content);
+    let needs_parse = items.iter().any(needs_structure);
     let mut missing = false;
     for (msn, uid) in targets {
         let Some(snap) = snapshot(s, uid, sets_seen)? else {
@@ -70,16 +71,15 @@ pub fn fetch(
             None
         };
         let crlf = content.as_deref().map(message::to_crlf);
-        write_message(
-            s,
-            msn,
-            uid,
-            uid_mode,
-            items,
-            &snap,
-            crlf.as_deref(),
-            sets_seen,
-        )?;
+        let parsed = match &crlf {
+            Some(c) if needs_parse => Some(Message::parse(c)),
+            _ => None,
+        };
+        let msg = Loaded {
+            raw: crlf.as_deref(),
+            parsed: parsed.as_ref(),
+        };
+        write_message(s, msn, uid, uid_mode, items, &snap, msg, sets_seen)?;
         if s.out.len() >= FLUSH_AT {
             s.flush()?;
         }
@@ -92,22 +92,6 @@ pub fn fetch(
         ));
     }
     Ok(Tagged::ok("Fetch completed."))
-}
-
-fn supported(item: &FetchAtt) -> bool {
-    match item {
-        FetchAtt::Flags
-        | FetchAtt::Uid
-        | FetchAtt::InternalDate
-        | FetchAtt::Rfc822Size
-        | FetchAtt::Rfc822
-        | FetchAtt::Rfc822Header
-        | FetchAtt::Rfc822Text => true,
-        FetchAtt::BodySection { section, .. } => {
-            section.part.is_empty() && section.text != Some(SectionText::Mime)
-        }
-        _ => false,
-    }
 }
 
 fn sets_seen_flag(item: &FetchAtt) -> bool {
@@ -125,6 +109,41 @@ fn needs_content(item: &FetchAtt) -> bool {
         item,
         FetchAtt::Flags | FetchAtt::Uid | FetchAtt::InternalDate | FetchAtt::Rfc822Size
     )
+}
+
+/// Items that need the MIME structure, not just the bytes.
+fn needs_structure(item: &FetchAtt) -> bool {
+    match item {
+        FetchAtt::Envelope
+        | FetchAtt::Body
+        | FetchAtt::BodyStructure
+        | FetchAtt::Rfc822Header
+        | FetchAtt::Rfc822Text
+        | FetchAtt::Binary { .. }
+        | FetchAtt::BinarySize { .. } => true,
+        FetchAtt::BodySection { section, .. } => !section.part.is_empty() || section.text.is_some(),
+        _ => false,
+    }
+}
+
+/// One message's content: the CRLF bytes and, when an item needs it,
+/// their parse.
+#[derive(Clone, Copy)]
+struct Loaded<'a> {
+    raw: Option<&'a [u8]>,
+    parsed: Option<&'a Message<'a>>,
+}
+
+/// A BINARY item that cannot be served; the FETCH fails with this.
+fn binary_error(e: BinaryError) -> Error {
+    match e {
+        // RFC 3516 §4.3.
+        BinaryError::UnknownCte => Error::no(
+            Some(Code::Other("UNKNOWN-CTE".into())),
+            "Unknown Content-Transfer-Encoding.",
+        ),
+        BinaryError::InvalidData => Error::no(Some(Code::Parse), "Invalid data in MIME part"),
+    }
 }
 
 /// Reads a message's state; sets \Seen first when the fetch implies it.
@@ -171,7 +190,7 @@ fn write_message(
     uid_mode: bool,
     items: &[FetchAtt],
     snap: &Snapshot,
-    content: Option<&[u8]>,
+    msg: Loaded<'_>,
     seen_set: bool,
 ) -> Result<(), Error> {
     let Some(sel) = s.selected.as_mut() else {
@@ -187,80 +206,38 @@ fn write_message(
     let out = &mut s.out;
     out.untagged().number(msn.into()).raw(" FETCH (");
     let mut first = true;
-    let mut sep = |out: &mut ResponseBuf| {
+    // UID first: some clients (Thunderbird) read it before anything else.
+    if uid_mode || items.contains(&FetchAtt::Uid) {
+        out.raw("UID ").number(uid.into());
+        first = false;
+    }
+    for item in items {
+        if matches!(item, FetchAtt::Uid | FetchAtt::Flags) {
+            continue;
+        }
+        let decoded = match decode(item, msg) {
+            Ok(d) => d,
+            Err(e) => {
+                // Dovecot ends the response with what was written so far
+                // (the UID if nothing, as "FETCH ()" is not allowed) and
+                // fails the command: RFC 3516 §4.3 for an unknown encoding.
+                if first {
+                    out.raw("UID ").number(uid.into());
+                }
+                out.raw(")").crlf();
+                return Err(binary_error(e));
+            }
+        };
         if !first {
             out.sp();
         }
         first = false;
-    };
-    // UID first: some clients (Thunderbird) read it before anything else.
-    if uid_mode || items.contains(&FetchAtt::Uid) {
-        sep(out);
-        out.raw("UID ").number(uid.into());
-    }
-    for item in items {
-        match item {
-            FetchAtt::Uid | FetchAtt::Flags => continue,
-            FetchAtt::InternalDate => {
-                sep(out);
-                let date = std::fs::metadata(&snap.path)
-                    .and_then(|m| m.modified())
-                    .map(Utc::from_system_time)
-                    .map(|u| u.imap_date_time())
-                    .unwrap_or_else(|_| "01-Jan-1970 00:00:00 +0000".into());
-                out.raw("INTERNALDATE ").string(date.as_bytes());
-            }
-            FetchAtt::Rfc822Size => {
-                sep(out);
-                let size = match (snap.vsize, content) {
-                    (Some(v), _) => v,
-                    (None, Some(c)) => c.len() as u64,
-                    (None, None) => std::fs::read(&snap.path)
-                        .map(|b| crate::store::maildir::crlf_size(&b))
-                        .unwrap_or(0),
-                };
-                out.raw("RFC822.SIZE ").number(size);
-            }
-            FetchAtt::Rfc822 => {
-                sep(out);
-                out.raw("RFC822 ").literal(content.unwrap_or_default());
-            }
-            FetchAtt::Rfc822Header => {
-                sep(out);
-                let c = content.unwrap_or_default();
-                out.raw("RFC822.HEADER ")
-                    .literal(&c[..message::header_end(c)]);
-            }
-            FetchAtt::Rfc822Text => {
-                sep(out);
-                let c = content.unwrap_or_default();
-                out.raw("RFC822.TEXT ")
-                    .literal(&c[message::header_end(c)..]);
-            }
-            FetchAtt::BodySection {
-                section, partial, ..
-            } => {
-                sep(out);
-                let c = content.unwrap_or_default();
-                let data = section_bytes(c, section);
-                out.raw("BODY[");
-                write_section_spec(out, section);
-                out.raw("]");
-                match partial {
-                    Some((origin, len)) => {
-                        out.raw("<").number((*origin).into()).raw("> ");
-                        out.literal(message::partial(&data, *origin, *len));
-                    }
-                    None => {
-                        out.sp().literal(&data);
-                    }
-                }
-            }
-            _ => {}
-        }
+        write_item(out, item, snap, msg, decoded);
     }
     if report_flags {
-        sep(out);
+        if !first {
+            out.sp();
+        }
         out.raw("FLAGS (");
         write_flag_names(out, snap.flags, &keywords, recent);
         out.raw(")");
@@ -269,25 +246,159 @@ fn write_message(
     Ok(())
 }
 
-/// The bytes of a top-level section of a CRLF message.
-fn section_bytes(msg: &[u8], section: &Section) -> Vec<u8> {
-    let end = message::header_end(msg);
-    match &section.text {
-        None => msg.to_vec(),
-        Some(SectionText::Header) => msg[..end].to_vec(),
-        Some(SectionText::Text) => msg[end..].to_vec(),
-        Some(SectionText::HeaderFields(names)) => message::select_fields(&msg[..end], names, true),
-        Some(SectionText::HeaderFieldsNot(names)) => {
-            message::select_fields(&msg[..end], names, false)
+/// What a BINARY item decodes to; worked out before anything of the
+/// item is written, so that a failure leaves a well-formed response.
+enum Decoded {
+    NotBinary,
+    Data(mime::Binary),
+    Size(u64),
+}
+
+fn decode(item: &FetchAtt, msg: Loaded<'_>) -> Result<Decoded, BinaryError> {
+    // BINARY items always come with a parse (`needs_structure`).
+    let Some(parsed) = msg.parsed else {
+        return Ok(Decoded::NotBinary);
+    };
+    Ok(match item {
+        FetchAtt::Binary { part, .. } => Decoded::Data(parsed.binary(part)?),
+        FetchAtt::BinarySize { part } => Decoded::Size(parsed.binary_size(part)?),
+        _ => Decoded::NotBinary,
+    })
+}
+
+/// Writes one fetch item (never UID or FLAGS, which the caller places).
+fn write_item(
+    out: &mut ResponseBuf,
+    item: &FetchAtt,
+    snap: &Snapshot,
+    msg: Loaded<'_>,
+    decoded: Decoded,
+) {
+    let raw = msg.raw.unwrap_or_default();
+    match item {
+        FetchAtt::Uid | FetchAtt::Flags => {}
+        FetchAtt::InternalDate => {
+            let date = std::fs::metadata(&snap.path)
+                .and_then(|m| m.modified())
+                .map(Utc::from_system_time)
+                .map(|u| u.imap_date_time())
+                .unwrap_or_else(|_| "01-Jan-1970 00:00:00 +0000".into());
+            out.raw("INTERNALDATE ").string(date.as_bytes());
         }
-        Some(SectionText::Mime) => Vec::new(),
+        FetchAtt::Rfc822Size => {
+            let size = match (snap.vsize, msg.raw) {
+                (Some(v), _) => v,
+                (None, Some(c)) => c.len() as u64,
+                (None, None) => std::fs::read(&snap.path)
+                    .map(|b| crate::store::maildir::crlf_size(&b))
+                    .unwrap_or(0),
+            };
+            out.raw("RFC822.SIZE ").number(size);
+        }
+        FetchAtt::Envelope => {
+            out.raw("ENVELOPE ");
+            match msg.parsed {
+                Some(m) => m.write_envelope(out),
+                None => mime::write_envelope(b"", out),
+            }
+        }
+        FetchAtt::Body | FetchAtt::BodyStructure => {
+            let extensible = matches!(item, FetchAtt::BodyStructure);
+            out.raw(if extensible {
+                "BODYSTRUCTURE "
+            } else {
+                "BODY "
+            });
+            match msg.parsed {
+                Some(m) => m.write_body_structure(out, extensible),
+                None => Message::parse(b"").write_body_structure(out, extensible),
+            }
+        }
+        FetchAtt::Rfc822 => {
+            out.raw("RFC822 ").literal(&mime::nul_to_0x80(raw.into()));
+        }
+        FetchAtt::Rfc822Header => {
+            let header = msg.parsed.map(Message::header).unwrap_or_default();
+            out.raw("RFC822.HEADER ")
+                .literal(&mime::nul_to_0x80(header.into()));
+        }
+        FetchAtt::Rfc822Text => {
+            let text = msg.parsed.map(Message::text).unwrap_or_default();
+            out.raw("RFC822.TEXT ")
+                .literal(&mime::nul_to_0x80(text.into()));
+        }
+        FetchAtt::BodySection {
+            section, partial, ..
+        } => {
+            let data = match msg.parsed {
+                Some(m) => m.section(section),
+                // BODY[] needs no parse.
+                None => mime::nul_to_0x80(raw.into()),
+            };
+            out.raw("BODY[");
+            write_section_spec(out, section);
+            out.raw("]");
+            write_partial_literal(out, &data, *partial, false);
+        }
+        FetchAtt::Binary { part, partial, .. } => {
+            let (data, literal8) = match &decoded {
+                Decoded::Data(b) => (&b.data[..], b.literal8),
+                _ => (&[][..], false),
+            };
+            out.raw("BINARY[");
+            write_part_number(out, part);
+            out.raw("]");
+            write_partial_literal(out, data, *partial, literal8);
+        }
+        FetchAtt::BinarySize { part } => {
+            let size = match decoded {
+                Decoded::Size(n) => n,
+                _ => 0,
+            };
+            out.raw("BINARY.SIZE[");
+            write_part_number(out, part);
+            out.raw("] ").number(size);
+        }
     }
 }
 
-/// Echoes the section spec in the response (RFC 3501 §7.4.2).
+/// `[<origin>] SP literal` with the `<origin.length>` cut applied
+/// (RFC 3501 §6.4.5: the reply names only the origin). `literal8` is
+/// RFC 3516's `~{n}` form for binary data.
+fn write_partial_literal(
+    out: &mut ResponseBuf,
+    data: &[u8],
+    partial: Option<(u32, u32)>,
+    literal8: bool,
+) {
+    let data = match partial {
+        Some((origin, len)) => {
+            out.raw("<").number(origin.into()).raw(">");
+            message::partial(data, origin, len)
+        }
+        None => data,
+    };
+    out.sp();
+    if literal8 {
+        out.literal8(data);
+    } else {
+        out.literal(data);
+    }
+}
+
+fn write_part_number(out: &mut ResponseBuf, part: &[u32]) {
+    for (i, n) in part.iter().enumerate() {
+        if i > 0 {
+            out.raw(".");
+        }
+        out.number((*n).into());
+    }
+}
+
+/// Echoes the section spec in the response (RFC 3501 §7.4.2). Header
+/// names come back uppercased, as Dovecot sends them.
 fn write_section_spec(out: &mut ResponseBuf, section: &Section) {
-    let part: Vec<String> = section.part.iter().map(u32::to_string).collect();
-    out.raw(&part.join("."));
+    write_part_number(out, &section.part);
     let Some(text) = &section.text else { return };
     if !section.part.is_empty() {
         out.raw(".");
@@ -306,7 +417,7 @@ fn write_section_spec(out: &mut ResponseBuf, section: &Section) {
             if i > 0 {
                 out.sp();
             }
-            out.astring(n);
+            out.astring(&n.to_ascii_uppercase());
         }
         out.raw(")");
     }

@@ -221,6 +221,13 @@ impl ResponseBuf {
         }
     }
 
+    /// `literal8 = "~{" number64 "}" CRLF *OCTET` (RFC 3516): for BINARY
+    /// content, which may hold NUL.
+    pub fn literal8(&mut self, s: &[u8]) -> &mut Self {
+        self.buf.push(b'~');
+        self.literal(s)
+    }
+
     /// `literal = "{" number "}" CRLF *CHAR8`.
     pub fn literal(&mut self, s: &[u8]) -> &mut Self {
         self.buf.push(b'{');
@@ -316,6 +323,16 @@ mod tests {
             r.string(&long);
         })
         .starts_with("{2000}\r\n"));
+    }
+
+    #[test]
+    fn literal8_for_binary() {
+        assert_eq!(
+            enc(|r| {
+                r.literal8(b"a\0b");
+            }),
+            "~{3}\r\na\0b"
+        );
     }
 
     #[test]

@@ -564,6 +564,10 @@ impl Parser<'_> {
             date = Some(self.date_time()?);
             self.expect_sp()?;
         }
+        // RFC 3516 §4.4: APPEND may send the message as literal8 ("~{n}").
+        if self.peek() == Some(b'~') && self.input.get(self.pos + 1) == Some(&b'{') {
+            self.pos += 1;
+        }
         if self.peek() != Some(b'{') {
             return Err(Expected("message literal"));
         }
@@ -1214,6 +1218,8 @@ mod tests {
         assert_eq!(d.zone_minutes, -420);
         assert_eq!(d.unix, 837_596_665);
         assert_eq!(message, b"hello".to_vec());
+        let c = ok(b"a APPEND INBOX ~{3+}\r\na\0b");
+        assert!(matches!(c.body, CommandBody::Append { ref message, .. } if message == b"a\0b"));
         let c = ok(b"a APPEND INBOX {0+}\r\n");
         assert!(
             matches!(c.body, CommandBody::Append { ref flags, date: None, .. } if flags.is_empty())

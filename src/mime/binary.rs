@@ -1,0 +1,439 @@
+//! BINARY (RFC 3516): a part's body with its Content-Transfer-Encoding
+//! undone. For a multipart or message/rfc822 part every leaf inside is
+//! decoded and the header of each decoded leaf says
+//! `Content-Transfer-Encoding: binary`, as Dovecot does it.
+//!
+//! The decoders are strict on purpose: RFC 3516 §4.1 lets a server refuse
+//! what it cannot decode, and Dovecot answers `NO [PARSE]` to base64 with
+//! stray characters or quoted-printable with a bad `=` sequence. mailparse
+//! decodes leniently (it would hand out bytes Dovecot refuses), so the two
+//! small decoders here follow Dovecot's instead.
+
+use super::header::{self, Next};
+use super::lexer::{Lex, Lexer};
+use super::parser::Part;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
+
+/// Why a part cannot be served decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryError {
+    /// An encoding we do not know: `NO [UNKNOWN-CTE]` (RFC 3516 §4.3).
+    UnknownCte,
+    /// Undecodable base64 or quoted-printable: `NO [PARSE]`.
+    InvalidData,
+}
+
+/// A decoded section.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Binary {
+    pub data: Vec<u8>,
+    /// Send as `literal8` (`~{n}`): something was decoded or the content
+    /// has NUL bytes (RFC 3516 §4.2).
+    pub literal8: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cte {
+    Text,
+    Binary,
+    QuotedPrintable,
+    Base64,
+    Unknown,
+}
+
+/// The last Content-Transfer-Encoding of a header counts here, and
+/// whether the header holds a NUL.
+fn cte_of(header_block: &[u8]) -> (Cte, bool) {
+    let mut cte = Cte::Text;
+    let mut end = 0;
+    for f in header::fields(header_block) {
+        if f.is("Content-Transfer-Encoding") {
+            cte = parse_cte(&f.value);
+        }
+        end = f.end;
+    }
+    (cte, header_block[..end].contains(&0))
+}
+
+fn parse_cte(value: &[u8]) -> Cte {
+    let mut lex = Lexer::new(value);
+    lex.skip_lwsp();
+    let mut token = Vec::new();
+    if lex.mime_token(&mut token) == Lex::More {
+        // Parameters after `;` are tolerated, anything else is not.
+        lex.skip_lwsp();
+        if lex.peek() != b';' {
+            return Cte::Unknown;
+        }
+    }
+    let t = token.to_ascii_lowercase();
+    match &t[..] {
+        b"7bit" | b"8bit" => Cte::Text,
+        b"binary" => Cte::Binary,
+        b"base64" => Cte::Base64,
+        b"quoted-printable" => Cte::QuotedPrintable,
+        _ => Cte::Unknown,
+    }
+}
+
+struct Converter<'a> {
+    msg: &'a [u8],
+    parts: &'a [Part],
+    out: Vec<u8>,
+    /// Copying of unconverted bytes resumes here (0: nothing pending).
+    copy_start: usize,
+    has_nuls: bool,
+    converted: bool,
+    /// Undecodable content found so far. Dovecot notices it only when it
+    /// reads the result, after every part was looked at, so an unknown
+    /// encoding anywhere wins over it.
+    invalid: bool,
+}
+
+/// Decodes part `idx`, with its header when `include_header`.
+pub(crate) fn convert(
+    msg: &[u8],
+    parts: &[Part],
+    idx: usize,
+    include_header: bool,
+) -> Result<Binary, BinaryError> {
+    let mut c = Converter {
+        msg,
+        parts,
+        out: Vec::new(),
+        copy_start: 0,
+        has_nuls: false,
+        converted: false,
+        invalid: false,
+    };
+    c.add(idx, include_header)?;
+    if c.invalid {
+        return Err(BinaryError::InvalidData);
+    }
+    let literal8 = c.converted || c.has_nuls;
+    let mut data = c.out;
+    if !c.converted {
+        // Nothing decoded: Dovecot serves the original bytes, cut to the
+        // length of what it built (which differs only if a header of an
+        // empty encoded part was rewritten).
+        let from = parts.get(idx).map_or(0, |p| {
+            if include_header {
+                p.start
+            } else {
+                p.header_end
+            }
+        });
+        let original = msg.get(from..).unwrap_or_default();
+        data = original[..data.len().min(original.len())].to_vec();
+    }
+    if !literal8 {
+        super::nul_to_0x80_in_place(&mut data);
+    }
+    Ok(Binary { data, literal8 })
+}
+
+impl Converter<'_> {
+    fn copy_to(&mut self, end: usize) {
+        if end > self.copy_start {
+            if let Some(b) = self.msg.get(self.copy_start..end) {
+                self.out.extend_from_slice(b);
+            }
+        }
+    }
+
+    fn add(&mut self, idx: usize, include_header: bool) -> Result<(), BinaryError> {
+        let Some(part) = self.parts.get(idx) else {
+            return Ok(());
+        };
+        // Dovecot reads this header on its own, past a boundary that cut
+        // it short if need be.
+        let raw_header = part.raw_header(self.msg);
+        let (cte, nul) = cte_of(raw_header);
+        self.has_nuls |= nul;
+        if cte == Cte::Unknown {
+            return Err(BinaryError::UnknownCte);
+        }
+        let decoded = matches!(cte, Cte::QuotedPrintable | Cte::Base64);
+        if include_header {
+            if decoded {
+                // Dovecot's sentinel: nothing is copied before a decoded
+                // part when nothing is pending.
+                if self.copy_start != 0 {
+                    self.copy_to(part.start);
+                }
+                self.out.extend(binary_header(raw_header));
+            } else {
+                self.copy_to(part.header_end);
+            }
+        }
+        self.copy_start = part.header_end;
+        if !part.children.is_empty() {
+            for &child in &part.children {
+                self.add(child, true)?;
+            }
+            self.copy_to(part.end);
+            self.copy_start = part.end;
+            return Ok(());
+        }
+        let body = self.msg.get(part.header_end..part.end).unwrap_or_default();
+        if body.is_empty() {
+            self.copy_start = part.end;
+            return Ok(());
+        }
+        match cte {
+            Cte::QuotedPrintable | Cte::Base64 => {
+                let decoded = if cte == Cte::Base64 {
+                    base64_decode(body)
+                } else {
+                    qp_decode(body)
+                };
+                match decoded {
+                    Some(d) => self.out.extend_from_slice(&d),
+                    None => self.invalid = true,
+                }
+                self.converted = true;
+            }
+            _ => {
+                if self
+                    .msg
+                    .get(part.start..part.end)
+                    .is_some_and(|b| b.contains(&0))
+                {
+                    self.has_nuls = true;
+                }
+                self.out.extend_from_slice(body);
+            }
+        }
+        self.copy_start = part.end;
+        Ok(())
+    }
+}
+
+/// The header of a decoded leaf (read from its start up to an empty
+/// line): its Content-Transfer-Encoding fields dropped,
+/// `Content-Transfer-Encoding: binary` added before the empty line (a
+/// header without one gets none).
+fn binary_header(header_block: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(header_block.len() + 40);
+    let mut pos = 0;
+    loop {
+        match header::next(header_block, pos) {
+            Next::Field(f) => {
+                if !f.is("Content-Transfer-Encoding") {
+                    out.extend_from_slice(&header_block[f.start..f.end]);
+                }
+                pos = f.end;
+            }
+            Next::Eoh(_) => {
+                out.extend_from_slice(b"Content-Transfer-Encoding: binary\r\n\r\n");
+                return out;
+            }
+            Next::Eof => return out,
+        }
+    }
+}
+
+/// Quoted-printable (RFC 2045 §6.7) the way Dovecot decodes it: soft line
+/// breaks removed, trailing blanks dropped, line breaks as CRLF, lowercase
+/// hex accepted; any other `=` sequence, a lone CR or a run of more than
+/// 76 blanks inside a line makes the input invalid.
+fn qp_decode(src: &[u8]) -> Option<Vec<u8>> {
+    #[derive(Clone, Copy)]
+    enum St {
+        Text,
+        Blank,
+        Equals,
+        EqualsBlank,
+        Hex2(u8),
+        Cr,
+        SoftCr,
+    }
+    const MAX_BLANKS: usize = 76;
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(src.len());
+    let mut blanks: Vec<u8> = Vec::new();
+    let mut st = St::Text;
+    let mut i = 0;
+    while i < src.len() {
+        let c = src[i];
+        match st {
+            St::Text => match c {
+                b'=' => st = St::Equals,
+                b'\r' => st = St::Cr,
+                b'\n' => out.extend_from_slice(b"\r\n"),
+                b' ' | b'\t' => {
+                    blanks.push(c);
+                    st = St::Blank;
+                }
+                _ => out.push(c),
+            },
+            St::Blank => match c {
+                b' ' | b'\t' => {
+                    if blanks.len() <= MAX_BLANKS {
+                        blanks.push(c);
+                    }
+                }
+                b'\r' => st = St::Cr,
+                b'\n' => {
+                    // Trailing blanks are padding (RFC 2045 §6.7 rule 3).
+                    out.extend_from_slice(b"\r\n");
+                    blanks.clear();
+                }
+                _ => {
+                    if blanks.len() > MAX_BLANKS {
+                        return None;
+                    }
+                    out.append(&mut blanks);
+                    st = St::Text;
+                    continue;
+                }
+            },
+            St::Equals => {
+                if hex(c).is_some() {
+                    st = St::Hex2(c);
+                } else if c == b' ' || c == b'\t' {
+                    blanks.push(c);
+                    st = St::EqualsBlank;
+                } else if c == b'\r' {
+                    st = St::SoftCr;
+                } else if c == b'\n' {
+                    st = St::Text;
+                } else {
+                    return None;
+                }
+            }
+            St::Hex2(h) => match (hex(h), hex(c)) {
+                (Some(a), Some(b)) => {
+                    out.push(a << 4 | b);
+                    st = St::Text;
+                }
+                _ => return None,
+            },
+            St::EqualsBlank => match c {
+                b' ' | b'\t' => {
+                    if blanks.len() <= MAX_BLANKS {
+                        blanks.push(c);
+                    }
+                }
+                b'\r' => st = St::SoftCr,
+                b'\n' => {
+                    blanks.clear();
+                    st = St::Text;
+                }
+                _ => return None,
+            },
+            St::Cr | St::SoftCr => {
+                if c != b'\n' {
+                    return None;
+                }
+                blanks.clear();
+                if matches!(st, St::Cr) {
+                    out.extend_from_slice(b"\r\n");
+                }
+                st = St::Text;
+            }
+        }
+        i += 1;
+    }
+    // Blanks at the very end are dropped; a dangling `=` or CR is not ok.
+    matches!(st, St::Text | St::Blank).then_some(out)
+}
+
+/// Base64 (RFC 2045 §6.8) as Dovecot reads it: blanks and line breaks
+/// anywhere, nothing but blanks after the padding, no missing padding.
+fn base64_decode(src: &[u8]) -> Option<Vec<u8>> {
+    let is_blank = |c: u8| matches!(c, b'\n' | b'\r' | b' ' | b'\t');
+    let is_alpha = |c: u8| c.is_ascii_alphanumeric() || c == b'+' || c == b'/';
+    let mut chars = Vec::with_capacity(src.len());
+    let mut i = 0;
+    while i < src.len() && (is_alpha(src[i]) || is_blank(src[i])) {
+        if is_alpha(src[i]) {
+            chars.push(src[i]);
+        }
+        i += 1;
+    }
+    if i < src.len() {
+        // Padding: one `=` after 3 characters of a group, two after 2.
+        let need = match chars.len() % 4 {
+            2 => 2,
+            3 => 1,
+            _ => return None,
+        };
+        let mut seen = 0;
+        while seen < need {
+            if src.get(i) != Some(&b'=') {
+                return None;
+            }
+            seen += 1;
+            i += 1;
+            while i < src.len() && is_blank(src[i]) {
+                i += 1;
+            }
+            if i >= src.len() && seen < need {
+                // Ends inside the padding.
+                return None;
+            }
+        }
+        if i < src.len() {
+            return None;
+        }
+    } else if chars.len() % 4 != 0 {
+        return None;
+    }
+    let engine = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::RequireNone),
+    );
+    engine.decode(&chars).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_printable() {
+        assert_eq!(
+            qp_decode(b"line one =\r\nsoft  \r\ntab\t\r\nhex=41=4a=3d end").as_deref(),
+            Some(&b"line one soft\r\ntab\r\nhexAJ= end"[..])
+        );
+        assert_eq!(
+            qp_decode(b"ends with soft=\r\n").as_deref(),
+            Some(&b"ends with soft"[..])
+        );
+        assert_eq!(qp_decode(b"trailing  ").as_deref(), Some(&b"trailing"[..]));
+        assert_eq!(qp_decode(b"bad =ZZ"), None);
+        assert_eq!(qp_decode(b"dangling="), None);
+        assert_eq!(qp_decode(b"lone\rcr"), None);
+        assert_eq!(qp_decode(b"lf\nonly").as_deref(), Some(&b"lf\r\nonly"[..]));
+    }
+
+    #[test]
+    fn base64() {
+        assert_eq!(base64_decode(b"QUJD\r\n").as_deref(), Some(&b"ABC"[..]));
+        assert_eq!(
+            base64_decode(b"AAEC\r\nAwQ=").as_deref(),
+            Some(&[0u8, 1, 2, 3, 4][..])
+        );
+        assert_eq!(base64_decode(b"QQ==\r\n").as_deref(), Some(&b"A"[..]));
+        assert_eq!(base64_decode(b"QR==").as_deref(), Some(&b"A"[..]));
+        assert_eq!(base64_decode(b"QUJ"), None);
+        assert_eq!(base64_decode(b"QQ="), None);
+        assert_eq!(base64_decode(b"bad!!"), None);
+        assert_eq!(base64_decode(b"QQ==QQ=="), None);
+        assert_eq!(base64_decode(b"").as_deref(), Some(&b""[..]));
+    }
+
+    #[test]
+    fn encodings() {
+        assert!(parse_cte(b"Base64") == Cte::Base64);
+        assert!(parse_cte(b" quoted-printable ; x") == Cte::QuotedPrintable);
+        assert!(parse_cte(b"base64 junk") == Cte::Unknown);
+        assert!(parse_cte(b"") == Cte::Unknown);
+        assert!(parse_cte(b"x-uuencode") == Cte::Unknown);
+    }
+}
