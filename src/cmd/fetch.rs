@@ -16,9 +16,11 @@ use crate::proto::encode::{Code, ResponseBuf};
 use crate::proto::types::{FetchAtt, Section, SectionText, SequenceSet};
 use crate::selected::write_flag_names;
 use crate::session::Session;
+use crate::store::cache::CachedMeta;
 use crate::store::lock;
 use crate::store::maildir::{flag, Flags};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Flush the response buffer to the client when it grows past this.
 const FLUSH_AT: usize = 256 * 1024;
@@ -28,6 +30,8 @@ struct Snapshot {
     flags: Flags,
     path: PathBuf,
     vsize: Option<u64>,
+    /// Parsed data kept from an earlier FETCH (any session).
+    cached: Option<Arc<CachedMeta>>,
 }
 
 pub fn fetch(
@@ -47,12 +51,32 @@ pub fn fetch(
     let sets_seen = !read_only && items.iter().any(sets_seen_flag);
     let needs_file = items.iter().any(needs_content);
     let needs_parse = items.iter().any(needs_structure);
+    // Items the per-mailbox cache can answer without reading the file.
+    let cache_can_serve = items.iter().all(cacheable);
     let mut missing = false;
     for (msn, uid) in targets {
         let Some(snap) = snapshot(s, uid, sets_seen)? else {
             missing = true;
             continue;
         };
+        if cache_can_serve {
+            if let Some(cached) = snap.cached.clone() {
+                let header_parse = items
+                    .iter()
+                    .any(|i| matches!(i, FetchAtt::BodySection { .. }))
+                    .then(|| Message::parse(&cached.header));
+                let msg = Loaded {
+                    raw: None,
+                    parsed: header_parse.as_ref(),
+                    cached: Some(&cached),
+                };
+                write_message(s, msn, uid, uid_mode, items, &snap, msg, sets_seen)?;
+                if s.out.len() >= FLUSH_AT {
+                    s.flush()?;
+                }
+                continue;
+            }
+        }
         let content = if needs_file {
             match std::fs::read(&snap.path) {
                 Ok(bytes) => Some(bytes),
@@ -75,9 +99,13 @@ pub fn fetch(
             Some(c) if needs_parse => Some(Message::parse(c)),
             _ => None,
         };
+        if let Some(p) = &parsed {
+            remember(s, uid, p, &snap.path);
+        }
         let msg = Loaded {
             raw: crlf.as_deref(),
             parsed: parsed.as_ref(),
+            cached: None,
         };
         write_message(s, msn, uid, uid_mode, items, &snap, msg, sets_seen)?;
         if s.out.len() >= FLUSH_AT {
@@ -127,11 +155,68 @@ fn needs_structure(item: &FetchAtt) -> bool {
 }
 
 /// One message's content: the CRLF bytes and, when an item needs it,
-/// their parse.
+/// their parse; or what the cache holds (then `parsed`, if set, is a parse
+/// of the header block alone, enough for header sections).
 #[derive(Clone, Copy)]
 struct Loaded<'a> {
     raw: Option<&'a [u8]>,
     parsed: Option<&'a Message<'a>>,
+    cached: Option<&'a CachedMeta>,
+}
+
+/// Whether the cache can answer an item (no body bytes needed).
+fn cacheable(item: &FetchAtt) -> bool {
+    match item {
+        FetchAtt::Uid
+        | FetchAtt::Flags
+        | FetchAtt::InternalDate
+        | FetchAtt::Rfc822Size
+        | FetchAtt::Envelope
+        | FetchAtt::Body
+        | FetchAtt::BodyStructure
+        | FetchAtt::Rfc822Header => true,
+        FetchAtt::BodySection { section, .. } => {
+            section.part.is_empty()
+                && matches!(
+                    section.text,
+                    Some(
+                        SectionText::Header
+                            | SectionText::HeaderFields(_)
+                            | SectionText::HeaderFieldsNot(_)
+                    )
+                )
+        }
+        _ => false,
+    }
+}
+
+/// Stores what was costly to compute for this message in the mailbox's
+/// shared cache.
+fn remember(s: &Session, uid: u32, parsed: &Message<'_>, path: &std::path::Path) {
+    let Some(sel) = s.selected.as_ref() else {
+        return;
+    };
+    let render = |f: &dyn Fn(&mut ResponseBuf)| {
+        let mut b = ResponseBuf::new();
+        f(&mut b);
+        b.take().into_boxed_slice()
+    };
+    let meta = CachedMeta {
+        envelope: render(&|b| parsed.write_envelope(b)),
+        body: render(&|b| parsed.write_body_structure(b, false)),
+        body_structure: render(&|b| parsed.write_body_structure(b, true)),
+        header: parsed.header().to_vec().into_boxed_slice(),
+        internal_date: internal_date(path).into_boxed_str(),
+    };
+    lock(sel.state()).cache.insert(uid, meta);
+}
+
+fn internal_date(path: &std::path::Path) -> String {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map(Utc::from_system_time)
+        .map(|u| u.imap_date_time())
+        .unwrap_or_else(|_| "01-Jan-1970 00:00:00 +0000".into())
 }
 
 /// A BINARY item that cannot be served; the FETCH fails with this.
@@ -177,6 +262,7 @@ fn snapshot(s: &mut Session, uid: u32, set_seen: bool) -> Result<Option<Snapshot
             flags: m.flags,
             path: st.path_of(m),
             vsize: m.vsize,
+            cached: st.cache.get(uid),
         }));
     }
     Ok(None)
@@ -278,11 +364,10 @@ fn write_item(
     match item {
         FetchAtt::Uid | FetchAtt::Flags => {}
         FetchAtt::InternalDate => {
-            let date = std::fs::metadata(&snap.path)
-                .and_then(|m| m.modified())
-                .map(Utc::from_system_time)
-                .map(|u| u.imap_date_time())
-                .unwrap_or_else(|_| "01-Jan-1970 00:00:00 +0000".into());
+            let date = match msg.cached {
+                Some(c) => c.internal_date.to_string(),
+                None => internal_date(&snap.path),
+            };
             out.raw("INTERNALDATE ").string(date.as_bytes());
         }
         FetchAtt::Rfc822Size => {
@@ -297,9 +382,12 @@ fn write_item(
         }
         FetchAtt::Envelope => {
             out.raw("ENVELOPE ");
-            match msg.parsed {
-                Some(m) => m.write_envelope(out),
-                None => mime::write_envelope(b"", out),
+            match (msg.cached, msg.parsed) {
+                (Some(c), _) => {
+                    out.encoded(&c.envelope);
+                }
+                (None, Some(m)) => m.write_envelope(out),
+                (None, None) => mime::write_envelope(b"", out),
             }
         }
         FetchAtt::Body | FetchAtt::BodyStructure => {
@@ -309,16 +397,25 @@ fn write_item(
             } else {
                 "BODY "
             });
-            match msg.parsed {
-                Some(m) => m.write_body_structure(out, extensible),
-                None => Message::parse(b"").write_body_structure(out, extensible),
+            match (msg.cached, msg.parsed) {
+                (Some(c), _) if extensible => {
+                    out.encoded(&c.body_structure);
+                }
+                (Some(c), _) => {
+                    out.encoded(&c.body);
+                }
+                (None, Some(m)) => m.write_body_structure(out, extensible),
+                (None, None) => Message::parse(b"").write_body_structure(out, extensible),
             }
         }
         FetchAtt::Rfc822 => {
             out.raw("RFC822 ").literal(&mime::nul_to_0x80(raw.into()));
         }
         FetchAtt::Rfc822Header => {
-            let header = msg.parsed.map(Message::header).unwrap_or_default();
+            let header = match msg.cached {
+                Some(c) => &c.header[..],
+                None => msg.parsed.map(Message::header).unwrap_or_default(),
+            };
             out.raw("RFC822.HEADER ")
                 .literal(&mime::nul_to_0x80(header.into()));
         }

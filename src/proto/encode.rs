@@ -121,6 +121,13 @@ impl ResponseBuf {
         self
     }
 
+    /// Appends bytes that an earlier `ResponseBuf` produced (cached
+    /// ENVELOPE or BODYSTRUCTURE): already encoded, so nothing is quoted.
+    pub fn encoded(&mut self, bytes: &[u8]) -> &mut Self {
+        self.buf.extend_from_slice(bytes);
+        self
+    }
+
     pub fn sp(&mut self) -> &mut Self {
         self.buf.push(b' ');
         self

@@ -10,6 +10,7 @@
 //! Local file systems only: the dot-lock and rename rules assume POSIX
 //! semantics without NFS caching.
 
+pub mod cache;
 pub mod dotlock;
 pub mod keywords;
 pub mod maildir;

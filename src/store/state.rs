@@ -109,6 +109,8 @@ pub struct MailboxState {
     /// that claims them (RFC 3501 §2.3.2: exactly one session sees them so).
     pub first_recent_uid: u32,
     pub keywords: Keywords,
+    /// ENVELOPE, BODYSTRUCTURE and friends of messages already parsed.
+    pub cache: super::cache::MessageCache,
     /// Increases whenever anything above changes, so sessions can skip
     /// comparing when nothing happened.
     pub change: u64,
@@ -138,6 +140,7 @@ impl MailboxState {
             messages: Vec::new(),
             first_recent_uid: 1,
             keywords: Keywords::default(),
+            cache: super::cache::MessageCache::default(),
             change: 0,
             uid_of: HashMap::new(),
             records_in_file: 0,
@@ -254,6 +257,7 @@ impl MailboxState {
                 list.uidvalidity
             );
             self.messages.clear();
+            self.cache.clear();
             self.next_uid = 1;
             self.first_recent_uid = list.next_uid;
             self.change += 1;
@@ -444,6 +448,9 @@ impl MailboxState {
         if messages != self.messages {
             self.messages = messages;
             self.change += 1;
+            let present = &self.messages;
+            self.cache
+                .retain(|uid| present.binary_search_by_key(&uid, |m| m.uid).is_ok());
         }
     }
 

@@ -1,0 +1,125 @@
+//! What is costly to compute about a message and never changes while its
+//! UID lives: ENVELOPE, BODY and BODYSTRUCTURE as encoded, the header
+//! block and the INTERNALDATE. Kept per mailbox in the shared state, so a
+//! second session (or the next sync of a client) fetching the same list
+//! reads no files. Bounded: all mailboxes together hold at most
+//! `CACHE_BUDGET` bytes; beyond it nothing new is cached.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Bytes all message caches together may hold.
+pub const CACHE_BUDGET: usize = 256 << 20;
+
+static USED: AtomicUsize = AtomicUsize::new(0);
+
+/// One message's cached data, encoded as it goes on the wire.
+#[derive(Debug)]
+pub struct CachedMeta {
+    pub envelope: Box<[u8]>,
+    pub body: Box<[u8]>,
+    pub body_structure: Box<[u8]>,
+    /// The header block in CRLF form, blank line included.
+    pub header: Box<[u8]>,
+    /// The INTERNALDATE string (the file's mtime never changes).
+    pub internal_date: Box<str>,
+}
+
+impl CachedMeta {
+    fn cost(&self) -> usize {
+        self.envelope.len()
+            + self.body.len()
+            + self.body_structure.len()
+            + self.header.len()
+            + self.internal_date.len()
+            + 96
+    }
+}
+
+/// The cache of one mailbox, keyed by UID.
+#[derive(Debug, Default)]
+pub struct MessageCache {
+    map: HashMap<u32, Arc<CachedMeta>>,
+    bytes: usize,
+}
+
+impl MessageCache {
+    pub fn get(&self, uid: u32) -> Option<Arc<CachedMeta>> {
+        self.map.get(&uid).cloned()
+    }
+
+    /// Stores an entry if the global budget allows.
+    pub fn insert(&mut self, uid: u32, meta: CachedMeta) {
+        let cost = meta.cost();
+        let reserved = USED.fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+            (used + cost <= CACHE_BUDGET).then_some(used + cost)
+        });
+        if reserved.is_err() {
+            return;
+        }
+        if let Some(old) = self.map.insert(uid, Arc::new(meta)) {
+            self.release(old.cost());
+        }
+        self.bytes += cost;
+    }
+
+    /// Drops entries for UIDs that no longer exist.
+    pub fn retain(&mut self, keep: impl Fn(u32) -> bool) {
+        let mut freed = 0;
+        self.map.retain(|&uid, meta| {
+            let k = keep(uid);
+            if !k {
+                freed += meta.cost();
+            }
+            k
+        });
+        self.release(freed);
+    }
+
+    pub fn clear(&mut self) {
+        self.map.clear();
+        let bytes = self.bytes;
+        self.release(bytes);
+    }
+
+    fn release(&mut self, bytes: usize) {
+        self.bytes = self.bytes.saturating_sub(bytes);
+        USED.fetch_sub(bytes.min(USED.load(Ordering::Acquire)), Ordering::AcqRel);
+    }
+}
+
+impl Drop for MessageCache {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(n: usize) -> CachedMeta {
+        CachedMeta {
+            envelope: vec![b'e'; n].into(),
+            body: Box::default(),
+            body_structure: Box::default(),
+            header: Box::default(),
+            internal_date: "01-Jan-2024 00:00:00 +0000".into(),
+        }
+    }
+
+    #[test]
+    fn insert_get_retain_release() {
+        let before = USED.load(Ordering::Acquire);
+        let mut c = MessageCache::default();
+        c.insert(1, meta(100));
+        c.insert(2, meta(100));
+        assert!(c.get(1).is_some());
+        c.retain(|uid| uid == 2);
+        assert!(c.get(1).is_none() && c.get(2).is_some());
+        drop(c);
+        // Other tests may run concurrently; ours must have been returned.
+        assert!(USED.load(Ordering::Acquire) <= before + 1000);
+    }
+}
