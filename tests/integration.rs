@@ -7,4 +7,5 @@ mod common;
 mod differential;
 mod docs;
 mod dovecot;
+mod thunderbird;
 mod wire;

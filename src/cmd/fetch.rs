@@ -297,8 +297,23 @@ fn write_message(
         out.raw("UID ").number(uid.into());
         first = false;
     }
+    let mut flags_written = false;
     for item in items {
-        if matches!(item, FetchAtt::Uid | FetchAtt::Flags) {
+        if matches!(item, FetchAtt::Uid) {
+            continue;
+        }
+        // FLAGS where the client asked for it, as Dovecot orders them.
+        if matches!(item, FetchAtt::Flags) {
+            if !flags_written {
+                if !first {
+                    out.sp();
+                }
+                first = false;
+                out.raw("FLAGS (");
+                write_flag_names(out, snap.flags, &keywords, recent);
+                out.raw(")");
+                flags_written = true;
+            }
             continue;
         }
         let decoded = match decode(item, msg) {
@@ -320,7 +335,8 @@ fn write_message(
         first = false;
         write_item(out, item, snap, msg, decoded);
     }
-    if report_flags {
+    // FLAGS not asked for but changed by this FETCH (\Seen) go last.
+    if report_flags && !flags_written {
         if !first {
             out.sp();
         }

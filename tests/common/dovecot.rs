@@ -109,7 +109,42 @@ impl DovecotSession {
         s
     }
 
+    /// One response line, with any literal it ends in joined in (CRLF
+    /// restored), as `Client::line` does for Roost.
     fn next_line(&mut self) -> String {
+        let mut line = self.raw_line();
+        loop {
+            let literal = line
+                .strip_suffix('}')
+                .and_then(|t| t.rsplit_once('{'))
+                .and_then(|(_, n)| n.parse::<usize>().ok());
+            let Some(mut left) = literal else { return line };
+            line.push_str("\r\n");
+            // The literal's bytes arrive as lines; put their CRLFs back.
+            let mut at_boundary = left == 0;
+            while left > 0 {
+                let next = self.raw_line();
+                let take = next.len() + 2;
+                line.push_str(&next);
+                if take <= left {
+                    line.push_str("\r\n");
+                    left -= take;
+                    at_boundary = left == 0;
+                } else {
+                    // The literal ended inside this line: the rest of the
+                    // line is response syntax after the literal.
+                    left = 0;
+                }
+            }
+            if at_boundary {
+                // The response goes on in the next line.
+                let rest = self.raw_line();
+                line.push_str(&rest);
+            }
+        }
+    }
+
+    fn raw_line(&mut self) -> String {
         self.lines
             .recv_timeout(Duration::from_secs(30))
             .expect("dovecot answered within 30 s")

@@ -15,7 +15,12 @@ fn second_session_gets_envelope_and_structure_from_the_cache() {
     // Rewrite the file in place (nothing legitimate does this: Maildir
     // messages never change). Served from the cache, the answer is the same.
     let cur = server.root().join("home/alice/Maildir/cur");
-    let file = std::fs::read_dir(&cur).unwrap().next().unwrap().unwrap().path();
+    let file = std::fs::read_dir(&cur)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::write(&file, "Subject: changed\r\n\r\nx\r\n").unwrap();
     let mut b = server.login();
     b.ok("EXAMINE INBOX");
