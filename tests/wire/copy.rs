@@ -66,8 +66,8 @@ fn copy_keeps_flags_keywords_and_date_and_reports_copyuid() {
     assert_eq!(
         r.untagged,
         vec![
-            "* 1 FETCH (INTERNALDATE \"01-Feb-2024 10:00:00 +0000\" FLAGS (\\Seen \\Recent))",
-            "* 2 FETCH (INTERNALDATE \"02-Feb-2024 10:00:00 +0000\" FLAGS (\\Flagged \\Recent $Work))",
+            "* 1 FETCH (FLAGS (\\Seen \\Recent) INTERNALDATE \"01-Feb-2024 10:00:00 +0000\")",
+            "* 2 FETCH (FLAGS (\\Flagged \\Recent $Work) INTERNALDATE \"02-Feb-2024 10:00:00 +0000\")",
         ]
     );
     // Dovecot's way: a hard link, not a second copy of the bytes.

@@ -339,7 +339,7 @@ fn append_flags_date_literals_and_trycreate() {
     assert_eq!(
         r.untagged,
         vec![format!(
-            "* 1 FETCH (INTERNALDATE \"17-Jul-1996 09:44:25 +0000\" RFC822.SIZE {} FLAGS (\\Flagged \\Seen \\Recent))",
+            "* 1 FETCH (FLAGS (\\Flagged \\Seen \\Recent) INTERNALDATE \"17-Jul-1996 09:44:25 +0000\" RFC822.SIZE {})",
             msg.len()
         )]
     );
