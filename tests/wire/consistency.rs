@@ -9,6 +9,9 @@ use crate::common::{Client, TestServer};
 #[derive(Default)]
 struct View {
     uids: Vec<u32>,
+    /// Flags seen per UID. Clients here only ever add \Flagged and
+    /// \Deleted, so what a client once saw must never disappear.
+    flags: std::collections::HashMap<u32, std::collections::BTreeSet<String>>,
 }
 
 impl View {
@@ -59,6 +62,23 @@ impl View {
                         );
                         self.uids[n - 1] = uid;
                     }
+                    let uid = self.uids[n - 1];
+                    if let (Some(list), true) = (l.split("FLAGS (").nth(1), uid != 0) {
+                        let now: std::collections::BTreeSet<String> = list
+                            .split(')')
+                            .next()
+                            .unwrap_or("")
+                            .split_whitespace()
+                            .filter(|f| *f != "\\Recent")
+                            .map(str::to_string)
+                            .collect();
+                        let before = self.flags.entry(uid).or_default();
+                        assert!(
+                            now.is_superset(before),
+                            "client {who}: UID {uid} lost flags: {before:?} -> {now:?}"
+                        );
+                        *before = now;
+                    }
                 }
                 _ => {}
             }
@@ -103,7 +123,7 @@ fn worker(port: u16, who: usize, steps: usize) {
         // The check: a sequence-number FETCH of everything must agree with
         // the view (no EXPUNGE can arrive during it).
         if !view.uids.is_empty() {
-            let r = c.cmd("FETCH 1:* (UID)");
+            let r = c.cmd("FETCH 1:* (UID FLAGS)");
             assert!(
                 r.tagged.starts_with("OK") || r.tagged.contains("EXPUNGEISSUED"),
                 "client {who}: {r:?}"
