@@ -8,24 +8,29 @@ use std::borrow::Cow;
 /// The message with every bare LF turned into CRLF (RFC 3501 §2.3.3 sizes
 /// and offsets count in this form). Borrowed when nothing changes.
 pub fn to_crlf(bytes: &[u8]) -> Cow<'_, [u8]> {
-    let bare = bytes
-        .iter()
-        .enumerate()
-        .filter(|&(i, &b)| b == b'\n' && (i == 0 || bytes[i - 1] != b'\r'))
-        .count();
-    if bare == 0 {
-        return Cow::Borrowed(bytes);
-    }
-    let mut out = Vec::with_capacity(bytes.len() + bare);
-    let mut prev = 0u8;
-    for &b in bytes {
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
+    // Copies whole runs between bare LFs: this runs over every byte of
+    // every message a FETCH or SEARCH reads, so no per-byte pushes.
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0;
+    let mut pos = 0;
+    while let Some(off) = memchr::memchr(b'\n', &bytes[pos..]) {
+        let i = pos + off;
+        if i == 0 || bytes[i - 1] != b'\r' {
+            let o =
+                out.get_or_insert_with(|| Vec::with_capacity(bytes.len() + bytes.len() / 16 + 2));
+            o.extend_from_slice(&bytes[copied..i]);
+            o.extend_from_slice(b"\r\n");
+            copied = i + 1;
         }
-        out.push(b);
-        prev = b;
+        pos = i + 1;
     }
-    Cow::Owned(out)
+    match out {
+        None => Cow::Borrowed(bytes),
+        Some(mut o) => {
+            o.extend_from_slice(&bytes[copied..]);
+            Cow::Owned(o)
+        }
+    }
 }
 
 /// Where the header ends in a CRLF message: the offset just past the blank
@@ -73,6 +78,9 @@ mod tests {
         assert_eq!(&*to_crlf(b"a\nb\r\nc\n"), b"a\r\nb\r\nc\r\n");
         assert!(matches!(to_crlf(b"a\r\nb"), Cow::Borrowed(_)));
         assert_eq!(&*to_crlf(b"\n\n"), b"\r\n\r\n");
+        assert_eq!(&*to_crlf(b"\nx"), b"\r\nx");
+        assert_eq!(&*to_crlf(b"a\r\n\nb\rc"), b"a\r\n\r\nb\rc");
+        assert_eq!(&*to_crlf(b""), b"");
     }
 
     #[test]

@@ -99,13 +99,12 @@ pub fn fetch(
             Some(c) if needs_parse => Some(Message::parse(c)),
             _ => None,
         };
-        if let Some(p) = &parsed {
-            remember(s, uid, p, &snap.path);
-        }
+        // Rendered once: the cache keeps it and this response uses it.
+        let meta = parsed.as_ref().map(|p| remember(s, uid, p, &snap.path));
         let msg = Loaded {
             raw: crlf.as_deref(),
             parsed: parsed.as_ref(),
-            cached: None,
+            cached: meta.as_deref(),
         };
         write_message(s, msn, uid, uid_mode, items, &snap, msg, sets_seen)?;
         if s.out.len() >= FLUSH_AT {
@@ -192,10 +191,12 @@ fn cacheable(item: &FetchAtt) -> bool {
 
 /// Stores what was costly to compute for this message in the mailbox's
 /// shared cache.
-fn remember(s: &Session, uid: u32, parsed: &Message<'_>, path: &std::path::Path) {
-    let Some(sel) = s.selected.as_ref() else {
-        return;
-    };
+fn remember(
+    s: &Session,
+    uid: u32,
+    parsed: &Message<'_>,
+    path: &std::path::Path,
+) -> Arc<CachedMeta> {
     let render = |f: &dyn Fn(&mut ResponseBuf)| {
         let mut b = ResponseBuf::new();
         f(&mut b);
@@ -208,7 +209,11 @@ fn remember(s: &Session, uid: u32, parsed: &Message<'_>, path: &std::path::Path)
         header: parsed.header().to_vec().into_boxed_slice(),
         internal_date: internal_date(path).into_boxed_str(),
     };
-    lock(sel.state()).cache.insert(uid, meta);
+    let meta = Arc::new(meta);
+    if let Some(sel) = s.selected.as_ref() {
+        lock(sel.state()).cache.insert(uid, Arc::clone(&meta));
+    }
+    meta
 }
 
 fn internal_date(path: &std::path::Path) -> String {

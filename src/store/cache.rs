@@ -50,7 +50,7 @@ impl MessageCache {
     }
 
     /// Stores an entry if the global budget allows.
-    pub fn insert(&mut self, uid: u32, meta: CachedMeta) {
+    pub fn insert(&mut self, uid: u32, meta: Arc<CachedMeta>) {
         let cost = meta.cost();
         let reserved = USED.fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
             (used + cost <= CACHE_BUDGET).then_some(used + cost)
@@ -58,7 +58,7 @@ impl MessageCache {
         if reserved.is_err() {
             return;
         }
-        if let Some(old) = self.map.insert(uid, Arc::new(meta)) {
+        if let Some(old) = self.map.insert(uid, meta) {
             self.release(old.cost());
         }
         self.bytes += cost;
@@ -113,8 +113,8 @@ mod tests {
     fn insert_get_retain_release() {
         let before = USED.load(Ordering::Acquire);
         let mut c = MessageCache::default();
-        c.insert(1, meta(100));
-        c.insert(2, meta(100));
+        c.insert(1, Arc::new(meta(100)));
+        c.insert(2, Arc::new(meta(100)));
         assert!(c.get(1).is_some());
         c.retain(|uid| uid == 2);
         assert!(c.get(1).is_none() && c.get(2).is_some());
