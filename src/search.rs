@@ -143,6 +143,9 @@ pub struct MessageFile {
     body_start: Option<usize>,
     fields: Option<Vec<mime::Field>>,
     parts: Option<Vec<mime::PartText>>,
+    /// The header block from the FETCH cache, when a FETCH parsed this
+    /// message before: header keys then read no file.
+    cached_header: Option<std::sync::Arc<crate::store::cache::CachedMeta>>,
 }
 
 /// Reads are this large; most headers fit in one.
@@ -162,7 +165,17 @@ impl MessageFile {
             body_start: None,
             fields: None,
             parts: None,
+            cached_header: None,
         }
+    }
+
+    /// Uses a cached header block for header keys.
+    pub fn with_cached(
+        mut self,
+        cached: Option<std::sync::Arc<crate::store::cache::CachedMeta>>,
+    ) -> MessageFile {
+        self.cached_header = cached;
+        self
     }
 
     /// The size computed by reading the file, when the state did not have
@@ -244,8 +257,14 @@ impl MessageData for MessageFile {
 
     fn header(&mut self) -> Result<Option<&[mime::Field]>, Stop> {
         if self.fields.is_none() {
-            let end = self.read_header()?;
-            self.fields = Some(mime::parse_fields(&self.bytes[..end]));
+            let fields = match &self.cached_header {
+                Some(c) => mime::parse_fields(&c.header),
+                None => {
+                    let end = self.read_header()?;
+                    mime::parse_fields(&self.bytes[..end])
+                }
+            };
+            self.fields = Some(fields);
         }
         Ok(self.fields.as_deref())
     }

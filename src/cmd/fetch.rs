@@ -61,13 +61,9 @@ pub fn fetch(
         };
         if cache_can_serve {
             if let Some(cached) = snap.cached.clone() {
-                let header_parse = items
-                    .iter()
-                    .any(|i| matches!(i, FetchAtt::BodySection { .. }))
-                    .then(|| Message::parse(&cached.header));
                 let msg = Loaded {
                     raw: None,
-                    parsed: header_parse.as_ref(),
+                    parsed: None,
                     cached: Some(&cached),
                 };
                 write_message(s, msn, uid, uid_mode, items, &snap, msg, sets_seen)?;
@@ -154,8 +150,8 @@ fn needs_structure(item: &FetchAtt) -> bool {
 }
 
 /// One message's content: the CRLF bytes and, when an item needs it,
-/// their parse; or what the cache holds (then `parsed`, if set, is a parse
-/// of the header block alone, enough for header sections).
+/// their parse; or what the cache holds (then `raw` and `parsed` are None
+/// and header sections come from the cached header block).
 #[derive(Clone, Copy)]
 struct Loaded<'a> {
     raw: Option<&'a [u8]>,
@@ -448,10 +444,21 @@ fn write_item(
         FetchAtt::BodySection {
             section, partial, ..
         } => {
-            let data = match msg.parsed {
-                Some(m) => m.section(section),
+            let data = match (msg.parsed, msg.cached) {
+                (Some(m), _) => m.section(section),
+                // Top-level header sections straight from the cached header
+                // (`cacheable` admits no other section without a parse).
+                (None, Some(c)) => mime::nul_to_0x80(match &section.text {
+                    Some(SectionText::HeaderFields(names)) => {
+                        mime::select_header_fields(&c.header, names, true).into()
+                    }
+                    Some(SectionText::HeaderFieldsNot(names)) => {
+                        mime::select_header_fields(&c.header, names, false).into()
+                    }
+                    _ => c.header[..].into(),
+                }),
                 // BODY[] needs no parse.
-                None => mime::nul_to_0x80(raw.into()),
+                (None, None) => mime::nul_to_0x80(raw.into()),
             };
             out.raw("BODY[");
             write_section_spec(out, section);

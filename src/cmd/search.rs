@@ -78,23 +78,27 @@ pub fn search(
 
     let mut learned = Vec::new();
     for batch in pending.chunks(PATH_BATCH) {
-        let paths: Vec<Option<PathBuf>> = {
+        type Located = Option<(
+            PathBuf,
+            Option<std::sync::Arc<crate::store::cache::CachedMeta>>,
+        )>;
+        let paths: Vec<Located> = {
             let st = lock(&state);
             batch
                 .iter()
                 .map(|p| {
                     st.position(p.facts.uid)
-                        .map(|i| st.path_of(&st.messages[i]))
+                        .map(|i| (st.path_of(&st.messages[i]), st.cache.get(p.facts.uid)))
                 })
                 .collect()
         };
         for (p, path) in batch.iter().zip(paths) {
-            let Some(mut path) = path else {
+            let Some((mut path, cached)) = path else {
                 lost = true;
                 continue;
             };
             for attempt in 0..2 {
-                let mut file = MessageFile::new(path.clone(), p.vsize);
+                let mut file = MessageFile::new(path.clone(), p.vsize).with_cached(cached.clone());
                 let outcome = query.eval(&p.facts, &mut file);
                 if let Some(v) = file.learned_vsize() {
                     learned.push((p.facts.uid, v));
