@@ -51,15 +51,45 @@ pub fn fetch(
     let sets_seen = !read_only && items.iter().any(sets_seen_flag);
     let needs_file = items.iter().any(needs_content);
     let needs_parse = items.iter().any(needs_structure);
-    // Items the per-mailbox cache can answer without reading the file.
-    let cache_can_serve = items.iter().all(cacheable);
+    // Items that need nothing past the header: with no cache entry, only
+    // the header is read (Thunderbird's header fetch on a cold mailbox).
+    let header_only = items.iter().all(header_item);
     let mut missing = false;
     for (msn, uid) in targets {
         let Some(snap) = snapshot(s, uid, sets_seen)? else {
             missing = true;
             continue;
         };
-        if cache_can_serve {
+        let from_cache = snap
+            .cached
+            .as_deref()
+            .is_some_and(|c| items.iter().all(|i| cacheable(i, c)));
+        let sized = snap.vsize.is_some() || !items.contains(&FetchAtt::Rfc822Size);
+        if !from_cache && header_only && sized {
+            match read_header(&snap.path) {
+                Ok(header) => {
+                    let meta = remember_header(s, uid, &header, &snap.path);
+                    let msg = Loaded {
+                        raw: None,
+                        parsed: None,
+                        cached: Some(&meta),
+                    };
+                    write_message(s, msn, uid, uid_mode, items, &snap, msg, sets_seen)?;
+                    if s.out.len() >= FLUSH_AT {
+                        s.flush()?;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing = true,
+                Err(e) => {
+                    return Err(Error::Server(format!(
+                        "reading {}: {e}",
+                        snap.path.display()
+                    )))
+                }
+            }
+            continue;
+        }
+        if from_cache {
             if let Some(cached) = snap.cached.clone() {
                 let msg = Loaded {
                     raw: None,
@@ -159,16 +189,24 @@ struct Loaded<'a> {
     cached: Option<&'a CachedMeta>,
 }
 
-/// Whether the cache can answer an item (no body bytes needed).
-fn cacheable(item: &FetchAtt) -> bool {
+/// Whether a cache entry can answer an item (no body bytes needed).
+fn cacheable(item: &FetchAtt, c: &CachedMeta) -> bool {
+    match item {
+        FetchAtt::Body => c.body.is_some(),
+        FetchAtt::BodyStructure => c.body_structure.is_some(),
+        other => header_item(other),
+    }
+}
+
+/// Items answered from the header block alone (plus the file's mtime and
+/// the size in its name).
+fn header_item(item: &FetchAtt) -> bool {
     match item {
         FetchAtt::Uid
         | FetchAtt::Flags
         | FetchAtt::InternalDate
         | FetchAtt::Rfc822Size
         | FetchAtt::Envelope
-        | FetchAtt::Body
-        | FetchAtt::BodyStructure
         | FetchAtt::Rfc822Header => true,
         FetchAtt::BodySection { section, .. } => {
             section.part.is_empty()
@@ -200,8 +238,8 @@ fn remember(
     };
     let meta = CachedMeta {
         envelope: render(&|b| parsed.write_envelope(b)),
-        body: render(&|b| parsed.write_body_structure(b, false)),
-        body_structure: render(&|b| parsed.write_body_structure(b, true)),
+        body: Some(render(&|b| parsed.write_body_structure(b, false))),
+        body_structure: Some(render(&|b| parsed.write_body_structure(b, true))),
         header: parsed.header().to_vec().into_boxed_slice(),
         internal_date: internal_date(path).into_boxed_str(),
     };
@@ -210,6 +248,81 @@ fn remember(
         lock(sel.state()).cache.insert(uid, Arc::clone(&meta));
     }
     meta
+}
+
+/// Caches what the header alone gives: ENVELOPE, the header block, the date.
+fn remember_header(
+    s: &Session,
+    uid: u32,
+    header_crlf: &[u8],
+    path: &std::path::Path,
+) -> Arc<CachedMeta> {
+    // Parsing the header alone finds the same header block a full parse
+    // would: where a message's header ends depends on nothing after it.
+    let parsed = Message::parse(header_crlf);
+    let mut envelope = ResponseBuf::new();
+    parsed.write_envelope(&mut envelope);
+    let meta = Arc::new(CachedMeta {
+        envelope: envelope.take().into_boxed_slice(),
+        body: None,
+        body_structure: None,
+        header: parsed.header().to_vec().into_boxed_slice(),
+        internal_date: internal_date(path).into_boxed_str(),
+    });
+    if let Some(sel) = s.selected.as_ref() {
+        let mut st = lock(sel.state());
+        // Keep a fuller entry another FETCH may have stored meanwhile.
+        if st.cache.get(uid).is_none_or(|c| c.body_structure.is_none()) {
+            st.cache.insert(uid, Arc::clone(&meta));
+        }
+    }
+    meta
+}
+
+/// Reads a message file up to the blank line after its header (or all of
+/// it), in CRLF form.
+fn read_header(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    const CHUNK: usize = 8 * 1024;
+    let mut f = std::fs::File::open(path)?;
+    let mut bytes = Vec::with_capacity(CHUNK);
+    let mut scanned: usize = 0;
+    loop {
+        let old = bytes.len();
+        bytes.resize(old + CHUNK, 0);
+        let n = f.read(&mut bytes[old..])?;
+        bytes.truncate(old + n);
+        if let Some(end) = header_block_end(&bytes, scanned.saturating_sub(3)) {
+            bytes.truncate(end);
+            break;
+        }
+        scanned = bytes.len();
+        if n == 0 {
+            break;
+        }
+    }
+    Ok(message::to_crlf(&bytes).into_owned())
+}
+
+/// The end of the header's blank line (LF LF or LF CR LF, or a blank first
+/// line), looking from `from` on.
+fn header_block_end(bytes: &[u8], from: usize) -> Option<usize> {
+    if bytes.starts_with(b"\n") {
+        return Some(1);
+    }
+    if bytes.starts_with(b"\r\n") {
+        return Some(2);
+    }
+    let mut i = from;
+    while let Some(off) = memchr::memchr(b'\n', bytes.get(i..)?) {
+        let nl = i + off;
+        match bytes.get(nl + 1) {
+            Some(b'\n') => return Some(nl + 2),
+            Some(b'\r') if bytes.get(nl + 2) == Some(&b'\n') => return Some(nl + 3),
+            _ => i = nl + 1,
+        }
+    }
+    None
 }
 
 fn internal_date(path: &std::path::Path) -> String {
@@ -414,12 +527,16 @@ fn write_item(
             } else {
                 "BODY "
             });
-            match (msg.cached, msg.parsed) {
-                (Some(c), _) if extensible => {
-                    out.encoded(&c.body_structure);
+            let cached = msg.cached.and_then(|c| {
+                if extensible {
+                    c.body_structure.as_deref()
+                } else {
+                    c.body.as_deref()
                 }
-                (Some(c), _) => {
-                    out.encoded(&c.body);
+            });
+            match (cached, msg.parsed) {
+                (Some(bytes), _) => {
+                    out.encoded(bytes);
                 }
                 (None, Some(m)) => m.write_body_structure(out, extensible),
                 (None, None) => Message::parse(b"").write_body_structure(out, extensible),
@@ -545,5 +662,25 @@ fn write_section_spec(out: &mut ResponseBuf, section: &Section) {
             out.astring(&n.to_ascii_uppercase());
         }
         out.raw(")");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_block_end;
+
+    #[test]
+    fn header_ends() {
+        let rows: &[(&[u8], Option<usize>)] = &[
+            (b"A: 1\n\nbody", Some(6)),
+            (b"A: 1\r\n\r\nbody", Some(8)),
+            (b"\nbody", Some(1)),
+            (b"\r\nbody", Some(2)),
+            (b"A: 1\nB: 2\n", None),
+            (b"A: 1\n\r\n", Some(7)),
+        ];
+        for (input, want) in rows {
+            assert_eq!(header_block_end(input, 0), *want, "{input:?}");
+        }
     }
 }

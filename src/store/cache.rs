@@ -14,12 +14,14 @@ pub const CACHE_BUDGET: usize = 256 << 20;
 
 static USED: AtomicUsize = AtomicUsize::new(0);
 
-/// One message's cached data, encoded as it goes on the wire.
+/// One message's cached data, encoded as it goes on the wire. BODY and
+/// BODYSTRUCTURE are missing when only the header was read (a client
+/// fetched header fields only).
 #[derive(Debug)]
 pub struct CachedMeta {
     pub envelope: Box<[u8]>,
-    pub body: Box<[u8]>,
-    pub body_structure: Box<[u8]>,
+    pub body: Option<Box<[u8]>>,
+    pub body_structure: Option<Box<[u8]>>,
     /// The header block in CRLF form, blank line included.
     pub header: Box<[u8]>,
     /// The INTERNALDATE string (the file's mtime never changes).
@@ -29,8 +31,8 @@ pub struct CachedMeta {
 impl CachedMeta {
     fn cost(&self) -> usize {
         self.envelope.len()
-            + self.body.len()
-            + self.body_structure.len()
+            + self.body.as_ref().map_or(0, |b| b.len())
+            + self.body_structure.as_ref().map_or(0, |b| b.len())
             + self.header.len()
             + self.internal_date.len()
             + 96
@@ -102,8 +104,8 @@ mod tests {
     fn meta(n: usize) -> CachedMeta {
         CachedMeta {
             envelope: vec![b'e'; n].into(),
-            body: Box::default(),
-            body_structure: Box::default(),
+            body: None,
+            body_structure: None,
             header: Box::default(),
             internal_date: "01-Jan-2024 00:00:00 +0000".into(),
         }
