@@ -726,11 +726,21 @@ pub mod fold {
 
     /// Appends `s` folded to `out`.
     pub fn fold_into(out: &mut String, s: &str) {
-        for c in s.chars() {
-            if c.is_ascii() {
-                out.push(c.to_ascii_uppercase());
+        let mut rest = s;
+        while !rest.is_empty() {
+            // Mail is mostly ASCII: upper-case whole runs at once.
+            let ascii = rest.bytes().position(|b| b >= 0x80).unwrap_or(rest.len());
+            if ascii > 0 {
+                let start = out.len();
+                out.push_str(&rest[..ascii]);
+                if let Some(run) = out.get_mut(start..) {
+                    run.make_ascii_uppercase();
+                }
+                rest = &rest[ascii..];
                 continue;
             }
+            let Some(c) = rest.chars().next() else { break };
+            rest = &rest[c.len_utf8()..];
             let t = titlecase(c);
             let cp = t as u32;
             if (0xFF01..=0xFF5E).contains(&cp) {
@@ -1307,11 +1317,16 @@ pub mod mime {
 
     /// Text in a charset as UTF-8. Like Dovecot, a missing charset or
     /// US-ASCII is read as UTF-8, and what is not valid becomes U+FFFD.
-    pub fn to_utf8(bytes: &[u8], charset: Option<&str>) -> String {
+    pub fn to_utf8<'a>(bytes: &'a [u8], charset: Option<&str>) -> Cow<'a, str> {
         let cs = charset.map(str::trim).unwrap_or("");
         let utf8_like = ["", "utf-8", "utf8", "us-ascii", "ascii"];
         if utf8_like.iter().any(|n| n.eq_ignore_ascii_case(cs)) {
-            return String::from_utf8_lossy(bytes).into_owned();
+            // The fast validator first: most text is valid, and then
+            // nothing is copied.
+            return match std::str::from_utf8(bytes) {
+                Ok(s) => Cow::Borrowed(s),
+                Err(_) => String::from_utf8_lossy(bytes),
+            };
         }
         // mailparse owns the charset tables (the WHATWG encodings).
         let ctype = mailparse::ParsedContentType {
@@ -1322,8 +1337,9 @@ pub mod mime {
         match mailparse::body::Body::new(bytes, &ctype, &None) {
             mailparse::body::Body::SevenBit(text) => text
                 .get_as_string()
-                .unwrap_or_else(|_| String::from_utf8_lossy(bytes).into_owned()),
-            _ => String::from_utf8_lossy(bytes).into_owned(),
+                .map(Cow::Owned)
+                .unwrap_or_else(|_| String::from_utf8_lossy(bytes)),
+            _ => String::from_utf8_lossy(bytes),
         }
     }
 
@@ -1397,7 +1413,7 @@ pub mod mime {
         let charset = String::from_utf8_lossy(charset);
         let charset = charset.split('*').next().unwrap_or_default();
         Some((
-            to_utf8(&bytes, Some(charset)),
+            to_utf8(&bytes, Some(charset)).into_owned(),
             2 + text_start + text_len + 2,
         ))
     }
