@@ -8,7 +8,6 @@
 use crate::error::{Error, Tagged};
 use crate::proto::encode::{Code, Status};
 use crate::proto::types::SequenceSet;
-use crate::proto::utf7;
 use crate::session::Session;
 use crate::store::{lock, CopyItem, StoreError};
 use std::sync::Arc;
@@ -30,7 +29,7 @@ pub fn copy(
     if is_move && sel.read_only {
         return Err(Error::no(None, "Mailbox is read-only."));
     }
-    let target = target_name(s, mailbox)?;
+    let target = super::mailbox::mailbox_name(s, mailbox)?;
     if !s.store()?.exists(&target) {
         // RFC 3501 §6.4.7: TRYCREATE tells the client it may CREATE and retry.
         return Err(Error::no(
@@ -112,25 +111,6 @@ pub fn copy(
     // The sync before the tagged reply announces the EXPUNGEs (MOVE may
     // send them even in its sequence-number form, RFC 6851 §3.3).
     Ok(Tagged::ok("Move completed."))
-}
-
-fn target_name(s: &Session, raw: &[u8]) -> Result<crate::store::names::MailboxName, Error> {
-    let text = std::str::from_utf8(raw).map_err(|_| {
-        Error::no(
-            Some(Code::Cannot),
-            "Mailbox name is not valid modified UTF-7.",
-        )
-    })?;
-    let decoded = utf7::decode(text).map_err(|_| {
-        Error::no(
-            Some(Code::Cannot),
-            "Mailbox name is not valid modified UTF-7.",
-        )
-    })?;
-    s.store()?
-        .namespace()
-        .parse(&decoded)
-        .map_err(|e| Error::no(Some(Code::TryCreate), e.to_string()))
 }
 
 /// RFC 4315 `uid-set`: ascending runs written as `a:b`, in the given order

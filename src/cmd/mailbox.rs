@@ -18,7 +18,7 @@ use crate::store::{NewFlags, StoreError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Decodes a client's mailbox name into canonical form.
-fn mailbox_name(s: &Session, raw: &[u8]) -> Result<MailboxName, Error> {
+pub(super) fn mailbox_name(s: &Session, raw: &[u8]) -> Result<MailboxName, Error> {
     let text = std::str::from_utf8(raw).map_err(|_| {
         Error::no(
             Some(Code::Cannot),

@@ -460,14 +460,7 @@ impl Store {
     ) -> Result<(u32, u32), StoreError> {
         let state = self.mailbox(name)?;
         let mut st = lock(&state);
-        let _uidlist_lock =
-            DotLock::acquire(&dir.join(uidlist::FILE_NAME), UIDLIST_LOCK).map_err(|e| {
-                if e.kind() == io::ErrorKind::TimedOut {
-                    StoreError::InUse
-                } else {
-                    StoreError::Io(e)
-                }
-            })?;
+        let _uidlist_lock = lock_uidlist(dir)?;
         let mut disk_flags = Flags {
             system: flags.system,
             keywords: 0,
@@ -524,13 +517,7 @@ impl Store {
                 .filter_map(|n| st.keywords.index_of(n))
                 .collect());
         }
-        let _lock = DotLock::acquire(&dir.join(uidlist::FILE_NAME), UIDLIST_LOCK).map_err(|e| {
-            if e.kind() == io::ErrorKind::TimedOut {
-                StoreError::InUse
-            } else {
-                StoreError::Io(e)
-            }
-        })?;
+        let _lock = lock_uidlist(&dir)?;
         keyword_letters(&dir, st, names, true)
     }
 
@@ -551,14 +538,7 @@ impl Store {
         }
         let state = self.mailbox(target)?;
         let mut st = lock(&state);
-        let _uidlist_lock =
-            DotLock::acquire(&dir.join(uidlist::FILE_NAME), UIDLIST_LOCK).map_err(|e| {
-                if e.kind() == io::ErrorKind::TimedOut {
-                    StoreError::InUse
-                } else {
-                    StoreError::Io(e)
-                }
-            })?;
+        let _uidlist_lock = lock_uidlist(&dir)?;
         let mut placed: Vec<(String, Message)> = Vec::with_capacity(items.len());
         for item in items {
             let mut flags = Flags {
@@ -702,6 +682,18 @@ fn keyword_letters(
     }
     st.keywords = keywords;
     Ok(letters)
+}
+
+/// Takes `dovecot-uidlist.lock` of a mailbox directory; a lock held too
+/// long by another process is `InUse`.
+fn lock_uidlist(dir: &Path) -> Result<DotLock, StoreError> {
+    DotLock::acquire(&dir.join(uidlist::FILE_NAME), UIDLIST_LOCK).map_err(|e| {
+        if e.kind() == io::ErrorKind::TimedOut {
+            StoreError::InUse
+        } else {
+            StoreError::Io(e)
+        }
+    })
 }
 
 fn create_dir_private(path: &Path) -> io::Result<()> {

@@ -176,49 +176,20 @@ impl Drop for DovecotSession {
     }
 }
 
-/// Runs Dovecot's imap binary on `home`'s Maildir with these commands
-/// (tagged `d1`, `d2`, …) and returns its output lines.
+/// Runs Dovecot's imap binary on `home`'s Maildir with these commands,
+/// one after the other (tagged `d1`, `d2`, …, then `dz LOGOUT`), and
+/// returns its output lines, tagged ones included.
 pub fn dovecot(home: &Path, commands: &[String]) -> Vec<String> {
-    assert!(
-        Path::new(DOVECOT_IMAP).exists(),
-        "{DOVECOT_IMAP} is missing: install Debian's dovecot-imapd (see README)"
-    );
-    let conf = write_conf(home);
-    let mut input = Vec::new();
+    let mut session = DovecotSession::start(home);
+    let mut lines = Vec::new();
     for (i, c) in commands.iter().enumerate() {
-        input.extend_from_slice(format!("d{} {c}\r\n", i + 1).as_bytes());
+        let (untagged, tagged) = session.cmd(c);
+        lines.extend(untagged);
+        lines.push(format!("d{} {tagged}", i + 1));
     }
-    input.extend_from_slice(b"dz LOGOUT\r\n");
-    let mut child = Command::new(DOVECOT_IMAP)
-        .arg("-c")
-        .arg(&conf)
-        .env_clear()
-        .env("USER", "alice")
-        .env("HOME", home)
-        .env("PATH", "/usr/bin:/bin")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&input).unwrap();
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let out = match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-            panic!("dovecot imap did not finish");
-        }
-    };
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        text.contains("dz OK"),
-        "dovecot session failed:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text.lines().map(str::to_string).collect()
+    let (untagged, tagged) = session.cmd("LOGOUT");
+    lines.extend(untagged);
+    assert!(tagged.starts_with("OK"), "dovecot LOGOUT: {tagged}");
+    lines.push(format!("dz {tagged}"));
+    lines
 }
