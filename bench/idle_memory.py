@@ -29,6 +29,15 @@ CLK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+def plain_rss_kib(pid):
+    """Resident set size as ps shows it (shared pages counted per process)."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * PAGE // 1024
+    except OSError:
+        return 0
+
+
 def rss_kib(pid):
     """Proportional set size: shared pages split between the processes
     sharing them, so summing over Dovecot's processes does not count its
@@ -111,6 +120,9 @@ class Roost:
     def rss(self):
         return rss_kib(self.proc.pid)
 
+    def plain_rss(self):
+        return plain_rss_kib(self.proc.pid)
+
     def cpu(self):
         return cpu_seconds(self.proc.pid)
 
@@ -179,6 +191,9 @@ protocol imap {{
     def rss(self):
         return sum(rss_kib(p) for p in dovecot_pids(self.base))
 
+    def plain_rss(self):
+        return sum(plain_rss_kib(p) for p in dovecot_pids(self.base))
+
     def cpu(self):
         return sum(cpu_seconds(p) for p in dovecot_pids(self.base))
 
@@ -198,15 +213,17 @@ def measure(server, counts, idle_secs):
     rows = []
     clients = []
     base_rss = server.rss()
+    base_plain = server.plain_rss()
     for n in counts:
         while len(clients) < n:
             clients.append(idle_client(server.port))
         time.sleep(2)  # let logins settle
         rss = server.rss()
+        plain = server.plain_rss()
         cpu0 = server.cpu()
         time.sleep(idle_secs)
         cpu = server.cpu() - cpu0
-        rows.append((n, rss, (rss - base_rss) / n, cpu))
+        rows.append((n, rss, (rss - base_rss) / n, cpu, (plain - base_plain) / n))
     for s, f in clients:
         s.close()
     return rows
@@ -244,14 +261,14 @@ def main():
                 server.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\n{'idle conns':>10}  {'server':<8} {'PSS MiB':>8} {'KiB/conn':>9} {'CPU s idle':>11}")
+    print(f"\n{'idle conns':>10}  {'server':<8} {'PSS MiB':>8} {'PSS KiB/conn':>13} {'RSS KiB/conn':>13} {'CPU s idle':>11}")
     for i, n in enumerate(counts):
         for name in ("Roost", "Dovecot"):
-            _, rss, per, cpu = results[name][i]
-            print(f"{n:>10}  {name:<8} {rss / 1024:>8.1f} {per:>9.0f} {cpu:>11.2f}")
+            _, rss, per, cpu, plain = results[name][i]
+            print(f"{n:>10}  {name:<8} {rss / 1024:>8.1f} {per:>13.0f} {plain:>13.0f} {cpu:>11.2f}")
         r, d = results["Roost"][i][2], results["Dovecot"][i][2]
         if d > 0:
-            print(f"{'':>10}  {'ratio':<8} {'':>8} {r / d:>9.2f}")
+            print(f"{'':>10}  {'ratio':<8} {'':>8} {r / d:>13.2f}")
 
 
 if __name__ == "__main__":
