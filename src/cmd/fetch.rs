@@ -57,7 +57,33 @@ pub fn fetch(
     let mut missing = false;
     for (msn, uid) in targets {
         let Some(snap) = snapshot(s, uid, sets_seen)? else {
-            missing = true;
+            // Expunged by another session, not yet announced here: UID and
+            // FLAGS are still known from this session's view (Dovecot
+            // answers them from its index too). Anything else is gone.
+            if items
+                .iter()
+                .all(|i| matches!(i, FetchAtt::Uid | FetchAtt::Flags))
+            {
+                let flags = s
+                    .selected
+                    .as_ref()
+                    .map(|sel| sel.reported_flags(msn))
+                    .unwrap_or_default();
+                let gone = Snapshot {
+                    flags,
+                    path: std::path::PathBuf::new(),
+                    vsize: None,
+                    cached: None,
+                };
+                let msg = Loaded {
+                    raw: None,
+                    parsed: None,
+                    cached: None,
+                };
+                write_message(s, msn, uid, uid_mode, items, &gone, msg, false)?;
+            } else {
+                missing = true;
+            }
             continue;
         };
         let from_cache = snap
