@@ -17,6 +17,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// Mailboxes whose directories stay watched; beyond this, watches of
+/// mailboxes nobody has selected are dropped (each costs 2 of the
+/// system's inotify watches).
+const MAX_WATCHED: usize = 2000;
 /// How often subscribers are woken when inotify is not available.
 const POLL_FALLBACK: Duration = Duration::from_secs(1);
 
@@ -83,25 +87,13 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
+        // The inotify watches stay: adding one to a directory walks all its
+        // entries in the kernel (100,000 for a big INBOX), so dropping it at
+        // every UNSELECT would make the next SELECT pay that again. Idle
+        // watches are trimmed in `subscribe` when there are too many.
         let mut table = super::lock(&self.inner.table);
-        let Some((wds, subs)) = table.dirs.get_mut(&self.dir) else {
-            return;
-        };
-        subs.retain(|s| s.id != self.id);
-        if !subs.is_empty() {
-            return;
-        }
-        let wds = std::mem::take(wds);
-        table.dirs.remove(&self.dir);
-        for wd in &wds {
-            table.by_wd.remove(wd);
-        }
-        drop(table);
-        if let Some(watches) = super::lock(&self.inner.watches).as_mut() {
-            for wd in wds {
-                // The directory may be gone already; nothing to undo then.
-                let _ = watches.remove(wd);
-            }
+        if let Some((_, subs)) = table.dirs.get_mut(&self.dir) {
+            subs.retain(|s| s.id != self.id);
         }
     }
 }
@@ -143,6 +135,9 @@ impl Watcher {
         let id = table.next_id;
         let fresh = !table.dirs.contains_key(dir);
         let mut wds = Vec::new();
+        if fresh && table.dirs.len() >= MAX_WATCHED {
+            self.trim_idle(&mut table);
+        }
         if fresh {
             if let Some(watches) = super::lock(&self.inner.watches).as_mut() {
                 let mask = WatchMask::CREATE
@@ -178,6 +173,30 @@ impl Watcher {
             id,
             rx,
             waker,
+        }
+    }
+}
+
+impl Watcher {
+    /// Drops the watches of mailboxes nobody has selected.
+    fn trim_idle(&self, table: &mut Table) {
+        let idle: Vec<PathBuf> = table
+            .dirs
+            .iter()
+            .filter(|(_, (_, subs))| subs.is_empty())
+            .map(|(d, _)| d.clone())
+            .collect();
+        let mut watches = super::lock(&self.inner.watches);
+        for dir in idle {
+            if let Some((wds, _)) = table.dirs.remove(&dir) {
+                for wd in wds {
+                    table.by_wd.remove(&wd);
+                    if let Some(w) = watches.as_mut() {
+                        // The directory may be gone already; nothing to undo then.
+                        let _ = w.remove(wd);
+                    }
+                }
+            }
         }
     }
 }
@@ -269,6 +288,12 @@ mod tests {
         std::fs::remove_file(dir.path().join("cur/1.M1P1.h:2,S")).unwrap();
         assert!(wait_for(&a));
         drop(a);
-        assert!(super::super::lock(&w.inner.table).dirs.is_empty());
+        let table = super::super::lock(&w.inner.table);
+        assert!(table.dirs.values().all(|(_, subs)| subs.is_empty()));
+        drop(table);
+        // A later subscriber reuses the watches still in place.
+        let c = w.subscribe(dir.path());
+        std::fs::write(dir.path().join("new/2.M1P1.h"), "y").unwrap();
+        assert!(wait_for(&c));
     }
 }
