@@ -56,7 +56,7 @@ pub fn fetch(
     let header_only = items.iter().all(header_item);
     let mut missing = false;
     for (msn, uid) in targets {
-        let Some(snap) = snapshot(s, uid, sets_seen)? else {
+        let Some(mut snap) = snapshot(s, uid, sets_seen)? else {
             // Expunged by another session, not yet announced here: UID and
             // FLAGS are still known from this session's view (Dovecot
             // answers them from its index too). Anything else is gone.
@@ -91,9 +91,9 @@ pub fn fetch(
             .as_deref()
             .is_some_and(|c| items.iter().all(|i| cacheable(i, c)));
         let sized = snap.vsize.is_some() || !items.contains(&FetchAtt::Rfc822Size);
-        if !from_cache && header_only && sized {
-            match read_header(&snap.path) {
-                Ok(header) => {
+        if !from_cache && header_only && needs_file && sized {
+            match read_with_retry(s, uid, &mut snap, read_header) {
+                Ok(Some(header)) => {
                     let meta = remember_header(s, uid, &header, &snap.path);
                     let msg = Loaded {
                         raw: None,
@@ -105,13 +105,8 @@ pub fn fetch(
                         s.flush()?;
                     }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing = true,
-                Err(e) => {
-                    return Err(Error::Server(format!(
-                        "reading {}: {e}",
-                        snap.path.display()
-                    )))
-                }
+                Ok(None) => missing = true,
+                Err(e) => return Err(e),
             }
             continue;
         }
@@ -130,18 +125,13 @@ pub fn fetch(
             }
         }
         let content = if needs_file {
-            match std::fs::read(&snap.path) {
-                Ok(bytes) => Some(bytes),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            match read_with_retry(s, uid, &mut snap, |p| std::fs::read(p)) {
+                Ok(Some(bytes)) => Some(bytes),
+                Ok(None) => {
                     missing = true;
                     continue;
                 }
-                Err(e) => {
-                    return Err(Error::Server(format!(
-                        "reading {}: {e}",
-                        snap.path.display()
-                    )))
-                }
+                Err(e) => return Err(e),
             }
         } else {
             None
@@ -303,6 +293,46 @@ fn remember_header(
         }
     }
     meta
+}
+
+/// Reads a message's file. A file renamed meanwhile (another session
+/// changed its flags) is looked up again once; `None` if it is gone.
+fn read_with_retry<T>(
+    s: &mut Session,
+    uid: u32,
+    snap: &mut Snapshot,
+    read: impl Fn(&std::path::Path) -> std::io::Result<T>,
+) -> Result<Option<T>, Error> {
+    for attempt in 0..2 {
+        match read(&snap.path) {
+            Ok(v) => return Ok(Some(v)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if attempt == 1 {
+                    break;
+                }
+                let (Some(sel), Some(user)) = (s.selected.as_ref(), s.user.as_ref()) else {
+                    break;
+                };
+                {
+                    let state = Arc::clone(sel.state());
+                    let mut st = lock(&state);
+                    st.mark_dirty();
+                    user.store.sync(&mut st)?;
+                }
+                match snapshot(s, uid, false)? {
+                    Some(fresh) => *snap = fresh,
+                    None => break,
+                }
+            }
+            Err(e) => {
+                return Err(Error::Server(format!(
+                    "reading {}: {e}",
+                    snap.path.display()
+                )))
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Reads a message file up to the blank line after its header (or all of
