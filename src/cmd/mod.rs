@@ -59,6 +59,18 @@ fn allowed(body: &CommandBody) -> Allowed {
     }
 }
 
+/// UID FETCH, UID STORE, UID SEARCH, UID COPY, UID MOVE, UID EXPUNGE.
+fn names_uids(body: &CommandBody) -> bool {
+    matches!(
+        body,
+        CommandBody::Fetch { uid: true, .. }
+            | CommandBody::Store { uid: true, .. }
+            | CommandBody::Search { uid: true, .. }
+            | CommandBody::Copy { uid: true, .. }
+            | CommandBody::Expunge { uids: Some(_) }
+    )
+}
+
 /// Whether a command's reply may carry EXPUNGE responses. RFC 3501 §7.4.1:
 /// not during FETCH, STORE or SEARCH (sequence-number forms), because the
 /// client could not tell which numbers its reply refers to.
@@ -90,6 +102,13 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
                 State::Logout => "logout",
             }
         )));
+    }
+    // A UID command may name messages another session added since this
+    // one last heard (iPhone Mail moves such UIDs; treating them as absent
+    // leaves ghosts). Bring the view up to date first: UID commands may
+    // see EXISTS and EXPUNGE responses (RFC 3501 §7.4.1).
+    if names_uids(&cmd.body) {
+        s.sync_selected(true)?;
     }
     match cmd.body {
         CommandBody::Capability => auth::capability(s),

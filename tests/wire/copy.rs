@@ -165,3 +165,29 @@ fn move_within_the_same_mailbox_gives_new_uids() {
         .collect();
     assert_eq!(uids, vec!["2", "3", "4"]);
 }
+
+#[test]
+fn uid_move_of_a_message_this_session_has_not_heard_of() {
+    // iPhone Mail: UID MOVE of a UID another session just added.
+    let server = TestServer::start();
+    let mut c = setup(&server);
+    let mut other = server.login();
+    append(
+        &mut other,
+        "INBOX",
+        "",
+        "04-Feb-2024 10:00:00 +0000",
+        "Subject: d\r\n\r\nd",
+    );
+    let r = c.ok("UID MOVE 4 Trash");
+    assert!(r.untagged.contains(&"* 4 EXISTS".to_string()), "{r:?}");
+    assert!(
+        r.untagged
+            .iter()
+            .any(|l| l.contains("[COPYUID ") && l.contains(" 4 1]")),
+        "{r:?}"
+    );
+    assert!(r.untagged.contains(&"* 4 EXPUNGE".to_string()), "{r:?}");
+    let r = c.ok("STATUS Trash (MESSAGES)");
+    assert_eq!(r.untagged, vec!["* STATUS Trash (MESSAGES 1)"]);
+}
