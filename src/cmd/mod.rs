@@ -105,10 +105,10 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
     }
     // A UID command may name messages another session added since this
     // one last heard (iPhone Mail moves such UIDs; treating them as absent
-    // leaves ghosts). Bring the view up to date first: UID commands may
-    // see EXISTS and EXPUNGE responses (RFC 3501 §7.4.1).
+    // leaves ghosts). Add them to the view first (EXISTS); expunges wait
+    // for the end of the command, as Dovecot orders them.
     if names_uids(&cmd.body) {
-        s.sync_selected(true)?;
+        s.sync_selected(false)?;
     }
     match cmd.body {
         CommandBody::Capability => auth::capability(s),
