@@ -522,8 +522,8 @@ fn eval_leaf(leaf: &Leaf, m: &Facts, data: &mut dyn MessageData) -> Result<Optio
             Some(fields) => {
                 let day = fields
                     .iter()
-                    .find(|f| f.name.eq_ignore_ascii_case(b"Date"))
-                    .and_then(|f| sent_date::day(&f.value))
+                    .find(|f| f.name().eq_ignore_ascii_case(b"Date"))
+                    .and_then(|f| sent_date::day(f.value()))
                     .unwrap_or(0);
                 cmp.test(day, *key)
             }
@@ -532,7 +532,7 @@ fn eval_leaf(leaf: &Leaf, m: &Facts, data: &mut dyn MessageData) -> Result<Optio
         Leaf::Header { name, form, needle } => match data.header()? {
             Some(fields) => fields
                 .iter()
-                .filter(|f| f.name.eq_ignore_ascii_case(name))
+                .filter(|f| f.name().eq_ignore_ascii_case(name))
                 .any(|f| needle.is_empty() || field_text(f, *form).contains(needle.as_str())),
             None => return Ok(None),
         },
@@ -550,9 +550,9 @@ fn eval_leaf(leaf: &Leaf, m: &Facts, data: &mut dyn MessageData) -> Result<Optio
 /// A header field's value in the form a key matches, decoded and folded.
 fn field_text(f: &mime::Field, form: FieldForm) -> String {
     let decoded = match form {
-        FieldForm::Plain => mime::decode_words(&f.value),
-        FieldForm::Squeezed => mime::decode_words(&squeeze_blanks(&f.value)),
-        FieldForm::Address => mime::decode_words(&address::normalize(&f.value)),
+        FieldForm::Plain => mime::decode_words(f.value()),
+        FieldForm::Squeezed => mime::decode_words(&squeeze_blanks(f.value())),
+        FieldForm::Address => mime::decode_words(&address::normalize(f.value())),
     };
     fold::fold(&decoded)
 }
@@ -897,16 +897,31 @@ pub mod mime {
     const MAX_DEPTH: usize = 100;
     const MAX_PARTS: usize = 10_000;
 
-    /// One header field.
+    /// One header field, in one buffer: `lead` (name, colon and blanks as
+    /// written) then the value unfolded (each line break and the blank
+    /// after it become one space, Dovecot's "clean one-line" form). One
+    /// allocation per field: a SEARCH parses every header it looks at.
     #[derive(Clone, Debug, PartialEq, Eq)]
     pub struct Field {
+        buf: Vec<u8>,
+        name: (usize, usize),
+        value_start: usize,
+    }
+
+    impl Field {
         /// The name, without surrounding blanks.
-        pub name: Vec<u8>,
-        /// The line as written up to the value: name, colon and blanks.
-        pub lead: Vec<u8>,
-        /// The value unfolded: each line break and the blank after it
-        /// become one space (Dovecot's "clean one-line" form).
-        pub value: Vec<u8>,
+        pub fn name(&self) -> &[u8] {
+            &self.buf[self.name.0..self.name.1]
+        }
+
+        /// The line as written up to the value.
+        pub fn lead(&self) -> &[u8] {
+            &self.buf[..self.value_start]
+        }
+
+        pub fn value(&self) -> &[u8] {
+            &self.buf[self.value_start..]
+        }
     }
 
     /// One MIME part's searchable text, folded.
@@ -955,17 +970,17 @@ pub mod mime {
             }
             if line[0] == b' ' || line[0] == b'\t' {
                 if let Some(f) = fields.last_mut() {
-                    f.value.push(b' ');
-                    f.value.extend_from_slice(&line[1..]);
+                    f.buf.push(b' ');
+                    f.buf.extend_from_slice(&line[1..]);
                 }
                 continue;
             }
             let Some(colon) = line.iter().position(|&b| b == b':') else {
                 // Not a field; TEXT still sees the line.
                 fields.push(Field {
-                    name: line.to_vec(),
-                    lead: line.to_vec(),
-                    value: Vec::new(),
+                    buf: line.to_vec(),
+                    name: (0, line.len()),
+                    value_start: line.len(),
                 });
                 continue;
             };
@@ -973,10 +988,19 @@ pub mod mime {
             while matches!(line.get(start), Some(b' ') | Some(b'\t')) {
                 start += 1;
             }
+            let head = &line[..colon];
+            let name_start = head
+                .iter()
+                .position(|c| !c.is_ascii_whitespace())
+                .unwrap_or(colon);
+            let name_end = head
+                .iter()
+                .rposition(|c| !c.is_ascii_whitespace())
+                .map_or(name_start, |e| e + 1);
             fields.push(Field {
-                name: trim_blanks(&line[..colon]).to_vec(),
-                lead: line[..start].to_vec(),
-                value: line[start..].to_vec(),
+                buf: line.to_vec(),
+                name: (name_start, name_end),
+                value_start: start,
             });
         }
         fields
@@ -1019,8 +1043,8 @@ pub mod mime {
         let header_value = |name: &[u8]| {
             fields
                 .iter()
-                .find(|f| f.name.eq_ignore_ascii_case(name))
-                .map(|f| f.value.as_slice())
+                .find(|f| f.name().eq_ignore_ascii_case(name))
+                .map(|f| f.value())
         };
         let ctype = match header_value(b"Content-Type") {
             Some(v) => ContentType::parse(v),
@@ -1030,8 +1054,8 @@ pub mod mime {
         };
         let mut text = String::new();
         for f in &fields {
-            fold_into(&mut text, &String::from_utf8_lossy(&f.lead));
-            fold_into(&mut text, &decode_words(&f.value));
+            fold_into(&mut text, &String::from_utf8_lossy(f.lead()));
+            fold_into(&mut text, &decode_words(f.value()));
             text.push_str("\r\n");
         }
         let body_start = text.len();
