@@ -106,6 +106,17 @@ pub trait MessageData {
     fn header(&mut self) -> Result<Option<&[mime::Field]>, Stop>;
     /// Every MIME part's searchable text.
     fn parts(&mut self) -> Result<Option<&[mime::PartText]>, Stop>;
+    /// The top-level fields called `name` (case-insensitively). Sources
+    /// that can pick them out without parsing the whole header do so.
+    fn named(&mut self, name: &[u8]) -> Result<Option<Vec<mime::Field>>, Stop> {
+        Ok(self.header()?.map(|fields| {
+            fields
+                .iter()
+                .filter(|f| f.name().eq_ignore_ascii_case(name))
+                .cloned()
+                .collect()
+        }))
+    }
 }
 
 /// The first pass: nothing is read, only a size the file name gave.
@@ -267,6 +278,21 @@ impl MessageData for MessageFile {
             self.fields = Some(fields);
         }
         Ok(self.fields.as_deref())
+    }
+
+    fn named(&mut self, name: &[u8]) -> Result<Option<Vec<mime::Field>>, Stop> {
+        // From the cached header, pick the fields out without building the
+        // others (a warm SEARCH FROM looks at every message's header).
+        if let (None, Some(c)) = (&self.fields, &self.cached_header) {
+            return Ok(Some(mime::parse_named(&c.header, name)));
+        }
+        Ok(self.header()?.map(|fields| {
+            fields
+                .iter()
+                .filter(|f| f.name().eq_ignore_ascii_case(name))
+                .cloned()
+                .collect()
+        }))
     }
 
     fn parts(&mut self) -> Result<Option<&[mime::PartText]>, Stop> {
@@ -517,22 +543,20 @@ fn eval_leaf(leaf: &Leaf, m: &Facts, data: &mut dyn MessageData) -> Result<Optio
             Some(day) => cmp.test(day, *key),
             None => return Ok(None),
         },
-        Leaf::Sent(cmp, key) => match data.header()? {
+        Leaf::Sent(cmp, key) => match data.named(b"Date")? {
             // Dovecot: a missing or unreadable Date counts as 1-Jan-1970.
             Some(fields) => {
                 let day = fields
-                    .iter()
-                    .find(|f| f.name().eq_ignore_ascii_case(b"Date"))
+                    .first()
                     .and_then(|f| sent_date::day(f.value()))
                     .unwrap_or(0);
                 cmp.test(day, *key)
             }
             None => return Ok(None),
         },
-        Leaf::Header { name, form, needle } => match data.header()? {
+        Leaf::Header { name, form, needle } => match data.named(name)? {
             Some(fields) => fields
                 .iter()
-                .filter(|f| f.name().eq_ignore_ascii_case(name))
                 .any(|f| needle.is_empty() || field_text(f, *form).contains(needle.as_str())),
             None => return Ok(None),
         },
@@ -1004,6 +1028,41 @@ pub mod mime {
             });
         }
         fields
+    }
+
+    /// The fields called `name` (case-insensitively) of a header block, as
+    /// `parse_fields` would give them, without building the others.
+    pub fn parse_named(header: &[u8], name: &[u8]) -> Vec<Field> {
+        let mut out: Vec<Field> = Vec::new();
+        let mut in_match = false;
+        for line in lines(header) {
+            if line.is_empty() {
+                break;
+            }
+            if line[0] == b' ' || line[0] == b'\t' {
+                if let (true, Some(f)) = (in_match, out.last_mut()) {
+                    f.buf.push(b' ');
+                    f.buf.extend_from_slice(&line[1..]);
+                }
+                continue;
+            }
+            // Cheap test first: the line must start with the name, perhaps
+            // after blanks, as parse_fields trims them.
+            let start = line
+                .iter()
+                .position(|c| !c.is_ascii_whitespace())
+                .unwrap_or(line.len());
+            in_match = line.len() >= start + name.len()
+                && line[start..start + name.len()].eq_ignore_ascii_case(name);
+            if in_match {
+                let mut one = parse_fields(line);
+                in_match = matches!(one.first(), Some(f) if f.name().eq_ignore_ascii_case(name));
+                if in_match {
+                    out.append(&mut one);
+                }
+            }
+        }
+        out
     }
 
     fn trim_blanks(b: &[u8]) -> &[u8] {
@@ -2039,6 +2098,24 @@ mod tests {
     fn matches_bytes(query: &str, msg: &[u8]) -> bool {
         let q = compile(query);
         q.eval(&facts(1, 0), &mut Mem::bytes(msg)).unwrap() == Some(true)
+    }
+
+    #[test]
+    fn parse_named_agrees_with_parse_fields() {
+        let header =
+            b"From: a@b\r\nSubject: one\r\n two\r\nfrom : c@d\r\nX-From: no\r\nFromage: no\r\n\r\n";
+        for name in [&b"From"[..], b"subject", b"X-From", b"Missing"] {
+            let all: Vec<mime::Field> = mime::parse_fields(header)
+                .into_iter()
+                .filter(|f| f.name().eq_ignore_ascii_case(name))
+                .collect();
+            assert_eq!(
+                mime::parse_named(header, name),
+                all,
+                "{}",
+                String::from_utf8_lossy(name)
+            );
+        }
     }
 
     #[test]
