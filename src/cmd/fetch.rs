@@ -142,7 +142,10 @@ pub fn fetch(
             _ => None,
         };
         // Rendered once: the cache keeps it and this response uses it.
-        let meta = parsed.as_ref().map(|p| remember(s, uid, p, &snap.path));
+        let with_body = items.contains(&FetchAtt::Body);
+        let meta = parsed
+            .as_ref()
+            .map(|p| remember(s, uid, p, &snap.path, with_body));
         let msg = Loaded {
             raw: crlf.as_deref(),
             parsed: parsed.as_ref(),
@@ -246,6 +249,7 @@ fn remember(
     uid: u32,
     parsed: &Message<'_>,
     path: &std::path::Path,
+    with_body: bool,
 ) -> Arc<CachedMeta> {
     let render = |f: &dyn Fn(&mut ResponseBuf)| {
         let mut b = ResponseBuf::new();
@@ -254,7 +258,8 @@ fn remember(
     };
     let meta = CachedMeta {
         envelope: render(&|b| parsed.write_envelope(b)),
-        body: Some(render(&|b| parsed.write_body_structure(b, false))),
+        // BODY (the non-extensible form) is rare; rendered when asked for.
+        body: with_body.then(|| render(&|b| parsed.write_body_structure(b, false))),
         body_structure: Some(render(&|b| parsed.write_body_structure(b, true))),
         header: parsed.header().to_vec().into_boxed_slice(),
         internal_date: internal_date(path).into_boxed_str(),
