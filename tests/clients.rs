@@ -127,9 +127,7 @@ fn curl_lists_folders_and_reads_a_message_by_uid() {
     let mut c = server.login();
     c.ok("CREATE Archive");
     let msg = "From: a@example.org\r\nSubject: curl test\r\n\r\nHello from the store.\r\n";
-    let tag = c.tag();
-    c.send(format!("{tag} APPEND INBOX {{{}+}}\r\n{msg}\r\n", msg.len()).as_bytes());
-    assert!(c.read_reply(&tag).tagged.starts_with("OK"));
+    c.append("INBOX", "", msg);
     let base = format!("imap://127.0.0.1:{}/", server.port);
     let ca = server.root().join("ca.pem");
     std::fs::write(&ca, &server.ca.ca_pem).unwrap();

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// `(request item, name of the item in the response)`, asked of every
 /// message of the corpus.
@@ -727,28 +727,7 @@ struct DovecotSession {
 
 impl DovecotSession {
     fn start(home: &Path) -> DovecotSession {
-        let conf = home.parent().unwrap().join("dovecot-diff.conf");
-        let uid = mail_uid();
-        std::fs::write(
-            &conf,
-            format!(
-                "log_path = /dev/null\nmail_location = maildir:~/Maildir\nmail_uid = {uid}\n\
-                 mail_gid = {uid}\nfirst_valid_uid = {uid}\nfirst_valid_gid = 0\n"
-            ),
-        )
-        .unwrap();
-        let mut child = Command::new("/usr/lib/dovecot/imap")
-            .arg("-c")
-            .arg(&conf)
-            .env_clear()
-            .env("USER", "alice")
-            .env("HOME", home)
-            .env("PATH", "/usr/bin:/bin")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("run /usr/lib/dovecot/imap (package dovecot-imapd)");
+        let mut child = crate::common::dovecot::spawn(home);
         let stdin = child.stdin.take().unwrap();
         let mut stdout = child.stdout.take().unwrap();
         let (tx, output) = std::sync::mpsc::channel();

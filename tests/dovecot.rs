@@ -181,17 +181,11 @@ fn dovecot_reads_back_what_roost_changed() {
     c.ok("STORE 1 +FLAGS (\\Deleted)");
     c.ok("EXPUNGE");
     c.ok("STORE 1 +FLAGS ($RoostLabel \\Flagged)");
-    let tag = c.tag();
-    let msg = "Subject: from roost\r\n\r\nhello\r\n";
-    c.send(
-        format!(
-            "{tag} APPEND INBOX (\\Answered $RoostLabel) {{{}+}}\r\n{msg}\r\n",
-            msg.len()
-        )
-        .as_bytes(),
+    c.append(
+        "INBOX",
+        "(\\Answered $RoostLabel)",
+        "Subject: from roost\r\n\r\nhello\r\n",
     );
-    let r = c.read_reply(&tag);
-    assert!(r.tagged.starts_with("OK [APPENDUID "), "{r:?}");
     c.ok("CREATE Made.By.Roost");
     c.ok("SUBSCRIBE Made.By.Roost");
     let ours = fetched(&roost_lines(
@@ -245,18 +239,8 @@ fn roost_and_dovecot_take_turns_without_reusing_uids() {
         );
         let _ = dv;
         let mut c = server.login();
-        let tag = c.tag();
         let msg = format!("Subject: roost {round}\r\n\r\nx\r\n");
-        c.send(format!("{tag} APPEND INBOX () {{{}+}}\r\n{msg}\r\n", msg.len()).as_bytes());
-        let r = c.read_reply(&tag);
-        let uid: u32 = r
-            .tagged
-            .split_whitespace()
-            .nth(3)
-            .unwrap()
-            .trim_end_matches(']')
-            .parse()
-            .unwrap();
+        let uid = c.append("INBOX", "()", &msg);
         all.push(uid);
         c.ok("LOGOUT");
     }
@@ -295,18 +279,7 @@ fn dovecot_and_roost_serving_one_tree_at_once_agree_on_uids() {
                 .unwrap(),
         );
         let msg = format!("Subject: roost{round}\r\n\r\nx\r\n");
-        let tag = c.tag();
-        c.send(format!("{tag} APPEND INBOX {{{}+}}\r\n{msg}\r\n", msg.len()).as_bytes());
-        let r = c.read_reply(&tag);
-        appended.push(
-            r.tagged
-                .split_whitespace()
-                .nth(3)
-                .unwrap()
-                .trim_end_matches(']')
-                .parse()
-                .unwrap(),
-        );
+        appended.push(c.append("INBOX", "", &msg));
         // Flags set on one side are seen on the other.
         c.ok(&format!(
             "UID STORE {} +FLAGS (\\Flagged)",

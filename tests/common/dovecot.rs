@@ -59,6 +59,28 @@ fn write_conf(home: &Path) -> std::path::PathBuf {
     conf
 }
 
+/// Starts Dovecot's imap binary pre-authenticated as `alice` on `home`,
+/// stdin and stdout piped, stderr discarded.
+pub fn spawn(home: &Path) -> std::process::Child {
+    assert!(
+        Path::new(DOVECOT_IMAP).exists(),
+        "{DOVECOT_IMAP} is missing: install Debian's dovecot-imapd (see README)"
+    );
+    let conf = write_conf(home);
+    Command::new(DOVECOT_IMAP)
+        .arg("-c")
+        .arg(&conf)
+        .env_clear()
+        .env("USER", "alice")
+        .env("HOME", home)
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run the dovecot imap binary")
+}
+
 /// A long-lived Dovecot session, for interleaving with Roost's.
 pub struct DovecotSession {
     child: std::process::Child,
@@ -69,23 +91,7 @@ pub struct DovecotSession {
 
 impl DovecotSession {
     pub fn start(home: &Path) -> DovecotSession {
-        assert!(
-            Path::new(DOVECOT_IMAP).exists(),
-            "{DOVECOT_IMAP} is missing: install dovecot-imapd"
-        );
-        let conf = write_conf(home);
-        let mut child = Command::new(DOVECOT_IMAP)
-            .arg("-c")
-            .arg(&conf)
-            .env_clear()
-            .env("USER", "alice")
-            .env("HOME", home)
-            .env("PATH", "/usr/bin:/bin")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn(home);
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = std::sync::mpsc::channel();

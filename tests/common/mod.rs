@@ -568,6 +568,28 @@ impl Client {
         r
     }
 
+    /// APPENDs `msg` with a non-synchronizing literal; `args` are the
+    /// optional flag list and date as written (may be empty). Returns the
+    /// UID from APPENDUID.
+    pub fn append(&mut self, mailbox: &str, args: &str, msg: &str) -> u32 {
+        let tag = self.tag();
+        let sep = if args.is_empty() { "" } else { " " };
+        self.send(
+            format!(
+                "{tag} APPEND {mailbox}{sep}{args} {{{}+}}\r\n{msg}\r\n",
+                msg.len()
+            )
+            .as_bytes(),
+        );
+        let r = self.read_reply(&tag);
+        assert!(r.tagged.starts_with("OK [APPENDUID "), "APPEND: {r:?}");
+        r.tagged
+            .split_whitespace()
+            .nth(3)
+            .and_then(|uid| uid.trim_end_matches(']').parse().ok())
+            .unwrap_or_else(|| panic!("no UID in {r:?}"))
+    }
+
     /// The capability list from a CAPABILITY command.
     pub fn capabilities(&mut self) -> Vec<String> {
         let r = self.ok("CAPABILITY");

@@ -8,8 +8,7 @@ fn second_session_gets_envelope_and_structure_from_the_cache() {
     let server = TestServer::start();
     let mut a = server.login();
     let msg = "From: Ann <ann@example.org>\r\nSubject: cached\r\n\r\nbody\r\n";
-    a.send(format!("x APPEND INBOX {{{}+}}\r\n{msg}\r\n", msg.len()).as_bytes());
-    assert!(a.read_reply("x").tagged.starts_with("OK"));
+    a.append("INBOX", "", msg);
     a.ok("SELECT INBOX");
     let first = a.ok("FETCH 1 (ENVELOPE BODYSTRUCTURE)").untagged;
     // Rewrite the file in place (nothing legitimate does this: Maildir

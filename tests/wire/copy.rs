@@ -4,16 +4,7 @@ use crate::common::{Client, TestServer};
 use std::os::unix::fs::MetadataExt;
 
 fn append(c: &mut Client, mailbox: &str, flags: &str, date: &str, msg: &str) {
-    let tag = c.tag();
-    c.send(
-        format!(
-            "{tag} APPEND {mailbox} ({flags}) \"{date}\" {{{}+}}\r\n{msg}\r\n",
-            msg.len()
-        )
-        .as_bytes(),
-    );
-    let r = c.read_reply(&tag);
-    assert!(r.tagged.starts_with("OK"), "{r:?}");
+    c.append(mailbox, &format!("({flags}) \"{date}\""), msg);
 }
 
 fn setup(server: &TestServer) -> Client {

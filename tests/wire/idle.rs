@@ -64,8 +64,7 @@ fn other_sessions_changes_are_pushed() {
     let mut a = server.login();
     let msg = "Subject: x\r\n\r\nx\r\n";
     for _ in 0..2 {
-        a.send(format!("a APPEND INBOX {{{}+}}\r\n{msg}\r\n", msg.len()).as_bytes());
-        assert!(a.read_reply("a").tagged.starts_with("OK"));
+        a.append("INBOX", "", msg);
     }
     a.ok("SELECT INBOX");
     let mut c = idling(&server);
@@ -78,8 +77,7 @@ fn other_sessions_changes_are_pushed() {
     a.ok("STORE 1 +FLAGS (\\Deleted)");
     a.ok("EXPUNGE");
     expect_within(&mut c, "* 1 EXPUNGE", Duration::from_secs(2));
-    a.send(format!("b APPEND INBOX {{{}+}}\r\n{msg}\r\n", msg.len()).as_bytes());
-    assert!(a.read_reply("b").tagged.starts_with("OK"));
+    a.append("INBOX", "", msg);
     expect_within(&mut c, "* 2 EXISTS", Duration::from_secs(2));
     c.send(b"DONE\r\n");
     assert!(c.read_reply("i1").tagged.starts_with("OK"));

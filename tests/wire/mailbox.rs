@@ -23,23 +23,7 @@ fn listed(r: &crate::common::Reply, cmd: &str) -> Vec<(String, String)> {
 }
 
 fn append(c: &mut Client, mailbox: &str, flags: &str, msg: &str) -> u32 {
-    let tag = c.tag();
-    c.send(
-        format!(
-            "{tag} APPEND {mailbox} {flags} {{{}+}}\r\n{msg}\r\n",
-            msg.len()
-        )
-        .as_bytes(),
-    );
-    let r = c.read_reply(&tag);
-    assert!(r.tagged.starts_with("OK [APPENDUID "), "{r:?}");
-    r.tagged
-        .split_whitespace()
-        .nth(3)
-        .unwrap()
-        .trim_end_matches(']')
-        .parse()
-        .unwrap()
+    c.append(mailbox, flags, msg)
 }
 
 #[test]

@@ -10,23 +10,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 /// APPENDs a message with flags and an internal date; returns its UID.
 fn append(c: &mut Client, flags: &str, date: &str, msg: &str) -> u32 {
-    let tag = c.tag();
-    c.send(
-        format!(
-            "{tag} APPEND INBOX ({flags}) \"{date}\" {{{}+}}\r\n{msg}\r\n",
-            msg.len()
-        )
-        .as_bytes(),
-    );
-    let r = c.read_reply(&tag);
-    assert!(r.tagged.starts_with("OK [APPENDUID "), "{r:?}");
-    r.tagged
-        .split_whitespace()
-        .nth(3)
-        .unwrap()
-        .trim_end_matches(']')
-        .parse()
-        .unwrap()
+    c.append("INBOX", &format!("({flags}) \"{date}\""), msg)
 }
 
 /// The numbers of the one `* SEARCH` line of a successful reply.
