@@ -72,50 +72,31 @@ fn openssl_s_client_starttls_and_implicit_tls() {
     }
 }
 
-#[test]
-fn curl_logs_in_over_starttls_and_imaps() {
-    let server = TestServer::start();
+/// Runs curl against the test server over TLS (trusting its test CA) as
+/// `user:password`, with `extra` arguments before the URL.
+fn curl(server: &TestServer, login: &str, extra: &[&str], url: &str) -> (bool, String, String) {
     let ca = server.root().join("ca.pem");
     std::fs::write(&ca, &server.ca.ca_pem).unwrap();
     let ca = ca.to_str().unwrap();
+    let mut args = vec!["-sS", "--ssl-reqd", "--cacert", ca, "-u", login];
+    args.extend_from_slice(extra);
+    args.push(url);
+    run_tool("curl", &args, b"")
+}
+
+#[test]
+fn curl_logs_in_over_starttls_and_imaps() {
+    let server = TestServer::start();
     let urls = [
         format!("imap://127.0.0.1:{}/", server.port),
         format!("imaps://127.0.0.1:{}/", server.tls_port.unwrap()),
     ];
     for url in &urls {
-        let (ok, out, err) = run_tool(
-            "curl",
-            &[
-                "-sS",
-                "--ssl-reqd",
-                "--cacert",
-                ca,
-                "-u",
-                "alice:secret",
-                "-X",
-                "ID NIL",
-                url,
-            ],
-            b"",
-        );
+        let (ok, out, err) = curl(&server, "alice:secret", &["-X", "ID NIL"], url);
         assert!(ok, "{url}\nstdout:\n{out}\nstderr:\n{err}");
         assert!(out.contains("* ID (\"name\" \"Roost\""), "{url}: {out}");
     }
-    let (ok, _, err) = run_tool(
-        "curl",
-        &[
-            "-sS",
-            "--ssl-reqd",
-            "--cacert",
-            ca,
-            "-u",
-            "alice:wrong",
-            "-X",
-            "ID NIL",
-            &urls[0],
-        ],
-        b"",
-    );
+    let (ok, _, err) = curl(&server, "alice:wrong", &["-X", "ID NIL"], &urls[0]);
     assert!(!ok, "wrong password accepted: {err}");
     let log = server.log();
     assert!(log.contains("tls=TLSv1_3"), "curl used TLS:\n{log}");
@@ -129,42 +110,14 @@ fn curl_lists_folders_and_reads_a_message_by_uid() {
     let msg = "From: a@example.org\r\nSubject: curl test\r\n\r\nHello from the store.\r\n";
     c.append("INBOX", "", msg);
     let base = format!("imap://127.0.0.1:{}/", server.port);
-    let ca = server.root().join("ca.pem");
-    std::fs::write(&ca, &server.ca.ca_pem).unwrap();
-    let ca = ca.to_str().unwrap();
-    let (ok, out, err) = run_tool(
-        "curl",
-        &[
-            "-sS",
-            "--ssl-reqd",
-            "--cacert",
-            ca,
-            "-u",
-            "alice:secret",
-            &base,
-        ],
-        b"",
-    );
+    let (ok, out, err) = curl(&server, "alice:secret", &[], &base);
     assert!(ok, "{err}");
     assert!(
         out.contains("* LIST (\\HasNoChildren) \".\" Archive"),
         "{out}"
     );
     assert!(out.contains("INBOX"), "{out}");
-    let url = format!("{base}INBOX;UID=1");
-    let (ok, out, err) = run_tool(
-        "curl",
-        &[
-            "-sS",
-            "--ssl-reqd",
-            "--cacert",
-            ca,
-            "-u",
-            "alice:secret",
-            &url,
-        ],
-        b"",
-    );
+    let (ok, out, err) = curl(&server, "alice:secret", &[], &format!("{base}INBOX;UID=1"));
     assert!(ok, "{err}");
     assert_eq!(out, msg);
 }

@@ -216,10 +216,14 @@ impl<'a> Lexer<'a> {
 
     /// A MIME `token` (RFC 2045 §5.1), dots allowed; may be empty.
     pub fn mime_token(&mut self, out: &mut Vec<u8>) -> Lex {
+        self.run_of(out, |c| is_token(c) || c == b'.')
+    }
+
+    /// The bytes of one class, then any whitespace after them.
+    fn run_of(&mut self, out: &mut Vec<u8>, class: fn(u8) -> bool) -> Lex {
         let start = self.pos;
         while self.pos < self.data.len() {
-            let c = self.data[self.pos];
-            if is_token(c) || c == b'.' {
+            if class(self.data[self.pos]) {
                 self.pos += 1;
                 continue;
             }
@@ -274,18 +278,7 @@ impl<'a> Lexer<'a> {
 
     /// Atoms and dots, whitespace not skipped inside (for phrases).
     fn atom_or_dot(&mut self, out: &mut Vec<u8>) -> Lex {
-        let start = self.pos;
-        while self.pos < self.data.len() {
-            let c = self.data[self.pos];
-            if is_atext(c) || c == b'.' {
-                self.pos += 1;
-                continue;
-            }
-            out.extend_from_slice(self.take(start, self.pos));
-            return self.skip_lwsp();
-        }
-        out.extend_from_slice(self.take(start, self.pos));
-        Lex::End
+        self.run_of(out, |c| is_atext(c) || c == b'.')
     }
 
     /// `phrase` (obs-phrase included): words joined by single spaces.
