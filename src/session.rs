@@ -25,6 +25,18 @@ pub enum State {
     Logout,
 }
 
+/// Extensions a client turned on with ENABLE (RFC 5161) or, for CONDSTORE,
+/// by using one of its features (RFC 7162 §3.1). They last until logout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Enabled {
+    /// RFC 7162 §3.1: MODSEQ in untagged FETCH responses.
+    pub condstore: bool,
+    /// RFC 7162 §3.2: VANISHED instead of EXPUNGE; implies `condstore`.
+    pub qresync: bool,
+    /// RFC 6855: UTF-8 in mailbox names and quoted strings.
+    pub utf8_accept: bool,
+}
+
 /// A logged-in user.
 pub struct User {
     pub entry: UserEntry,
@@ -48,6 +60,8 @@ pub struct Session {
     pub start_tls_pending: bool,
     /// The selected mailbox, in the selected state.
     pub selected: Option<Selected>,
+    /// What ENABLE (or first use) turned on.
+    pub enabled: Enabled,
 }
 
 impl Session {
@@ -67,6 +81,7 @@ impl Session {
             started: Instant::now(),
             start_tls_pending: false,
             selected: None,
+            enabled: Enabled::default(),
         }
     }
 
