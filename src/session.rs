@@ -149,12 +149,35 @@ impl Session {
         let (Some(sel), Some(user)) = (self.selected.as_mut(), self.user.as_ref()) else {
             return Ok(());
         };
+        sel.condstore = self.enabled.condstore;
+        sel.qresync = self.enabled.qresync;
         match sel.sync(&user.store, &mut self.out, allow_expunge) {
             Ok(()) => Ok(()),
             Err(crate::store::StoreError::NotFound) => Err(crate::error::Error::Bye(
                 "Selected mailbox was deleted, have to disconnect.".into(),
             )),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Marks the client CONDSTORE-aware after a CONDSTORE enabling command
+    /// (RFC 7162 §3.1). The first one with a mailbox selected also reports
+    /// its HIGHESTMODSEQ, as the RFC requires.
+    pub fn enable_condstore(&mut self) {
+        if self.enabled.condstore {
+            return;
+        }
+        self.enabled.condstore = true;
+        if let Some(sel) = self.selected.as_mut() {
+            sel.condstore = true;
+            let highest = crate::store::lock(sel.state()).highest_modseq();
+            self.out.untagged_status(
+                crate::proto::encode::Status::Ok,
+                Some(&crate::proto::encode::Code::Other(format!(
+                    "HIGHESTMODSEQ {highest}"
+                ))),
+                "Highest",
+            );
         }
     }
 

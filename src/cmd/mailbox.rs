@@ -8,7 +8,7 @@
 
 use crate::error::{Error, Tagged};
 use crate::proto::encode::{Code, Status};
-use crate::proto::types::{DateTime, Flag, StatusItem};
+use crate::proto::types::{DateTime, Flag, SelectParams, StatusItem};
 use crate::proto::utf7;
 use crate::selected::{write_flags_lines, Selected};
 use crate::session::{Session, State};
@@ -50,7 +50,13 @@ fn not_found(raw: &[u8]) -> Error {
 }
 
 /// RFC 3501 §6.3.1 SELECT / §6.3.2 EXAMINE.
-pub fn select(s: &mut Session, raw: &[u8], read_only: bool) -> Result<Tagged, Error> {
+pub fn select(
+    s: &mut Session,
+    raw: &[u8],
+    read_only: bool,
+    params: &SelectParams,
+) -> Result<Tagged, Error> {
+    super::qresync::check_select(s, params)?;
     // A SELECT while selected first closes the old mailbox, without
     // expunging; if the new one fails, nothing is selected.
     let had_selected = s.selected.is_some();
@@ -101,6 +107,7 @@ pub fn select(s: &mut Session, raw: &[u8], read_only: bool) -> Result<Tagged, Er
     view.attach(s.ctx.watcher.subscribe(&view.dir()));
     s.selected = Some(view);
     s.state = State::Selected;
+    super::qresync::after_select(s, params, &info);
     Ok(if read_only {
         Tagged::with_code(Code::ReadOnly, "Examine completed.")
     } else {
@@ -289,6 +296,10 @@ pub fn wildcard_match(pattern: &[u8], name: &[u8], sep: u8) -> bool {
 pub fn status(s: &mut Session, raw: &[u8], items: &[StatusItem]) -> Result<Tagged, Error> {
     let name = mailbox_name(s, raw)?;
     let want_size = items.contains(&StatusItem::Size);
+    if items.contains(&StatusItem::HighestModseq) {
+        // RFC 7162 §3.1: a CONDSTORE enabling command.
+        s.enable_condstore();
+    }
     let counts = match s.store()?.status(&name, want_size) {
         Ok(c) => c,
         Err(StoreError::NotFound) => return Err(not_found(raw)),
@@ -307,6 +318,7 @@ pub fn status(s: &mut Session, raw: &[u8], items: &[StatusItem]) -> Result<Tagge
             StatusItem::UidValidity => ("UIDVALIDITY", u64::from(counts.uidvalidity)),
             StatusItem::Unseen => ("UNSEEN", u64::from(counts.unseen)),
             StatusItem::Size => ("SIZE", counts.size.unwrap_or(0)),
+            StatusItem::HighestModseq => ("HIGHESTMODSEQ", counts.highest_modseq),
         };
         s.out.raw(label).sp().number(value);
     }

@@ -11,6 +11,7 @@ mod fetch;
 mod idle;
 mod mailbox;
 mod message;
+mod qresync;
 mod search;
 mod store;
 
@@ -120,7 +121,11 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
             auth::authenticate(s, &mechanism, initial.as_deref())
         }
         CommandBody::Id(params) => auth::id(s, params.as_deref()),
-        CommandBody::Select { mailbox, read_only } => mailbox::select(s, &mailbox, read_only),
+        CommandBody::Select {
+            mailbox,
+            read_only,
+            params,
+        } => mailbox::select(s, &mailbox, read_only, &params),
         CommandBody::Create { mailbox } => mailbox::create(s, &mailbox),
         CommandBody::Delete { mailbox } => mailbox::delete(s, &mailbox),
         CommandBody::Rename { from, to } => mailbox::rename(s, &from, &to),
@@ -142,7 +147,12 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
         CommandBody::Close => message::close(s),
         CommandBody::Unselect => message::unselect(s),
         CommandBody::Expunge { uids } => message::expunge(s, uids.as_ref()),
-        CommandBody::Fetch { set, items, uid } => fetch::fetch(s, &set, &items, uid),
+        CommandBody::Fetch {
+            set,
+            items,
+            uid,
+            modifiers,
+        } => fetch::fetch(s, &set, &items, uid, modifiers),
         CommandBody::Search { charset, keys, uid } => {
             search::search(s, charset.as_deref(), &keys, uid)
         }
@@ -158,6 +168,7 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
             silent,
             flags,
             uid,
-        } => store::store(s, &set, mode, silent, &flags, uid),
+            unchanged_since,
+        } => store::store(s, &set, mode, silent, &flags, uid, unchanged_since),
     }
 }

@@ -9,6 +9,9 @@ use super::types::{
 };
 use std::fmt;
 
+#[path = "parse_condstore.rs"]
+mod condstore;
+
 /// Longest tag we accept; longer ones are almost surely garbage.
 const MAX_TAG: usize = 64;
 /// ID (RFC 2971 §3.3): at most 30 field-value pairs.
@@ -183,10 +186,13 @@ pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
         b"SELECT" | b"EXAMINE" => {
             let read_only = name == b"EXAMINE";
             let cmd = if read_only { "EXAMINE" } else { "SELECT" };
-            let mailbox = p
-                .sp_mailbox()
+            let (mailbox, params) = (|| Ok((p.sp_mailbox()?, p.select_params()?)))()
                 .map_err(|Expected(e)| syntax_err(cmd, p.pos, e))?;
-            CommandBody::Select { mailbox, read_only }
+            CommandBody::Select {
+                mailbox,
+                read_only,
+                params,
+            }
         }
         b"CREATE" => CommandBody::Create {
             mailbox: p
@@ -533,9 +539,10 @@ impl Parser<'_> {
                 b"UIDVALIDITY" => StatusItem::UidValidity,
                 b"UNSEEN" => StatusItem::Unseen,
                 b"SIZE" => StatusItem::Size,
+                b"HIGHESTMODSEQ" => StatusItem::HighestModseq,
                 _ => {
                     return Err(Expected(
-                        "MESSAGES, RECENT, UIDNEXT, UIDVALIDITY, UNSEEN or SIZE",
+                        "MESSAGES, RECENT, UIDNEXT, UIDVALIDITY, UNSEEN, SIZE or HIGHESTMODSEQ",
                     ))
                 }
             });
@@ -703,7 +710,13 @@ impl Parser<'_> {
                 }
             }
         }
-        Ok(CommandBody::Fetch { set, items, uid })
+        let modifiers = self.fetch_modifiers()?;
+        Ok(CommandBody::Fetch {
+            set,
+            items,
+            uid,
+            modifiers,
+        })
     }
 
     /// A fetch attribute name: letters, digits, '.' (e.g. RFC822.SIZE).
@@ -757,6 +770,7 @@ impl Parser<'_> {
             b"BINARY.SIZE" => FetchAtt::BinarySize {
                 part: self.section_binary()?,
             },
+            b"MODSEQ" => FetchAtt::Modseq,
             _ => return Err(Expected("fetch attribute")),
         })
     }
@@ -884,6 +898,7 @@ impl Parser<'_> {
     fn store(&mut self, uid: bool) -> Result<CommandBody, Expected> {
         self.expect_sp()?;
         let set = self.sequence_set()?;
+        let unchanged_since = self.store_modifiers()?;
         self.expect_sp()?;
         let mode = match self.peek() {
             Some(b'+') => {
@@ -919,6 +934,7 @@ impl Parser<'_> {
             silent,
             flags,
             uid,
+            unchanged_since,
         })
     }
 
@@ -1141,14 +1157,16 @@ mod tests {
             ok(b"a SELECT INBOX").body,
             CommandBody::Select {
                 mailbox: b"INBOX".to_vec(),
-                read_only: false
+                read_only: false,
+                params: Default::default(),
             }
         );
         assert_eq!(
             ok(b"a examine \"Sent Items\"").body,
             CommandBody::Select {
                 mailbox: b"Sent Items".to_vec(),
-                read_only: true
+                read_only: true,
+                params: Default::default(),
             }
         );
         assert_eq!(
@@ -1305,7 +1323,8 @@ mod tests {
                 mode: StoreMode::Add,
                 silent: false,
                 flags: vec![Flag::Deleted],
-                uid: false
+                uid: false,
+                unchanged_since: None,
             }
         );
         let c = ok(b"a UID STORE 1 -FLAGS.SILENT \\Seen $Junk");

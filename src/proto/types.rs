@@ -37,6 +37,8 @@ pub enum CommandBody {
     Select {
         mailbox: Vec<u8>,
         read_only: bool,
+        /// RFC 7162 select parameters.
+        params: SelectParams,
     },
     Create {
         mailbox: Vec<u8>,
@@ -87,6 +89,8 @@ pub enum CommandBody {
         set: SequenceSet,
         items: Vec<FetchAtt>,
         uid: bool,
+        /// RFC 7162 fetch modifiers.
+        modifiers: FetchModifiers,
     },
     /// `search = "SEARCH" [SP "CHARSET" SP astring] 1*(SP search-key)`
     Search {
@@ -108,7 +112,34 @@ pub enum CommandBody {
         silent: bool,
         flags: Vec<Flag>,
         uid: bool,
+        /// RFC 7162 §3.1.3 `UNCHANGEDSINCE`.
+        unchanged_since: Option<u64>,
     },
+}
+
+/// `select-param` (RFC 7162 §7): `CONDSTORE` and `QRESYNC (...)`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SelectParams {
+    pub condstore: bool,
+    pub qresync: Option<QresyncParams>,
+}
+
+/// `"QRESYNC" SP "(" uidvalidity SP mod-sequence-value [SP known-uids]
+/// [SP seq-match-data] ")"` (RFC 7162 §3.2.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QresyncParams {
+    pub uidvalidity: u32,
+    pub modseq: u64,
+    pub known_uids: Option<SequenceSet>,
+    /// Known message numbers and their UIDs, pairwise.
+    pub seq_match: Option<(SequenceSet, SequenceSet)>,
+}
+
+/// `fetch-modifier` (RFC 7162 §3.1.4.1, §3.2.6).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FetchModifiers {
+    pub changed_since: Option<u64>,
+    pub vanished: bool,
 }
 
 /// `store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list / (flag *(SP flag)))`
@@ -150,6 +181,8 @@ pub enum FetchAtt {
     BinarySize {
         part: Vec<u32>,
     },
+    /// RFC 7162 §3.1.4.2.
+    Modseq,
 }
 
 /// `section = "[" [section-spec] "]"`
@@ -179,6 +212,8 @@ pub enum StatusItem {
     UidValidity,
     Unseen,
     Size,
+    /// RFC 7162 §3.1.7.
+    HighestModseq,
 }
 
 /// `flag` (RFC 3501 §9): system flags, keywords and `\*`-style extensions.

@@ -14,6 +14,7 @@ pub mod cache;
 pub mod dotlock;
 pub mod keywords;
 pub mod maildir;
+pub mod modseq;
 pub mod names;
 pub mod state;
 pub mod subscriptions;
@@ -172,6 +173,8 @@ pub struct StatusCounts {
     pub unseen: u32,
     /// RFC 8438: the sum of RFC822.SIZEs; None unless asked for.
     pub size: Option<u64>,
+    /// RFC 7162 §3.1.7.
+    pub highest_modseq: u64,
 }
 
 /// Flags for a message being appended: system flags plus keyword names.
@@ -417,6 +420,7 @@ impl Store {
             uidvalidity: st.uidvalidity,
             unseen: st.unseen() as u32,
             size,
+            highest_modseq: st.highest_modseq(),
         })
     }
 
@@ -492,9 +496,11 @@ impl Store {
                 in_new: false,
                 flags: disk_flags,
                 vsize: Some(vsize),
+                modseq: 0,
             },
             true,
         );
+        st.flush_modseq();
         Ok((st.uidvalidity, uid))
     }
 
@@ -592,6 +598,7 @@ impl Store {
                     in_new: false,
                     flags,
                     vsize: Some(vsize),
+                    modseq: 0,
                 },
             ));
         }
@@ -603,6 +610,7 @@ impl Store {
             msg.uid = uid;
             st.note_appended(msg, false);
         }
+        st.flush_modseq();
         st.mark_dirty();
         Ok((st.uidvalidity, uids))
     }
