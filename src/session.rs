@@ -111,6 +111,9 @@ impl Session {
                 "BINARY",
                 "STATUS=SIZE",
             ]);
+            // Issue 6 extensions, one per line so parallel work merges.
+            caps.push("NAMESPACE");
+            caps.push("ENABLE");
         }
         if self.state == State::NotAuthenticated {
             if self.ctx.tls.is_some() && !self.transport.is_tls() {

@@ -7,10 +7,12 @@
 
 mod auth;
 mod copy;
+mod enable;
 mod fetch;
 mod idle;
 mod mailbox;
 mod message;
+mod namespace;
 mod search;
 mod store;
 
@@ -29,6 +31,8 @@ enum Allowed {
     Authenticated,
     /// §6.4: selected only.
     Selected,
+    /// Authenticated but nothing selected (RFC 5161 §3.1 ENABLE).
+    AuthenticatedOnly,
 }
 
 fn allowed(body: &CommandBody) -> Allowed {
@@ -47,7 +51,9 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::List { .. }
         | CommandBody::Status { .. }
         | CommandBody::Append { .. }
-        | CommandBody::Idle => Allowed::Authenticated,
+        | CommandBody::Idle
+        | CommandBody::Namespace => Allowed::Authenticated,
+        CommandBody::Enable(_) => Allowed::AuthenticatedOnly,
         CommandBody::Check
         | CommandBody::Close
         | CommandBody::Unselect
@@ -90,6 +96,10 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
         Allowed::NotAuthenticated => s.state == State::NotAuthenticated,
         Allowed::Authenticated => matches!(s.state, State::Authenticated | State::Selected),
         Allowed::Selected => s.state == State::Selected,
+        // Dovecot accepts ENABLE while selected too; RFC 5161 §3.1 says
+        // clients must not, and a late QRESYNC could not apply to the
+        // mailbox already open.
+        Allowed::AuthenticatedOnly => s.state == State::Authenticated,
     };
     if !ok {
         return Err(Error::bad(format!(
@@ -159,5 +169,7 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
             flags,
             uid,
         } => store::store(s, &set, mode, silent, &flags, uid),
+        CommandBody::Namespace => namespace::namespace(s),
+        CommandBody::Enable(names) => enable::enable(s, &names),
     }
 }

@@ -258,6 +258,10 @@ pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
         b"STORE" => p
             .store(false)
             .map_err(|Expected(e)| syntax_err("STORE", p.pos, e))?,
+        b"NAMESPACE" => CommandBody::Namespace,
+        b"ENABLE" => p
+            .enable()
+            .map_err(|Expected(e)| syntax_err("ENABLE", p.pos, e))?,
         b"UID" => {
             let sub = (|| {
                 p.expect_sp()?;
@@ -954,6 +958,20 @@ impl Parser<'_> {
         Ok(self.input[start..self.pos].to_vec())
     }
 
+    /// RFC 5161: `1*(SP capability)`, `capability = atom`.
+    fn enable(&mut self) -> Result<CommandBody, Expected> {
+        let mut names = Vec::new();
+        while self.peek() == Some(b' ') {
+            self.pos += 1;
+            let name = self.atom().ok_or(Expected("capability name"))?;
+            names.push(String::from_utf8_lossy(&name).to_ascii_uppercase());
+        }
+        if names.is_empty() {
+            return Err(Expected("SP and a capability name"));
+        }
+        Ok(CommandBody::Enable(names))
+    }
+
     /// `id-params-list = "(" *(string SP nstring) ")" / nil` (RFC 2971).
     #[allow(clippy::type_complexity)]
     fn id_params(&mut self) -> Result<Option<Vec<(Vec<u8>, Option<Vec<u8>>)>>, Expected> {
@@ -1335,6 +1353,27 @@ mod tests {
         }
         let set = SequenceSet(vec![(SeqNumber::Value(4), SeqNumber::Last)]);
         assert!(set.contains(9, 10) && !set.contains(3, 10) && set.contains(4, 2));
+    }
+
+    #[test]
+    fn namespace_and_enable() {
+        assert_eq!(ok(b"a namespace").body, CommandBody::Namespace);
+        assert_eq!(
+            ok(b"a ENABLE condstore UTF8=ACCEPT X-Y").body,
+            CommandBody::Enable(vec!["CONDSTORE".into(), "UTF8=ACCEPT".into(), "X-Y".into()])
+        );
+        for bad in [
+            &b"a ENABLE"[..],
+            b"a ENABLE ",
+            b"a ENABLE (x)",
+            b"a NAMESPACE x",
+        ] {
+            assert!(
+                parse_command(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

@@ -109,6 +109,10 @@ pub enum CommandBody {
         flags: Vec<Flag>,
         uid: bool,
     },
+    /// RFC 2342 `namespace = "NAMESPACE"`.
+    Namespace,
+    /// RFC 5161 `enable = "ENABLE" 1*(SP capability)`; names upper-cased.
+    Enable(Vec<String>),
 }
 
 /// `store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list / (flag *(SP flag)))`
@@ -292,6 +296,8 @@ impl CommandBody {
             CommandBody::Fetch { uid: true, .. } => "UID FETCH",
             CommandBody::Store { uid: false, .. } => "STORE",
             CommandBody::Store { uid: true, .. } => "UID STORE",
+            CommandBody::Namespace => "NAMESPACE",
+            CommandBody::Enable(_) => "ENABLE",
         }
     }
 }

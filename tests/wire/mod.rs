@@ -8,6 +8,7 @@ mod idle;
 mod limits;
 mod logging;
 mod mailbox;
+mod namespace;
 mod search;
 mod sessions;
 mod tls;
