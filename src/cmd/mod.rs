@@ -14,6 +14,7 @@ mod mailbox;
 mod message;
 mod namespace;
 mod search;
+mod searchres;
 mod store;
 
 use crate::error::{Error, Tagged};
@@ -90,7 +91,7 @@ pub fn allows_expunge(body: &CommandBody) -> bool {
 }
 
 /// Runs one command.
-pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
+pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
     let ok = match allowed(&cmd.body) {
         Allowed::Any => true,
         Allowed::NotAuthenticated => s.state == State::NotAuthenticated,
@@ -119,6 +120,9 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
     // for the end of the command, as Dovecot orders them.
     if names_uids(&cmd.body) {
         s.sync_selected(false)?;
+    }
+    if s.state == State::Selected {
+        searchres::expand(s, &mut cmd.body);
     }
     match cmd.body {
         CommandBody::Capability => auth::capability(s),
@@ -153,9 +157,12 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
         CommandBody::Unselect => message::unselect(s),
         CommandBody::Expunge { uids } => message::expunge(s, uids.as_ref()),
         CommandBody::Fetch { set, items, uid } => fetch::fetch(s, &set, &items, uid),
-        CommandBody::Search { charset, keys, uid } => {
-            search::search(s, charset.as_deref(), &keys, uid)
-        }
+        CommandBody::Search {
+            charset,
+            keys,
+            uid,
+            ret,
+        } => search::search(s, &cmd.tag, charset.as_deref(), &keys, uid, ret),
         CommandBody::Copy {
             set,
             mailbox,

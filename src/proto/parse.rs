@@ -632,8 +632,13 @@ impl Parser<'_> {
         parse_date_time(&raw).ok_or(Expected("date-time like \"17-Jul-1996 02:44:25 -0700\""))
     }
 
-    /// `sequence-set = (seq-number / seq-range) ["," sequence-set]`
+    /// `sequence-set = (seq-number / seq-range) ["," sequence-set]`, or
+    /// RFC 5182 `"$"`, the saved search result.
     pub(crate) fn sequence_set(&mut self) -> Result<SequenceSet, Expected> {
+        if self.peek() == Some(b'$') {
+            self.pos += 1;
+            return Ok(SequenceSet::saved());
+        }
         let mut ranges = Vec::new();
         loop {
             let a = self.seq_number()?;
@@ -1353,6 +1358,28 @@ mod tests {
         }
         let set = SequenceSet(vec![(SeqNumber::Value(4), SeqNumber::Last)]);
         assert!(set.contains(9, 10) && !set.contains(3, 10) && set.contains(4, 2));
+        let v = SeqNumber::Value;
+        assert_eq!(
+            SequenceSet::from_sorted(&[2, 4, 5, 6, 9, 9]),
+            SequenceSet(vec![(v(2), v(2)), (v(4), v(6)), (v(9), v(9))])
+        );
+        assert!(SequenceSet::from_sorted(&[]).is_saved());
+        for input in [
+            &b"a FETCH $ UID"[..],
+            b"a UID EXPUNGE $",
+            b"a COPY $ x",
+            b"a STORE $ FLAGS ()",
+        ] {
+            let set = match ok(input).body {
+                CommandBody::Fetch { set, .. }
+                | CommandBody::Copy { set, .. }
+                | CommandBody::Store { set, .. }
+                | CommandBody::Expunge { uids: Some(set) } => set,
+                other => panic!("{other:?}"),
+            };
+            assert!(set.is_saved(), "{}", String::from_utf8_lossy(input));
+        }
+        assert!(parse_command(b"a FETCH $1 UID").is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod auth;
 mod cache;
 mod consistency;
 mod copy;
+mod esearch;
 mod idle;
 mod limits;
 mod logging;
