@@ -62,6 +62,9 @@ pub struct Session {
     pub selected: Option<Selected>,
     /// What ENABLE (or first use) turned on.
     pub enabled: Enabled,
+    /// RFC 5182 `$`: the UIDs the last SEARCH RETURN (SAVE) found in the
+    /// selected mailbox, ascending. Emptied whenever the selection ends.
+    pub saved_search: Vec<u32>,
 }
 
 impl Session {
@@ -82,6 +85,7 @@ impl Session {
             start_tls_pending: false,
             selected: None,
             enabled: Enabled::default(),
+            saved_search: Vec::new(),
         }
     }
 
@@ -111,6 +115,11 @@ impl Session {
                 "BINARY",
                 "STATUS=SIZE",
             ]);
+            // Issue 6 extensions, one per line so parallel work merges.
+            caps.push("NAMESPACE");
+            caps.push("ENABLE");
+            caps.push("ESEARCH");
+            caps.push("SEARCHRES");
         }
         if self.state == State::NotAuthenticated {
             if self.ctx.tls.is_some() && !self.transport.is_tls() {
@@ -137,6 +146,8 @@ impl Session {
     /// Leaves the selected state (CLOSE, UNSELECT, a new SELECT).
     pub fn deselect(&mut self) {
         self.selected = None;
+        // RFC 5182 §2.1: `$` starts empty in every selected mailbox.
+        self.saved_search.clear();
         if self.state == State::Selected {
             self.state = State::Authenticated;
         }

@@ -39,7 +39,17 @@ pub(super) fn mailbox_name(s: &Session, raw: &[u8]) -> Result<MailboxName, Error
 
 /// A name as the client sees it: namespace form, modified UTF-7.
 fn wire_name(s: &Session, name: &MailboxName) -> Result<Vec<u8>, Error> {
-    Ok(utf7::encode(&s.store()?.namespace().to_wire(name)).into_bytes())
+    Ok(wire_text(s, &s.store()?.namespace().to_wire(name)))
+}
+
+/// Mailbox-name text for the wire: UTF-8 once the client has enabled
+/// UTF8=ACCEPT (RFC 6855 §3), modified UTF-7 otherwise.
+pub(super) fn wire_text(s: &Session, text: &str) -> Vec<u8> {
+    if s.enabled.utf8_accept {
+        text.as_bytes().to_vec()
+    } else {
+        utf7::encode(text).into_bytes()
+    }
 }
 
 fn not_found(raw: &[u8]) -> Error {

@@ -7,12 +7,15 @@
 
 mod auth;
 mod copy;
+mod enable;
 mod fetch;
 mod idle;
 mod mailbox;
 mod message;
+mod namespace;
 mod qresync;
 mod search;
+mod searchres;
 mod store;
 
 use crate::error::{Error, Tagged};
@@ -30,6 +33,8 @@ enum Allowed {
     Authenticated,
     /// §6.4: selected only.
     Selected,
+    /// Authenticated but nothing selected (RFC 5161 §3.1 ENABLE).
+    AuthenticatedOnly,
 }
 
 fn allowed(body: &CommandBody) -> Allowed {
@@ -48,7 +53,9 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::List { .. }
         | CommandBody::Status { .. }
         | CommandBody::Append { .. }
-        | CommandBody::Idle => Allowed::Authenticated,
+        | CommandBody::Idle
+        | CommandBody::Namespace => Allowed::Authenticated,
+        CommandBody::Enable(_) => Allowed::AuthenticatedOnly,
         CommandBody::Check
         | CommandBody::Close
         | CommandBody::Unselect
@@ -85,12 +92,16 @@ pub fn allows_expunge(body: &CommandBody) -> bool {
 }
 
 /// Runs one command.
-pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
+pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
     let ok = match allowed(&cmd.body) {
         Allowed::Any => true,
         Allowed::NotAuthenticated => s.state == State::NotAuthenticated,
         Allowed::Authenticated => matches!(s.state, State::Authenticated | State::Selected),
         Allowed::Selected => s.state == State::Selected,
+        // Dovecot accepts ENABLE while selected too; RFC 5161 §3.1 says
+        // clients must not, and a late QRESYNC could not apply to the
+        // mailbox already open.
+        Allowed::AuthenticatedOnly => s.state == State::Authenticated,
     };
     if !ok {
         return Err(Error::bad(format!(
@@ -110,6 +121,9 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
     // for the end of the command, as Dovecot orders them.
     if names_uids(&cmd.body) {
         s.sync_selected(false)?;
+    }
+    if s.state == State::Selected {
+        searchres::expand(s, &mut cmd.body);
     }
     match cmd.body {
         CommandBody::Capability => auth::capability(s),
@@ -153,9 +167,12 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
             uid,
             modifiers,
         } => fetch::fetch(s, &set, &items, uid, modifiers),
-        CommandBody::Search { charset, keys, uid } => {
-            search::search(s, charset.as_deref(), &keys, uid)
-        }
+        CommandBody::Search {
+            charset,
+            keys,
+            uid,
+            ret,
+        } => search::search(s, &cmd.tag, charset.as_deref(), &keys, uid, ret),
         CommandBody::Copy {
             set,
             mailbox,
@@ -170,5 +187,7 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
             uid,
             unchanged_since,
         } => store::store(s, &set, mode, silent, &flags, uid, unchanged_since),
+        CommandBody::Namespace => namespace::namespace(s),
+        CommandBody::Enable(names) => enable::enable(s, &names),
     }
 }

@@ -264,6 +264,10 @@ pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
         b"STORE" => p
             .store(false)
             .map_err(|Expected(e)| syntax_err("STORE", p.pos, e))?,
+        b"NAMESPACE" => CommandBody::Namespace,
+        b"ENABLE" => p
+            .enable()
+            .map_err(|Expected(e)| syntax_err("ENABLE", p.pos, e))?,
         b"UID" => {
             let sub = (|| {
                 p.expect_sp()?;
@@ -635,8 +639,13 @@ impl Parser<'_> {
         parse_date_time(&raw).ok_or(Expected("date-time like \"17-Jul-1996 02:44:25 -0700\""))
     }
 
-    /// `sequence-set = (seq-number / seq-range) ["," sequence-set]`
+    /// `sequence-set = (seq-number / seq-range) ["," sequence-set]`, or
+    /// RFC 5182 `"$"`, the saved search result.
     pub(crate) fn sequence_set(&mut self) -> Result<SequenceSet, Expected> {
+        if self.peek() == Some(b'$') {
+            self.pos += 1;
+            return Ok(SequenceSet::saved());
+        }
         let mut ranges = Vec::new();
         loop {
             let a = self.seq_number()?;
@@ -968,6 +977,20 @@ impl Parser<'_> {
             return Err(Expected("base64 initial response"));
         }
         Ok(self.input[start..self.pos].to_vec())
+    }
+
+    /// RFC 5161: `1*(SP capability)`, `capability = atom`.
+    fn enable(&mut self) -> Result<CommandBody, Expected> {
+        let mut names = Vec::new();
+        while self.peek() == Some(b' ') {
+            self.pos += 1;
+            let name = self.atom().ok_or(Expected("capability name"))?;
+            names.push(String::from_utf8_lossy(&name).to_ascii_uppercase());
+        }
+        if names.is_empty() {
+            return Err(Expected("SP and a capability name"));
+        }
+        Ok(CommandBody::Enable(names))
     }
 
     /// `id-params-list = "(" *(string SP nstring) ")" / nil` (RFC 2971).
@@ -1354,6 +1377,49 @@ mod tests {
         }
         let set = SequenceSet(vec![(SeqNumber::Value(4), SeqNumber::Last)]);
         assert!(set.contains(9, 10) && !set.contains(3, 10) && set.contains(4, 2));
+        let v = SeqNumber::Value;
+        assert_eq!(
+            SequenceSet::from_sorted(&[2, 4, 5, 6, 9, 9]),
+            SequenceSet(vec![(v(2), v(2)), (v(4), v(6)), (v(9), v(9))])
+        );
+        assert!(SequenceSet::from_sorted(&[]).is_saved());
+        for input in [
+            &b"a FETCH $ UID"[..],
+            b"a UID EXPUNGE $",
+            b"a COPY $ x",
+            b"a STORE $ FLAGS ()",
+        ] {
+            let set = match ok(input).body {
+                CommandBody::Fetch { set, .. }
+                | CommandBody::Copy { set, .. }
+                | CommandBody::Store { set, .. }
+                | CommandBody::Expunge { uids: Some(set) } => set,
+                other => panic!("{other:?}"),
+            };
+            assert!(set.is_saved(), "{}", String::from_utf8_lossy(input));
+        }
+        assert!(parse_command(b"a FETCH $1 UID").is_err());
+    }
+
+    #[test]
+    fn namespace_and_enable() {
+        assert_eq!(ok(b"a namespace").body, CommandBody::Namespace);
+        assert_eq!(
+            ok(b"a ENABLE condstore UTF8=ACCEPT X-Y").body,
+            CommandBody::Enable(vec!["CONDSTORE".into(), "UTF8=ACCEPT".into(), "X-Y".into()])
+        );
+        for bad in [
+            &b"a ENABLE"[..],
+            b"a ENABLE ",
+            b"a ENABLE (x)",
+            b"a NAMESPACE x",
+        ] {
+            assert!(
+                parse_command(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

@@ -92,11 +92,14 @@ pub enum CommandBody {
         /// RFC 7162 fetch modifiers.
         modifiers: FetchModifiers,
     },
-    /// `search = "SEARCH" [SP "CHARSET" SP astring] 1*(SP search-key)`
+    /// `search = "SEARCH" [search-return-opts] [SP "CHARSET" SP astring]
+    /// 1*(SP search-key)` (RETURN: RFC 4466 §2.6, RFC 4731, RFC 5182).
     Search {
         charset: Option<String>,
         keys: Vec<super::search::SearchKey>,
         uid: bool,
+        /// `None` without RETURN: a plain `* SEARCH` answer.
+        ret: Option<SearchReturn>,
     },
     /// COPY (RFC 3501 §6.4.7) or MOVE (RFC 6851 §3.1).
     Copy {
@@ -115,6 +118,10 @@ pub enum CommandBody {
         /// RFC 7162 §3.1.3 `UNCHANGEDSINCE`.
         unchanged_since: Option<u64>,
     },
+    /// RFC 2342 `namespace = "NAMESPACE"`.
+    Namespace,
+    /// RFC 5161 `enable = "ENABLE" 1*(SP capability)`; names upper-cased.
+    Enable(Vec<String>),
 }
 
 /// `select-param` (RFC 7162 §7): `CONDSTORE` and `QRESYNC (...)`.
@@ -216,6 +223,25 @@ pub enum StatusItem {
     HighestModseq,
 }
 
+/// The result options of `SEARCH RETURN (...)`: RFC 4731 MIN MAX ALL
+/// COUNT and RFC 5182 SAVE. An empty list means ALL (RFC 4731 §3.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SearchReturn {
+    pub min: bool,
+    pub max: bool,
+    pub all: bool,
+    pub count: bool,
+    pub save: bool,
+}
+
+impl SearchReturn {
+    /// Whether an ESEARCH response is sent: SAVE alone asks for none
+    /// (RFC 5182 §2.2 example 1; Dovecot sends none either).
+    pub fn wants_response(&self) -> bool {
+        self.min || self.max || self.all || self.count
+    }
+}
+
 /// `flag` (RFC 3501 §9): system flags, keywords and `\*`-style extensions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Flag {
@@ -251,10 +277,48 @@ pub enum SeqNumber {
 
 /// `sequence-set = (seq-number / seq-range) *("," sequence-set)`; a single
 /// number is stored as a range from itself to itself.
+///
+/// RFC 5182 adds `sequence-set =/ "$"`, the saved SEARCH result. The parser
+/// never makes an empty set otherwise, so an empty one stands for `$` until
+/// the dispatcher puts the saved messages in its place
+/// (`cmd::searchres`); an empty saved result stays empty, which selects
+/// nothing, as RFC 5182 §2.1 wants.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SequenceSet(pub Vec<(SeqNumber, SeqNumber)>);
 
 impl SequenceSet {
+    /// `$`: the saved search result (RFC 5182).
+    pub fn saved() -> SequenceSet {
+        SequenceSet(Vec::new())
+    }
+
+    /// True for `$` before the dispatcher expanded it.
+    pub fn is_saved(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// A set naming exactly `numbers` (ascending), runs folded into
+    /// ranges: `2,4:6`.
+    pub fn from_sorted(numbers: &[u32]) -> SequenceSet {
+        let mut ranges: Vec<(SeqNumber, SeqNumber)> = Vec::new();
+        let mut run: Option<(u32, u32)> = None;
+        for &n in numbers {
+            run = match run {
+                Some((lo, hi)) if hi.checked_add(1) == Some(n) => Some((lo, n)),
+                Some((lo, hi)) if hi == n => Some((lo, hi)),
+                Some((lo, hi)) => {
+                    ranges.push((SeqNumber::Value(lo), SeqNumber::Value(hi)));
+                    Some((n, n))
+                }
+                None => Some((n, n)),
+            };
+        }
+        if let Some((lo, hi)) = run {
+            ranges.push((SeqNumber::Value(lo), SeqNumber::Value(hi)));
+        }
+        SequenceSet(ranges)
+    }
+
     /// Whether `n` is in the set, given the value `*` stands for.
     pub fn contains(&self, n: u32, last: u32) -> bool {
         let resolve = |s: SeqNumber| match s {
@@ -327,6 +391,8 @@ impl CommandBody {
             CommandBody::Fetch { uid: true, .. } => "UID FETCH",
             CommandBody::Store { uid: false, .. } => "STORE",
             CommandBody::Store { uid: true, .. } => "UID STORE",
+            CommandBody::Namespace => "NAMESPACE",
+            CommandBody::Enable(_) => "ENABLE",
         }
     }
 }
