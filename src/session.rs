@@ -114,6 +114,9 @@ impl Session {
                 "MOVE",
                 "BINARY",
                 "STATUS=SIZE",
+                // RFC 7162; QRESYNC needs ENABLE (RFC 7162 §3.2.3).
+                "CONDSTORE",
+                "QRESYNC",
             ]);
             // Issue 6 extensions, one per line so parallel work merges.
             caps.push("NAMESPACE");

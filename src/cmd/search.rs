@@ -43,9 +43,14 @@ pub fn search(
     uid: bool,
     ret: Option<SearchReturn>,
 ) -> Result<Tagged, Error> {
+    let by_modseq = keys.iter().any(has_modseq);
+    if by_modseq {
+        // RFC 7162 §3.1: a CONDSTORE enabling command.
+        s.enable_condstore();
+    }
     let outcome = find(s, charset, keys, uid);
     let save = ret.is_some_and(|r| r.save);
-    let (found, lost) = match outcome {
+    let (found, lost, top_modseq) = match outcome {
         Ok(v) => v,
         Err(e) => {
             // RFC 5182 §2.1: a SAVE search that fails with NO leaves `$`
@@ -62,6 +67,10 @@ pub fn search(
             for &n in &found {
                 s.out.sp().number(n.into());
             }
+            // RFC 7162 §3.1.6: the highest modseq of what was found.
+            if by_modseq && !found.is_empty() {
+                s.out.raw(" (MODSEQ ").number(top_modseq).raw(")");
+            }
             s.out.crlf();
         }
         Some(r) => {
@@ -69,9 +78,9 @@ pub fn search(
                 save_result(s, &found, uid, &r);
             }
             if r.wants_response() {
-                // The MODSEQ item of RFC 4731 §3.2 / RFC 7162 §3.1.5 is
-                // passed here once SEARCH knows modseqs.
-                write_esearch(&mut s.out, tag, uid, &r, &found, None);
+                // RFC 7162 §3.1.10: MODSEQ in ESEARCH when asked by MODSEQ.
+                let modseq = (by_modseq && !found.is_empty()).then_some(top_modseq);
+                write_esearch(&mut s.out, tag, uid, &r, &found, modseq);
             }
         }
     }
@@ -165,14 +174,26 @@ pub fn write_set(out: &mut ResponseBuf, numbers: &[u32]) {
     }
 }
 
-/// Runs the search: the matching numbers (UIDs with `uid`), ascending,
-/// and whether some message could not be judged because it was expunged.
+/// Whether a search program uses the MODSEQ key anywhere.
+fn has_modseq(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::Modseq(_) => true,
+        SearchKey::Not(k) => has_modseq(k),
+        SearchKey::Or(a, b) => has_modseq(a) || has_modseq(b),
+        SearchKey::And(v) => v.iter().any(has_modseq),
+        _ => false,
+    }
+}
+
+/// Runs the search: the matching numbers (UIDs with `uid`), ascending;
+/// whether some message could not be judged because it was expunged; and
+/// the highest modseq among the matches.
 fn find(
     s: &Session,
     charset: Option<&str>,
     keys: &[SearchKey],
     uid: bool,
-) -> Result<(Vec<u32>, bool), Error> {
+) -> Result<(Vec<u32>, bool, u64), Error> {
     let (Some(sel), Some(user)) = (s.selected.as_ref(), s.user.as_ref()) else {
         return Err(Error::bad("No mailbox selected."));
     };
@@ -185,6 +206,7 @@ fn find(
     let mut found = Vec::new();
     let mut pending = Vec::new();
     let mut lost = false;
+    let mut top_modseq = 0u64;
     let query = {
         let mut st = lock(&state);
         // Flag changes other programs made since the last command count.
@@ -199,10 +221,14 @@ fn find(
                 uid: msg_uid,
                 flags: pos.map_or_else(|| sel.reported_flags(msn), |p| st.messages[p].flags),
                 recent: sel.is_recent(msg_uid),
+                modseq: pos.map_or(0, |p| st.messages[p].modseq),
             };
             let vsize = pos.and_then(|p| st.messages[p].vsize);
             match query.eval(&facts, &mut IndexOnly { vsize }) {
-                Ok(Some(true)) => found.push(number(&facts)),
+                Ok(Some(true)) => {
+                    top_modseq = top_modseq.max(facts.modseq);
+                    found.push(number(&facts));
+                }
                 Ok(Some(false)) => {}
                 // Only the contents can tell; an expunged message has none.
                 Ok(None) | Err(_) if pos.is_some() => pending.push(Pending { facts, vsize }),
@@ -240,7 +266,10 @@ fn find(
                     learned.push((p.facts.uid, v));
                 }
                 match outcome {
-                    Ok(Some(true)) => found.push(number(&p.facts)),
+                    Ok(Some(true)) => {
+                        top_modseq = top_modseq.max(p.facts.modseq);
+                        found.push(number(&p.facts));
+                    }
                     Ok(_) => {}
                     Err(Stop::Gone) => match relocate(user, &state, p.facts.uid)? {
                         // Renamed by a flag change meanwhile: read it there.
@@ -270,7 +299,7 @@ fn find(
 
     found.sort_unstable();
     found.dedup();
-    Ok((found, lost))
+    Ok((found, lost, top_modseq))
 }
 
 /// Where a message's file is now, after a fresh look at the disk; `None`

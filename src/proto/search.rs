@@ -62,6 +62,10 @@ pub enum SearchKey {
     SequenceSet(SequenceSet),
     /// `"(" search-key *(SP search-key) ")"`: all of them.
     And(Vec<SearchKey>),
+    /// RFC 7162 §3.1.5 `"MODSEQ" [SP entry-name SP entry-type-req] SP
+    /// mod-sequence-valzer`; Roost keeps one modseq per message, so the
+    /// entry name and type are checked and then ignored, as the RFC says.
+    Modseq(u64),
 }
 
 /// `date = date-text / DQUOTE date-text DQUOTE`, a calendar day.
@@ -227,6 +231,22 @@ impl Parser<'_> {
             }
             b"KEYWORD" => K::Keyword(self.sp_keyword()?),
             b"LARGER" => K::Larger(self.sp_number64()?),
+            b"MODSEQ" => {
+                self.expect_sp()?;
+                if self.peek() == Some(b'"') {
+                    let name = self.quoted()?;
+                    if !name.starts_with(b"/flags/") {
+                        return Err(Expected("an entry name like \"/flags/\\\\seen\""));
+                    }
+                    self.expect_sp()?;
+                    let kind = self.atom().unwrap_or_default().to_ascii_lowercase();
+                    if !matches!(kind.as_slice(), b"priv" | b"shared" | b"all") {
+                        return Err(Expected("priv, shared or all"));
+                    }
+                    self.expect_sp()?;
+                }
+                K::Modseq(self.mod_sequence(true)?)
+            }
             b"NEW" => K::New,
             b"NOT" => {
                 self.expect_sp()?;

@@ -199,3 +199,231 @@ fn modseqs_survive_a_restart_and_a_lost_file() {
         r.untagged
     );
 }
+
+fn uidvalidity(reply: &crate::common::Reply) -> u64 {
+    let line = reply
+        .untagged
+        .iter()
+        .find(|l| l.contains("[UIDVALIDITY "))
+        .expect("UIDVALIDITY");
+    number_after(line, "UIDVALIDITY")
+}
+
+fn qresync_client(server: &TestServer) -> Client {
+    let mut c = server.login();
+    let r = c.ok("ENABLE QRESYNC");
+    assert_eq!(r.untagged, vec!["* ENABLED QRESYNC"]);
+    c
+}
+
+#[test]
+fn offline_client_resyncs_in_one_round_trip() {
+    let server = TestServer::start();
+    let mut setup = seeded(&server, 10);
+    drop(setup.ok("LOGOUT"));
+    // The phone's last sync: UIDVALIDITY, HIGHESTMODSEQ, UIDs 1:10.
+    let mut phone = qresync_client(&server);
+    let sel = phone.ok("SELECT INBOX");
+    let (uv, hms) = (uidvalidity(&sel), highest(&sel));
+    phone.ok("LOGOUT");
+    // A week of other clients: flags on 2 and 7, 3/4/9 expunged, one new.
+    let mut other = server.login();
+    other.ok("SELECT INBOX");
+    other.ok("STORE 2 +FLAGS (\\Seen)");
+    other.ok("STORE 7 +FLAGS (\\Flagged $Work)");
+    other.ok("STORE 3:4,9 +FLAGS.SILENT (\\Deleted)");
+    other.ok("EXPUNGE");
+    other.append("INBOX", "", "Subject: new\r\n\r\nnew\r\n");
+    other.ok("LOGOUT");
+
+    let mut phone = qresync_client(&server);
+    let r = phone.ok(&format!("SELECT INBOX (QRESYNC ({uv} {hms} 1:10))"));
+    let vanished: Vec<&String> = r
+        .untagged
+        .iter()
+        .filter(|l| l.contains("VANISHED"))
+        .collect();
+    assert_eq!(
+        vanished,
+        vec!["* VANISHED (EARLIER) 3:4,9"],
+        "{:?}",
+        r.untagged
+    );
+    let fetches: Vec<&String> = r.untagged.iter().filter(|l| l.contains("FETCH")).collect();
+    assert_eq!(
+        fetches.len(),
+        2,
+        "only the two changed messages: {:?}",
+        r.untagged
+    );
+    assert!(
+        fetches[0].starts_with("* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ ("),
+        "{}",
+        fetches[0]
+    );
+    assert!(
+        fetches[1].starts_with("* 5 FETCH (UID 7 FLAGS (\\Flagged $Work) MODSEQ ("),
+        "{}",
+        fetches[1]
+    );
+    assert!(
+        r.untagged.contains(&"* 8 EXISTS".to_string()),
+        "{:?}",
+        r.untagged
+    );
+    let vpos = r
+        .untagged
+        .iter()
+        .position(|l| l.contains("VANISHED"))
+        .unwrap();
+    let fpos = r.untagged.iter().position(|l| l.contains("FETCH")).unwrap();
+    assert!(vpos < fpos, "VANISHED (EARLIER) comes before the FETCHes");
+    let hms2 = highest(&r);
+    assert!(hms2 > hms);
+    // Without known UIDs the new message (UID 11) counts too; a stale
+    // UIDVALIDITY means no resync at all; nothing changed since hms2.
+    let r = phone.ok(&format!("SELECT INBOX (QRESYNC ({uv} {hms}))"));
+    assert!(
+        r.untagged[0].starts_with("* OK [CLOSED]"),
+        "{:?}",
+        r.untagged
+    );
+    let fetches: Vec<&String> = r.untagged.iter().filter(|l| l.contains("FETCH")).collect();
+    assert_eq!(fetches.len(), 3, "{:?}", r.untagged);
+    assert!(
+        fetches[2].starts_with("* 8 FETCH (UID 11 "),
+        "{}",
+        fetches[2]
+    );
+    let r = phone.ok(&format!("SELECT INBOX (QRESYNC ({} {hms} 1:10))", uv + 1));
+    assert!(
+        r.untagged
+            .iter()
+            .all(|l| !l.contains("VANISHED") && !l.contains("FETCH")),
+        "{:?}",
+        r.untagged
+    );
+    let r = phone.ok(&format!("EXAMINE INBOX (QRESYNC ({uv} {hms2} 1:11))"));
+    assert!(
+        r.untagged
+            .iter()
+            .all(|l| !l.contains("VANISHED") && !l.contains("FETCH")),
+        "{:?}",
+        r.untagged
+    );
+}
+
+#[test]
+fn qresync_changes_expunge_reports_to_vanished() {
+    let server = TestServer::start();
+    seeded(&server, 5);
+    let mut c = qresync_client(&server);
+    c.ok("SELECT INBOX");
+    c.ok("STORE 2,4 +FLAGS.SILENT (\\Deleted)");
+    let r = c.ok("EXPUNGE");
+    assert_eq!(r.untagged, vec!["* VANISHED 2,4"]);
+    assert!(r.tagged.starts_with("OK [HIGHESTMODSEQ "), "{}", r.tagged);
+    // Another session's expunge arrives as VANISHED too, UID EXPUNGE and
+    // MOVE likewise.
+    let mut other = server.login();
+    other.ok("SELECT INBOX");
+    other.ok("UID STORE 5 +FLAGS.SILENT (\\Deleted)");
+    other.ok("UID EXPUNGE 5");
+    let r = c.ok("NOOP");
+    assert_eq!(r.untagged, vec!["* VANISHED 5"]);
+    c.ok("CREATE Archive");
+    let r = c.ok("UID MOVE 1 Archive");
+    assert!(
+        r.untagged.contains(&"* VANISHED 1".to_string()),
+        "{:?}",
+        r.untagged
+    );
+}
+
+#[test]
+fn uid_fetch_vanished_and_the_rules_around_it() {
+    let server = TestServer::start();
+    seeded(&server, 6);
+    let mut c = server.login();
+    c.ok("SELECT INBOX");
+    let bad = c.cmd("UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)");
+    assert!(
+        bad.tagged.starts_with("BAD"),
+        "QRESYNC not enabled: {}",
+        bad.tagged
+    );
+    let bad = c.cmd("SELECT INBOX (QRESYNC (1 1))");
+    assert!(bad.tagged.starts_with("BAD"), "{}", bad.tagged);
+    let mut c = qresync_client(&server);
+    let h = highest(&c.ok("SELECT INBOX"));
+    c.ok("STORE 2:3 +FLAGS.SILENT (\\Deleted)");
+    c.ok("EXPUNGE");
+    c.ok("STORE 1 +FLAGS.SILENT (\\Answered)");
+    let r = c.ok(&format!(
+        "UID FETCH 1:6 (FLAGS) (CHANGEDSINCE {h} VANISHED)"
+    ));
+    assert_eq!(r.untagged[0], "* VANISHED (EARLIER) 2:3");
+    assert_eq!(r.untagged.len(), 2, "{:?}", r.untagged);
+    assert!(
+        r.untagged[1].starts_with("* 1 FETCH (UID 1 FLAGS (\\Answered) MODSEQ ("),
+        "{:?}",
+        r.untagged
+    );
+    for bad in [
+        format!("FETCH 1:* (FLAGS) (CHANGEDSINCE {h} VANISHED)"),
+        "UID FETCH 1:* (FLAGS) (VANISHED)".to_string(),
+    ] {
+        let r = c.cmd(&bad);
+        assert!(r.tagged.starts_with("BAD"), "{bad}: {}", r.tagged);
+    }
+    // RFC 7162 §3.2.5.2: matching sequence data limits what is reported
+    // when the history cannot tell (a modseq older than anything known).
+    c.ok("UID STORE 6 +FLAGS.SILENT (\\Deleted)");
+    c.ok("EXPUNGE");
+    let uv = uidvalidity(&c.ok("SELECT INBOX"));
+    let r = c.ok(&format!("SELECT INBOX (QRESYNC ({uv} 1 1:6 (1,3 1,5)))"));
+    let v: Vec<&String> = r
+        .untagged
+        .iter()
+        .filter(|l| l.contains("VANISHED"))
+        .collect();
+    assert_eq!(v, vec!["* VANISHED (EARLIER) 6"], "{:?}", r.untagged);
+    let r = c.ok(&format!("SELECT INBOX (QRESYNC ({uv} 1 1:6))"));
+    let v: Vec<&String> = r
+        .untagged
+        .iter()
+        .filter(|l| l.contains("VANISHED"))
+        .collect();
+    assert_eq!(v, vec!["* VANISHED (EARLIER) 2:3,6"], "{:?}", r.untagged);
+}
+
+#[test]
+fn search_modseq_appends_the_highest_modseq() {
+    let server = TestServer::start();
+    seeded(&server, 4);
+    let mut c = server.login();
+    c.ok("SELECT INBOX");
+    let r = c.ok("STORE 3 +FLAGS (\\Draft)");
+    assert!(r.untagged.iter().all(|l| !l.contains("MODSEQ")));
+    let r = c.ok("SEARCH MODSEQ \"/flags/\\\\draft\" all 1");
+    assert!(
+        r.untagged[0].starts_with("* OK [HIGHESTMODSEQ "),
+        "{:?}",
+        r.untagged
+    );
+    let h = highest(&r);
+    assert_eq!(r.untagged[1], format!("* SEARCH 1 2 3 4 (MODSEQ {h})"));
+    let r = c.ok(&format!("UID SEARCH MODSEQ {h}"));
+    assert_eq!(r.untagged, vec![format!("* SEARCH 3 (MODSEQ {h})")]);
+    let r = c.ok(&format!("SEARCH MODSEQ {}", h + 1));
+    assert_eq!(r.untagged, vec!["* SEARCH"]);
+    let tag = c.tag();
+    c.send(format!("{tag} SEARCH RETURN (ALL) MODSEQ {h}\r\n").as_bytes());
+    let r = c.read_reply(&tag);
+    assert_eq!(
+        r.untagged,
+        vec![format!("* ESEARCH (TAG \"{tag}\") ALL 3 MODSEQ {h}")]
+    );
+    let bad = c.cmd("SEARCH MODSEQ \"/flags/\\\\draft\" bogus 1");
+    assert!(bad.tagged.starts_with("BAD"), "{}", bad.tagged);
+}
