@@ -48,6 +48,8 @@ pub struct Session {
     pub start_tls_pending: bool,
     /// The selected mailbox, in the selected state.
     pub selected: Option<Selected>,
+    /// Set by COMPRESS: the loop turns DEFLATE on after the tagged OK.
+    pub compress_pending: bool,
 }
 
 impl Session {
@@ -67,6 +69,7 @@ impl Session {
             started: Instant::now(),
             start_tls_pending: false,
             selected: None,
+            compress_pending: false,
         }
     }
 
@@ -96,6 +99,8 @@ impl Session {
                 "BINARY",
                 "STATUS=SIZE",
             ]);
+            // Like Dovecot, only after login: RFC 4978 makes it command-auth.
+            caps.push("COMPRESS=DEFLATE");
         }
         if self.state == State::NotAuthenticated {
             if self.ctx.tls.is_some() && !self.transport.is_tls() {

@@ -6,6 +6,7 @@
 //! they write untagged data to `s.out` and never write the tagged line.
 
 mod auth;
+mod compress;
 mod copy;
 mod fetch;
 mod idle;
@@ -56,6 +57,8 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::Search { .. }
         | CommandBody::Copy { .. }
         | CommandBody::Store { .. } => Allowed::Selected,
+        // RFC 4978 §5: command-auth.
+        CommandBody::Compress { .. } => Allowed::Authenticated,
     }
 }
 
@@ -159,5 +162,6 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
             flags,
             uid,
         } => store::store(s, &set, mode, silent, &flags, uid),
+        CommandBody::Compress { mechanism } => compress::compress(s, &mechanism),
     }
 }

@@ -109,6 +109,10 @@ pub enum CommandBody {
         flags: Vec<Flag>,
         uid: bool,
     },
+    /// RFC 4978 `compress = "COMPRESS" SP algorithm`; the name upper-cased.
+    Compress {
+        mechanism: String,
+    },
 }
 
 /// `store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list / (flag *(SP flag)))`
@@ -292,6 +296,7 @@ impl CommandBody {
             CommandBody::Fetch { uid: true, .. } => "UID FETCH",
             CommandBody::Store { uid: false, .. } => "STORE",
             CommandBody::Store { uid: true, .. } => "UID STORE",
+            CommandBody::Compress { .. } => "COMPRESS",
         }
     }
 }
