@@ -65,6 +65,8 @@ pub struct Session {
     /// RFC 5182 `$`: the UIDs the last SEARCH RETURN (SAVE) found in the
     /// selected mailbox, ascending. Emptied whenever the selection ends.
     pub saved_search: Vec<u32>,
+    /// Set by COMPRESS: the loop turns DEFLATE on after the tagged OK.
+    pub compress_pending: bool,
 }
 
 impl Session {
@@ -86,6 +88,7 @@ impl Session {
             selected: None,
             enabled: Enabled::default(),
             saved_search: Vec::new(),
+            compress_pending: false,
         }
     }
 
@@ -123,6 +126,8 @@ impl Session {
             caps.push("ENABLE");
             caps.push("ESEARCH");
             caps.push("SEARCHRES");
+            // Like Dovecot, only after login: RFC 4978 makes it command-auth.
+            caps.push("COMPRESS=DEFLATE");
         }
         if self.state == State::NotAuthenticated {
             if self.ctx.tls.is_some() && !self.transport.is_tls() {

@@ -6,6 +6,7 @@
 //! they write untagged data to `s.out` and never write the tagged line.
 
 mod auth;
+mod compress;
 mod copy;
 mod enable;
 mod fetch;
@@ -64,6 +65,8 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::Search { .. }
         | CommandBody::Copy { .. }
         | CommandBody::Store { .. } => Allowed::Selected,
+        // RFC 4978 §5: command-auth.
+        CommandBody::Compress { .. } => Allowed::Authenticated,
     }
 }
 
@@ -189,5 +192,6 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
         } => store::store(s, &set, mode, silent, &flags, uid, unchanged_since),
         CommandBody::Namespace => namespace::namespace(s),
         CommandBody::Enable(names) => enable::enable(s, &names),
+        CommandBody::Compress { mechanism } => compress::compress(s, &mechanism),
     }
 }

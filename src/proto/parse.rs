@@ -310,6 +310,16 @@ pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
                 }
             }
         }
+        b"COMPRESS" => {
+            let mechanism = (|| {
+                p.expect_sp()?;
+                p.atom().ok_or(Expected("compression mechanism"))
+            })()
+            .map_err(|Expected(e)| syntax_err("COMPRESS", p.pos, e))?;
+            CommandBody::Compress {
+                mechanism: String::from_utf8_lossy(&mechanism).to_ascii_uppercase(),
+            }
+        }
         _ => {
             return Err(ParseError {
                 tag: Some(tag),
@@ -1427,6 +1437,25 @@ mod tests {
         let input = b"a LOGIN {4}\r\nfred \"se\\\"cret\"";
         for end in 0..input.len() {
             let _ = parse_command(&input[..end]);
+        }
+    }
+
+    #[test]
+    fn compress() {
+        assert_eq!(
+            ok(b"a compress deflate").body,
+            CommandBody::Compress {
+                mechanism: "DEFLATE".into()
+            }
+        );
+        assert_eq!(
+            ok(b"a COMPRESS X-FOO").body,
+            CommandBody::Compress {
+                mechanism: "X-FOO".into()
+            }
+        );
+        for bad in [&b"a COMPRESS"[..], b"a COMPRESS ", b"a COMPRESS DEFLATE x"] {
+            assert!(parse_command(bad).is_err());
         }
     }
 }

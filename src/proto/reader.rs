@@ -127,6 +127,15 @@ impl CommandReader {
         self.discard_tail.clear();
     }
 
+    /// Hands over everything received but not yet framed and starts afresh.
+    /// COMPRESS calls this between commands: what the client pipelined after
+    /// it is compressed data for the transport's inflater, not commands.
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        let rest = self.buf.split_off(self.pos);
+        self.discard_buffered();
+        rest
+    }
+
     /// True when received bytes are waiting to be framed.
     pub fn has_buffered(&self) -> bool {
         self.pos < self.buf.len()
@@ -659,6 +668,19 @@ mod tests {
             r.read_command(&mut s, &LIMITS),
             Err(ReadError::Eof)
         ));
+    }
+
+    #[test]
+    fn take_buffered_hands_over_unframed_bytes() {
+        let mut s = Chunked::new(b"a COMPRESS DEFLATE\r\n\x01\x02\xff\r\nzz", 100);
+        let mut r = CommandReader::new();
+        assert_eq!(
+            r.read_command(&mut s, &LIMITS).unwrap().bytes,
+            b"a COMPRESS DEFLATE".to_vec()
+        );
+        assert_eq!(r.take_buffered(), b"\x01\x02\xff\r\nzz".to_vec());
+        assert!(!r.has_buffered());
+        assert!(r.take_buffered().is_empty());
     }
 
     #[test]

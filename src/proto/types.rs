@@ -122,6 +122,10 @@ pub enum CommandBody {
     Namespace,
     /// RFC 5161 `enable = "ENABLE" 1*(SP capability)`; names upper-cased.
     Enable(Vec<String>),
+    /// RFC 4978 `compress = "COMPRESS" SP algorithm`; the name upper-cased.
+    Compress {
+        mechanism: String,
+    },
 }
 
 /// `select-param` (RFC 7162 §7): `CONDSTORE` and `QRESYNC (...)`.
@@ -393,6 +397,7 @@ impl CommandBody {
             CommandBody::Store { uid: true, .. } => "UID STORE",
             CommandBody::Namespace => "NAMESPACE",
             CommandBody::Enable(_) => "ENABLE",
+            CommandBody::Compress { .. } => "COMPRESS",
         }
     }
 }

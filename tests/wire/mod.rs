@@ -2,6 +2,7 @@
 
 mod auth;
 mod cache;
+mod compress;
 mod condstore;
 mod consistency;
 mod copy;
