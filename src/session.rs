@@ -120,6 +120,10 @@ impl Session {
             caps.push("ENABLE");
             caps.push("ESEARCH");
             caps.push("SEARCHRES");
+            caps.push("LIST-EXTENDED");
+            caps.push("LIST-STATUS");
+            caps.push("SPECIAL-USE");
+            caps.push("CREATE-SPECIAL-USE");
         }
         if self.state == State::NotAuthenticated {
             if self.ctx.tls.is_some() && !self.transport.is_tls() {

@@ -14,6 +14,7 @@ use crate::selected::{write_flags_lines, Selected};
 use crate::session::{Session, State};
 use crate::store::maildir::flag;
 use crate::store::names::{MailboxName, NameError};
+use crate::store::special_use::{SpecialUse, UserUses};
 use crate::store::{NewFlags, StoreError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -35,11 +36,6 @@ pub(super) fn mailbox_name(s: &Session, raw: &[u8]) -> Result<MailboxName, Error
         NameError::OutsideNamespace(_) => Error::no(Some(Code::NonExistent), e.to_string()),
         NameError::Invalid(why) => Error::no(Some(Code::Cannot), why),
     })
-}
-
-/// A name as the client sees it: namespace form, modified UTF-7.
-fn wire_name(s: &Session, name: &MailboxName) -> Result<Vec<u8>, Error> {
-    Ok(wire_text(s, &s.store()?.namespace().to_wire(name)))
 }
 
 /// Mailbox-name text for the wire: UTF-8 once the client has enabled
@@ -120,13 +116,54 @@ pub fn select(s: &mut Session, raw: &[u8], read_only: bool) -> Result<Tagged, Er
 
 /// RFC 3501 §6.3.3 CREATE. A trailing separator is allowed and ignored.
 pub fn create(s: &mut Session, raw: &[u8]) -> Result<Tagged, Error> {
+    create_special_use(s, raw, &[])
+}
+
+/// CREATE, with the RFC 6154 §3 USE parameter when `uses` is not empty:
+/// the uses are checked first, so a refused one creates nothing.
+pub fn create_special_use(s: &mut Session, raw: &[u8], uses: &[String]) -> Result<Tagged, Error> {
+    let mut list = Vec::new();
+    for text in uses {
+        match SpecialUse::parse(text).filter(|u| u.creatable()) {
+            Some(u) => list.push(u),
+            None => {
+                return Err(Error::no(
+                    Some(Code::Other("USEATTR".into())),
+                    format!("{text} not supported"),
+                ))
+            }
+        }
+    }
     let sep = s.store()?.namespace().separator as u8;
     let trimmed = match raw.split_last() {
         Some((&last, rest)) if last == sep && !rest.is_empty() => rest,
         _ => raw,
     };
     let name = mailbox_name(s, trimmed)?;
-    s.store()?.create(&name)?;
+    let store = s.store()?;
+    if !list.is_empty() && name.is_inbox() {
+        return Err(Error::no(
+            Some(Code::Other("USEATTR".into())),
+            "INBOX cannot have a special use.",
+        ));
+    }
+    store.create(&name)?;
+    // A folder made now has no uses of its own yet, whatever an older
+    // folder of that name had (`forget` at DELETE missed it if another
+    // program deleted the directory).
+    let root = store.root().to_path_buf();
+    if list.is_empty() {
+        if let Err(e) = UserUses::update(&root, |u| u.forget(&name)) {
+            log::warn!("{}: {e}", root.display());
+        }
+    } else if let Err(e) = UserUses::update(&root, |u| {
+        u.set(&name, list);
+        true
+    }) {
+        // RFC 6154 §3: no folder without the use it was asked with.
+        let _ = store.delete(&name);
+        return Err(Error::Server(format!("writing special uses: {e}")));
+    }
     Ok(Tagged::ok("Create completed."))
 }
 
@@ -138,7 +175,13 @@ pub fn delete(s: &mut Session, raw: &[u8]) -> Result<Tagged, Error> {
         s.deselect();
     }
     match s.store()?.delete(&name) {
-        Ok(()) => Ok(Tagged::ok("Delete completed.")),
+        Ok(()) => {
+            let root = s.store()?.root().to_path_buf();
+            if let Err(e) = UserUses::update(&root, |u| u.forget(&name)) {
+                log::warn!("{}: {e}", root.display());
+            }
+            Ok(Tagged::ok("Delete completed."))
+        }
         Err(StoreError::NotFound) => Err(not_found(raw)),
         Err(e) => Err(e.into()),
     }
@@ -155,7 +198,16 @@ pub fn rename(s: &mut Session, from: &[u8], to: &[u8]) -> Result<Tagged, Error> 
         s.deselect();
     }
     match s.store()?.rename(&old, &new) {
-        Ok(()) => Ok(Tagged::ok("Rename completed.")),
+        Ok(()) => {
+            // RENAME INBOX leaves INBOX in place: its use stays.
+            if !old.is_inbox() {
+                let root = s.store()?.root().to_path_buf();
+                if let Err(e) = UserUses::update(&root, |u| u.rename(&old, &new)) {
+                    log::warn!("{}: {e}", root.display());
+                }
+            }
+            Ok(Tagged::ok("Rename completed."))
+        }
         Err(StoreError::NotFound) => Err(not_found(from)),
         Err(e) => Err(e.into()),
     }
@@ -198,16 +250,23 @@ pub fn list(
     full.extend_from_slice(pattern);
     let full = normalize_inbox(&full, sep);
     let entries = store.list()?;
+    let uses = super::list::special_uses(s)?;
+    let wire = |name: &MailboxName| wire_text(s, &ns.to_wire(name));
     let mut lines: Vec<(Vec<u8>, String)> = Vec::new();
     if lsub {
         let subscribed = store.subscriptions()?;
         let mut shown: Vec<MailboxName> = Vec::new();
         for name in &subscribed {
-            let wire = utf7::encode(&ns.to_wire(name)).into_bytes();
+            let wire = wire(name);
             if wildcard_match(&full, &wire, sep) {
                 let exists = entries.iter().any(|e| &e.name == name && e.selectable);
-                let attrs = if exists { "" } else { "\\Noselect" };
-                lines.push((wire, attrs.to_string()));
+                // Dovecot shows special uses in LSUB too.
+                let attrs: Vec<&str> = if exists {
+                    uses.of(name).iter().map(|u| u.as_str()).collect()
+                } else {
+                    vec!["\\Noselect"]
+                };
+                lines.push((wire, attrs.join(" ")));
                 shown.push(name.clone());
             }
         }
@@ -216,7 +275,7 @@ pub fn list(
         if !full.contains(&b'*') {
             for name in &subscribed {
                 for parent in name.ancestors() {
-                    let wire = utf7::encode(&ns.to_wire(&parent)).into_bytes();
+                    let wire = wire(&parent);
                     if !shown.contains(&parent) && wildcard_match(&full, &wire, sep) {
                         lines.push((wire, "\\Noselect".to_string()));
                         shown.push(parent);
@@ -226,7 +285,7 @@ pub fn list(
         }
     } else {
         for e in &entries {
-            let wire = utf7::encode(&ns.to_wire(&e.name)).into_bytes();
+            let wire = wire(&e.name);
             if !wildcard_match(&full, &wire, sep) {
                 continue;
             }
@@ -239,6 +298,10 @@ pub fn list(
             } else {
                 "\\HasNoChildren"
             });
+            // RFC 6154 §2: basic LIST may show special uses; Dovecot does.
+            if e.selectable {
+                attrs.extend(uses.of(&e.name).iter().map(|u| u.as_str()));
+            }
             lines.push((wire, attrs.join(" ")));
         }
     }
@@ -254,7 +317,7 @@ pub fn list(
 }
 
 /// "inbox" in any case at the start of a pattern means INBOX.
-fn normalize_inbox(pattern: &[u8], sep: u8) -> Vec<u8> {
+pub(super) fn normalize_inbox(pattern: &[u8], sep: u8) -> Vec<u8> {
     let mut p = pattern.to_vec();
     if p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"INBOX") && (p.len() == 5 || p[5] == sep) {
         p[..5].copy_from_slice(b"INBOX");
@@ -298,13 +361,24 @@ pub fn wildcard_match(pattern: &[u8], name: &[u8], sep: u8) -> bool {
 /// RFC 3501 §6.3.10 STATUS (SIZE: RFC 8438).
 pub fn status(s: &mut Session, raw: &[u8], items: &[StatusItem]) -> Result<Tagged, Error> {
     let name = mailbox_name(s, raw)?;
+    match status_response(s, &name, items) {
+        Ok(()) => Ok(Tagged::ok("Status completed.")),
+        Err(StoreError::NotFound) => Err(not_found(raw)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Writes `* STATUS name (...)` for the items asked; STATUS and LIST's
+/// STATUS return option (RFC 5819) both come here.
+pub(super) fn status_response(
+    s: &mut Session,
+    name: &MailboxName,
+    items: &[StatusItem],
+) -> Result<(), StoreError> {
     let want_size = items.contains(&StatusItem::Size);
-    let counts = match s.store()?.status(&name, want_size) {
-        Ok(c) => c,
-        Err(StoreError::NotFound) => return Err(not_found(raw)),
-        Err(e) => return Err(e.into()),
-    };
-    let wire = wire_name(s, &name)?;
+    let store = s.store().map_err(|_| StoreError::NotFound)?;
+    let counts = store.status(name, want_size)?;
+    let wire = wire_text(s, &store.namespace().to_wire(name));
     s.out.untagged().raw("STATUS ").astring(&wire).raw(" (");
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
@@ -321,7 +395,7 @@ pub fn status(s: &mut Session, raw: &[u8], items: &[StatusItem]) -> Result<Tagge
         s.out.raw(label).sp().number(value);
     }
     s.out.raw(")").crlf();
-    Ok(Tagged::ok("Status completed."))
+    Ok(())
 }
 
 /// RFC 3501 §6.3.11 APPEND; RFC 4315 APPENDUID in the tagged OK.

@@ -10,6 +10,7 @@ mod copy;
 mod enable;
 mod fetch;
 mod idle;
+mod list;
 mod mailbox;
 mod message;
 mod namespace;
@@ -53,7 +54,9 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::Status { .. }
         | CommandBody::Append { .. }
         | CommandBody::Idle
-        | CommandBody::Namespace => Allowed::Authenticated,
+        | CommandBody::Namespace
+        | CommandBody::ListExtended(_)
+        | CommandBody::CreateSpecialUse { .. } => Allowed::Authenticated,
         CommandBody::Enable(_) => Allowed::AuthenticatedOnly,
         CommandBody::Check
         | CommandBody::Close
@@ -178,5 +181,9 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
         } => store::store(s, &set, mode, silent, &flags, uid),
         CommandBody::Namespace => namespace::namespace(s),
         CommandBody::Enable(names) => enable::enable(s, &names),
+        CommandBody::ListExtended(list) => list::list_extended(s, &list),
+        CommandBody::CreateSpecialUse { mailbox, uses } => {
+            mailbox::create_special_use(s, &mailbox, &uses)
+        }
     }
 }

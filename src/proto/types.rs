@@ -116,6 +116,45 @@ pub enum CommandBody {
     Namespace,
     /// RFC 5161 `enable = "ENABLE" 1*(SP capability)`; names upper-cased.
     Enable(Vec<String>),
+    /// RFC 5258 LIST with selection options, several patterns or return
+    /// options; a plain LIST stays `List`.
+    ListExtended(ListExtended),
+    /// RFC 6154 §3 `CREATE mailbox SP "(" "USE" SP "(" [use-attr *(SP
+    /// use-attr)] ")" ")"`; the attributes as sent (`\Sent`).
+    CreateSpecialUse {
+        mailbox: Vec<u8>,
+        uses: Vec<String>,
+    },
+}
+
+/// An extended LIST (RFC 5258 §3, RFC 6154, RFC 5819).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListExtended {
+    pub select: ListSelect,
+    pub reference: Vec<u8>,
+    /// At least one; `""` patterns are ignored (§3).
+    pub patterns: Vec<Vec<u8>>,
+    pub ret: ListReturn,
+}
+
+/// LIST selection options (RFC 5258 §3.1, RFC 6154 §2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListSelect {
+    pub subscribed: bool,
+    /// Accepted; Roost has no remote mailboxes.
+    pub remote: bool,
+    pub recursive_match: bool,
+    pub special_use: bool,
+}
+
+/// LIST return options (RFC 5258 §3.2, RFC 6154 §2, RFC 5819).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListReturn {
+    pub subscribed: bool,
+    pub children: bool,
+    pub special_use: bool,
+    /// `STATUS (...)`: items for a STATUS response after each LIST.
+    pub status: Option<Vec<StatusItem>>,
 }
 
 /// `store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list / (flag *(SP flag)))`
@@ -358,6 +397,8 @@ impl CommandBody {
             CommandBody::Store { uid: true, .. } => "UID STORE",
             CommandBody::Namespace => "NAMESPACE",
             CommandBody::Enable(_) => "ENABLE",
+            CommandBody::ListExtended(_) => "LIST",
+            CommandBody::CreateSpecialUse { .. } => "CREATE",
         }
     }
 }

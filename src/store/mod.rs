@@ -15,6 +15,7 @@ pub mod dotlock;
 pub mod keywords;
 pub mod maildir;
 pub mod names;
+pub mod special_use;
 pub mod state;
 pub mod subscriptions;
 pub mod uidlist;

@@ -7,6 +7,7 @@ mod copy;
 mod esearch;
 mod idle;
 mod limits;
+mod list_extended;
 mod logging;
 mod mailbox;
 mod namespace;
