@@ -104,6 +104,7 @@ impl Session {
 
     /// The CAPABILITY list for the current state (RFC 3501 §6.1.1).
     pub fn capabilities(&self) -> String {
+        let appendlimit = format!("APPENDLIMIT={}", self.ctx.config.max_append_size);
         let mut caps = vec!["IMAP4rev1", "SASL-IR", "LITERAL+", "ID"];
         if self.state != State::NotAuthenticated {
             caps.extend([
@@ -124,6 +125,8 @@ impl Session {
             caps.push("LIST-STATUS");
             caps.push("SPECIAL-USE");
             caps.push("CREATE-SPECIAL-USE");
+            caps.push("MULTIAPPEND");
+            caps.push(&appendlimit);
         }
         if self.state == State::NotAuthenticated {
             if self.ctx.tls.is_some() && !self.transport.is_tls() {

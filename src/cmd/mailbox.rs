@@ -7,15 +7,16 @@
 //! validity rules), so every command sees a name the same way.
 
 use crate::error::{Error, Tagged};
+use crate::proto::encode::ResponseBuf;
 use crate::proto::encode::{Code, Status};
-use crate::proto::types::{DateTime, Flag, StatusItem};
+use crate::proto::types::{AppendMessage, Flag, StatusItem};
 use crate::proto::utf7;
 use crate::selected::{write_flags_lines, Selected};
 use crate::session::{Session, State};
 use crate::store::maildir::flag;
 use crate::store::names::{MailboxName, NameError};
 use crate::store::special_use::{SpecialUse, UserUses};
-use crate::store::{NewFlags, StoreError};
+use crate::store::{AppendItem, NewFlags, StoreError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Decodes a client's mailbox name into canonical form.
@@ -391,6 +392,7 @@ pub(super) fn status_response(
             StatusItem::UidValidity => ("UIDVALIDITY", u64::from(counts.uidvalidity)),
             StatusItem::Unseen => ("UNSEEN", u64::from(counts.unseen)),
             StatusItem::Size => ("SIZE", counts.size.unwrap_or(0)),
+            StatusItem::AppendLimit => ("APPENDLIMIT", s.ctx.config.max_append_size as u64),
         };
         s.out.raw(label).sp().number(value);
     }
@@ -398,20 +400,41 @@ pub(super) fn status_response(
     Ok(())
 }
 
-/// RFC 3501 §6.3.11 APPEND; RFC 4315 APPENDUID in the tagged OK.
-pub fn append(
-    s: &mut Session,
-    raw: &[u8],
-    flags: &[Flag],
-    date: Option<DateTime>,
-    message: &[u8],
-) -> Result<Tagged, Error> {
+/// RFC 3501 §6.3.11 APPEND, RFC 3502 MULTIAPPEND (all or nothing); RFC
+/// 4315 APPENDUID in the tagged OK, with a UID set for several messages.
+pub fn append(s: &mut Session, raw: &[u8], messages: &[AppendMessage]) -> Result<Tagged, Error> {
     let name = mailbox_name(s, raw)?;
-    if message.is_empty() {
+    let mut items = Vec::with_capacity(messages.len());
+    for m in messages {
+        items.push(append_item(m)?);
+    }
+    match s.store()?.append_all(&name, &items) {
+        Ok((uidvalidity, uids)) => {
+            let mut set = ResponseBuf::new();
+            super::search::write_set(&mut set, &uids);
+            let set = String::from_utf8_lossy(set.as_bytes()).into_owned();
+            Ok(Tagged::with_code(
+                Code::Other(format!("APPENDUID {uidvalidity} {set}")),
+                "Append completed.",
+            ))
+        }
+        // RFC 3501 §6.3.11: tell the client it may CREATE and retry.
+        Err(StoreError::NotFound) => Err(Error::no(
+            Some(Code::TryCreate),
+            format!("Mailbox doesn't exist: {}", String::from_utf8_lossy(raw)),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Checks one message of an APPEND and turns its options into what the
+/// store takes.
+fn append_item(m: &AppendMessage) -> Result<AppendItem<'_>, Error> {
+    if m.message.is_empty() {
         return Err(Error::no(None, "Can't save a zero byte message."));
     }
     let mut new_flags = NewFlags::default();
-    for f in flags {
+    for f in &m.flags {
         match f {
             Flag::Seen => new_flags.system |= flag::SEEN,
             Flag::Answered => new_flags.system |= flag::ANSWERED,
@@ -428,7 +451,7 @@ pub fn append(
             Flag::Extension(x) => return Err(Error::bad(format!("Invalid system flag \\{x}"))),
         }
     }
-    let when = date.map(|d| {
+    let when = m.date.map(|d| {
         if d.unix >= 0 {
             UNIX_EPOCH + Duration::from_secs(d.unix as u64)
         } else {
@@ -436,18 +459,11 @@ pub fn append(
         }
     });
     let when = when.filter(|t| *t <= SystemTime::now() + Duration::from_secs(366 * 86_400));
-    match s.store()?.append(&name, message, &new_flags, when) {
-        Ok((uidvalidity, uid)) => Ok(Tagged::with_code(
-            Code::Other(format!("APPENDUID {uidvalidity} {uid}")),
-            "Append completed.",
-        )),
-        // RFC 3501 §6.3.11: tell the client it may CREATE and retry.
-        Err(StoreError::NotFound) => Err(Error::no(
-            Some(Code::TryCreate),
-            format!("Mailbox doesn't exist: {}", String::from_utf8_lossy(raw)),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    Ok(AppendItem {
+        bytes: &m.message,
+        flags: new_flags,
+        internal_date: when,
+    })
 }
 
 #[cfg(test)]

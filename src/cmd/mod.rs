@@ -148,12 +148,7 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
             lsub,
         } => mailbox::list(s, &reference, &pattern, lsub),
         CommandBody::Status { mailbox, items } => mailbox::status(s, &mailbox, &items),
-        CommandBody::Append {
-            mailbox,
-            flags,
-            date,
-            message,
-        } => mailbox::append(s, &mailbox, &flags, date, &message),
+        CommandBody::Append { mailbox, messages } => mailbox::append(s, &mailbox, &messages),
         CommandBody::Check => message::check(s),
         CommandBody::Idle => idle::idle(s),
         CommandBody::Close => message::close(s),

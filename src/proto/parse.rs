@@ -4,8 +4,8 @@
 
 use super::encode::is_astring_char;
 use super::types::{
-    Command, CommandBody, DateTime, FetchAtt, Flag, Section, SectionText, SeqNumber, SequenceSet,
-    StatusItem, StoreMode,
+    AppendMessage, Command, CommandBody, DateTime, FetchAtt, Flag, Section, SectionText, SeqNumber,
+    SequenceSet, StatusItem, StoreMode,
 };
 use std::fmt;
 
@@ -538,9 +538,10 @@ impl Parser<'_> {
                 b"UIDVALIDITY" => StatusItem::UidValidity,
                 b"UNSEEN" => StatusItem::Unseen,
                 b"SIZE" => StatusItem::Size,
+                b"APPENDLIMIT" => StatusItem::AppendLimit,
                 _ => {
                     return Err(Expected(
-                        "MESSAGES, RECENT, UIDNEXT, UIDVALIDITY, UNSEEN or SIZE",
+                        "MESSAGES, RECENT, UIDNEXT, UIDVALIDITY, UNSEEN, SIZE or APPENDLIMIT",
                     ))
                 }
             });
@@ -555,10 +556,23 @@ impl Parser<'_> {
         }
     }
 
-    /// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`
+    /// `append = "APPEND" SP mailbox 1*append-message` (RFC 3502), each
+    /// `[SP flag-list] [SP date-time] SP append-data`.
     fn append(&mut self) -> Result<CommandBody, Expected> {
         let mailbox = self.sp_mailbox()?;
-        self.expect_sp()?;
+        let mut messages = Vec::new();
+        while self.peek() == Some(b' ') {
+            self.pos += 1;
+            messages.push(self.append_message()?);
+        }
+        if messages.is_empty() {
+            return Err(Expected("SP and a message literal"));
+        }
+        Ok(CommandBody::Append { mailbox, messages })
+    }
+
+    /// One `append-message`, the SP before it already read.
+    fn append_message(&mut self) -> Result<AppendMessage, Expected> {
         let mut flags = Vec::new();
         if self.peek() == Some(b'(') {
             flags = self.flag_list()?;
@@ -569,19 +583,29 @@ impl Parser<'_> {
             date = Some(self.date_time()?);
             self.expect_sp()?;
         }
-        // RFC 3516 §4.4: APPEND may send the message as literal8 ("~{n}").
-        if self.peek() == Some(b'~') && self.input.get(self.pos + 1) == Some(&b'{') {
+        // RFC 6855 §4: `utf8-literal = "UTF8" SP "(" literal8 ")"`.
+        let rest = &self.input[self.pos..];
+        let utf8 = rest.len() >= 5 && rest[..5].eq_ignore_ascii_case(b"UTF8 ");
+        if utf8 {
+            self.pos += 5;
+            self.expect(b'(', "( after UTF8")?;
+            self.expect(b'~', "literal8 in UTF8 (...)")?;
+        } else if self.peek() == Some(b'~') && self.input.get(self.pos + 1) == Some(&b'{') {
+            // RFC 3516 §4.4: APPEND may send the message as literal8 ("~{n}").
             self.pos += 1;
         }
         if self.peek() != Some(b'{') {
             return Err(Expected("message literal"));
         }
         let message = self.literal()?;
-        Ok(CommandBody::Append {
-            mailbox,
+        if utf8 {
+            self.expect(b')', ") after UTF8 literal")?;
+        }
+        Ok(AppendMessage {
             flags,
             date,
             message,
+            utf8,
         })
     }
 
@@ -1380,29 +1404,47 @@ mod tests {
     #[test]
     fn append_forms() {
         let c = ok(b"A003 APPEND saved-messages (\\Seen $Junk) \"17-Jul-1996 02:44:25 -0700\" {5}\r\nhello");
-        let CommandBody::Append {
-            mailbox,
-            flags,
-            date,
-            message,
-        } = c.body
-        else {
+        let CommandBody::Append { mailbox, messages } = c.body else {
             panic!()
         };
         assert_eq!(mailbox, b"saved-messages".to_vec());
-        assert_eq!(flags, vec![Flag::Seen, Flag::Keyword("$Junk".into())]);
-        let d = date.unwrap();
+        let m = &messages[0];
+        assert_eq!(m.flags, vec![Flag::Seen, Flag::Keyword("$Junk".into())]);
+        let d = m.date.unwrap();
         assert_eq!(d.zone_minutes, -420);
         assert_eq!(d.unix, 837_596_665);
-        assert_eq!(message, b"hello".to_vec());
-        let c = ok(b"a APPEND INBOX ~{3+}\r\na\0b");
-        assert!(matches!(c.body, CommandBody::Append { ref message, .. } if message == b"a\0b"));
-        let c = ok(b"a APPEND INBOX {0+}\r\n");
-        assert!(
-            matches!(c.body, CommandBody::Append { ref flags, date: None, .. } if flags.is_empty())
-        );
-        assert!(parse_command(b"a APPEND INBOX hello").is_err());
-        assert!(parse_command(b"a APPEND INBOX \"31-Feb-2024 00:00:00 +0000\" {1}\r\nx").is_err());
+        assert_eq!(m.message, b"hello".to_vec());
+        let one = |input: &[u8]| match ok(input).body {
+            CommandBody::Append { mut messages, .. } if messages.len() == 1 => messages.remove(0),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(one(b"a APPEND INBOX ~{3+}\r\na\0b").message, b"a\0b");
+        let m = one(b"a APPEND INBOX {0+}\r\n");
+        assert!(m.flags.is_empty() && m.date.is_none() && !m.utf8);
+        let m = one(b"a APPEND INBOX () utf8 (~{2+}\r\n\xc3\xa9)");
+        assert!(m.utf8 && m.message == b"\xc3\xa9");
+        // RFC 3502 §6 example: two messages, options on each.
+        let c = ok(b"A003 APPEND saved-messages (\\Seen) {3}\r\nabc (\\Seen) \"17-Jul-1996 02:44:25 -0700\" {2}\r\nde");
+        let CommandBody::Append { messages, .. } = c.body else {
+            panic!()
+        };
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[1].message, b"de");
+        assert!(messages[1].date.is_some() && messages[0].date.is_none());
+        for bad in [
+            &b"a APPEND INBOX hello"[..],
+            b"a APPEND INBOX \"31-Feb-2024 00:00:00 +0000\" {1}\r\nx",
+            b"a APPEND INBOX",
+            b"a APPEND INBOX {1}\r\nx ",
+            b"a APPEND INBOX UTF8 ({1}\r\nx)",
+            b"a APPEND INBOX UTF8 (~{1}\r\nx",
+        ] {
+            assert!(
+                parse_command(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
         assert_eq!(
             parse_date_time(b" 1-Jan-2000 00:00:00 +0000").unwrap().unix,
             946_684_800

@@ -64,12 +64,11 @@ pub enum CommandBody {
         mailbox: Vec<u8>,
         items: Vec<StatusItem>,
     },
-    /// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`
+    /// `append = "APPEND" SP mailbox 1*append-message` (RFC 3502
+    /// MULTIAPPEND; one message is RFC 3501's form).
     Append {
         mailbox: Vec<u8>,
-        flags: Vec<Flag>,
-        date: Option<DateTime>,
-        message: Vec<u8>,
+        messages: Vec<AppendMessage>,
     },
     Check,
     Close,
@@ -157,6 +156,28 @@ pub struct ListReturn {
     pub status: Option<Vec<StatusItem>>,
 }
 
+/// `append-message = append-opts SP append-data` (RFC 4466 §2.3):
+/// `[SP flag-list] [SP date-time] SP (literal / literal8 / utf8-literal)`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AppendMessage {
+    pub flags: Vec<Flag>,
+    pub date: Option<DateTime>,
+    pub message: Vec<u8>,
+    /// Sent as RFC 6855 `UTF8 (~{n}...)`.
+    pub utf8: bool,
+}
+
+impl std::fmt::Debug for AppendMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppendMessage")
+            .field("flags", &self.flags)
+            .field("date", &self.date)
+            .field("message_len", &self.message.len())
+            .field("utf8", &self.utf8)
+            .finish()
+    }
+}
+
 /// `store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list / (flag *(SP flag)))`
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StoreMode {
@@ -225,6 +246,8 @@ pub enum StatusItem {
     UidValidity,
     Unseen,
     Size,
+    /// RFC 7889 §4: the largest message APPEND takes here.
+    AppendLimit,
 }
 
 /// The result options of `SEARCH RETURN (...)`: RFC 4731 MIN MAX ALL
@@ -418,17 +441,10 @@ impl std::fmt::Debug for CommandBody {
                 .field("initial", &initial.as_ref().map(|_| "<redacted>"))
                 .finish(),
             CommandBody::Id(params) => f.debug_tuple("Id").field(params).finish(),
-            CommandBody::Append {
-                mailbox,
-                flags,
-                date,
-                message,
-            } => f
+            CommandBody::Append { mailbox, messages } => f
                 .debug_struct("Append")
                 .field("mailbox", &String::from_utf8_lossy(mailbox))
-                .field("flags", flags)
-                .field("date", date)
-                .field("message_len", &message.len())
+                .field("messages", messages)
                 .finish(),
             CommandBody::Select { mailbox, .. }
             | CommandBody::Create { mailbox }

@@ -10,6 +10,7 @@ mod limits;
 mod list_extended;
 mod logging;
 mod mailbox;
+mod multiappend;
 mod namespace;
 mod search;
 mod sessions;
