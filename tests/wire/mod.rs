@@ -14,4 +14,5 @@ mod multiappend;
 mod namespace;
 mod search;
 mod sessions;
+mod special_use_clients;
 mod tls;
