@@ -107,6 +107,7 @@ impl Session {
 
     /// The CAPABILITY list for the current state (RFC 3501 §6.1.1).
     pub fn capabilities(&self) -> String {
+        let appendlimit = format!("APPENDLIMIT={}", self.ctx.config.max_append_size);
         let mut caps = vec!["IMAP4rev1", "SASL-IR", "LITERAL+", "ID"];
         if self.state != State::NotAuthenticated {
             caps.extend([
@@ -128,6 +129,12 @@ impl Session {
             caps.push("SEARCHRES");
             // Like Dovecot, only after login: RFC 4978 makes it command-auth.
             caps.push("COMPRESS=DEFLATE");
+            caps.push("LIST-EXTENDED");
+            caps.push("LIST-STATUS");
+            caps.push("SPECIAL-USE");
+            caps.push("CREATE-SPECIAL-USE");
+            caps.push("MULTIAPPEND");
+            caps.push(&appendlimit);
         }
         if self.state == State::NotAuthenticated {
             if self.ctx.tls.is_some() && !self.transport.is_tls() {

@@ -211,6 +211,9 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
         s.transport.tls_description().unwrap_or_else(|| "no".into())
     );
     s.trace.logged_in(&entry.name);
+    if s.ctx.config.autocreate_special_use {
+        crate::store::special_use::autocreate(&store, &s.ctx.config.special_use, &entry.name);
+    }
     s.user = Some(User {
         entry,
         mail_root,

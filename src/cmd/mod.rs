@@ -11,6 +11,7 @@ mod copy;
 mod enable;
 mod fetch;
 mod idle;
+mod list;
 mod mailbox;
 mod message;
 mod namespace;
@@ -55,7 +56,9 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::Status { .. }
         | CommandBody::Append { .. }
         | CommandBody::Idle
-        | CommandBody::Namespace => Allowed::Authenticated,
+        | CommandBody::Namespace
+        | CommandBody::ListExtended(_)
+        | CommandBody::CreateSpecialUse { .. } => Allowed::Authenticated,
         CommandBody::Enable(_) => Allowed::AuthenticatedOnly,
         CommandBody::Check
         | CommandBody::Close
@@ -153,12 +156,7 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
             lsub,
         } => mailbox::list(s, &reference, &pattern, lsub),
         CommandBody::Status { mailbox, items } => mailbox::status(s, &mailbox, &items),
-        CommandBody::Append {
-            mailbox,
-            flags,
-            date,
-            message,
-        } => mailbox::append(s, &mailbox, &flags, date, &message),
+        CommandBody::Append { mailbox, messages } => mailbox::append(s, &mailbox, &messages),
         CommandBody::Check => message::check(s),
         CommandBody::Idle => idle::idle(s),
         CommandBody::Close => message::close(s),
@@ -193,5 +191,9 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
         CommandBody::Namespace => namespace::namespace(s),
         CommandBody::Enable(names) => enable::enable(s, &names),
         CommandBody::Compress { mechanism } => compress::compress(s, &mechanism),
+        CommandBody::ListExtended(list) => list::list_extended(s, &list),
+        CommandBody::CreateSpecialUse { mailbox, uses } => {
+            mailbox::create_special_use(s, &mailbox, &uses)
+        }
     }
 }
