@@ -127,6 +127,7 @@ impl Session {
             caps.push("ENABLE");
             caps.push("ESEARCH");
             caps.push("SEARCHRES");
+            caps.push("UTF8=ACCEPT");
             // Like Dovecot, only after login: RFC 4978 makes it command-auth.
             caps.push("COMPRESS=DEFLATE");
             caps.push("LIST-EXTENDED");
@@ -221,7 +222,7 @@ impl Session {
         // Reuse the allocation for the next response.
         let mut bytes = bytes;
         bytes.clear();
-        self.out = ResponseBuf::from_vec(bytes);
+        self.out.refill(bytes);
         res
     }
 }

@@ -21,6 +21,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Decodes a client's mailbox name into canonical form.
 pub(super) fn mailbox_name(s: &Session, raw: &[u8]) -> Result<MailboxName, Error> {
+    if s.enabled.utf8_accept {
+        return utf8_mailbox_name(s, raw);
+    }
     let text = std::str::from_utf8(raw).map_err(|_| {
         Error::no(
             Some(Code::Cannot),
@@ -34,6 +37,27 @@ pub(super) fn mailbox_name(s: &Session, raw: &[u8]) -> Result<MailboxName, Error
         )
     })?;
     s.store()?.namespace().parse(&decoded).map_err(|e| match e {
+        NameError::OutsideNamespace(_) => Error::no(Some(Code::NonExistent), e.to_string()),
+        NameError::Invalid(why) => Error::no(Some(Code::Cannot), why),
+    })
+}
+
+/// A mailbox name from a client that enabled UTF8=ACCEPT: plain UTF-8
+/// (RFC 6855 §3), which must be valid (else BAD) and Net-Unicode without
+/// control characters or line/paragraph separators (else NO).
+fn utf8_mailbox_name(s: &Session, raw: &[u8]) -> Result<MailboxName, Error> {
+    let text =
+        std::str::from_utf8(raw).map_err(|_| Error::bad("Mailbox name is not valid UTF-8."))?;
+    if text
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
+        return Err(Error::no(
+            Some(Code::Cannot),
+            "Mailbox name contains a control character.",
+        ));
+    }
+    s.store()?.namespace().parse(text).map_err(|e| match e {
         NameError::OutsideNamespace(_) => Error::no(Some(Code::NonExistent), e.to_string()),
         NameError::Invalid(why) => Error::no(Some(Code::Cannot), why),
     })
@@ -64,6 +88,11 @@ pub fn select(
     params: &SelectParams,
 ) -> Result<Tagged, Error> {
     super::qresync::check_select(s, params)?;
+    // A name that is not even well-formed is a BAD that changes nothing.
+    let parsed = mailbox_name(s, raw);
+    if let Err(e @ Error::Bad(..)) = parsed {
+        return Err(e);
+    }
     // A SELECT while selected first closes the old mailbox, without
     // expunging; if the new one fails, nothing is selected.
     let had_selected = s.selected.is_some();
@@ -76,7 +105,7 @@ pub fn select(
             "Previous mailbox closed.",
         );
     }
-    let name = mailbox_name(s, raw)?;
+    let name = parsed?;
     let store = s.store()?;
     let (mut view, info) = match Selected::open(store, name, read_only) {
         Ok(v) => v,

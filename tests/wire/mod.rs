@@ -18,3 +18,4 @@ mod search;
 mod sessions;
 mod special_use_clients;
 mod tls;
+mod utf8_accept;
