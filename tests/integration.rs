@@ -3,6 +3,7 @@
 
 mod cli;
 mod clients;
+mod fuzz_corpus;
 mod common;
 mod differential;
 mod docs;
