@@ -40,7 +40,10 @@ struct Script<'a> {
 impl Read for Script<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         // Odd chunk sizes exercise the reader's resumption.
-        let n = buf.len().min(7 + self.pos % 13).min(self.data.len() - self.pos);
+        let n = buf
+            .len()
+            .min(7 + self.pos % 13)
+            .min(self.data.len() - self.pos);
         buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
@@ -73,7 +76,10 @@ pub fn command_stream(data: &[u8]) {
             Ok(framed) => {
                 assert!(framed.bytes.len() <= limits.max_line + 8 * limits.max_append_literal);
                 for &(off, len) in &framed.literals {
-                    assert!(off + len <= framed.bytes.len(), "literal inside the command");
+                    assert!(
+                        off + len <= framed.bytes.len(),
+                        "literal inside the command"
+                    );
                 }
                 command(&framed.bytes);
             }
@@ -186,7 +192,10 @@ pub fn mailbox_name(data: &[u8]) {
         return;
     };
     // Anything encodes, and decodes back to itself.
-    assert_eq!(utf7::decode(&utf7::encode(text)).ok().as_deref(), Some(text));
+    assert_eq!(
+        utf7::decode(&utf7::encode(text)).ok().as_deref(),
+        Some(text)
+    );
     if let Ok(decoded) = utf7::decode(text) {
         let ns = Namespace::default();
         if let Ok(name) = ns.parse(&decoded) {
@@ -252,7 +261,10 @@ pub fn mime(data: &[u8]) {
                 text,
             };
             let bytes = msg.section(&section);
-            assert!(bytes.len() <= crlf.len() + 2, "a section is part of the message");
+            assert!(
+                bytes.len() <= crlf.len() + 2,
+                "a section is part of the message"
+            );
         }
         let _ = msg.binary(&part);
         let _ = msg.binary_size(&part);

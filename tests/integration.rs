@@ -3,10 +3,11 @@
 
 mod cli;
 mod clients;
-mod fuzz_corpus;
 mod common;
+mod crash_safety;
 mod differential;
 mod docs;
 mod dovecot;
+mod fuzz_corpus;
 mod thunderbird;
 mod wire;
