@@ -16,8 +16,24 @@ mod condstore;
 const MAX_TAG: usize = 64;
 /// ID (RFC 2971 §3.3): at most 30 field-value pairs.
 const MAX_ID_PAIRS: usize = 30;
-/// Ranges in one sequence set; a client needing more can split commands.
-const MAX_SET_RANGES: usize = 100_000;
+/// Limits on what one command may ask for (config keys
+/// `max_sequence_ranges` and `max_search_depth`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParseLimits {
+    /// Ranges in one sequence set; a client needing more can split commands.
+    pub max_set_ranges: usize,
+    /// Nesting of parentheses, NOT and OR in a SEARCH program.
+    pub max_search_depth: usize,
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        ParseLimits {
+            max_set_ranges: 100_000,
+            max_search_depth: super::search::MAX_NESTING,
+        }
+    }
+}
 
 /// Parses the inside of an IMAP `date-time` string.
 pub fn parse_date_time(raw: &[u8]) -> Option<DateTime> {
@@ -114,7 +130,16 @@ impl fmt::Display for ParseError {
 
 /// Parses one framed command (without its final CRLF).
 pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
-    let mut p = Parser { input, pos: 0 };
+    parse_command_with(input, ParseLimits::default())
+}
+
+/// `parse_command` with the server's configured limits.
+pub fn parse_command_with(input: &[u8], limits: ParseLimits) -> Result<Command, ParseError> {
+    let mut p = Parser {
+        input,
+        pos: 0,
+        limits,
+    };
     let tag = p.tag().ok_or(ParseError {
         tag: None,
         kind: ParseErrorKind::NoTag,
@@ -338,7 +363,11 @@ pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
 /// password of LOGIN, the initial response of AUTHENTICATE. Lenient: it
 /// works on malformed commands too, hiding everything after the name.
 pub fn secret_offset(input: &[u8]) -> Option<usize> {
-    let mut p = Parser { input, pos: 0 };
+    let mut p = Parser {
+        input,
+        pos: 0,
+        limits: ParseLimits::default(),
+    };
     p.tag()?;
     p.expect_sp().ok()?;
     let name = p.atom()?.to_ascii_uppercase();
@@ -365,6 +394,7 @@ pub(crate) struct Expected(pub(crate) &'static str);
 pub(crate) struct Parser<'a> {
     pub(crate) input: &'a [u8],
     pub(crate) pos: usize,
+    pub(crate) limits: ParseLimits,
 }
 
 impl Parser<'_> {
@@ -690,7 +720,7 @@ impl Parser<'_> {
             } else {
                 a
             };
-            if ranges.len() >= MAX_SET_RANGES {
+            if ranges.len() >= self.limits.max_set_ranges {
                 return Err(Expected("a shorter sequence set"));
             }
             ranges.push((a, b));
@@ -1053,6 +1083,7 @@ impl Parser<'_> {
         let mut probe = Parser {
             input: self.input,
             pos: self.pos,
+            limits: self.limits,
         };
         let basic = probe.sp_mailbox().is_ok()
             && probe.expect_sp().is_ok()
