@@ -247,9 +247,14 @@ impl Store {
         }
     }
 
-    /// True if the mailbox exists and can be selected.
+    /// True if the mailbox exists and can be selected. A folder that is a
+    /// symlink, or whose `cur/` is one, does not count: symlinks are not
+    /// followed out of the user's tree.
     pub fn exists(&self, name: &MailboxName) -> bool {
-        self.path_of(name).join("cur").is_dir()
+        let dir = self.path_of(name);
+        let real_dir =
+            |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir() && !m.is_symlink());
+        (name.is_inbox() || real_dir(&dir)) && real_dir(&dir.join("cur"))
     }
 
     /// Every mailbox, plus parents implied by deeper names, sorted.
@@ -395,6 +400,9 @@ impl Store {
     /// The shared state of a mailbox, synced with the disk.
     pub fn mailbox(&self, name: &MailboxName) -> Result<Arc<Mutex<MailboxState>>, StoreError> {
         let dir = self.path_of(name);
+        if !name.is_inbox() && fs::symlink_metadata(&dir).is_ok_and(|m| m.is_symlink()) {
+            return Err(StoreError::NotFound);
+        }
         let state = self.registry.get(&dir);
         {
             let mut st = lock(&state);
@@ -449,7 +457,7 @@ impl Store {
         internal_date: Option<SystemTime>,
     ) -> Result<(u32, u32), StoreError> {
         let dir = self.path_of(name);
-        if !dir.join("cur").is_dir() {
+        if !self.exists(name) {
             return Err(StoreError::NotFound);
         }
         let base = maildir::new_base(&self.host);
@@ -473,7 +481,7 @@ impl Store {
         items: &[AppendItem<'_>],
     ) -> Result<(u32, Vec<u32>), StoreError> {
         let dir = self.path_of(name);
-        if !dir.join("cur").is_dir() {
+        if !self.exists(name) {
             return Err(StoreError::NotFound);
         }
         let mut written: Vec<(String, PathBuf)> = Vec::with_capacity(items.len());
@@ -663,7 +671,7 @@ impl Store {
         is_move: bool,
     ) -> Result<(u32, Vec<u32>), StoreError> {
         let dir = self.path_of(target);
-        if !dir.join("cur").is_dir() {
+        if !self.exists(target) {
             return Err(StoreError::NotFound);
         }
         let state = self.mailbox(target)?;

@@ -362,6 +362,13 @@ impl TestServer {
         c.ok("LOGIN alice secret");
         c
     }
+
+    /// A plain connection, logged in as another user.
+    pub fn login_as(&self, user: &str, password: &str) -> Client {
+        let mut c = self.connect();
+        c.ok(&format!("LOGIN {user} {password}"));
+        c
+    }
 }
 
 impl Drop for TestServer {

@@ -8,6 +8,7 @@ mod consistency;
 mod copy;
 mod esearch;
 mod idle;
+mod isolation;
 mod limits;
 mod list_extended;
 mod logging;
