@@ -7,6 +7,7 @@ mod condstore;
 mod consistency;
 mod copy;
 mod esearch;
+mod hostile;
 mod idle;
 mod isolation;
 mod limits;
