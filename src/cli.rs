@@ -5,6 +5,7 @@
 
 use crate::auth::scheme::{hash_password, Scheme};
 use crate::config::{Config, DEFAULT_CONFIG_PATH, KEYS};
+use crate::privileges::{self, Plan};
 use crate::{demo, server};
 use getopts::{Matches, Options};
 use std::io::{BufRead, IsTerminal, Write};
@@ -138,11 +139,18 @@ fn serve(m: &Matches) -> i32 {
         Err(code) => return code,
     };
     init_logging(config.log_level, m.opt_count("v"));
-    run_server(config)
+    let plan = match privileges::plan(&config) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("roost: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    run_server(config, &plan)
 }
 
-fn run_server(config: Config) -> i32 {
-    match server::run(config) {
+fn run_server(config: Config, plan: &Plan) -> i32 {
+    match server::run(config, plan) {
         Ok(()) => EXIT_OK,
         Err(e) => {
             log::error!("{e}");
@@ -189,15 +197,17 @@ fn run_demo(m: &Matches) -> i32 {
             return EXIT_FAILURE;
         }
     };
-    let config = match Config::load(&setup.config_file, &[]) {
+    let mut config = match Config::load(&setup.config_file, &[]) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("roost: {e}");
             return EXIT_USAGE;
         }
     };
+    // The demo serves its own loopback-only tree as whoever started it.
+    config.allow_root = true;
     eprintln!("{}", demo::instructions(&setup));
-    run_server(config)
+    run_server(config, &Plan::Stay)
 }
 
 fn hash(m: &Matches) -> i32 {

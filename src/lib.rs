@@ -41,6 +41,7 @@ pub mod error;
 pub mod message;
 pub mod mime;
 pub mod net;
+pub mod privileges;
 pub mod proto;
 pub mod search;
 pub mod selected;
