@@ -4,6 +4,7 @@
 //! failure, 2 usage or configuration error.
 
 use crate::auth::scheme::{hash_password, Scheme};
+use crate::check::{self, Level};
 use crate::config::{Config, DEFAULT_CONFIG_PATH, KEYS};
 use crate::privileges::{self, Plan};
 use crate::{demo, server};
@@ -32,7 +33,8 @@ Usage:
   roost hash [--scheme BLF-CRYPT|SHA512-CRYPT|SHA256-CRYPT]
                        read a password on stdin, print a passwd-file hash
   roost check [-c FILE] [-o KEY=VALUE]...
-                       validate the configuration and print the effective settings
+                       validate the configuration, print the effective settings,
+                       and report problems (files, permissions, ports) on stderr
   roost --help | --version
 
 Options:
@@ -169,7 +171,25 @@ fn check(m: &Matches) -> i32 {
     for (key, value) in config.effective() {
         let _ = writeln!(out, "{key} = {value}");
     }
-    EXIT_OK
+    let _ = out.flush();
+    let findings = check::run(&config);
+    let errors = findings.iter().filter(|f| f.level == Level::Error).count();
+    for f in &findings {
+        let level = match f.level {
+            Level::Error => "error",
+            Level::Warning => "warning",
+        };
+        eprintln!("roost check: {level}: {}", f.message);
+    }
+    match (errors, findings.len() - errors) {
+        (0, 0) => eprintln!("roost check: no problems found"),
+        (e, w) => eprintln!("roost check: {e} errors, {w} warnings"),
+    }
+    if errors > 0 {
+        EXIT_FAILURE
+    } else {
+        EXIT_OK
+    }
 }
 
 fn port(m: &Matches, name: &str, default: u16) -> Result<u16, i32> {

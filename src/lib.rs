@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod check;
 pub mod cli;
 mod cmd;
 pub mod config;
