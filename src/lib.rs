@@ -40,6 +40,7 @@ pub mod datetime;
 pub mod demo;
 pub mod error;
 pub mod message;
+pub mod migrate;
 pub mod mime;
 pub mod net;
 pub mod privileges;

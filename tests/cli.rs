@@ -19,6 +19,7 @@ fn version_and_help() {
         "demo",
         "hash",
         "check",
+        "migrate-dovecot",
         "-o KEY=VALUE",
         "mail_location",
     ] {
@@ -197,6 +198,35 @@ fn bad_config_line_names_file_and_line_and_exits_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.conf: cannot read"));
+}
+
+#[test]
+fn migrate_dovecot_reads_stdin_and_reports_errors() {
+    let (ok, out, err) = run_tool(
+        ROOST,
+        &["migrate-dovecot", "-"],
+        b"listen = 127.0.0.1\nssl = no\npassdb {\n  driver = pam\n}\n",
+    );
+    assert!(ok, "{err}");
+    assert!(out.lines().any(|l| l == "listen = 127.0.0.1:143"), "{out}");
+    assert!(
+        err.contains("not carried over: passdb 1 (driver pam)"),
+        "{err}"
+    );
+    assert!(out.contains("#  - passdb 1 (driver pam)"), "{out}");
+    let out = Command::new(ROOST)
+        .args(["migrate-dovecot", "/nonexistent/doveconf.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/doveconf.txt"));
+    let (ok, _, err) = run_tool(ROOST, &["migrate-dovecot", "-"], b"a {\n");
+    assert!(!ok && err.contains("not closed"), "{err}");
+    let out = Command::new(ROOST)
+        .args(["migrate-dovecot", "a", "b"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod common;
 mod differential;
 mod docs;
 mod dovecot;
+mod migrate;
 mod privileges;
 mod thunderbird;
 mod wire;
