@@ -8,6 +8,7 @@ mod differential;
 mod docs;
 mod dovecot;
 mod migrate;
+mod package;
 mod privileges;
 mod thunderbird;
 mod wire;
