@@ -365,20 +365,19 @@ impl<'a> Translator<'a> {
     /// ssl = required and disable_plaintext_auth → plaintext_auth.
     fn plaintext(&mut self, tls: bool) {
         let ssl = self.root().get("ssl").unwrap_or("yes").to_string();
-        let disable = self
-            .imap_get("disable_plaintext_auth")
-            .unwrap_or("yes")
-            .to_string();
+        let given = self.imap_get("disable_plaintext_auth").map(str::to_string);
+        let disable = given.clone().unwrap_or_else(|| "yes".into());
         let (value, from) = if ssl == "required" {
             ("never", "ssl = required".to_string())
         } else if disable == "no" {
             ("always", "disable_plaintext_auth = no".to_string())
         } else {
             // Dovecot treats loopback connections as secure, as Roost does.
-            (
-                "tls-or-local",
-                format!("disable_plaintext_auth = {disable}"),
-            )
+            let from = match given {
+                Some(v) => format!("disable_plaintext_auth = {v}"),
+                None => "default disable_plaintext_auth = yes".to_string(),
+            };
+            ("tls-or-local", from)
         };
         if value == "never" && !tls {
             self.note(
