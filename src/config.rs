@@ -66,6 +66,21 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "1000",
         "simultaneous client connections; more get BYE",
     ),
+    (
+        "user",
+        "",
+        "account to switch to once the listeners are bound (name or uid); empty: stay",
+    ),
+    (
+        "group",
+        "",
+        "group to switch to (name or gid); empty: the user's primary group",
+    ),
+    (
+        "allow_root",
+        "no",
+        "yes to let the server keep serving as root (uid 0) after startup",
+    ),
     ("log_level", "info", "error | warn | info | debug | trace"),
     (
         "trace_dir",
@@ -171,6 +186,11 @@ pub struct Config {
     pub mail_location: String,
     pub namespace: crate::store::names::Namespace,
     pub max_connections: usize,
+    /// The account to run as after binding; empty: keep the current one.
+    pub user: String,
+    /// The group to run as; empty: the user's primary group.
+    pub group: String,
+    pub allow_root: bool,
     pub log_level: log::LevelFilter,
     pub trace_dir: Option<PathBuf>,
     pub trace_users: Vec<String>,
@@ -219,6 +239,9 @@ impl Default for Config {
             mail_location: String::new(),
             namespace: crate::store::names::Namespace::default(),
             max_connections: 0,
+            user: String::new(),
+            group: String::new(),
+            allow_root: false,
             log_level: log::LevelFilter::Info,
             trace_dir: None,
             trace_users: Vec::new(),
@@ -333,6 +356,9 @@ impl Config {
             "namespace_prefix" => self.namespace.prefix = value.to_string(),
             "mailbox_names_utf8" => self.namespace.utf8_on_disk = parse_bool(key, value)?,
             "max_connections" => self.max_connections = parse_num(key, value, 1, 1_000_000)?,
+            "user" => self.user = parse_account(key, value)?,
+            "group" => self.group = parse_account(key, value)?,
+            "allow_root" => self.allow_root = parse_bool(key, value)?,
             "log_level" => {
                 self.log_level = value.parse().map_err(|_| {
                     format!(
@@ -443,6 +469,9 @@ impl Config {
                     }
                     .to_string(),
                     "max_connections" => self.max_connections.to_string(),
+                    "user" => self.user.clone(),
+                    "group" => self.group.clone(),
+                    "allow_root" => yes_no(self.allow_root),
                     "log_level" => self.log_level.as_str().to_ascii_lowercase(),
                     "trace_dir" => path(&self.trace_dir),
                     "trace_users" => self.trace_users.join(","),
@@ -503,6 +532,21 @@ fn parse_bool(key: &str, value: &str) -> Result<bool, String> {
         "no" | "false" | "off" | "0" => Ok(false),
         _ => Err(format!("{key}: expected yes or no, found {value:?}")),
     }
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
+
+/// A user or group: a name as in /etc/passwd or a number; empty is allowed.
+fn parse_account(key: &str, value: &str) -> Result<String, String> {
+    let ok = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '$'));
+    if !ok || value.starts_with('-') {
+        return Err(format!("{key}: {value:?} is not a user or group name"));
+    }
+    Ok(value.to_string())
 }
 
 fn parse_num(key: &str, value: &str, min: usize, max: usize) -> Result<usize, String> {

@@ -9,5 +9,8 @@ mod differential;
 mod docs;
 mod dovecot;
 mod fuzz_corpus;
+mod migrate;
+mod package;
+mod privileges;
 mod thunderbird;
 mod wire;

@@ -189,6 +189,13 @@ impl PasswdFile {
         }
     }
 
+    /// Every loaded user, sorted by name (for `roost check`).
+    pub fn entries(&self) -> Vec<UserEntry> {
+        let mut all: Vec<UserEntry> = self.lock().users.values().cloned().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
     /// How many users are currently loaded.
     pub fn user_count(&self) -> usize {
         self.lock().users.len()

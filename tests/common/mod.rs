@@ -125,9 +125,10 @@ impl ServerBuilder {
             passwd.push('\n');
         }
         std::fs::write(root.join("passwd"), passwd).unwrap();
+        // allow_root: the tests run as root in CI; a test can override it.
         let mut conf = format!(
             "listen = 127.0.0.1:0\npasswd_file = {}\nmail_location = %h/Maildir\n\
-             auth_failure_delay_ms = 100\n\
+             auth_failure_delay_ms = 100\nallow_root = yes\n\
              # Tests start from empty trees; the special_use tests turn it on.\n\
              autocreate_special_use = no\n",
             root.join("passwd").display()
