@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod dovecot;
+pub mod grammar;
 
 use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair};
 use rustls::pki_types::pem::PemObject;
@@ -398,12 +399,15 @@ impl Reply {
     }
 }
 
-/// An IMAP client over a real socket.
+/// An IMAP client over a real socket. Every line it reads passes the
+/// strict grammar check in `grammar.rs`, or the test fails.
 pub struct Client {
     stream: Stream,
     buf: Vec<u8>,
     next_tag: u32,
     pub greeting: String,
+    /// Whether the greeting was read: the first line is checked as one.
+    greeted: bool,
 }
 
 impl Client {
@@ -420,6 +424,7 @@ impl Client {
             buf: Vec::new(),
             next_tag: 1,
             greeting: String::new(),
+            greeted: false,
         }
     }
 
@@ -431,6 +436,7 @@ impl Client {
             buf: Vec::new(),
             next_tag: 1,
             greeting: String::new(),
+            greeted: false,
         }
     }
 
@@ -447,6 +453,7 @@ impl Client {
             panic!("already TLS")
         };
         let mut c = Client::over_tls(tcp, config);
+        c.greeted = true;
         if let Stream::Tls(s) = &mut c.stream {
             while s.conn.is_handshaking() {
                 s.conn.complete_io(&mut s.sock)?;
@@ -488,8 +495,26 @@ impl Client {
                     let data = self.exact(n)?;
                     out.extend_from_slice(&data);
                 }
-                None => return Ok(String::from_utf8_lossy(&out).into_owned()),
+                None => {
+                    self.check_grammar(&out);
+                    return Ok(String::from_utf8_lossy(&out).into_owned());
+                }
             }
+        }
+    }
+
+    fn check_grammar(&mut self, line: &[u8]) {
+        let verdict = if self.greeted {
+            grammar::check_response(line)
+        } else {
+            self.greeted = true;
+            grammar::check_greeting(line)
+        };
+        if let Err(e) = verdict {
+            panic!(
+                "the server sent a line imap-codec rejects ({e}):\n{}",
+                String::from_utf8_lossy(line)
+            );
         }
     }
 
