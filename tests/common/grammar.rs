@@ -3,9 +3,12 @@
 //! parser written by others, with none of its leniencies ("quirks") on.
 //! A line it rejects fails the test that read it.
 //!
-//! imap-codec lacks two extensions Roost may speak; for those the line is
-//! checked here instead, by the rule's own small grammar (see
-//! `esearch` and `list_extended`), and only those shapes pass.
+//! imap-codec lacks some extensions Roost speaks. For those the part it
+//! cannot read is checked here by the RFC's own grammar and the rest of
+//! the line goes back through imap-codec: ESEARCH (`esearch`), LIST's
+//! extended data (`list_extended`), STATUS APPENDLIMIT
+//! (`status_appendlimit`) and APPENDUID with a set of UIDs
+//! (`appenduid_set`).
 
 use imap_codec::decode::{Decoder, GreetingDecodeError, ResponseDecodeError};
 use imap_codec::imap_types::response::{Code, Response, Status};
@@ -71,6 +74,9 @@ pub fn check_response(line: &[u8]) -> Result<(), String> {
         Err(e) if line.starts_with(b"* LIST ") => {
             list_extended(line).map_err(|x| format!("{e}; {x}"))
         }
+        Err(e) if line.starts_with(b"* STATUS ") => {
+            status_appendlimit(line).map_err(|x| format!("{e}; {x}"))
+        }
         other => other,
     }
 }
@@ -110,6 +116,9 @@ fn check_code(code: Option<&Code>) -> Result<(), String> {
         return Err("response code with a space and no arguments".into());
     }
     let name = String::from_utf8_lossy(name).to_ascii_uppercase();
+    if name == "APPENDUID" {
+        return appenduid_set(&bytes[name_len..]);
+    }
     if STRUCTURED_CODES.contains(&name.as_str()) {
         return Err(format!(
             "malformed [{}] code",
@@ -183,76 +192,172 @@ fn esearch(rest: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// imap-codec's `ext_list_extended` feature does not reach its LIST parser,
-/// which stops after the mailbox name. RFC 5258 §9 allows
-/// `SP "(" mbox-list-extended-item *(SP ...) ")"` after it; Roost sends
-/// only CHILDINFO and OLDNAME items. Those are checked here and the LIST
-/// line without them goes back through imap-codec.
-fn list_extended(line: &[u8]) -> Result<(), String> {
-    let text = std::str::from_utf8(line).map_err(|_| "LIST is not UTF-8".to_string())?;
-    let start = ["(\"CHILDINFO\" (", "(\"OLDNAME\" ("]
-        .iter()
-        .filter_map(|item| text.find(&format!(" {item}")))
-        .min()
-        .ok_or("no extended data imap-codec might have missed")?;
-    let ext = &text[start + 1..];
-    let inner = ext
-        .strip_prefix('(')
-        .and_then(|e| e.strip_suffix(')'))
-        .ok_or("extended data is not a list")?;
-    for item in split_items(inner)? {
-        let ok = if let Some(v) = item.strip_prefix("\"CHILDINFO\" (") {
-            v.strip_suffix(')').is_some_and(|opts| {
-                !opts.is_empty() && opts.split(' ').all(|o| o == "\"SUBSCRIBED\"")
-            })
-        } else if let Some(v) = item.strip_prefix("\"OLDNAME\" (") {
-            v.strip_suffix(')').is_some_and(|name| {
-                check_response(format!("* LIST () NIL {name}").as_bytes()).is_ok()
-            })
-        } else {
-            false
-        };
-        if !ok {
-            return Err(format!("unknown extended LIST item {item:?}"));
-        }
+/// imap-codec reads APPENDUID with one UID only; RFC 4315 §4 allows a
+/// uid-set after MULTIAPPEND (RFC 3502): `"APPENDUID" SP nz-number SP
+/// append-uid`, `append-uid = uniqueid / uid-set`. `args` follows
+/// "APPENDUID".
+fn appenduid_set(args: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(args).unwrap_or("");
+    let ok = text
+        .strip_prefix(' ')
+        .and_then(|t| t.split_once(' '))
+        .is_some_and(|(validity, uids)| is_nz_number(validity) && is_number_set(uids));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("malformed [APPENDUID{text}] code"))
     }
-    check_response(&line[..start])
 }
 
-/// Splits `"A" (x) "B" (y)` into `"A" (x)` and `"B" (y)`.
-fn split_items(s: &str) -> Result<Vec<&str>, String> {
-    let mut items = Vec::new();
-    let mut depth = 0usize;
-    let mut quoted = false;
-    let mut escaped = false;
-    let mut begin = 0;
-    for (i, c) in s.char_indices() {
-        if quoted {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => quoted = false,
-                _ => {}
-            }
-            continue;
+/// imap-codec has no APPENDLIMIT status item (RFC 7889 §4:
+/// `status-att-val =/ "APPENDLIMIT" SP (number / nil)`). The item is
+/// checked here and the line without it goes back through imap-codec.
+fn status_appendlimit(line: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(line).map_err(|_| "STATUS is not UTF-8".to_string())?;
+    let (before, after) = text
+        .rsplit_once("APPENDLIMIT ")
+        .ok_or("no APPENDLIMIT imap-codec might have missed")?;
+    let value_len = after.find([' ', ')']).ok_or("APPENDLIMIT not closed")?;
+    let value = &after[..value_len];
+    if value != "NIL" && !is_number(value) {
+        return Err(format!("APPENDLIMIT value {value:?}"));
+    }
+    let rest = &after[value_len..];
+    let rebuilt = match (before.strip_suffix(' '), rest.strip_prefix(' ')) {
+        // "(... APPENDLIMIT n)" or "(... APPENDLIMIT n ...)"
+        (Some(b), None) => format!("{b}{rest}"),
+        (_, Some(r)) => format!("{before}{r}"),
+        // "(APPENDLIMIT n)"
+        (None, None) => format!("{before}{rest}"),
+    };
+    check_response(rebuilt.as_bytes())
+}
+
+/// imap-codec's `ext_list_extended` feature does not reach its LIST parser,
+/// which stops after the mailbox name. RFC 5258 §9 allows
+/// `SP mbox-list-extended` after it. The line is split at each " (" in
+/// turn: it passes if the tail is valid extended data (with only the items
+/// Roost sends: CHILDINFO with SUBSCRIBED, OLDNAME with a mailbox) and
+/// imap-codec accepts the head.
+fn list_extended(line: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(line).map_err(|_| "LIST is not UTF-8".to_string())?;
+    let mut last_error = String::from("no extended data imap-codec might have missed");
+    for (at, _) in text.match_indices(" (").skip(1) {
+        let tail = &text[at + 1..];
+        match extended_items(tail) {
+            Ok(()) => match check_response(&line[..at]) {
+                Ok(()) => return Ok(()),
+                Err(e) => last_error = e,
+            },
+            Err(e) => last_error = e,
         }
-        match c {
-            '"' => quoted = true,
-            '(' => depth += 1,
-            ')' => {
-                depth = depth.checked_sub(1).ok_or("unbalanced parentheses")?;
-                if depth == 0 {
-                    items.push(s[begin..=i].trim_start());
-                    begin = i + 1;
+    }
+    Err(last_error)
+}
+
+/// `mbox-list-extended = "(" [mbox-list-extended-item *(SP
+/// mbox-list-extended-item)] ")"`, `mbox-list-extended-item =
+/// mbox-list-extended-item-tag SP tagged-ext-val`, the tag an astring
+/// (RFC 5258 §9). Known tags only.
+fn extended_items(text: &str) -> Result<(), String> {
+    let tokens = tokenize(text)?;
+    let mut pos = 0;
+    expect(&tokens, &mut pos, &Token::Open)?;
+    let mut first = true;
+    while tokens.get(pos) != Some(&Token::Close) {
+        if !first {
+            expect(&tokens, &mut pos, &Token::Space)?;
+        }
+        first = false;
+        let tag = match tokens.get(pos) {
+            Some(Token::Atom(a) | Token::Quoted(a)) => a.to_ascii_uppercase(),
+            other => return Err(format!("extended item tag expected, got {other:?}")),
+        };
+        pos += 1;
+        expect(&tokens, &mut pos, &Token::Space)?;
+        expect(&tokens, &mut pos, &Token::Open)?;
+        let value = match (tokens.get(pos), tokens.get(pos + 1)) {
+            (Some(Token::Atom(v) | Token::Quoted(v)), Some(Token::Close)) => v.clone(),
+            other => return Err(format!("one value expected after {tag}, got {other:?}")),
+        };
+        pos += 2;
+        let known = match tag.as_str() {
+            // RFC 5258 §4: CHILDINFO's only defined value.
+            "CHILDINFO" => value.eq_ignore_ascii_case("SUBSCRIBED"),
+            // RFC 5465 §5.4: the name before a rename.
+            "OLDNAME" => !value.is_empty(),
+            _ => false,
+        };
+        if !known {
+            return Err(format!("unknown extended LIST item {tag} ({value})"));
+        }
+    }
+    if pos + 1 != tokens.len() {
+        return Err("data after the extended items".into());
+    }
+    Ok(())
+}
+
+#[derive(Debug, PartialEq)]
+enum Token {
+    Open,
+    Close,
+    Space,
+    Atom(String),
+    Quoted(String),
+}
+
+fn expect(tokens: &[Token], pos: &mut usize, want: &Token) -> Result<(), String> {
+    if tokens.get(*pos) == Some(want) {
+        *pos += 1;
+        Ok(())
+    } else {
+        Err(format!("{want:?} expected, got {:?}", tokens.get(*pos)))
+    }
+}
+
+/// Atoms, quoted strings (RFC 3501 §9: only `\\` and `\"` escaped),
+/// parentheses and single spaces.
+fn tokenize(text: &str) -> Result<Vec<Token>, String> {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'(' => out.push(Token::Open),
+            b')' => out.push(Token::Close),
+            b' ' => out.push(Token::Space),
+            b'"' => {
+                let mut value = String::new();
+                i += 1;
+                loop {
+                    match bytes.get(i) {
+                        Some(b'"') => break,
+                        Some(b'\\') if matches!(bytes.get(i + 1), Some(b'"' | b'\\')) => {
+                            value.push(bytes[i + 1] as char);
+                            i += 2;
+                        }
+                        Some(&b) if b != b'\\' && b != b'\r' && b != b'\n' && b.is_ascii() => {
+                            value.push(b as char);
+                            i += 1;
+                        }
+                        _ => return Err("bad quoted string".into()),
+                    }
                 }
+                out.push(Token::Quoted(value));
             }
-            _ => {}
+            b if is_atom_char(b) => {
+                let start = i;
+                while i + 1 < bytes.len() && is_atom_char(bytes[i + 1]) {
+                    i += 1;
+                }
+                out.push(Token::Atom(text[start..=i].to_string()));
+            }
+            b => return Err(format!("unexpected byte {b:#04x}")),
         }
+        i += 1;
     }
-    if depth != 0 || quoted || !s[begin..].trim().is_empty() {
-        return Err("unbalanced extended data".into());
-    }
-    Ok(items)
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -268,6 +373,11 @@ mod tests {
             b"* ESEARCH (TAG \"t3\") UID MIN 2 MAX 9 COUNT 3 ALL 2,5:9",
             b"* ESEARCH (TAG \"t3\") UID",
             b"* LIST (\\HasChildren) \".\" Foo (\"CHILDINFO\" (\"SUBSCRIBED\"))",
+            b"* LIST () \"/\" Foo (CHILDINFO (\"SUBSCRIBED\"))",
+            b"* LIST () \"/\" \"a (b\" (CHILDINFO (\"SUBSCRIBED\") OLDNAME (\"old\"))",
+            b"* STATUS INBOX (MESSAGES 0 APPENDLIMIT 2048)",
+            b"* STATUS INBOX (APPENDLIMIT NIL)",
+            b"t1 OK [APPENDUID 5 1:3,7] APPEND completed",
             b"* 1 FETCH (BODY[] {5}\r\nhello)",
             b"+ idling",
         ];
@@ -287,6 +397,11 @@ mod tests {
             b"* ESEARCH COUNT",
             b"* LIST (\\HasChildren) \".\" Foo (\"CHILDINFO\" (\"X\"))",
             b"* LIST (\\HasChildren) \".\" Foo Bar",
+            b"* LIST () \"/\" Foo (CHILDINFO (\"SUBSCRIBED\")",
+            b"* LIST () \"/\" Foo (FOO (\"BAR\"))",
+            b"* STATUS INBOX (MESSAGES 0 APPENDLIMIT x)",
+            b"* STATUS INBOX (MESSAGES APPENDLIMIT 5)",
+            b"t1 OK [APPENDUID 5 1:] APPEND completed",
             b"* 1 FETCH (BODY[] {6}\r\nhello)",
             b"* OK",
             b"* SEARCH 1 ",
