@@ -120,9 +120,16 @@ impl Home {
 /// Runs a command in its own process group with stdin closed; on timeout
 /// kills that group (the tool and anything it started) and fails.
 pub fn run_bounded(mut cmd: Command, what: &str) -> Run {
+    // One file for both streams, opened for appending so neither
+    // overwrites the other.
     let out_path = tempfile::NamedTempFile::new().unwrap();
-    let out_file = out_path.reopen().unwrap();
-    let err_file = out_path.reopen().unwrap();
+    let append = || {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(out_path.path())
+            .unwrap()
+    };
+    let (out_file, err_file) = (append(), append());
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(out_file)

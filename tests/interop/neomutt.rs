@@ -3,10 +3,9 @@
 //! the subjects, opens a message, flags it, deletes another and quits;
 //! the server then has the changes.
 
-use super::{flag_list, require, seed, server_view, Home, RUN_LIMIT};
+use super::{flag_list, require, run_bounded, seed, server_view, Home, Run, RUN_LIMIT};
 use crate::common::TestServer;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// A private tmux server (its own socket in the client's home) running
@@ -22,53 +21,39 @@ impl<'a> Tmux<'a> {
             home,
             socket: home.join("tmux.sock"),
         };
-        let ok = tmux
-            .command()
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                "roost",
-                "-x",
-                "120",
-                "-y",
-                "40",
-                program,
-            ])
-            .status()
-            .expect("start tmux")
-            .success();
-        assert!(ok, "tmux new-session failed");
+        let run = tmux.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "roost",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            program,
+        ]);
+        assert!(run.ok, "tmux new-session failed: {}", run.out);
         tmux
     }
 
-    fn command(&self) -> Command {
+    /// Runs a tmux command against this private server.
+    fn tmux(&self, args: &[&str]) -> Run {
         let mut c = self.home.command("tmux");
-        c.arg("-S").arg(&self.socket);
-        c
+        c.arg("-S").arg(&self.socket).args(args);
+        run_bounded(c, "tmux")
     }
 
     fn send(&self, keys: &[&str]) {
-        let ok = self
-            .command()
-            .args(["send-keys", "-t", "roost"])
-            .args(keys)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "tmux send-keys {keys:?} failed");
+        let mut args = vec!["send-keys", "-t", "roost"];
+        args.extend_from_slice(keys);
+        let run = self.tmux(&args);
+        assert!(run.ok, "tmux send-keys {keys:?} failed: {}", run.out);
     }
 
     /// The screen as text, or None once the session has ended.
     fn screen(&self) -> Option<String> {
-        let out = self
-            .command()
-            .args(["capture-pane", "-p", "-t", "roost"])
-            .output()
-            .unwrap();
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        let run = self.tmux(&["capture-pane", "-p", "-t", "roost"]);
+        run.ok.then_some(run.out)
     }
 
     /// Polls the screen until `ready` holds; fails after 20 s.
@@ -109,7 +94,7 @@ impl<'a> Tmux<'a> {
 
 impl Drop for Tmux<'_> {
     fn drop(&mut self) {
-        let _ = self.command().arg("kill-server").output();
+        let _ = self.tmux(&["kill-server"]);
     }
 }
 
