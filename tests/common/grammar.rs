@@ -364,6 +364,39 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
 mod tests {
     use super::*;
 
+    /// A fake server on a loopback port that sends `script` and then
+    /// waits for the client to hang up; the client's lines as read.
+    fn client_reads(script: &'static [u8], lines: usize) -> std::thread::Result<Vec<String>> {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut sock, _) = listener.accept().unwrap();
+            sock.write_all(script).unwrap();
+            let _ = sock.read(&mut [0u8; 1]);
+        });
+        let mut c = crate::common::Client::plain(port);
+        let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            (0..lines).map(|_| c.line()).collect()
+        }));
+        drop(c);
+        server.join().unwrap();
+        got
+    }
+
+    #[test]
+    fn test_client_fails_on_what_the_grammar_rejects() {
+        let good = client_reads(
+            b"* OK [CAPABILITY IMAP4rev1] hi\r\n* 1 FETCH (BODY[] {4}\r\n\xc3\xa4\xc3\xa4)\r\n\
+              * ENABLED UTF8=ACCEPT\r\n* LIST () \".\" \"\xc3\xa4\"\r\n",
+            4,
+        );
+        assert!(good.is_ok(), "8-bit literal, UTF-8 name after ENABLE");
+        assert!(client_reads(b"* OK hi\r\n* LIST () \".\" \"\xc3\xa4\"\r\n", 2).is_err());
+        assert!(client_reads(b"* OK hi\r\n* 1 FETCH (UID 0)\r\n", 2).is_err());
+        assert!(client_reads(b"* HELLO\r\n", 1).is_err(), "bad greeting");
+    }
+
     #[test]
     fn grammar_check_accepts_good_and_rejects_bad_lines() {
         let good: &[&[u8]] = &[

@@ -408,6 +408,9 @@ pub struct Client {
     pub greeting: String,
     /// Whether the greeting was read: the first line is checked as one.
     greeted: bool,
+    /// Whether the server confirmed ENABLE UTF8=ACCEPT: only then may it
+    /// send 8-bit bytes outside literals.
+    utf8_accepted: bool,
 }
 
 impl Client {
@@ -425,6 +428,7 @@ impl Client {
             next_tag: 1,
             greeting: String::new(),
             greeted: false,
+            utf8_accepted: false,
         }
     }
 
@@ -437,6 +441,7 @@ impl Client {
             next_tag: 1,
             greeting: String::new(),
             greeted: false,
+            utf8_accepted: false,
         }
     }
 
@@ -481,8 +486,10 @@ impl Client {
 
     pub fn try_line(&mut self) -> std::io::Result<String> {
         let mut out = Vec::new();
+        let mut eight_bit = false;
         loop {
             let raw = self.raw_line()?;
+            eight_bit |= !raw.is_ascii();
             out.extend_from_slice(&raw);
             let text = String::from_utf8_lossy(&raw).into_owned();
             let literal = text
@@ -496,15 +503,21 @@ impl Client {
                     out.extend_from_slice(&data);
                 }
                 None => {
-                    self.check_grammar(&out);
+                    self.check_grammar(&out, eight_bit);
                     return Ok(String::from_utf8_lossy(&out).into_owned());
                 }
             }
         }
     }
 
-    fn check_grammar(&mut self, line: &[u8]) {
-        let verdict = if self.greeted {
+    /// `eight_bit`: the line has non-ASCII bytes outside its literals.
+    fn check_grammar(&mut self, line: &[u8], eight_bit: bool) {
+        let verdict = if eight_bit && !self.utf8_accepted {
+            // RFC 3501 §9 strings are 7-bit; RFC 6855 §3 allows UTF-8 in
+            // them only after ENABLE UTF8=ACCEPT. (imap-codec's ext_utf8
+            // is on, so it would let these through.)
+            Err("8-bit bytes outside a literal without UTF8=ACCEPT".to_string())
+        } else if self.greeted {
             grammar::check_response(line)
         } else {
             self.greeted = true;
@@ -512,9 +525,16 @@ impl Client {
         };
         if let Err(e) = verdict {
             panic!(
-                "the server sent a line imap-codec rejects ({e}):\n{}",
+                "the server sent a line that fails the grammar check ({e}):\n{}",
                 String::from_utf8_lossy(line)
             );
+        }
+        if line.starts_with(b"* ENABLED ")
+            && String::from_utf8_lossy(line)
+                .split(' ')
+                .any(|cap| cap.eq_ignore_ascii_case("UTF8=ACCEPT"))
+        {
+            self.utf8_accepted = true;
         }
     }
 
