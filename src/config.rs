@@ -117,6 +117,16 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "1860",
         "idle time before an authenticated connection is closed (RFC 3501 §5.4: at least 30 min)",
     ),
+    (
+        "special_use",
+        "Drafts=\\Drafts, Sent=\\Sent, Trash=\\Trash, Junk=\\Junk, Archive=\\Archive",
+        "comma-separated Name=\\Use pairs: folders LIST marks with an RFC 6154 special use",
+    ),
+    (
+        "autocreate_special_use",
+        "yes",
+        "yes to create and subscribe missing special_use folders at login (first name per use)",
+    ),
 ];
 
 /// When plaintext passwords (LOGIN, AUTHENTICATE PLAIN/LOGIN) are accepted.
@@ -172,6 +182,9 @@ pub struct Config {
     pub idle_keepalive: Duration,
     pub timeout_preauth: Duration,
     pub timeout_auth: Duration,
+    /// Folder names (as clients see them) and their RFC 6154 uses.
+    pub special_use: Vec<(String, crate::store::special_use::SpecialUse)>,
+    pub autocreate_special_use: bool,
 }
 
 /// A configuration problem, naming where it was found.
@@ -217,6 +230,8 @@ impl Default for Config {
             idle_keepalive: Duration::ZERO,
             timeout_preauth: Duration::ZERO,
             timeout_auth: Duration::ZERO,
+            special_use: Vec::new(),
+            autocreate_special_use: false,
         };
         for (key, default, _) in KEYS {
             // The defaults are constants checked by a unit test.
@@ -352,6 +367,8 @@ impl Config {
                 // RFC 3501 §5.4: the autologout timer must be at least 30 minutes.
                 self.timeout_auth = Duration::from_secs(parse_num(key, value, 1800, 86_400)? as u64)
             }
+            "special_use" => self.special_use = crate::store::special_use::parse_setting(value)?,
+            "autocreate_special_use" => self.autocreate_special_use = parse_bool(key, value)?,
             _ => return Err(format!("unknown key {key:?}")),
         }
         Ok(())
@@ -375,6 +392,8 @@ impl Config {
                 "namespace_prefix must end with namespace_separator (e.g. INBOX.)",
             ));
         }
+        crate::store::special_use::resolve(&self.namespace, &self.special_use)
+            .map_err(|e| err(&e))?;
         if self.listen.is_empty() && self.tls_listeners().is_empty() {
             return Err(err(
                 "nothing to listen on: set listen, or tls_cert/tls_key with listen_tls",
@@ -440,6 +459,13 @@ impl Config {
                     "idle_keepalive_secs" => self.idle_keepalive.as_secs().to_string(),
                     "timeout_preauth_secs" => self.timeout_preauth.as_secs().to_string(),
                     "timeout_auth_secs" => self.timeout_auth.as_secs().to_string(),
+                    "special_use" => crate::store::special_use::format_setting(&self.special_use),
+                    "autocreate_special_use" => if self.autocreate_special_use {
+                        "yes"
+                    } else {
+                        "no"
+                    }
+                    .to_string(),
                     _ => String::new(),
                 };
                 (*key, v)

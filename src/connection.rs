@@ -49,14 +49,22 @@ pub fn serve(ctx: Arc<ServerContext>, tcp: TcpStream, peer: SocketAddr, implicit
     }
     s.transport.close();
     s.ctx.forget(live_key);
+    // With COMPRESS, in/out count IMAP bytes and deflate_in/out what
+    // crossed the wire after compression.
+    let deflated = s
+        .transport
+        .compressed_bytes()
+        .map(|(i, o)| format!(" deflate_in={i} deflate_out={o}"))
+        .unwrap_or_default();
     log::info!(
-        "conn={} peer={} user={} logout ({}) in={} out={} duration={:.1}s",
+        "conn={} peer={} user={} logout ({}) in={} out={}{} duration={:.1}s",
         s.id,
         s.peer,
         s.user_name(),
         reason,
         s.transport.bytes_in,
         s.transport.bytes_out,
+        deflated,
         s.started.elapsed().as_secs_f64()
     );
     s.trace.note(&format!("end: {reason}"));
@@ -149,6 +157,17 @@ fn run(s: &mut Session) -> String {
                 return format!("TLS handshake failed: {e}");
             }
             s.trace.note("TLS started");
+        }
+        if s.compress_pending {
+            s.compress_pending = false;
+            // RFC 4978 §3: compression starts right after the tagged OK's
+            // CRLF, both ways. What the client sent after COMPRESS is
+            // already compressed: the inflater takes it first.
+            let pipelined = s.reader.take_buffered();
+            if let Err(e) = s.transport.start_deflate(pipelined) {
+                return format!("COMPRESS failed: {e}");
+            }
+            s.trace.note("DEFLATE started");
         }
     }
 }

@@ -38,6 +38,8 @@ pub mod context;
 pub mod datetime;
 pub mod demo;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod message;
 pub mod mime;
 pub mod net;

@@ -1,10 +1,15 @@
 //! The transport under a session: a TCP stream, plain or wrapped in TLS,
-//! with byte counters for the logout log line. Also builds the rustls server
-//! configuration from PEM files and keeps it swappable for SIGHUP reloads.
+//! optionally with COMPRESS=DEFLATE on top (IMAP → deflate → TLS → TCP, RFC
+//! 4978 §3), with byte counters for the logout log line. Also builds the
+//! rustls server configuration from PEM files and keeps it swappable for
+//! SIGHUP reloads.
 //!
 //! One thread owns a `Transport`: a rustls stream cannot be split between a
 //! reader and a writer thread, so nothing here is shared.
 
+mod compress;
+
+use compress::Deflate;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
@@ -24,9 +29,12 @@ enum Stream {
     Closed,
 }
 
-/// A client connection, plain or TLS, counting application bytes.
+/// A client connection, plain or TLS, maybe compressed, counting IMAP bytes
+/// (before compression and after decompression).
 pub struct Transport {
     stream: Stream,
+    /// Set once COMPRESS DEFLATE is active; for the rest of the connection.
+    deflate: Option<Box<Deflate>>,
     pub bytes_in: u64,
     pub bytes_out: u64,
 }
@@ -35,6 +43,7 @@ impl Transport {
     pub fn plain(tcp: TcpStream) -> Transport {
         Transport {
             stream: Stream::Plain(tcp),
+            deflate: None,
             bytes_in: 0,
             bytes_out: 0,
         }
@@ -42,6 +51,29 @@ impl Transport {
 
     pub fn is_tls(&self) -> bool {
         matches!(self.stream, Stream::Tls(_))
+    }
+
+    pub fn is_compressed(&self) -> bool {
+        self.deflate.is_some()
+    }
+
+    /// Turns on DEFLATE in both directions (RFC 4978). `pipelined`: bytes
+    /// the client sent after the COMPRESS command that were already read;
+    /// they are compressed data and get inflated first.
+    pub fn start_deflate(&mut self, pipelined: Vec<u8>) -> io::Result<()> {
+        if self.deflate.is_some() {
+            return Err(io::Error::other("DEFLATE is already active"));
+        }
+        // Those bytes were counted as IMAP bytes when read; they are
+        // compressed ones, counted by the inflater from now on.
+        self.bytes_in = self.bytes_in.saturating_sub(pipelined.len() as u64);
+        self.deflate = Some(Box::new(Deflate::new(pipelined)));
+        Ok(())
+    }
+
+    /// Compressed bytes received and sent, when DEFLATE is active.
+    pub fn compressed_bytes(&self) -> Option<(u64, u64)> {
+        self.deflate.as_ref().map(|d| (d.wire_in, d.wire_out))
     }
 
     fn tcp(&self) -> Option<&TcpStream> {
@@ -77,6 +109,10 @@ impl Transport {
     /// for STARTTLS or an implicit-TLS listener. On failure the transport is
     /// left closed.
     pub fn start_tls(&mut self, config: Arc<ServerConfig>) -> io::Result<()> {
+        if self.deflate.is_some() {
+            // TLS must stay under compression (RFC 4978 §3).
+            return Err(io::Error::other("TLS cannot start inside COMPRESS"));
+        }
         let Stream::Plain(mut tcp) = std::mem::replace(&mut self.stream, Stream::Closed) else {
             return Err(io::Error::other("TLS is already active"));
         };
@@ -125,16 +161,43 @@ impl Transport {
     }
 }
 
-impl Read for Transport {
+impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = match &mut self.stream {
-            Stream::Plain(t) => t.read(buf)?,
+        match self {
+            Stream::Plain(t) => t.read(buf),
             Stream::Tls(s) => match s.read(buf) {
                 // A client that closes without close_notify is common; treat it as EOF.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
-                other => other?,
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                other => other,
             },
-            Stream::Closed => return Err(io::Error::from(io::ErrorKind::NotConnected)),
+            Stream::Closed => Err(io::Error::from(io::ErrorKind::NotConnected)),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(t) => t.write(buf),
+            Stream::Tls(s) => s.write(buf),
+            Stream::Closed => Err(io::Error::from(io::ErrorKind::NotConnected)),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(t) => t.flush(),
+            Stream::Tls(s) => s.flush(),
+            Stream::Closed => Ok(()),
+        }
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = match &mut self.deflate {
+            Some(d) => d.read(&mut self.stream, buf)?,
+            None => self.stream.read(buf)?,
         };
         self.bytes_in += n as u64;
         Ok(n)
@@ -143,20 +206,24 @@ impl Read for Transport {
 
 impl Write for Transport {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = match &mut self.stream {
-            Stream::Plain(t) => t.write(buf)?,
-            Stream::Tls(s) => s.write(buf)?,
-            Stream::Closed => return Err(io::Error::from(io::ErrorKind::NotConnected)),
+        let n = match &mut self.deflate {
+            Some(d) => {
+                d.write(&mut self.stream, buf)?;
+                buf.len()
+            }
+            None => self.stream.write(buf)?,
         };
         self.bytes_out += n as u64;
         Ok(n)
     }
 
+    /// With DEFLATE this is a sync flush: everything written so far reaches
+    /// the client decodable. Every response and continuation goes out
+    /// through here, so no client ever waits on bytes held in the compressor.
     fn flush(&mut self) -> io::Result<()> {
-        match &mut self.stream {
-            Stream::Plain(t) => t.flush(),
-            Stream::Tls(s) => s.flush(),
-            Stream::Closed => Ok(()),
+        match &mut self.deflate {
+            Some(d) => d.flush(&mut self.stream),
+            None => self.stream.flush(),
         }
     }
 }

@@ -74,6 +74,8 @@ pub struct Facts {
     pub uid: u32,
     pub flags: Flags,
     pub recent: bool,
+    /// RFC 7162 mod-sequence (0 for a message expunged meanwhile).
+    pub modseq: u64,
 }
 
 /// Why evaluating a message stopped.
@@ -417,6 +419,7 @@ enum Leaf {
     Sent(DateCmp, i64),
     Larger(u64),
     Smaller(u64),
+    Modseq(u64),
     /// A header field by name; an empty needle asks only that it exists.
     Header {
         name: Vec<u8>,
@@ -430,9 +433,12 @@ enum Leaf {
 impl Leaf {
     fn cost(&self) -> Cost {
         match self {
-            Leaf::Flag(_) | Leaf::Recent | Leaf::Keyword(_) | Leaf::Sequence(_) | Leaf::Uid(_) => {
-                Cost::Index
-            }
+            Leaf::Flag(_)
+            | Leaf::Recent
+            | Leaf::Keyword(_)
+            | Leaf::Sequence(_)
+            | Leaf::Uid(_)
+            | Leaf::Modseq(_) => Cost::Index,
             Leaf::Received(..) | Leaf::Larger(_) | Leaf::Smaller(_) => Cost::Stat,
             Leaf::Sent(..) | Leaf::Header { .. } => Cost::Header,
             Leaf::Body(_) | Leaf::Text(_) => Cost::Body,
@@ -531,6 +537,7 @@ fn eval_leaf(leaf: &Leaf, m: &Facts, data: &mut dyn MessageData) -> Result<Optio
         Leaf::Keyword(i) => m.flags.has_keyword(*i),
         Leaf::Sequence(r) => r.contains(m.msn),
         Leaf::Uid(r) => r.contains(m.uid),
+        Leaf::Modseq(n) => m.modseq >= *n,
         Leaf::Larger(n) => match data.size()? {
             Some(size) => size > *n,
             None => return Ok(None),
@@ -682,6 +689,7 @@ impl Compiler<'_> {
             K::SentOn(d) => leaf(Leaf::Sent(DateCmp::On, day(d))),
             K::SentSince(d) => leaf(Leaf::Sent(DateCmp::Since, day(d))),
             K::Larger(n) => leaf(Leaf::Larger(*n)),
+            K::Modseq(n) => leaf(Leaf::Modseq(*n)),
             K::Smaller(n) => leaf(Leaf::Smaller(*n)),
             K::Bcc(s) => self.header(b"Bcc", FieldForm::Address, s),
             K::Cc(s) => self.header(b"Cc", FieldForm::Address, s),
@@ -2080,6 +2088,7 @@ mod tests {
 
     fn facts(msn: u32, system: u8) -> Facts {
         Facts {
+            modseq: u64::from(msn),
             msn,
             uid: msn * 10,
             flags: Flags {

@@ -26,6 +26,8 @@ pub struct SelectInfo {
     pub first_unseen: Option<u32>,
     pub uidvalidity: u32,
     pub uidnext: u32,
+    /// RFC 7162 §3.1.2.1.
+    pub highest_modseq: u64,
 }
 
 pub struct Selected {
@@ -44,6 +46,10 @@ pub struct Selected {
     seen_change: u64,
     /// Change notifications for this mailbox (IDLE waits on them).
     subscription: Option<Subscription>,
+    /// RFC 7162: flag changes carry UID and MODSEQ (CONDSTORE enabled).
+    pub condstore: bool,
+    /// RFC 7162 §3.2.10.2: expunges are announced as VANISHED.
+    pub qresync: bool,
 }
 
 impl Selected {
@@ -78,6 +84,8 @@ impl Selected {
             state: Arc::clone(&state),
             seen_change: st.change,
             subscription: None,
+            condstore: false,
+            qresync: false,
             keywords,
             recent,
             flags,
@@ -89,6 +97,7 @@ impl Selected {
             first_unseen,
             uidvalidity: st.uidvalidity,
             uidnext: st.next_uid,
+            highest_modseq: st.highest_modseq(),
         };
         drop(st);
         Ok((view, info))
@@ -196,7 +205,27 @@ impl Selected {
             write_flags_lines(out, &self.keywords, self.read_only);
         }
         let mut held_back = false;
-        if allow_expunge {
+        if allow_expunge && self.qresync {
+            // RFC 7162 §3.2.10.2: one VANISHED for all, by UID.
+            let mut gone = Vec::new();
+            let mut i = 0;
+            while i < self.uids.len() {
+                if st.position(self.uids[i]).is_none() {
+                    gone.push(self.uids.remove(i));
+                    self.flags.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+            if !gone.is_empty() {
+                out.untagged()
+                    .raw("VANISHED ")
+                    .raw(&crate::store::modseq::format_ranges(
+                        &crate::store::modseq::to_ranges(&gone),
+                    ))
+                    .crlf();
+            }
+        } else if allow_expunge {
             // Highest first, so each number is right when it is sent.
             for i in (0..self.uids.len()).rev() {
                 if st.position(self.uids[i]).is_none() {
@@ -214,10 +243,41 @@ impl Selected {
                 let now = st.messages[pos].flags;
                 if now != self.flags[i] {
                     self.flags[i] = now;
-                    out.untagged().number(i as u64 + 1).raw(" FETCH (FLAGS (");
+                    out.untagged().number(i as u64 + 1).raw(" FETCH (");
+                    if self.condstore {
+                        // RFC 7162 §3.2.4: UID and MODSEQ in every such FETCH.
+                        out.raw("UID ").number(uid.into()).sp();
+                    }
+                    out.raw("FLAGS (");
                     write_flag_names(out, now, &self.keywords, self.is_recent(uid));
-                    out.raw("))").crlf();
+                    out.raw(")");
+                    if self.condstore {
+                        out.raw(" MODSEQ (")
+                            .number(st.messages[pos].modseq)
+                            .raw(")");
+                    }
+                    out.raw(")").crlf();
                 }
+            }
+        }
+        if held_back && self.condstore {
+            // RFC 7162 §3.2: the client must not take the MODSEQs above as
+            // covering the expunges it has not been told of yet.
+            let pending = self
+                .uids
+                .iter()
+                .filter(|&&u| st.position(u).is_none())
+                .filter_map(|&u| st.modseq.expunged_at(u))
+                .min();
+            if let Some(ms) = pending {
+                out.untagged_status(
+                    crate::proto::encode::Status::Ok,
+                    Some(&crate::proto::encode::Code::Other(format!(
+                        "HIGHESTMODSEQ {}",
+                        ms - 1
+                    ))),
+                    "Highest",
+                );
             }
         }
         let last = self.uids.last().copied().unwrap_or(0);

@@ -25,6 +25,18 @@ pub enum State {
     Logout,
 }
 
+/// Extensions a client turned on with ENABLE (RFC 5161) or, for CONDSTORE,
+/// by using one of its features (RFC 7162 §3.1). They last until logout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Enabled {
+    /// RFC 7162 §3.1: MODSEQ in untagged FETCH responses.
+    pub condstore: bool,
+    /// RFC 7162 §3.2: VANISHED instead of EXPUNGE; implies `condstore`.
+    pub qresync: bool,
+    /// RFC 6855: UTF-8 in mailbox names and quoted strings.
+    pub utf8_accept: bool,
+}
+
 /// A logged-in user.
 pub struct User {
     pub entry: UserEntry,
@@ -48,6 +60,13 @@ pub struct Session {
     pub start_tls_pending: bool,
     /// The selected mailbox, in the selected state.
     pub selected: Option<Selected>,
+    /// What ENABLE (or first use) turned on.
+    pub enabled: Enabled,
+    /// RFC 5182 `$`: the UIDs the last SEARCH RETURN (SAVE) found in the
+    /// selected mailbox, ascending. Emptied whenever the selection ends.
+    pub saved_search: Vec<u32>,
+    /// Set by COMPRESS: the loop turns DEFLATE on after the tagged OK.
+    pub compress_pending: bool,
 }
 
 impl Session {
@@ -67,6 +86,9 @@ impl Session {
             started: Instant::now(),
             start_tls_pending: false,
             selected: None,
+            enabled: Enabled::default(),
+            saved_search: Vec::new(),
+            compress_pending: false,
         }
     }
 
@@ -85,6 +107,7 @@ impl Session {
 
     /// The CAPABILITY list for the current state (RFC 3501 §6.1.1).
     pub fn capabilities(&self) -> String {
+        let appendlimit = format!("APPENDLIMIT={}", self.ctx.config.max_append_size);
         let mut caps = vec!["IMAP4rev1", "SASL-IR", "LITERAL+", "ID"];
         if self.state != State::NotAuthenticated {
             caps.extend([
@@ -95,7 +118,24 @@ impl Session {
                 "MOVE",
                 "BINARY",
                 "STATUS=SIZE",
+                // RFC 7162; QRESYNC needs ENABLE (RFC 7162 §3.2.3).
+                "CONDSTORE",
+                "QRESYNC",
             ]);
+            // Issue 6 extensions, one per line so parallel work merges.
+            caps.push("NAMESPACE");
+            caps.push("ENABLE");
+            caps.push("ESEARCH");
+            caps.push("SEARCHRES");
+            caps.push("UTF8=ACCEPT");
+            // Like Dovecot, only after login: RFC 4978 makes it command-auth.
+            caps.push("COMPRESS=DEFLATE");
+            caps.push("LIST-EXTENDED");
+            caps.push("LIST-STATUS");
+            caps.push("SPECIAL-USE");
+            caps.push("CREATE-SPECIAL-USE");
+            caps.push("MULTIAPPEND");
+            caps.push(&appendlimit);
         }
         if self.state == State::NotAuthenticated {
             if self.ctx.tls.is_some() && !self.transport.is_tls() {
@@ -122,6 +162,8 @@ impl Session {
     /// Leaves the selected state (CLOSE, UNSELECT, a new SELECT).
     pub fn deselect(&mut self) {
         self.selected = None;
+        // RFC 5182 §2.1: `$` starts empty in every selected mailbox.
+        self.saved_search.clear();
         if self.state == State::Selected {
             self.state = State::Authenticated;
         }
@@ -134,12 +176,35 @@ impl Session {
         let (Some(sel), Some(user)) = (self.selected.as_mut(), self.user.as_ref()) else {
             return Ok(());
         };
+        sel.condstore = self.enabled.condstore;
+        sel.qresync = self.enabled.qresync;
         match sel.sync(&user.store, &mut self.out, allow_expunge) {
             Ok(()) => Ok(()),
             Err(crate::store::StoreError::NotFound) => Err(crate::error::Error::Bye(
                 "Selected mailbox was deleted, have to disconnect.".into(),
             )),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Marks the client CONDSTORE-aware after a CONDSTORE enabling command
+    /// (RFC 7162 §3.1). The first one with a mailbox selected also reports
+    /// its HIGHESTMODSEQ, as the RFC requires.
+    pub fn enable_condstore(&mut self) {
+        if self.enabled.condstore {
+            return;
+        }
+        self.enabled.condstore = true;
+        if let Some(sel) = self.selected.as_mut() {
+            sel.condstore = true;
+            let highest = crate::store::lock(sel.state()).highest_modseq();
+            self.out.untagged_status(
+                crate::proto::encode::Status::Ok,
+                Some(&crate::proto::encode::Code::Other(format!(
+                    "HIGHESTMODSEQ {highest}"
+                ))),
+                "Highest",
+            );
         }
     }
 
@@ -157,7 +222,7 @@ impl Session {
         // Reuse the allocation for the next response.
         let mut bytes = bytes;
         bytes.clear();
-        self.out = ResponseBuf::from_vec(bytes);
+        self.out.refill(bytes);
         res
     }
 }

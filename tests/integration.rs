@@ -4,9 +4,11 @@
 mod cli;
 mod clients;
 mod common;
+mod crash_safety;
 mod differential;
 mod docs;
 mod dovecot;
+mod fuzz_corpus;
 mod interop;
 mod thunderbird;
 mod wire;

@@ -312,6 +312,12 @@ fn describe_io_error(e: &io::Error) -> String {
     }
 }
 
+/// The file parser, for the fuzz harness (`crate::fuzzing`).
+#[doc(hidden)]
+pub fn parse_for_fuzzing(bytes: &[u8]) -> bool {
+    parse(bytes).is_ok()
+}
+
 /// Parses the whole file; an error is (1-based line number, message).
 fn parse(bytes: &[u8]) -> Result<HashMap<String, UserEntry>, (usize, String)> {
     let mut users: HashMap<String, UserEntry> = HashMap::new();

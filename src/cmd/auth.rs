@@ -150,7 +150,7 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
                     s.peer
                 );
             }
-            let delay = s.ctx.throttle.record_failure(ip);
+            let delay = s.ctx.throttle.record_user_failure(ip, user);
             log::warn!(
                 "conn={} peer={} user={} mech={mech} authentication failed (delay {} ms)",
                 s.id,
@@ -165,7 +165,7 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
             ));
         }
     };
-    s.ctx.throttle.record_success(ip);
+    s.ctx.throttle.record_user_success(ip, user);
     let Some(mail_root) = expand_mail_location(
         &s.ctx.config.mail_location,
         &entry.name,
@@ -211,6 +211,9 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
         s.transport.tls_description().unwrap_or_else(|| "no".into())
     );
     s.trace.logged_in(&entry.name);
+    if s.ctx.config.autocreate_special_use {
+        crate::store::special_use::autocreate(&store, &s.ctx.config.special_use, &entry.name);
+    }
     s.user = Some(User {
         entry,
         mail_root,

@@ -13,7 +13,7 @@ use crate::error::{Error, Tagged};
 use crate::message;
 use crate::mime::{self, BinaryError, Message};
 use crate::proto::encode::{Code, ResponseBuf};
-use crate::proto::types::{FetchAtt, Section, SectionText, SequenceSet};
+use crate::proto::types::{FetchAtt, FetchModifiers, Section, SectionText, SequenceSet};
 use crate::selected::write_flag_names;
 use crate::session::Session;
 use crate::store::cache::CachedMeta;
@@ -28,6 +28,8 @@ const FLUSH_AT: usize = 256 * 1024;
 /// What one message's FETCH needs from the shared state.
 struct Snapshot {
     flags: Flags,
+    /// RFC 7162 mod-sequence.
+    modseq: u64,
     path: PathBuf,
     vsize: Option<u64>,
     /// Parsed data kept from an earlier FETCH (any session).
@@ -39,13 +41,58 @@ pub fn fetch(
     set: &SequenceSet,
     items: &[FetchAtt],
     uid_mode: bool,
+    modifiers: FetchModifiers,
 ) -> Result<Tagged, Error> {
+    if modifiers.vanished {
+        // RFC 7162 §3.2.6.
+        if !uid_mode {
+            return Err(Error::bad("VANISHED is only allowed with UID FETCH"));
+        }
+        if !s.enabled.qresync {
+            return Err(Error::bad("QRESYNC isn't enabled"));
+        }
+        if modifiers.changed_since.is_none() {
+            return Err(Error::bad("VANISHED requires CHANGEDSINCE"));
+        }
+    }
+    let mut with_modseq;
+    let items: &[FetchAtt] =
+        if modifiers.changed_since.is_some() && !items.contains(&FetchAtt::Modseq) {
+            // CHANGEDSINCE implies the MODSEQ item (RFC 7162 §3.1.4.1).
+            with_modseq = items.to_vec();
+            with_modseq.push(FetchAtt::Modseq);
+            &with_modseq
+        } else {
+            items
+        };
+    if items.contains(&FetchAtt::Modseq) {
+        s.enable_condstore();
+    }
     let Some(sel) = s.selected.as_ref() else {
         return Err(Error::bad("No mailbox selected."));
     };
-    let targets = sel
+    let mut targets = sel
         .resolve(set, uid_mode)
         .map_err(|e| Error::bad(format!("Error in IMAP command FETCH: {e}")))?;
+    if let Some(since) = modifiers.changed_since {
+        let st = lock(sel.state());
+        if modifiers.vanished {
+            let last = st.next_uid.saturating_sub(1);
+            let gone = super::qresync::vanished(&st, since, &|u| set.contains(u, last));
+            if !gone.is_empty() {
+                s.out
+                    .untagged()
+                    .raw("VANISHED (EARLIER) ")
+                    .raw(&crate::store::modseq::format_ranges(&gone))
+                    .crlf();
+            }
+        }
+        // Messages expunged meanwhile have no modseq to compare: left out.
+        targets.retain(|&(_, uid)| {
+            st.position(uid)
+                .is_some_and(|i| st.messages[i].modseq > since)
+        });
+    }
     let read_only = sel.read_only;
     // RFC 3501 §6.4.5: BODY[...] without PEEK (and RFC822, RFC822.TEXT) set \Seen.
     let sets_seen = !read_only && items.iter().any(sets_seen_flag);
@@ -62,7 +109,7 @@ pub fn fetch(
             // answers them from its index too). Anything else is gone.
             if items
                 .iter()
-                .all(|i| matches!(i, FetchAtt::Uid | FetchAtt::Flags))
+                .all(|i| matches!(i, FetchAtt::Uid | FetchAtt::Flags | FetchAtt::Modseq))
             {
                 let flags = s
                     .selected
@@ -71,6 +118,7 @@ pub fn fetch(
                     .unwrap_or_default();
                 let gone = Snapshot {
                     flags,
+                    modseq: 0,
                     path: std::path::PathBuf::new(),
                     vsize: None,
                     cached: None,
@@ -179,7 +227,11 @@ fn sets_seen_flag(item: &FetchAtt) -> bool {
 fn needs_content(item: &FetchAtt) -> bool {
     !matches!(
         item,
-        FetchAtt::Flags | FetchAtt::Uid | FetchAtt::InternalDate | FetchAtt::Rfc822Size
+        FetchAtt::Flags
+            | FetchAtt::Uid
+            | FetchAtt::InternalDate
+            | FetchAtt::Rfc822Size
+            | FetchAtt::Modseq
     )
 }
 
@@ -223,6 +275,7 @@ fn header_item(item: &FetchAtt) -> bool {
     match item {
         FetchAtt::Uid
         | FetchAtt::Flags
+        | FetchAtt::Modseq
         | FetchAtt::InternalDate
         | FetchAtt::Rfc822Size
         | FetchAtt::Envelope
@@ -435,6 +488,7 @@ fn snapshot(s: &mut Session, uid: u32, set_seen: bool) -> Result<Option<Snapshot
         let m = &st.messages[i];
         return Ok(Some(Snapshot {
             flags: m.flags,
+            modseq: m.modseq,
             path: st.path_of(m),
             vsize: m.vsize,
             cached: st.cache.get(uid),
@@ -459,16 +513,19 @@ fn write_message(
     };
     let recent = sel.is_recent(uid);
     let keywords = sel.keywords().to_vec();
-    let report_flags =
-        items.contains(&FetchAtt::Flags) || (seen_set && sel.reported_flags(msn) != snap.flags);
+    let flags_changed = seen_set && sel.reported_flags(msn) != snap.flags;
+    let report_flags = items.contains(&FetchAtt::Flags) || flags_changed;
     if report_flags {
         sel.set_reported_flags(msn, snap.flags);
     }
+    // RFC 7162 §3.2.4: a FETCH that sets \Seen reports UID and MODSEQ to a
+    // CONDSTORE-aware client.
+    let implied = flags_changed && s.enabled.condstore;
     let out = &mut s.out;
     out.untagged().number(msn.into()).raw(" FETCH (");
     let mut first = true;
     // UID first: some clients (Thunderbird) read it before anything else.
-    if uid_mode || items.contains(&FetchAtt::Uid) {
+    if uid_mode || implied || items.contains(&FetchAtt::Uid) {
         out.raw("UID ").number(uid.into());
         first = false;
     }
@@ -515,9 +572,16 @@ fn write_message(
         if !first {
             out.sp();
         }
+        first = false;
         out.raw("FLAGS (");
         write_flag_names(out, snap.flags, &keywords, recent);
         out.raw(")");
+    }
+    if implied && !items.contains(&FetchAtt::Modseq) {
+        if !first {
+            out.sp();
+        }
+        out.raw("MODSEQ (").number(snap.modseq).raw(")");
     }
     out.raw(")").crlf();
     Ok(())
@@ -554,6 +618,9 @@ fn write_item(
     let raw = msg.raw.unwrap_or_default();
     match item {
         FetchAtt::Uid | FetchAtt::Flags => {}
+        FetchAtt::Modseq => {
+            out.raw("MODSEQ (").number(snap.modseq).raw(")");
+        }
         FetchAtt::InternalDate => {
             let date = match msg.cached {
                 Some(c) => c.internal_date.to_string(),

@@ -42,6 +42,11 @@ pub fn expunge(s: &mut Session, uids: Option<&SequenceSet>) -> Result<Tagged, Er
     let last_uid = sel.uids().last().copied().unwrap_or(0);
     let filter = uids.map(|set| move |uid: u32| set.contains(uid, last_uid.max(uid)));
     let only: Option<&dyn Fn(u32) -> bool> = filter.as_ref().map(|f| f as &dyn Fn(u32) -> bool);
-    sel.expunge_deleted(&user.store, &mut s.out, only, true)?;
-    Ok(Tagged::ok("Expunge completed."))
+    sel.qresync = s.enabled.qresync;
+    sel.condstore = s.enabled.condstore;
+    let removed = sel.expunge_deleted(&user.store, &mut s.out, only, true)?;
+    Ok(match super::qresync::expunge_code(s, removed) {
+        Some(code) => Tagged::with_code(code, "Expunge completed."),
+        None => Tagged::ok("Expunge completed."),
+    })
 }

@@ -6,12 +6,18 @@
 //! they write untagged data to `s.out` and never write the tagged line.
 
 mod auth;
+mod compress;
 mod copy;
+mod enable;
 mod fetch;
 mod idle;
+mod list;
 mod mailbox;
 mod message;
+mod namespace;
+mod qresync;
 mod search;
+mod searchres;
 mod store;
 
 use crate::error::{Error, Tagged};
@@ -29,6 +35,8 @@ enum Allowed {
     Authenticated,
     /// §6.4: selected only.
     Selected,
+    /// Authenticated but nothing selected (RFC 5161 §3.1 ENABLE).
+    AuthenticatedOnly,
 }
 
 fn allowed(body: &CommandBody) -> Allowed {
@@ -47,7 +55,11 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::List { .. }
         | CommandBody::Status { .. }
         | CommandBody::Append { .. }
-        | CommandBody::Idle => Allowed::Authenticated,
+        | CommandBody::Idle
+        | CommandBody::Namespace
+        | CommandBody::ListExtended(_)
+        | CommandBody::CreateSpecialUse { .. } => Allowed::Authenticated,
+        CommandBody::Enable(_) => Allowed::AuthenticatedOnly,
         CommandBody::Check
         | CommandBody::Close
         | CommandBody::Unselect
@@ -56,6 +68,8 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::Search { .. }
         | CommandBody::Copy { .. }
         | CommandBody::Store { .. } => Allowed::Selected,
+        // RFC 4978 §5: command-auth.
+        CommandBody::Compress { .. } => Allowed::Authenticated,
     }
 }
 
@@ -84,12 +98,16 @@ pub fn allows_expunge(body: &CommandBody) -> bool {
 }
 
 /// Runs one command.
-pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
+pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
     let ok = match allowed(&cmd.body) {
         Allowed::Any => true,
         Allowed::NotAuthenticated => s.state == State::NotAuthenticated,
         Allowed::Authenticated => matches!(s.state, State::Authenticated | State::Selected),
         Allowed::Selected => s.state == State::Selected,
+        // Dovecot accepts ENABLE while selected too; RFC 5161 §3.1 says
+        // clients must not, and a late QRESYNC could not apply to the
+        // mailbox already open.
+        Allowed::AuthenticatedOnly => s.state == State::Authenticated,
     };
     if !ok {
         return Err(Error::bad(format!(
@@ -110,6 +128,9 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
     if names_uids(&cmd.body) {
         s.sync_selected(false)?;
     }
+    if s.state == State::Selected {
+        searchres::expand(s, &mut cmd.body);
+    }
     match cmd.body {
         CommandBody::Capability => auth::capability(s),
         CommandBody::Noop => auth::noop(s),
@@ -120,7 +141,11 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
             auth::authenticate(s, &mechanism, initial.as_deref())
         }
         CommandBody::Id(params) => auth::id(s, params.as_deref()),
-        CommandBody::Select { mailbox, read_only } => mailbox::select(s, &mailbox, read_only),
+        CommandBody::Select {
+            mailbox,
+            read_only,
+            params,
+        } => mailbox::select(s, &mailbox, read_only, &params),
         CommandBody::Create { mailbox } => mailbox::create(s, &mailbox),
         CommandBody::Delete { mailbox } => mailbox::delete(s, &mailbox),
         CommandBody::Rename { from, to } => mailbox::rename(s, &from, &to),
@@ -131,21 +156,24 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
             lsub,
         } => mailbox::list(s, &reference, &pattern, lsub),
         CommandBody::Status { mailbox, items } => mailbox::status(s, &mailbox, &items),
-        CommandBody::Append {
-            mailbox,
-            flags,
-            date,
-            message,
-        } => mailbox::append(s, &mailbox, &flags, date, &message),
+        CommandBody::Append { mailbox, messages } => mailbox::append(s, &mailbox, &messages),
         CommandBody::Check => message::check(s),
         CommandBody::Idle => idle::idle(s),
         CommandBody::Close => message::close(s),
         CommandBody::Unselect => message::unselect(s),
         CommandBody::Expunge { uids } => message::expunge(s, uids.as_ref()),
-        CommandBody::Fetch { set, items, uid } => fetch::fetch(s, &set, &items, uid),
-        CommandBody::Search { charset, keys, uid } => {
-            search::search(s, charset.as_deref(), &keys, uid)
-        }
+        CommandBody::Fetch {
+            set,
+            items,
+            uid,
+            modifiers,
+        } => fetch::fetch(s, &set, &items, uid, modifiers),
+        CommandBody::Search {
+            charset,
+            keys,
+            uid,
+            ret,
+        } => search::search(s, &cmd.tag, charset.as_deref(), &keys, uid, ret),
         CommandBody::Copy {
             set,
             mailbox,
@@ -158,6 +186,14 @@ pub fn dispatch(s: &mut Session, cmd: Command) -> Result<Tagged, Error> {
             silent,
             flags,
             uid,
-        } => store::store(s, &set, mode, silent, &flags, uid),
+            unchanged_since,
+        } => store::store(s, &set, mode, silent, &flags, uid, unchanged_since),
+        CommandBody::Namespace => namespace::namespace(s),
+        CommandBody::Enable(names) => enable::enable(s, &names),
+        CommandBody::Compress { mechanism } => compress::compress(s, &mechanism),
+        CommandBody::ListExtended(list) => list::list_extended(s, &list),
+        CommandBody::CreateSpecialUse { mailbox, uses } => {
+            mailbox::create_special_use(s, &mailbox, &uses)
+        }
     }
 }

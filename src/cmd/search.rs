@@ -1,4 +1,5 @@
-//! SEARCH and UID SEARCH (RFC 3501 §6.4.4, §6.4.8).
+//! SEARCH and UID SEARCH (RFC 3501 §6.4.4, §6.4.8), with ESEARCH result
+//! options (RFC 4731) and SAVE (RFC 5182).
 //!
 //! Two passes over the session's view. First, under the mailbox lock,
 //! every message is tried with what the shared state knows: flags,
@@ -13,8 +14,9 @@
 //! tagged OK then carries EXPUNGEISSUED.
 
 use crate::error::{Error, Tagged};
-use crate::proto::encode::Code;
+use crate::proto::encode::{Code, ResponseBuf};
 use crate::proto::search::SearchKey;
+use crate::proto::types::{SearchReturn, SeqNumber, SequenceSet};
 use crate::search::{CompileError, Facts, IndexOnly, MessageFile, Query, Scope, Stop, CHARSETS};
 use crate::session::{Session, User};
 use crate::store::lock;
@@ -31,12 +33,171 @@ struct Pending {
     vsize: Option<u64>,
 }
 
+/// SEARCH / UID SEARCH, with RFC 4731 result options and RFC 5182 SAVE
+/// when `ret` is given.
 pub fn search(
     s: &mut Session,
+    tag: &[u8],
     charset: Option<&str>,
     keys: &[SearchKey],
     uid: bool,
+    ret: Option<SearchReturn>,
 ) -> Result<Tagged, Error> {
+    if charset.is_some() && s.enabled.utf8_accept {
+        // RFC 6855 §3: after ENABLE UTF8=ACCEPT everything is UTF-8.
+        return Err(Error::bad("CHARSET isn't allowed after ENABLE UTF8=ACCEPT"));
+    }
+    let by_modseq = keys.iter().any(has_modseq);
+    if by_modseq {
+        // RFC 7162 §3.1: a CONDSTORE enabling command.
+        s.enable_condstore();
+    }
+    let outcome = find(s, charset, keys, uid);
+    let save = ret.is_some_and(|r| r.save);
+    let (found, lost, top_modseq) = match outcome {
+        Ok(v) => v,
+        Err(e) => {
+            // RFC 5182 §2.1: a SAVE search that fails with NO leaves `$`
+            // empty; a BAD leaves it alone.
+            if save && matches!(e, Error::No(..) | Error::Server(_)) {
+                s.saved_search.clear();
+            }
+            return Err(e);
+        }
+    };
+    match ret {
+        None => {
+            s.out.untagged().raw("SEARCH");
+            for &n in &found {
+                s.out.sp().number(n.into());
+            }
+            // RFC 7162 §3.1.6: the highest modseq of what was found.
+            if by_modseq && !found.is_empty() {
+                s.out.raw(" (MODSEQ ").number(top_modseq).raw(")");
+            }
+            s.out.crlf();
+        }
+        Some(r) => {
+            if r.save {
+                save_result(s, &found, uid, &r);
+            }
+            if r.wants_response() {
+                // RFC 7162 §3.1.10: MODSEQ in ESEARCH when asked by MODSEQ.
+                let modseq = (by_modseq && !found.is_empty()).then_some(top_modseq);
+                write_esearch(&mut s.out, tag, uid, &r, &found, modseq);
+            }
+        }
+    }
+    if lost {
+        // RFC 9051 §7.1; Dovecot puts it in the OK as well.
+        return Ok(Tagged::with_code(
+            Code::Other("EXPUNGEISSUED".into()),
+            "Search completed.",
+        ));
+    }
+    Ok(Tagged::ok("Search completed."))
+}
+
+/// RFC 5182 §2.4: what `$` holds after a SAVE, kept as UIDs so later
+/// expunges simply drop out (§2.1). With only MIN and/or MAX besides
+/// SAVE, just those messages are saved.
+fn save_result(s: &mut Session, found: &[u32], uid: bool, r: &SearchReturn) {
+    let picked: Vec<u32> = if r.all || r.count || !(r.min || r.max) {
+        found.to_vec()
+    } else {
+        let mut v = Vec::new();
+        if let (true, Some(&first)) = (r.min, found.first()) {
+            v.push(first);
+        }
+        if let (true, Some(&last)) = (r.max, found.last()) {
+            if v.last() != Some(&last) {
+                v.push(last);
+            }
+        }
+        v
+    };
+    let uids: Vec<u32> = if uid {
+        picked
+    } else {
+        let view = s.selected.as_ref().map(|sel| sel.uids()).unwrap_or(&[]);
+        picked
+            .iter()
+            .filter_map(|&msn| view.get(msn as usize - 1).copied())
+            .collect()
+    };
+    s.saved_search = uids;
+}
+
+/// `* ESEARCH (TAG "t") [UID] MIN n MAX n ALL set COUNT n [MODSEQ n]`, the
+/// items in Dovecot's order; MIN, MAX and ALL are left out when nothing
+/// matched (RFC 4731 §3.1).
+pub fn write_esearch(
+    out: &mut ResponseBuf,
+    tag: &[u8],
+    uid: bool,
+    r: &SearchReturn,
+    found: &[u32],
+    modseq: Option<u64>,
+) {
+    out.untagged().raw("ESEARCH (TAG ").string(tag).raw(")");
+    if uid {
+        out.raw(" UID");
+    }
+    if let (true, Some(&n)) = (r.min, found.first()) {
+        out.raw(" MIN ").number(n.into());
+    }
+    if let (true, Some(&n)) = (r.max, found.last()) {
+        out.raw(" MAX ").number(n.into());
+    }
+    if r.all && !found.is_empty() {
+        out.raw(" ALL ");
+        write_set(out, found);
+    }
+    if r.count {
+        out.raw(" COUNT ").number(found.len() as u64);
+    }
+    if let Some(m) = modseq {
+        out.raw(" MODSEQ ").number(m);
+    }
+    out.crlf();
+}
+
+/// An ascending list of numbers in sequence-set form: `2,4:6,9`.
+pub fn write_set(out: &mut ResponseBuf, numbers: &[u32]) {
+    for (i, &(a, b)) in SequenceSet::from_sorted(numbers).0.iter().enumerate() {
+        if i > 0 {
+            out.raw(",");
+        }
+        let (SeqNumber::Value(a), SeqNumber::Value(b)) = (a, b) else {
+            continue;
+        };
+        out.number(a.into());
+        if b != a {
+            out.raw(":").number(b.into());
+        }
+    }
+}
+
+/// Whether a search program uses the MODSEQ key anywhere.
+fn has_modseq(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::Modseq(_) => true,
+        SearchKey::Not(k) => has_modseq(k),
+        SearchKey::Or(a, b) => has_modseq(a) || has_modseq(b),
+        SearchKey::And(v) => v.iter().any(has_modseq),
+        _ => false,
+    }
+}
+
+/// Runs the search: the matching numbers (UIDs with `uid`), ascending;
+/// whether some message could not be judged because it was expunged; and
+/// the highest modseq among the matches.
+fn find(
+    s: &Session,
+    charset: Option<&str>,
+    keys: &[SearchKey],
+    uid: bool,
+) -> Result<(Vec<u32>, bool, u64), Error> {
     let (Some(sel), Some(user)) = (s.selected.as_ref(), s.user.as_ref()) else {
         return Err(Error::bad("No mailbox selected."));
     };
@@ -49,6 +210,7 @@ pub fn search(
     let mut found = Vec::new();
     let mut pending = Vec::new();
     let mut lost = false;
+    let mut top_modseq = 0u64;
     let query = {
         let mut st = lock(&state);
         // Flag changes other programs made since the last command count.
@@ -63,10 +225,14 @@ pub fn search(
                 uid: msg_uid,
                 flags: pos.map_or_else(|| sel.reported_flags(msn), |p| st.messages[p].flags),
                 recent: sel.is_recent(msg_uid),
+                modseq: pos.map_or(0, |p| st.messages[p].modseq),
             };
             let vsize = pos.and_then(|p| st.messages[p].vsize);
             match query.eval(&facts, &mut IndexOnly { vsize }) {
-                Ok(Some(true)) => found.push(number(&facts)),
+                Ok(Some(true)) => {
+                    top_modseq = top_modseq.max(facts.modseq);
+                    found.push(number(&facts));
+                }
                 Ok(Some(false)) => {}
                 // Only the contents can tell; an expunged message has none.
                 Ok(None) | Err(_) if pos.is_some() => pending.push(Pending { facts, vsize }),
@@ -104,7 +270,10 @@ pub fn search(
                     learned.push((p.facts.uid, v));
                 }
                 match outcome {
-                    Ok(Some(true)) => found.push(number(&p.facts)),
+                    Ok(Some(true)) => {
+                        top_modseq = top_modseq.max(p.facts.modseq);
+                        found.push(number(&p.facts));
+                    }
                     Ok(_) => {}
                     Err(Stop::Gone) => match relocate(user, &state, p.facts.uid)? {
                         // Renamed by a flag change meanwhile: read it there.
@@ -133,19 +302,8 @@ pub fn search(
     }
 
     found.sort_unstable();
-    s.out.untagged().raw("SEARCH");
-    for n in found {
-        s.out.sp().number(n.into());
-    }
-    s.out.crlf();
-    if lost {
-        // RFC 9051 §7.1; Dovecot puts it in the OK as well.
-        return Ok(Tagged::with_code(
-            Code::Other("EXPUNGEISSUED".into()),
-            "Search completed.",
-        ));
-    }
-    Ok(Tagged::ok("Search completed."))
+    found.dedup();
+    Ok((found, lost, top_modseq))
 }
 
 /// Where a message's file is now, after a fresh look at the disk; `None`

@@ -1,5 +1,7 @@
 //! STORE and UID STORE (RFC 3501 §6.4.6, §6.4.8): flag changes are file
 //! renames in the Maildir; new keywords get letters in `dovecot-keywords`.
+//! With RFC 7162 `UNCHANGEDSINCE`, messages changed since the client's
+//! mod-sequence are left alone and listed in `[MODIFIED ...]`.
 
 use crate::error::{Error, Tagged};
 use crate::proto::types::{Flag, SequenceSet, StoreMode};
@@ -16,7 +18,13 @@ pub fn store(
     silent: bool,
     flags: &[Flag],
     uid_mode: bool,
+    unchanged_since: Option<u64>,
 ) -> Result<Tagged, Error> {
+    if unchanged_since.is_some() {
+        // RFC 7162 §3.1: a CONDSTORE enabling command.
+        s.enable_condstore();
+    }
+    let condstore = s.enabled.condstore;
     let (Some(sel), Some(user)) = (s.selected.as_ref(), s.user.as_ref()) else {
         return Err(Error::bad("No mailbox selected."));
     };
@@ -42,7 +50,8 @@ pub fn store(
         }
     }
     let state = Arc::clone(sel.state());
-    let mut results: Vec<(u32, u32, Flags)> = Vec::with_capacity(targets.len());
+    let mut results: Vec<(u32, u32, Flags, u64)> = Vec::with_capacity(targets.len());
+    let mut modified: Vec<u32> = Vec::new();
     let mut missing = false;
     {
         let mut st = lock(&state);
@@ -60,6 +69,15 @@ pub fn store(
             for attempt in 0..2 {
                 let Some(i) = st.position(uid) else { break };
                 let old = st.messages[i].flags;
+                if let Some(limit) = unchanged_since {
+                    // UNCHANGEDSINCE 0 always fails (RFC 7162 §3.1.3, example 8).
+                    if st.messages[i].modseq > limit
+                        && (limit == 0 || !untouched(mode, old, sel.reported_flags(msn), change))
+                    {
+                        modified.push(if uid_mode { uid } else { msn });
+                        break;
+                    }
+                }
                 let new = match mode {
                     StoreMode::Replace => change,
                     StoreMode::Add => Flags {
@@ -72,7 +90,7 @@ pub fn store(
                     },
                 };
                 if st.set_flags(i, new)? {
-                    done = Some(new);
+                    done = Some((new, st.messages[i].modseq));
                     break;
                 }
                 if attempt == 0 {
@@ -82,7 +100,8 @@ pub fn store(
                 }
             }
             match done {
-                Some(f) => results.push((msn, uid, f)),
+                Some((f, ms)) => results.push((msn, uid, f, ms)),
+                None if modified.last() == Some(&if uid_mode { uid } else { msn }) => {}
                 None => missing = true,
             }
         }
@@ -92,19 +111,30 @@ pub fn store(
     };
     sel.refresh_keywords(&mut s.out);
     let keywords = sel.keywords().to_vec();
-    for (msn, uid, f) in results {
+    for (msn, uid, f, modseq) in results {
+        let changed = sel.reported_flags(msn) != f;
         sel.set_reported_flags(msn, f);
-        // RFC 3501 §6.4.6: .SILENT suppresses the echo of the new flags.
-        if silent {
+        // RFC 3501 §6.4.6: .SILENT suppresses the echo of the new flags;
+        // RFC 7162 §3.1.3: but a CONDSTORE client still gets the MODSEQ.
+        if silent && !(condstore && (changed || unchanged_since.is_some())) {
             continue;
         }
         s.out.untagged().number(msn.into()).raw(" FETCH (");
-        if uid_mode {
-            s.out.raw("UID ").number(uid.into()).sp();
+        if uid_mode || condstore {
+            s.out.raw("UID ").number(uid.into());
         }
-        s.out.raw("FLAGS (");
-        write_flag_names(&mut s.out, f, &keywords, sel.is_recent(uid));
-        s.out.raw("))").crlf();
+        if !silent {
+            if uid_mode || condstore {
+                s.out.sp();
+            }
+            s.out.raw("FLAGS (");
+            write_flag_names(&mut s.out, f, &keywords, sel.is_recent(uid));
+            s.out.raw(")");
+        }
+        if condstore {
+            s.out.raw(" MODSEQ (").number(modseq).raw(")");
+        }
+        s.out.raw(")").crlf();
     }
     if missing {
         return Err(Error::no(
@@ -112,5 +142,22 @@ pub fn store(
             "Some of the messages no longer exist.",
         ));
     }
+    if !modified.is_empty() {
+        modified.sort_unstable();
+        let set = super::copy::uid_set(&modified);
+        return Ok(Tagged::with_code(
+            crate::proto::encode::Code::Other(format!("MODIFIED {set}")),
+            "Conditional store failed.",
+        ));
+    }
     Ok(Tagged::ok("Store completed."))
+}
+
+/// RFC 7162 §3.1.12: a +FLAGS/-FLAGS whose flags the other change did not
+/// touch (as far as this client was told) may go ahead, so clients see no
+/// needless MODIFIED.
+fn untouched(mode: StoreMode, now: Flags, reported: Flags, change: Flags) -> bool {
+    mode != StoreMode::Replace
+        && now.system & change.system == reported.system & change.system
+        && now.keywords & change.keywords == reported.keywords & change.keywords
 }

@@ -15,6 +15,10 @@ use std::io::{self, Read, Write};
 /// How many bytes one `read()` asks for.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// How many times its per-literal limit one command's literals may add up
+/// to (RFC 3502 MULTIAPPEND sends several messages in one command).
+const LITERALS_PER_LIMIT: u64 = 4;
+
 /// Bytes kept from the end of a discarded line: room for `{` + 19 digits + `+}`.
 const DISCARD_TAIL: usize = 24;
 
@@ -125,6 +129,15 @@ impl CommandReader {
         self.phase = Phase::Line;
         self.pending_error = None;
         self.discard_tail.clear();
+    }
+
+    /// Hands over everything received but not yet framed and starts afresh.
+    /// COMPRESS calls this between commands: what the client pipelined after
+    /// it is compressed data for the transport's inflater, not commands.
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        let rest = self.buf.split_off(self.pos);
+        self.discard_buffered();
+        rest
     }
 
     /// True when received bytes are waiting to be framed.
@@ -313,7 +326,11 @@ impl CommandReader {
         } else {
             limits.max_literal
         };
-        if size > limit as u64 {
+        // All literals of one command are held in memory together (several
+        // messages in a MULTIAPPEND): at most LITERALS_PER_LIMIT limits' worth.
+        let held: u64 = self.current.literals.iter().map(|&(_, n)| n as u64).sum();
+        let total_limit = (limit as u64).saturating_mul(LITERALS_PER_LIMIT);
+        if size > limit as u64 || held.saturating_add(size) > total_limit {
             let tag = first_word(&self.current.bytes).map(<[u8]>::to_vec);
             self.current = Framed::default();
             self.line_bytes = 0;
@@ -598,6 +615,37 @@ mod tests {
     }
 
     #[test]
+    fn one_commands_literals_are_capped_together() {
+        let mut input = Vec::new();
+        for _ in 0..4 {
+            input.extend_from_slice(b"{30+}\r\n");
+            input.extend_from_slice(&[b'm'; 30]);
+            input.push(b' ');
+        }
+        let ok = [
+            b"t1 APPEND INBOX ".to_vec(),
+            input.clone(),
+            b"\r\n".to_vec(),
+        ]
+        .concat();
+        let (got, _) = frame_all(&ok, 16);
+        assert!(got[0].is_ok(), "{got:?}");
+        let over = [
+            b"t1 APPEND INBOX ".to_vec(),
+            input,
+            b"{30}\r\nt2 NOOP\r\n".to_vec(),
+        ]
+        .concat();
+        let (got, written) = frame_all(&over, 16);
+        assert!(
+            got[0].as_ref().unwrap_err().contains("LiteralTooBig"),
+            "{got:?}"
+        );
+        assert_eq!(got[1], Ok(b"t2 NOOP".to_vec()));
+        assert!(written.is_empty());
+    }
+
+    #[test]
     fn append_gets_the_larger_limit() {
         let mut input = b"t1 APPEND INBOX {30+}\r\n".to_vec();
         input.extend_from_slice(&[b'm'; 30]);
@@ -659,6 +707,19 @@ mod tests {
             r.read_command(&mut s, &LIMITS),
             Err(ReadError::Eof)
         ));
+    }
+
+    #[test]
+    fn take_buffered_hands_over_unframed_bytes() {
+        let mut s = Chunked::new(b"a COMPRESS DEFLATE\r\n\x01\x02\xff\r\nzz", 100);
+        let mut r = CommandReader::new();
+        assert_eq!(
+            r.read_command(&mut s, &LIMITS).unwrap().bytes,
+            b"a COMPRESS DEFLATE".to_vec()
+        );
+        assert_eq!(r.take_buffered(), b"\x01\x02\xff\r\nzz".to_vec());
+        assert!(!r.has_buffered());
+        assert!(r.take_buffered().is_empty());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! decides. Matching lives in `crate::search`.
 
 use super::parse::{Expected, Parser};
-use super::types::{CommandBody, SequenceSet};
+use super::types::{CommandBody, SearchReturn, SequenceSet};
 
 /// How deeply keys may nest: every `(`, NOT and OR operand is one level.
 /// Real clients stay in single digits; the bound keeps the recursive parser
@@ -62,6 +62,10 @@ pub enum SearchKey {
     SequenceSet(SequenceSet),
     /// `"(" search-key *(SP search-key) ")"`: all of them.
     And(Vec<SearchKey>),
+    /// RFC 7162 §3.1.5 `"MODSEQ" [SP entry-name SP entry-type-req] SP
+    /// mod-sequence-valzer`; Roost keeps one modseq per message, so the
+    /// entry name and type are checked and then ignored, as the RFC says.
+    Modseq(u64),
 }
 
 /// `date = date-text / DQUOTE date-text DQUOTE`, a calendar day.
@@ -112,6 +116,7 @@ impl Parser<'_> {
     /// `search = "SEARCH" [SP "CHARSET" SP astring] 1*(SP search-key)`
     pub(crate) fn search(&mut self, uid: bool) -> Result<CommandBody, Expected> {
         self.expect_sp()?;
+        let ret = self.search_return()?;
         let mut charset = None;
         let start = self.pos;
         match self.atom() {
@@ -128,12 +133,57 @@ impl Parser<'_> {
             self.pos += 1;
             keys.push(self.search_key(0)?);
         }
-        Ok(CommandBody::Search { charset, keys, uid })
+        Ok(CommandBody::Search {
+            charset,
+            keys,
+            uid,
+            ret,
+        })
+    }
+
+    /// `[ "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")" SP ]`
+    /// (RFC 4466 §2.6 with RFC 4731 and RFC 5182 options); unknown options
+    /// are a BAD (RFC 4466 §2.6.1).
+    fn search_return(&mut self) -> Result<Option<SearchReturn>, Expected> {
+        let start = self.pos;
+        match self.atom() {
+            Some(w) if w.eq_ignore_ascii_case(b"RETURN") && self.peek() == Some(b' ') => {}
+            _ => {
+                self.pos = start;
+                return Ok(None);
+            }
+        }
+        self.expect_sp()?;
+        self.expect(b'(', "( after RETURN")?;
+        let mut ret = SearchReturn::default();
+        let mut any = false;
+        while self.peek() != Some(b')') {
+            if any {
+                self.expect_sp()?;
+            }
+            let word = self.atom().ok_or(Expected("search return option"))?;
+            match word.to_ascii_uppercase().as_slice() {
+                b"MIN" => ret.min = true,
+                b"MAX" => ret.max = true,
+                b"ALL" => ret.all = true,
+                b"COUNT" => ret.count = true,
+                b"SAVE" => ret.save = true,
+                _ => return Err(Expected("MIN, MAX, ALL, COUNT or SAVE")),
+            }
+            any = true;
+        }
+        self.pos += 1;
+        self.expect_sp()?;
+        if !any {
+            // RFC 4731 §3.1: `RETURN ()` is `RETURN (ALL)`.
+            ret.all = true;
+        }
+        Ok(Some(ret))
     }
 
     /// One `search-key`; `depth` counts the enclosing levels.
     fn search_key(&mut self, depth: usize) -> Result<SearchKey, Expected> {
-        if depth > MAX_NESTING {
+        if depth > self.limits.max_search_depth {
             return Err(Expected(TOO_DEEP));
         }
         match self.peek() {
@@ -154,7 +204,7 @@ impl Parser<'_> {
                     }
                 }
             }
-            Some(b'0'..=b'9') | Some(b'*') => {
+            Some(b'0'..=b'9') | Some(b'*') | Some(b'$') => {
                 return Ok(SearchKey::SequenceSet(self.sequence_set()?))
             }
             _ => {}
@@ -181,6 +231,22 @@ impl Parser<'_> {
             }
             b"KEYWORD" => K::Keyword(self.sp_keyword()?),
             b"LARGER" => K::Larger(self.sp_number64()?),
+            b"MODSEQ" => {
+                self.expect_sp()?;
+                if self.peek() == Some(b'"') {
+                    let name = self.quoted()?;
+                    if !name.starts_with(b"/flags/") {
+                        return Err(Expected("an entry name like \"/flags/\\\\seen\""));
+                    }
+                    self.expect_sp()?;
+                    let kind = self.atom().unwrap_or_default().to_ascii_lowercase();
+                    if !matches!(kind.as_slice(), b"priv" | b"shared" | b"all") {
+                        return Err(Expected("priv, shared or all"));
+                    }
+                    self.expect_sp()?;
+                }
+                K::Modseq(self.mod_sequence(true)?)
+            }
             b"NEW" => K::New,
             b"NOT" => {
                 self.expect_sp()?;
@@ -287,7 +353,9 @@ mod tests {
     fn keys(input: &str) -> (Option<String>, Vec<SearchKey>, bool) {
         match parse_command(input.as_bytes()) {
             Ok(c) => match c.body {
-                CommandBody::Search { charset, keys, uid } => (charset, keys, uid),
+                CommandBody::Search {
+                    charset, keys, uid, ..
+                } => (charset, keys, uid),
                 other => panic!("{input}: parsed as {other:?}"),
             },
             Err(e) => panic!("{input}: {e}"),
@@ -401,6 +469,43 @@ mod tests {
     }
 
     #[test]
+    fn return_options_and_saved_result() {
+        let ret = |input: &str| match parse_command(input.as_bytes()).unwrap().body {
+            CommandBody::Search { ret, .. } => ret,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(ret("a SEARCH ALL"), None);
+        let all = SearchReturn {
+            all: true,
+            ..Default::default()
+        };
+        assert_eq!(ret("a SEARCH RETURN () ALL"), Some(all));
+        let r = ret("a UID SEARCH return (min MAX count Save) CHARSET UTF-8 ALL").unwrap();
+        assert!(r.min && r.max && r.count && r.save && !r.all);
+        assert!(r.wants_response());
+        let save = ret("a SEARCH RETURN (SAVE) ALL").unwrap();
+        assert!(!save.wants_response());
+        assert!(err("a SEARCH RETURN (FOO) ALL").contains("MIN, MAX"));
+        assert!(err("a SEARCH RETURN (MIN)").contains("SP"));
+        assert!(err("a SEARCH RETURN (MIN  MAX) ALL").contains("search return option"));
+        let (_, k, _) = keys("a SEARCH OR $ 1 UID $");
+        assert_eq!(
+            k,
+            vec![
+                K::Or(
+                    Box::new(K::SequenceSet(SequenceSet::saved())),
+                    Box::new(K::SequenceSet(SequenceSet(vec![(
+                        SeqNumber::Value(1),
+                        SeqNumber::Value(1)
+                    )])))
+                ),
+                K::Uid(SequenceSet::saved()),
+            ]
+        );
+        assert!(parse_command(b"a SEARCH $,1").is_err());
+    }
+
+    #[test]
     fn charset_forms() {
         for (input, want) in [
             ("a SEARCH CHARSET UTF-8 ALL", "UTF-8"),
@@ -456,7 +561,6 @@ mod tests {
             ("a SEARCH 1:", "expected sequence number"),
             ("a SEARCH UID", "expected SP at byte 12"),
             ("a SEARCH UID x", "expected sequence number"),
-            ("a SEARCH $", "expected search key at byte 9"),
             ("a SEARCH KEYWORD foo(", "expected end of command"),
             (
                 "a SEARCH BODY caf\u{e9}",

@@ -37,6 +37,8 @@ pub enum CommandBody {
     Select {
         mailbox: Vec<u8>,
         read_only: bool,
+        /// RFC 7162 select parameters.
+        params: SelectParams,
     },
     Create {
         mailbox: Vec<u8>,
@@ -64,12 +66,11 @@ pub enum CommandBody {
         mailbox: Vec<u8>,
         items: Vec<StatusItem>,
     },
-    /// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`
+    /// `append = "APPEND" SP mailbox 1*append-message` (RFC 3502
+    /// MULTIAPPEND; one message is RFC 3501's form).
     Append {
         mailbox: Vec<u8>,
-        flags: Vec<Flag>,
-        date: Option<DateTime>,
-        message: Vec<u8>,
+        messages: Vec<AppendMessage>,
     },
     Check,
     Close,
@@ -87,12 +88,17 @@ pub enum CommandBody {
         set: SequenceSet,
         items: Vec<FetchAtt>,
         uid: bool,
+        /// RFC 7162 fetch modifiers.
+        modifiers: FetchModifiers,
     },
-    /// `search = "SEARCH" [SP "CHARSET" SP astring] 1*(SP search-key)`
+    /// `search = "SEARCH" [search-return-opts] [SP "CHARSET" SP astring]
+    /// 1*(SP search-key)` (RETURN: RFC 4466 §2.6, RFC 4731, RFC 5182).
     Search {
         charset: Option<String>,
         keys: Vec<super::search::SearchKey>,
         uid: bool,
+        /// `None` without RETURN: a plain `* SEARCH` answer.
+        ret: Option<SearchReturn>,
     },
     /// COPY (RFC 3501 §6.4.7) or MOVE (RFC 6851 §3.1).
     Copy {
@@ -108,7 +114,103 @@ pub enum CommandBody {
         silent: bool,
         flags: Vec<Flag>,
         uid: bool,
+        /// RFC 7162 §3.1.3 `UNCHANGEDSINCE`.
+        unchanged_since: Option<u64>,
     },
+    /// RFC 2342 `namespace = "NAMESPACE"`.
+    Namespace,
+    /// RFC 5161 `enable = "ENABLE" 1*(SP capability)`; names upper-cased.
+    Enable(Vec<String>),
+    /// RFC 4978 `compress = "COMPRESS" SP algorithm`; the name upper-cased.
+    Compress {
+        mechanism: String,
+    },
+    /// RFC 5258 LIST with selection options, several patterns or return
+    /// options; a plain LIST stays `List`.
+    ListExtended(ListExtended),
+    /// RFC 6154 §3 `CREATE mailbox SP "(" "USE" SP "(" [use-attr *(SP
+    /// use-attr)] ")" ")"`; the attributes as sent (`\Sent`).
+    CreateSpecialUse {
+        mailbox: Vec<u8>,
+        uses: Vec<String>,
+    },
+}
+
+/// `select-param` (RFC 7162 §7): `CONDSTORE` and `QRESYNC (...)`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SelectParams {
+    pub condstore: bool,
+    pub qresync: Option<QresyncParams>,
+}
+
+/// `"QRESYNC" SP "(" uidvalidity SP mod-sequence-value [SP known-uids]
+/// [SP seq-match-data] ")"` (RFC 7162 §3.2.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QresyncParams {
+    pub uidvalidity: u32,
+    pub modseq: u64,
+    pub known_uids: Option<SequenceSet>,
+    /// Known message numbers and their UIDs, pairwise.
+    pub seq_match: Option<(SequenceSet, SequenceSet)>,
+}
+
+/// `fetch-modifier` (RFC 7162 §3.1.4.1, §3.2.6).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FetchModifiers {
+    pub changed_since: Option<u64>,
+    pub vanished: bool,
+}
+
+/// An extended LIST (RFC 5258 §3, RFC 6154, RFC 5819).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListExtended {
+    pub select: ListSelect,
+    pub reference: Vec<u8>,
+    /// At least one; `""` patterns are ignored (§3).
+    pub patterns: Vec<Vec<u8>>,
+    pub ret: ListReturn,
+}
+
+/// LIST selection options (RFC 5258 §3.1, RFC 6154 §2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListSelect {
+    pub subscribed: bool,
+    /// Accepted; Roost has no remote mailboxes.
+    pub remote: bool,
+    pub recursive_match: bool,
+    pub special_use: bool,
+}
+
+/// LIST return options (RFC 5258 §3.2, RFC 6154 §2, RFC 5819).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListReturn {
+    pub subscribed: bool,
+    pub children: bool,
+    pub special_use: bool,
+    /// `STATUS (...)`: items for a STATUS response after each LIST.
+    pub status: Option<Vec<StatusItem>>,
+}
+
+/// `append-message = append-opts SP append-data` (RFC 4466 §2.3):
+/// `[SP flag-list] [SP date-time] SP (literal / literal8 / utf8-literal)`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AppendMessage {
+    pub flags: Vec<Flag>,
+    pub date: Option<DateTime>,
+    pub message: Vec<u8>,
+    /// Sent as RFC 6855 `UTF8 (~{n}...)`.
+    pub utf8: bool,
+}
+
+impl std::fmt::Debug for AppendMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppendMessage")
+            .field("flags", &self.flags)
+            .field("date", &self.date)
+            .field("message_len", &self.message.len())
+            .field("utf8", &self.utf8)
+            .finish()
+    }
 }
 
 /// `store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list / (flag *(SP flag)))`
@@ -150,6 +252,8 @@ pub enum FetchAtt {
     BinarySize {
         part: Vec<u32>,
     },
+    /// RFC 7162 §3.1.4.2.
+    Modseq,
 }
 
 /// `section = "[" [section-spec] "]"`
@@ -179,6 +283,29 @@ pub enum StatusItem {
     UidValidity,
     Unseen,
     Size,
+    /// RFC 7162 §3.1.7.
+    HighestModseq,
+    /// RFC 7889 §4: the largest message APPEND takes here.
+    AppendLimit,
+}
+
+/// The result options of `SEARCH RETURN (...)`: RFC 4731 MIN MAX ALL
+/// COUNT and RFC 5182 SAVE. An empty list means ALL (RFC 4731 §3.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SearchReturn {
+    pub min: bool,
+    pub max: bool,
+    pub all: bool,
+    pub count: bool,
+    pub save: bool,
+}
+
+impl SearchReturn {
+    /// Whether an ESEARCH response is sent: SAVE alone asks for none
+    /// (RFC 5182 §2.2 example 1; Dovecot sends none either).
+    pub fn wants_response(&self) -> bool {
+        self.min || self.max || self.all || self.count
+    }
 }
 
 /// `flag` (RFC 3501 §9): system flags, keywords and `\*`-style extensions.
@@ -216,10 +343,48 @@ pub enum SeqNumber {
 
 /// `sequence-set = (seq-number / seq-range) *("," sequence-set)`; a single
 /// number is stored as a range from itself to itself.
+///
+/// RFC 5182 adds `sequence-set =/ "$"`, the saved SEARCH result. The parser
+/// never makes an empty set otherwise, so an empty one stands for `$` until
+/// the dispatcher puts the saved messages in its place
+/// (`cmd::searchres`); an empty saved result stays empty, which selects
+/// nothing, as RFC 5182 §2.1 wants.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SequenceSet(pub Vec<(SeqNumber, SeqNumber)>);
 
 impl SequenceSet {
+    /// `$`: the saved search result (RFC 5182).
+    pub fn saved() -> SequenceSet {
+        SequenceSet(Vec::new())
+    }
+
+    /// True for `$` before the dispatcher expanded it.
+    pub fn is_saved(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// A set naming exactly `numbers` (ascending), runs folded into
+    /// ranges: `2,4:6`.
+    pub fn from_sorted(numbers: &[u32]) -> SequenceSet {
+        let mut ranges: Vec<(SeqNumber, SeqNumber)> = Vec::new();
+        let mut run: Option<(u32, u32)> = None;
+        for &n in numbers {
+            run = match run {
+                Some((lo, hi)) if hi.checked_add(1) == Some(n) => Some((lo, n)),
+                Some((lo, hi)) if hi == n => Some((lo, hi)),
+                Some((lo, hi)) => {
+                    ranges.push((SeqNumber::Value(lo), SeqNumber::Value(hi)));
+                    Some((n, n))
+                }
+                None => Some((n, n)),
+            };
+        }
+        if let Some((lo, hi)) = run {
+            ranges.push((SeqNumber::Value(lo), SeqNumber::Value(hi)));
+        }
+        SequenceSet(ranges)
+    }
+
     /// Whether `n` is in the set, given the value `*` stands for.
     pub fn contains(&self, n: u32, last: u32) -> bool {
         let resolve = |s: SeqNumber| match s {
@@ -292,6 +457,11 @@ impl CommandBody {
             CommandBody::Fetch { uid: true, .. } => "UID FETCH",
             CommandBody::Store { uid: false, .. } => "STORE",
             CommandBody::Store { uid: true, .. } => "UID STORE",
+            CommandBody::Namespace => "NAMESPACE",
+            CommandBody::Enable(_) => "ENABLE",
+            CommandBody::Compress { .. } => "COMPRESS",
+            CommandBody::ListExtended(_) => "LIST",
+            CommandBody::CreateSpecialUse { .. } => "CREATE",
         }
     }
 }
@@ -311,17 +481,10 @@ impl std::fmt::Debug for CommandBody {
                 .field("initial", &initial.as_ref().map(|_| "<redacted>"))
                 .finish(),
             CommandBody::Id(params) => f.debug_tuple("Id").field(params).finish(),
-            CommandBody::Append {
-                mailbox,
-                flags,
-                date,
-                message,
-            } => f
+            CommandBody::Append { mailbox, messages } => f
                 .debug_struct("Append")
                 .field("mailbox", &String::from_utf8_lossy(mailbox))
-                .field("flags", flags)
-                .field("date", date)
-                .field("message_len", &message.len())
+                .field("messages", messages)
                 .finish(),
             CommandBody::Select { mailbox, .. }
             | CommandBody::Create { mailbox }

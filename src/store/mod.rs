@@ -14,7 +14,9 @@ pub mod cache;
 pub mod dotlock;
 pub mod keywords;
 pub mod maildir;
+pub mod modseq;
 pub mod names;
+pub mod special_use;
 pub mod state;
 pub mod subscriptions;
 pub mod uidlist;
@@ -172,6 +174,8 @@ pub struct StatusCounts {
     pub unseen: u32,
     /// RFC 8438: the sum of RFC822.SIZEs; None unless asked for.
     pub size: Option<u64>,
+    /// RFC 7162 §3.1.7.
+    pub highest_modseq: u64,
 }
 
 /// Flags for a message being appended: system flags plus keyword names.
@@ -179,6 +183,15 @@ pub struct StatusCounts {
 pub struct NewFlags {
     pub system: u8,
     pub keywords: Vec<String>,
+}
+
+/// One message of an APPEND (RFC 3502: there may be several).
+#[derive(Clone, Debug)]
+pub struct AppendItem<'a> {
+    pub bytes: &'a [u8],
+    pub flags: NewFlags,
+    /// The INTERNALDATE asked for; now when `None`.
+    pub internal_date: Option<SystemTime>,
 }
 
 /// A message to COPY or MOVE: its file and what to carry over.
@@ -234,9 +247,14 @@ impl Store {
         }
     }
 
-    /// True if the mailbox exists and can be selected.
+    /// True if the mailbox exists and can be selected. A folder that is a
+    /// symlink, or whose `cur/` is one, does not count: symlinks are not
+    /// followed out of the user's tree.
     pub fn exists(&self, name: &MailboxName) -> bool {
-        self.path_of(name).join("cur").is_dir()
+        let dir = self.path_of(name);
+        let real_dir =
+            |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir() && !m.is_symlink());
+        (name.is_inbox() || real_dir(&dir)) && real_dir(&dir.join("cur"))
     }
 
     /// Every mailbox, plus parents implied by deeper names, sorted.
@@ -382,6 +400,9 @@ impl Store {
     /// The shared state of a mailbox, synced with the disk.
     pub fn mailbox(&self, name: &MailboxName) -> Result<Arc<Mutex<MailboxState>>, StoreError> {
         let dir = self.path_of(name);
+        if !name.is_inbox() && fs::symlink_metadata(&dir).is_ok_and(|m| m.is_symlink()) {
+            return Err(StoreError::NotFound);
+        }
         let state = self.registry.get(&dir);
         {
             let mut st = lock(&state);
@@ -417,6 +438,7 @@ impl Store {
             uidvalidity: st.uidvalidity,
             unseen: st.unseen() as u32,
             size,
+            highest_modseq: st.highest_modseq(),
         })
     }
 
@@ -435,7 +457,7 @@ impl Store {
         internal_date: Option<SystemTime>,
     ) -> Result<(u32, u32), StoreError> {
         let dir = self.path_of(name);
-        if !dir.join("cur").is_dir() {
+        if !self.exists(name) {
             return Err(StoreError::NotFound);
         }
         let base = maildir::new_base(&self.host);
@@ -446,6 +468,120 @@ impl Store {
             let _ = fs::remove_file(&tmp);
         }
         result
+    }
+
+    /// MULTIAPPEND (RFC 3502): delivers several messages, all or none.
+    /// Every message is written to `tmp/` and fsynced first; only then are
+    /// they renamed into `cur/` and numbered together under the uidlist
+    /// lock. Any failure removes what was placed, so no message of a failed
+    /// command remains. Returns the UIDVALIDITY and the UIDs, in order.
+    pub fn append_all(
+        &self,
+        name: &MailboxName,
+        items: &[AppendItem<'_>],
+    ) -> Result<(u32, Vec<u32>), StoreError> {
+        let dir = self.path_of(name);
+        if !self.exists(name) {
+            return Err(StoreError::NotFound);
+        }
+        let mut written: Vec<(String, PathBuf)> = Vec::with_capacity(items.len());
+        let cleanup = |paths: &mut dyn Iterator<Item = &PathBuf>| {
+            for p in paths {
+                let _ = fs::remove_file(p);
+            }
+        };
+        for item in items {
+            let base = maildir::new_base(&self.host);
+            let tmp = dir.join("tmp").join(&base);
+            let date = item.internal_date.unwrap_or_else(SystemTime::now);
+            if let Err(e) = write_synced(&tmp, item.bytes, date) {
+                cleanup(&mut written.iter().map(|(_, p)| p).chain([&tmp]));
+                return Err(e.into());
+            }
+            written.push((base, tmp));
+        }
+        let state = match self.mailbox(name) {
+            Ok(st) => st,
+            Err(e) => {
+                cleanup(&mut written.iter().map(|(_, p)| p));
+                return Err(e);
+            }
+        };
+        let mut st = lock(&state);
+        let placed = self.place_all(&dir, &mut st, items, &written);
+        match placed {
+            Ok(r) => Ok(r),
+            Err((e, in_cur)) => {
+                cleanup(&mut written.iter().map(|(_, p)| p).chain(in_cur.iter()));
+                st.mark_dirty();
+                Err(e)
+            }
+        }
+    }
+
+    /// The second half of `append_all`, under the mailbox lock: on error,
+    /// also the `cur/` files it had already placed.
+    #[allow(clippy::type_complexity)]
+    fn place_all(
+        &self,
+        dir: &Path,
+        st: &mut MailboxState,
+        items: &[AppendItem<'_>],
+        written: &[(String, PathBuf)],
+    ) -> Result<(u32, Vec<u32>), (StoreError, Vec<PathBuf>)> {
+        let mut in_cur: Vec<PathBuf> = Vec::new();
+        let _uidlist_lock = lock_uidlist(dir).map_err(|e| (e, Vec::new()))?;
+        let mut placed: Vec<(String, Message)> = Vec::with_capacity(items.len());
+        for (item, (base, tmp)) in items.iter().zip(written) {
+            let mut flags = Flags {
+                system: item.flags.system,
+                keywords: 0,
+            };
+            let letters = match keyword_letters(dir, st, &item.flags.keywords, true) {
+                Ok(l) => l,
+                Err(e) => return Err((e, in_cur)),
+            };
+            for idx in letters {
+                flags.set_keyword(idx, true);
+            }
+            let vsize = maildir::crlf_size(item.bytes);
+            let file = maildir::cur_name(base, item.bytes.len() as u64, vsize, flags);
+            let dest = dir.join("cur").join(&file);
+            if let Err(e) = fs::rename(tmp, &dest) {
+                return Err((e.into(), in_cur));
+            }
+            in_cur.push(dest);
+            let key = file
+                .split(maildir::INFO_SEP)
+                .next()
+                .unwrap_or(&file)
+                .to_string();
+            placed.push((
+                key,
+                Message {
+                    uid: 0,
+                    file: file.into_boxed_str(),
+                    in_new: false,
+                    flags,
+                    vsize: Some(vsize),
+                    modseq: 0,
+                },
+            ));
+        }
+        sync_dir(&dir.join("cur"));
+        let keys: Vec<String> = placed.iter().map(|(k, _)| k.clone()).collect();
+        let root = self.root.clone();
+        let uids = match st.persist_new_uids(&keys, &move || next_uidvalidity(&root)) {
+            Ok(u) if u.len() == placed.len() => u,
+            Ok(_) => return Err((StoreError::NotPossible("no UID assigned"), in_cur)),
+            Err(e) => return Err((e, in_cur)),
+        };
+        for ((_, mut msg), &uid) in placed.into_iter().zip(&uids) {
+            msg.uid = uid;
+            st.note_appended(msg, true);
+        }
+        st.flush_modseq();
+        Ok((st.uidvalidity, uids))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -492,9 +628,11 @@ impl Store {
                 in_new: false,
                 flags: disk_flags,
                 vsize: Some(vsize),
+                modseq: 0,
             },
             true,
         );
+        st.flush_modseq();
         Ok((st.uidvalidity, uid))
     }
 
@@ -533,7 +671,7 @@ impl Store {
         is_move: bool,
     ) -> Result<(u32, Vec<u32>), StoreError> {
         let dir = self.path_of(target);
-        if !dir.join("cur").is_dir() {
+        if !self.exists(target) {
             return Err(StoreError::NotFound);
         }
         let state = self.mailbox(target)?;
@@ -592,6 +730,7 @@ impl Store {
                     in_new: false,
                     flags,
                     vsize: Some(vsize),
+                    modseq: 0,
                 },
             ));
         }
@@ -603,6 +742,7 @@ impl Store {
             msg.uid = uid;
             st.note_appended(msg, false);
         }
+        st.flush_modseq();
         st.mark_dirty();
         Ok((st.uidvalidity, uids))
     }

@@ -29,6 +29,7 @@
 use super::dotlock::{DotLock, UIDLIST_LOCK};
 use super::keywords::Keywords;
 use super::maildir::{self, Flags};
+use super::modseq::{self, ModseqLog};
 use super::uidlist::{self, UidList, UidRecord};
 use super::StoreError;
 use std::collections::HashMap;
@@ -52,6 +53,8 @@ pub struct Message {
     pub flags: Flags,
     /// RFC822.SIZE when known without reading the file (`,W=` or uidlist `W`).
     pub vsize: Option<u64>,
+    /// RFC 7162 mod-sequence: when the flags last changed (or it arrived).
+    pub modseq: u64,
 }
 
 impl Message {
@@ -111,6 +114,8 @@ pub struct MailboxState {
     pub keywords: Keywords,
     /// ENVELOPE, BODYSTRUCTURE and friends of messages already parsed.
     pub cache: super::cache::MessageCache,
+    /// Mod-sequences (RFC 7162) and their journal.
+    pub modseq: ModseqLog,
     /// Increases whenever anything above changes, so sessions can skip
     /// comparing when nothing happened.
     pub change: u64,
@@ -141,6 +146,7 @@ impl MailboxState {
             first_recent_uid: 1,
             keywords: Keywords::default(),
             cache: super::cache::MessageCache::default(),
+            modseq: ModseqLog::default(),
             change: 0,
             uid_of: HashMap::new(),
             records_in_file: 0,
@@ -215,8 +221,11 @@ impl MailboxState {
 
     fn read_stamps(&self) -> Result<Stamps, StoreError> {
         let dir_stamp = |sub: &str| -> Result<Stamp, StoreError> {
-            match fs::metadata(self.dir.join(sub)) {
-                Ok(m) => Ok(Stamp::of(&m)),
+            // A symlinked cur/ or new/ could lead into another user's
+            // tree: such a folder does not exist as far as Roost goes.
+            match fs::symlink_metadata(self.dir.join(sub)) {
+                Ok(m) if m.is_dir() => Ok(Stamp::of(&m)),
+                Ok(_) => Err(StoreError::NotFound),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::NotFound),
                 Err(e) => Err(StoreError::Io(e)),
             }
@@ -287,6 +296,10 @@ impl MailboxState {
             };
             for entry in entries {
                 let entry = entry.map_err(StoreError::Io)?;
+                // Symlinks are never messages: they could point anywhere.
+                if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+                    continue;
+                }
                 let Ok(name) = entry.file_name().into_string() else {
                     continue;
                 };
@@ -417,6 +430,7 @@ impl MailboxState {
                 in_new: f.in_new,
                 flags,
                 vsize,
+                modseq: 0,
             };
             // Prefer the cur/ copy when a file is caught in both places.
             match by_uid.get(&uid) {
@@ -436,6 +450,7 @@ impl MailboxState {
                 }
             }
         }
+        self.assign_modseqs(&mut messages);
         if !self.loaded {
             // Dovecot: a message is \Recent if it is found in new/.
             self.first_recent_uid = messages
@@ -452,6 +467,87 @@ impl MailboxState {
             self.cache
                 .retain(|uid| present.binary_search_by_key(&uid, |m| m.uid).is_ok());
         }
+    }
+
+    /// Gives each message of a fresh scan its modseq: the one it had if its
+    /// flags are unchanged, a new one if they changed or it is new; and
+    /// records the messages that are gone as expunged. On the first load
+    /// the journal on disk stands in for the previous state.
+    fn assign_modseqs(&mut self, messages: &mut [Message]) {
+        let mut changed = Vec::new();
+        let mut gone = Vec::new();
+        if !self.loaded || self.modseq.uidvalidity() != self.uidvalidity {
+            match modseq::load(&self.dir, self.uidvalidity) {
+                Some(mut journal) => {
+                    self.modseq = ModseqLog::resume(self.uidvalidity, &mut journal);
+                    for (i, m) in messages.iter_mut().enumerate() {
+                        match journal.messages.remove(&m.uid) {
+                            Some((ms, flags)) if flags == m.flags => m.modseq = ms,
+                            _ => changed.push(i),
+                        }
+                    }
+                    gone.extend(journal.messages.into_keys());
+                }
+                None => {
+                    self.modseq = ModseqLog::fresh(self.uidvalidity);
+                    let seed = self.modseq.highest();
+                    for m in messages.iter_mut() {
+                        m.modseq = seed;
+                    }
+                }
+            }
+        } else {
+            // Both lists ascend by UID: walk them together.
+            let old = &self.messages;
+            let mut j = 0;
+            for (i, m) in messages.iter_mut().enumerate() {
+                while j < old.len() && old[j].uid < m.uid {
+                    gone.push(old[j].uid);
+                    j += 1;
+                }
+                match old.get(j) {
+                    Some(o) if o.uid == m.uid => {
+                        m.modseq = o.modseq;
+                        if o.flags != m.flags {
+                            changed.push(i);
+                        }
+                        j += 1;
+                    }
+                    _ => changed.push(i),
+                }
+            }
+            gone.extend(old[j..].iter().map(|o| o.uid));
+        }
+        if !changed.is_empty() {
+            let ms = self.modseq.allocate();
+            for i in changed {
+                let m = &mut messages[i];
+                m.modseq = ms;
+                self.modseq.note_message(m.uid, ms, m.flags);
+            }
+        }
+        if !gone.is_empty() {
+            let ms = self.modseq.allocate();
+            self.modseq.note_expunged(ms, &gone);
+        }
+        self.flush_modseq_of(messages);
+    }
+
+    fn flush_modseq_of(&mut self, messages: &[Message]) {
+        let mut it = messages.iter().map(|m| (m.uid, m.modseq, m.flags));
+        self.modseq.flush(&self.dir, &mut it);
+    }
+
+    /// Writes pending modseq changes to the journal.
+    pub fn flush_modseq(&mut self) {
+        let messages = std::mem::take(&mut self.messages);
+        self.flush_modseq_of(&messages);
+        self.messages = messages;
+    }
+
+    /// HIGHESTMODSEQ (RFC 7162 §3.1.2.1).
+    pub fn highest_modseq(&self) -> u64 {
+        self.modseq.highest()
     }
 
     /// The UIDs that become \Recent for the calling session, which is then
@@ -502,10 +598,21 @@ impl MailboxState {
         let new = self.dir.join("cur").join(&name);
         match fs::rename(&old, &new) {
             Ok(()) => {
+                let changed = self.messages[idx].flags != flags;
+                let ms = if changed {
+                    self.modseq.allocate()
+                } else {
+                    self.messages[idx].modseq
+                };
                 let m = &mut self.messages[idx];
                 m.file = name.into_boxed_str();
                 m.in_new = false;
                 m.flags = flags;
+                m.modseq = ms;
+                if changed {
+                    self.modseq.note_message(m.uid, ms, flags);
+                    self.flush_modseq();
+                }
                 self.change += 1;
                 Ok(true)
             }
@@ -539,6 +646,9 @@ impl MailboxState {
         if !removed.is_empty() {
             self.messages
                 .retain(|m| removed.binary_search(&m.uid).is_err());
+            let ms = self.modseq.allocate();
+            self.modseq.note_expunged(ms, &removed);
+            self.flush_modseq();
             self.change += 1;
         }
         match error {
@@ -555,7 +665,12 @@ impl MailboxState {
     }
 
     /// Records a message this process delivered into `cur/` with `uid`.
-    pub(super) fn note_appended(&mut self, msg: Message, uidlist_stamp_after: bool) {
+    /// The caller flushes the modseq journal (`flush_modseq`) after a batch.
+    pub(super) fn note_appended(&mut self, mut msg: Message, uidlist_stamp_after: bool) {
+        if self.loaded {
+            msg.modseq = self.modseq.allocate();
+            self.modseq.note_message(msg.uid, msg.modseq, msg.flags);
+        }
         self.uid_of.insert(msg.base().into(), msg.uid);
         self.next_uid = self.next_uid.max(msg.uid + 1);
         match self.messages.last() {
@@ -623,9 +738,18 @@ impl MailboxState {
     /// Drops messages whose files this process moved away (MOVE).
     pub fn forget_messages(&mut self, uids: &[u32]) {
         let before = self.messages.len();
-        self.messages
-            .retain(|m| uids.binary_search(&m.uid).is_err());
+        let mut gone = Vec::new();
+        self.messages.retain(|m| {
+            let keep = uids.binary_search(&m.uid).is_err();
+            if !keep {
+                gone.push(m.uid);
+            }
+            keep
+        });
         if self.messages.len() != before {
+            let ms = self.modseq.allocate();
+            self.modseq.note_expunged(ms, &gone);
+            self.flush_modseq();
             self.change += 1;
         }
     }

@@ -128,7 +128,9 @@ impl ServerBuilder {
         std::fs::write(root.join("passwd"), passwd).unwrap();
         let mut conf = format!(
             "listen = 127.0.0.1:0\npasswd_file = {}\nmail_location = %h/Maildir\n\
-             auth_failure_delay_ms = 100\n",
+             auth_failure_delay_ms = 100\n\
+             # Tests start from empty trees; the special_use tests turn it on.\n\
+             autocreate_special_use = no\n",
             root.join("passwd").display()
         );
         if self.tls {
@@ -206,11 +208,41 @@ impl TestServer {
         Self::builder().start()
     }
 
-    fn spawn(dir: tempfile::TempDir, ca: TestCa, tls: bool, mut command: Command) -> TestServer {
+    fn spawn(dir: tempfile::TempDir, ca: TestCa, tls: bool, command: Command) -> TestServer {
+        let (child, port, tls_port, log) = Self::launch(dir.path(), tls, command);
+        TestServer {
+            child,
+            dir,
+            port,
+            tls_port,
+            ca,
+            log,
+        }
+    }
+
+    /// Kills the server (SIGKILL, no goodbyes) and starts it again on the
+    /// same tree and configuration; the ports change.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let command = Command::new(env!("CARGO_BIN_EXE_roost"));
+        let (child, port, tls_port, log) =
+            Self::launch(self.dir.path(), self.tls_port.is_some(), command);
+        self.child = child;
+        self.port = port;
+        self.tls_port = tls_port;
+        self.log = log;
+    }
+
+    fn launch(
+        dir: &Path,
+        tls: bool,
+        mut command: Command,
+    ) -> (Child, u16, Option<u16>, Arc<Mutex<String>>) {
         let mut child = command
             .arg("serve")
             .arg("-c")
-            .arg(dir.path().join("roost.conf"))
+            .arg(dir.join("roost.conf"))
             .arg("-v")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -251,14 +283,7 @@ impl TestServer {
                 port = Some(p);
             }
         }
-        TestServer {
-            child,
-            dir,
-            port: port.expect("plain port"),
-            tls_port,
-            ca,
-            log,
-        }
+        (child, port.expect("plain port"), tls_port, log)
     }
 
     pub fn root(&self) -> PathBuf {
@@ -336,6 +361,13 @@ impl TestServer {
     pub fn login(&self) -> Client {
         let mut c = self.connect();
         c.ok("LOGIN alice secret");
+        c
+    }
+
+    /// A plain connection, logged in as another user.
+    pub fn login_as(&self, user: &str, password: &str) -> Client {
+        let mut c = self.connect();
+        c.ok(&format!("LOGIN {user} {password}"));
         c
     }
 }

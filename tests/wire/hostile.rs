@@ -1,0 +1,99 @@
+//! Hostile input: each case gets a clear tagged answer (or BYE), the
+//! server stays up for everyone else, and nothing grows without bound.
+//! SECURITY.md lists these cases with the test that shows each.
+
+use crate::common::TestServer;
+use std::io::Write;
+use std::time::Duration;
+
+#[test]
+fn nul_bytes_and_bad_utf7_are_refused() {
+    let server = TestServer::start();
+    let mut c = server.login();
+    c.send(b"a1 SELECT \"IN\0BOX\"\r\n");
+    let r = c.line();
+    assert!(r.starts_with("a1 BAD"), "{r}");
+    c.send(b"a2 CREATE {3+}\r\na\0b\r\n");
+    let r = c.line();
+    assert!(r.starts_with("a2 NO") || r.starts_with("a2 BAD"), "{r}");
+    for bad in ["&", "&Jjo", "&AGE-", "&-&", "a&ZZZ-b", "&2D0-"] {
+        let r = c.cmd(&format!("CREATE \"{bad}\""));
+        assert!(r.tagged.starts_with("NO"), "CREATE {bad}: {}", r.tagged);
+    }
+    c.ok("NOOP");
+}
+
+#[test]
+fn huge_sequence_sets_and_deep_searches_are_bounded() {
+    let server = TestServer::start();
+    let mut c = server.login();
+    c.append("INBOX", "", "Subject: x\r\n\r\nx\r\n");
+    c.ok("SELECT INBOX");
+    // 100,000 elements: at the limit, answered; over it, BAD.
+    let set: Vec<String> = (1..=100_000).map(|n| (n * 2).to_string()).collect();
+    let r = c.cmd(&format!("UID FETCH {} (FLAGS)", set.join(",")));
+    assert!(
+        r.tagged.starts_with("OK") || r.tagged.starts_with("BAD"),
+        "{}",
+        r.tagged
+    );
+    let set: Vec<String> = (1..=100_001).map(|n| (n * 2).to_string()).collect();
+    let r = c.cmd(&format!("UID FETCH {} (FLAGS)", set.join(",")));
+    assert!(r.tagged.starts_with("BAD"), "{}", r.tagged);
+    // Nesting beyond the limit is BAD, not a stack overflow.
+    let deep = format!("{}ALL{}", "(".repeat(5000), ")".repeat(5000));
+    let r = c.cmd(&format!("SEARCH {deep}"));
+    assert!(r.tagged.starts_with("BAD"), "{}", r.tagged);
+    let nots = format!("{}ALL", "NOT ".repeat(5000));
+    let r = c.cmd(&format!("SEARCH {nots}"));
+    assert!(r.tagged.starts_with("BAD"), "{}", r.tagged);
+    let r = c.ok("SEARCH (((((OR NOT SEEN ALL)))))");
+    assert_eq!(r.untagged, vec!["* SEARCH 1"]);
+}
+
+#[test]
+fn sasl_garbage_is_bad_and_the_session_goes_on() {
+    let server = TestServer::start();
+    let mut c = server.connect();
+    for garbage in ["!!!", "AAAA====", "=", "AGFsaWNl", "AAAA", "AHNlY3JldA=="] {
+        let r = c.cmd(&format!("AUTHENTICATE PLAIN {garbage}"));
+        assert!(
+            r.tagged.starts_with("BAD") || r.tagged.starts_with("NO"),
+            "{garbage}: {}",
+            r.tagged
+        );
+    }
+    c.send(b"a9 AUTHENTICATE PLAIN\r\n");
+    assert!(c.line().starts_with('+'));
+    c.send(&[0xff; 64]);
+    c.send(b"\r\n");
+    let r = c.line();
+    assert!(r.starts_with("a9 BAD") || r.starts_with("a9 NO"), "{r}");
+    c.ok("LOGIN alice secret");
+}
+
+#[test]
+fn a_client_that_never_reads_does_not_pin_the_server() {
+    let server = TestServer::start();
+    let mut c = server.login();
+    c.append(
+        "INBOX",
+        "",
+        &format!("Subject: big\r\n\r\n{}\r\n", "y".repeat(1 << 20)),
+    );
+    c.ok("SELECT INBOX");
+    // Ask for far more than the socket buffers hold and never read it.
+    let mut raw = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    raw.write_all(b"a LOGIN alice secret\r\nb SELECT INBOX\r\n")
+        .unwrap();
+    for i in 0..200 {
+        let _ = raw.write_all(format!("f{i} FETCH 1 BODY.PEEK[]\r\n").as_bytes());
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // Everyone else is served meanwhile.
+    let mut other = server.login();
+    other.ok("SELECT INBOX");
+    other.ok("FETCH 1 (FLAGS)");
+    drop(raw);
+    c.ok("NOOP");
+}
