@@ -9,6 +9,7 @@ mod differential;
 mod docs;
 mod dovecot;
 mod fuzz_corpus;
+mod interop;
 mod migrate;
 mod package;
 mod privileges;
