@@ -247,11 +247,21 @@ impl CommandReader {
                 self.current.bytes.extend_from_slice(chunk);
                 self.line_bytes += n;
                 self.pos += n + 1;
+                // Only this line part (after the last literal's data) may end
+                // in the CR of its CRLF or in a literal marker; a literal's
+                // own bytes are data (found by fuzzing: `{6}` + "scret\r\n").
+                let line_start = self
+                    .current
+                    .literals
+                    .last()
+                    .map_or(0, |&(off, len)| off + len);
                 // A CR may have been split off into the previous chunk.
-                if self.current.bytes.last() == Some(&b'\r') {
+                if self.current.bytes.len() > line_start
+                    && self.current.bytes.last() == Some(&b'\r')
+                {
                     self.current.bytes.pop();
                 }
-                match literal_marker(&self.current.bytes) {
+                match literal_marker(&self.current.bytes[line_start..]) {
                     None => {
                         self.compact();
                         let framed = std::mem::take(&mut self.current);
@@ -552,6 +562,25 @@ mod tests {
             assert_eq!(
                 written,
                 b"+ Ready for literal data\r\n+ Ready for literal data\r\n".to_vec()
+            );
+        }
+    }
+
+    #[test]
+    fn a_literal_ending_in_cr_or_a_marker_is_data() {
+        // Found by fuzzing: the literal's last byte is a CR and the line
+        // then ends with a bare LF; or its data ends like a literal marker.
+        let input = b"a LOGIN {5}\r\nalice {6}\r\nscret\r\nb X {3+}\r\n{1}\nc NOOP\r\n";
+        for chunk in 1..input.len() + 1 {
+            let (got, _) = frame_all(input, chunk);
+            assert_eq!(
+                got,
+                vec![
+                    Ok(b"a LOGIN {5}\r\nalice {6}\r\nscret\r".to_vec()),
+                    Ok(b"b X {3+}\r\n{1}".to_vec()),
+                    Ok(b"c NOOP".to_vec()),
+                ],
+                "chunk size {chunk}"
             );
         }
     }
