@@ -113,6 +113,46 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "largest message APPEND accepts, in bytes",
     ),
     (
+        "max_connections_per_ip",
+        "100",
+        "simultaneous connections from one client address (IPv6: one /64); more get BYE",
+    ),
+    (
+        "max_sessions_per_user",
+        "50",
+        "simultaneous logged-in sessions of one user; more logins get NO [LIMIT]",
+    ),
+    (
+        "max_sequence_ranges",
+        "100000",
+        "ranges in one sequence set (1,3:5 is two); longer ones get BAD",
+    ),
+    (
+        "max_search_depth",
+        "64",
+        "nesting of parentheses, NOT and OR in one SEARCH; deeper gets BAD",
+    ),
+    (
+        "max_mailbox_name_length",
+        "1024",
+        "longest mailbox name CREATE and RENAME accept, in bytes",
+    ),
+    (
+        "max_mailbox_depth",
+        "32",
+        "most hierarchy levels in a mailbox name CREATE and RENAME accept",
+    ),
+    (
+        "max_mailboxes",
+        "10000",
+        "most folders one user may have; CREATE beyond gets NO [LIMIT]",
+    ),
+    (
+        "login_timeout_secs",
+        "180",
+        "time a connection has to log in, however busy it keeps; then BYE",
+    ),
+    (
         "auth_failure_delay_ms",
         "1000",
         "delay before answering a failed login; doubles per failure from one address up to 15 s",
@@ -198,6 +238,14 @@ pub struct Config {
     pub max_line_length: usize,
     pub max_literal_size: usize,
     pub max_append_size: usize,
+    pub max_connections_per_ip: usize,
+    pub max_sessions_per_user: usize,
+    pub max_sequence_ranges: usize,
+    pub max_search_depth: usize,
+    pub max_mailbox_name_length: usize,
+    pub max_mailbox_depth: usize,
+    pub max_mailboxes: usize,
+    pub login_timeout: Duration,
     pub auth_failure_delay: Duration,
     pub idle_keepalive: Duration,
     pub timeout_preauth: Duration,
@@ -249,6 +297,14 @@ impl Default for Config {
             max_line_length: 0,
             max_literal_size: 0,
             max_append_size: 0,
+            max_connections_per_ip: 0,
+            max_sessions_per_user: 0,
+            max_sequence_ranges: 0,
+            max_search_depth: 0,
+            max_mailbox_name_length: 0,
+            max_mailbox_depth: 0,
+            max_mailboxes: 0,
+            login_timeout: Duration::ZERO,
             auth_failure_delay: Duration::ZERO,
             idle_keepalive: Duration::ZERO,
             timeout_preauth: Duration::ZERO,
@@ -379,6 +435,24 @@ impl Config {
             "max_line_length" => self.max_line_length = parse_num(key, value, 1024, 16 << 20)?,
             "max_literal_size" => self.max_literal_size = parse_num(key, value, 1024, 1 << 30)?,
             "max_append_size" => self.max_append_size = parse_num(key, value, 1024, 4 << 30)?,
+            "max_connections_per_ip" => {
+                self.max_connections_per_ip = parse_num(key, value, 1, 1000000)?
+            }
+            "max_sessions_per_user" => {
+                self.max_sessions_per_user = parse_num(key, value, 1, 1000000)?
+            }
+            "max_sequence_ranges" => {
+                self.max_sequence_ranges = parse_num(key, value, 16, 10000000)?
+            }
+            "max_search_depth" => self.max_search_depth = parse_num(key, value, 4, 1000)?,
+            "max_mailbox_name_length" => {
+                self.max_mailbox_name_length = parse_num(key, value, 16, 65536)?
+            }
+            "max_mailbox_depth" => self.max_mailbox_depth = parse_num(key, value, 1, 1000)?,
+            "max_mailboxes" => self.max_mailboxes = parse_num(key, value, 1, 10000000)?,
+            "login_timeout_secs" => {
+                self.login_timeout = Duration::from_secs(parse_num(key, value, 5, 86400)? as u64)
+            }
             "auth_failure_delay_ms" => {
                 self.auth_failure_delay =
                     Duration::from_millis(parse_num(key, value, 0, 60_000)? as u64)
@@ -484,6 +558,14 @@ impl Config {
                     "max_line_length" => self.max_line_length.to_string(),
                     "max_literal_size" => self.max_literal_size.to_string(),
                     "max_append_size" => self.max_append_size.to_string(),
+                    "max_connections_per_ip" => self.max_connections_per_ip.to_string(),
+                    "max_sessions_per_user" => self.max_sessions_per_user.to_string(),
+                    "max_sequence_ranges" => self.max_sequence_ranges.to_string(),
+                    "max_search_depth" => self.max_search_depth.to_string(),
+                    "max_mailbox_name_length" => self.max_mailbox_name_length.to_string(),
+                    "max_mailbox_depth" => self.max_mailbox_depth.to_string(),
+                    "max_mailboxes" => self.max_mailboxes.to_string(),
+                    "login_timeout_secs" => self.login_timeout.as_secs().to_string(),
                     "auth_failure_delay_ms" => self.auth_failure_delay.as_millis().to_string(),
                     "idle_keepalive_secs" => self.idle_keepalive.as_secs().to_string(),
                     "timeout_preauth_secs" => self.timeout_preauth.as_secs().to_string(),

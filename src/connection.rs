@@ -7,7 +7,7 @@ use crate::context::{ServerContext, MAX_BAD_COMMANDS, WRITE_TIMEOUT};
 use crate::error::{Error, Tagged};
 use crate::net::Transport;
 use crate::proto::encode::{Code, Status};
-use crate::proto::parse::{parse_command, secret_offset};
+use crate::proto::parse::{parse_command_with, secret_offset};
 use crate::proto::reader::{Framed, ReadError};
 use crate::session::{Session, State};
 use std::io;
@@ -81,8 +81,22 @@ fn run(s: &mut Session) -> String {
     let mut bad_in_a_row = 0u32;
     loop {
         let timeout = if s.state == State::NotAuthenticated {
-            s.ctx.config.timeout_preauth
+            // However busy a client keeps, it has login_timeout_secs to log
+            // in (a byte at a time would otherwise hold the thread for ever).
+            let left = s
+                .ctx
+                .config
+                .login_timeout
+                .saturating_sub(s.started.elapsed());
+            if left.is_zero() {
+                bye(s, "Login timed out.");
+                return "login timeout".into();
+            }
+            s.transport
+                .set_read_deadline(Some(std::time::Instant::now() + left));
+            s.ctx.config.timeout_preauth.min(left)
         } else {
+            s.transport.set_read_deadline(None);
             s.ctx.config.timeout_auth
         };
         if let Err(e) = s.transport.set_read_timeout(Some(timeout)) {
@@ -93,6 +107,12 @@ fn run(s: &mut Session) -> String {
             Ok(f) => f,
             Err(ReadError::Eof) => return "connection closed".into(),
             Err(ReadError::Io(e)) if is_timeout(&e) => {
+                if s.state == State::NotAuthenticated
+                    && s.started.elapsed() >= s.ctx.config.login_timeout
+                {
+                    bye(s, "Login timed out.");
+                    return "login timeout".into();
+                }
                 bye(s, "Disconnected for inactivity.");
                 return "inactivity timeout".into();
             }
@@ -182,7 +202,7 @@ enum Outcome {
 /// Parses and runs one framed command and writes its tagged reply.
 fn execute(s: &mut Session, framed: &Framed) -> Outcome {
     s.trace.client(framed, secret_offset(&framed.bytes));
-    let cmd = match parse_command(&framed.bytes) {
+    let cmd = match parse_command_with(&framed.bytes, s.ctx.parse_limits) {
         Ok(cmd) => cmd,
         Err(e) => {
             let text = e.to_string();

@@ -41,6 +41,7 @@ pub mod demo;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod live_counts;
 pub mod message;
 pub mod migrate;
 pub mod mime;

@@ -35,6 +35,9 @@ pub struct Transport {
     stream: Stream,
     /// Set once COMPRESS DEFLATE is active; for the rest of the connection.
     deflate: Option<Box<Deflate>>,
+    /// Reads fail with `TimedOut` from this moment on, however steadily
+    /// bytes arrive (the login deadline against byte-trickling clients).
+    read_deadline: Option<std::time::Instant>,
     pub bytes_in: u64,
     pub bytes_out: u64,
 }
@@ -44,6 +47,7 @@ impl Transport {
         Transport {
             stream: Stream::Plain(tcp),
             deflate: None,
+            read_deadline: None,
             bytes_in: 0,
             bytes_out: 0,
         }
@@ -88,6 +92,11 @@ impl Transport {
     pub fn raw_fd(&self) -> Option<std::os::unix::io::RawFd> {
         use std::os::unix::io::AsRawFd;
         self.tcp().map(AsRawFd::as_raw_fd)
+    }
+
+    /// Sets (or clears) the moment after which reads fail with `TimedOut`.
+    pub fn set_read_deadline(&mut self, deadline: Option<std::time::Instant>) {
+        self.read_deadline = deadline;
     }
 
     /// Sets the read timeout of the underlying socket (`None` = block).
@@ -195,6 +204,11 @@ impl Write for Stream {
 
 impl Read for Transport {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(deadline) = self.read_deadline {
+            if std::time::Instant::now() >= deadline {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+        }
         let n = match &mut self.deflate {
             Some(d) => d.read(&mut self.stream, buf)?,
             None => self.stream.read(buf)?,

@@ -171,6 +171,22 @@ fn accept_loop(ctx: Arc<ServerContext>, listener: Listener) {
             refuse(tcp, listener.tls, "* BYE Server shutting down.\r\n");
             continue;
         }
+        let network = crate::auth::throttle::network_of(peer.ip());
+        let Some(per_network) = ctx
+            .per_network
+            .take(network, ctx.config.max_connections_per_ip)
+        else {
+            log::warn!(
+                "peer={peer} refused: max_connections_per_ip ({}) reached",
+                ctx.config.max_connections_per_ip
+            );
+            refuse(
+                tcp,
+                listener.tls,
+                "* BYE Too many connections from your address.\r\n",
+            );
+            continue;
+        };
         let Some(slot) = ConnectionSlot::take(&ctx) else {
             log::warn!(
                 "peer={peer} refused: max_connections ({}) reached",
@@ -188,7 +204,7 @@ fn accept_loop(ctx: Arc<ServerContext>, listener: Listener) {
         let spawned = std::thread::Builder::new()
             .name(format!("conn-{peer}"))
             .spawn(move || {
-                let _slot = slot;
+                let _slots = (slot, per_network);
                 connection::serve(ctx, tcp, peer, tls);
             });
         if let Err(e) = spawned {

@@ -43,6 +43,8 @@ pub struct User {
     /// The Maildir root from `mail_location`.
     pub mail_root: PathBuf,
     pub store: Store,
+    /// This session's place in `max_sessions_per_user`.
+    pub _session_slot: crate::live_counts::LiveGuard<String>,
 }
 
 pub struct Session {

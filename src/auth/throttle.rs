@@ -177,6 +177,12 @@ fn user_key(user: &str) -> u64 {
     h.finish()
 }
 
+/// The network a client address counts as: itself for IPv4, its /64 for
+/// IPv6, the IPv4 address inside an IPv4-mapped one.
+pub fn network_of(ip: IpAddr) -> IpAddr {
+    key(ip)
+}
+
 fn key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,

@@ -183,6 +183,23 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
             "Mail storage is not available for this user.",
         ));
     };
+    let Some(session_slot) = s
+        .ctx
+        .per_user
+        .take(entry.name.clone(), s.ctx.config.max_sessions_per_user)
+    else {
+        log::warn!(
+            "conn={} peer={} user={} refused: max_sessions_per_user ({}) reached",
+            s.id,
+            s.peer,
+            entry.name,
+            s.ctx.config.max_sessions_per_user
+        );
+        return Err(Error::no(
+            Some(Code::Limit),
+            "Too many sessions for this user.",
+        ));
+    };
     let store = match Store::open(
         mail_root.clone(),
         s.ctx.config.namespace.clone(),
@@ -218,6 +235,7 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
         entry,
         mail_root,
         store,
+        _session_slot: session_slot,
     });
     s.state = State::Authenticated;
     // As Dovecot does: the OK carries the post-login capabilities, so the

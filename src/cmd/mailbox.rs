@@ -63,6 +63,31 @@ fn utf8_mailbox_name(s: &Session, raw: &[u8]) -> Result<MailboxName, Error> {
     })
 }
 
+/// `max_mailbox_name_length` and `max_mailbox_depth` for a name being
+/// made (CREATE, RENAME's target); existing folders stay reachable.
+fn within_limits(s: &Session, raw: &[u8], name: &MailboxName) -> Result<(), Error> {
+    let cfg = &s.ctx.config;
+    if raw.len() > cfg.max_mailbox_name_length {
+        return Err(Error::no(
+            Some(Code::Limit),
+            format!(
+                "Mailbox name too long (max {} bytes).",
+                cfg.max_mailbox_name_length
+            ),
+        ));
+    }
+    if name.levels().len() > cfg.max_mailbox_depth {
+        return Err(Error::no(
+            Some(Code::Limit),
+            format!(
+                "Mailbox hierarchy too deep (max {} levels).",
+                cfg.max_mailbox_depth
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Mailbox-name text for the wire: UTF-8 once the client has enabled
 /// UTF8=ACCEPT (RFC 6855 §3), modified UTF-7 otherwise.
 pub(super) fn wire_text(s: &Session, text: &str) -> Vec<u8> {
@@ -177,7 +202,15 @@ pub fn create_special_use(s: &mut Session, raw: &[u8], uses: &[String]) -> Resul
         _ => raw,
     };
     let name = mailbox_name(s, trimmed)?;
+    within_limits(s, trimmed, &name)?;
     let store = s.store()?;
+    let cfg = &s.ctx.config;
+    if store.list()?.iter().filter(|e| e.selectable).count() >= cfg.max_mailboxes {
+        return Err(Error::no(
+            Some(Code::Limit),
+            format!("Too many mailboxes (max {}).", cfg.max_mailboxes),
+        ));
+    }
     if !list.is_empty() && name.is_inbox() {
         return Err(Error::no(
             Some(Code::Other("USEATTR".into())),
@@ -228,6 +261,7 @@ pub fn delete(s: &mut Session, raw: &[u8]) -> Result<Tagged, Error> {
 pub fn rename(s: &mut Session, from: &[u8], to: &[u8]) -> Result<Tagged, Error> {
     let old = mailbox_name(s, from)?;
     let new = mailbox_name(s, to)?;
+    within_limits(s, to, &new)?;
     if s.selected
         .as_ref()
         .is_some_and(|sel| sel.name == old || sel.name.is_child_of(&old))
