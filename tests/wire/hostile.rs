@@ -97,3 +97,51 @@ fn a_client_that_never_reads_does_not_pin_the_server() {
     drop(raw);
     c.ok("NOOP");
 }
+
+/// A full disk: APPEND fails with NO, leaves no half message behind, and
+/// the session and the mailbox go on. Needs a small tmpfs (root with
+/// mount(8)); elsewhere it says so and checks nothing.
+#[test]
+fn a_full_disk_refuses_the_append_and_loses_nothing() {
+    let server = TestServer::start();
+    let home = server.root().join("home/alice");
+    std::fs::create_dir_all(&home).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs"])
+        .arg(&home)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!(
+            "a_full_disk_refuses_the_append_and_loses_nothing: cannot mount a tmpfs here; skipped"
+        );
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(home.clone());
+    let mut c = server.login();
+    let uid = c.append("INBOX", "", "Subject: small\r\n\r\nfits\r\n");
+    let big = format!("Subject: big\r\n\r\n{}\r\n", "z".repeat(2 << 20));
+    let r = c.cmd(&format!("APPEND INBOX {{{}+}}\r\n{big}", big.len()));
+    assert!(r.tagged.starts_with("NO"), "{}", r.tagged);
+    let maildir = home.join("Maildir");
+    for sub in ["tmp", "new"] {
+        let left: Vec<_> = std::fs::read_dir(maildir.join(sub)).unwrap().collect();
+        assert!(left.is_empty(), "{sub}/ has {left:?}");
+    }
+    let r = c.ok("SELECT INBOX");
+    assert!(
+        r.untagged.contains(&"* 1 EXISTS".to_string()),
+        "{:?}",
+        r.untagged
+    );
+    let r = c.ok(&format!("UID FETCH {uid} (BODY.PEEK[TEXT])"));
+    assert!(r.untagged[0].contains("fits"), "{:?}", r.untagged);
+    // Room again: the next delivery works.
+    assert!(c.append("INBOX", "", "Subject: after\r\n\r\nok\r\n") > uid);
+}
