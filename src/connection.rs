@@ -139,8 +139,35 @@ fn run(s: &mut Session) -> String {
                 bye(s, "Literal too big; closing the connection.");
                 return format!("literal of {size} bytes");
             }
+            Err(ReadError::Spool { tag, error }) => {
+                log::error!(
+                    "conn={} peer={} user={} cannot store an APPEND literal: {error}",
+                    s.id,
+                    s.peer,
+                    s.user_name()
+                );
+                let (code, text) = if error.raw_os_error() == Some(28) {
+                    // ENOSPC
+                    (
+                        Some(Code::Other("OVERQUOTA".into())),
+                        "Not enough disk space.",
+                    )
+                } else {
+                    (Some(Code::ServerBug), "Cannot store the message.")
+                };
+                reply_error(s, tag.as_deref(), Status::No, code, text);
+                if let Err(e) = s.flush() {
+                    return format!("write failed: {e}");
+                }
+                continue;
+            }
         };
+        let mut framed = framed;
+        // Big APPEND literals wait in files for the APPEND handler; what it
+        // does not take is removed after the command.
+        s.spooled = std::mem::take(&mut framed.spooled).into();
         let outcome = execute(s, &framed);
+        s.spooled.clear();
         match outcome {
             Outcome::Continue { bad } => {
                 bad_in_a_row = if bad { bad_in_a_row + 1 } else { 0 };

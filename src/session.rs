@@ -64,6 +64,9 @@ pub struct Session {
     pub selected: Option<Selected>,
     /// What ENABLE (or first use) turned on.
     pub enabled: Enabled,
+    /// The current command's APPEND literals that were written to files,
+    /// in order (see `proto::reader::Spooled`).
+    pub spooled: std::collections::VecDeque<crate::proto::reader::Spooled>,
     /// RFC 5182 `$`: the UIDs the last SEARCH RETURN (SAVE) found in the
     /// selected mailbox, ascending. Emptied whenever the selection ends.
     pub saved_search: Vec<u32>,
@@ -89,6 +92,7 @@ impl Session {
             start_tls_pending: false,
             selected: None,
             enabled: Enabled::default(),
+            spooled: Default::default(),
             saved_search: Vec::new(),
             compress_pending: false,
         }

@@ -231,6 +231,8 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
     if s.ctx.config.autocreate_special_use {
         crate::store::special_use::autocreate(&store, &s.ctx.config.special_use, &entry.name);
     }
+    s.reader
+        .set_spool(spool_opener(&mail_root, &s.id), SPOOL_THRESHOLD);
     s.user = Some(User {
         entry,
         mail_root,
@@ -244,6 +246,29 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
         Code::Capability(s.capabilities()),
         "Logged in",
     ))
+}
+
+/// APPEND literals above this many bytes go to a file in the user's
+/// `tmp/` as they arrive instead of into memory.
+const SPOOL_THRESHOLD: u64 = 256 * 1024;
+
+/// Opens spool files in `<Maildir>/tmp/` (Maildir's place for messages
+/// being delivered; leftovers of a crash go after 36 hours).
+fn spool_opener(mail_root: &std::path::Path, session: &str) -> crate::proto::reader::SpoolOpener {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = mail_root.join("tmp");
+    let prefix = format!("roost-spool.{}.{session}", std::process::id());
+    let mut n = 0u64;
+    Box::new(move || {
+        n += 1;
+        let path = dir.join(format!("{prefix}.{n}"));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
+        Ok((file, path))
+    })
 }
 
 /// RFC 2971: reports the server's identity; the client's goes to the log.

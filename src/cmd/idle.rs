@@ -70,7 +70,7 @@ fn wait(s: &mut Session, poll: &mut Poll) -> Result<Tagged, Error> {
                 s.trace.client(
                     &Framed {
                         bytes: line.clone(),
-                        literals: Vec::new(),
+                        ..Framed::default()
                     },
                     None,
                 );

@@ -479,9 +479,18 @@ pub(super) fn status_response(
 /// 4315 APPENDUID in the tagged OK, with a UID set for several messages.
 pub fn append(s: &mut Session, raw: &[u8], messages: &[AppendMessage]) -> Result<Tagged, Error> {
     let name = mailbox_name(s, raw)?;
+    // Messages the reader wrote to files stand as empty literals, in order
+    // (a real message is never empty).
+    let spooled = std::mem::take(&mut s.spooled);
+    let mut files = spooled.iter();
     let mut items = Vec::with_capacity(messages.len());
     for m in messages {
-        items.push(append_item(m)?);
+        let file = if m.message.is_empty() {
+            files.next()
+        } else {
+            None
+        };
+        items.push(append_item(m, file)?);
     }
     match s.store()?.append_all(&name, &items) {
         Ok((uidvalidity, uids)) => {
@@ -504,8 +513,11 @@ pub fn append(s: &mut Session, raw: &[u8], messages: &[AppendMessage]) -> Result
 
 /// Checks one message of an APPEND and turns its options into what the
 /// store takes.
-fn append_item(m: &AppendMessage) -> Result<AppendItem<'_>, Error> {
-    if m.message.is_empty() {
+fn append_item<'a>(
+    m: &'a AppendMessage,
+    spooled: Option<&'a crate::proto::reader::Spooled>,
+) -> Result<AppendItem<'a>, Error> {
+    if m.message.is_empty() && spooled.is_none() {
         return Err(Error::no(None, "Can't save a zero byte message."));
     }
     let mut new_flags = NewFlags::default();
@@ -536,6 +548,7 @@ fn append_item(m: &AppendMessage) -> Result<AppendItem<'_>, Error> {
     let when = when.filter(|t| *t <= SystemTime::now() + Duration::from_secs(366 * 86_400));
     Ok(AppendItem {
         bytes: &m.message,
+        spooled,
         flags: new_flags,
         internal_date: when,
     })

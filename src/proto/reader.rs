@@ -45,6 +45,41 @@ pub struct Framed {
     pub bytes: Vec<u8>,
     /// `(offset, length)` of every literal's data inside `bytes`.
     pub literals: Vec<(usize, usize)>,
+    /// APPEND literals too big to hold in memory, in order: each was
+    /// written to a file and stands in `bytes` as an empty literal.
+    pub spooled: Vec<Spooled>,
+}
+
+/// An APPEND literal the reader wrote to a file (see `CommandReader::
+/// set_spool`). The file is removed when this is dropped, unless it was
+/// renamed away first (then the removal finds nothing).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Spooled {
+    pub path: std::path::PathBuf,
+    /// Bytes as sent.
+    pub size: u64,
+    /// RFC822.SIZE: `size` plus one for each LF without a CR before it.
+    pub vsize: u64,
+}
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            // Gone already if the store moved it into the mailbox.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Opens a new spool file (the session knows where: the user's `tmp/`).
+pub type SpoolOpener = Box<dyn FnMut() -> io::Result<(std::fs::File, std::path::PathBuf)> + Send>;
+
+/// A literal being written to its spool file.
+struct Spooling {
+    file: std::fs::File,
+    spooled: Spooled,
+    last_was_cr: bool,
+    failed: Option<io::Error>,
 }
 
 /// Why a command could not be framed.
@@ -64,6 +99,12 @@ pub enum ReadError {
     /// A non-synchronizing literal so large that reading it to stay in sync
     /// is not worth it: the connection must be closed.
     LiteralWayTooBig { tag: Option<Vec<u8>>, size: u64 },
+    /// An APPEND literal could not be written to its spool file (a full
+    /// disk); its bytes were read and the command dropped.
+    Spool {
+        tag: Option<Vec<u8>>,
+        error: io::Error,
+    },
 }
 
 impl From<io::Error> for ReadError {
@@ -84,6 +125,8 @@ enum Phase {
     /// Dropping input through the next LF (overlong line or rejected command),
     /// then reporting `pending_error`.
     DiscardLine,
+    /// Writing this many more literal bytes to `spooling`.
+    Spool(u64),
 }
 
 /// Frames commands from a stream; see the module docs.
@@ -97,6 +140,9 @@ pub struct CommandReader {
     pending_error: Option<ReadError>,
     /// The last bytes of a line being discarded.
     discard_tail: Vec<u8>,
+    /// Where big APPEND literals go, and from what size.
+    spool: Option<(SpoolOpener, u64)>,
+    spooling: Option<Spooling>,
 }
 
 impl Default for CommandReader {
@@ -115,7 +161,17 @@ impl CommandReader {
             phase: Phase::Line,
             pending_error: None,
             discard_tail: Vec::new(),
+            spool: None,
+            spooling: None,
         }
+    }
+
+    /// From now on, APPEND literals larger than `threshold` bytes are
+    /// written through `opener`'s files instead of held in memory (RFC 3501
+    /// leaves the literal's bytes to the server; a 50 MB message should not
+    /// cost 50 MB of RAM per connection).
+    pub fn set_spool(&mut self, opener: SpoolOpener, threshold: u64) {
+        self.spool = Some((opener, threshold));
     }
 
     /// Throws away everything received but not yet framed. STARTTLS calls
@@ -129,6 +185,7 @@ impl CommandReader {
         self.phase = Phase::Line;
         self.pending_error = None;
         self.discard_tail.clear();
+        self.spooling = None;
     }
 
     /// Hands over everything received but not yet framed and starts afresh.
@@ -271,6 +328,48 @@ impl CommandReader {
                     Some((size, sync)) => self.start_literal(stream, limits, size, sync),
                 }
             }
+            Phase::Spool(left) => {
+                let take = usize::try_from(left).unwrap_or(usize::MAX).min(avail.len());
+                let chunk = &avail[..take];
+                self.pos += take;
+                let left = left - take as u64;
+                if let Some(sp) = self.spooling.as_mut() {
+                    if sp.failed.is_none() {
+                        if let Err(e) = sp.file.write_all(chunk) {
+                            sp.failed = Some(e);
+                        }
+                    }
+                    let mut prev_cr = sp.last_was_cr;
+                    for &b in chunk {
+                        if b == b'\n' && !prev_cr {
+                            sp.spooled.vsize += 1;
+                        }
+                        prev_cr = b == b'\r';
+                    }
+                    sp.last_was_cr = prev_cr;
+                }
+                if left > 0 {
+                    self.phase = Phase::Spool(left);
+                    return Ok(None);
+                }
+                self.phase = Phase::Line;
+                if let Some(mut sp) = self.spooling.take() {
+                    // Durable before the client can hear OK for it.
+                    let synced = match sp.failed.take() {
+                        Some(e) => Err(e),
+                        None => sp.file.sync_all(),
+                    };
+                    match synced {
+                        Ok(()) => self.current.spooled.push(sp.spooled),
+                        Err(e) => {
+                            let tag = first_word(&self.current.bytes).map(<[u8]>::to_vec);
+                            self.pending_error = Some(ReadError::Spool { tag, error: e });
+                            self.phase = Phase::DiscardLine;
+                        }
+                    }
+                }
+                Ok(None)
+            }
             Phase::Literal(left) => {
                 let take = usize::try_from(left).unwrap_or(usize::MAX).min(avail.len());
                 self.current.bytes.extend_from_slice(&avail[..take]);
@@ -359,6 +458,10 @@ impl CommandReader {
             self.phase = Phase::DiscardLiteral(size);
             return Ok(None);
         }
+        let threshold = self.spool.as_ref().map(|(_, t)| *t);
+        if threshold.is_some_and(|t| size > t) && is_append(&self.current.bytes) {
+            return self.start_spool(stream, size, sync);
+        }
         self.current.bytes.extend_from_slice(b"\r\n");
         let start = self.current.bytes.len();
         // `size` fits: it is under a usize limit.
@@ -374,6 +477,65 @@ impl CommandReader {
         } else {
             Phase::Literal(size)
         };
+        Ok(None)
+    }
+
+    /// A big APPEND literal: its bytes go to a spool file; in `bytes` it
+    /// becomes an empty literal (`{0}`), which the APPEND handler matches
+    /// with `spooled` in order (a real message is never empty).
+    #[allow(clippy::type_complexity)]
+    fn start_spool<S: Write>(
+        &mut self,
+        stream: &mut S,
+        size: u64,
+        sync: bool,
+    ) -> Result<Option<Result<Framed, ReadError>>, ReadError> {
+        let opened = match self.spool.as_mut() {
+            Some((open, _)) => open(),
+            None => Err(io::ErrorKind::Unsupported.into()),
+        };
+        let (file, path) = match opened {
+            Ok(f) => f,
+            Err(error) => {
+                let tag = first_word(&self.current.bytes).map(<[u8]>::to_vec);
+                self.current = Framed::default();
+                self.line_bytes = 0;
+                if sync {
+                    self.phase = Phase::Line;
+                    self.compact();
+                    return Ok(Some(Err(ReadError::Spool { tag, error })));
+                }
+                self.pending_error = Some(ReadError::Spool { tag, error });
+                self.phase = Phase::DiscardLiteral(size);
+                return Ok(None);
+            }
+        };
+        // Rewrite the marker `{n}` / `{n+}` / `~{n}` as an empty literal.
+        if let Some(open) = self.current.bytes.iter().rposition(|&b| b == b'{') {
+            let plus = self.current.bytes.ends_with(b"+}");
+            self.current.bytes.truncate(open);
+            self.current
+                .bytes
+                .extend_from_slice(if plus { b"{0+}" } else { b"{0}" });
+        }
+        self.current.bytes.extend_from_slice(b"\r\n");
+        let start = self.current.bytes.len();
+        self.current.literals.push((start, 0));
+        self.spooling = Some(Spooling {
+            file,
+            spooled: Spooled {
+                path,
+                size,
+                vsize: size,
+            },
+            last_was_cr: false,
+            failed: None,
+        });
+        if sync {
+            stream.write_all(b"+ Ready for literal data\r\n")?;
+            stream.flush()?;
+        }
+        self.phase = Phase::Spool(size);
         Ok(None)
     }
 
@@ -563,6 +725,48 @@ mod tests {
                 written,
                 b"+ Ready for literal data\r\n+ Ready for literal data\r\n".to_vec()
             );
+        }
+    }
+
+    #[test]
+    fn big_append_literals_go_to_spool_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let input = b"a APPEND INBOX (\\Seen) {11}\r\nab\ncd\r\nefgh\r\nb APPEND X {3+}\r\nxyz {10+}\r\n0123456789\r\nc LOGIN {11}\r\nlonger-than\r\n";
+        for chunk in 1..input.len() + 1 {
+            let mut s = Chunked::new(input, chunk);
+            let mut r = CommandReader::new();
+            let root = dir.path().to_path_buf();
+            let mut n = 0;
+            r.set_spool(
+                Box::new(move || {
+                    n += 1;
+                    let p = root.join(format!("spool-{chunk}-{n}"));
+                    Ok((std::fs::File::create(&p)?, p))
+                }),
+                5,
+            );
+            let mut got = Vec::new();
+            for _ in 0..100 {
+                match r.read_command(&mut s, &LIMITS) {
+                    Ok(f) => got.push(f),
+                    Err(ReadError::Eof) => break,
+                    Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+            assert_eq!(got.len(), 3, "chunk size {chunk}");
+            assert_eq!(got[0].bytes, b"a APPEND INBOX (\\Seen) {0}\r\n".to_vec());
+            let sp = &got[0].spooled[0];
+            assert_eq!((sp.size, sp.vsize), (11, 12), "one bare LF");
+            assert_eq!(std::fs::read(&sp.path).expect("spooled"), b"ab\ncd\r\nefgh");
+            // Small literals stay inline; only APPEND spools.
+            assert_eq!(got[1].bytes, b"b APPEND X {3+}\r\nxyz {0+}\r\n".to_vec());
+            assert_eq!(got[1].spooled.len(), 1);
+            assert_eq!(got[2].bytes, b"c LOGIN {11}\r\nlonger-than".to_vec());
+            assert!(got[2].spooled.is_empty());
+            let path = got[0].spooled[0].path.clone();
+            drop(got);
+            assert!(!path.exists(), "an unused spool file is removed");
         }
     }
 

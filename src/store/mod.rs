@@ -188,7 +188,11 @@ pub struct NewFlags {
 /// One message of an APPEND (RFC 3502: there may be several).
 #[derive(Clone, Debug)]
 pub struct AppendItem<'a> {
+    /// The message, unless it waits in a spool file.
     pub bytes: &'a [u8],
+    /// A message the command reader wrote to a file in this store's
+    /// `tmp/`: it is renamed into place instead of written.
+    pub spooled: Option<&'a crate::proto::reader::Spooled>,
     pub flags: NewFlags,
     /// The INTERNALDATE asked for; now when `None`.
     pub internal_date: Option<SystemTime>,
@@ -494,7 +498,11 @@ impl Store {
             let base = maildir::new_base(&self.host);
             let tmp = dir.join("tmp").join(&base);
             let date = item.internal_date.unwrap_or_else(SystemTime::now);
-            if let Err(e) = write_synced(&tmp, item.bytes, date) {
+            let staged = match item.spooled {
+                Some(sp) => place_spooled(&sp.path, &tmp, date),
+                None => write_synced(&tmp, item.bytes, date),
+            };
+            if let Err(e) = staged {
                 cleanup(&mut written.iter().map(|(_, p)| p).chain([&tmp]));
                 return Err(e.into());
             }
@@ -544,8 +552,11 @@ impl Store {
             for idx in letters {
                 flags.set_keyword(idx, true);
             }
-            let vsize = maildir::crlf_size(item.bytes);
-            let file = maildir::cur_name(base, item.bytes.len() as u64, vsize, flags);
+            let (size, vsize) = match item.spooled {
+                Some(sp) => (sp.size, sp.vsize),
+                None => (item.bytes.len() as u64, maildir::crlf_size(item.bytes)),
+            };
+            let file = maildir::cur_name(base, size, vsize, flags);
             let dest = dir.join("cur").join(&file);
             if let Err(e) = fs::rename(tmp, &dest) {
                 return Err((e.into(), in_cur));
@@ -857,6 +868,29 @@ fn write_synced(path: &Path, bytes: &[u8], mtime: SystemTime) -> io::Result<()> 
         .open(path)?;
     f.write_all(bytes)?;
     // Maildir: the file's mtime is the message's INTERNALDATE.
+    f.set_modified(mtime)?;
+    f.sync_all()
+}
+
+/// Moves a spooled APPEND literal (already fsynced) to `path` in the
+/// target folder's `tmp/`, copying when it sits on another file system,
+/// and gives it its INTERNALDATE.
+fn place_spooled(spool: &Path, path: &Path, mtime: SystemTime) -> io::Result<()> {
+    if let Err(e) = fs::rename(spool, path) {
+        // EXDEV: folders on different file systems.
+        if e.raw_os_error() != Some(18) {
+            return Err(e);
+        }
+        let mut from = fs::File::open(spool)?;
+        let mut to = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+        io::copy(&mut from, &mut to)?;
+        to.sync_all()?;
+    }
+    let f = fs::OpenOptions::new().write(true).open(path)?;
     f.set_modified(mtime)?;
     f.sync_all()
 }

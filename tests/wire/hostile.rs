@@ -145,3 +145,75 @@ fn a_full_disk_refuses_the_append_and_loses_nothing() {
     // Room again: the next delivery works.
     assert!(c.append("INBOX", "", "Subject: after\r\n\r\nok\r\n") > uid);
 }
+
+/// Peak resident memory of a process, from /proc.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// A big APPEND streams to `tmp/` as it arrives: the server's memory does
+/// not grow by the message, and what is stored is exactly what was sent.
+#[test]
+fn big_appends_stream_to_disk_not_memory() {
+    let server = TestServer::start();
+    let mut c = server.login();
+    c.ok("CREATE Big");
+    c.ok("NOOP");
+    let before = peak_rss_kib(server.pid());
+    let line = "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstu\r\n";
+    let body = line.repeat((40 << 20) / line.len());
+    let msg = format!("Subject: big\r\n\r\n{body}");
+    // Two big ones and a small one in one MULTIAPPEND, in order.
+    let tag = c.tag();
+    c.send(format!("{tag} APPEND Big {{{}+}}\r\n", msg.len()).as_bytes());
+    c.send(msg.as_bytes());
+    c.send(b" (\\Seen) {19+}\r\nSubject: s\r\n\r\nsmall");
+    let second = msg.replace("Subject: big", "Subject: two");
+    c.send(format!(" {{{}}}\r\n", second.len()).as_bytes());
+    let cont = c.line();
+    assert!(cont.starts_with('+'), "{cont}");
+    c.send(second.as_bytes());
+    c.send(b"\r\n");
+    let r = c.read_reply(&tag);
+    assert!(r.tagged.starts_with("OK [APPENDUID "), "{}", r.tagged);
+    let grown = peak_rss_kib(server.pid()).saturating_sub(before);
+    assert!(
+        grown < 24 << 10,
+        "server grew by {grown} KiB for 80 MB of mail"
+    );
+    c.ok("EXAMINE Big");
+    let r = c.ok("FETCH 1:3 (RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (Subject)])");
+    assert_eq!(
+        r.untagged.len(),
+        3,
+        "{:?}",
+        r.untagged
+            .iter()
+            .map(|l| &l[..60.min(l.len())])
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        r.untagged[0].contains(&format!("RFC822.SIZE {}", msg.len())),
+        "{}",
+        r.untagged[0]
+    );
+    assert!(r.untagged[0].contains("Subject: big"));
+    assert!(r.untagged[1].contains("\\Seen") && r.untagged[1].contains("Subject: s"));
+    assert!(r.untagged[2].contains("Subject: two"));
+    // The stored file is byte for byte what was sent; no spool file is left.
+    let cur = server.root().join("home/alice/Maildir/.Big/cur");
+    let stored: Vec<Vec<u8>> = std::fs::read_dir(&cur)
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(stored.iter().any(|b| b == msg.as_bytes()));
+    assert!(stored.iter().any(|b| b == second.as_bytes()));
+    let tmp = server.root().join("home/alice/Maildir/tmp");
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "spool files left"
+    );
+}
