@@ -371,7 +371,14 @@ fn kill_9_under_load_loses_nothing_acknowledged() {
         .collect();
     let mut rng = Rng(0xDEAD_BEEF_1234_5678);
     for _ in 0..rounds {
+        // Each round lets some work be acknowledged before the kill, so a
+        // busy machine slows the test down rather than making it idle.
+        let before = ledger.lock().unwrap().acked;
         std::thread::sleep(Duration::from_millis(150 + rng.below(450)));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while ledger.lock().unwrap().acked == before && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         server.restart();
         port.store(server.port, Ordering::SeqCst);
     }
@@ -383,7 +390,7 @@ fn kill_9_under_load_loses_nothing_acknowledged() {
     }
     let ledger = ledger.lock().unwrap();
     assert!(
-        ledger.acked > rounds,
+        ledger.acked >= rounds,
         "too little work got done: {}",
         ledger.acked
     );

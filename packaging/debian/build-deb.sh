@@ -23,7 +23,7 @@ arch=$(dpkg --print-architecture)
 bin=${ROOST_BIN:-}
 if [ -z "$bin" ]; then
     cargo build --release --locked >&2
-    bin=$top/target/release/roost
+    bin=${CARGO_TARGET_DIR:-$top/target}/release/roost
 fi
 [ -x "$bin" ] || { echo "build-deb: $bin is not an executable" >&2; exit 1; }
 
