@@ -562,22 +562,7 @@ impl Store {
                 return Err((e.into(), in_cur));
             }
             in_cur.push(dest);
-            let key = file
-                .split(maildir::INFO_SEP)
-                .next()
-                .unwrap_or(&file)
-                .to_string();
-            placed.push((
-                key,
-                Message {
-                    uid: 0,
-                    file: file.into_boxed_str(),
-                    in_new: false,
-                    flags,
-                    vsize: Some(vsize),
-                    modseq: 0,
-                },
-            ));
+            placed.push(new_in_cur(file, flags, vsize));
         }
         sync_dir(&dir.join("cur"));
         let keys: Vec<String> = placed.iter().map(|(k, _)| k.clone()).collect();
@@ -728,22 +713,7 @@ impl Store {
                 }
                 Err(e) => return Err(StoreError::Io(e)),
             }
-            let key = file
-                .split(maildir::INFO_SEP)
-                .next()
-                .unwrap_or(&file)
-                .to_string();
-            placed.push((
-                key,
-                Message {
-                    uid: 0,
-                    file: file.into_boxed_str(),
-                    in_new: false,
-                    flags,
-                    vsize: Some(vsize),
-                    modseq: 0,
-                },
-            ));
+            placed.push(new_in_cur(file, flags, vsize));
         }
         sync_dir(&dir.join("cur"));
         let keys: Vec<String> = placed.iter().map(|(k, _)| k.clone()).collect();
@@ -870,6 +840,25 @@ fn write_synced(path: &Path, bytes: &[u8], mtime: SystemTime) -> io::Result<()> 
     // Maildir: the file's mtime is the message's INTERNALDATE.
     f.set_modified(mtime)?;
     f.sync_all()
+}
+
+/// A message just renamed into `cur/` as `file`, keyed by its base name,
+/// before it has a UID.
+fn new_in_cur(file: String, flags: Flags, vsize: u64) -> (String, Message) {
+    let key = file
+        .split(maildir::INFO_SEP)
+        .next()
+        .unwrap_or(&file)
+        .to_string();
+    let msg = Message {
+        uid: 0,
+        file: file.into_boxed_str(),
+        in_new: false,
+        flags,
+        vsize: Some(vsize),
+        modseq: 0,
+    };
+    (key, msg)
 }
 
 /// Moves a spooled APPEND literal (already fsynced) to `path` in the
