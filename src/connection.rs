@@ -14,11 +14,22 @@ use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
+/// A connection's entry in `ServerContext::remember`, forgotten on drop.
+struct Live(Arc<ServerContext>, u64);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.forget(self.1);
+    }
+}
+
 /// Serves one client until it leaves. `implicit_tls`: the listener is the
 /// TLS port, so the handshake comes before the greeting.
 pub fn serve(ctx: Arc<ServerContext>, tcp: TcpStream, peer: SocketAddr, implicit_tls: bool) {
     let _ = tcp.set_nodelay(true);
-    let live_key = ctx.remember(&tcp);
+    // The context keeps a handle on the socket (for shutdown) until this
+    // guard goes, on every way out of here: a kept handle keeps it open.
+    let _live = Live(Arc::clone(&ctx), ctx.remember(&tcp));
     let mut s = Session::new(ctx, Transport::plain(tcp), peer);
     log::info!(
         "conn={} peer={} connect{}",
@@ -33,7 +44,7 @@ pub fn serve(ctx: Arc<ServerContext>, tcp: TcpStream, peer: SocketAddr, implicit
         let Some(tls) = s.ctx.tls.as_ref().map(|t| t.config()) else {
             return;
         };
-        if let Err(e) = s.transport.start_tls(tls) {
+        if let Err(e) = s.transport.start_tls(tls, s.ctx.config.login_timeout) {
             log::info!("conn={} peer={} TLS handshake failed: {e}", s.id, peer);
             return;
         }
@@ -48,7 +59,6 @@ pub fn serve(ctx: Arc<ServerContext>, tcp: TcpStream, peer: SocketAddr, implicit
         reason = format!("server shutdown ({reason})");
     }
     s.transport.close();
-    s.ctx.forget(live_key);
     // With COMPRESS, in/out count IMAP bytes and deflate_in/out what
     // crossed the wire after compression.
     let deflated = s
@@ -200,7 +210,7 @@ fn run(s: &mut Session) -> String {
             let Some(config) = s.ctx.tls.as_ref().map(|t| t.config()) else {
                 return "STARTTLS without TLS settings".into();
             };
-            if let Err(e) = s.transport.start_tls(config) {
+            if let Err(e) = s.transport.start_tls(config, s.ctx.config.login_timeout) {
                 return format!("TLS handshake failed: {e}");
             }
             s.trace.note("TLS started");

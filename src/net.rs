@@ -117,7 +117,7 @@ impl Transport {
     /// Runs the server side of a TLS handshake on this (plain) connection,
     /// for STARTTLS or an implicit-TLS listener. On failure the transport is
     /// left closed.
-    pub fn start_tls(&mut self, config: Arc<ServerConfig>) -> io::Result<()> {
+    pub fn start_tls(&mut self, config: Arc<ServerConfig>, within: Duration) -> io::Result<()> {
         if self.deflate.is_some() {
             // TLS must stay under compression (RFC 4978 §3).
             return Err(io::Error::other("TLS cannot start inside COMPRESS"));
@@ -127,10 +127,14 @@ impl Transport {
         };
         let mut conn = ServerConnection::new(config).map_err(io::Error::other)?;
         let old_timeout = tcp.read_timeout()?;
-        tcp.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+        // The whole handshake has `within`, however slowly bytes trickle in.
+        let mut io = Deadline {
+            tcp: &mut tcp,
+            deadline: std::time::Instant::now() + within.min(HANDSHAKE_TIMEOUT),
+        };
         // Bounded: every round either moves bytes or fails (timeout / EOF).
         while conn.is_handshaking() {
-            let (read, written) = conn.complete_io(&mut tcp)?;
+            let (read, written) = conn.complete_io(&mut io)?;
             if read == 0 && written == 0 && conn.is_handshaking() {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
@@ -199,6 +203,35 @@ impl Write for Stream {
             Stream::Tls(s) => s.flush(),
             Stream::Closed => Ok(()),
         }
+    }
+}
+
+/// A socket whose reads fail with `TimedOut` once `deadline` has passed,
+/// and otherwise wait at most until then.
+struct Deadline<'a> {
+    tcp: &'a mut TcpStream,
+    deadline: std::time::Instant,
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self
+            .deadline
+            .saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.tcp.set_read_timeout(Some(left))?;
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for Deadline<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tcp.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
     }
 }
 
