@@ -7,5 +7,6 @@ mod common;
 mod differential;
 mod docs;
 mod dovecot;
+mod load_smoke;
 mod thunderbird;
 mod wire;
