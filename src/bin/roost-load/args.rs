@@ -155,7 +155,7 @@ pub fn options() -> getopts::Options {
     o.optopt(
         "",
         "idle-ms",
-        "longest IDLE before DONE, in ms (default 1000)",
+        "longest IDLE before DONE, in ms; each lasts 1/5 to all of it (default 1000)",
         "MS",
     );
     o.optopt(

@@ -163,7 +163,8 @@ impl<'a> Client<'a> {
             Op::Move => self.copy_or_move(self.s.caps.move_),
             Op::Expunge => self.expunge(),
             Op::Idle => {
-                let ms = self.rng.range(50, self.s.cfg.idle_ms.max(50));
+                let top = self.s.cfg.idle_ms.max(1);
+                let ms = self.rng.range(top / 5, top);
                 self.s.idle(Duration::from_millis(ms)).map(drop)
             }
             Op::Logout => {
