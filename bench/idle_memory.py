@@ -111,6 +111,9 @@ class Roost:
         conf.write_text(
             f"listen = 127.0.0.1:0\npasswd_file = {passwd}\nmail_location = %h/Maildir\n"
             "log_level = warn\nmax_connections = 5000\n"
+            "max_connections_per_ip = 100000\nmax_sessions_per_user = 100000\n"
+            # Benchmarks may run as root; this private instance may too.
+            "allow_root = yes\n"
         )
         self.proc = subprocess.Popen(
             [str(ROOT / "target/release/roost"), "serve", "-c", str(conf)],

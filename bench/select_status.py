@@ -155,6 +155,7 @@ class Roost:
         self.conf = work / "roost.conf"
         self.conf.write_text(
             f"listen = 127.0.0.1:0\npasswd_file = {passwd}\nmail_location = %h/Maildir\nlog_level = warn\n"
+            "allow_root = yes\n"
         )
         self.proc = None
 

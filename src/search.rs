@@ -988,9 +988,25 @@ pub mod mime {
     }
 
     /// The lines of `data` without their line breaks.
+    /// Lines without their [CR]LF, as `split` on LF gives them (a final
+    /// empty line included), found with memchr: headers are searched a
+    /// lot.
     fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
-        data.split(|&b| b == b'\n')
-            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        let mut rest = Some(data);
+        std::iter::from_fn(move || {
+            let d = rest?;
+            let line = match memchr::memchr(b'\n', d) {
+                Some(i) => {
+                    rest = Some(&d[i + 1..]);
+                    &d[..i]
+                }
+                None => {
+                    rest = None;
+                    d
+                }
+            };
+            Some(line.strip_suffix(b"\r").unwrap_or(line))
+        })
     }
 
     /// The fields of a header block (which may include its empty line).

@@ -86,6 +86,19 @@ pub fn copy(
         }
         Err(e) => return Err(e.into()),
     };
+    // Messages expunged meanwhile were skipped: pair up the rest.
+    let (source_uids, new_uids): (Vec<u32>, Vec<u32>) = source_uids
+        .iter()
+        .zip(&new_uids)
+        .filter_map(|(&from, to)| to.map(|to| (from, to)))
+        .unzip();
+    if new_uids.is_empty() {
+        return Ok(Tagged::ok(if is_move {
+            "No messages moved."
+        } else {
+            "No messages copied."
+        }));
+    }
     let code = Code::Other(format!(
         "COPYUID {uidvalidity} {} {}",
         uid_set(&source_uids),

@@ -43,10 +43,7 @@ pub(crate) enum Next<'a> {
 /// `[start, content end, next line start)` of the line at `pos`; the
 /// content excludes the newline (and one CR before the LF).
 fn line_at(msg: &[u8], pos: usize) -> (usize, usize, bool) {
-    match msg
-        .get(pos..)
-        .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
-    {
+    match msg.get(pos..).and_then(|rest| memchr::memchr(b'\n', rest)) {
         Some(i) => {
             let lf = pos + i;
             let end = if lf > pos && msg[lf - 1] == b'\r' {
@@ -74,7 +71,7 @@ pub(crate) fn next(msg: &[u8], pos: usize) -> Next<'_> {
     if line.is_empty() && newline {
         return Next::Eoh(next_pos);
     }
-    let (name, first_value) = match line.iter().position(|&b| b == b':') {
+    let (name, first_value) = match memchr::memchr(b':', line) {
         Some(colon) => {
             let mut name_end = colon;
             while name_end > 0 && is_lwsp(line[name_end - 1]) {

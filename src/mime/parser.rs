@@ -408,7 +408,8 @@ impl Parser<'_> {
             }
         }
         let mut search = self.pos;
-        while let Some(i) = self.msg[search..].iter().position(|&b| b == b'\n') {
+        // Only a line starting with "--" can be a boundary line.
+        while let Some(i) = memchr::memmem::find(&self.msg[search..], b"\n--") {
             let lf = search + i;
             let line = lf + 1;
             let mut start = lf;

@@ -659,13 +659,14 @@ impl Store {
     /// `target` with new names and UIDs, keeping flags, keywords (by name)
     /// and the internal date (the file's mtime). COPY hard-links, as Dovecot
     /// does (falling back to a real copy across file systems); MOVE renames.
-    /// Returns the target's UIDVALIDITY and the new UIDs, in item order.
+    /// Returns the target's UIDVALIDITY and the new UIDs, in item order;
+    /// None for a message expunged meanwhile.
     pub fn copy_into(
         &self,
         target: &MailboxName,
         items: &[CopyItem],
         is_move: bool,
-    ) -> Result<(u32, Vec<u32>), StoreError> {
+    ) -> Result<(u32, Vec<Option<u32>>), StoreError> {
         let dir = self.path_of(target);
         if !self.exists(target) {
             return Err(StoreError::NotFound);
@@ -673,7 +674,7 @@ impl Store {
         let state = self.mailbox(target)?;
         let mut st = lock(&state);
         let _uidlist_lock = lock_uidlist(&dir)?;
-        let mut placed: Vec<(String, Message)> = Vec::with_capacity(items.len());
+        let mut placed: Vec<Option<(String, Message)>> = Vec::with_capacity(items.len());
         for item in items {
             let mut flags = Flags {
                 system: item.system_flags,
@@ -682,50 +683,94 @@ impl Store {
             for idx in keyword_letters(&dir, &mut st, &item.keywords, true)? {
                 flags.set_keyword(idx, true);
             }
-            let size = match item.size {
-                Some(s) => s,
-                None => fs::metadata(&item.path)?.len(),
-            };
-            let vsize = match item.vsize {
-                Some(v) => v,
-                None => maildir::crlf_size(&fs::read(&item.path)?),
-            };
-            let base = maildir::new_base(&self.host);
-            let file = maildir::cur_name(&base, size, vsize, flags);
-            let dest = dir.join("cur").join(&file);
-            let moved = if is_move {
-                fs::rename(&item.path, &dest)
-            } else {
-                fs::hard_link(&item.path, &dest)
-            };
-            match moved {
-                Ok(()) => {}
-                // Another file system (or no hard links): copy for real.
-                Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                    let bytes = fs::read(&item.path)?;
-                    let mtime = fs::metadata(&item.path)?.modified()?;
-                    let tmp = dir.join("tmp").join(&base);
-                    write_synced(&tmp, &bytes, mtime)?;
-                    fs::rename(&tmp, &dest)?;
-                    if is_move {
-                        fs::remove_file(&item.path)?;
+            // Other sessions rename a file when its flags change and remove
+            // it on EXPUNGE, after the caller read its path: look it up again
+            // by its unique name (a few times); a message gone is skipped.
+            let mut path = item.path.clone();
+            let mut done = None;
+            for _ in 0..3 {
+                match self.place_copy(&dir, &path, item, flags, is_move) {
+                    Ok(r) => {
+                        done = Some(r);
+                        break;
                     }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => match relocate(&path) {
+                        Some(p) => path = p,
+                        None => break,
+                    },
+                    Err(e) => return Err(StoreError::Io(e)),
                 }
-                Err(e) => return Err(StoreError::Io(e)),
             }
-            placed.push(new_in_cur(file, flags, vsize));
+            let Some((file, vsize)) = done else {
+                placed.push(None);
+                continue;
+            };
+            placed.push(Some(new_in_cur(file, flags, vsize)));
         }
         sync_dir(&dir.join("cur"));
-        let keys: Vec<String> = placed.iter().map(|(k, _)| k.clone()).collect();
+        let keys: Vec<String> = placed.iter().flatten().map(|(k, _)| k.clone()).collect();
         let root = self.root.clone();
-        let uids = st.persist_new_uids(&keys, &move || next_uidvalidity(&root))?;
-        for ((_, mut msg), &uid) in placed.into_iter().zip(&uids) {
-            msg.uid = uid;
-            st.note_appended(msg, false);
+        let mut uids = st
+            .persist_new_uids(&keys, &move || next_uidvalidity(&root))?
+            .into_iter();
+        let mut out = Vec::with_capacity(placed.len());
+        for p in placed {
+            match (p, uids.next()) {
+                (Some((_, mut msg)), Some(uid)) => {
+                    msg.uid = uid;
+                    st.note_appended(msg, false);
+                    out.push(Some(uid));
+                }
+                _ => out.push(None),
+            }
         }
         st.flush_modseq();
         st.mark_dirty();
-        Ok((st.uidvalidity, uids))
+        Ok((st.uidvalidity, out))
+    }
+
+    /// Links (COPY) or renames (MOVE) one message file into `dir`'s cur/;
+    /// its new file name and virtual size.
+    fn place_copy(
+        &self,
+        dir: &Path,
+        path: &Path,
+        item: &CopyItem,
+        flags: Flags,
+        is_move: bool,
+    ) -> io::Result<(String, u64)> {
+        let size = match item.size {
+            Some(s) => s,
+            None => fs::metadata(path)?.len(),
+        };
+        let vsize = match item.vsize {
+            Some(v) => v,
+            None => maildir::crlf_size(&fs::read(path)?),
+        };
+        let base = maildir::new_base(&self.host);
+        let file = maildir::cur_name(&base, size, vsize, flags);
+        let dest = dir.join("cur").join(&file);
+        let moved = if is_move {
+            fs::rename(path, &dest)
+        } else {
+            fs::hard_link(path, &dest)
+        };
+        match moved {
+            Ok(()) => {}
+            // Another file system (or no hard links): copy for real.
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                let bytes = fs::read(path)?;
+                let mtime = fs::metadata(path)?.modified()?;
+                let tmp = dir.join("tmp").join(&base);
+                write_synced(&tmp, &bytes, mtime)?;
+                fs::rename(&tmp, &dest)?;
+                if is_move {
+                    fs::remove_file(path)?;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        Ok((file, vsize))
     }
 
     /// Names the user subscribed to.
@@ -830,6 +875,27 @@ fn create_dir_private(path: &Path) -> io::Result<()> {
 }
 
 /// Writes a new file and makes it durable before anyone can see it.
+/// Where a message file lives now that another session may have renamed
+/// it (a flag change): the file in cur/ or new/ of the same mailbox with
+/// the same unique name; None if it is gone.
+fn relocate(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_str()?;
+    let base = name.split(maildir::INFO_SEP).next()?;
+    let mailbox = path.parent()?.parent()?;
+    for sub in ["cur", "new"] {
+        let Ok(entries) = fs::read_dir(mailbox.join(sub)) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let n = e.file_name();
+            if n.to_str().and_then(|n| n.split(maildir::INFO_SEP).next()) == Some(base) {
+                return Some(e.path());
+            }
+        }
+    }
+    None
+}
+
 fn write_synced(path: &Path, bytes: &[u8], mtime: SystemTime) -> io::Result<()> {
     let mut f = fs::OpenOptions::new()
         .write(true)
