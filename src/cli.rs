@@ -1,11 +1,13 @@
-//! The command line: `roost [serve] | demo | hash | check`, `--help`,
+//! The command line: `roost [serve] | demo | hash | check | migrate-dovecot`, `--help`,
 //! `--version`. Parses arguments with getopts, sets up logging, and runs the
 //! chosen subcommand. Returns the process exit code: 0 fine, 1 runtime
 //! failure, 2 usage or configuration error.
 
 use crate::auth::scheme::{hash_password, Scheme};
+use crate::check::{self, Level};
 use crate::config::{Config, DEFAULT_CONFIG_PATH, KEYS};
-use crate::{demo, server};
+use crate::privileges::{self, Plan};
+use crate::{demo, migrate, server};
 use getopts::{Matches, Options};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -31,12 +33,19 @@ Usage:
   roost hash [--scheme BLF-CRYPT|SHA512-CRYPT|SHA256-CRYPT]
                        read a password on stdin, print a passwd-file hash
   roost check [-c FILE] [-o KEY=VALUE]...
-                       validate the configuration and print the effective settings
+                       validate the configuration, print the effective settings,
+                       and report problems (files, permissions, ports) on stderr
+  roost migrate-dovecot [-o FILE] [PATH]
+                       translate a Dovecot configuration (PATH: `doveconf -n -P` output,
+                       - for stdin, or a directory such as /etc/dovecot, the default)
+                       into a roost.conf on stdout or FILE; what cannot be carried
+                       over is listed on stderr and as comments
   roost --help | --version
 
 Options:
   -c, --config FILE    configuration file
-  -o KEY=VALUE         override a configuration key (repeatable)
+  -o KEY=VALUE         override a configuration key (repeatable);
+                       for migrate-dovecot: -o, --output FILE writes the result there
   -v                   more logging (repeatable: debug, then trace)
   -h, --help           this text
   -V, --version        the version
@@ -54,7 +63,7 @@ Configuration keys (roost.conf(5)):
 /// Entry point for the binary; `args` excludes the program name.
 pub fn main(args: Vec<String>) -> i32 {
     let (sub, rest) = match args.first().map(String::as_str) {
-        Some("serve") | Some("demo") | Some("hash") | Some("check") => {
+        Some("serve" | "demo" | "hash" | "check" | "migrate-dovecot") => {
             (args[0].clone(), args[1..].to_vec())
         }
         _ => ("serve".to_string(), args),
@@ -72,6 +81,9 @@ pub fn main(args: Vec<String>) -> i32 {
             opts.optopt("", "port", "", "N");
             opts.optopt("", "tls-port", "", "N");
         }
+        "migrate-dovecot" => {
+            opts.optopt("o", "output", "", "FILE");
+        }
         _ => {
             opts.optopt("", "scheme", "", "SCHEME");
         }
@@ -88,11 +100,13 @@ pub fn main(args: Vec<String>) -> i32 {
         println!("roost {}", env!("CARGO_PKG_VERSION"));
         return EXIT_OK;
     }
-    if let Some(extra) = m.free.first() {
+    let max_free = if sub == "migrate-dovecot" { 1 } else { 0 };
+    if let Some(extra) = m.free.get(max_free) {
         return usage_error(&format!("unexpected argument {extra:?}"));
     }
     match sub.as_str() {
         "serve" => serve(&m),
+        "migrate-dovecot" => migrate_dovecot(&m),
         "check" => check(&m),
         "demo" => run_demo(&m),
         _ => hash(&m),
@@ -138,11 +152,18 @@ fn serve(m: &Matches) -> i32 {
         Err(code) => return code,
     };
     init_logging(config.log_level, m.opt_count("v"));
-    run_server(config)
+    let plan = match privileges::plan(&config) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("roost: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    run_server(config, &plan)
 }
 
-fn run_server(config: Config) -> i32 {
-    match server::run(config) {
+fn run_server(config: Config, plan: &Plan) -> i32 {
+    match server::run(config, plan) {
         Ok(()) => EXIT_OK,
         Err(e) => {
             log::error!("{e}");
@@ -160,6 +181,56 @@ fn check(m: &Matches) -> i32 {
     let mut out = std::io::stdout().lock();
     for (key, value) in config.effective() {
         let _ = writeln!(out, "{key} = {value}");
+    }
+    let _ = out.flush();
+    let findings = check::run(&config);
+    let errors = findings.iter().filter(|f| f.level == Level::Error).count();
+    for f in &findings {
+        let level = match f.level {
+            Level::Error => "error",
+            Level::Warning => "warning",
+        };
+        eprintln!("roost check: {level}: {}", f.message);
+    }
+    match (errors, findings.len() - errors) {
+        (0, 0) => eprintln!("roost check: no problems found"),
+        (e, w) => eprintln!("roost check: {e} errors, {w} warnings"),
+    }
+    if errors > 0 {
+        EXIT_FAILURE
+    } else {
+        EXIT_OK
+    }
+}
+
+const DOVECOT_DIR: &str = "/etc/dovecot";
+
+fn migrate_dovecot(m: &Matches) -> i32 {
+    let source = PathBuf::from(m.free.first().map_or(DOVECOT_DIR, String::as_str));
+    let migration = match migrate::read_source(&source)
+        .and_then(|(text, origin)| migrate::translate(&text, &origin))
+    {
+        Ok(mig) => mig,
+        Err(e) => {
+            eprintln!("roost migrate-dovecot: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    for note in &migration.notes {
+        eprintln!("roost migrate-dovecot: not carried over: {note}");
+    }
+    match m.opt_str("o") {
+        Some(file) => {
+            if let Err(e) = std::fs::write(&file, &migration.text) {
+                eprintln!("roost migrate-dovecot: {file}: {e}");
+                return EXIT_FAILURE;
+            }
+            eprintln!(
+                "roost migrate-dovecot: wrote {file} ({} notes); check it with `roost check -c {file}`",
+                migration.notes.len()
+            );
+        }
+        None => print!("{}", migration.text),
     }
     EXIT_OK
 }
@@ -189,15 +260,17 @@ fn run_demo(m: &Matches) -> i32 {
             return EXIT_FAILURE;
         }
     };
-    let config = match Config::load(&setup.config_file, &[]) {
+    let mut config = match Config::load(&setup.config_file, &[]) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("roost: {e}");
             return EXIT_USAGE;
         }
     };
+    // The demo serves its own loopback-only tree as whoever started it.
+    config.allow_root = true;
     eprintln!("{}", demo::instructions(&setup));
-    run_server(config)
+    run_server(config, &Plan::Stay)
 }
 
 fn hash(m: &Matches) -> i32 {

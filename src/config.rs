@@ -66,6 +66,21 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "1000",
         "simultaneous client connections; more get BYE",
     ),
+    (
+        "user",
+        "",
+        "account to switch to once the listeners are bound (name or uid); empty: stay",
+    ),
+    (
+        "group",
+        "",
+        "group to switch to (name or gid); empty: the user's primary group",
+    ),
+    (
+        "allow_root",
+        "no",
+        "yes to let the server keep serving as root (uid 0) after startup",
+    ),
     ("log_level", "info", "error | warn | info | debug | trace"),
     (
         "trace_dir",
@@ -98,6 +113,46 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "largest message APPEND accepts, in bytes",
     ),
     (
+        "max_connections_per_ip",
+        "100",
+        "simultaneous connections from one client address (IPv6: one /64); more get BYE",
+    ),
+    (
+        "max_sessions_per_user",
+        "50",
+        "simultaneous logged-in sessions of one user; more logins get NO [LIMIT]",
+    ),
+    (
+        "max_sequence_ranges",
+        "100000",
+        "ranges in one sequence set (1,3:5 is two); longer ones get BAD",
+    ),
+    (
+        "max_search_depth",
+        "64",
+        "nesting of parentheses, NOT and OR in one SEARCH; deeper gets BAD",
+    ),
+    (
+        "max_mailbox_name_length",
+        "1024",
+        "longest mailbox name CREATE and RENAME accept, in bytes",
+    ),
+    (
+        "max_mailbox_depth",
+        "32",
+        "most hierarchy levels in a mailbox name CREATE and RENAME accept",
+    ),
+    (
+        "max_mailboxes",
+        "10000",
+        "most folders one user may have; CREATE beyond gets NO [LIMIT]",
+    ),
+    (
+        "login_timeout_secs",
+        "180",
+        "time a connection has to log in, however busy it keeps; then BYE",
+    ),
+    (
         "auth_failure_delay_ms",
         "1000",
         "delay before answering a failed login; doubles per failure from one address up to 15 s",
@@ -116,6 +171,16 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "timeout_auth_secs",
         "1860",
         "idle time before an authenticated connection is closed (RFC 3501 §5.4: at least 30 min)",
+    ),
+    (
+        "special_use",
+        "Drafts=\\Drafts, Sent=\\Sent, Trash=\\Trash, Junk=\\Junk, Archive=\\Archive",
+        "comma-separated Name=\\Use pairs: folders LIST marks with an RFC 6154 special use",
+    ),
+    (
+        "autocreate_special_use",
+        "yes",
+        "yes to create and subscribe missing special_use folders at login (first name per use)",
     ),
 ];
 
@@ -161,6 +226,11 @@ pub struct Config {
     pub mail_location: String,
     pub namespace: crate::store::names::Namespace,
     pub max_connections: usize,
+    /// The account to run as after binding; empty: keep the current one.
+    pub user: String,
+    /// The group to run as; empty: the user's primary group.
+    pub group: String,
+    pub allow_root: bool,
     pub log_level: log::LevelFilter,
     pub trace_dir: Option<PathBuf>,
     pub trace_users: Vec<String>,
@@ -168,10 +238,21 @@ pub struct Config {
     pub max_line_length: usize,
     pub max_literal_size: usize,
     pub max_append_size: usize,
+    pub max_connections_per_ip: usize,
+    pub max_sessions_per_user: usize,
+    pub max_sequence_ranges: usize,
+    pub max_search_depth: usize,
+    pub max_mailbox_name_length: usize,
+    pub max_mailbox_depth: usize,
+    pub max_mailboxes: usize,
+    pub login_timeout: Duration,
     pub auth_failure_delay: Duration,
     pub idle_keepalive: Duration,
     pub timeout_preauth: Duration,
     pub timeout_auth: Duration,
+    /// Folder names (as clients see them) and their RFC 6154 uses.
+    pub special_use: Vec<(String, crate::store::special_use::SpecialUse)>,
+    pub autocreate_special_use: bool,
 }
 
 /// A configuration problem, naming where it was found.
@@ -206,6 +287,9 @@ impl Default for Config {
             mail_location: String::new(),
             namespace: crate::store::names::Namespace::default(),
             max_connections: 0,
+            user: String::new(),
+            group: String::new(),
+            allow_root: false,
             log_level: log::LevelFilter::Info,
             trace_dir: None,
             trace_users: Vec::new(),
@@ -213,10 +297,20 @@ impl Default for Config {
             max_line_length: 0,
             max_literal_size: 0,
             max_append_size: 0,
+            max_connections_per_ip: 0,
+            max_sessions_per_user: 0,
+            max_sequence_ranges: 0,
+            max_search_depth: 0,
+            max_mailbox_name_length: 0,
+            max_mailbox_depth: 0,
+            max_mailboxes: 0,
+            login_timeout: Duration::ZERO,
             auth_failure_delay: Duration::ZERO,
             idle_keepalive: Duration::ZERO,
             timeout_preauth: Duration::ZERO,
             timeout_auth: Duration::ZERO,
+            special_use: Vec::new(),
+            autocreate_special_use: false,
         };
         for (key, default, _) in KEYS {
             // The defaults are constants checked by a unit test.
@@ -318,6 +412,9 @@ impl Config {
             "namespace_prefix" => self.namespace.prefix = value.to_string(),
             "mailbox_names_utf8" => self.namespace.utf8_on_disk = parse_bool(key, value)?,
             "max_connections" => self.max_connections = parse_num(key, value, 1, 1_000_000)?,
+            "user" => self.user = parse_account(key, value)?,
+            "group" => self.group = parse_account(key, value)?,
+            "allow_root" => self.allow_root = parse_bool(key, value)?,
             "log_level" => {
                 self.log_level = value.parse().map_err(|_| {
                     format!(
@@ -338,6 +435,24 @@ impl Config {
             "max_line_length" => self.max_line_length = parse_num(key, value, 1024, 16 << 20)?,
             "max_literal_size" => self.max_literal_size = parse_num(key, value, 1024, 1 << 30)?,
             "max_append_size" => self.max_append_size = parse_num(key, value, 1024, 4 << 30)?,
+            "max_connections_per_ip" => {
+                self.max_connections_per_ip = parse_num(key, value, 1, 1000000)?
+            }
+            "max_sessions_per_user" => {
+                self.max_sessions_per_user = parse_num(key, value, 1, 1000000)?
+            }
+            "max_sequence_ranges" => {
+                self.max_sequence_ranges = parse_num(key, value, 16, 10000000)?
+            }
+            "max_search_depth" => self.max_search_depth = parse_num(key, value, 4, 1000)?,
+            "max_mailbox_name_length" => {
+                self.max_mailbox_name_length = parse_num(key, value, 16, 65536)?
+            }
+            "max_mailbox_depth" => self.max_mailbox_depth = parse_num(key, value, 1, 1000)?,
+            "max_mailboxes" => self.max_mailboxes = parse_num(key, value, 1, 10000000)?,
+            "login_timeout_secs" => {
+                self.login_timeout = Duration::from_secs(parse_num(key, value, 5, 86400)? as u64)
+            }
             "auth_failure_delay_ms" => {
                 self.auth_failure_delay =
                     Duration::from_millis(parse_num(key, value, 0, 60_000)? as u64)
@@ -352,6 +467,8 @@ impl Config {
                 // RFC 3501 §5.4: the autologout timer must be at least 30 minutes.
                 self.timeout_auth = Duration::from_secs(parse_num(key, value, 1800, 86_400)? as u64)
             }
+            "special_use" => self.special_use = crate::store::special_use::parse_setting(value)?,
+            "autocreate_special_use" => self.autocreate_special_use = parse_bool(key, value)?,
             _ => return Err(format!("unknown key {key:?}")),
         }
         Ok(())
@@ -375,6 +492,8 @@ impl Config {
                 "namespace_prefix must end with namespace_separator (e.g. INBOX.)",
             ));
         }
+        crate::store::special_use::resolve(&self.namespace, &self.special_use)
+            .map_err(|e| err(&e))?;
         if self.listen.is_empty() && self.tls_listeners().is_empty() {
             return Err(err(
                 "nothing to listen on: set listen, or tls_cert/tls_key with listen_tls",
@@ -424,6 +543,9 @@ impl Config {
                     }
                     .to_string(),
                     "max_connections" => self.max_connections.to_string(),
+                    "user" => self.user.clone(),
+                    "group" => self.group.clone(),
+                    "allow_root" => yes_no(self.allow_root),
                     "log_level" => self.log_level.as_str().to_ascii_lowercase(),
                     "trace_dir" => path(&self.trace_dir),
                     "trace_users" => self.trace_users.join(","),
@@ -436,10 +558,25 @@ impl Config {
                     "max_line_length" => self.max_line_length.to_string(),
                     "max_literal_size" => self.max_literal_size.to_string(),
                     "max_append_size" => self.max_append_size.to_string(),
+                    "max_connections_per_ip" => self.max_connections_per_ip.to_string(),
+                    "max_sessions_per_user" => self.max_sessions_per_user.to_string(),
+                    "max_sequence_ranges" => self.max_sequence_ranges.to_string(),
+                    "max_search_depth" => self.max_search_depth.to_string(),
+                    "max_mailbox_name_length" => self.max_mailbox_name_length.to_string(),
+                    "max_mailbox_depth" => self.max_mailbox_depth.to_string(),
+                    "max_mailboxes" => self.max_mailboxes.to_string(),
+                    "login_timeout_secs" => self.login_timeout.as_secs().to_string(),
                     "auth_failure_delay_ms" => self.auth_failure_delay.as_millis().to_string(),
                     "idle_keepalive_secs" => self.idle_keepalive.as_secs().to_string(),
                     "timeout_preauth_secs" => self.timeout_preauth.as_secs().to_string(),
                     "timeout_auth_secs" => self.timeout_auth.as_secs().to_string(),
+                    "special_use" => crate::store::special_use::format_setting(&self.special_use),
+                    "autocreate_special_use" => if self.autocreate_special_use {
+                        "yes"
+                    } else {
+                        "no"
+                    }
+                    .to_string(),
                     _ => String::new(),
                 };
                 (*key, v)
@@ -477,6 +614,21 @@ fn parse_bool(key: &str, value: &str) -> Result<bool, String> {
         "no" | "false" | "off" | "0" => Ok(false),
         _ => Err(format!("{key}: expected yes or no, found {value:?}")),
     }
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
+
+/// A user or group: a name as in /etc/passwd or a number; empty is allowed.
+fn parse_account(key: &str, value: &str) -> Result<String, String> {
+    let ok = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '$'));
+    if !ok || value.starts_with('-') {
+        return Err(format!("{key}: {value:?} is not a user or group name"));
+    }
+    Ok(value.to_string())
 }
 
 fn parse_num(key: &str, value: &str, min: usize, max: usize) -> Result<usize, String> {

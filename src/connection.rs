@@ -7,18 +7,29 @@ use crate::context::{ServerContext, MAX_BAD_COMMANDS, WRITE_TIMEOUT};
 use crate::error::{Error, Tagged};
 use crate::net::Transport;
 use crate::proto::encode::{Code, Status};
-use crate::proto::parse::{parse_command, secret_offset};
+use crate::proto::parse::{parse_command_with, secret_offset};
 use crate::proto::reader::{Framed, ReadError};
 use crate::session::{Session, State};
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
+/// A connection's entry in `ServerContext::remember`, forgotten on drop.
+struct Live(Arc<ServerContext>, u64);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.forget(self.1);
+    }
+}
+
 /// Serves one client until it leaves. `implicit_tls`: the listener is the
 /// TLS port, so the handshake comes before the greeting.
 pub fn serve(ctx: Arc<ServerContext>, tcp: TcpStream, peer: SocketAddr, implicit_tls: bool) {
     let _ = tcp.set_nodelay(true);
-    let live_key = ctx.remember(&tcp);
+    // The context keeps a handle on the socket (for shutdown) until this
+    // guard goes, on every way out of here: a kept handle keeps it open.
+    let _live = Live(Arc::clone(&ctx), ctx.remember(&tcp));
     let mut s = Session::new(ctx, Transport::plain(tcp), peer);
     log::info!(
         "conn={} peer={} connect{}",
@@ -33,7 +44,7 @@ pub fn serve(ctx: Arc<ServerContext>, tcp: TcpStream, peer: SocketAddr, implicit
         let Some(tls) = s.ctx.tls.as_ref().map(|t| t.config()) else {
             return;
         };
-        if let Err(e) = s.transport.start_tls(tls) {
+        if let Err(e) = s.transport.start_tls(tls, s.ctx.config.login_timeout) {
             log::info!("conn={} peer={} TLS handshake failed: {e}", s.id, peer);
             return;
         }
@@ -48,15 +59,22 @@ pub fn serve(ctx: Arc<ServerContext>, tcp: TcpStream, peer: SocketAddr, implicit
         reason = format!("server shutdown ({reason})");
     }
     s.transport.close();
-    s.ctx.forget(live_key);
+    // With COMPRESS, in/out count IMAP bytes and deflate_in/out what
+    // crossed the wire after compression.
+    let deflated = s
+        .transport
+        .compressed_bytes()
+        .map(|(i, o)| format!(" deflate_in={i} deflate_out={o}"))
+        .unwrap_or_default();
     log::info!(
-        "conn={} peer={} user={} logout ({}) in={} out={} duration={:.1}s",
+        "conn={} peer={} user={} logout ({}) in={} out={}{} duration={:.1}s",
         s.id,
         s.peer,
         s.user_name(),
         reason,
         s.transport.bytes_in,
         s.transport.bytes_out,
+        deflated,
         s.started.elapsed().as_secs_f64()
     );
     s.trace.note(&format!("end: {reason}"));
@@ -73,8 +91,22 @@ fn run(s: &mut Session) -> String {
     let mut bad_in_a_row = 0u32;
     loop {
         let timeout = if s.state == State::NotAuthenticated {
-            s.ctx.config.timeout_preauth
+            // However busy a client keeps, it has login_timeout_secs to log
+            // in (a byte at a time would otherwise hold the thread for ever).
+            let left = s
+                .ctx
+                .config
+                .login_timeout
+                .saturating_sub(s.started.elapsed());
+            if left.is_zero() {
+                bye(s, "Login timed out.");
+                return "login timeout".into();
+            }
+            s.transport
+                .set_read_deadline(Some(std::time::Instant::now() + left));
+            s.ctx.config.timeout_preauth.min(left)
         } else {
+            s.transport.set_read_deadline(None);
             s.ctx.config.timeout_auth
         };
         if let Err(e) = s.transport.set_read_timeout(Some(timeout)) {
@@ -85,6 +117,12 @@ fn run(s: &mut Session) -> String {
             Ok(f) => f,
             Err(ReadError::Eof) => return "connection closed".into(),
             Err(ReadError::Io(e)) if is_timeout(&e) => {
+                if s.state == State::NotAuthenticated
+                    && s.started.elapsed() >= s.ctx.config.login_timeout
+                {
+                    bye(s, "Login timed out.");
+                    return "login timeout".into();
+                }
                 bye(s, "Disconnected for inactivity.");
                 return "inactivity timeout".into();
             }
@@ -111,8 +149,35 @@ fn run(s: &mut Session) -> String {
                 bye(s, "Literal too big; closing the connection.");
                 return format!("literal of {size} bytes");
             }
+            Err(ReadError::Spool { tag, error }) => {
+                log::error!(
+                    "conn={} peer={} user={} cannot store an APPEND literal: {error}",
+                    s.id,
+                    s.peer,
+                    s.user_name()
+                );
+                let (code, text) = if error.raw_os_error() == Some(28) {
+                    // ENOSPC
+                    (
+                        Some(Code::Other("OVERQUOTA".into())),
+                        "Not enough disk space.",
+                    )
+                } else {
+                    (Some(Code::ServerBug), "Cannot store the message.")
+                };
+                reply_error(s, tag.as_deref(), Status::No, code, text);
+                if let Err(e) = s.flush() {
+                    return format!("write failed: {e}");
+                }
+                continue;
+            }
         };
+        let mut framed = framed;
+        // Big APPEND literals wait in files for the APPEND handler; what it
+        // does not take is removed after the command.
+        s.spooled = std::mem::take(&mut framed.spooled).into();
         let outcome = execute(s, &framed);
+        s.spooled.clear();
         match outcome {
             Outcome::Continue { bad } => {
                 bad_in_a_row = if bad { bad_in_a_row + 1 } else { 0 };
@@ -145,10 +210,21 @@ fn run(s: &mut Session) -> String {
             let Some(config) = s.ctx.tls.as_ref().map(|t| t.config()) else {
                 return "STARTTLS without TLS settings".into();
             };
-            if let Err(e) = s.transport.start_tls(config) {
+            if let Err(e) = s.transport.start_tls(config, s.ctx.config.login_timeout) {
                 return format!("TLS handshake failed: {e}");
             }
             s.trace.note("TLS started");
+        }
+        if s.compress_pending {
+            s.compress_pending = false;
+            // RFC 4978 §3: compression starts right after the tagged OK's
+            // CRLF, both ways. What the client sent after COMPRESS is
+            // already compressed: the inflater takes it first.
+            let pipelined = s.reader.take_buffered();
+            if let Err(e) = s.transport.start_deflate(pipelined) {
+                return format!("COMPRESS failed: {e}");
+            }
+            s.trace.note("DEFLATE started");
         }
     }
 }
@@ -163,7 +239,7 @@ enum Outcome {
 /// Parses and runs one framed command and writes its tagged reply.
 fn execute(s: &mut Session, framed: &Framed) -> Outcome {
     s.trace.client(framed, secret_offset(&framed.bytes));
-    let cmd = match parse_command(&framed.bytes) {
+    let cmd = match parse_command_with(&framed.bytes, s.ctx.parse_limits) {
         Ok(cmd) => cmd,
         Err(e) => {
             let text = e.to_string();

@@ -31,6 +31,12 @@ pub struct ServerContext {
     pub tls: Option<TlsSettings>,
     pub trace_policy: TracePolicy,
     pub limits: Limits,
+    /// Limits on what one command may ask for.
+    pub parse_limits: crate::proto::parse::ParseLimits,
+    /// Live connections per client network (`max_connections_per_ip`).
+    pub per_network: std::sync::Arc<crate::live_counts::LiveCounts<std::net::IpAddr>>,
+    /// Live sessions per user (`max_sessions_per_user`).
+    pub per_user: std::sync::Arc<crate::live_counts::LiveCounts<String>>,
     /// Connections being served now.
     pub connections: AtomicUsize,
     /// Set on SIGTERM/SIGINT: sessions say BYE and end.
@@ -53,6 +59,7 @@ impl ServerContext {
             // the session in sync; beyond this it is cheaper to hang up.
             max_discard: (config.max_append_size as u64).saturating_mul(2),
         };
+        let config_limits = (config.max_sequence_ranges, config.max_search_depth);
         let trace_policy = TracePolicy {
             dir: config.trace_dir.clone(),
             users: config.trace_users.clone(),
@@ -71,6 +78,12 @@ impl ServerContext {
             tls,
             trace_policy,
             limits,
+            parse_limits: crate::proto::parse::ParseLimits {
+                max_set_ranges: config_limits.0,
+                max_search_depth: config_limits.1,
+            },
+            per_network: Default::default(),
+            per_user: Default::default(),
             connections: AtomicUsize::new(0),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
             live: std::sync::Mutex::new(std::collections::HashMap::new()),

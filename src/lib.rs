@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod check;
 pub mod cli;
 mod cmd;
 pub mod config;
@@ -38,9 +39,14 @@ pub mod context;
 pub mod datetime;
 pub mod demo;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod live_counts;
 pub mod message;
+pub mod migrate;
 pub mod mime;
 pub mod net;
+pub mod privileges;
 pub mod proto;
 pub mod search;
 pub mod selected;

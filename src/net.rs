@@ -1,10 +1,15 @@
 //! The transport under a session: a TCP stream, plain or wrapped in TLS,
-//! with byte counters for the logout log line. Also builds the rustls server
-//! configuration from PEM files and keeps it swappable for SIGHUP reloads.
+//! optionally with COMPRESS=DEFLATE on top (IMAP → deflate → TLS → TCP, RFC
+//! 4978 §3), with byte counters for the logout log line. Also builds the
+//! rustls server configuration from PEM files and keeps it swappable for
+//! SIGHUP reloads.
 //!
 //! One thread owns a `Transport`: a rustls stream cannot be split between a
 //! reader and a writer thread, so nothing here is shared.
 
+mod compress;
+
+use compress::Deflate;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
@@ -24,9 +29,15 @@ enum Stream {
     Closed,
 }
 
-/// A client connection, plain or TLS, counting application bytes.
+/// A client connection, plain or TLS, maybe compressed, counting IMAP bytes
+/// (before compression and after decompression).
 pub struct Transport {
     stream: Stream,
+    /// Set once COMPRESS DEFLATE is active; for the rest of the connection.
+    deflate: Option<Box<Deflate>>,
+    /// Reads fail with `TimedOut` from this moment on, however steadily
+    /// bytes arrive (the login deadline against byte-trickling clients).
+    read_deadline: Option<std::time::Instant>,
     pub bytes_in: u64,
     pub bytes_out: u64,
 }
@@ -35,6 +46,8 @@ impl Transport {
     pub fn plain(tcp: TcpStream) -> Transport {
         Transport {
             stream: Stream::Plain(tcp),
+            deflate: None,
+            read_deadline: None,
             bytes_in: 0,
             bytes_out: 0,
         }
@@ -42,6 +55,29 @@ impl Transport {
 
     pub fn is_tls(&self) -> bool {
         matches!(self.stream, Stream::Tls(_))
+    }
+
+    pub fn is_compressed(&self) -> bool {
+        self.deflate.is_some()
+    }
+
+    /// Turns on DEFLATE in both directions (RFC 4978). `pipelined`: bytes
+    /// the client sent after the COMPRESS command that were already read;
+    /// they are compressed data and get inflated first.
+    pub fn start_deflate(&mut self, pipelined: Vec<u8>) -> io::Result<()> {
+        if self.deflate.is_some() {
+            return Err(io::Error::other("DEFLATE is already active"));
+        }
+        // Those bytes were counted as IMAP bytes when read; they are
+        // compressed ones, counted by the inflater from now on.
+        self.bytes_in = self.bytes_in.saturating_sub(pipelined.len() as u64);
+        self.deflate = Some(Box::new(Deflate::new(pipelined)));
+        Ok(())
+    }
+
+    /// Compressed bytes received and sent, when DEFLATE is active.
+    pub fn compressed_bytes(&self) -> Option<(u64, u64)> {
+        self.deflate.as_ref().map(|d| (d.wire_in, d.wire_out))
     }
 
     fn tcp(&self) -> Option<&TcpStream> {
@@ -56,6 +92,11 @@ impl Transport {
     pub fn raw_fd(&self) -> Option<std::os::unix::io::RawFd> {
         use std::os::unix::io::AsRawFd;
         self.tcp().map(AsRawFd::as_raw_fd)
+    }
+
+    /// Sets (or clears) the moment after which reads fail with `TimedOut`.
+    pub fn set_read_deadline(&mut self, deadline: Option<std::time::Instant>) {
+        self.read_deadline = deadline;
     }
 
     /// Sets the read timeout of the underlying socket (`None` = block).
@@ -76,16 +117,24 @@ impl Transport {
     /// Runs the server side of a TLS handshake on this (plain) connection,
     /// for STARTTLS or an implicit-TLS listener. On failure the transport is
     /// left closed.
-    pub fn start_tls(&mut self, config: Arc<ServerConfig>) -> io::Result<()> {
+    pub fn start_tls(&mut self, config: Arc<ServerConfig>, within: Duration) -> io::Result<()> {
+        if self.deflate.is_some() {
+            // TLS must stay under compression (RFC 4978 §3).
+            return Err(io::Error::other("TLS cannot start inside COMPRESS"));
+        }
         let Stream::Plain(mut tcp) = std::mem::replace(&mut self.stream, Stream::Closed) else {
             return Err(io::Error::other("TLS is already active"));
         };
         let mut conn = ServerConnection::new(config).map_err(io::Error::other)?;
         let old_timeout = tcp.read_timeout()?;
-        tcp.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+        // The whole handshake has `within`, however slowly bytes trickle in.
+        let mut io = Deadline {
+            tcp: &mut tcp,
+            deadline: std::time::Instant::now() + within.min(HANDSHAKE_TIMEOUT),
+        };
         // Bounded: every round either moves bytes or fails (timeout / EOF).
         while conn.is_handshaking() {
-            let (read, written) = conn.complete_io(&mut tcp)?;
+            let (read, written) = conn.complete_io(&mut io)?;
             if read == 0 && written == 0 && conn.is_handshaking() {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
@@ -125,16 +174,77 @@ impl Transport {
     }
 }
 
-impl Read for Transport {
+impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = match &mut self.stream {
-            Stream::Plain(t) => t.read(buf)?,
+        match self {
+            Stream::Plain(t) => t.read(buf),
             Stream::Tls(s) => match s.read(buf) {
                 // A client that closes without close_notify is common; treat it as EOF.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
-                other => other?,
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                other => other,
             },
-            Stream::Closed => return Err(io::Error::from(io::ErrorKind::NotConnected)),
+            Stream::Closed => Err(io::Error::from(io::ErrorKind::NotConnected)),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(t) => t.write(buf),
+            Stream::Tls(s) => s.write(buf),
+            Stream::Closed => Err(io::Error::from(io::ErrorKind::NotConnected)),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(t) => t.flush(),
+            Stream::Tls(s) => s.flush(),
+            Stream::Closed => Ok(()),
+        }
+    }
+}
+
+/// A socket whose reads fail with `TimedOut` once `deadline` has passed,
+/// and otherwise wait at most until then.
+struct Deadline<'a> {
+    tcp: &'a mut TcpStream,
+    deadline: std::time::Instant,
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self
+            .deadline
+            .saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.tcp.set_read_timeout(Some(left))?;
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for Deadline<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tcp.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(deadline) = self.read_deadline {
+            if std::time::Instant::now() >= deadline {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+        }
+        let n = match &mut self.deflate {
+            Some(d) => d.read(&mut self.stream, buf)?,
+            None => self.stream.read(buf)?,
         };
         self.bytes_in += n as u64;
         Ok(n)
@@ -143,20 +253,24 @@ impl Read for Transport {
 
 impl Write for Transport {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = match &mut self.stream {
-            Stream::Plain(t) => t.write(buf)?,
-            Stream::Tls(s) => s.write(buf)?,
-            Stream::Closed => return Err(io::Error::from(io::ErrorKind::NotConnected)),
+        let n = match &mut self.deflate {
+            Some(d) => {
+                d.write(&mut self.stream, buf)?;
+                buf.len()
+            }
+            None => self.stream.write(buf)?,
         };
         self.bytes_out += n as u64;
         Ok(n)
     }
 
+    /// With DEFLATE this is a sync flush: everything written so far reaches
+    /// the client decodable. Every response and continuation goes out
+    /// through here, so no client ever waits on bytes held in the compressor.
     fn flush(&mut self) -> io::Result<()> {
-        match &mut self.stream {
-            Stream::Plain(t) => t.flush(),
-            Stream::Tls(s) => s.flush(),
-            Stream::Closed => Ok(()),
+        match &mut self.deflate {
+            Some(d) => d.flush(&mut self.stream),
+            None => self.stream.flush(),
         }
     }
 }

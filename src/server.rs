@@ -2,12 +2,17 @@
 //! listener and one thread per client connection, enforces the connection
 //! cap, and handles signals (SIGHUP reloads the users file and the TLS
 //! certificate; SIGTERM/SIGINT stop the server).
+//!
+//! Startup order matters: read the users file and TLS key and bind every
+//! listener while still privileged, then switch to the configured user
+//! (`privileges`) before the first thread starts or any client is accepted.
 
 use crate::auth::passwd::PasswdFile;
 use crate::config::Config;
 use crate::connection;
 use crate::context::ServerContext;
 use crate::net::TlsSettings;
+use crate::privileges::Plan;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use std::io::Write;
@@ -22,10 +27,11 @@ struct Listener {
     tls: bool,
 }
 
-/// Binds the listeners and serves until a terminating signal arrives.
-/// Prints one `listening on ADDR (imap|imaps)` line per listener to stdout
-/// once everything is bound, so scripts and tests can find the ports.
-pub fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+/// Binds the listeners, switches user as `plan` says, and serves until a
+/// terminating signal arrives. Prints one `listening on ADDR (imap|imaps)`
+/// line per listener to stdout once everything is bound, so scripts and
+/// tests can find the ports.
+pub fn run(config: Config, plan: &Plan) -> Result<(), Box<dyn std::error::Error>> {
     let passwd = PasswdFile::open(&config.passwd_file)?;
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(TlsSettings::load(cert, key)?),
@@ -44,9 +50,11 @@ pub fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         listeners.push(bind(*addr, true)?);
     }
     if let Some(dir) = &config.trace_dir {
-        std::fs::create_dir_all(dir).map_err(|e| format!("trace_dir {}: {e}", dir.display()))?;
+        make_trace_dir(dir, plan)?;
     }
     let mut signals = Signals::new([SIGHUP, SIGTERM, SIGINT])?;
+    // Before ServerContext::new, which starts the mailbox watcher thread.
+    plan.apply()?;
     let ctx = Arc::new(ServerContext::new(config, passwd, tls));
 
     let mut stdout = std::io::stdout().lock();
@@ -103,6 +111,27 @@ fn shutdown(ctx: &ServerContext) {
     }
 }
 
+/// Creates a missing trace directory, owned by the account that will write
+/// to it once the server has switched user.
+fn make_trace_dir(dir: &std::path::Path, plan: &Plan) -> Result<(), String> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("trace_dir {}: {e}", dir.display()))?;
+    if let Plan::Switch(id) = plan {
+        // Without CAP_CHOWN (a sandboxed service) the directory stays
+        // root's; traces then fail one by one, each with a log line.
+        if let Err(e) = std::os::unix::fs::chown(dir, Some(id.uid), Some(id.gid)) {
+            log::warn!(
+                "trace_dir {}: cannot hand it to uid {}: {e}; create it owned by that user",
+                dir.display(),
+                id.uid
+            );
+        }
+    }
+    Ok(())
+}
+
 fn bind(addr: SocketAddr, tls: bool) -> Result<Listener, String> {
     let socket = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     Ok(Listener { socket, tls })
@@ -142,6 +171,22 @@ fn accept_loop(ctx: Arc<ServerContext>, listener: Listener) {
             refuse(tcp, listener.tls, "* BYE Server shutting down.\r\n");
             continue;
         }
+        let network = crate::auth::throttle::network_of(peer.ip());
+        let Some(per_network) = ctx
+            .per_network
+            .take(network, ctx.config.max_connections_per_ip)
+        else {
+            log::warn!(
+                "peer={peer} refused: max_connections_per_ip ({}) reached",
+                ctx.config.max_connections_per_ip
+            );
+            refuse(
+                tcp,
+                listener.tls,
+                "* BYE Too many connections from your address.\r\n",
+            );
+            continue;
+        };
         let Some(slot) = ConnectionSlot::take(&ctx) else {
             log::warn!(
                 "peer={peer} refused: max_connections ({}) reached",
@@ -159,7 +204,7 @@ fn accept_loop(ctx: Arc<ServerContext>, listener: Listener) {
         let spawned = std::thread::Builder::new()
             .name(format!("conn-{peer}"))
             .spawn(move || {
-                let _slot = slot;
+                let _slots = (slot, per_network);
                 connection::serve(ctx, tcp, peer, tls);
             });
         if let Err(e) = spawned {

@@ -43,6 +43,8 @@ pub struct User {
     /// The Maildir root from `mail_location`.
     pub mail_root: PathBuf,
     pub store: Store,
+    /// This session's place in `max_sessions_per_user`.
+    pub _session_slot: crate::live_counts::LiveGuard<String>,
 }
 
 pub struct Session {
@@ -62,9 +64,14 @@ pub struct Session {
     pub selected: Option<Selected>,
     /// What ENABLE (or first use) turned on.
     pub enabled: Enabled,
+    /// The current command's APPEND literals that were written to files,
+    /// in order (see `proto::reader::Spooled`).
+    pub spooled: std::collections::VecDeque<crate::proto::reader::Spooled>,
     /// RFC 5182 `$`: the UIDs the last SEARCH RETURN (SAVE) found in the
     /// selected mailbox, ascending. Emptied whenever the selection ends.
     pub saved_search: Vec<u32>,
+    /// Set by COMPRESS: the loop turns DEFLATE on after the tagged OK.
+    pub compress_pending: bool,
 }
 
 impl Session {
@@ -85,7 +92,9 @@ impl Session {
             start_tls_pending: false,
             selected: None,
             enabled: Enabled::default(),
+            spooled: Default::default(),
             saved_search: Vec::new(),
+            compress_pending: false,
         }
     }
 
@@ -104,6 +113,7 @@ impl Session {
 
     /// The CAPABILITY list for the current state (RFC 3501 §6.1.1).
     pub fn capabilities(&self) -> String {
+        let appendlimit = format!("APPENDLIMIT={}", self.ctx.config.max_append_size);
         let mut caps = vec!["IMAP4rev1", "SASL-IR", "LITERAL+", "ID"];
         if self.state != State::NotAuthenticated {
             caps.extend([
@@ -123,6 +133,15 @@ impl Session {
             caps.push("ENABLE");
             caps.push("ESEARCH");
             caps.push("SEARCHRES");
+            caps.push("UTF8=ACCEPT");
+            // Like Dovecot, only after login: RFC 4978 makes it command-auth.
+            caps.push("COMPRESS=DEFLATE");
+            caps.push("LIST-EXTENDED");
+            caps.push("LIST-STATUS");
+            caps.push("SPECIAL-USE");
+            caps.push("CREATE-SPECIAL-USE");
+            caps.push("MULTIAPPEND");
+            caps.push(&appendlimit);
         }
         if self.state == State::NotAuthenticated {
             if self.ctx.tls.is_some() && !self.transport.is_tls() {
@@ -209,7 +228,7 @@ impl Session {
         // Reuse the allocation for the next response.
         let mut bytes = bytes;
         bytes.clear();
-        self.out = ResponseBuf::from_vec(bytes);
+        self.out.refill(bytes);
         res
     }
 }

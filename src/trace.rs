@@ -247,6 +247,7 @@ mod tests {
         let login = Framed {
             bytes: b"a LOGIN demo hunter2".to_vec(),
             literals: vec![],
+            spooled: vec![],
         };
         t.client(&login, Some(13));
         let mut append = b"b APPEND INBOX {2000}\r\n".to_vec();
@@ -255,6 +256,7 @@ mod tests {
             &Framed {
                 bytes: append,
                 literals: vec![(23, 2000)],
+                spooled: vec![],
             },
             None,
         );
@@ -280,6 +282,7 @@ mod tests {
             &Framed {
                 bytes: b"a CAPABILITY".to_vec(),
                 literals: vec![],
+                spooled: vec![],
             },
             None,
         );
@@ -293,6 +296,7 @@ mod tests {
             &Framed {
                 bytes: b"a CAPABILITY".to_vec(),
                 literals: vec![],
+                spooled: vec![],
             },
             None,
         );

@@ -19,6 +19,7 @@ fn version_and_help() {
         "demo",
         "hash",
         "check",
+        "migrate-dovecot",
         "-o KEY=VALUE",
         "mail_location",
     ] {
@@ -37,9 +38,15 @@ fn bad_option_exits_2_with_a_message() {
 fn check_prints_effective_settings_with_overrides() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("roost.conf");
+    let passwd = dir.path().join("passwd");
+    std::fs::write(&passwd, "").unwrap();
     std::fs::write(
         &conf,
-        "# test\nlisten = 127.0.0.1:1143\nplaintext_auth = never\n",
+        format!(
+            "# test\nlisten = 127.0.0.1:0\nplaintext_auth = never\npasswd_file = {}\n\
+             allow_root = yes\n",
+            passwd.display()
+        ),
     )
     .unwrap();
     let out = Command::new(ROOST)
@@ -56,13 +63,109 @@ fn check_prints_effective_settings_with_overrides() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     for line in [
-        "listen = 127.0.0.1:1143",
+        "listen = 127.0.0.1:0",
         "plaintext_auth = never",
         "max_connections = 7",
         "mail_location = %h/Maildir",
-        "passwd_file = /etc/roost/passwd",
+        "user = ",
+        "allow_root = yes",
     ] {
         assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+    }
+}
+
+/// A configuration with one of each problem `roost check` looks for, then
+/// the same with the problems fixed.
+#[test]
+fn check_reports_files_permissions_and_ports() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = crate::common::dovecot::running_as_root();
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let passwd = base.join("passwd");
+    std::fs::write(&passwd, crate::common::passwd_line(base, "ann", "secret")).unwrap();
+    std::fs::set_permissions(&passwd, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let maildir = base.join("home/ann/Maildir");
+    std::fs::create_dir_all(&maildir).unwrap();
+    std::fs::set_permissions(&maildir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_addr = busy.local_addr().unwrap();
+    // As root, judge access as an unprivileged account would have it.
+    let account = if root { "user = nobody\n" } else { "" };
+    let conf = base.join("roost.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listen = {busy_addr}\npasswd_file = {}\ntls_cert = {}\ntls_key = {}\n{account}",
+            passwd.display(),
+            base.join("missing-cert.pem").display(),
+            base.join("missing-key.pem").display(),
+        ),
+    )
+    .unwrap();
+    let out = Command::new(ROOST)
+        .args(["check", "-c"])
+        .arg(&conf)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("tls_cert = "),
+        "settings are still printed"
+    );
+    for needle in [
+        "error: TLS: ",
+        "missing-cert.pem",
+        "warning: ",
+        "is readable by every local user",
+        &format!("error: cannot listen on {busy_addr}: the port is in use"),
+        &format!("error: user ann: {} is not writable by", maildir.display()),
+        "errors, ",
+    ] {
+        assert!(err.contains(needle), "{needle:?} missing:\n{err}");
+    }
+
+    // Fixed: private users file, no TLS, a free port, a writable Maildir.
+    std::fs::set_permissions(&passwd, std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::fs::set_permissions(&maildir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    if root {
+        // nobody must read the users file (for reloads) and own the mail.
+        std::os::unix::fs::chown(&passwd, Some(0), Some(65534)).unwrap();
+        for p in [base.join("home/ann"), maildir.clone()] {
+            std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
+        }
+    }
+    drop(busy);
+    std::fs::write(
+        &conf,
+        format!(
+            "listen = 127.0.0.1:0\npasswd_file = {}\n{account}",
+            passwd.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(ROOST)
+        .args(["check", "-c"])
+        .arg(&conf)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("no problems found"), "{err}");
+
+    // Serving as root is a problem check reports too.
+    if root {
+        let out = Command::new(ROOST)
+            .args(["check", "-c"])
+            .arg(&conf)
+            .args(["-o", "user="])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("refusing to serve as root"), "{err}");
     }
 }
 
@@ -95,6 +198,35 @@ fn bad_config_line_names_file_and_line_and_exits_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.conf: cannot read"));
+}
+
+#[test]
+fn migrate_dovecot_reads_stdin_and_reports_errors() {
+    let (ok, out, err) = run_tool(
+        ROOST,
+        &["migrate-dovecot", "-"],
+        b"listen = 127.0.0.1\nssl = no\npassdb {\n  driver = pam\n}\n",
+    );
+    assert!(ok, "{err}");
+    assert!(out.lines().any(|l| l == "listen = 127.0.0.1:143"), "{out}");
+    assert!(
+        err.contains("not carried over: passdb 1 (driver pam)"),
+        "{err}"
+    );
+    assert!(out.contains("#  - passdb 1 (driver pam)"), "{out}");
+    let out = Command::new(ROOST)
+        .args(["migrate-dovecot", "/nonexistent/doveconf.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/doveconf.txt"));
+    let (ok, _, err) = run_tool(ROOST, &["migrate-dovecot", "-"], b"a {\n");
+    assert!(!ok && err.contains("not closed"), "{err}");
+    let out = Command::new(ROOST)
+        .args(["migrate-dovecot", "a", "b"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]

@@ -113,7 +113,7 @@ fn curl_lists_folders_and_reads_a_message_by_uid() {
     let (ok, out, err) = curl(&server, "alice:secret", &[], &base);
     assert!(ok, "{err}");
     assert!(
-        out.contains("* LIST (\\HasNoChildren) \".\" Archive"),
+        out.contains("* LIST (\\HasNoChildren \\Archive) \".\" Archive"),
         "{out}"
     );
     assert!(out.contains("INBOX"), "{out}");

@@ -4,9 +4,15 @@
 mod cli;
 mod clients;
 mod common;
+mod crash_safety;
 mod differential;
 mod docs;
 mod dovecot;
+mod fuzz_corpus;
+mod interop;
 mod load_smoke;
+mod migrate;
+mod package;
+mod privileges;
 mod thunderbird;
 mod wire;

@@ -189,6 +189,13 @@ impl PasswdFile {
         }
     }
 
+    /// Every loaded user, sorted by name (for `roost check`).
+    pub fn entries(&self) -> Vec<UserEntry> {
+        let mut all: Vec<UserEntry> = self.lock().users.values().cloned().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
     /// How many users are currently loaded.
     pub fn user_count(&self) -> usize {
         self.lock().users.len()
@@ -310,6 +317,12 @@ fn describe_io_error(e: &io::Error) -> String {
         Some(i) if text.ends_with(')') => text[..i].to_string(),
         _ => text,
     }
+}
+
+/// The file parser, for the fuzz harness (`crate::fuzzing`).
+#[doc(hidden)]
+pub fn parse_for_fuzzing(bytes: &[u8]) -> bool {
+    parse(bytes).is_ok()
 }
 
 /// Parses the whole file; an error is (1-based line number, message).

@@ -1,6 +1,8 @@
-//! Delays answers to failed logins, growing with repeated failures per client.
+//! Delays answers to failed logins, growing with repeated failures per client
+//! address and per user name (so many addresses guessing one password are
+//! slowed too).
 //!
-//! This module owns the per-address failure counters: how long the next
+//! This module owns the failure counters: how long the next
 //! failure from an address should wait, forgetting addresses after a quiet
 //! spell, and keeping the table bounded however many addresses an attacker
 //! uses.
@@ -25,8 +27,16 @@ struct Entry {
     last: Instant,
 }
 
+/// What failures are counted against: a client network or a user name
+/// (hashed: the table must not keep every name an attacker tries).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Key {
+    Net(IpAddr),
+    User(u64),
+}
+
 struct Table {
-    entries: HashMap<IpAddr, Entry>,
+    entries: HashMap<Key, Entry>,
     last_sweep: Option<Instant>,
 }
 
@@ -71,12 +81,28 @@ impl FailureThrottle {
     /// answering it: `base * 2^(n-1)` for the n-th failure in a row, capped
     /// at `max`.
     pub fn record_failure(&self, ip: IpAddr) -> Duration {
-        self.record_failure_at(ip, Instant::now())
+        self.record_failure_at(Key::Net(key(ip)), Instant::now())
+    }
+
+    /// Counts a failed attempt from `ip` for `user`: the longer of the two
+    /// delays.
+    pub fn record_user_failure(&self, ip: IpAddr, user: &str) -> Duration {
+        let now = Instant::now();
+        let by_net = self.record_failure_at(Key::Net(key(ip)), now);
+        let by_user = self.record_failure_at(Key::User(user_key(user)), now);
+        by_net.max(by_user)
     }
 
     /// Forgets `ip` after a successful login.
     pub fn record_success(&self, ip: IpAddr) {
-        self.lock().entries.remove(&key(ip));
+        self.lock().entries.remove(&Key::Net(key(ip)));
+    }
+
+    /// Forgets `ip` and `user` after a successful login.
+    pub fn record_user_success(&self, ip: IpAddr, user: &str) {
+        let mut table = self.lock();
+        table.entries.remove(&Key::Net(key(ip)));
+        table.entries.remove(&Key::User(user_key(user)));
     }
 
     /// How many addresses are currently remembered.
@@ -84,8 +110,7 @@ impl FailureThrottle {
         self.lock().entries.len()
     }
 
-    fn record_failure_at(&self, ip: IpAddr, now: Instant) -> Duration {
-        let key = key(ip);
+    fn record_failure_at(&self, key: Key, now: Instant) -> Duration {
         let mut table = self.lock();
         table.prune(now);
         let entry = table.entries.entry(key).or_insert(Entry {
@@ -122,7 +147,7 @@ impl Table {
             self.last_sweep = Some(now);
         }
         if self.entries.len() >= MAX_ENTRIES {
-            let mut ages: Vec<(Instant, IpAddr)> =
+            let mut ages: Vec<(Instant, Key)> =
                 self.entries.iter().map(|(ip, e)| (e.last, *ip)).collect();
             ages.sort_unstable();
             let evict = (MAX_ENTRIES / 10).max(self.entries.len() + 1 - MAX_ENTRIES);
@@ -141,6 +166,23 @@ fn delay_for(base: Duration, max: Duration, failures: u32) -> Duration {
 }
 
 /// The address as counted: IPv4 as is (also when IPv4-mapped), IPv6 by /64.
+/// A user name's slot in the table (case-insensitive, as logins are).
+fn user_key(user: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // A per-process random seed: names cannot be steered into collisions.
+    static SEED: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    let mut h = SEED.get_or_init(Default::default).build_hasher();
+    h.write(user.to_ascii_lowercase().as_bytes());
+    h.finish()
+}
+
+/// The network a client address counts as: itself for IPv4, its /64 for
+/// IPv6, the IPv4 address inside an IPv4-mapped one.
+pub fn network_of(ip: IpAddr) -> IpAddr {
+    key(ip)
+}
+
 fn key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
@@ -161,6 +203,27 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn one_user_from_many_addresses_is_slowed_too() {
+        let t = FailureThrottle::new(Duration::from_secs(1), Duration::from_secs(15));
+        let mut last = Duration::ZERO;
+        for i in 0..4u8 {
+            let ip = IpAddr::from([10, 0, 0, i]);
+            last = t.record_user_failure(ip, "Alice");
+        }
+        assert_eq!(last, Duration::from_secs(8), "fourth failure for the name");
+        assert_eq!(
+            t.record_user_failure(IpAddr::from([10, 0, 0, 9]), "bob"),
+            Duration::from_secs(1)
+        );
+        t.record_user_success(IpAddr::from([10, 0, 0, 9]), "alice");
+        assert_eq!(
+            t.record_user_failure(IpAddr::from([10, 0, 0, 8]), "ALICE"),
+            Duration::from_secs(1),
+            "a success clears the name"
+        );
     }
 
     #[test]
@@ -218,15 +281,24 @@ mod tests {
         let start = Instant::now();
         let a = ip("203.0.113.5");
         let b = ip("203.0.113.6");
-        t.record_failure_at(a, start);
-        assert_eq!(t.record_failure_at(a, start), Duration::from_secs(2));
-        t.record_failure_at(b, start);
+        t.record_failure_at(Key::Net(key(a)), start);
+        assert_eq!(
+            t.record_failure_at(Key::Net(key(a)), start),
+            Duration::from_secs(2)
+        );
+        t.record_failure_at(Key::Net(key(b)), start);
         // Just inside the window: still counting.
         let later = start + IDLE_FORGET;
-        assert_eq!(t.record_failure_at(a, later), Duration::from_secs(4));
+        assert_eq!(
+            t.record_failure_at(Key::Net(key(a)), later),
+            Duration::from_secs(4)
+        );
         // Past it: back to the base delay, and the idle `b` has been swept.
         let much_later = later + IDLE_FORGET + Duration::from_secs(1);
-        assert_eq!(t.record_failure_at(a, much_later), Duration::from_secs(1));
+        assert_eq!(
+            t.record_failure_at(Key::Net(key(a)), much_later),
+            Duration::from_secs(1)
+        );
         assert_eq!(t.tracked(), 1);
     }
 
@@ -237,15 +309,24 @@ mod tests {
         let n = MAX_ENTRIES as u32 + 5000;
         for i in 0..n {
             let addr = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i));
-            t.record_failure_at(addr, start + Duration::from_millis(u64::from(i)));
+            t.record_failure_at(
+                Key::Net(key(addr)),
+                start + Duration::from_millis(u64::from(i)),
+            );
         }
         assert!(t.tracked() <= MAX_ENTRIES);
         // The newest address survived eviction; the oldest did not.
         let newest = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n - 1));
         let oldest = IpAddr::V4(Ipv4Addr::from(0x0a00_0000));
         let now = start + Duration::from_millis(u64::from(n));
-        assert_eq!(t.record_failure_at(newest, now), Duration::from_secs(2));
-        assert_eq!(t.record_failure_at(oldest, now), Duration::from_secs(1));
+        assert_eq!(
+            t.record_failure_at(Key::Net(key(newest)), now),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            t.record_failure_at(Key::Net(key(oldest)), now),
+            Duration::from_secs(1)
+        );
     }
 
     #[test]

@@ -150,7 +150,7 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
                     s.peer
                 );
             }
-            let delay = s.ctx.throttle.record_failure(ip);
+            let delay = s.ctx.throttle.record_user_failure(ip, user);
             log::warn!(
                 "conn={} peer={} user={} mech={mech} authentication failed (delay {} ms)",
                 s.id,
@@ -165,7 +165,7 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
             ));
         }
     };
-    s.ctx.throttle.record_success(ip);
+    s.ctx.throttle.record_user_success(ip, user);
     let Some(mail_root) = expand_mail_location(
         &s.ctx.config.mail_location,
         &entry.name,
@@ -181,6 +181,23 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
         return Err(Error::no(
             Some(Code::Unavailable),
             "Mail storage is not available for this user.",
+        ));
+    };
+    let Some(session_slot) = s
+        .ctx
+        .per_user
+        .take(entry.name.clone(), s.ctx.config.max_sessions_per_user)
+    else {
+        log::warn!(
+            "conn={} peer={} user={} refused: max_sessions_per_user ({}) reached",
+            s.id,
+            s.peer,
+            entry.name,
+            s.ctx.config.max_sessions_per_user
+        );
+        return Err(Error::no(
+            Some(Code::Limit),
+            "Too many sessions for this user.",
         ));
     };
     let store = match Store::open(
@@ -211,10 +228,16 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
         s.transport.tls_description().unwrap_or_else(|| "no".into())
     );
     s.trace.logged_in(&entry.name);
+    if s.ctx.config.autocreate_special_use {
+        crate::store::special_use::autocreate(&store, &s.ctx.config.special_use, &entry.name);
+    }
+    s.reader
+        .set_spool(spool_opener(&mail_root, &s.id), SPOOL_THRESHOLD);
     s.user = Some(User {
         entry,
         mail_root,
         store,
+        _session_slot: session_slot,
     });
     s.state = State::Authenticated;
     // As Dovecot does: the OK carries the post-login capabilities, so the
@@ -223,6 +246,29 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
         Code::Capability(s.capabilities()),
         "Logged in",
     ))
+}
+
+/// APPEND literals above this many bytes go to a file in the user's
+/// `tmp/` as they arrive instead of into memory.
+const SPOOL_THRESHOLD: u64 = 256 * 1024;
+
+/// Opens spool files in `<Maildir>/tmp/` (Maildir's place for messages
+/// being delivered; leftovers of a crash go after 36 hours).
+fn spool_opener(mail_root: &std::path::Path, session: &str) -> crate::proto::reader::SpoolOpener {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = mail_root.join("tmp");
+    let prefix = format!("roost-spool.{}.{session}", std::process::id());
+    let mut n = 0u64;
+    Box::new(move || {
+        n += 1;
+        let path = dir.join(format!("{prefix}.{n}"));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
+        Ok((file, path))
+    })
 }
 
 /// RFC 2971: reports the server's identity; the client's goes to the log.

@@ -22,6 +22,12 @@ pub fn enable(s: &mut Session, names: &[String]) -> Result<Tagged, Error> {
                 s.enabled.condstore = true;
                 newly.push("QRESYNC");
             }
+            "UTF8=ACCEPT" if !s.enabled.utf8_accept => {
+                // RFC 6855 §3: UTF-8 mailbox names and quoted strings.
+                s.enabled.utf8_accept = true;
+                s.out.allow_utf8_quoted();
+                newly.push("UTF8=ACCEPT");
+            }
             _ => {}
         }
     }

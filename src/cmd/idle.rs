@@ -8,9 +8,15 @@
 //!
 //! Only the session thread touches its stream, as everywhere else: before
 //! each wait it drains what the client sent with a 1 ms read, which also
-//! empties what TLS may have decrypted already. Bytes the client sends after
-//! DONE (iOS 18 Mail pipelines its next command in the same packet) stay in
-//! the command reader and are executed next.
+//! empties what TLS may have decrypted already. With COMPRESS the same read
+//! inflates everything already received (compressed bytes held by the
+//! inflater included) before it touches the socket, so when it times out
+//! nothing decodable is left and waiting on the socket is safe: a DONE that
+//! came compressed in one packet with earlier data is found before any wait.
+//! Pushes and keep-alives go out through `Session::flush`, which sync-flushes
+//! the compressor. Bytes the client sends after DONE (iOS 18 Mail pipelines
+//! its next command in the same packet) stay in the command reader and are
+//! executed next.
 
 use crate::error::{Error, Tagged};
 use crate::proto::encode::Status;
@@ -64,7 +70,7 @@ fn wait(s: &mut Session, poll: &mut Poll) -> Result<Tagged, Error> {
                 s.trace.client(
                     &Framed {
                         bytes: line.clone(),
-                        literals: Vec::new(),
+                        ..Framed::default()
                     },
                     None,
                 );

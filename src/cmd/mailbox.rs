@@ -7,18 +7,23 @@
 //! validity rules), so every command sees a name the same way.
 
 use crate::error::{Error, Tagged};
+use crate::proto::encode::ResponseBuf;
 use crate::proto::encode::{Code, Status};
-use crate::proto::types::{DateTime, Flag, SelectParams, StatusItem};
+use crate::proto::types::{AppendMessage, Flag, SelectParams, StatusItem};
 use crate::proto::utf7;
 use crate::selected::{write_flags_lines, Selected};
 use crate::session::{Session, State};
 use crate::store::maildir::flag;
 use crate::store::names::{MailboxName, NameError};
-use crate::store::{NewFlags, StoreError};
+use crate::store::special_use::{SpecialUse, UserUses};
+use crate::store::{AppendItem, NewFlags, StoreError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Decodes a client's mailbox name into canonical form.
 pub(super) fn mailbox_name(s: &Session, raw: &[u8]) -> Result<MailboxName, Error> {
+    if s.enabled.utf8_accept {
+        return utf8_mailbox_name(s, raw);
+    }
     let text = std::str::from_utf8(raw).map_err(|_| {
         Error::no(
             Some(Code::Cannot),
@@ -37,9 +42,50 @@ pub(super) fn mailbox_name(s: &Session, raw: &[u8]) -> Result<MailboxName, Error
     })
 }
 
-/// A name as the client sees it: namespace form, modified UTF-7.
-fn wire_name(s: &Session, name: &MailboxName) -> Result<Vec<u8>, Error> {
-    Ok(wire_text(s, &s.store()?.namespace().to_wire(name)))
+/// A mailbox name from a client that enabled UTF8=ACCEPT: plain UTF-8
+/// (RFC 6855 §3), which must be valid (else BAD) and Net-Unicode without
+/// control characters or line/paragraph separators (else NO).
+fn utf8_mailbox_name(s: &Session, raw: &[u8]) -> Result<MailboxName, Error> {
+    let text =
+        std::str::from_utf8(raw).map_err(|_| Error::bad("Mailbox name is not valid UTF-8."))?;
+    if text
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
+        return Err(Error::no(
+            Some(Code::Cannot),
+            "Mailbox name contains a control character.",
+        ));
+    }
+    s.store()?.namespace().parse(text).map_err(|e| match e {
+        NameError::OutsideNamespace(_) => Error::no(Some(Code::NonExistent), e.to_string()),
+        NameError::Invalid(why) => Error::no(Some(Code::Cannot), why),
+    })
+}
+
+/// `max_mailbox_name_length` and `max_mailbox_depth` for a name being
+/// made (CREATE, RENAME's target); existing folders stay reachable.
+fn within_limits(s: &Session, raw: &[u8], name: &MailboxName) -> Result<(), Error> {
+    let cfg = &s.ctx.config;
+    if raw.len() > cfg.max_mailbox_name_length {
+        return Err(Error::no(
+            Some(Code::Limit),
+            format!(
+                "Mailbox name too long (max {} bytes).",
+                cfg.max_mailbox_name_length
+            ),
+        ));
+    }
+    if name.levels().len() > cfg.max_mailbox_depth {
+        return Err(Error::no(
+            Some(Code::Limit),
+            format!(
+                "Mailbox hierarchy too deep (max {} levels).",
+                cfg.max_mailbox_depth
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Mailbox-name text for the wire: UTF-8 once the client has enabled
@@ -67,6 +113,11 @@ pub fn select(
     params: &SelectParams,
 ) -> Result<Tagged, Error> {
     super::qresync::check_select(s, params)?;
+    // A name that is not even well-formed is a BAD that changes nothing.
+    let parsed = mailbox_name(s, raw);
+    if let Err(e @ Error::Bad(..)) = parsed {
+        return Err(e);
+    }
     // A SELECT while selected first closes the old mailbox, without
     // expunging; if the new one fails, nothing is selected.
     let had_selected = s.selected.is_some();
@@ -79,7 +130,7 @@ pub fn select(
             "Previous mailbox closed.",
         );
     }
-    let name = mailbox_name(s, raw)?;
+    let name = parsed?;
     let store = s.store()?;
     let (mut view, info) = match Selected::open(store, name, read_only) {
         Ok(v) => v,
@@ -127,13 +178,62 @@ pub fn select(
 
 /// RFC 3501 §6.3.3 CREATE. A trailing separator is allowed and ignored.
 pub fn create(s: &mut Session, raw: &[u8]) -> Result<Tagged, Error> {
+    create_special_use(s, raw, &[])
+}
+
+/// CREATE, with the RFC 6154 §3 USE parameter when `uses` is not empty:
+/// the uses are checked first, so a refused one creates nothing.
+pub fn create_special_use(s: &mut Session, raw: &[u8], uses: &[String]) -> Result<Tagged, Error> {
+    let mut list = Vec::new();
+    for text in uses {
+        match SpecialUse::parse(text).filter(|u| u.creatable()) {
+            Some(u) => list.push(u),
+            None => {
+                return Err(Error::no(
+                    Some(Code::Other("USEATTR".into())),
+                    format!("{text} not supported"),
+                ))
+            }
+        }
+    }
     let sep = s.store()?.namespace().separator as u8;
     let trimmed = match raw.split_last() {
         Some((&last, rest)) if last == sep && !rest.is_empty() => rest,
         _ => raw,
     };
     let name = mailbox_name(s, trimmed)?;
-    s.store()?.create(&name)?;
+    within_limits(s, trimmed, &name)?;
+    let store = s.store()?;
+    let cfg = &s.ctx.config;
+    if store.list()?.iter().filter(|e| e.selectable).count() >= cfg.max_mailboxes {
+        return Err(Error::no(
+            Some(Code::Limit),
+            format!("Too many mailboxes (max {}).", cfg.max_mailboxes),
+        ));
+    }
+    if !list.is_empty() && name.is_inbox() {
+        return Err(Error::no(
+            Some(Code::Other("USEATTR".into())),
+            "INBOX cannot have a special use.",
+        ));
+    }
+    store.create(&name)?;
+    // A folder made now has no uses of its own yet, whatever an older
+    // folder of that name had (`forget` at DELETE missed it if another
+    // program deleted the directory).
+    let root = store.root().to_path_buf();
+    if list.is_empty() {
+        if let Err(e) = UserUses::update(&root, |u| u.forget(&name)) {
+            log::warn!("{}: {e}", root.display());
+        }
+    } else if let Err(e) = UserUses::update(&root, |u| {
+        u.set(&name, list);
+        true
+    }) {
+        // RFC 6154 §3: no folder without the use it was asked with.
+        let _ = store.delete(&name);
+        return Err(Error::Server(format!("writing special uses: {e}")));
+    }
     Ok(Tagged::ok("Create completed."))
 }
 
@@ -145,7 +245,13 @@ pub fn delete(s: &mut Session, raw: &[u8]) -> Result<Tagged, Error> {
         s.deselect();
     }
     match s.store()?.delete(&name) {
-        Ok(()) => Ok(Tagged::ok("Delete completed.")),
+        Ok(()) => {
+            let root = s.store()?.root().to_path_buf();
+            if let Err(e) = UserUses::update(&root, |u| u.forget(&name)) {
+                log::warn!("{}: {e}", root.display());
+            }
+            Ok(Tagged::ok("Delete completed."))
+        }
         Err(StoreError::NotFound) => Err(not_found(raw)),
         Err(e) => Err(e.into()),
     }
@@ -155,6 +261,7 @@ pub fn delete(s: &mut Session, raw: &[u8]) -> Result<Tagged, Error> {
 pub fn rename(s: &mut Session, from: &[u8], to: &[u8]) -> Result<Tagged, Error> {
     let old = mailbox_name(s, from)?;
     let new = mailbox_name(s, to)?;
+    within_limits(s, to, &new)?;
     if s.selected
         .as_ref()
         .is_some_and(|sel| sel.name == old || sel.name.is_child_of(&old))
@@ -162,7 +269,16 @@ pub fn rename(s: &mut Session, from: &[u8], to: &[u8]) -> Result<Tagged, Error> 
         s.deselect();
     }
     match s.store()?.rename(&old, &new) {
-        Ok(()) => Ok(Tagged::ok("Rename completed.")),
+        Ok(()) => {
+            // RENAME INBOX leaves INBOX in place: its use stays.
+            if !old.is_inbox() {
+                let root = s.store()?.root().to_path_buf();
+                if let Err(e) = UserUses::update(&root, |u| u.rename(&old, &new)) {
+                    log::warn!("{}: {e}", root.display());
+                }
+            }
+            Ok(Tagged::ok("Rename completed."))
+        }
         Err(StoreError::NotFound) => Err(not_found(from)),
         Err(e) => Err(e.into()),
     }
@@ -205,16 +321,23 @@ pub fn list(
     full.extend_from_slice(pattern);
     let full = normalize_inbox(&full, sep);
     let entries = store.list()?;
+    let uses = super::list::special_uses(s)?;
+    let wire = |name: &MailboxName| wire_text(s, &ns.to_wire(name));
     let mut lines: Vec<(Vec<u8>, String)> = Vec::new();
     if lsub {
         let subscribed = store.subscriptions()?;
         let mut shown: Vec<MailboxName> = Vec::new();
         for name in &subscribed {
-            let wire = utf7::encode(&ns.to_wire(name)).into_bytes();
+            let wire = wire(name);
             if wildcard_match(&full, &wire, sep) {
                 let exists = entries.iter().any(|e| &e.name == name && e.selectable);
-                let attrs = if exists { "" } else { "\\Noselect" };
-                lines.push((wire, attrs.to_string()));
+                // Dovecot shows special uses in LSUB too.
+                let attrs: Vec<&str> = if exists {
+                    uses.of(name).iter().map(|u| u.as_str()).collect()
+                } else {
+                    vec!["\\Noselect"]
+                };
+                lines.push((wire, attrs.join(" ")));
                 shown.push(name.clone());
             }
         }
@@ -223,7 +346,7 @@ pub fn list(
         if !full.contains(&b'*') {
             for name in &subscribed {
                 for parent in name.ancestors() {
-                    let wire = utf7::encode(&ns.to_wire(&parent)).into_bytes();
+                    let wire = wire(&parent);
                     if !shown.contains(&parent) && wildcard_match(&full, &wire, sep) {
                         lines.push((wire, "\\Noselect".to_string()));
                         shown.push(parent);
@@ -233,7 +356,7 @@ pub fn list(
         }
     } else {
         for e in &entries {
-            let wire = utf7::encode(&ns.to_wire(&e.name)).into_bytes();
+            let wire = wire(&e.name);
             if !wildcard_match(&full, &wire, sep) {
                 continue;
             }
@@ -246,6 +369,10 @@ pub fn list(
             } else {
                 "\\HasNoChildren"
             });
+            // RFC 6154 §2: basic LIST may show special uses; Dovecot does.
+            if e.selectable {
+                attrs.extend(uses.of(&e.name).iter().map(|u| u.as_str()));
+            }
             lines.push((wire, attrs.join(" ")));
         }
     }
@@ -261,7 +388,7 @@ pub fn list(
 }
 
 /// "inbox" in any case at the start of a pattern means INBOX.
-fn normalize_inbox(pattern: &[u8], sep: u8) -> Vec<u8> {
+pub(super) fn normalize_inbox(pattern: &[u8], sep: u8) -> Vec<u8> {
     let mut p = pattern.to_vec();
     if p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"INBOX") && (p.len() == 5 || p[5] == sep) {
         p[..5].copy_from_slice(b"INBOX");
@@ -305,17 +432,28 @@ pub fn wildcard_match(pattern: &[u8], name: &[u8], sep: u8) -> bool {
 /// RFC 3501 §6.3.10 STATUS (SIZE: RFC 8438).
 pub fn status(s: &mut Session, raw: &[u8], items: &[StatusItem]) -> Result<Tagged, Error> {
     let name = mailbox_name(s, raw)?;
+    match status_response(s, &name, items) {
+        Ok(()) => Ok(Tagged::ok("Status completed.")),
+        Err(StoreError::NotFound) => Err(not_found(raw)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Writes `* STATUS name (...)` for the items asked; STATUS and LIST's
+/// STATUS return option (RFC 5819) both come here.
+pub(super) fn status_response(
+    s: &mut Session,
+    name: &MailboxName,
+    items: &[StatusItem],
+) -> Result<(), StoreError> {
     let want_size = items.contains(&StatusItem::Size);
     if items.contains(&StatusItem::HighestModseq) {
         // RFC 7162 §3.1: a CONDSTORE enabling command.
         s.enable_condstore();
     }
-    let counts = match s.store()?.status(&name, want_size) {
-        Ok(c) => c,
-        Err(StoreError::NotFound) => return Err(not_found(raw)),
-        Err(e) => return Err(e.into()),
-    };
-    let wire = wire_name(s, &name)?;
+    let store = s.store().map_err(|_| StoreError::NotFound)?;
+    let counts = store.status(name, want_size)?;
+    let wire = wire_text(s, &store.namespace().to_wire(name));
     s.out.untagged().raw("STATUS ").astring(&wire).raw(" (");
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
@@ -329,27 +467,61 @@ pub fn status(s: &mut Session, raw: &[u8], items: &[StatusItem]) -> Result<Tagge
             StatusItem::Unseen => ("UNSEEN", u64::from(counts.unseen)),
             StatusItem::Size => ("SIZE", counts.size.unwrap_or(0)),
             StatusItem::HighestModseq => ("HIGHESTMODSEQ", counts.highest_modseq),
+            StatusItem::AppendLimit => ("APPENDLIMIT", s.ctx.config.max_append_size as u64),
         };
         s.out.raw(label).sp().number(value);
     }
     s.out.raw(")").crlf();
-    Ok(Tagged::ok("Status completed."))
+    Ok(())
 }
 
-/// RFC 3501 §6.3.11 APPEND; RFC 4315 APPENDUID in the tagged OK.
-pub fn append(
-    s: &mut Session,
-    raw: &[u8],
-    flags: &[Flag],
-    date: Option<DateTime>,
-    message: &[u8],
-) -> Result<Tagged, Error> {
+/// RFC 3501 §6.3.11 APPEND, RFC 3502 MULTIAPPEND (all or nothing); RFC
+/// 4315 APPENDUID in the tagged OK, with a UID set for several messages.
+pub fn append(s: &mut Session, raw: &[u8], messages: &[AppendMessage]) -> Result<Tagged, Error> {
     let name = mailbox_name(s, raw)?;
-    if message.is_empty() {
+    // Messages the reader wrote to files stand as empty literals, in order
+    // (a real message is never empty).
+    let spooled = std::mem::take(&mut s.spooled);
+    let mut files = spooled.iter();
+    let mut items = Vec::with_capacity(messages.len());
+    for m in messages {
+        let file = if m.message.is_empty() {
+            files.next()
+        } else {
+            None
+        };
+        items.push(append_item(m, file)?);
+    }
+    match s.store()?.append_all(&name, &items) {
+        Ok((uidvalidity, uids)) => {
+            let mut set = ResponseBuf::new();
+            super::search::write_set(&mut set, &uids);
+            let set = String::from_utf8_lossy(set.as_bytes()).into_owned();
+            Ok(Tagged::with_code(
+                Code::Other(format!("APPENDUID {uidvalidity} {set}")),
+                "Append completed.",
+            ))
+        }
+        // RFC 3501 §6.3.11: tell the client it may CREATE and retry.
+        Err(StoreError::NotFound) => Err(Error::no(
+            Some(Code::TryCreate),
+            format!("Mailbox doesn't exist: {}", String::from_utf8_lossy(raw)),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Checks one message of an APPEND and turns its options into what the
+/// store takes.
+fn append_item<'a>(
+    m: &'a AppendMessage,
+    spooled: Option<&'a crate::proto::reader::Spooled>,
+) -> Result<AppendItem<'a>, Error> {
+    if m.message.is_empty() && spooled.is_none() {
         return Err(Error::no(None, "Can't save a zero byte message."));
     }
     let mut new_flags = NewFlags::default();
-    for f in flags {
+    for f in &m.flags {
         match f {
             Flag::Seen => new_flags.system |= flag::SEEN,
             Flag::Answered => new_flags.system |= flag::ANSWERED,
@@ -366,7 +538,7 @@ pub fn append(
             Flag::Extension(x) => return Err(Error::bad(format!("Invalid system flag \\{x}"))),
         }
     }
-    let when = date.map(|d| {
+    let when = m.date.map(|d| {
         if d.unix >= 0 {
             UNIX_EPOCH + Duration::from_secs(d.unix as u64)
         } else {
@@ -374,18 +546,12 @@ pub fn append(
         }
     });
     let when = when.filter(|t| *t <= SystemTime::now() + Duration::from_secs(366 * 86_400));
-    match s.store()?.append(&name, message, &new_flags, when) {
-        Ok((uidvalidity, uid)) => Ok(Tagged::with_code(
-            Code::Other(format!("APPENDUID {uidvalidity} {uid}")),
-            "Append completed.",
-        )),
-        // RFC 3501 §6.3.11: tell the client it may CREATE and retry.
-        Err(StoreError::NotFound) => Err(Error::no(
-            Some(Code::TryCreate),
-            format!("Mailbox doesn't exist: {}", String::from_utf8_lossy(raw)),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    Ok(AppendItem {
+        bytes: &m.message,
+        spooled,
+        flags: new_flags,
+        internal_date: when,
+    })
 }
 
 #[cfg(test)]

@@ -6,10 +6,12 @@
 //! they write untagged data to `s.out` and never write the tagged line.
 
 mod auth;
+mod compress;
 mod copy;
 mod enable;
 mod fetch;
 mod idle;
+mod list;
 mod mailbox;
 mod message;
 mod namespace;
@@ -54,7 +56,9 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::Status { .. }
         | CommandBody::Append { .. }
         | CommandBody::Idle
-        | CommandBody::Namespace => Allowed::Authenticated,
+        | CommandBody::Namespace
+        | CommandBody::ListExtended(_)
+        | CommandBody::CreateSpecialUse { .. } => Allowed::Authenticated,
         CommandBody::Enable(_) => Allowed::AuthenticatedOnly,
         CommandBody::Check
         | CommandBody::Close
@@ -64,6 +68,8 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::Search { .. }
         | CommandBody::Copy { .. }
         | CommandBody::Store { .. } => Allowed::Selected,
+        // RFC 4978 §5: command-auth.
+        CommandBody::Compress { .. } => Allowed::Authenticated,
     }
 }
 
@@ -150,12 +156,7 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
             lsub,
         } => mailbox::list(s, &reference, &pattern, lsub),
         CommandBody::Status { mailbox, items } => mailbox::status(s, &mailbox, &items),
-        CommandBody::Append {
-            mailbox,
-            flags,
-            date,
-            message,
-        } => mailbox::append(s, &mailbox, &flags, date, &message),
+        CommandBody::Append { mailbox, messages } => mailbox::append(s, &mailbox, &messages),
         CommandBody::Check => message::check(s),
         CommandBody::Idle => idle::idle(s),
         CommandBody::Close => message::close(s),
@@ -189,5 +190,10 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
         } => store::store(s, &set, mode, silent, &flags, uid, unchanged_since),
         CommandBody::Namespace => namespace::namespace(s),
         CommandBody::Enable(names) => enable::enable(s, &names),
+        CommandBody::Compress { mechanism } => compress::compress(s, &mechanism),
+        CommandBody::ListExtended(list) => list::list_extended(s, &list),
+        CommandBody::CreateSpecialUse { mailbox, uses } => {
+            mailbox::create_special_use(s, &mailbox, &uses)
+        }
     }
 }

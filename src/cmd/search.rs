@@ -43,6 +43,10 @@ pub fn search(
     uid: bool,
     ret: Option<SearchReturn>,
 ) -> Result<Tagged, Error> {
+    if charset.is_some() && s.enabled.utf8_accept {
+        // RFC 6855 §3: after ENABLE UTF8=ACCEPT everything is UTF-8.
+        return Err(Error::bad("CHARSET isn't allowed after ENABLE UTF8=ACCEPT"));
+    }
     let by_modseq = keys.iter().any(has_modseq);
     if by_modseq {
         // RFC 7162 §3.1: a CONDSTORE enabling command.

@@ -9,6 +9,9 @@ use std::fmt;
 #[derive(Default, Debug)]
 pub struct ResponseBuf {
     buf: Vec<u8>,
+    /// RFC 6855 §3: the client enabled UTF8=ACCEPT, so quoted strings may
+    /// carry UTF-8.
+    utf8_quoted: bool,
 }
 
 /// A response code (RFC 3501 §7.1, RFC 5530) for `[...]` in status lines.
@@ -90,7 +93,20 @@ impl ResponseBuf {
 
     /// Wraps an (empty) vector, keeping its capacity.
     pub fn from_vec(buf: Vec<u8>) -> Self {
-        ResponseBuf { buf }
+        ResponseBuf {
+            buf,
+            utf8_quoted: false,
+        }
+    }
+
+    /// Puts the buffer back after a flush, keeping its settings.
+    pub fn refill(&mut self, buf: Vec<u8>) {
+        self.buf = buf;
+    }
+
+    /// Lets quoted strings carry valid UTF-8 (after ENABLE UTF8=ACCEPT).
+    pub fn allow_utf8_quoted(&mut self) {
+        self.utf8_quoted = true;
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -205,7 +221,11 @@ impl ResponseBuf {
     /// `string`: a quoted string when every byte may be quoted, else a literal.
     /// RFC 3501 §4.3: a quoted string cannot hold CR, LF, NUL or 8-bit bytes.
     pub fn string(&mut self, s: &[u8]) -> &mut Self {
-        if s.len() <= 1024 && s.iter().all(|&b| is_quotable(b)) {
+        let quotable = s.iter().all(|&b| is_quotable(b))
+            || (self.utf8_quoted
+                && std::str::from_utf8(s).is_ok()
+                && s.iter().all(|&b| b >= 0x80 || is_quotable(b)));
+        if s.len() <= 1024 && quotable {
             self.buf.push(b'"');
             for &b in s {
                 if b == b'"' || b == b'\\' {

@@ -4,8 +4,8 @@
 
 use super::encode::is_astring_char;
 use super::types::{
-    Command, CommandBody, DateTime, FetchAtt, Flag, Section, SectionText, SeqNumber, SequenceSet,
-    StatusItem, StoreMode,
+    AppendMessage, Command, CommandBody, DateTime, FetchAtt, Flag, Section, SectionText, SeqNumber,
+    SequenceSet, StatusItem, StoreMode,
 };
 use std::fmt;
 
@@ -16,8 +16,24 @@ mod condstore;
 const MAX_TAG: usize = 64;
 /// ID (RFC 2971 §3.3): at most 30 field-value pairs.
 const MAX_ID_PAIRS: usize = 30;
-/// Ranges in one sequence set; a client needing more can split commands.
-const MAX_SET_RANGES: usize = 100_000;
+/// Limits on what one command may ask for (config keys
+/// `max_sequence_ranges` and `max_search_depth`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParseLimits {
+    /// Ranges in one sequence set; a client needing more can split commands.
+    pub max_set_ranges: usize,
+    /// Nesting of parentheses, NOT and OR in a SEARCH program.
+    pub max_search_depth: usize,
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        ParseLimits {
+            max_set_ranges: 100_000,
+            max_search_depth: super::search::MAX_NESTING,
+        }
+    }
+}
 
 /// Parses the inside of an IMAP `date-time` string.
 pub fn parse_date_time(raw: &[u8]) -> Option<DateTime> {
@@ -114,7 +130,16 @@ impl fmt::Display for ParseError {
 
 /// Parses one framed command (without its final CRLF).
 pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
-    let mut p = Parser { input, pos: 0 };
+    parse_command_with(input, ParseLimits::default())
+}
+
+/// `parse_command` with the server's configured limits.
+pub fn parse_command_with(input: &[u8], limits: ParseLimits) -> Result<Command, ParseError> {
+    let mut p = Parser {
+        input,
+        pos: 0,
+        limits,
+    };
     let tag = p.tag().ok_or(ParseError {
         tag: None,
         kind: ParseErrorKind::NoTag,
@@ -194,11 +219,9 @@ pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
                 params,
             }
         }
-        b"CREATE" => CommandBody::Create {
-            mailbox: p
-                .sp_mailbox()
-                .map_err(|Expected(e)| syntax_err("CREATE", p.pos, e))?,
-        },
+        b"CREATE" => p
+            .create()
+            .map_err(|Expected(e)| syntax_err("CREATE", p.pos, e))?,
         b"DELETE" => CommandBody::Delete {
             mailbox: p
                 .sp_mailbox()
@@ -217,6 +240,9 @@ pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
                 .map_err(|Expected(e)| syntax_err(cmd, p.pos, e))?;
             CommandBody::Subscribe { mailbox, on }
         }
+        b"LIST" if p.list_is_extended() => p
+            .list_extended()
+            .map_err(|Expected(e)| syntax_err("LIST", p.pos, e))?,
         b"LIST" | b"LSUB" => {
             let lsub = name == b"LSUB";
             let cmd = if lsub { "LSUB" } else { "LIST" };
@@ -310,6 +336,16 @@ pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
                 }
             }
         }
+        b"COMPRESS" => {
+            let mechanism = (|| {
+                p.expect_sp()?;
+                p.atom().ok_or(Expected("compression mechanism"))
+            })()
+            .map_err(|Expected(e)| syntax_err("COMPRESS", p.pos, e))?;
+            CommandBody::Compress {
+                mechanism: String::from_utf8_lossy(&mechanism).to_ascii_uppercase(),
+            }
+        }
         _ => {
             return Err(ParseError {
                 tag: Some(tag),
@@ -327,7 +363,11 @@ pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
 /// password of LOGIN, the initial response of AUTHENTICATE. Lenient: it
 /// works on malformed commands too, hiding everything after the name.
 pub fn secret_offset(input: &[u8]) -> Option<usize> {
-    let mut p = Parser { input, pos: 0 };
+    let mut p = Parser {
+        input,
+        pos: 0,
+        limits: ParseLimits::default(),
+    };
     p.tag()?;
     p.expect_sp().ok()?;
     let name = p.atom()?.to_ascii_uppercase();
@@ -354,6 +394,7 @@ pub(crate) struct Expected(pub(crate) &'static str);
 pub(crate) struct Parser<'a> {
     pub(crate) input: &'a [u8],
     pub(crate) pos: usize,
+    pub(crate) limits: ParseLimits,
 }
 
 impl Parser<'_> {
@@ -544,9 +585,10 @@ impl Parser<'_> {
                 b"UNSEEN" => StatusItem::Unseen,
                 b"SIZE" => StatusItem::Size,
                 b"HIGHESTMODSEQ" => StatusItem::HighestModseq,
+                b"APPENDLIMIT" => StatusItem::AppendLimit,
                 _ => {
                     return Err(Expected(
-                        "MESSAGES, RECENT, UIDNEXT, UIDVALIDITY, UNSEEN, SIZE or HIGHESTMODSEQ",
+                        "MESSAGES, RECENT, UIDNEXT, UIDVALIDITY, UNSEEN, SIZE, HIGHESTMODSEQ or APPENDLIMIT",
                     ))
                 }
             });
@@ -561,10 +603,23 @@ impl Parser<'_> {
         }
     }
 
-    /// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`
+    /// `append = "APPEND" SP mailbox 1*append-message` (RFC 3502), each
+    /// `[SP flag-list] [SP date-time] SP append-data`.
     fn append(&mut self) -> Result<CommandBody, Expected> {
         let mailbox = self.sp_mailbox()?;
-        self.expect_sp()?;
+        let mut messages = Vec::new();
+        while self.peek() == Some(b' ') {
+            self.pos += 1;
+            messages.push(self.append_message()?);
+        }
+        if messages.is_empty() {
+            return Err(Expected("SP and a message literal"));
+        }
+        Ok(CommandBody::Append { mailbox, messages })
+    }
+
+    /// One `append-message`, the SP before it already read.
+    fn append_message(&mut self) -> Result<AppendMessage, Expected> {
         let mut flags = Vec::new();
         if self.peek() == Some(b'(') {
             flags = self.flag_list()?;
@@ -575,19 +630,29 @@ impl Parser<'_> {
             date = Some(self.date_time()?);
             self.expect_sp()?;
         }
-        // RFC 3516 §4.4: APPEND may send the message as literal8 ("~{n}").
-        if self.peek() == Some(b'~') && self.input.get(self.pos + 1) == Some(&b'{') {
+        // RFC 6855 §4: `utf8-literal = "UTF8" SP "(" literal8 ")"`.
+        let rest = &self.input[self.pos..];
+        let utf8 = rest.len() >= 5 && rest[..5].eq_ignore_ascii_case(b"UTF8 ");
+        if utf8 {
+            self.pos += 5;
+            self.expect(b'(', "( after UTF8")?;
+            self.expect(b'~', "literal8 in UTF8 (...)")?;
+        } else if self.peek() == Some(b'~') && self.input.get(self.pos + 1) == Some(&b'{') {
+            // RFC 3516 §4.4: APPEND may send the message as literal8 ("~{n}").
             self.pos += 1;
         }
         if self.peek() != Some(b'{') {
             return Err(Expected("message literal"));
         }
         let message = self.literal()?;
-        Ok(CommandBody::Append {
-            mailbox,
+        if utf8 {
+            self.expect(b')', ") after UTF8 literal")?;
+        }
+        Ok(AppendMessage {
             flags,
             date,
             message,
+            utf8,
         })
     }
 
@@ -655,7 +720,7 @@ impl Parser<'_> {
             } else {
                 a
             };
-            if ranges.len() >= MAX_SET_RANGES {
+            if ranges.len() >= self.limits.max_set_ranges {
                 return Err(Expected("a shorter sequence set"));
             }
             ranges.push((a, b));
@@ -979,6 +1044,160 @@ impl Parser<'_> {
         Ok(self.input[start..self.pos].to_vec())
     }
 
+    /// `create = "CREATE" SP mailbox [create-params]` (RFC 4466 §2.1), with
+    /// RFC 6154's USE as the one parameter known.
+    fn create(&mut self) -> Result<CommandBody, Expected> {
+        let mailbox = self.sp_mailbox()?;
+        if self.peek() != Some(b' ') {
+            return Ok(CommandBody::Create { mailbox });
+        }
+        self.pos += 1;
+        self.expect(b'(', "( create parameters")?;
+        let word = self.atom().ok_or(Expected("USE"))?;
+        if !word.eq_ignore_ascii_case(b"USE") {
+            return Err(Expected("USE"));
+        }
+        self.expect_sp()?;
+        self.expect(b'(', "( use attributes")?;
+        let mut uses = Vec::new();
+        while self.peek() != Some(b')') {
+            if !uses.is_empty() {
+                self.expect_sp()?;
+            }
+            self.expect(b'\\', "\\ and a special-use attribute")?;
+            let name = self.atom().ok_or(Expected("special-use attribute"))?;
+            uses.push(format!("\\{}", String::from_utf8_lossy(&name)));
+        }
+        self.pos += 1;
+        self.expect(b')', ")")?;
+        Ok(CommandBody::CreateSpecialUse { mailbox, uses })
+    }
+
+    /// Whether a LIST uses RFC 5258 syntax: selection options, a pattern
+    /// list, or (after the two usual arguments) RETURN.
+    fn list_is_extended(&self) -> bool {
+        let rest = &self.input[self.pos..];
+        if rest.starts_with(b" (") {
+            return true;
+        }
+        let mut probe = Parser {
+            input: self.input,
+            pos: self.pos,
+            limits: self.limits,
+        };
+        let basic = probe.sp_mailbox().is_ok()
+            && probe.expect_sp().is_ok()
+            && (probe.peek() == Some(b'(') || probe.list_mailbox().is_ok());
+        basic && (probe.peek() == Some(b'(') || probe.peek() == Some(b' '))
+    }
+
+    /// `list = "LIST" [SP list-select-opts] SP mailbox SP mbox-or-pat
+    /// [SP list-return-opts]` (RFC 5258 §6).
+    fn list_extended(&mut self) -> Result<CommandBody, Expected> {
+        let mut cmd = crate::proto::types::ListExtended::default();
+        self.expect_sp()?;
+        if self.peek() == Some(b'(') {
+            self.pos += 1;
+            let mut base = false;
+            for word in self.option_words()? {
+                match word.as_slice() {
+                    b"SUBSCRIBED" => {
+                        cmd.select.subscribed = true;
+                        base = true;
+                    }
+                    b"SPECIAL-USE" => {
+                        cmd.select.special_use = true;
+                        base = true;
+                    }
+                    b"REMOTE" => cmd.select.remote = true,
+                    b"RECURSIVEMATCH" => cmd.select.recursive_match = true,
+                    _ => {
+                        return Err(Expected(
+                            "SUBSCRIBED, REMOTE, RECURSIVEMATCH or SPECIAL-USE",
+                        ))
+                    }
+                }
+            }
+            // §3.1: RECURSIVEMATCH needs an option it can modify.
+            if cmd.select.recursive_match && !base {
+                return Err(Expected("SUBSCRIBED or SPECIAL-USE beside RECURSIVEMATCH"));
+            }
+            // RFC 5819's own example leaves out this SP.
+            if self.peek() == Some(b' ') {
+                self.pos += 1;
+            }
+        }
+        cmd.reference = self.astring().map_err(|_| Expected("mailbox name"))?;
+        self.expect_sp()?;
+        if self.peek() == Some(b'(') {
+            self.pos += 1;
+            loop {
+                cmd.patterns.push(self.list_mailbox()?);
+                match self.peek() {
+                    Some(b' ') => self.pos += 1,
+                    Some(b')') => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return Err(Expected("SP or ) in pattern list")),
+                }
+            }
+        } else {
+            cmd.patterns.push(self.list_mailbox()?);
+        }
+        if self.peek() == Some(b' ') {
+            self.pos += 1;
+            let word = self.atom().ok_or(Expected("RETURN"))?;
+            if !word.eq_ignore_ascii_case(b"RETURN") {
+                return Err(Expected("RETURN"));
+            }
+            self.expect_sp()?;
+            self.expect(b'(', "( return options")?;
+            let mut first = true;
+            while self.peek() != Some(b')') {
+                if !first {
+                    self.expect_sp()?;
+                }
+                first = false;
+                let word = self
+                    .atom()
+                    .ok_or(Expected("return option"))?
+                    .to_ascii_uppercase();
+                match word.as_slice() {
+                    b"SUBSCRIBED" => cmd.ret.subscribed = true,
+                    b"CHILDREN" => cmd.ret.children = true,
+                    b"SPECIAL-USE" => cmd.ret.special_use = true,
+                    b"STATUS" => {
+                        self.expect_sp()?;
+                        let mut items = self.status_items()?;
+                        items.dedup();
+                        cmd.ret.status = Some(items);
+                    }
+                    _ => {
+                        return Err(Expected(
+                            "SUBSCRIBED, CHILDREN, SPECIAL-USE or STATUS return option",
+                        ))
+                    }
+                }
+            }
+            self.pos += 1;
+        }
+        Ok(CommandBody::ListExtended(cmd))
+    }
+
+    /// Upper-cased atoms up to and including `)`: `A B C)`.
+    fn option_words(&mut self) -> Result<Vec<Vec<u8>>, Expected> {
+        let mut words = Vec::new();
+        while self.peek() != Some(b')') {
+            if !words.is_empty() {
+                self.expect_sp()?;
+            }
+            words.push(self.atom().ok_or(Expected("option"))?.to_ascii_uppercase());
+        }
+        self.pos += 1;
+        Ok(words)
+    }
+
     /// RFC 5161: `1*(SP capability)`, `capability = atom`.
     fn enable(&mut self) -> Result<CommandBody, Expected> {
         let mut names = Vec::new();
@@ -1244,29 +1463,47 @@ mod tests {
     #[test]
     fn append_forms() {
         let c = ok(b"A003 APPEND saved-messages (\\Seen $Junk) \"17-Jul-1996 02:44:25 -0700\" {5}\r\nhello");
-        let CommandBody::Append {
-            mailbox,
-            flags,
-            date,
-            message,
-        } = c.body
-        else {
+        let CommandBody::Append { mailbox, messages } = c.body else {
             panic!()
         };
         assert_eq!(mailbox, b"saved-messages".to_vec());
-        assert_eq!(flags, vec![Flag::Seen, Flag::Keyword("$Junk".into())]);
-        let d = date.unwrap();
+        let m = &messages[0];
+        assert_eq!(m.flags, vec![Flag::Seen, Flag::Keyword("$Junk".into())]);
+        let d = m.date.unwrap();
         assert_eq!(d.zone_minutes, -420);
         assert_eq!(d.unix, 837_596_665);
-        assert_eq!(message, b"hello".to_vec());
-        let c = ok(b"a APPEND INBOX ~{3+}\r\na\0b");
-        assert!(matches!(c.body, CommandBody::Append { ref message, .. } if message == b"a\0b"));
-        let c = ok(b"a APPEND INBOX {0+}\r\n");
-        assert!(
-            matches!(c.body, CommandBody::Append { ref flags, date: None, .. } if flags.is_empty())
-        );
-        assert!(parse_command(b"a APPEND INBOX hello").is_err());
-        assert!(parse_command(b"a APPEND INBOX \"31-Feb-2024 00:00:00 +0000\" {1}\r\nx").is_err());
+        assert_eq!(m.message, b"hello".to_vec());
+        let one = |input: &[u8]| match ok(input).body {
+            CommandBody::Append { mut messages, .. } if messages.len() == 1 => messages.remove(0),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(one(b"a APPEND INBOX ~{3+}\r\na\0b").message, b"a\0b");
+        let m = one(b"a APPEND INBOX {0+}\r\n");
+        assert!(m.flags.is_empty() && m.date.is_none() && !m.utf8);
+        let m = one(b"a APPEND INBOX () utf8 (~{2+}\r\n\xc3\xa9)");
+        assert!(m.utf8 && m.message == b"\xc3\xa9");
+        // RFC 3502 §6 example: two messages, options on each.
+        let c = ok(b"A003 APPEND saved-messages (\\Seen) {3}\r\nabc (\\Seen) \"17-Jul-1996 02:44:25 -0700\" {2}\r\nde");
+        let CommandBody::Append { messages, .. } = c.body else {
+            panic!()
+        };
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[1].message, b"de");
+        assert!(messages[1].date.is_some() && messages[0].date.is_none());
+        for bad in [
+            &b"a APPEND INBOX hello"[..],
+            b"a APPEND INBOX \"31-Feb-2024 00:00:00 +0000\" {1}\r\nx",
+            b"a APPEND INBOX",
+            b"a APPEND INBOX {1}\r\nx ",
+            b"a APPEND INBOX UTF8 ({1}\r\nx)",
+            b"a APPEND INBOX UTF8 (~{1}\r\nx",
+        ] {
+            assert!(
+                parse_command(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
         assert_eq!(
             parse_date_time(b" 1-Jan-2000 00:00:00 +0000").unwrap().unix,
             946_684_800
@@ -1402,6 +1639,59 @@ mod tests {
     }
 
     #[test]
+    fn list_extended_and_create_use() {
+        let CommandBody::ListExtended(l) =
+            ok(b"a LIST (SUBSCRIBED RECURSIVEMATCH remote) \"\" (INBOX \"S*\") RETURN (children STATUS (MESSAGES SIZE) SPECIAL-USE)").body
+        else {
+            panic!()
+        };
+        assert!(l.select.subscribed && l.select.recursive_match && l.select.remote);
+        assert_eq!(l.patterns, vec![b"INBOX".to_vec(), b"S*".to_vec()]);
+        assert!(l.ret.children && l.ret.special_use && !l.ret.subscribed);
+        assert_eq!(
+            l.ret.status,
+            Some(vec![StatusItem::Messages, StatusItem::Size])
+        );
+        assert!(matches!(
+            ok(b"a LIST \"\" *").body,
+            CommandBody::List { .. }
+        ));
+        assert!(matches!(
+            ok(b"a LIST () \"\" *").body,
+            CommandBody::ListExtended(_)
+        ));
+        assert!(matches!(
+            ok(b"a LIST \"\" * RETURN ()").body,
+            CommandBody::ListExtended(_)
+        ));
+        for bad in [
+            &b"a LIST (RECURSIVEMATCH) \"\" *"[..],
+            b"a LIST (X) \"\" *",
+            b"a LIST \"\" * RETURN (X)",
+            b"a LIST \"\" * RETURN",
+            b"a LIST \"\" ()",
+        ] {
+            assert!(
+                parse_command(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert_eq!(
+            ok(b"a CREATE x (USE (\\Sent \\Drafts))").body,
+            CommandBody::CreateSpecialUse {
+                mailbox: b"x".to_vec(),
+                uses: vec!["\\Sent".into(), "\\Drafts".into()]
+            }
+        );
+        assert!(
+            matches!(ok(b"a CREATE x (USE ())").body, CommandBody::CreateSpecialUse { ref uses, .. } if uses.is_empty())
+        );
+        assert!(parse_command(b"a CREATE x (USE (Sent))").is_err());
+        assert!(parse_command(b"a CREATE x ").is_err());
+    }
+
+    #[test]
     fn namespace_and_enable() {
         assert_eq!(ok(b"a namespace").body, CommandBody::Namespace);
         assert_eq!(
@@ -1427,6 +1717,25 @@ mod tests {
         let input = b"a LOGIN {4}\r\nfred \"se\\\"cret\"";
         for end in 0..input.len() {
             let _ = parse_command(&input[..end]);
+        }
+    }
+
+    #[test]
+    fn compress() {
+        assert_eq!(
+            ok(b"a compress deflate").body,
+            CommandBody::Compress {
+                mechanism: "DEFLATE".into()
+            }
+        );
+        assert_eq!(
+            ok(b"a COMPRESS X-FOO").body,
+            CommandBody::Compress {
+                mechanism: "X-FOO".into()
+            }
+        );
+        for bad in [&b"a COMPRESS"[..], b"a COMPRESS ", b"a COMPRESS DEFLATE x"] {
+            assert!(parse_command(bad).is_err());
         }
     }
 }

@@ -15,6 +15,10 @@ use std::io::{self, Read, Write};
 /// How many bytes one `read()` asks for.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// How many times its per-literal limit one command's literals may add up
+/// to (RFC 3502 MULTIAPPEND sends several messages in one command).
+const LITERALS_PER_LIMIT: u64 = 4;
+
 /// Bytes kept from the end of a discarded line: room for `{` + 19 digits + `+}`.
 const DISCARD_TAIL: usize = 24;
 
@@ -41,6 +45,41 @@ pub struct Framed {
     pub bytes: Vec<u8>,
     /// `(offset, length)` of every literal's data inside `bytes`.
     pub literals: Vec<(usize, usize)>,
+    /// APPEND literals too big to hold in memory, in order: each was
+    /// written to a file and stands in `bytes` as an empty literal.
+    pub spooled: Vec<Spooled>,
+}
+
+/// An APPEND literal the reader wrote to a file (see `CommandReader::
+/// set_spool`). The file is removed when this is dropped, unless it was
+/// renamed away first (then the removal finds nothing).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Spooled {
+    pub path: std::path::PathBuf,
+    /// Bytes as sent.
+    pub size: u64,
+    /// RFC822.SIZE: `size` plus one for each LF without a CR before it.
+    pub vsize: u64,
+}
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            // Gone already if the store moved it into the mailbox.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Opens a new spool file (the session knows where: the user's `tmp/`).
+pub type SpoolOpener = Box<dyn FnMut() -> io::Result<(std::fs::File, std::path::PathBuf)> + Send>;
+
+/// A literal being written to its spool file.
+struct Spooling {
+    file: std::fs::File,
+    spooled: Spooled,
+    last_was_cr: bool,
+    failed: Option<io::Error>,
 }
 
 /// Why a command could not be framed.
@@ -60,6 +99,12 @@ pub enum ReadError {
     /// A non-synchronizing literal so large that reading it to stay in sync
     /// is not worth it: the connection must be closed.
     LiteralWayTooBig { tag: Option<Vec<u8>>, size: u64 },
+    /// An APPEND literal could not be written to its spool file (a full
+    /// disk); its bytes were read and the command dropped.
+    Spool {
+        tag: Option<Vec<u8>>,
+        error: io::Error,
+    },
 }
 
 impl From<io::Error> for ReadError {
@@ -80,6 +125,8 @@ enum Phase {
     /// Dropping input through the next LF (overlong line or rejected command),
     /// then reporting `pending_error`.
     DiscardLine,
+    /// Writing this many more literal bytes to `spooling`.
+    Spool(u64),
 }
 
 /// Frames commands from a stream; see the module docs.
@@ -93,6 +140,9 @@ pub struct CommandReader {
     pending_error: Option<ReadError>,
     /// The last bytes of a line being discarded.
     discard_tail: Vec<u8>,
+    /// Where big APPEND literals go, and from what size.
+    spool: Option<(SpoolOpener, u64)>,
+    spooling: Option<Spooling>,
 }
 
 impl Default for CommandReader {
@@ -111,7 +161,17 @@ impl CommandReader {
             phase: Phase::Line,
             pending_error: None,
             discard_tail: Vec::new(),
+            spool: None,
+            spooling: None,
         }
+    }
+
+    /// From now on, APPEND literals larger than `threshold` bytes are
+    /// written through `opener`'s files instead of held in memory (RFC 3501
+    /// leaves the literal's bytes to the server; a 50 MB message should not
+    /// cost 50 MB of RAM per connection).
+    pub fn set_spool(&mut self, opener: SpoolOpener, threshold: u64) {
+        self.spool = Some((opener, threshold));
     }
 
     /// Throws away everything received but not yet framed. STARTTLS calls
@@ -125,6 +185,16 @@ impl CommandReader {
         self.phase = Phase::Line;
         self.pending_error = None;
         self.discard_tail.clear();
+        self.spooling = None;
+    }
+
+    /// Hands over everything received but not yet framed and starts afresh.
+    /// COMPRESS calls this between commands: what the client pipelined after
+    /// it is compressed data for the transport's inflater, not commands.
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        let rest = self.buf.split_off(self.pos);
+        self.discard_buffered();
+        rest
     }
 
     /// True when received bytes are waiting to be framed.
@@ -234,11 +304,21 @@ impl CommandReader {
                 self.current.bytes.extend_from_slice(chunk);
                 self.line_bytes += n;
                 self.pos += n + 1;
+                // Only this line part (after the last literal's data) may end
+                // in the CR of its CRLF or in a literal marker; a literal's
+                // own bytes are data (found by fuzzing: `{6}` + "scret\r\n").
+                let line_start = self
+                    .current
+                    .literals
+                    .last()
+                    .map_or(0, |&(off, len)| off + len);
                 // A CR may have been split off into the previous chunk.
-                if self.current.bytes.last() == Some(&b'\r') {
+                if self.current.bytes.len() > line_start
+                    && self.current.bytes.last() == Some(&b'\r')
+                {
                     self.current.bytes.pop();
                 }
-                match literal_marker(&self.current.bytes) {
+                match literal_marker(&self.current.bytes[line_start..]) {
                     None => {
                         self.compact();
                         let framed = std::mem::take(&mut self.current);
@@ -247,6 +327,48 @@ impl CommandReader {
                     }
                     Some((size, sync)) => self.start_literal(stream, limits, size, sync),
                 }
+            }
+            Phase::Spool(left) => {
+                let take = usize::try_from(left).unwrap_or(usize::MAX).min(avail.len());
+                let chunk = &avail[..take];
+                self.pos += take;
+                let left = left - take as u64;
+                if let Some(sp) = self.spooling.as_mut() {
+                    if sp.failed.is_none() {
+                        if let Err(e) = sp.file.write_all(chunk) {
+                            sp.failed = Some(e);
+                        }
+                    }
+                    let mut prev_cr = sp.last_was_cr;
+                    for &b in chunk {
+                        if b == b'\n' && !prev_cr {
+                            sp.spooled.vsize += 1;
+                        }
+                        prev_cr = b == b'\r';
+                    }
+                    sp.last_was_cr = prev_cr;
+                }
+                if left > 0 {
+                    self.phase = Phase::Spool(left);
+                    return Ok(None);
+                }
+                self.phase = Phase::Line;
+                if let Some(mut sp) = self.spooling.take() {
+                    // Durable before the client can hear OK for it.
+                    let synced = match sp.failed.take() {
+                        Some(e) => Err(e),
+                        None => sp.file.sync_all(),
+                    };
+                    match synced {
+                        Ok(()) => self.current.spooled.push(sp.spooled),
+                        Err(e) => {
+                            let tag = first_word(&self.current.bytes).map(<[u8]>::to_vec);
+                            self.pending_error = Some(ReadError::Spool { tag, error: e });
+                            self.phase = Phase::DiscardLine;
+                        }
+                    }
+                }
+                Ok(None)
             }
             Phase::Literal(left) => {
                 let take = usize::try_from(left).unwrap_or(usize::MAX).min(avail.len());
@@ -313,7 +435,11 @@ impl CommandReader {
         } else {
             limits.max_literal
         };
-        if size > limit as u64 {
+        // All literals of one command are held in memory together (several
+        // messages in a MULTIAPPEND): at most LITERALS_PER_LIMIT limits' worth.
+        let held: u64 = self.current.literals.iter().map(|&(_, n)| n as u64).sum();
+        let total_limit = (limit as u64).saturating_mul(LITERALS_PER_LIMIT);
+        if size > limit as u64 || held.saturating_add(size) > total_limit {
             let tag = first_word(&self.current.bytes).map(<[u8]>::to_vec);
             self.current = Framed::default();
             self.line_bytes = 0;
@@ -332,6 +458,10 @@ impl CommandReader {
             self.phase = Phase::DiscardLiteral(size);
             return Ok(None);
         }
+        let threshold = self.spool.as_ref().map(|(_, t)| *t);
+        if threshold.is_some_and(|t| size > t) && is_append(&self.current.bytes) {
+            return self.start_spool(stream, size, sync);
+        }
         self.current.bytes.extend_from_slice(b"\r\n");
         let start = self.current.bytes.len();
         // `size` fits: it is under a usize limit.
@@ -347,6 +477,65 @@ impl CommandReader {
         } else {
             Phase::Literal(size)
         };
+        Ok(None)
+    }
+
+    /// A big APPEND literal: its bytes go to a spool file; in `bytes` it
+    /// becomes an empty literal (`{0}`), which the APPEND handler matches
+    /// with `spooled` in order (a real message is never empty).
+    #[allow(clippy::type_complexity)]
+    fn start_spool<S: Write>(
+        &mut self,
+        stream: &mut S,
+        size: u64,
+        sync: bool,
+    ) -> Result<Option<Result<Framed, ReadError>>, ReadError> {
+        let opened = match self.spool.as_mut() {
+            Some((open, _)) => open(),
+            None => Err(io::ErrorKind::Unsupported.into()),
+        };
+        let (file, path) = match opened {
+            Ok(f) => f,
+            Err(error) => {
+                let tag = first_word(&self.current.bytes).map(<[u8]>::to_vec);
+                self.current = Framed::default();
+                self.line_bytes = 0;
+                if sync {
+                    self.phase = Phase::Line;
+                    self.compact();
+                    return Ok(Some(Err(ReadError::Spool { tag, error })));
+                }
+                self.pending_error = Some(ReadError::Spool { tag, error });
+                self.phase = Phase::DiscardLiteral(size);
+                return Ok(None);
+            }
+        };
+        // Rewrite the marker `{n}` / `{n+}` / `~{n}` as an empty literal.
+        if let Some(open) = self.current.bytes.iter().rposition(|&b| b == b'{') {
+            let plus = self.current.bytes.ends_with(b"+}");
+            self.current.bytes.truncate(open);
+            self.current
+                .bytes
+                .extend_from_slice(if plus { b"{0+}" } else { b"{0}" });
+        }
+        self.current.bytes.extend_from_slice(b"\r\n");
+        let start = self.current.bytes.len();
+        self.current.literals.push((start, 0));
+        self.spooling = Some(Spooling {
+            file,
+            spooled: Spooled {
+                path,
+                size,
+                vsize: size,
+            },
+            last_was_cr: false,
+            failed: None,
+        });
+        if sync {
+            stream.write_all(b"+ Ready for literal data\r\n")?;
+            stream.flush()?;
+        }
+        self.phase = Phase::Spool(size);
         Ok(None)
     }
 
@@ -540,6 +729,67 @@ mod tests {
     }
 
     #[test]
+    fn big_append_literals_go_to_spool_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let input = b"a APPEND INBOX (\\Seen) {11}\r\nab\ncd\r\nefgh\r\nb APPEND X {3+}\r\nxyz {10+}\r\n0123456789\r\nc LOGIN {11}\r\nlonger-than\r\n";
+        for chunk in 1..input.len() + 1 {
+            let mut s = Chunked::new(input, chunk);
+            let mut r = CommandReader::new();
+            let root = dir.path().to_path_buf();
+            let mut n = 0;
+            r.set_spool(
+                Box::new(move || {
+                    n += 1;
+                    let p = root.join(format!("spool-{chunk}-{n}"));
+                    Ok((std::fs::File::create(&p)?, p))
+                }),
+                5,
+            );
+            let mut got = Vec::new();
+            for _ in 0..100 {
+                match r.read_command(&mut s, &LIMITS) {
+                    Ok(f) => got.push(f),
+                    Err(ReadError::Eof) => break,
+                    Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+            assert_eq!(got.len(), 3, "chunk size {chunk}");
+            assert_eq!(got[0].bytes, b"a APPEND INBOX (\\Seen) {0}\r\n".to_vec());
+            let sp = &got[0].spooled[0];
+            assert_eq!((sp.size, sp.vsize), (11, 12), "one bare LF");
+            assert_eq!(std::fs::read(&sp.path).expect("spooled"), b"ab\ncd\r\nefgh");
+            // Small literals stay inline; only APPEND spools.
+            assert_eq!(got[1].bytes, b"b APPEND X {3+}\r\nxyz {0+}\r\n".to_vec());
+            assert_eq!(got[1].spooled.len(), 1);
+            assert_eq!(got[2].bytes, b"c LOGIN {11}\r\nlonger-than".to_vec());
+            assert!(got[2].spooled.is_empty());
+            let path = got[0].spooled[0].path.clone();
+            drop(got);
+            assert!(!path.exists(), "an unused spool file is removed");
+        }
+    }
+
+    #[test]
+    fn a_literal_ending_in_cr_or_a_marker_is_data() {
+        // Found by fuzzing: the literal's last byte is a CR and the line
+        // then ends with a bare LF; or its data ends like a literal marker.
+        let input = b"a LOGIN {5}\r\nalice {6}\r\nscret\r\nb X {3+}\r\n{1}\nc NOOP\r\n";
+        for chunk in 1..input.len() + 1 {
+            let (got, _) = frame_all(input, chunk);
+            assert_eq!(
+                got,
+                vec![
+                    Ok(b"a LOGIN {5}\r\nalice {6}\r\nscret\r".to_vec()),
+                    Ok(b"b X {3+}\r\n{1}".to_vec()),
+                    Ok(b"c NOOP".to_vec()),
+                ],
+                "chunk size {chunk}"
+            );
+        }
+    }
+
+    #[test]
     fn literal_positions_are_recorded() {
         let mut s = Chunked::new(b"a LOGIN {2+}\r\nab \"x\"\r\n", 100);
         let f = CommandReader::new().read_command(&mut s, &LIMITS).unwrap();
@@ -595,6 +845,37 @@ mod tests {
     fn huge_nonsync_literal_asks_to_close() {
         let (got, _) = frame_all(b"t1 LOGIN {1000+}\r\n", 100);
         assert!(got[0].as_ref().unwrap_err().contains("LiteralWayTooBig"));
+    }
+
+    #[test]
+    fn one_commands_literals_are_capped_together() {
+        let mut input = Vec::new();
+        for _ in 0..4 {
+            input.extend_from_slice(b"{30+}\r\n");
+            input.extend_from_slice(&[b'm'; 30]);
+            input.push(b' ');
+        }
+        let ok = [
+            b"t1 APPEND INBOX ".to_vec(),
+            input.clone(),
+            b"\r\n".to_vec(),
+        ]
+        .concat();
+        let (got, _) = frame_all(&ok, 16);
+        assert!(got[0].is_ok(), "{got:?}");
+        let over = [
+            b"t1 APPEND INBOX ".to_vec(),
+            input,
+            b"{30}\r\nt2 NOOP\r\n".to_vec(),
+        ]
+        .concat();
+        let (got, written) = frame_all(&over, 16);
+        assert!(
+            got[0].as_ref().unwrap_err().contains("LiteralTooBig"),
+            "{got:?}"
+        );
+        assert_eq!(got[1], Ok(b"t2 NOOP".to_vec()));
+        assert!(written.is_empty());
     }
 
     #[test]
@@ -659,6 +940,19 @@ mod tests {
             r.read_command(&mut s, &LIMITS),
             Err(ReadError::Eof)
         ));
+    }
+
+    #[test]
+    fn take_buffered_hands_over_unframed_bytes() {
+        let mut s = Chunked::new(b"a COMPRESS DEFLATE\r\n\x01\x02\xff\r\nzz", 100);
+        let mut r = CommandReader::new();
+        assert_eq!(
+            r.read_command(&mut s, &LIMITS).unwrap().bytes,
+            b"a COMPRESS DEFLATE".to_vec()
+        );
+        assert_eq!(r.take_buffered(), b"\x01\x02\xff\r\nzz".to_vec());
+        assert!(!r.has_buffered());
+        assert!(r.take_buffered().is_empty());
     }
 
     #[test]

@@ -183,7 +183,7 @@ impl Parser<'_> {
 
     /// One `search-key`; `depth` counts the enclosing levels.
     fn search_key(&mut self, depth: usize) -> Result<SearchKey, Expected> {
-        if depth > MAX_NESTING {
+        if depth > self.limits.max_search_depth {
             return Err(Expected(TOO_DEEP));
         }
         match self.peek() {

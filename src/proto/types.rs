@@ -66,12 +66,11 @@ pub enum CommandBody {
         mailbox: Vec<u8>,
         items: Vec<StatusItem>,
     },
-    /// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`
+    /// `append = "APPEND" SP mailbox 1*append-message` (RFC 3502
+    /// MULTIAPPEND; one message is RFC 3501's form).
     Append {
         mailbox: Vec<u8>,
-        flags: Vec<Flag>,
-        date: Option<DateTime>,
-        message: Vec<u8>,
+        messages: Vec<AppendMessage>,
     },
     Check,
     Close,
@@ -122,6 +121,19 @@ pub enum CommandBody {
     Namespace,
     /// RFC 5161 `enable = "ENABLE" 1*(SP capability)`; names upper-cased.
     Enable(Vec<String>),
+    /// RFC 4978 `compress = "COMPRESS" SP algorithm`; the name upper-cased.
+    Compress {
+        mechanism: String,
+    },
+    /// RFC 5258 LIST with selection options, several patterns or return
+    /// options; a plain LIST stays `List`.
+    ListExtended(ListExtended),
+    /// RFC 6154 §3 `CREATE mailbox SP "(" "USE" SP "(" [use-attr *(SP
+    /// use-attr)] ")" ")"`; the attributes as sent (`\Sent`).
+    CreateSpecialUse {
+        mailbox: Vec<u8>,
+        uses: Vec<String>,
+    },
 }
 
 /// `select-param` (RFC 7162 §7): `CONDSTORE` and `QRESYNC (...)`.
@@ -147,6 +159,58 @@ pub struct QresyncParams {
 pub struct FetchModifiers {
     pub changed_since: Option<u64>,
     pub vanished: bool,
+}
+
+/// An extended LIST (RFC 5258 §3, RFC 6154, RFC 5819).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListExtended {
+    pub select: ListSelect,
+    pub reference: Vec<u8>,
+    /// At least one; `""` patterns are ignored (§3).
+    pub patterns: Vec<Vec<u8>>,
+    pub ret: ListReturn,
+}
+
+/// LIST selection options (RFC 5258 §3.1, RFC 6154 §2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListSelect {
+    pub subscribed: bool,
+    /// Accepted; Roost has no remote mailboxes.
+    pub remote: bool,
+    pub recursive_match: bool,
+    pub special_use: bool,
+}
+
+/// LIST return options (RFC 5258 §3.2, RFC 6154 §2, RFC 5819).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListReturn {
+    pub subscribed: bool,
+    pub children: bool,
+    pub special_use: bool,
+    /// `STATUS (...)`: items for a STATUS response after each LIST.
+    pub status: Option<Vec<StatusItem>>,
+}
+
+/// `append-message = append-opts SP append-data` (RFC 4466 §2.3):
+/// `[SP flag-list] [SP date-time] SP (literal / literal8 / utf8-literal)`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AppendMessage {
+    pub flags: Vec<Flag>,
+    pub date: Option<DateTime>,
+    pub message: Vec<u8>,
+    /// Sent as RFC 6855 `UTF8 (~{n}...)`.
+    pub utf8: bool,
+}
+
+impl std::fmt::Debug for AppendMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppendMessage")
+            .field("flags", &self.flags)
+            .field("date", &self.date)
+            .field("message_len", &self.message.len())
+            .field("utf8", &self.utf8)
+            .finish()
+    }
 }
 
 /// `store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list / (flag *(SP flag)))`
@@ -221,6 +285,8 @@ pub enum StatusItem {
     Size,
     /// RFC 7162 §3.1.7.
     HighestModseq,
+    /// RFC 7889 §4: the largest message APPEND takes here.
+    AppendLimit,
 }
 
 /// The result options of `SEARCH RETURN (...)`: RFC 4731 MIN MAX ALL
@@ -393,6 +459,9 @@ impl CommandBody {
             CommandBody::Store { uid: true, .. } => "UID STORE",
             CommandBody::Namespace => "NAMESPACE",
             CommandBody::Enable(_) => "ENABLE",
+            CommandBody::Compress { .. } => "COMPRESS",
+            CommandBody::ListExtended(_) => "LIST",
+            CommandBody::CreateSpecialUse { .. } => "CREATE",
         }
     }
 }
@@ -412,17 +481,10 @@ impl std::fmt::Debug for CommandBody {
                 .field("initial", &initial.as_ref().map(|_| "<redacted>"))
                 .finish(),
             CommandBody::Id(params) => f.debug_tuple("Id").field(params).finish(),
-            CommandBody::Append {
-                mailbox,
-                flags,
-                date,
-                message,
-            } => f
+            CommandBody::Append { mailbox, messages } => f
                 .debug_struct("Append")
                 .field("mailbox", &String::from_utf8_lossy(mailbox))
-                .field("flags", flags)
-                .field("date", date)
-                .field("message_len", &message.len())
+                .field("messages", messages)
                 .finish(),
             CommandBody::Select { mailbox, .. }
             | CommandBody::Create { mailbox }

@@ -16,6 +16,7 @@ pub mod keywords;
 pub mod maildir;
 pub mod modseq;
 pub mod names;
+pub mod special_use;
 pub mod state;
 pub mod subscriptions;
 pub mod uidlist;
@@ -184,6 +185,19 @@ pub struct NewFlags {
     pub keywords: Vec<String>,
 }
 
+/// One message of an APPEND (RFC 3502: there may be several).
+#[derive(Clone, Debug)]
+pub struct AppendItem<'a> {
+    /// The message, unless it waits in a spool file.
+    pub bytes: &'a [u8],
+    /// A message the command reader wrote to a file in this store's
+    /// `tmp/`: it is renamed into place instead of written.
+    pub spooled: Option<&'a crate::proto::reader::Spooled>,
+    pub flags: NewFlags,
+    /// The INTERNALDATE asked for; now when `None`.
+    pub internal_date: Option<SystemTime>,
+}
+
 /// A message to COPY or MOVE: its file and what to carry over.
 #[derive(Clone, Debug)]
 pub struct CopyItem {
@@ -237,9 +251,14 @@ impl Store {
         }
     }
 
-    /// True if the mailbox exists and can be selected.
+    /// True if the mailbox exists and can be selected. A folder that is a
+    /// symlink, or whose `cur/` is one, does not count: symlinks are not
+    /// followed out of the user's tree.
     pub fn exists(&self, name: &MailboxName) -> bool {
-        self.path_of(name).join("cur").is_dir()
+        let dir = self.path_of(name);
+        let real_dir =
+            |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir() && !m.is_symlink());
+        (name.is_inbox() || real_dir(&dir)) && real_dir(&dir.join("cur"))
     }
 
     /// Every mailbox, plus parents implied by deeper names, sorted.
@@ -385,6 +404,9 @@ impl Store {
     /// The shared state of a mailbox, synced with the disk.
     pub fn mailbox(&self, name: &MailboxName) -> Result<Arc<Mutex<MailboxState>>, StoreError> {
         let dir = self.path_of(name);
+        if !name.is_inbox() && fs::symlink_metadata(&dir).is_ok_and(|m| m.is_symlink()) {
+            return Err(StoreError::NotFound);
+        }
         let state = self.registry.get(&dir);
         {
             let mut st = lock(&state);
@@ -439,7 +461,7 @@ impl Store {
         internal_date: Option<SystemTime>,
     ) -> Result<(u32, u32), StoreError> {
         let dir = self.path_of(name);
-        if !dir.join("cur").is_dir() {
+        if !self.exists(name) {
             return Err(StoreError::NotFound);
         }
         let base = maildir::new_base(&self.host);
@@ -450,6 +472,112 @@ impl Store {
             let _ = fs::remove_file(&tmp);
         }
         result
+    }
+
+    /// MULTIAPPEND (RFC 3502): delivers several messages, all or none.
+    /// Every message is written to `tmp/` and fsynced first; only then are
+    /// they renamed into `cur/` and numbered together under the uidlist
+    /// lock. Any failure removes what was placed, so no message of a failed
+    /// command remains. Returns the UIDVALIDITY and the UIDs, in order.
+    pub fn append_all(
+        &self,
+        name: &MailboxName,
+        items: &[AppendItem<'_>],
+    ) -> Result<(u32, Vec<u32>), StoreError> {
+        let dir = self.path_of(name);
+        if !self.exists(name) {
+            return Err(StoreError::NotFound);
+        }
+        let mut written: Vec<(String, PathBuf)> = Vec::with_capacity(items.len());
+        let cleanup = |paths: &mut dyn Iterator<Item = &PathBuf>| {
+            for p in paths {
+                let _ = fs::remove_file(p);
+            }
+        };
+        for item in items {
+            let base = maildir::new_base(&self.host);
+            let tmp = dir.join("tmp").join(&base);
+            let date = item.internal_date.unwrap_or_else(SystemTime::now);
+            let staged = match item.spooled {
+                Some(sp) => place_spooled(&sp.path, &tmp, date),
+                None => write_synced(&tmp, item.bytes, date),
+            };
+            if let Err(e) = staged {
+                cleanup(&mut written.iter().map(|(_, p)| p).chain([&tmp]));
+                return Err(e.into());
+            }
+            written.push((base, tmp));
+        }
+        let state = match self.mailbox(name) {
+            Ok(st) => st,
+            Err(e) => {
+                cleanup(&mut written.iter().map(|(_, p)| p));
+                return Err(e);
+            }
+        };
+        let mut st = lock(&state);
+        let placed = self.place_all(&dir, &mut st, items, &written);
+        match placed {
+            Ok(r) => Ok(r),
+            Err((e, in_cur)) => {
+                cleanup(&mut written.iter().map(|(_, p)| p).chain(in_cur.iter()));
+                st.mark_dirty();
+                Err(e)
+            }
+        }
+    }
+
+    /// The second half of `append_all`, under the mailbox lock: on error,
+    /// also the `cur/` files it had already placed.
+    #[allow(clippy::type_complexity)]
+    fn place_all(
+        &self,
+        dir: &Path,
+        st: &mut MailboxState,
+        items: &[AppendItem<'_>],
+        written: &[(String, PathBuf)],
+    ) -> Result<(u32, Vec<u32>), (StoreError, Vec<PathBuf>)> {
+        let mut in_cur: Vec<PathBuf> = Vec::new();
+        let _uidlist_lock = lock_uidlist(dir).map_err(|e| (e, Vec::new()))?;
+        let mut placed: Vec<(String, Message)> = Vec::with_capacity(items.len());
+        for (item, (base, tmp)) in items.iter().zip(written) {
+            let mut flags = Flags {
+                system: item.flags.system,
+                keywords: 0,
+            };
+            let letters = match keyword_letters(dir, st, &item.flags.keywords, true) {
+                Ok(l) => l,
+                Err(e) => return Err((e, in_cur)),
+            };
+            for idx in letters {
+                flags.set_keyword(idx, true);
+            }
+            let (size, vsize) = match item.spooled {
+                Some(sp) => (sp.size, sp.vsize),
+                None => (item.bytes.len() as u64, maildir::crlf_size(item.bytes)),
+            };
+            let file = maildir::cur_name(base, size, vsize, flags);
+            let dest = dir.join("cur").join(&file);
+            if let Err(e) = fs::rename(tmp, &dest) {
+                return Err((e.into(), in_cur));
+            }
+            in_cur.push(dest);
+            placed.push(new_in_cur(file, flags, vsize));
+        }
+        sync_dir(&dir.join("cur"));
+        let keys: Vec<String> = placed.iter().map(|(k, _)| k.clone()).collect();
+        let root = self.root.clone();
+        let uids = match st.persist_new_uids(&keys, &move || next_uidvalidity(&root)) {
+            Ok(u) if u.len() == placed.len() => u,
+            Ok(_) => return Err((StoreError::NotPossible("no UID assigned"), in_cur)),
+            Err(e) => return Err((e, in_cur)),
+        };
+        for ((_, mut msg), &uid) in placed.into_iter().zip(&uids) {
+            msg.uid = uid;
+            st.note_appended(msg, true);
+        }
+        st.flush_modseq();
+        Ok((st.uidvalidity, uids))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -540,7 +668,7 @@ impl Store {
         is_move: bool,
     ) -> Result<(u32, Vec<Option<u32>>), StoreError> {
         let dir = self.path_of(target);
-        if !dir.join("cur").is_dir() {
+        if !self.exists(target) {
             return Err(StoreError::NotFound);
         }
         let state = self.mailbox(target)?;
@@ -577,22 +705,7 @@ impl Store {
                 placed.push(None);
                 continue;
             };
-            let key = file
-                .split(maildir::INFO_SEP)
-                .next()
-                .unwrap_or(&file)
-                .to_string();
-            placed.push(Some((
-                key,
-                Message {
-                    uid: 0,
-                    file: file.into_boxed_str(),
-                    in_new: false,
-                    flags,
-                    vsize: Some(vsize),
-                    modseq: 0,
-                },
-            )));
+            placed.push(Some(new_in_cur(file, flags, vsize)));
         }
         sync_dir(&dir.join("cur"));
         let keys: Vec<String> = placed.iter().flatten().map(|(k, _)| k.clone()).collect();
@@ -791,6 +904,48 @@ fn write_synced(path: &Path, bytes: &[u8], mtime: SystemTime) -> io::Result<()> 
         .open(path)?;
     f.write_all(bytes)?;
     // Maildir: the file's mtime is the message's INTERNALDATE.
+    f.set_modified(mtime)?;
+    f.sync_all()
+}
+
+/// A message just renamed into `cur/` as `file`, keyed by its base name,
+/// before it has a UID.
+fn new_in_cur(file: String, flags: Flags, vsize: u64) -> (String, Message) {
+    let key = file
+        .split(maildir::INFO_SEP)
+        .next()
+        .unwrap_or(&file)
+        .to_string();
+    let msg = Message {
+        uid: 0,
+        file: file.into_boxed_str(),
+        in_new: false,
+        flags,
+        vsize: Some(vsize),
+        modseq: 0,
+    };
+    (key, msg)
+}
+
+/// Moves a spooled APPEND literal (already fsynced) to `path` in the
+/// target folder's `tmp/`, copying when it sits on another file system,
+/// and gives it its INTERNALDATE.
+fn place_spooled(spool: &Path, path: &Path, mtime: SystemTime) -> io::Result<()> {
+    if let Err(e) = fs::rename(spool, path) {
+        // EXDEV: folders on different file systems.
+        if e.raw_os_error() != Some(18) {
+            return Err(e);
+        }
+        let mut from = fs::File::open(spool)?;
+        let mut to = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+        io::copy(&mut from, &mut to)?;
+        to.sync_all()?;
+    }
+    let f = fs::OpenOptions::new().write(true).open(path)?;
     f.set_modified(mtime)?;
     f.sync_all()
 }

@@ -221,8 +221,11 @@ impl MailboxState {
 
     fn read_stamps(&self) -> Result<Stamps, StoreError> {
         let dir_stamp = |sub: &str| -> Result<Stamp, StoreError> {
-            match fs::metadata(self.dir.join(sub)) {
-                Ok(m) => Ok(Stamp::of(&m)),
+            // A symlinked cur/ or new/ could lead into another user's
+            // tree: such a folder does not exist as far as Roost goes.
+            match fs::symlink_metadata(self.dir.join(sub)) {
+                Ok(m) if m.is_dir() => Ok(Stamp::of(&m)),
+                Ok(_) => Err(StoreError::NotFound),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::NotFound),
                 Err(e) => Err(StoreError::Io(e)),
             }
@@ -293,6 +296,10 @@ impl MailboxState {
             };
             for entry in entries {
                 let entry = entry.map_err(StoreError::Io)?;
+                // Symlinks are never messages: they could point anywhere.
+                if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+                    continue;
+                }
                 let Ok(name) = entry.file_name().into_string() else {
                     continue;
                 };

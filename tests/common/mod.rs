@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod dovecot;
+pub mod grammar;
 
 use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair};
 use rustls::pki_types::pem::PemObject;
@@ -125,9 +126,12 @@ impl ServerBuilder {
             passwd.push('\n');
         }
         std::fs::write(root.join("passwd"), passwd).unwrap();
+        // allow_root: the tests run as root in CI; a test can override it.
         let mut conf = format!(
             "listen = 127.0.0.1:0\npasswd_file = {}\nmail_location = %h/Maildir\n\
-             auth_failure_delay_ms = 100\n",
+             auth_failure_delay_ms = 100\nallow_root = yes\n\
+             # Tests start from empty trees; the special_use tests turn it on.\n\
+             autocreate_special_use = no\n",
             root.join("passwd").display()
         );
         if self.tls {
@@ -360,6 +364,13 @@ impl TestServer {
         c.ok("LOGIN alice secret");
         c
     }
+
+    /// A plain connection, logged in as another user.
+    pub fn login_as(&self, user: &str, password: &str) -> Client {
+        let mut c = self.connect();
+        c.ok(&format!("LOGIN {user} {password}"));
+        c
+    }
 }
 
 impl Drop for TestServer {
@@ -421,12 +432,18 @@ impl Reply {
     }
 }
 
-/// An IMAP client over a real socket.
+/// An IMAP client over a real socket. Every line it reads passes the
+/// strict grammar check in `grammar.rs`, or the test fails.
 pub struct Client {
     stream: Stream,
     buf: Vec<u8>,
     next_tag: u32,
     pub greeting: String,
+    /// Whether the greeting was read: the first line is checked as one.
+    greeted: bool,
+    /// Whether the server confirmed ENABLE UTF8=ACCEPT: only then may it
+    /// send 8-bit bytes outside literals.
+    utf8_accepted: bool,
 }
 
 impl Client {
@@ -443,6 +460,8 @@ impl Client {
             buf: Vec::new(),
             next_tag: 1,
             greeting: String::new(),
+            greeted: false,
+            utf8_accepted: false,
         }
     }
 
@@ -454,6 +473,8 @@ impl Client {
             buf: Vec::new(),
             next_tag: 1,
             greeting: String::new(),
+            greeted: false,
+            utf8_accepted: false,
         }
     }
 
@@ -470,6 +491,7 @@ impl Client {
             panic!("already TLS")
         };
         let mut c = Client::over_tls(tcp, config);
+        c.greeted = true;
         if let Stream::Tls(s) = &mut c.stream {
             while s.conn.is_handshaking() {
                 s.conn.complete_io(&mut s.sock)?;
@@ -497,8 +519,10 @@ impl Client {
 
     pub fn try_line(&mut self) -> std::io::Result<String> {
         let mut out = Vec::new();
+        let mut eight_bit = false;
         loop {
             let raw = self.raw_line()?;
+            eight_bit |= !raw.is_ascii();
             out.extend_from_slice(&raw);
             let text = String::from_utf8_lossy(&raw).into_owned();
             let literal = text
@@ -511,8 +535,39 @@ impl Client {
                     let data = self.exact(n)?;
                     out.extend_from_slice(&data);
                 }
-                None => return Ok(String::from_utf8_lossy(&out).into_owned()),
+                None => {
+                    self.check_grammar(&out, eight_bit);
+                    return Ok(String::from_utf8_lossy(&out).into_owned());
+                }
             }
+        }
+    }
+
+    /// `eight_bit`: the line has non-ASCII bytes outside its literals.
+    fn check_grammar(&mut self, line: &[u8], eight_bit: bool) {
+        let verdict = if eight_bit && !self.utf8_accepted {
+            // RFC 3501 §9 strings are 7-bit; RFC 6855 §3 allows UTF-8 in
+            // them only after ENABLE UTF8=ACCEPT. (imap-codec's ext_utf8
+            // is on, so it would let these through.)
+            Err("8-bit bytes outside a literal without UTF8=ACCEPT".to_string())
+        } else if self.greeted {
+            grammar::check_response(line)
+        } else {
+            self.greeted = true;
+            grammar::check_greeting(line)
+        };
+        if let Err(e) = verdict {
+            panic!(
+                "the server sent a line that fails the grammar check ({e}):\n{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+        if line.starts_with(b"* ENABLED ")
+            && String::from_utf8_lossy(line)
+                .split(' ')
+                .any(|cap| cap.eq_ignore_ascii_case("UTF8=ACCEPT"))
+        {
+            self.utf8_accepted = true;
         }
     }
 

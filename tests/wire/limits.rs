@@ -81,7 +81,12 @@ fn garbage_gets_bad_and_too_much_garbage_gets_bye() {
 
 #[test]
 fn two_hundred_concurrent_connections_are_greeted_and_logged_in() {
-    let server = TestServer::start();
+    // All from one address and one user: lift the per-address and
+    // per-user caps this test is not about.
+    let server = TestServer::builder()
+        .opt("max_connections_per_ip", "1000")
+        .opt("max_sessions_per_user", "1000")
+        .start();
     let port = server.port;
     let clients: Vec<_> = (0..200)
         .map(|_| {
@@ -123,4 +128,113 @@ fn connections_over_the_cap_get_bye() {
         assert!(std::time::Instant::now() < deadline, "slot never freed");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+#[test]
+fn connections_per_address_are_capped() {
+    let server = TestServer::builder()
+        .opt("max_connections_per_ip", "3")
+        .start();
+    let held: Vec<_> = (0..3).map(|_| server.connect()).collect();
+    let mut c = crate::common::Client::plain(server.port);
+    let line = c.line();
+    assert!(
+        line.starts_with("* BYE Too many connections from your address"),
+        "{line}"
+    );
+    server.wait_for_log("max_connections_per_ip (3) reached");
+    drop(held);
+    // Places come free when connections end.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let mut c = crate::common::Client::plain(server.port);
+        if c.line().starts_with("* OK") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no place came free");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sessions_per_user_are_capped() {
+    let server = TestServer::builder()
+        .opt("max_sessions_per_user", "2")
+        .start();
+    let a = server.login();
+    let _b = server.login();
+    let mut c = server.connect();
+    let r = c.cmd("LOGIN alice secret");
+    assert_eq!(r.tagged, "NO [LIMIT] Too many sessions for this user.");
+    drop(a);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !c.cmd("LOGIN alice secret").tagged.starts_with("OK") {
+        assert!(std::time::Instant::now() < deadline, "no session came free");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn command_and_mailbox_limits_come_from_the_configuration() {
+    let server = TestServer::builder()
+        .opt("max_sequence_ranges", "16")
+        .opt("max_search_depth", "4")
+        .opt("max_mailbox_name_length", "16")
+        .opt("max_mailbox_depth", "2")
+        .opt("max_mailboxes", "3")
+        .start();
+    let mut c = server.login();
+    c.ok("SELECT INBOX");
+    let set: Vec<String> = (1..=16).map(|n| (n * 2).to_string()).collect();
+    c.ok(&format!("UID FETCH {} (FLAGS)", set.join(",")));
+    let r = c.cmd(&format!("UID FETCH {},99 (FLAGS)", set.join(",")));
+    assert!(r.tagged.starts_with("BAD"), "{}", r.tagged);
+    c.ok("SEARCH ((((ALL))))");
+    let r = c.cmd("SEARCH (((((ALL)))))");
+    assert!(r.tagged.starts_with("BAD"), "{}", r.tagged);
+    let r = c.cmd("CREATE abcdefghijklmnopq");
+    assert!(r.tagged.starts_with("NO [LIMIT]"), "{}", r.tagged);
+    let r = c.cmd("CREATE a.b.c");
+    assert!(r.tagged.starts_with("NO [LIMIT]"), "{}", r.tagged);
+    c.ok("CREATE a.b");
+    let r = c.cmd("RENAME a.b a.b.c");
+    assert!(r.tagged.starts_with("NO [LIMIT]"), "{}", r.tagged);
+    // INBOX and a.b make two; the third folder is the last one allowed.
+    c.ok("CREATE c");
+    let r = c.cmd("CREATE d");
+    assert!(r.tagged.starts_with("NO [LIMIT]"), "{}", r.tagged);
+}
+
+#[test]
+fn a_client_trickling_bytes_must_still_log_in_in_time() {
+    use std::io::{BufRead, Write};
+    use std::time::{Duration, Instant};
+    let server = TestServer::builder().opt("login_timeout_secs", "5").start();
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut reader = std::io::BufReader::new(tcp.try_clone().unwrap());
+    let start = Instant::now();
+    let mut seen = String::new();
+    // One byte every 300 ms never completes a command but never idles.
+    for b in b"a LOGIN alice secret and more".iter().cycle() {
+        if start.elapsed() > Duration::from_secs(15) || tcp.write_all(&[*b]).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+            seen.push_str(&line);
+            line.clear();
+        }
+        if seen.contains("* BYE") {
+            break;
+        }
+    }
+    assert!(seen.contains("* BYE Login timed out."), "{seen}");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
 }

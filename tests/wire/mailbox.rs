@@ -42,7 +42,8 @@ fn list_shows_delimiter_children_and_implied_parents() {
             ("\\Noselect \\HasChildren".into(), "Archive".into()),
             ("\\HasNoChildren".into(), "Archive.2024".into()),
             ("\\HasNoChildren".into(), "INBOX".into()),
-            ("\\HasNoChildren".into(), "Sent".into()),
+            // RFC 6154: the default special_use marks Sent.
+            ("\\HasNoChildren \\Sent".into(), "Sent".into()),
         ]
     );
     let r = c.ok("LIST \"\" %");

@@ -71,3 +71,82 @@ fn qresync_alone_enables_both() {
     let r = c.ok("ENABLE CONDSTORE");
     assert_eq!(r.untagged, vec!["* ENABLED"], "implied by QRESYNC");
 }
+
+/// Every capability Debian's Dovecot offers after login is either offered
+/// by Roost too or listed here as not implemented (with the reason), so a
+/// feature dropped by mistake, or one Dovecot gains, shows up.
+#[test]
+fn capabilities_cover_dovecots_for_the_features_roost_has() {
+    const NOT_IMPLEMENTED: &[&str] = &[
+        // Server-side sorting and threading (RFC 5256, 5267, 5957).
+        "SORT",
+        "SORT=DISPLAY",
+        "THREAD=REFERENCES",
+        "THREAD=REFS",
+        "THREAD=ORDEREDSUBJECT",
+        "ESORT",
+        // URLAUTH/CATENATE (RFC 4467, 4469, 5550): submission-side features.
+        "URL-PARTIAL",
+        "CATENATE",
+        "URLAUTH",
+        "URLAUTH=BINARY",
+        // Collation, search contexts, WITHIN, NOTIFY, previews, SAVEDATE.
+        "I18NLEVEL=1",
+        "CONTEXT=SEARCH",
+        "WITHIN",
+        "NOTIFY",
+        "SNIPPET=FUZZY",
+        "PREVIEW=FUZZY",
+        "PREVIEW",
+        "SAVEDATE",
+        // Login referrals (RFC 2221): Roost serves its own users only.
+        "LOGIN-REFERRALS",
+        "METADATA",
+        "METADATA-SERVER",
+        "QUOTA",
+        "QUOTA=RES-STORAGE",
+        "QUOTA=RES-MESSAGE",
+        "OBJECTID",
+        "REPLACE",
+        "INPROGRESS",
+        "UIDONLY",
+        "LIST-MYRIGHTS",
+        "ACL",
+        "RIGHTS=texk",
+        "IMAP4rev2",
+    ];
+    let server = TestServer::start();
+    let mut c = server.login();
+    let roost = c.capabilities();
+    let home = server.root().join("dovecot-home");
+    std::fs::create_dir_all(home.join("Maildir")).unwrap();
+    hand_over(&home);
+    let dv = dovecot(&home, &["CAPABILITY".to_string()]);
+    let line = dv
+        .iter()
+        .find(|l| l.starts_with("* CAPABILITY "))
+        .expect("Dovecot's CAPABILITY");
+    assert!(
+        line.contains(" ESEARCH ") && line.contains(" MOVE "),
+        "{line}"
+    );
+    let missing: Vec<&str> = line
+        .split_whitespace()
+        .skip(2)
+        .filter(|cap| !roost.iter().any(|r| r == cap))
+        .filter(|cap| !cap.starts_with("AUTH=") && !NOT_IMPLEMENTED.contains(cap))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "Dovecot offers {missing:?}; Roost: {roost:?}"
+    );
+    for cap in [
+        "CONDSTORE",
+        "QRESYNC",
+        "COMPRESS=DEFLATE",
+        "SPECIAL-USE",
+        "UTF8=ACCEPT",
+    ] {
+        assert!(roost.iter().any(|r| r == cap), "{cap} in {roost:?}");
+    }
+}

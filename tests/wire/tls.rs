@@ -84,3 +84,47 @@ fn starttls_after_login_is_bad() {
     assert!(r.tagged.starts_with("BAD"), "{r:?}");
     c.ok("NOOP");
 }
+
+/// A TLS handshake that trickles in (a record header, then a byte every
+/// 300 ms) is dropped when the login deadline passes, not kept for ever.
+#[test]
+fn a_trickling_tls_handshake_is_dropped() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let server = TestServer::builder().opt("login_timeout_secs", "5").start();
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", server.tls_port.unwrap())).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let start = Instant::now();
+    // Handshake record, TLS 1.0 framing, 512 bytes announced.
+    tcp.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .unwrap();
+    let mut closed = false;
+    while start.elapsed() < Duration::from_secs(15) {
+        let mut b = [0u8; 64];
+        match tcp.read(&mut b) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+        if tcp.write_all(&[0x00]).is_err() {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "still open after {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    // The listener goes on serving.
+    server.connect_tls().ok("NOOP");
+}

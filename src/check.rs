@@ -1,0 +1,404 @@
+//! `roost check`: finds the problems an administrator would otherwise meet
+//! at startup or at a user's first login: an unknown run-as account,
+//! serving as root, an unreadable certificate or key, a users file others
+//! can read, mail roots the run-as account cannot write, ports in use.
+//!
+//! Access is judged from owners and mode bits as the run-as account would
+//! see them (ACLs and capabilities are not considered), so it works the
+//! same whether `check` runs as root or as that account.
+
+use crate::auth::passwd::PasswdFile;
+use crate::config::{expand_mail_location, Config};
+use crate::net::TlsSettings;
+use crate::privileges::{self, Plan};
+use nix::unistd::{Gid, Uid};
+use std::collections::BTreeSet;
+use std::ffi::CString;
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Warning,
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub level: Level,
+    pub message: String,
+}
+
+/// How many mail roots are reported before the rest are only counted.
+const MAX_MAIL_REPORTS: usize = 5;
+
+const READ: u32 = 4;
+const WRITE: u32 = 2;
+const SEARCH: u32 = 1;
+
+/// The account the server serves as: uid and every group it holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    pub uid: u32,
+    pub gids: Vec<u32>,
+    pub label: String,
+}
+
+impl Account {
+    /// What the server will run as under `plan`.
+    pub fn of(plan: &Plan) -> Account {
+        match plan {
+            Plan::Stay => {
+                let mut gids = vec![Gid::effective().as_raw()];
+                gids.extend(
+                    nix::unistd::getgroups()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(Gid::as_raw),
+                );
+                let uid = Uid::effective().as_raw();
+                Account {
+                    uid,
+                    gids,
+                    label: format!("uid {uid} (the current user)"),
+                }
+            }
+            Plan::Switch(id) => {
+                let mut gids = vec![id.gid];
+                if let Some(name) = id.name.as_deref().and_then(|n| CString::new(n).ok()) {
+                    if let Ok(list) = nix::unistd::getgrouplist(&name, Gid::from_raw(id.gid)) {
+                        gids.extend(list.into_iter().map(Gid::as_raw));
+                    }
+                }
+                let label = match &id.name {
+                    Some(n) => format!("user {n} (uid {})", id.uid),
+                    None => format!("uid {}", id.uid),
+                };
+                Account {
+                    uid: id.uid,
+                    gids,
+                    label,
+                }
+            }
+        }
+    }
+
+    /// Whether mode bits grant `want` (READ|WRITE|SEARCH) on a file with
+    /// this owner, group and mode. Root passes every check.
+    pub fn permits(&self, owner: u32, group: u32, mode: u32, want: u32) -> bool {
+        if self.uid == 0 {
+            return true;
+        }
+        let bits = if self.uid == owner {
+            mode >> 6
+        } else if self.gids.contains(&group) {
+            mode >> 3
+        } else {
+            mode
+        } & 7;
+        bits & want == want
+    }
+
+    /// `want` on `path`, plus search permission on every directory above it.
+    pub fn can(&self, path: &Path, want: u32) -> bool {
+        let Ok(path) = std::path::absolute(path) else {
+            return false;
+        };
+        let allowed = |p: &Path, want: u32| match std::fs::metadata(p) {
+            Ok(m) => self.permits(m.uid(), m.gid(), m.mode(), want),
+            Err(_) => false,
+        };
+        path.ancestors().skip(1).all(|dir| allowed(dir, SEARCH)) && allowed(&path, want)
+    }
+}
+
+/// Runs every check on a configuration that parsed.
+pub fn run(config: &Config) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let account = check_account(config, &mut out);
+    check_tls(config, account.as_ref(), &mut out);
+    let passwd = check_passwd(config, account.as_ref(), &mut out);
+    if let (Some(passwd), Some(account)) = (&passwd, &account) {
+        check_mail_roots(config, passwd, account, &mut out);
+    }
+    if let (Some(dir), Some(account)) = (&config.trace_dir, &account) {
+        if dir.is_dir() && !account.can(dir, WRITE | SEARCH) {
+            warn(
+                &mut out,
+                format!(
+                    "trace_dir {} is not writable by {}",
+                    dir.display(),
+                    account.label
+                ),
+            );
+        }
+    }
+    check_ports(config, &mut out);
+    out
+}
+
+fn error(out: &mut Vec<Finding>, message: String) {
+    out.push(Finding {
+        level: Level::Error,
+        message,
+    });
+}
+
+fn warn(out: &mut Vec<Finding>, message: String) {
+    out.push(Finding {
+        level: Level::Warning,
+        message,
+    });
+}
+
+/// The run-as account, or None if it cannot be known.
+fn check_account(config: &Config, out: &mut Vec<Finding>) -> Option<Account> {
+    let plan = match privileges::resolve(&config.user, &config.group) {
+        Ok(p) => p,
+        Err(e) => {
+            error(out, e);
+            return None;
+        }
+    };
+    let account = Account::of(&plan);
+    if let Err(e) = privileges::refuse_root(account.uid, config.allow_root) {
+        error(out, e);
+    }
+    Some(account)
+}
+
+fn check_tls(config: &Config, account: Option<&Account>, out: &mut Vec<Finding>) {
+    let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
+        return;
+    };
+    if let Err(e) = TlsSettings::load(cert, key) {
+        error(out, format!("TLS: {e}"));
+        return;
+    }
+    if let Some(account) = account {
+        for file in [cert, key] {
+            if !account.can(file, READ) {
+                warn(
+                    out,
+                    format!(
+                        "{} is not readable by {}: SIGHUP cannot reload it after the switch \
+                         (the copy read at startup stays in use)",
+                        file.display(),
+                        account.label
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn check_passwd(
+    config: &Config,
+    account: Option<&Account>,
+    out: &mut Vec<Finding>,
+) -> Option<PasswdFile> {
+    let path = &config.passwd_file;
+    let passwd = match PasswdFile::open(path) {
+        Ok(p) => p,
+        Err(e) => {
+            error(out, format!("users file: {e}"));
+            return None;
+        }
+    };
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.mode() & 0o004 != 0 {
+            warn(
+                out,
+                format!(
+                    "{} is readable by every local user, and it holds password hashes: \
+                     chmod o-r it",
+                    path.display()
+                ),
+            );
+        }
+        if meta.mode() & 0o002 != 0 {
+            error(
+                out,
+                format!(
+                    "{} is writable by every local user: chmod o-w it",
+                    path.display()
+                ),
+            );
+        }
+    }
+    if let Some(account) = account {
+        if !account.can(path, READ) {
+            warn(
+                out,
+                format!(
+                    "{} is not readable by {}: edits and SIGHUP will not be picked up \
+                     (the users read at startup stay in use)",
+                    path.display(),
+                    account.label
+                ),
+            );
+        }
+    }
+    if passwd.user_count() == 0 {
+        warn(out, format!("{} has no users", path.display()));
+    }
+    Some(passwd)
+}
+
+/// Each user's Maildir must be writable by the run-as account, or, when it
+/// does not exist yet, the nearest directory above it (it is created at the
+/// first login).
+fn check_mail_roots(
+    config: &Config,
+    passwd: &PasswdFile,
+    account: &Account,
+    out: &mut Vec<Finding>,
+) {
+    let mut seen = BTreeSet::new();
+    let mut problems = Vec::new();
+    for entry in passwd.entries() {
+        let Some(root) =
+            expand_mail_location(&config.mail_location, &entry.name, entry.home.as_deref())
+        else {
+            problems.push(format!(
+                "user {}: mail_location {} needs a home directory and the users file gives none",
+                entry.name, config.mail_location
+            ));
+            continue;
+        };
+        if !seen.insert(root.clone()) {
+            continue;
+        }
+        if let Some(problem) = mail_root_problem(&root, account) {
+            problems.push(format!("user {}: {problem}", entry.name));
+        }
+    }
+    let extra = problems.len().saturating_sub(MAX_MAIL_REPORTS);
+    for p in problems.into_iter().take(MAX_MAIL_REPORTS) {
+        error(out, p);
+    }
+    if extra > 0 {
+        error(
+            out,
+            format!("{extra} more users have the same kind of problem"),
+        );
+    }
+}
+
+fn mail_root_problem(root: &Path, account: &Account) -> Option<String> {
+    let who = &account.label;
+    if root.is_dir() {
+        let mut dirs = vec![root.to_path_buf()];
+        dirs.extend(
+            ["cur", "new", "tmp"]
+                .iter()
+                .map(|s| root.join(s))
+                .filter(|p| p.exists()),
+        );
+        return dirs
+            .into_iter()
+            .find(|d| !account.can(d, WRITE | SEARCH | READ))
+            .map(|d| format!("{} is not writable by {who}", d.display()));
+    }
+    let existing: PathBuf = root
+        .ancestors()
+        .skip(1)
+        .find(|p| p.exists())
+        .map(Path::to_path_buf)?;
+    if existing.is_dir() && account.can(&existing, WRITE | SEARCH) {
+        return None;
+    }
+    Some(format!(
+        "{} does not exist and {who} cannot create it in {}",
+        root.display(),
+        existing.display()
+    ))
+}
+
+fn check_ports(config: &Config, out: &mut Vec<Finding>) {
+    let addrs: Vec<SocketAddr> = config
+        .listen
+        .iter()
+        .chain(config.tls_listeners())
+        .copied()
+        .filter(|a| a.port() != 0)
+        .collect();
+    for addr in addrs {
+        if let Err(e) = TcpListener::bind(addr) {
+            let why = match e.kind() {
+                io::ErrorKind::AddrInUse => "the port is in use by another program".to_string(),
+                io::ErrorKind::PermissionDenied => {
+                    "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+                        .to_string()
+                }
+                _ => e.to_string(),
+            };
+            error(out, format!("cannot listen on {addr}: {why}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(uid: u32, gids: &[u32]) -> Account {
+        Account {
+            uid,
+            gids: gids.to_vec(),
+            label: format!("uid {uid}"),
+        }
+    }
+
+    #[test]
+    fn mode_bits_by_owner_group_and_others() {
+        let a = account(1000, &[1000, 50]);
+        assert!(a.permits(1000, 0, 0o600, READ | WRITE));
+        assert!(!a.permits(1000, 0, 0o400, WRITE));
+        assert!(a.permits(0, 50, 0o640, READ));
+        assert!(!a.permits(0, 50, 0o640, WRITE));
+        assert!(!a.permits(0, 0, 0o640, READ));
+        assert!(a.permits(0, 0, 0o755, READ | SEARCH));
+        // The owner's bits apply to the owner even when others have more.
+        assert!(!a.permits(1000, 0, 0o077, READ));
+        assert!(account(0, &[0]).permits(5, 5, 0o000, READ | WRITE));
+    }
+
+    fn private_dir() -> tempfile::TempDir {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        dir
+    }
+
+    #[test]
+    fn paths_need_search_permission_above_them() {
+        let dir = private_dir();
+        let me = Account::of(&Plan::Stay);
+        let file = dir.path().join("f");
+        std::fs::write(&file, "x").unwrap();
+        assert!(me.can(&file, READ | WRITE));
+        assert!(!me.can(&dir.path().join("missing"), READ));
+        // Nobody who is neither owner nor in the group gets through 0700.
+        let stranger = account(4_000_000_000, &[4_000_000_000]);
+        assert!(!stranger.can(&file, READ));
+    }
+
+    #[test]
+    fn missing_mail_root_needs_a_writable_parent() {
+        let dir = private_dir();
+        let me = Account::of(&Plan::Stay);
+        let root = dir.path().join("home/ann/Maildir");
+        assert_eq!(mail_root_problem(&root, &me), None);
+        let stranger = account(4_000_000_000, &[4_000_000_000]);
+        let p = mail_root_problem(&root, &stranger).unwrap();
+        assert!(p.contains("cannot create it in"), "{p}");
+        std::fs::create_dir_all(root.join("cur")).unwrap();
+        assert_eq!(mail_root_problem(&root, &me), None);
+        assert!(mail_root_problem(&root, &stranger)
+            .unwrap()
+            .contains("is not writable"));
+    }
+}

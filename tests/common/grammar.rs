@@ -1,0 +1,453 @@
+//! A strict grammar check on everything the server sends to the test
+//! client: each greeting and response goes through imap-codec, an IMAP
+//! parser written by others, with none of its leniencies ("quirks") on.
+//! A line it rejects fails the test that read it.
+//!
+//! imap-codec lacks some extensions Roost speaks. For those the part it
+//! cannot read is checked here by the RFC's own grammar and the rest of
+//! the line goes back through imap-codec: ESEARCH (`esearch`), LIST's
+//! extended data (`list_extended`), STATUS APPENDLIMIT
+//! (`status_appendlimit`) and APPENDUID with a set of UIDs
+//! (`appenduid_set`).
+
+use imap_codec::decode::{Decoder, GreetingDecodeError, ResponseDecodeError};
+use imap_codec::imap_types::response::{Code, Response, Status};
+use imap_codec::{GreetingCodec, ResponseCodec};
+
+/// Response codes imap-codec parses itself. If one of these comes back as
+/// an unknown code (`Code::Other`), its arguments did not parse: imap-codec
+/// falls back to "anything up to ]" rather than failing.
+const STRUCTURED_CODES: &[&str] = &[
+    "ALERT",
+    "BADCHARSET",
+    "CAPABILITY",
+    "PARSE",
+    "PERMANENTFLAGS",
+    "READ-ONLY",
+    "READ-WRITE",
+    "TRYCREATE",
+    "UIDNEXT",
+    "UIDVALIDITY",
+    "UNSEEN",
+    "COMPRESSIONACTIVE",
+    "OVERQUOTA",
+    "TOOBIG",
+    "METADATA",
+    "UNKNOWN-CTE",
+    "APPENDUID",
+    "COPYUID",
+    "UIDNOTSTICKY",
+    "HIGHESTMODSEQ",
+    "NOMODSEQ",
+    "MODIFIED",
+    "CLOSED",
+];
+
+/// Checks a greeting, `line` without its CRLF.
+pub fn check_greeting(line: &[u8]) -> Result<(), String> {
+    let input = with_crlf(line);
+    match GreetingCodec::default().decode(&input) {
+        Ok(([], greeting)) => check_code(greeting.code.as_ref()),
+        Ok((rest, _)) => Err(format!("{} bytes left over", rest.len())),
+        Err(GreetingDecodeError::Incomplete) => Err("incomplete greeting".into()),
+        Err(GreetingDecodeError::Failed) => Err("not a greeting".into()),
+    }
+}
+
+/// Checks one response (untagged, tagged or continuation request), `line`
+/// without its final CRLF but with any literals inline.
+pub fn check_response(line: &[u8]) -> Result<(), String> {
+    if let Some(rest) = line.strip_prefix(b"* ESEARCH") {
+        return esearch(rest);
+    }
+    let input = with_crlf(line);
+    let result = match ResponseCodec::default().decode(&input) {
+        Ok(([], response)) => check_code(code_of(&response)),
+        Ok((rest, _)) => Err(format!("{} bytes left over", rest.len())),
+        Err(ResponseDecodeError::Incomplete) => Err("incomplete response".into()),
+        Err(ResponseDecodeError::LiteralFound { length }) => {
+            Err(format!("unexpected literal of {length} bytes"))
+        }
+        Err(ResponseDecodeError::Failed) => Err("not a response".into()),
+    };
+    match result {
+        Err(e) if line.starts_with(b"* LIST ") => {
+            list_extended(line).map_err(|x| format!("{e}; {x}"))
+        }
+        Err(e) if line.starts_with(b"* STATUS ") => {
+            status_appendlimit(line).map_err(|x| format!("{e}; {x}"))
+        }
+        other => other,
+    }
+}
+
+fn with_crlf(line: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(line.len() + 2);
+    v.extend_from_slice(line);
+    v.extend_from_slice(b"\r\n");
+    v
+}
+
+fn code_of<'a>(response: &'a Response<'a>) -> Option<&'a Code<'a>> {
+    match response {
+        Response::Status(Status::Untagged(body)) => body.code.as_ref(),
+        Response::Status(Status::Tagged(tagged)) => tagged.body.code.as_ref(),
+        Response::Status(Status::Bye(bye)) => bye.code.as_ref(),
+        _ => None,
+    }
+}
+
+/// An unknown code must be `atom [SP 1*<any TEXT-CHAR except "]">]`
+/// (RFC 3501 §9, resp-text-code) and not a known code gone wrong.
+fn check_code(code: Option<&Code>) -> Result<(), String> {
+    let Some(Code::Other(other)) = code else {
+        return Ok(());
+    };
+    let bytes = other.inner();
+    let name_len = bytes.iter().position(|&b| b == b' ').unwrap_or(bytes.len());
+    let name = &bytes[..name_len];
+    if name.is_empty() || !name.iter().all(|&b| is_atom_char(b)) {
+        return Err(format!(
+            "response code {:?} does not start with an atom",
+            String::from_utf8_lossy(bytes)
+        ));
+    }
+    if bytes.len() > name_len && bytes.len() == name_len + 1 {
+        return Err("response code with a space and no arguments".into());
+    }
+    let name = String::from_utf8_lossy(name).to_ascii_uppercase();
+    if name == "APPENDUID" {
+        return appenduid_set(&bytes[name_len..]);
+    }
+    if STRUCTURED_CODES.contains(&name.as_str()) {
+        return Err(format!(
+            "malformed [{}] code",
+            String::from_utf8_lossy(bytes)
+        ));
+    }
+    Ok(())
+}
+
+/// ATOM-CHAR: any CHAR except atom-specials (RFC 3501 §9).
+fn is_atom_char(b: u8) -> bool {
+    b > 0x20 && b < 0x7f && !b"(){%*\"\\]".contains(&b)
+}
+
+fn is_nz_number(s: &str) -> bool {
+    !s.is_empty() && !s.starts_with('0') && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_number(s: &str) -> bool {
+    s == "0" || is_nz_number(s)
+}
+
+/// A sequence-set of numbers and ranges; no `*`, which a server has no
+/// reason to send.
+fn is_number_set(s: &str) -> bool {
+    s.split(',').all(|part| match part.split_once(':') {
+        Some((a, b)) => is_nz_number(a) && is_nz_number(b),
+        None => is_nz_number(part),
+    })
+}
+
+/// imap-codec has no ESEARCH (RFC 4731 §3.1; MODSEQ from RFC 7162 §7):
+/// `"ESEARCH" [SP "(" "TAG" SP tag-string ")"] [SP "UID"]
+/// *(SP search-return-data)`, checked here. `rest` follows "ESEARCH".
+fn esearch(rest: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(rest).map_err(|_| "ESEARCH is not ASCII".to_string())?;
+    let mut rest = text;
+    let bad = || format!("malformed ESEARCH: {text:?}");
+    if let Some(after) = rest.strip_prefix(" (TAG \"") {
+        let end = after.find("\")").ok_or_else(bad)?;
+        let tag = &after[..end];
+        if tag.is_empty() || !tag.bytes().all(|b| is_atom_char(b) && b != b'+') {
+            return Err(bad());
+        }
+        rest = &after[end + 2..];
+    }
+    if let Some(after) = rest.strip_prefix(" UID") {
+        if after.is_empty() || after.starts_with(' ') {
+            rest = after;
+        }
+    }
+    if rest.is_empty() {
+        return Ok(());
+    }
+    let words: Vec<&str> = rest.strip_prefix(' ').ok_or_else(bad)?.split(' ').collect();
+    if words.len() % 2 != 0 {
+        return Err(bad());
+    }
+    for pair in words.chunks(2) {
+        let ok = match pair[0] {
+            "MIN" | "MAX" => is_nz_number(pair[1]),
+            "COUNT" => is_number(pair[1]),
+            "ALL" => is_number_set(pair[1]),
+            "MODSEQ" => is_nz_number(pair[1]),
+            _ => false,
+        };
+        if !ok {
+            return Err(bad());
+        }
+    }
+    Ok(())
+}
+
+/// imap-codec reads APPENDUID with one UID only; RFC 4315 §4 allows a
+/// uid-set after MULTIAPPEND (RFC 3502): `"APPENDUID" SP nz-number SP
+/// append-uid`, `append-uid = uniqueid / uid-set`. `args` follows
+/// "APPENDUID".
+fn appenduid_set(args: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(args).unwrap_or("");
+    let ok = text
+        .strip_prefix(' ')
+        .and_then(|t| t.split_once(' '))
+        .is_some_and(|(validity, uids)| is_nz_number(validity) && is_number_set(uids));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("malformed [APPENDUID{text}] code"))
+    }
+}
+
+/// imap-codec has no APPENDLIMIT status item (RFC 7889 §4:
+/// `status-att-val =/ "APPENDLIMIT" SP (number / nil)`). The item is
+/// checked here and the line without it goes back through imap-codec.
+fn status_appendlimit(line: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(line).map_err(|_| "STATUS is not UTF-8".to_string())?;
+    let (before, after) = text
+        .rsplit_once("APPENDLIMIT ")
+        .ok_or("no APPENDLIMIT imap-codec might have missed")?;
+    let value_len = after.find([' ', ')']).ok_or("APPENDLIMIT not closed")?;
+    let value = &after[..value_len];
+    if value != "NIL" && !is_number(value) {
+        return Err(format!("APPENDLIMIT value {value:?}"));
+    }
+    let rest = &after[value_len..];
+    let rebuilt = match (before.strip_suffix(' '), rest.strip_prefix(' ')) {
+        // "(... APPENDLIMIT n)" or "(... APPENDLIMIT n ...)"
+        (Some(b), None) => format!("{b}{rest}"),
+        (_, Some(r)) => format!("{before}{r}"),
+        // "(APPENDLIMIT n)"
+        (None, None) => format!("{before}{rest}"),
+    };
+    check_response(rebuilt.as_bytes())
+}
+
+/// imap-codec's `ext_list_extended` feature does not reach its LIST parser,
+/// which stops after the mailbox name. RFC 5258 §9 allows
+/// `SP mbox-list-extended` after it. The line is split at each " (" in
+/// turn: it passes if the tail is valid extended data (with only the items
+/// Roost sends: CHILDINFO with SUBSCRIBED, OLDNAME with a mailbox) and
+/// imap-codec accepts the head.
+fn list_extended(line: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(line).map_err(|_| "LIST is not UTF-8".to_string())?;
+    let mut last_error = String::from("no extended data imap-codec might have missed");
+    for (at, _) in text.match_indices(" (").skip(1) {
+        let tail = &text[at + 1..];
+        match extended_items(tail) {
+            Ok(()) => match check_response(&line[..at]) {
+                Ok(()) => return Ok(()),
+                Err(e) => last_error = e,
+            },
+            Err(e) => last_error = e,
+        }
+    }
+    Err(last_error)
+}
+
+/// `mbox-list-extended = "(" [mbox-list-extended-item *(SP
+/// mbox-list-extended-item)] ")"`, `mbox-list-extended-item =
+/// mbox-list-extended-item-tag SP tagged-ext-val`, the tag an astring
+/// (RFC 5258 §9). Known tags only.
+fn extended_items(text: &str) -> Result<(), String> {
+    let tokens = tokenize(text)?;
+    let mut pos = 0;
+    expect(&tokens, &mut pos, &Token::Open)?;
+    let mut first = true;
+    while tokens.get(pos) != Some(&Token::Close) {
+        if !first {
+            expect(&tokens, &mut pos, &Token::Space)?;
+        }
+        first = false;
+        let tag = match tokens.get(pos) {
+            Some(Token::Atom(a) | Token::Quoted(a)) => a.to_ascii_uppercase(),
+            other => return Err(format!("extended item tag expected, got {other:?}")),
+        };
+        pos += 1;
+        expect(&tokens, &mut pos, &Token::Space)?;
+        expect(&tokens, &mut pos, &Token::Open)?;
+        let value = match (tokens.get(pos), tokens.get(pos + 1)) {
+            (Some(Token::Atom(v) | Token::Quoted(v)), Some(Token::Close)) => v.clone(),
+            other => return Err(format!("one value expected after {tag}, got {other:?}")),
+        };
+        pos += 2;
+        let known = match tag.as_str() {
+            // RFC 5258 §4: CHILDINFO's only defined value.
+            "CHILDINFO" => value.eq_ignore_ascii_case("SUBSCRIBED"),
+            // RFC 5465 §5.4: the name before a rename.
+            "OLDNAME" => !value.is_empty(),
+            _ => false,
+        };
+        if !known {
+            return Err(format!("unknown extended LIST item {tag} ({value})"));
+        }
+    }
+    if pos + 1 != tokens.len() {
+        return Err("data after the extended items".into());
+    }
+    Ok(())
+}
+
+#[derive(Debug, PartialEq)]
+enum Token {
+    Open,
+    Close,
+    Space,
+    Atom(String),
+    Quoted(String),
+}
+
+fn expect(tokens: &[Token], pos: &mut usize, want: &Token) -> Result<(), String> {
+    if tokens.get(*pos) == Some(want) {
+        *pos += 1;
+        Ok(())
+    } else {
+        Err(format!("{want:?} expected, got {:?}", tokens.get(*pos)))
+    }
+}
+
+/// Atoms, quoted strings (RFC 3501 §9: only `\\` and `\"` escaped),
+/// parentheses and single spaces.
+fn tokenize(text: &str) -> Result<Vec<Token>, String> {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'(' => out.push(Token::Open),
+            b')' => out.push(Token::Close),
+            b' ' => out.push(Token::Space),
+            b'"' => {
+                let mut value = String::new();
+                i += 1;
+                loop {
+                    match bytes.get(i) {
+                        Some(b'"') => break,
+                        Some(b'\\') if matches!(bytes.get(i + 1), Some(b'"' | b'\\')) => {
+                            value.push(bytes[i + 1] as char);
+                            i += 2;
+                        }
+                        Some(&b) if b != b'\\' && b != b'\r' && b != b'\n' && b.is_ascii() => {
+                            value.push(b as char);
+                            i += 1;
+                        }
+                        _ => return Err("bad quoted string".into()),
+                    }
+                }
+                out.push(Token::Quoted(value));
+            }
+            b if is_atom_char(b) => {
+                let start = i;
+                while i + 1 < bytes.len() && is_atom_char(bytes[i + 1]) {
+                    i += 1;
+                }
+                out.push(Token::Atom(text[start..=i].to_string()));
+            }
+            b => return Err(format!("unexpected byte {b:#04x}")),
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fake server on a loopback port that sends `script` and then
+    /// waits for the client to hang up; the client's lines as read.
+    fn client_reads(script: &'static [u8], lines: usize) -> std::thread::Result<Vec<String>> {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut sock, _) = listener.accept().unwrap();
+            sock.write_all(script).unwrap();
+            let _ = sock.read(&mut [0u8; 1]);
+        });
+        let mut c = crate::common::Client::plain(port);
+        let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            (0..lines).map(|_| c.line()).collect()
+        }));
+        drop(c);
+        server.join().unwrap();
+        got
+    }
+
+    #[test]
+    fn test_client_fails_on_what_the_grammar_rejects() {
+        let good = client_reads(
+            b"* OK [CAPABILITY IMAP4rev1] hi\r\n* 1 FETCH (BODY[] {4}\r\n\xc3\xa4\xc3\xa4)\r\n\
+              * ENABLED UTF8=ACCEPT\r\n* LIST () \".\" \"\xc3\xa4\"\r\n",
+            4,
+        );
+        assert!(good.is_ok(), "8-bit literal, UTF-8 name after ENABLE");
+        assert!(client_reads(b"* OK hi\r\n* LIST () \".\" \"\xc3\xa4\"\r\n", 2).is_err());
+        assert!(client_reads(b"* OK hi\r\n* 1 FETCH (UID 0)\r\n", 2).is_err());
+        assert!(client_reads(b"* HELLO\r\n", 1).is_err(), "bad greeting");
+    }
+
+    #[test]
+    fn grammar_check_accepts_good_and_rejects_bad_lines() {
+        let good: &[&[u8]] = &[
+            b"* 3 FETCH (UID 7 FLAGS (\\Seen))",
+            b"t1 OK [APPENDUID 5 7] APPEND completed",
+            b"* OK [NONEXISTENT] no such thing",
+            b"* ESEARCH (TAG \"t3\") UID MIN 2 MAX 9 COUNT 3 ALL 2,5:9",
+            b"* ESEARCH (TAG \"t3\") UID",
+            b"* LIST (\\HasChildren) \".\" Foo (\"CHILDINFO\" (\"SUBSCRIBED\"))",
+            b"* LIST () \"/\" Foo (CHILDINFO (\"SUBSCRIBED\"))",
+            b"* LIST () \"/\" \"a (b\" (CHILDINFO (\"SUBSCRIBED\") OLDNAME (\"old\"))",
+            b"* STATUS INBOX (MESSAGES 0 APPENDLIMIT 2048)",
+            b"* STATUS INBOX (APPENDLIMIT NIL)",
+            b"t1 OK [APPENDUID 5 1:3,7] APPEND completed",
+            b"* 1 FETCH (BODY[] {5}\r\nhello)",
+            b"+ idling",
+        ];
+        for line in good {
+            assert_eq!(
+                check_response(line),
+                Ok(()),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+        let bad: &[&[u8]] = &[
+            b"* 3 FETCH (UID 7 FLAGS (\\Seen)",
+            b"t1 OK [APPENDUID 5 x] APPEND completed",
+            b"t1 OK [UIDNEXT 0] zero",
+            b"* ESEARCH UID MIN 0",
+            b"* ESEARCH COUNT",
+            b"* LIST (\\HasChildren) \".\" Foo (\"CHILDINFO\" (\"X\"))",
+            b"* LIST (\\HasChildren) \".\" Foo Bar",
+            b"* LIST () \"/\" Foo (CHILDINFO (\"SUBSCRIBED\")",
+            b"* LIST () \"/\" Foo (FOO (\"BAR\"))",
+            b"* STATUS INBOX (MESSAGES 0 APPENDLIMIT x)",
+            b"* STATUS INBOX (MESSAGES APPENDLIMIT 5)",
+            b"t1 OK [APPENDUID 5 1:] APPEND completed",
+            b"* 1 FETCH (BODY[] {6}\r\nhello)",
+            b"* OK",
+            b"* SEARCH 1 ",
+            b"t1 OK",
+        ];
+        for line in bad {
+            assert!(
+                check_response(line).is_err(),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+        assert_eq!(check_greeting(b"* OK [CAPABILITY IMAP4rev1] hi"), Ok(()));
+        assert!(check_greeting(b"* NO hi").is_err());
+    }
+}
