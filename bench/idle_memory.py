@@ -23,33 +23,11 @@ import sys
 import tempfile
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-NOBODY = 65534
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import servers  # noqa: E402  (the private Roost and Dovecot instances)
+
+ROOT = servers.ROOT
 CLK = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def plain_rss_kib(pid):
-    """Resident set size as ps shows it (shared pages counted per process)."""
-    try:
-        with open(f"/proc/{pid}/statm") as f:
-            return int(f.read().split()[1]) * PAGE // 1024
-    except OSError:
-        return 0
-
-
-def rss_kib(pid):
-    """Proportional set size: shared pages split between the processes
-    sharing them, so summing over Dovecot's processes does not count its
-    libraries once per process (plain RSS would)."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def cpu_seconds(pid):
@@ -60,23 +38,6 @@ def cpu_seconds(pid):
         return (int(fields[11]) + int(fields[12])) / CLK
     except OSError:
         return 0.0
-
-
-def dovecot_pids(base_dir):
-    """The master process and all its descendants."""
-    master = int((base_dir / "master.pid").read_text().strip())
-    pids, frontier = {master}, [master]
-    while frontier:
-        parent = frontier.pop()
-        try:
-            kids = pathlib.Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-        except OSError:
-            kids = []
-        for k in map(int, kids):
-            if k not in pids:
-                pids.add(k)
-                frontier.append(k)
-    return pids
 
 
 def idle_client(port):
@@ -100,116 +61,25 @@ def idle_client(port):
     return s, f
 
 
-class Roost:
-    name = "Roost"
+class Measured:
+    """A server from bench/servers.py, summed over its processes."""
 
-    def __init__(self, work, home):
-        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-        passwd = work / "passwd"
-        passwd.write_text(f"bench:{{PLAIN}}bench::::{home}::\n")
-        conf = work / "roost.conf"
-        conf.write_text(
-            f"listen = 127.0.0.1:0\npasswd_file = {passwd}\nmail_location = %h/Maildir\n"
-            "log_level = warn\nmax_connections = 5000\n"
-            "max_connections_per_ip = 100000\nmax_sessions_per_user = 100000\n"
-            # Benchmarks may run as root; this private instance may too.
-            "allow_root = yes\n"
-        )
-        self.proc = subprocess.Popen(
-            [str(ROOT / "target/release/roost"), "serve", "-c", str(conf)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.port = int(self.proc.stdout.readline().decode().split()[2].rsplit(":", 1)[1])
+    def __init__(self, server):
+        self.server = server.start()
+        self.name = server.name
+        self.port = server.port
 
     def rss(self):
-        return rss_kib(self.proc.pid)
+        return sum(servers.pss_kib(p) for p in self.server.pids())
 
     def plain_rss(self):
-        return plain_rss_kib(self.proc.pid)
+        return sum(servers.rss_kib(p) for p in self.server.pids())
 
     def cpu(self):
-        return cpu_seconds(self.proc.pid)
+        return sum(cpu_seconds(p) for p in self.server.pids())
 
     def stop(self):
-        self.proc.kill()
-        self.proc.wait()
-
-
-class Dovecot:
-    name = "Dovecot"
-
-    def __init__(self, work, home):
-        self.base = work / "dovecot-run"
-        port = free_port()
-        passwd = work / "dovecot-passwd"
-        uid = NOBODY if os.geteuid() == 0 else os.geteuid()
-        passwd.write_text(f"bench:{{PLAIN}}bench:{uid}:{uid}::{home}::\n")
-        conf = work / "dovecot.conf"
-        conf.write_text(f"""
-base_dir = {self.base}
-state_dir = {work}/dovecot-state
-log_path = {work}/dovecot.log
-listen = 127.0.0.1
-protocols = imap
-ssl = no
-disable_plaintext_auth = no
-first_valid_uid = {min(uid, 500)}
-mail_location = maildir:~/Maildir
-default_process_limit = 5000
-default_client_limit = 10000
-passdb {{
-  driver = passwd-file
-  args = {passwd}
-}}
-userdb {{
-  driver = passwd-file
-  args = {passwd}
-}}
-service imap-login {{
-  inet_listener imap {{
-    port = {port}
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-protocol imap {{
-  mail_max_userip_connections = 10000
-}}
-""")
-        subprocess.run(["dovecot", "-c", str(conf)], check=True)
-        self.conf = conf
-        self.port = port
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                if (self.base / "master.pid").exists():
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        log = (work / "dovecot.log").read_text() if (work / "dovecot.log").exists() else ""
-        sys.exit(f"dovecot did not start:\n{log[-2000:]}")
-
-    def rss(self):
-        return sum(rss_kib(p) for p in dovecot_pids(self.base))
-
-    def plain_rss(self):
-        return sum(plain_rss_kib(p) for p in dovecot_pids(self.base))
-
-    def cpu(self):
-        return sum(cpu_seconds(p) for p in dovecot_pids(self.base))
-
-    def stop(self):
-        subprocess.run(["dovecot", "-c", str(self.conf), "stop"], check=False)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+        self.server.stop()
 
 
 def measure(server, counts, idle_secs):
@@ -248,18 +118,13 @@ def main():
         for sub in ("cur", "new", "tmp"):
             (home / "Maildir" / sub).mkdir(parents=True)
         (home / "Maildir/cur/1700000000.M1P1.bench,S=20,W=21:2,S").write_bytes(b"Subject: x\n\nhello!!\n")
-        if os.geteuid() == 0:
-            for dirpath, _, files in os.walk(home):
-                os.chown(dirpath, NOBODY, NOBODY)
-                for f in files:
-                    os.chown(os.path.join(dirpath, f), NOBODY, NOBODY)
-        # Dovecot first: it creates the uidlist as the mail user, which
-        # Roost (as root here) can read; the other way round it could not.
-        for cls in (Dovecot, Roost):
-            server = cls(work, home)
+        servers.chown_tree(home)
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+        for cls in (servers.Dovecot, servers.Roost):
+            server = Measured(cls(work, {"bench": home}))
             try:
-                print(f"measuring {cls.name} ...", file=sys.stderr)
-                results[cls.name] = measure(server, counts, args.idle)
+                print(f"measuring {server.name} ...", file=sys.stderr)
+                results[server.name] = measure(server, counts, args.idle)
             finally:
                 server.stop()
     finally:
