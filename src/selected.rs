@@ -243,20 +243,15 @@ impl Selected {
                 let now = st.messages[pos].flags;
                 if now != self.flags[i] {
                     self.flags[i] = now;
-                    out.untagged().number(i as u64 + 1).raw(" FETCH (");
-                    if self.condstore {
-                        // RFC 7162 §3.2.4: UID and MODSEQ in every such FETCH.
-                        out.raw("UID ").number(uid.into()).sp();
-                    }
-                    out.raw("FLAGS (");
-                    write_flag_names(out, now, &self.keywords, self.is_recent(uid));
-                    out.raw(")");
-                    if self.condstore {
-                        out.raw(" MODSEQ (")
-                            .number(st.messages[pos].modseq)
-                            .raw(")");
-                    }
-                    out.raw(")").crlf();
+                    // RFC 7162 §3.2.4: UID and MODSEQ in every such FETCH.
+                    let condstore = self.condstore.then_some((uid, st.messages[pos].modseq));
+                    write_flags_fetch(
+                        out,
+                        i as u32 + 1,
+                        condstore.map(|(u, _)| u),
+                        Some((now, &self.keywords, self.is_recent(uid))),
+                        condstore.map(|(_, m)| m),
+                    );
                 }
             }
         }
@@ -381,6 +376,33 @@ pub fn write_flags_lines(out: &mut ResponseBuf, keywords: &[(u8, String)], read_
         }
         out.raw(" \\*)] Flags permitted.").crlf();
     }
+}
+
+/// `* n FETCH ([UID u] [FLAGS (...)] [MODSEQ (m)])`: how flag changes are
+/// told (other sessions' changes, STORE replies, a QRESYNC resync).
+pub fn write_flags_fetch(
+    out: &mut ResponseBuf,
+    msn: u32,
+    uid: Option<u32>,
+    flags: Option<(Flags, &[(u8, String)], bool)>,
+    modseq: Option<u64>,
+) {
+    out.untagged().number(msn.into()).raw(" FETCH (");
+    let mut sep = "";
+    if let Some(uid) = uid {
+        out.raw("UID ").number(uid.into());
+        sep = " ";
+    }
+    if let Some((flags, keywords, recent)) = flags {
+        out.raw(sep).raw("FLAGS (");
+        write_flag_names(out, flags, keywords, recent);
+        out.raw(")");
+        sep = " ";
+    }
+    if let Some(modseq) = modseq {
+        out.raw(sep).raw("MODSEQ (").number(modseq).raw(")");
+    }
+    out.raw(")").crlf();
 }
 
 /// The inside of a `FLAGS (...)` list.

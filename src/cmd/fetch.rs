@@ -484,6 +484,7 @@ fn snapshot(s: &mut Session, uid: u32, set_seen: bool) -> Result<Option<Snapshot
                 }
                 return Ok(None);
             }
+            st.flush_modseq();
         }
         let m = &st.messages[i];
         return Ok(Some(Snapshot {

@@ -6,7 +6,7 @@
 use crate::error::Error;
 use crate::proto::encode::{Code, ResponseBuf, Status};
 use crate::proto::types::{QresyncParams, SelectParams, SeqNumber, SequenceSet};
-use crate::selected::{write_flag_names, SelectInfo, Selected};
+use crate::selected::{write_flags_fetch, SelectInfo, Selected};
 use crate::session::Session;
 use crate::store::lock;
 use crate::store::modseq::{format_ranges, UidRanges};
@@ -103,13 +103,8 @@ pub fn write_change(
     flags: crate::store::maildir::Flags,
     modseq: u64,
 ) {
-    out.untagged()
-        .number(msn.into())
-        .raw(" FETCH (UID ")
-        .number(uid.into())
-        .raw(" FLAGS (");
-    write_flag_names(out, flags, sel.keywords(), sel.is_recent(uid));
-    out.raw(") MODSEQ (").number(modseq).raw("))").crlf();
+    let flags = Some((flags, sel.keywords(), sel.is_recent(uid)));
+    write_flags_fetch(out, msn, Some(uid), flags, Some(modseq));
 }
 
 /// The numbers of a `*`-free set, in the order given (capped, as a client

@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Tagged};
 use crate::proto::types::{Flag, SequenceSet, StoreMode};
-use crate::selected::write_flag_names;
+use crate::selected::write_flags_fetch;
 use crate::session::Session;
 use crate::store::lock;
 use crate::store::maildir::{flag, Flags};
@@ -105,6 +105,7 @@ pub fn store(
                 None => missing = true,
             }
         }
+        st.flush_modseq();
     }
     let Some(sel) = s.selected.as_mut() else {
         return Ok(Tagged::ok("Store completed."));
@@ -119,22 +120,13 @@ pub fn store(
         if silent && !(condstore && (changed || unchanged_since.is_some())) {
             continue;
         }
-        s.out.untagged().number(msn.into()).raw(" FETCH (");
-        if uid_mode || condstore {
-            s.out.raw("UID ").number(uid.into());
-        }
-        if !silent {
-            if uid_mode || condstore {
-                s.out.sp();
-            }
-            s.out.raw("FLAGS (");
-            write_flag_names(&mut s.out, f, &keywords, sel.is_recent(uid));
-            s.out.raw(")");
-        }
-        if condstore {
-            s.out.raw(" MODSEQ (").number(modseq).raw(")");
-        }
-        s.out.raw(")").crlf();
+        write_flags_fetch(
+            &mut s.out,
+            msn,
+            (uid_mode || condstore).then_some(uid),
+            (!silent).then_some((f, &keywords[..], sel.is_recent(uid))),
+            condstore.then_some(modseq),
+        );
     }
     if missing {
         return Err(Error::no(

@@ -586,7 +586,8 @@ impl MailboxState {
     }
 
     /// Changes a message's flags by renaming its file (into `cur/` if it
-    /// was still in `new/`). `Ok(false)` if the file is gone: another
+    /// was still in `new/`). The caller calls `flush_modseq` after its
+    /// batch, so a STORE on many messages writes the journal once. `Ok(false)` if the file is gone: another
     /// process renamed or expunged it, and the caller should re-sync.
     pub fn set_flags(&mut self, idx: usize, flags: Flags) -> Result<bool, StoreError> {
         let m = &self.messages[idx];
@@ -610,8 +611,8 @@ impl MailboxState {
                 m.flags = flags;
                 m.modseq = ms;
                 if changed {
+                    // Written by the caller's `flush_modseq`, once per batch.
                     self.modseq.note_message(m.uid, ms, flags);
-                    self.flush_modseq();
                 }
                 self.change += 1;
                 Ok(true)
