@@ -108,3 +108,28 @@ fn man_pages_pass_the_linter() {
     );
     assert!(out.status.success() && report.trim().is_empty(), "{report}");
 }
+
+/// README's first command is `cargo run --release -- demo`; with a second
+/// binary (roost-load) in the package, cargo needs to be told which to run.
+#[test]
+fn cargo_run_picks_the_server() {
+    let manifest = read("Cargo.toml");
+    assert!(read("README.md").contains("cargo run --release -- demo"));
+    assert!(
+        manifest.contains("default-run = \"roost\""),
+        "Cargo.toml must name roost as default-run"
+    );
+    let out = Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--offline", "--", "--help"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env(
+            "CARGO_TARGET_DIR",
+            std::env::var("CARGO_TARGET_DIR")
+                .unwrap_or_else(|_| format!("{}/target", env!("CARGO_MANIFEST_DIR"))),
+        )
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!text.contains("could not determine which binary"), "{text}");
+}
