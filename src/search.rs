@@ -38,7 +38,7 @@
 //! [`mime`] and [`address`].
 
 use crate::proto::search::{SearchDate, SearchKey};
-use crate::proto::types::{SeqNumber, SequenceSet};
+use crate::proto::types::{SeqNumber, SeqRanges, SequenceSet};
 use crate::store::maildir::{flag, Flags};
 use std::fs;
 use std::io::{self, Read};
@@ -349,34 +349,16 @@ enum FieldForm {
     Address,
 }
 
-/// Sorted, non-overlapping, inclusive ranges.
-#[derive(Debug)]
-struct Ranges(Vec<(u32, u32)>);
+/// Sequence-set leaves of a SEARCH program, as merged ranges.
+struct Ranges;
 
 impl Ranges {
-    fn new(mut v: Vec<(u32, u32)>) -> Ranges {
-        v.sort_unstable();
-        let mut out: Vec<(u32, u32)> = Vec::with_capacity(v.len());
-        for (lo, hi) in v {
-            match out.last_mut() {
-                Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
-                _ => out.push((lo, hi)),
-            }
-        }
-        Ranges(out)
-    }
-
-    fn contains(&self, n: u32) -> bool {
-        let i = self.0.partition_point(|&(_, hi)| hi < n);
-        self.0.get(i).is_some_and(|&(lo, _)| lo <= n)
-    }
-
     /// Sequence numbers as Dovecot reads them: `*` alone is the last
     /// message, but a range with `*` at one end runs from its other end
     /// upward, so `4:*` in a mailbox of three matches nothing; numbers past
     /// the end are no error (RFC 9051 §9 would have a BAD).
-    fn sequence(set: &SequenceSet, exists: u32) -> Ranges {
-        Ranges::new(
+    fn sequence(set: &SequenceSet, exists: u32) -> SeqRanges {
+        SeqRanges::new(
             set.0
                 .iter()
                 .map(|&(a, b)| match (a, b) {
@@ -391,20 +373,8 @@ impl Ranges {
 
     /// UIDs (RFC 9051 §9 seq-range): `*` is the highest UID, so `4:*`
     /// always includes the last message.
-    fn uids(set: &SequenceSet, last: u32) -> Ranges {
-        let value = |n: SeqNumber| match n {
-            SeqNumber::Value(v) => v,
-            SeqNumber::Last => last,
-        };
-        Ranges::new(
-            set.0
-                .iter()
-                .map(|&(a, b)| {
-                    let (a, b) = (value(a), value(b));
-                    (a.min(b), a.max(b))
-                })
-                .collect(),
-        )
+    fn uids(set: &SequenceSet, last: u32) -> SeqRanges {
+        set.ranges(last)
     }
 }
 
@@ -413,8 +383,8 @@ enum Leaf {
     Flag(u8),
     Recent,
     Keyword(u8),
-    Sequence(Ranges),
-    Uid(Ranges),
+    Sequence(SeqRanges),
+    Uid(SeqRanges),
     Received(DateCmp, i64),
     Sent(DateCmp, i64),
     Larger(u64),

@@ -10,7 +10,7 @@
 //! holds never shift under it. EXISTS never shrinks.
 
 use crate::proto::encode::ResponseBuf;
-use crate::proto::types::{SeqNumber, SequenceSet};
+use crate::proto::types::SequenceSet;
 use crate::store::maildir::{flag, Flags};
 use crate::store::names::MailboxName;
 use crate::store::state::MailboxState;
@@ -135,33 +135,25 @@ impl Selected {
     /// nothing are simply left out (RFC 3501 §6.4.8). Without it, a number
     /// beyond the last message is an error.
     pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Result<Vec<(u32, u32)>, &'static str> {
+        // Ranges are merged before anything is expanded, so the result
+        // never holds more than one pair per message, whatever the set.
         let mut out = Vec::new();
         if uid {
             let last = self.uids.last().copied().unwrap_or(0);
-            for &(a, b) in &set.0 {
-                let (a, b) = (value(a, last), value(b, last));
-                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            for (lo, hi) in set.ranges(last).iter() {
                 let start = self.uids.partition_point(|&u| u < lo);
                 let end = self.uids.partition_point(|&u| u <= hi);
-                for i in start..end {
-                    out.push((i as u32 + 1, self.uids[i]));
-                }
+                out.extend((start..end).map(|i| (i as u32 + 1, self.uids[i])));
             }
         } else {
             let last = self.exists();
-            for &(a, b) in &set.0 {
-                let (a, b) = (value(a, last), value(b, last));
-                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            for (lo, hi) in set.ranges(last).iter() {
                 if lo == 0 || hi > last {
                     return Err("Invalid messageset");
                 }
-                for msn in lo..=hi {
-                    out.push((msn, self.uids[msn as usize - 1]));
-                }
+                out.extend((lo..=hi).map(|msn| (msn, self.uids[msn as usize - 1])));
             }
         }
-        out.sort_unstable();
-        out.dedup();
         Ok(out)
     }
 
@@ -441,9 +433,3 @@ pub fn write_flag_names(
     }
 }
 
-fn value(n: SeqNumber, last: u32) -> u32 {
-    match n {
-        SeqNumber::Value(v) => v,
-        SeqNumber::Last => last,
-    }
-}

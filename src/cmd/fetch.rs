@@ -78,7 +78,8 @@ pub fn fetch(
         let st = lock(sel.state());
         if modifiers.vanished {
             let last = st.next_uid.saturating_sub(1);
-            let gone = super::qresync::vanished(&st, since, &|u| set.contains(u, last));
+            let asked = set.ranges(last);
+            let gone = super::qresync::vanished(&st, since, &|u| asked.contains(u));
             if !gone.is_empty() {
                 s.out
                     .untagged()

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Tagged};
 use crate::proto::encode::ResponseBuf;
-use crate::proto::types::SequenceSet;
+use crate::proto::types::{SeqNumber, SequenceSet};
 use crate::session::Session;
 
 /// RFC 3501 §6.4.1: the sync before the tagged reply does the work.
@@ -39,8 +39,14 @@ pub fn expunge(s: &mut Session, uids: Option<&SequenceSet>) -> Result<Tagged, Er
     if sel.read_only {
         return Err(Error::no(None, "Mailbox is read-only."));
     }
+    // `*` is the highest UID in use, or any larger one the session has not
+    // seen yet (a message appended meanwhile).
     let last_uid = sel.uids().last().copied().unwrap_or(0);
-    let filter = uids.map(|set| move |uid: u32| set.contains(uid, last_uid.max(uid)));
+    let filter = uids.map(|set| {
+        let ranges = set.ranges(last_uid);
+        let star_open = set.0.iter().any(|&(a, b)| a == SeqNumber::Last || b == SeqNumber::Last);
+        move |uid: u32| ranges.contains(uid) || (star_open && uid > last_uid)
+    });
     let only: Option<&dyn Fn(u32) -> bool> = filter.as_ref().map(|f| f as &dyn Fn(u32) -> bool);
     sel.qresync = s.enabled.qresync;
     sel.condstore = s.enabled.condstore;

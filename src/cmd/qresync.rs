@@ -59,7 +59,8 @@ fn resync(out: &mut ResponseBuf, sel: &Selected, q: &QresyncParams) {
     let st = lock(sel.state());
     let uids = sel.uids();
     let last = st.next_uid.saturating_sub(1);
-    let known = |u: u32| q.known_uids.as_ref().is_none_or(|k| k.contains(u, last));
+    let known_uids = q.known_uids.as_ref().map(|k| k.ranges(last));
+    let known = |u: u32| known_uids.as_ref().is_none_or(|k| k.contains(u));
     // §3.2.5.2: pairs the client has right bound what it can have missed.
     let mut floor = 0u32;
     if let Some((seqs, known_uids)) = &q.seq_match {

@@ -385,17 +385,55 @@ impl SequenceSet {
         SequenceSet(ranges)
     }
 
-    /// Whether `n` is in the set, given the value `*` stands for.
-    pub fn contains(&self, n: u32, last: u32) -> bool {
-        let resolve = |s: SeqNumber| match s {
+    /// The set as sorted, merged ranges, with `*` standing for `last`
+    /// (RFC 3501 §9: `a:b` and `b:a` are the same range). However many
+    /// overlapping ranges a client sends (`1:*,1:*,…`), the result has at
+    /// most one range per disjoint run, so nothing downstream grows with
+    /// the repetition.
+    pub fn ranges(&self, last: u32) -> SeqRanges {
+        let value = |s: SeqNumber| match s {
             SeqNumber::Value(v) => v,
             SeqNumber::Last => last,
         };
-        self.0.iter().any(|&(a, b)| {
-            let (a, b) = (resolve(a), resolve(b));
-            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-            n >= lo && n <= hi
-        })
+        SeqRanges::new(
+            self.0
+                .iter()
+                .map(|&(a, b)| {
+                    let (a, b) = (value(a), value(b));
+                    (a.min(b), a.max(b))
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Sorted, non-overlapping, non-adjacent inclusive ranges of numbers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SeqRanges(Vec<(u32, u32)>);
+
+impl SeqRanges {
+    /// Normalises `(lo, hi)` pairs (each `lo <= hi`): sorts and merges.
+    pub fn new(mut v: Vec<(u32, u32)>) -> SeqRanges {
+        v.sort_unstable();
+        let mut out: Vec<(u32, u32)> = Vec::with_capacity(v.len().min(1024));
+        for (lo, hi) in v {
+            match out.last_mut() {
+                Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+                _ => out.push((lo, hi)),
+            }
+        }
+        SeqRanges(out)
+    }
+
+    /// Whether `n` is in one of the ranges (a binary search).
+    pub fn contains(&self, n: u32) -> bool {
+        let i = self.0.partition_point(|&(_, hi)| hi < n);
+        self.0.get(i).is_some_and(|&(lo, _)| lo <= n)
+    }
+
+    /// The ranges, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.0.iter().copied()
     }
 }
 
