@@ -432,4 +432,3 @@ pub fn write_flag_names(
         }
     }
 }
-

@@ -44,7 +44,10 @@ pub fn expunge(s: &mut Session, uids: Option<&SequenceSet>) -> Result<Tagged, Er
     let last_uid = sel.uids().last().copied().unwrap_or(0);
     let filter = uids.map(|set| {
         let ranges = set.ranges(last_uid);
-        let star_open = set.0.iter().any(|&(a, b)| a == SeqNumber::Last || b == SeqNumber::Last);
+        let star_open = set
+            .0
+            .iter()
+            .any(|&(a, b)| a == SeqNumber::Last || b == SeqNumber::Last);
         move |uid: u32| ranges.contains(uid) || (star_open && uid > last_uid)
     });
     let only: Option<&dyn Fn(u32) -> bool> = filter.as_ref().map(|f| f as &dyn Fn(u32) -> bool);

@@ -551,3 +551,34 @@ impl std::fmt::Debug for CommandBody {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_sorted_and_merged() {
+        let v = SeqNumber::Value;
+        let set = SequenceSet(vec![
+            (v(9), v(7)),
+            (SeqNumber::Last, v(20)),
+            (v(1), v(3)),
+            (v(4), v(4)),
+            (v(2), v(2)),
+            (v(1), SeqNumber::Last),
+        ]);
+        assert_eq!(set.ranges(5).iter().collect::<Vec<_>>(), vec![(1, 20)]);
+        let set = SequenceSet(vec![
+            (v(9), v(7)),
+            (v(1), v(3)),
+            (v(4), v(4)),
+            (v(12), SeqNumber::Last),
+        ]);
+        let r = set.ranges(11);
+        assert_eq!(r.iter().collect::<Vec<_>>(), vec![(1, 4), (7, 9), (11, 12)]);
+        assert!(
+            r.contains(4) && r.contains(11) && !r.contains(5) && !r.contains(10) && !r.contains(13)
+        );
+        assert!(!SequenceSet(vec![]).ranges(3).contains(1));
+    }
+}

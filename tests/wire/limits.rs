@@ -277,7 +277,12 @@ fn repeated_ranges_do_not_multiply_memory() {
         format!("UID EXPUNGE {set}"),
     ] {
         let r = c.cmd(&command);
-        assert!(r.tagged.starts_with("OK"), "{}: {}", &command[..20], r.tagged);
+        assert!(
+            r.tagged.starts_with("OK"),
+            "{}: {}",
+            &command[..20],
+            r.tagged
+        );
     }
     let grown = peak_kib(server.pid()).saturating_sub(before);
     assert!(grown < 16 * 1024, "peak memory grew by {grown} KiB");
