@@ -199,7 +199,7 @@ impl MessageFile {
 
     fn open(&mut self) -> Result<&mut fs::File, Stop> {
         if self.file.is_none() {
-            self.file = Some(fs::File::open(&self.path)?);
+            self.file = Some(crate::store::nofollow::open(&self.path)?);
         }
         self.file.as_mut().ok_or(Stop::Gone)
     }

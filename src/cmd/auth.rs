@@ -262,7 +262,14 @@ fn spool_opener(mail_root: &std::path::Path, session: &str) -> crate::proto::rea
     Box::new(move || {
         n += 1;
         let path = dir.join(format!("{prefix}.{n}"));
-        let file = std::fs::OpenOptions::new()
+        // A tmp/ that is a symlink would put this user's upload elsewhere.
+        if !crate::store::nofollow::is_real_dir(&dir) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "tmp/ is not a directory",
+            ));
+        }
+        let file = crate::store::nofollow::options()
             .write(true)
             .create_new(true)
             .mode(0o600)

@@ -174,7 +174,7 @@ pub fn fetch(
             }
         }
         let content = if needs_file {
-            match read_with_retry(s, uid, &mut snap, |p| std::fs::read(p)) {
+            match read_with_retry(s, uid, &mut snap, crate::store::nofollow::read) {
                 Ok(Some(bytes)) => Some(bytes),
                 Ok(None) => {
                     missing = true;
@@ -399,7 +399,7 @@ fn read_with_retry<T>(
 fn read_header(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     const CHUNK: usize = 8 * 1024;
-    let mut f = std::fs::File::open(path)?;
+    let mut f = crate::store::nofollow::open(path)?;
     let mut bytes = Vec::with_capacity(CHUNK);
     let mut scanned: usize = 0;
     loop {
@@ -634,7 +634,7 @@ fn write_item(
             let size = match (snap.vsize, msg.raw) {
                 (Some(v), _) => v,
                 (None, Some(c)) => c.len() as u64,
-                (None, None) => std::fs::read(&snap.path)
+                (None, None) => crate::store::nofollow::read(&snap.path)
                     .map(|b| crate::store::maildir::crlf_size(&b))
                     .unwrap_or(0),
             };

@@ -7,7 +7,7 @@
 //! files contain.
 
 use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -108,7 +108,7 @@ impl DotLock {
         let deadline = Instant::now() + opts.timeout;
         let mut backoff = FIRST_BACKOFF;
         loop {
-            match OpenOptions::new()
+            match super::nofollow::options()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
@@ -260,7 +260,7 @@ fn inspect(path: &Path, opts: LockOptions) -> io::Result<LockState> {
         }
     }
     let mut content = Vec::new();
-    match File::open(path) {
+    match super::nofollow::open(path) {
         Ok(f) => {
             // Unreadable content just means we can't verify the pid.
             let _ = f.take(MAX_LOCK_CONTENT).read_to_end(&mut content);

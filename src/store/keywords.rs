@@ -10,7 +10,7 @@
 //! locked, and callers of [`Keywords::add`] + [`Keywords::save`] must do
 //! the same.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io;
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
@@ -139,7 +139,7 @@ impl Keywords {
 
     /// Reads `<dir>/dovecot-keywords`; a missing file is an empty table.
     pub fn load(dir: &Path) -> io::Result<Keywords> {
-        match fs::read(dir.join(FILE_NAME)) {
+        match super::nofollow::read(&dir.join(FILE_NAME)) {
             Ok(data) => Ok(Keywords::parse_bytes(&data)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Keywords::default()),
             Err(e) => Err(e),
@@ -175,7 +175,7 @@ fn letter(idx: u8) -> char {
 }
 
 fn mtime_secs(path: &Path) -> Option<u64> {
-    let modified = fs::metadata(path).ok()?.modified().ok()?;
+    let modified = fs::symlink_metadata(path).ok()?.modified().ok()?;
     Some(modified.duration_since(UNIX_EPOCH).ok()?.as_secs())
 }
 
@@ -187,7 +187,7 @@ fn ensure_mtime_after(path: &Path, old_secs: u64) -> io::Result<()> {
     match mtime_secs(path) {
         Some(new) if new > old_secs => Ok(()),
         _ => {
-            let file = OpenOptions::new().write(true).open(path)?;
+            let file = super::nofollow::options().write(true).open(path)?;
             file.set_modified(UNIX_EPOCH + Duration::from_secs(old_secs + 1))
         }
     }

@@ -16,6 +16,7 @@ pub mod keywords;
 pub mod maildir;
 pub mod modseq;
 pub mod names;
+pub mod nofollow;
 pub mod special_use;
 pub mod state;
 pub mod subscriptions;
@@ -261,6 +262,16 @@ impl Store {
         (name.is_inbox() || real_dir(&dir)) && real_dir(&dir.join("cur"))
     }
 
+    /// A folder mail may be written into: it exists, and its `cur/`,
+    /// `new/` and `tmp/` are real directories (a planted symlink would
+    /// deliver into another user's tree).
+    fn check_writable(&self, name: &MailboxName, dir: &Path) -> Result<(), StoreError> {
+        if !self.exists(name) || nofollow::check_maildir(dir).is_err() {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     /// Every mailbox, plus parents implied by deeper names, sorted.
     pub fn list(&self) -> Result<Vec<ListEntry>, StoreError> {
         let mut real = BTreeSet::new();
@@ -461,9 +472,7 @@ impl Store {
         internal_date: Option<SystemTime>,
     ) -> Result<(u32, u32), StoreError> {
         let dir = self.path_of(name);
-        if !self.exists(name) {
-            return Err(StoreError::NotFound);
-        }
+        self.check_writable(name, &dir)?;
         let base = maildir::new_base(&self.host);
         let tmp = dir.join("tmp").join(&base);
         write_synced(&tmp, bytes, internal_date.unwrap_or_else(SystemTime::now))?;
@@ -485,9 +494,7 @@ impl Store {
         items: &[AppendItem<'_>],
     ) -> Result<(u32, Vec<u32>), StoreError> {
         let dir = self.path_of(name);
-        if !self.exists(name) {
-            return Err(StoreError::NotFound);
-        }
+        self.check_writable(name, &dir)?;
         let mut written: Vec<(String, PathBuf)> = Vec::with_capacity(items.len());
         let cleanup = |paths: &mut dyn Iterator<Item = &PathBuf>| {
             for p in paths {
@@ -668,9 +675,7 @@ impl Store {
         is_move: bool,
     ) -> Result<(u32, Vec<Option<u32>>), StoreError> {
         let dir = self.path_of(target);
-        if !self.exists(target) {
-            return Err(StoreError::NotFound);
-        }
+        self.check_writable(target, &dir)?;
         let state = self.mailbox(target)?;
         let mut st = lock(&state);
         let _uidlist_lock = lock_uidlist(&dir)?;
@@ -741,11 +746,11 @@ impl Store {
     ) -> io::Result<(String, u64)> {
         let size = match item.size {
             Some(s) => s,
-            None => fs::metadata(path)?.len(),
+            None => fs::symlink_metadata(path)?.len(),
         };
         let vsize = match item.vsize {
             Some(v) => v,
-            None => maildir::crlf_size(&fs::read(path)?),
+            None => maildir::crlf_size(&nofollow::read(path)?),
         };
         let base = maildir::new_base(&self.host);
         let file = maildir::cur_name(&base, size, vsize, flags);
@@ -759,8 +764,8 @@ impl Store {
             Ok(()) => {}
             // Another file system (or no hard links): copy for real.
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                let bytes = fs::read(path)?;
-                let mtime = fs::metadata(path)?.modified()?;
+                let bytes = nofollow::read(path)?;
+                let mtime = fs::symlink_metadata(path)?.modified()?;
                 let tmp = dir.join("tmp").join(&base);
                 write_synced(&tmp, &bytes, mtime)?;
                 fs::rename(&tmp, &dest)?;
@@ -796,18 +801,31 @@ impl Store {
     }
 
     /// Deletes `tmp/` files older than 36 hours in a mailbox (Maildir rule).
+    ///
+    /// Age is judged by the inode change time as well as the mtime: an
+    /// APPEND sets the mtime of its file to the INTERNALDATE it was given
+    /// (years back, when old mail migrates) while it is still in `tmp/`,
+    /// but nobody can set the change time, which every write and every
+    /// mtime change moves to now.
     pub fn clean_tmp(&self, name: &MailboxName) {
+        use std::os::unix::fs::MetadataExt;
         let tmp = self.path_of(name).join("tmp");
+        // A tmp/ that is a symlink leads out of the tree: never clean there.
+        if !nofollow::is_real_dir(&tmp) {
+            return;
+        }
         let Ok(entries) = fs::read_dir(&tmp) else {
             return;
         };
         let limit = SystemTime::now() - Duration::from_secs(36 * 3600);
+        let limit_secs = limit
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
         for entry in entries.flatten() {
+            // DirEntry::metadata does not follow symlinks.
             let old = entry
                 .metadata()
-                .and_then(|m| m.modified())
-                .map(|t| t < limit)
-                .unwrap_or(false);
+                .is_ok_and(|m| m.ctime() < limit_secs && m.modified().is_ok_and(|t| t < limit));
             if old {
                 let _ = fs::remove_file(entry.path());
             }
@@ -897,7 +915,7 @@ fn relocate(path: &Path) -> Option<PathBuf> {
 }
 
 fn write_synced(path: &Path, bytes: &[u8], mtime: SystemTime) -> io::Result<()> {
-    let mut f = fs::OpenOptions::new()
+    let mut f = nofollow::options()
         .write(true)
         .create_new(true)
         .mode(0o600)
@@ -936,8 +954,8 @@ fn place_spooled(spool: &Path, path: &Path, mtime: SystemTime) -> io::Result<()>
         if e.raw_os_error() != Some(18) {
             return Err(e);
         }
-        let mut from = fs::File::open(spool)?;
-        let mut to = fs::OpenOptions::new()
+        let mut from = nofollow::open(spool)?;
+        let mut to = nofollow::options()
             .write(true)
             .create_new(true)
             .mode(0o600)
@@ -945,7 +963,7 @@ fn place_spooled(spool: &Path, path: &Path, mtime: SystemTime) -> io::Result<()>
         io::copy(&mut from, &mut to)?;
         to.sync_all()?;
     }
-    let f = fs::OpenOptions::new().write(true).open(path)?;
+    let f = nofollow::options().write(true).open(path)?;
     f.set_modified(mtime)?;
     f.sync_all()
 }
@@ -970,9 +988,9 @@ pub fn next_uidvalidity(root: &Path) -> u32 {
     let Ok(lock) = DotLock::acquire(&path, UIDVALIDITY_LOCK) else {
         return now.max(1);
     };
-    let last = fs::read_to_string(&path)
+    let last = nofollow::read(&path)
         .ok()
-        .and_then(|s| u32::from_str_radix(s.trim(), 16).ok())
+        .and_then(|b| u32::from_str_radix(String::from_utf8_lossy(&b).trim(), 16).ok())
         .unwrap_or(0);
     let next = now.max(last.saturating_add(1)).max(1);
     if let Err(e) = lock.replace_target(format!("{next:08x}").as_bytes()) {

@@ -34,9 +34,8 @@
 use super::maildir::Flags;
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -207,7 +206,7 @@ impl ModseqLog {
         }
         if !self.rewrite && !self.pending.is_empty() {
             let lines = self.pending.bytes().filter(|&b| b == b'\n').count();
-            match OpenOptions::new().append(true).open(&path) {
+            match super::nofollow::options().append(true).open(&path) {
                 Ok(mut f) => match f.write_all(self.pending.as_bytes()) {
                     Ok(()) => {
                         self.pending.clear();
@@ -255,7 +254,7 @@ impl ModseqLog {
 /// another UIDVALIDITY (then everything starts afresh).
 pub fn load(dir: &Path, uidvalidity: u32) -> Option<Journal> {
     let path = dir.join(FILE_NAME);
-    let text = match fs::read(&path) {
+    let text = match super::nofollow::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
         Err(e) => {
@@ -342,12 +341,7 @@ pub fn parse(bytes: &[u8], uidvalidity: u32) -> Option<Journal> {
 fn write_atomic(dir: &Path, data: &[u8]) -> io::Result<()> {
     let tmp = dir.join(TMP_NAME);
     let res = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
+        let mut f = super::nofollow::recreate(&tmp, 0o600)?;
         f.write_all(data)?;
         fs::rename(&tmp, dir.join(FILE_NAME))
     })();

@@ -21,7 +21,6 @@ use crate::store::dotlock::{DotLock, LockOptions};
 use crate::store::names::{MailboxName, NameError, Namespace};
 use crate::store::{Store, StoreError};
 use std::fmt;
-use std::fs;
 use std::io;
 use std::path::Path;
 use std::time::Duration;
@@ -212,7 +211,7 @@ impl UserUses {
     /// Reads the file; a missing file is an empty set, unreadable lines are
     /// skipped.
     pub fn load(root: &Path) -> io::Result<UserUses> {
-        match fs::read(root.join(FILE_NAME)) {
+        match super::nofollow::read(&root.join(FILE_NAME)) {
             Ok(bytes) => Ok(UserUses::parse(&String::from_utf8_lossy(&bytes))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(UserUses::default()),
             Err(e) => Err(e),
@@ -303,6 +302,7 @@ impl UserUses {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn name(levels: &[&str]) -> MailboxName {
         MailboxName::from_levels(levels.iter().map(|s| s.to_string()).collect())

@@ -244,7 +244,7 @@ impl MailboxState {
     fn read_uidlist(&mut self) -> Result<(), StoreError> {
         let path = self.dir.join(uidlist::FILE_NAME);
         self.uidlist_ok = false;
-        let bytes = match fs::read(&path) {
+        let bytes = match super::nofollow::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(StoreError::Io(e)),
@@ -760,7 +760,7 @@ impl MailboxState {
         if let Some(v) = self.messages[idx].vsize {
             return Ok(v);
         }
-        let bytes = fs::read(self.path_of(&self.messages[idx]))?;
+        let bytes = super::nofollow::read(&self.path_of(&self.messages[idx]))?;
         let v = maildir::crlf_size(&bytes);
         self.messages[idx].vsize = Some(v);
         Ok(v)
@@ -793,7 +793,7 @@ fn base_of(file: &str) -> &str {
 }
 
 fn stat_opt(path: &Path) -> Result<Option<Stamp>, StoreError> {
-    match fs::metadata(path) {
+    match fs::symlink_metadata(path) {
         Ok(m) => Ok(Some(Stamp::of(&m))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(StoreError::Io(e)),

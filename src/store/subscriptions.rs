@@ -25,7 +25,6 @@
 //! stays v1) and creates new files as v2; [`Subscriptions`] keeps its
 //! version for the same reason.
 
-use std::fs;
 use std::io;
 use std::path::Path;
 use std::time::Duration;
@@ -172,7 +171,7 @@ impl Subscriptions {
 
     /// Reads `<root>/subscriptions`; a missing file gives [`Self::new_v2`].
     pub fn load(root: &Path) -> io::Result<Subscriptions> {
-        match fs::read(root.join(FILE_NAME)) {
+        match super::nofollow::read(&root.join(FILE_NAME)) {
             Ok(data) => Ok(Subscriptions::parse_bytes(&data)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Subscriptions::new_v2()),
             Err(e) => Err(e),
@@ -248,6 +247,7 @@ fn tab_unescape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn name(levels: &[&str]) -> Vec<String> {
         levels.iter().map(|s| s.to_string()).collect()

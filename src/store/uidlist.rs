@@ -10,10 +10,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::fs::{self, File, OpenOptions, Permissions};
+use std::fs::{self, File, Permissions};
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -348,8 +348,9 @@ pub fn new_guid() -> String {
 pub fn write_atomic(dir: &Path, list: &UidList) -> io::Result<()> {
     let path = dir.join(FILE_NAME);
     let tmp = dir.join(TMP_NAME);
-    let old = match fs::metadata(&path) {
-        Ok(meta) => Some(meta),
+    let old = match fs::symlink_metadata(&path).map(|m| (!m.is_symlink()).then_some(m)) {
+        Ok(Some(meta)) => Some(meta),
+        Ok(None) => None,
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(e),
     };
@@ -358,12 +359,7 @@ pub fn write_atomic(dir: &Path, list: &UidList) -> io::Result<()> {
     let data = serialize(list);
 
     let staged = (|| -> io::Result<()> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
+        let mut file = super::nofollow::recreate(&tmp, mode)?;
         // The umask must not narrow what the old file allowed.
         file.set_permissions(Permissions::from_mode(mode))?;
         file.write_all(&data)?;
@@ -403,7 +399,10 @@ pub fn append(dir: &Path, records: &[UidRecord]) -> io::Result<()> {
         return Ok(());
     }
     let path = dir.join(FILE_NAME);
-    let mut file = OpenOptions::new().read(true).append(true).open(&path)?;
+    let mut file = super::nofollow::options()
+        .read(true)
+        .append(true)
+        .open(&path)?;
     drop_partial_tail(&file, &path)?;
     let data: String = records.iter().map(record_line).collect();
     file.write_all(data.as_bytes())?;

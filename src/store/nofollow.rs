@@ -1,0 +1,120 @@
+//! File access inside a Maildir that never follows a symlink.
+//!
+//! A user who can write their own Maildir (a shell, a sync tool) can plant
+//! symlinks in it. Roost serves every user's tree with one set of
+//! privileges, so following such a link would read or write another user's
+//! mail. Every open under a Maildir goes through here: the last component
+//! is opened with `O_NOFOLLOW`, and the directories Roost writes into
+//! (`tmp/`, `cur/`, `new/`) are checked with `lstat` first.
+
+use nix::fcntl::OFlag;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// `ELOOP`: what `O_NOFOLLOW` answers for a symlink.
+const ELOOP: i32 = nix::errno::Errno::ELOOP as i32;
+
+/// Open options that refuse a symlink as the last component.
+pub fn options() -> OpenOptions {
+    let mut o = OpenOptions::new();
+    o.custom_flags(OFlag::O_NOFOLLOW.bits());
+    o
+}
+
+/// Opens an existing file for reading.
+pub fn open(path: &Path) -> io::Result<File> {
+    options()
+        .read(true)
+        .open(path)
+        .map_err(|e| refused(path, e))
+}
+
+/// Reads a whole file.
+pub fn read(path: &Path) -> io::Result<Vec<u8>> {
+    let mut f = open(path)?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// Creates `path` afresh for writing, replacing whatever stands there (a
+/// leftover temporary file, or a planted symlink, which is removed rather
+/// than written through). The caller holds the lock that owns `path`.
+pub fn recreate(path: &Path, mode: u32) -> io::Result<File> {
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    options().write(true).create_new(true).mode(mode).open(path)
+}
+
+/// True for a symlink where a file was expected.
+pub fn is_symlink_error(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(ELOOP)
+}
+
+/// A state file that is a symlink reads as missing (and is replaced by the
+/// next write), so a planted link neither leaks nor locks anything.
+fn refused(path: &Path, e: io::Error) -> io::Error {
+    if is_symlink_error(&e) {
+        log::warn!("{}: is a symlink; not followed", path.display());
+        return io::Error::new(io::ErrorKind::NotFound, "symlink not followed");
+    }
+    e
+}
+
+/// True if `path` is a directory itself, not a symlink to one.
+pub fn is_real_dir(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+}
+
+/// Checks that a folder's `cur/`, `new/` and `tmp/` are real directories
+/// before anything is written into them.
+pub fn check_maildir(dir: &Path) -> io::Result<()> {
+    for sub in ["cur", "new", "tmp"] {
+        if !is_real_dir(&dir.join(sub)) {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{}/{sub} is not a directory", dir.display()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn symlinks_are_neither_read_nor_written_through() {
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim");
+        fs::write(&victim, "theirs").unwrap();
+        let link = d.path().join("link");
+        symlink(&victim, &link).unwrap();
+        let e = read(&link).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        use std::io::Write;
+        recreate(&link, 0o600).unwrap().write_all(b"mine").unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"theirs");
+        assert_eq!(read(&link).unwrap(), b"mine");
+        assert!(options().append(true).open(&victim).is_ok());
+        let e = options().append(true).open(&link);
+        assert!(e.is_ok(), "now a plain file");
+
+        let md = d.path().join("md");
+        for sub in ["cur", "new"] {
+            fs::create_dir_all(md.join(sub)).unwrap();
+        }
+        symlink(d.path(), md.join("tmp")).unwrap();
+        assert!(check_maildir(&md).is_err());
+        fs::remove_file(md.join("tmp")).unwrap();
+        fs::create_dir(md.join("tmp")).unwrap();
+        assert!(check_maildir(&md).is_ok());
+    }
+}

@@ -1,0 +1,178 @@
+//! Mail is never lost and never reaches another user: old mail survives
+//! the tmp/ cleanup, planted symlinks lead nowhere, and folder operations
+//! racing each other or failing half-way leave a consistent tree.
+
+use crate::common::{Client, TestServer};
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const OLD_DATE: &str = "\"01-Jan-2004 00:00:00 +0000\"";
+
+fn maildir(server: &TestServer, user: &str) -> PathBuf {
+    server.root().join("home").join(user).join("Maildir")
+}
+
+/// APPENDs with a literal; returns the tagged line.
+fn append_raw(c: &mut Client, mailbox: &str, args: &str, msg: &[u8]) -> String {
+    let tag = c.tag();
+    let mut cmd = format!("{tag} APPEND {mailbox} {args} {{{}+}}\r\n", msg.len()).into_bytes();
+    cmd.extend_from_slice(msg);
+    cmd.extend_from_slice(b"\r\n");
+    c.send(&cmd);
+    c.read_reply(&tag).tagged
+}
+
+/// Runs SELECT in a loop on another connection until dropped.
+struct SelectLoop {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<u32>>,
+}
+
+impl SelectLoop {
+    fn start(mut c: Client, mailbox: &'static str) -> SelectLoop {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let mut n = 0;
+            while !flag.load(Ordering::Relaxed) && Instant::now() < deadline {
+                c.cmd(&format!("SELECT {mailbox}"));
+                n += 1;
+            }
+            n
+        });
+        SelectLoop {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> u32 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.take().map_or(0, |t| t.join().unwrap())
+    }
+}
+
+/// Issue: APPEND set the INTERNALDATE on its tmp/ file before the rename,
+/// and a SELECT elsewhere cleaned tmp/ of files "older than 36 hours" —
+/// the file being appended. 168 of 169 such APPENDs failed.
+#[test]
+fn appending_old_mail_survives_tmp_cleanup() {
+    let server = TestServer::start();
+    let mut a = server.login();
+    a.ok("CREATE Old");
+    let looper = SelectLoop::start(server.login(), "Old");
+    let big = format!("Subject: big\r\n\r\n{}\r\n", "x".repeat(300 * 1024));
+    let mut failures = Vec::new();
+    for i in 0..40 {
+        let msg = if i % 10 == 9 {
+            big.clone()
+        } else {
+            format!("Subject: old {i}\r\n\r\nfrom 2004\r\n")
+        };
+        let r = append_raw(&mut a, "Old", OLD_DATE, msg.as_bytes());
+        if !r.starts_with("OK") {
+            failures.push(r);
+        }
+    }
+    let selects = looper.finish();
+    assert!(
+        failures.is_empty(),
+        "{} failed: {failures:?}",
+        failures.len()
+    );
+    assert!(selects > 0);
+    let r = a.ok("STATUS Old (MESSAGES)");
+    assert_eq!(r.untagged, vec!["* STATUS Old (MESSAGES 40)"]);
+    a.ok("EXAMINE Old");
+    let r = a.ok("FETCH 1 (INTERNALDATE)");
+    assert!(r.untagged[0].contains("01-Jan-2004"), "{:?}", r.untagged);
+}
+
+/// Issue: a user who can write their own Maildir made `tmp/` a symlink into
+/// another user's tree (their uploads landed there; their SELECT cleaned
+/// the other's old mail), and made state files symlinks to the other's
+/// (UIDs appended through them, keyword names read).
+#[test]
+fn planted_symlinks_never_reach_another_users_tree() {
+    let server = TestServer::builder().user("bob", "hunter2").start();
+    let mut bob = server.login_as("bob", "hunter2");
+    bob.append("INBOX", "", "Subject: bob\r\n\r\nbob's\r\n");
+    bob.ok("CREATE Work");
+    bob.ok("SELECT INBOX");
+    bob.ok("STORE 1 +FLAGS (BobsSecretKeyword)");
+    bob.ok("LOGOUT");
+    let mut alice = server.login();
+    alice.append("INBOX", "", "Subject: alice\r\n\r\nalice's\r\n");
+    alice.ok("CREATE Box");
+    alice.append("Box", "", "Subject: in box\r\n\r\nx\r\n");
+    alice.ok("LOGOUT");
+
+    let (a, b) = (maildir(&server, "alice"), maildir(&server, "bob"));
+    // Bob's old mail (received in 2004) in cur/.
+    let old = b.join("cur/1072915200.M1P1.host,S=20:2,S");
+    std::fs::write(&old, "Subject: 2004\r\n\r\nold\r\n").unwrap();
+    let f = std::fs::File::options().write(true).open(&old).unwrap();
+    f.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(1_072_915_200))
+        .unwrap();
+    drop(f);
+    let bobs_files = snapshot(&b);
+
+    // tmp/ of INBOX into bob's new/, tmp/ of Box into bob's cur/.
+    std::fs::remove_dir_all(a.join("tmp")).unwrap();
+    symlink(b.join("new"), a.join("tmp")).unwrap();
+    std::fs::remove_dir_all(a.join(".Box/tmp")).unwrap();
+    symlink(b.join("cur"), a.join(".Box/tmp")).unwrap();
+    // State files of INBOX pointing at bob's.
+    for file in ["dovecot-uidlist", "dovecot-keywords", "roost-modseq"] {
+        let _ = std::fs::remove_file(a.join(file));
+        symlink(b.join(file), a.join(file)).unwrap();
+    }
+
+    let mut alice = server.login();
+    let r = alice.ok("SELECT INBOX");
+    let all = r.untagged.join("\n");
+    assert!(!all.contains("BobsSecretKeyword"), "{all}");
+    alice.cmd("SELECT Box");
+    alice.cmd("SELECT INBOX");
+    alice.cmd("STORE 1 +FLAGS (AliceKeyword)");
+    let big = format!("Subject: big\r\n\r\n{}\r\n", "y".repeat(300 * 1024));
+    let r1 = append_raw(&mut alice, "INBOX", "", big.as_bytes());
+    let r2 = append_raw(&mut alice, "INBOX", "", b"Subject: small\r\n\r\nz\r\n");
+    let r3 = append_raw(&mut alice, "Box", "", b"Subject: small\r\n\r\nz\r\n");
+    alice.cmd("NOOP");
+    let r = alice.cmd("FETCH 1:* (FLAGS)");
+    assert!(!r.untagged.join("\n").contains("BobsSecret"), "{r:?}");
+    alice.ok("LOGOUT");
+
+    assert_eq!(
+        snapshot(&b),
+        bobs_files,
+        "bob's tree changed ({r1} / {r2} / {r3})"
+    );
+    let mut bob = server.login_as("bob", "hunter2");
+    let r = bob.ok("STATUS INBOX (MESSAGES UIDNEXT)");
+    assert_eq!(r.untagged, vec!["* STATUS INBOX (MESSAGES 2 UIDNEXT 3)"]);
+}
+
+/// Every file under a tree with its bytes, for before/after comparison.
+fn snapshot(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let t = e.file_type().unwrap();
+            if t.is_dir() {
+                dirs.push(e.path());
+            } else {
+                out.push((e.path(), std::fs::read(e.path()).unwrap_or_default()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
