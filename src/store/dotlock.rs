@@ -164,6 +164,16 @@ impl DotLock {
         }
     }
 
+    /// The directory holding the lock was renamed while we held it (a
+    /// folder RENAME or DELETE takes the folder's uidlist lock first, so
+    /// no delivery is half-way through): the lock file moved along and is
+    /// released at its new place, not left behind to block the next user
+    /// of the folder until it goes stale.
+    pub fn moved_to(&mut self, new_target: &Path) {
+        self.path = lock_path(new_target);
+        self.target = new_target.to_path_buf();
+    }
+
     /// The lock file's path (`<target>.lock`).
     pub fn path(&self) -> &Path {
         &self.path

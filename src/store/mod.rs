@@ -346,7 +346,7 @@ impl Store {
             std::process::id(),
             maildir::new_base("x").replace('.', "-")
         ));
-        fs::rename(&dir, &trash)?;
+        move_folder(&dir, &trash)?;
         self.registry.forget(&dir);
         fs::remove_dir_all(&trash)?;
         Ok(())
@@ -388,7 +388,7 @@ impl Store {
             if !old_dir.is_dir() {
                 continue;
             }
-            fs::rename(&old_dir, &new_dir)?;
+            move_folder(&old_dir, &new_dir)?;
             self.registry.forget(&old_dir);
             self.registry.forget(&new_dir);
         }
@@ -475,7 +475,8 @@ impl Store {
         self.check_writable(name, &dir)?;
         let base = maildir::new_base(&self.host);
         let tmp = dir.join("tmp").join(&base);
-        write_synced(&tmp, bytes, internal_date.unwrap_or_else(SystemTime::now))?;
+        write_synced(&tmp, bytes, internal_date.unwrap_or_else(SystemTime::now))
+            .map_err(gone_if_missing)?;
         let result = self.deliver_tmp(name, &dir, &base, &tmp, bytes, flags);
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
@@ -511,7 +512,7 @@ impl Store {
             };
             if let Err(e) = staged {
                 cleanup(&mut written.iter().map(|(_, p)| p).chain([&tmp]));
-                return Err(e.into());
+                return Err(gone_if_missing(e));
             }
             written.push((base, tmp));
         }
@@ -566,7 +567,7 @@ impl Store {
             let file = maildir::cur_name(base, size, vsize, flags);
             let dest = dir.join("cur").join(&file);
             if let Err(e) = fs::rename(tmp, &dest) {
-                return Err((e.into(), in_cur));
+                return Err((gone_if_missing(e), in_cur));
             }
             in_cur.push(dest);
             placed.push(new_in_cur(file, flags, vsize));
@@ -609,7 +610,7 @@ impl Store {
         }
         let vsize = maildir::crlf_size(bytes);
         let file = maildir::cur_name(base, bytes.len() as u64, vsize, disk_flags);
-        fs::rename(tmp, dir.join("cur").join(&file))?;
+        fs::rename(tmp, dir.join("cur").join(&file)).map_err(gone_if_missing)?;
         sync_dir(&dir.join("cur"));
         let root = self.root.clone();
         // The uidlist keys on everything before ':' (sizes included).
@@ -869,15 +870,37 @@ fn keyword_letters(
 }
 
 /// Takes `dovecot-uidlist.lock` of a mailbox directory; a lock held too
-/// long by another process is `InUse`.
+/// long by another process is `InUse`, a folder renamed or deleted
+/// meanwhile `NotFound`.
 fn lock_uidlist(dir: &Path) -> Result<DotLock, StoreError> {
-    DotLock::acquire(&dir.join(uidlist::FILE_NAME), UIDLIST_LOCK).map_err(|e| {
-        if e.kind() == io::ErrorKind::TimedOut {
-            StoreError::InUse
-        } else {
-            StoreError::Io(e)
-        }
+    DotLock::acquire(&dir.join(uidlist::FILE_NAME), UIDLIST_LOCK).map_err(|e| match e.kind() {
+        io::ErrorKind::TimedOut => StoreError::InUse,
+        io::ErrorKind::NotFound => StoreError::NotFound,
+        _ => StoreError::Io(e),
     })
+}
+
+/// Renames a folder's directory under its uidlist lock, so no APPEND,
+/// COPY or flag change of ours is between placing a file and numbering it,
+/// and the lock does not travel with the directory and block the folder.
+/// The caller forgets the old state afterwards (after the lock is gone:
+/// a delivery may hold the state while it waits for the lock).
+fn move_folder(from: &Path, to: &Path) -> Result<(), StoreError> {
+    let mut lock = lock_uidlist(from)?;
+    fs::rename(from, to)?;
+    lock.moved_to(&to.join(uidlist::FILE_NAME));
+    Ok(())
+}
+
+/// A rename into a folder that failed because the folder (or the file we
+/// placed in its `tmp/`) moved away meanwhile: the folder is gone as far as
+/// this command goes.
+fn gone_if_missing(e: io::Error) -> StoreError {
+    if e.kind() == io::ErrorKind::NotFound {
+        StoreError::NotFound
+    } else {
+        StoreError::Io(e)
+    }
 }
 
 fn create_dir_private(path: &Path) -> io::Result<()> {

@@ -18,11 +18,23 @@ fn maildir(server: &TestServer, user: &str) -> PathBuf {
 /// APPENDs with a literal; returns the tagged line.
 fn append_raw(c: &mut Client, mailbox: &str, args: &str, msg: &[u8]) -> String {
     let tag = c.tag();
-    let mut cmd = format!("{tag} APPEND {mailbox} {args} {{{}+}}\r\n", msg.len()).into_bytes();
+    let sep = if args.is_empty() { "" } else { " " };
+    let mut cmd = format!("{tag} APPEND {mailbox}{sep}{args} {{{}+}}\r\n", msg.len()).into_bytes();
     cmd.extend_from_slice(msg);
     cmd.extend_from_slice(b"\r\n");
     c.send(&cmd);
-    c.read_reply(&tag).tagged
+    // An empty answer: the connection closed.
+    for _ in 0..1000 {
+        match c.try_line() {
+            Ok(line) => {
+                if let Some(rest) = line.strip_prefix(&format!("{tag} ")) {
+                    return rest.to_string();
+                }
+            }
+            Err(_) => return String::new(),
+        }
+    }
+    String::new()
 }
 
 /// Runs SELECT in a loop on another connection until dropped.
@@ -175,4 +187,87 @@ fn snapshot(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     }
     out.sort();
     out
+}
+
+/// Issue: three sessions appending while a fourth renamed the folder back
+/// and forth got only `NO [SERVERBUG]`, then `NO [INUSE]` for two minutes:
+/// the rename carried a held uidlist lock away with the directory.
+#[test]
+fn rename_racing_appends_loses_nothing_and_locks_nothing() {
+    let server = TestServer::start();
+    let mut admin = server.login();
+    admin.ok("CREATE Race");
+    let stop = Arc::new(AtomicBool::new(false));
+    let attempts = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let mut appenders = Vec::new();
+    for n in 0..3 {
+        let mut c = server.login();
+        let stop = Arc::clone(&stop);
+        let attempts = Arc::clone(&attempts);
+        appenders.push(std::thread::spawn(move || {
+            let (mut ok, mut bad) = (0u32, Vec::new());
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                i += 1;
+                attempts.fetch_add(1, Ordering::Relaxed);
+                let msg = format!("Subject: {n}/{i}\r\n\r\nrace\r\n");
+                let r = append_raw(&mut c, "Race", "", msg.as_bytes());
+                if r.is_empty() {
+                    bad.push("closed".into());
+                    break;
+                }
+                if r.starts_with("OK") {
+                    ok += 1;
+                } else if !r.starts_with("NO [TRYCREATE]") {
+                    bad.push(r);
+                }
+            }
+            (ok, bad)
+        }));
+    }
+    // Rename back and forth until the appenders have had a fair go.
+    let mut renames = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while (renames < 80 || attempts.load(Ordering::Relaxed) < 300) && Instant::now() < deadline {
+        let (from, to) = if renames % 2 == 0 {
+            ("Race", "Away")
+        } else {
+            ("Away", "Race")
+        };
+        let r = admin.cmd(&format!("RENAME {from} {to}"));
+        assert!(
+            r.tagged.starts_with("OK"),
+            "RENAME {from} {to}: {}",
+            r.tagged
+        );
+        renames += 1;
+    }
+    if renames % 2 == 1 {
+        admin.ok("RENAME Away Race");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut acknowledged = 0;
+    for t in appenders {
+        let (ok, bad) = t.join().unwrap();
+        assert!(
+            bad.is_empty(),
+            "unexpected answers: {bad:?}\n{}",
+            server.log()
+        );
+        acknowledged += ok;
+    }
+    assert!(renames >= 80);
+    eprintln!("{renames} renames, {acknowledged} APPENDs acknowledged");
+    // Every acknowledged message is there, and the folder takes mail at
+    // once (no lock left behind).
+    let started = Instant::now();
+    admin.append("Race", "", "Subject: after\r\n\r\nafter\r\n");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let r = admin.ok("STATUS Race (MESSAGES)");
+    assert_eq!(
+        r.untagged,
+        vec![format!("* STATUS Race (MESSAGES {})", acknowledged + 1)]
+    );
+    assert!(!server.log().contains("overridden"), "{}", server.log());
 }
