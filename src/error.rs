@@ -86,6 +86,10 @@ impl From<crate::store::StoreError> for Error {
                 "Mailbox is locked by another process; try again.",
             ),
             S::TooBig => Error::no(Some(Code::TooBig), "Message too big."),
+            S::KeywordLimit => Error::no(
+                Some(Code::Limit),
+                "Too many keywords in this mailbox (26 at most); none was stored.",
+            ),
             // Never show paths or OS errors to clients; the log has them.
             S::Io(e) => Error::Server(format!("I/O error: {e}")),
         }

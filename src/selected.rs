@@ -42,6 +42,8 @@ pub struct Selected {
     recent: Vec<Range<u32>>,
     /// Keywords (letter index, name) the client was last told about in FLAGS.
     keywords: Vec<(u8, String)>,
+    /// Every keyword letter is taken: PERMANENTFLAGS stops offering `\*`.
+    keywords_full: bool,
     /// `MailboxState::change` when this view was last brought up to date.
     seen_change: u64,
     /// Change notifications for this mailbox (IDLE waits on them).
@@ -87,6 +89,7 @@ impl Selected {
             condstore: false,
             qresync: false,
             keywords,
+            keywords_full: st.keywords.is_full(),
             recent,
             flags,
             uids,
@@ -127,6 +130,11 @@ impl Selected {
 
     pub fn keywords(&self) -> &[(u8, String)] {
         &self.keywords
+    }
+
+    /// Whether no new keyword can be created in this mailbox.
+    pub fn keywords_full(&self) -> bool {
+        self.keywords_full
     }
 
     /// Resolves a sequence set against this view (RFC 3501 §9 seq-number):
@@ -194,7 +202,8 @@ impl Selected {
         let keywords = keyword_names(&st);
         if keywords != self.keywords {
             self.keywords = keywords;
-            write_flags_lines(out, &self.keywords, self.read_only);
+            self.keywords_full = st.keywords.is_full();
+            write_flags_lines(out, &self.keywords, self.read_only, self.keywords_full);
         }
         let mut held_back = false;
         if allow_expunge && self.qresync {
@@ -299,10 +308,13 @@ impl Selected {
     /// Announces keywords defined since the client was last told (a STORE
     /// or APPEND that created one): RFC 3501 §7.2.6 FLAGS.
     pub fn refresh_keywords(&mut self, out: &mut ResponseBuf) {
-        let names = keyword_names(&lock(&self.state));
+        let st = lock(&self.state);
+        let names = keyword_names(&st);
         if names != self.keywords {
             self.keywords = names;
-            write_flags_lines(out, &self.keywords, self.read_only);
+            self.keywords_full = st.keywords.is_full();
+            drop(st);
+            write_flags_lines(out, &self.keywords, self.read_only, self.keywords_full);
         }
     }
 
@@ -349,7 +361,13 @@ fn keyword_names(st: &MailboxState) -> Vec<(u8, String)> {
 }
 
 /// `* FLAGS (...)` and `* OK [PERMANENTFLAGS (...)]` (RFC 3501 §7.2.6, §7.1).
-pub fn write_flags_lines(out: &mut ResponseBuf, keywords: &[(u8, String)], read_only: bool) {
+/// `\*` is offered only while a new keyword can still be stored.
+pub fn write_flags_lines(
+    out: &mut ResponseBuf,
+    keywords: &[(u8, String)],
+    read_only: bool,
+    keywords_full: bool,
+) {
     out.untagged()
         .raw("FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
     for (_, k) in keywords {
@@ -366,7 +384,10 @@ pub fn write_flags_lines(out: &mut ResponseBuf, keywords: &[(u8, String)], read_
         for (_, k) in keywords {
             out.sp().raw(k);
         }
-        out.raw(" \\*)] Flags permitted.").crlf();
+        if !keywords_full {
+            out.raw(" \\*");
+        }
+        out.raw(")] Flags permitted.").crlf();
     }
 }
 

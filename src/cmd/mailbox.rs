@@ -137,7 +137,7 @@ pub fn select(
         Err(StoreError::NotFound) => return Err(not_found(raw)),
         Err(e) => return Err(e.into()),
     };
-    write_flags_lines(&mut s.out, view.keywords(), read_only);
+    write_flags_lines(&mut s.out, view.keywords(), read_only, view.keywords_full());
     s.out
         .untagged()
         .number(info.exists.into())

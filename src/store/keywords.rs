@@ -130,6 +130,11 @@ impl Keywords {
     }
 
     /// `(index, name)` of every filled slot, ascending.
+    /// True when every keyword letter is taken: no new name can be added.
+    pub fn is_full(&self) -> bool {
+        self.slots.iter().all(Option::is_some)
+    }
+
     pub fn names(&self) -> impl Iterator<Item = (u8, &str)> {
         self.slots
             .iter()

@@ -58,6 +58,8 @@ pub enum StoreError {
     /// Another process holds a lock for too long.
     InUse,
     TooBig,
+    /// Every keyword letter of the folder is taken.
+    KeywordLimit,
     Io(io::Error),
 }
 
@@ -71,6 +73,7 @@ impl fmt::Display for StoreError {
             StoreError::HasChildren => f.write_str("mailbox has children"),
             StoreError::InUse => f.write_str("mailbox is locked by another process"),
             StoreError::TooBig => f.write_str("message too big"),
+            StoreError::KeywordLimit => f.write_str("no keyword letter left"),
             StoreError::Io(e) => write!(f, "I/O error: {e}"),
         }
     }
@@ -857,8 +860,12 @@ fn keyword_letters(
         match idx {
             Some(i) => letters.push(i),
             // Maildir has 26 keyword letters; Dovecot keeps more only in
-            // its index, which Roost does not have.
-            None if create => log::warn!("{}: no keyword letter left for {k:?}", dir.display()),
+            // its index, which Roost does not have. Refuse the whole
+            // command rather than keep some keywords and drop others.
+            None if create => {
+                log::info!("{}: no keyword letter left for {k:?}", dir.display());
+                return Err(StoreError::KeywordLimit);
+            }
             None => {}
         }
     }

@@ -271,3 +271,38 @@ fn rename_racing_appends_loses_nothing_and_locks_nothing() {
     );
     assert!(!server.log().contains("overridden"), "{}", server.log());
 }
+
+/// Issue: `STORE 1 +FLAGS (kw00 … kw39)` answered OK but kept 26, while
+/// PERMANENTFLAGS still offered `\*`. Maildir has 26 keyword letters per
+/// folder; Dovecot keeps more in its index, which Roost does not have, so
+/// Roost refuses what it cannot keep, whole, and says so in PERMANENTFLAGS.
+#[test]
+fn keywords_beyond_the_26_letters_are_refused_not_dropped() {
+    let server = TestServer::start();
+    let mut c = server.login();
+    c.append("INBOX", "", "Subject: k\r\n\r\nk\r\n");
+    let r = c.ok("SELECT INBOX");
+    assert!(r.untagged.iter().any(|l| l.contains("\\*)]")), "{r:?}");
+    let forty: Vec<String> = (0..40).map(|i| format!("kw{i:02}")).collect();
+    let r = c.cmd(&format!("STORE 1 +FLAGS ({})", forty.join(" ")));
+    assert!(r.tagged.starts_with("NO [LIMIT]"), "{r:?}");
+    let r = c.ok("FETCH 1 (FLAGS)");
+    assert!(!r.untagged[0].contains("kw"), "nothing half-stored: {r:?}");
+
+    c.ok(&format!("STORE 1 +FLAGS ({})", forty[..26].join(" ")));
+    let r = c.ok("FETCH 1 (FLAGS)");
+    assert_eq!(r.untagged[0].matches("kw").count(), 26, "{r:?}");
+    let r = c.ok("SELECT INBOX");
+    let permanent = r.find("* OK [PERMANENTFLAGS");
+    assert!(!permanent[0].contains("\\*"), "{permanent:?}");
+    assert!(permanent[0].contains("kw25"), "{permanent:?}");
+    let r = c.cmd("STORE 1 +FLAGS (kw26)");
+    assert!(r.tagged.starts_with("NO [LIMIT]"), "{r:?}");
+    let r = c.cmd("APPEND INBOX (kw39) {3+}\r\nx\r\n");
+    assert!(r.tagged.starts_with("NO [LIMIT]"), "{r:?}");
+    // Keywords that exist still work.
+    c.ok("STORE 1 -FLAGS (kw00)");
+    c.ok("STORE 1 +FLAGS (kw00 \\Flagged)");
+    let r = c.ok("STATUS INBOX (MESSAGES)");
+    assert_eq!(r.untagged, vec!["* STATUS INBOX (MESSAGES 1)"]);
+}
