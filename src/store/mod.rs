@@ -307,22 +307,41 @@ impl Store {
     }
 
     /// CREATE (RFC 3501 §6.3.3). Parents need no directories in Maildir++.
+    ///
+    /// The folder is built under a name LIST never shows and renamed into
+    /// place whole, so a CREATE that fails half-way (no inodes, no space)
+    /// leaves nothing behind that a client could see.
     pub fn create(&self, name: &MailboxName) -> Result<(), StoreError> {
         if name.is_inbox() || self.exists(name) {
             return Err(StoreError::Exists);
         }
         let dir = self.path_of(name);
-        create_dir_private(&dir)?;
-        for sub in ["cur", "new", "tmp"] {
-            create_dir_private(&dir.join(sub))?;
+        let staging = self.root.join(format!(
+            "roost-creating-{}",
+            maildir::new_base("x").replace('.', "-")
+        ));
+        let built = (|| -> io::Result<()> {
+            create_dir_private(&staging)?;
+            for sub in ["cur", "new", "tmp"] {
+                create_dir_private(&staging.join(sub))?;
+            }
+            // Maildir++ wants this marker in every folder.
+            fs::OpenOptions::new()
+                .create_new(true)
+                .write(true)
+                .mode(0o600)
+                .open(staging.join("maildirfolder"))?;
+            fs::rename(&staging, &dir)
+        })();
+        if let Err(e) = built {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(match e.kind() {
+                io::ErrorKind::AlreadyExists | io::ErrorKind::DirectoryNotEmpty => {
+                    StoreError::Exists
+                }
+                _ => StoreError::Io(e),
+            });
         }
-        // Maildir++ wants this marker in every folder.
-        fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(dir.join("maildirfolder"))?;
         Ok(())
     }
 
@@ -334,7 +353,8 @@ impl Store {
             return Err(StoreError::NotPossible("INBOX cannot be deleted"));
         }
         let dir = self.path_of(name);
-        if !dir.is_dir() {
+        // A symlink is not a folder (LIST does not show it either).
+        if !nofollow::is_real_dir(&dir) {
             let has_children = self.list()?.iter().any(|e| e.name.is_child_of(name));
             return Err(if has_children {
                 StoreError::HasChildren
@@ -351,7 +371,24 @@ impl Store {
         ));
         move_folder(&dir, &trash)?;
         self.registry.forget(&dir);
-        fs::remove_dir_all(&trash)?;
+        if let Err(e) = remove_folder(&trash) {
+            // Undo: the folder comes back with whatever mail is left (the
+            // rest reads as expunged), rather than hidden under a name no
+            // client sees while the command answers an error.
+            let restored = ["cur", "new", "tmp"]
+                .iter()
+                .try_for_each(|sub| create_dir_private(&trash.join(sub)))
+                .and_then(|()| fs::rename(&trash, &dir));
+            if let Err(undo) = restored {
+                log::error!(
+                    "DELETE of {} failed ({e}) and could not be undone ({undo}); what is left is in {}",
+                    dir.display(),
+                    trash.display()
+                );
+            }
+            self.registry.forget(&dir);
+            return Err(StoreError::Io(e));
+        }
         Ok(())
     }
 
@@ -897,6 +934,33 @@ fn move_folder(from: &Path, to: &Path) -> Result<(), StoreError> {
     fs::rename(from, to)?;
     lock.moved_to(&to.join(uidlist::FILE_NAME));
     Ok(())
+}
+
+/// Removes a folder moved out of sight: its messages first, then its
+/// state files and directories, stopping at the first failure so that
+/// what is left is still a folder (see `Store::delete`).
+fn remove_folder(dir: &Path) -> io::Result<()> {
+    for sub in ["tmp", "new", "cur"] {
+        // A symlinked sub-directory is not ours to empty: remove_dir_all
+        // below takes the link itself.
+        if !nofollow::is_real_dir(&dir.join(sub)) {
+            continue;
+        }
+        let entries = match fs::read_dir(dir.join(sub)) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                fs::remove_dir_all(entry.path())?;
+            } else {
+                fs::remove_file(entry.path())?;
+            }
+        }
+    }
+    fs::remove_dir_all(dir)
 }
 
 /// A rename into a folder that failed because the folder (or the file we

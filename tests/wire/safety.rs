@@ -156,6 +156,14 @@ fn planted_symlinks_never_reach_another_users_tree() {
     let r2 = append_raw(&mut alice, "INBOX", "", b"Subject: small\r\n\r\nz\r\n");
     let r3 = append_raw(&mut alice, "Box", "", b"Subject: small\r\n\r\nz\r\n");
     alice.cmd("NOOP");
+    // A folder that is a symlink to bob's, and one whose cur/ is: DELETE
+    // removes at most the links.
+    symlink(b.join(".Work"), a.join(".Evil")).unwrap();
+    std::fs::create_dir_all(a.join(".Sneaky/new")).unwrap();
+    std::fs::create_dir_all(a.join(".Sneaky/tmp")).unwrap();
+    symlink(b.join("cur"), a.join(".Sneaky/cur")).unwrap();
+    alice.cmd("DELETE Evil");
+    alice.cmd("DELETE Sneaky");
     let r = alice.cmd("FETCH 1:* (FLAGS)");
     assert!(!r.untagged.join("\n").contains("BobsSecret"), "{r:?}");
     alice.ok("LOGOUT");
@@ -305,4 +313,162 @@ fn keywords_beyond_the_26_letters_are_refused_not_dropped() {
     c.ok("STORE 1 +FLAGS (kw00 \\Flagged)");
     let r = c.ok("STATUS INBOX (MESSAGES)");
     assert_eq!(r.untagged, vec!["* STATUS INBOX (MESSAGES 1)"]);
+}
+
+/// A tmpfs of a few inodes at the user's home (root with mount(8));
+/// unmounted on drop. None where it cannot be had.
+struct SmallFs(PathBuf);
+
+impl SmallFs {
+    fn mount(at: &Path, inodes: u32) -> Option<SmallFs> {
+        std::fs::create_dir_all(at).unwrap();
+        let opts = format!("size=4m,nr_inodes={inodes},mode=0700");
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &opts, "tmpfs"])
+            .arg(at)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| SmallFs(at.to_path_buf()))
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Issue: a CREATE that ran out of inodes left a folder without
+/// cur/new/tmp that LIST still showed. Needs root for the tmpfs; elsewhere
+/// it says so and checks nothing.
+#[test]
+fn create_out_of_inodes_leaves_no_half_folder() {
+    let server = TestServer::start();
+    let home = server.root().join("home/alice");
+    let Some(_fs) = SmallFs::mount(&home, 24) else {
+        eprintln!("create_out_of_inodes_leaves_no_half_folder: cannot mount a tmpfs here; skipped");
+        return;
+    };
+    let mut c = server.login();
+    c.ok("NOOP");
+    let mut refused = 0;
+    for i in 0..12 {
+        let r = c.cmd(&format!("CREATE F{i}"));
+        if !r.tagged.starts_with("OK") {
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "the tmpfs never filled up");
+    let r = c.ok("LIST \"\" \"*\"");
+    let names: Vec<String> = r
+        .untagged
+        .iter()
+        .map(|l| l.rsplit(' ').next().unwrap().trim_matches('"').to_string())
+        .filter(|n| n != "INBOX")
+        .collect();
+    assert_eq!(names.len() + refused, 12, "{:?}", r.untagged);
+    for name in &names {
+        let dir = home.join("Maildir").join(format!(".{name}"));
+        for sub in ["cur", "new", "tmp"] {
+            assert!(dir.join(sub).is_dir(), "LIST shows {name} without {sub}/");
+        }
+    }
+    // Room again: every folder shown works.
+    c.ok(&format!("DELETE {}", names[0]));
+    for name in &names[1..] {
+        c.ok(&format!("SELECT {name}"));
+        c.ok(&format!("STATUS {name} (MESSAGES)"));
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(home.join("Maildir"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("roost-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Makes a file impossible to unlink (chattr +i as root on ext4, or a
+/// read-only directory otherwise); undone on drop.
+struct Pinned(PathBuf, bool);
+
+impl Pinned {
+    fn pin(file: &Path) -> Option<Pinned> {
+        let immutable = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(file)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if immutable {
+            return Some(Pinned(file.to_path_buf(), true));
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let dir = file.parent().unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o500)).unwrap();
+        let probe = dir.join("probe");
+        if std::fs::write(&probe, "x").is_ok() {
+            // Root ignores the mode: nothing pins the file here.
+            let _ = std::fs::remove_file(&probe);
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+            return None;
+        }
+        Some(Pinned(file.to_path_buf(), false))
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        if self.1 {
+            let _ = std::process::Command::new("chattr")
+                .arg("-i")
+                .arg(&self.0)
+                .status();
+        } else if let Some(dir) = self.0.parent() {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        }
+    }
+}
+
+/// Issue: a DELETE that failed part-way hid the folder (renamed away) while
+/// keeping its mail and answering SERVERBUG. Now it is undone: the folder
+/// is back with what could not be removed, and the answer is NO.
+#[test]
+fn delete_failing_half_way_is_undone() {
+    let server = TestServer::start();
+    let mut c = server.login();
+    c.ok("CREATE Doomed");
+    for i in 0..3 {
+        c.append("Doomed", "", &format!("Subject: {i}\r\n\r\nbody {i}\r\n"));
+    }
+    let cur = maildir(&server, "alice").join(".Doomed/cur");
+    let first = std::fs::read_dir(&cur)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let Some(pin) = Pinned::pin(&first) else {
+        eprintln!("delete_failing_half_way_is_undone: cannot pin a file here; skipped");
+        return;
+    };
+    let r = c.cmd("DELETE Doomed");
+    assert!(r.tagged.starts_with("NO"), "{r:?}");
+    let r = c.ok("LIST \"\" Doomed");
+    assert_eq!(r.untagged.len(), 1, "{r:?}");
+    let r = c.ok("SELECT Doomed");
+    assert!(!r.untagged.iter().any(|l| l.contains(" 0 EXISTS")), "{r:?}");
+    c.ok("FETCH 1:* (BODY.PEEK[TEXT])");
+    c.ok("APPEND Doomed {6+}\r\nafter\r\n");
+    c.ok("UNSELECT");
+    drop(pin);
+    c.ok("DELETE Doomed");
+    let r = c.ok("LIST \"\" *");
+    assert!(r.untagged.iter().all(|l| !l.contains("Doomed")), "{r:?}");
+    let left: Vec<_> = std::fs::read_dir(maildir(&server, "alice"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("roost-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
