@@ -13,6 +13,7 @@
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use inotify::{Inotify, WatchDescriptor, WatchMask, Watches};
 use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -43,11 +44,25 @@ impl Subscriber {
     }
 }
 
+/// One watched mailbox directory.
+#[derive(Default)]
+struct Entry {
+    /// The watches of its `new/` and `cur/`, with the inode each was
+    /// added for: a folder deleted and created again, or renamed away and
+    /// back, has other directories under the same name, which need
+    /// watches of their own.
+    wds: Vec<(WatchDescriptor, u64)>,
+    subs: Vec<Subscriber>,
+}
+
 #[derive(Default)]
 struct Table {
     /// Mailbox directory → its inotify watches and subscribers.
-    dirs: HashMap<PathBuf, (Vec<WatchDescriptor>, Vec<Subscriber>)>,
-    by_wd: HashMap<WatchDescriptor, PathBuf>,
+    dirs: HashMap<PathBuf, Entry>,
+    /// Watch → the mailbox directories it serves. Several, when a
+    /// directory was watched under one name and renamed to another:
+    /// inotify gives the same inode the same watch.
+    by_wd: HashMap<WatchDescriptor, Vec<PathBuf>>,
     next_id: u64,
 }
 
@@ -92,8 +107,8 @@ impl Drop for Subscription {
         // every UNSELECT would make the next SELECT pay that again. Idle
         // watches are trimmed in `subscribe` when there are too many.
         let mut table = super::lock(&self.inner.table);
-        if let Some((_, subs)) = table.dirs.get_mut(&self.dir) {
-            subs.retain(|s| s.id != self.id);
+        if let Some(entry) = table.dirs.get_mut(&self.dir) {
+            entry.subs.retain(|s| s.id != self.id);
         }
     }
 }
@@ -133,40 +148,20 @@ impl Watcher {
         let mut table = super::lock(&self.inner.table);
         table.next_id += 1;
         let id = table.next_id;
-        let fresh = !table.dirs.contains_key(dir);
-        let mut wds = Vec::new();
-        if fresh && table.dirs.len() >= MAX_WATCHED {
+        if !table.dirs.contains_key(dir) && table.dirs.len() >= MAX_WATCHED {
             self.trim_idle(&mut table);
         }
-        if fresh {
-            if let Some(watches) = super::lock(&self.inner.watches).as_mut() {
-                let mask = WatchMask::CREATE
-                    | WatchMask::DELETE
-                    | WatchMask::MOVED_FROM
-                    | WatchMask::MOVED_TO
-                    | WatchMask::CLOSE_WRITE
-                    | WatchMask::DELETE_SELF;
-                for sub in ["new", "cur"] {
-                    match watches.add(dir.join(sub), mask) {
-                        Ok(wd) => wds.push(wd),
-                        Err(e) => log::warn!("cannot watch {}: {e}", dir.join(sub).display()),
-                    }
-                }
-            }
-        }
-        for wd in &wds {
-            table.by_wd.insert(wd.clone(), dir.to_path_buf());
-        }
-        let entry = table
+        self.watch(&mut table, dir);
+        table
             .dirs
             .entry(dir.to_path_buf())
-            .or_insert_with(|| (Vec::new(), Vec::new()));
-        entry.0.extend(wds);
-        entry.1.push(Subscriber {
-            id,
-            tx,
-            waker: Arc::clone(&waker),
-        });
+            .or_default()
+            .subs
+            .push(Subscriber {
+                id,
+                tx,
+                waker: Arc::clone(&waker),
+            });
         Subscription {
             inner: Arc::clone(&self.inner),
             dir: dir.to_path_buf(),
@@ -178,27 +173,96 @@ impl Watcher {
 }
 
 impl Watcher {
+    /// Makes sure `dir`'s `new/` and `cur/` are watched as they are now:
+    /// a stat of each is all it costs when nothing changed.
+    fn watch(&self, table: &mut Table, dir: &Path) {
+        let inodes: Vec<u64> = ["new", "cur"]
+            .iter()
+            .filter_map(|sub| std::fs::symlink_metadata(dir.join(sub)).ok())
+            .map(|m| m.ino())
+            .collect();
+        let current = table.dirs.get(dir).is_some_and(|e| {
+            e.wds.len() == 2 && e.wds.iter().map(|(_, ino)| *ino).eq(inodes.iter().copied())
+        });
+        if current {
+            return;
+        }
+        let mut watches = super::lock(&self.inner.watches);
+        let Some(watches) = watches.as_mut() else {
+            return;
+        };
+        let old = table
+            .dirs
+            .get_mut(dir)
+            .map(|e| std::mem::take(&mut e.wds))
+            .unwrap_or_default();
+        for (wd, _) in old {
+            forget_path(table, &wd, dir);
+        }
+        let mask = WatchMask::CREATE
+            | WatchMask::DELETE
+            | WatchMask::MOVED_FROM
+            | WatchMask::MOVED_TO
+            | WatchMask::CLOSE_WRITE
+            | WatchMask::DELETE_SELF
+            | WatchMask::MOVE_SELF;
+        let mut wds = Vec::new();
+        for sub in ["new", "cur"] {
+            let path = dir.join(sub);
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            match watches.add(&path, mask) {
+                Ok(wd) => wds.push((wd, meta.ino())),
+                Err(e) => log::warn!("cannot watch {}: {e}", path.display()),
+            }
+        }
+        for (wd, _) in &wds {
+            let paths = table.by_wd.entry(wd.clone()).or_default();
+            if !paths.iter().any(|p| p == dir) {
+                paths.push(dir.to_path_buf());
+            }
+        }
+        table.dirs.entry(dir.to_path_buf()).or_default().wds = wds;
+    }
+
     /// Drops the watches of mailboxes nobody has selected.
     fn trim_idle(&self, table: &mut Table) {
         let idle: Vec<PathBuf> = table
             .dirs
             .iter()
-            .filter(|(_, (_, subs))| subs.is_empty())
+            .filter(|(_, e)| e.subs.is_empty())
             .map(|(d, _)| d.clone())
             .collect();
         let mut watches = super::lock(&self.inner.watches);
         for dir in idle {
-            if let Some((wds, _)) = table.dirs.remove(&dir) {
-                for wd in wds {
-                    table.by_wd.remove(&wd);
-                    if let Some(w) = watches.as_mut() {
-                        // The directory may be gone already; nothing to undo then.
-                        let _ = w.remove(wd);
+            if let Some(entry) = table.dirs.remove(&dir) {
+                for (wd, _) in entry.wds {
+                    // The inode may serve another name too (a renamed
+                    // folder): its watch stays while that one uses it.
+                    if forget_path(table, &wd, &dir) {
+                        if let Some(w) = watches.as_mut() {
+                            // The directory may be gone already; nothing to undo then.
+                            let _ = w.remove(wd);
+                        }
                     }
                 }
             }
         }
     }
+}
+
+/// Unmaps `dir` from a watch; true when no directory uses the watch any more.
+fn forget_path(table: &mut Table, wd: &WatchDescriptor, dir: &Path) -> bool {
+    let Some(paths) = table.by_wd.get_mut(wd) else {
+        return true;
+    };
+    paths.retain(|p| p != dir);
+    if paths.is_empty() {
+        table.by_wd.remove(wd);
+        return true;
+    }
+    false
 }
 
 fn inotify_loop(inner: &Inner, mut inotify: Inotify) {
@@ -213,27 +277,44 @@ fn inotify_loop(inner: &Inner, mut inotify: Inotify) {
                 return poll_loop(inner);
             }
         };
-        let table = super::lock(&inner.table);
-        let mut woken: Vec<&PathBuf> = Vec::new();
+        let mut table = super::lock(&inner.table);
+        let mut woken: Vec<PathBuf> = Vec::new();
+        let mut dead: Vec<WatchDescriptor> = Vec::new();
         for event in events {
             if event.mask.contains(inotify::EventMask::Q_OVERFLOW) {
                 // Events were lost: everyone rescans.
                 table
                     .dirs
                     .values()
-                    .flat_map(|(_, s)| s)
+                    .flat_map(|e| &e.subs)
                     .for_each(Subscriber::notify);
                 continue;
             }
-            if let Some(dir) = table.by_wd.get(&event.wd) {
-                if !woken.contains(&dir) {
-                    woken.push(dir);
+            if let Some(dirs) = table.by_wd.get(&event.wd) {
+                for dir in dirs {
+                    if !woken.contains(dir) {
+                        woken.push(dir.clone());
+                    }
+                }
+            }
+            // The kernel dropped the watch (its directory was deleted):
+            // the next subscriber to that name adds a fresh one.
+            if event.mask.contains(inotify::EventMask::IGNORED) {
+                dead.push(event.wd.clone());
+            }
+        }
+        for wd in dead {
+            if let Some(dirs) = table.by_wd.remove(&wd) {
+                for dir in dirs {
+                    if let Some(entry) = table.dirs.get_mut(&dir) {
+                        entry.wds.retain(|(w, _)| *w != wd);
+                    }
                 }
             }
         }
-        for dir in woken {
-            if let Some((_, subs)) = table.dirs.get(dir) {
-                subs.iter().for_each(Subscriber::notify);
+        for dir in &woken {
+            if let Some(entry) = table.dirs.get(dir) {
+                entry.subs.iter().for_each(Subscriber::notify);
             }
         }
     }
@@ -246,7 +327,7 @@ fn poll_loop(inner: &Inner) {
         table
             .dirs
             .values()
-            .flat_map(|(_, s)| s)
+            .flat_map(|e| &e.subs)
             .for_each(Subscriber::notify);
     }
 }

@@ -154,3 +154,39 @@ fn client_vanishing_mid_idle_does_not_disturb_others() {
     let mut other = server.login();
     other.ok("SELECT INBOX");
 }
+
+/// Issue: once a folder had been selected, then deleted and created again
+/// (or renamed away and back), nobody idling on that name was told of new
+/// mail again: the watcher kept the watch of the vanished directory.
+#[test]
+fn idle_hears_of_mail_in_a_recreated_or_renamed_back_folder() {
+    let server = TestServer::start();
+    let mut admin = server.login();
+    admin.ok("CREATE Foo");
+    admin.ok("SELECT Foo");
+    admin.ok("UNSELECT");
+    // Deleted and created again.
+    admin.ok("DELETE Foo");
+    admin.ok("CREATE Foo");
+    let mut c = server.login();
+    c.ok("SELECT Foo");
+    c.send(b"i1 IDLE\r\n");
+    assert_eq!(c.line(), "+ idling");
+    admin.append("Foo", "", "Subject: one\r\n\r\n1\r\n");
+    expect_within(&mut c, "* 1 EXISTS", Duration::from_secs(5));
+    c.send(b"DONE\r\n");
+    assert!(c.read_reply("i1").tagged.starts_with("OK"));
+    c.ok("UNSELECT");
+    // Renamed away (and selected there), then back.
+    admin.ok("RENAME Foo Bar");
+    admin.ok("SELECT Bar");
+    admin.ok("UNSELECT");
+    admin.ok("RENAME Bar Foo");
+    c.ok("SELECT Foo");
+    c.send(b"i2 IDLE\r\n");
+    assert_eq!(c.line(), "+ idling");
+    admin.append("Foo", "", "Subject: two\r\n\r\n2\r\n");
+    expect_within(&mut c, "* 2 EXISTS", Duration::from_secs(5));
+    c.send(b"DONE\r\n");
+    assert!(c.read_reply("i2").tagged.starts_with("OK"));
+}
