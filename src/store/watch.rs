@@ -370,7 +370,7 @@ mod tests {
         assert!(wait_for(&a));
         drop(a);
         let table = super::super::lock(&w.inner.table);
-        assert!(table.dirs.values().all(|(_, subs)| subs.is_empty()));
+        assert!(table.dirs.values().all(|e| e.subs.is_empty()));
         drop(table);
         // A later subscriber reuses the watches still in place.
         let c = w.subscribe(dir.path());
