@@ -59,6 +59,7 @@ impl ServerContext {
             // the session in sync; beyond this it is cheaper to hang up.
             max_discard: (config.max_append_size as u64).saturating_mul(2),
         };
+        let watcher = crate::store::watch::Watcher::start();
         let config_limits = (config.max_sequence_ranges, config.max_search_depth);
         let trace_policy = TracePolicy {
             dir: config.trace_dir.clone(),
@@ -70,8 +71,8 @@ impl ServerContext {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         ServerContext {
-            registry: std::sync::Arc::new(crate::store::Registry::new()),
-            watcher: crate::store::watch::Watcher::start(),
+            registry: std::sync::Arc::new(crate::store::Registry::with_watcher(watcher.clone())),
+            watcher,
             throttle: FailureThrottle::new(config.auth_failure_delay, MAX_AUTH_FAILURE_DELAY),
             config,
             passwd,

@@ -97,6 +97,8 @@ impl From<names::NameError> for StoreError {
 #[derive(Default)]
 pub struct Registry {
     inner: Mutex<RegistryInner>,
+    /// Tells the states which changes came from outside (see `state`).
+    watcher: Option<watch::Watcher>,
 }
 
 #[derive(Default)]
@@ -108,6 +110,15 @@ struct RegistryInner {
 impl Registry {
     pub fn new() -> Registry {
         Registry::default()
+    }
+
+    /// A registry whose mailboxes ask `watcher` whether anyone else changed
+    /// them, instead of rescanning within the mtime window.
+    pub fn with_watcher(watcher: watch::Watcher) -> Registry {
+        Registry {
+            watcher: Some(watcher),
+            ..Registry::default()
+        }
     }
 
     /// The state for a mailbox directory, created empty on first use.
@@ -128,7 +139,9 @@ impl Registry {
             };
             inner.map.remove(&old);
         }
-        let state = Arc::new(Mutex::new(MailboxState::new(dir.to_path_buf())));
+        let mut fresh = MailboxState::new(dir.to_path_buf());
+        fresh.watcher = self.watcher.clone();
+        let state = Arc::new(Mutex::new(fresh));
         inner.map.insert(dir.to_path_buf(), Arc::clone(&state));
         inner.order.push_back(dir.to_path_buf());
         state
@@ -606,6 +619,7 @@ impl Store {
             };
             let file = maildir::cur_name(base, size, vsize, flags);
             let dest = dir.join("cur").join(&file);
+            st.expect_own("cur", &file);
             if let Err(e) = fs::rename(tmp, &dest) {
                 return Err((gone_if_missing(e), in_cur));
             }
@@ -650,6 +664,7 @@ impl Store {
         }
         let vsize = maildir::crlf_size(bytes);
         let file = maildir::cur_name(base, bytes.len() as u64, vsize, disk_flags);
+        st.expect_own("cur", &file);
         fs::rename(tmp, dir.join("cur").join(&file)).map_err(gone_if_missing)?;
         sync_dir(&dir.join("cur"));
         let root = self.root.clone();

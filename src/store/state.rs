@@ -128,6 +128,10 @@ pub struct MailboxState {
     extra_header: Vec<String>,
     stamps: Option<Stamps>,
     loaded: bool,
+    /// Tells whether anyone but this process changed the directories.
+    pub(super) watcher: Option<super::watch::Watcher>,
+    /// The watcher's generation when `new/` and `cur/` were last read.
+    scan_generation: Option<u64>,
 }
 
 /// One directory entry found by a scan.
@@ -155,6 +159,8 @@ impl MailboxState {
             extra_header: Vec::new(),
             stamps: None,
             loaded: false,
+            watcher: None,
+            scan_generation: None,
         }
     }
 
@@ -179,11 +185,25 @@ impl MailboxState {
     /// known one.
     pub fn sync(&mut self, new_uidvalidity: &dyn Fn() -> u32) -> Result<(), StoreError> {
         let now = SystemTime::now();
+        let generation = self.watcher.as_ref().and_then(|w| w.generation(&self.dir));
         let stamps = self.read_stamps()?;
         if self.loaded {
             if let Some(old) = self.stamps {
                 let dirty = old.new.recent(now) || old.cur.recent(now);
                 if old == stamps && !dirty {
+                    // Unchanged since the last scan: from here on the
+                    // watcher can vouch for it.
+                    if self.scan_generation.is_none() {
+                        self.scan_generation = generation;
+                    }
+                    return Ok(());
+                }
+                // Watched since the last scan and nothing but this process
+                // touched new/ or cur/ (its own changes are in memory
+                // already): the mtimes, recent or not, tell nothing new.
+                let untouched = generation.is_some() && generation == self.scan_generation;
+                if untouched && old.uidlist == stamps.uidlist && old.keywords == stamps.keywords {
+                    self.stamps = Some(stamps);
                     return Ok(());
                 }
             }
@@ -198,6 +218,11 @@ impl MailboxState {
             });
         }
         let mut found = self.scan()?;
+        log::debug!(
+            "{}: read new/ and cur/ ({} files)",
+            self.dir.display(),
+            found.len()
+        );
         let unknown = found
             .iter()
             .any(|f| !self.uid_of.contains_key(base_of(&f.file)));
@@ -215,6 +240,7 @@ impl MailboxState {
         }
         self.rebuild(found);
         self.stamps = Some(stamps);
+        self.scan_generation = generation;
         self.loaded = true;
         Ok(())
     }
@@ -569,6 +595,8 @@ impl MailboxState {
             let old = self.path_of(&self.messages[i]);
             let name = maildir::with_flags(&self.messages[i].file, Flags::default());
             let new = self.dir.join("cur").join(&name);
+            self.expect_own("new", &self.messages[i].file);
+            self.expect_own("cur", &name);
             match fs::rename(&old, &new) {
                 Ok(()) => {
                     let m = &mut self.messages[i];
@@ -597,6 +625,8 @@ impl MailboxState {
         let name = maildir::with_flags(&m.file, flags);
         let old = self.path_of(m);
         let new = self.dir.join("cur").join(&name);
+        self.expect_own(if m.in_new { "new" } else { "cur" }, &m.file);
+        self.expect_own("cur", &name);
         match fs::rename(&old, &new) {
             Ok(()) => {
                 let changed = self.messages[idx].flags != flags;
@@ -625,6 +655,15 @@ impl MailboxState {
     /// Forgets the stamps so the next sync reads the directories again.
     pub fn mark_dirty(&mut self) {
         self.stamps = None;
+        self.scan_generation = None;
+    }
+
+    /// Announces a change this process is about to make to `name` in
+    /// `sub` (`"new"` or `"cur"`), so it is not taken for an outside one.
+    pub fn expect_own(&self, sub: &'static str, name: &str) {
+        if let Some(w) = &self.watcher {
+            w.expect(&self.dir, sub, name);
+        }
     }
 
     /// Deletes the files of the given messages; returns the UIDs removed.
@@ -636,6 +675,8 @@ impl MailboxState {
                 continue;
             };
             let path = self.path_of(&self.messages[i]);
+            let m = &self.messages[i];
+            self.expect_own(if m.in_new { "new" } else { "cur" }, &m.file);
             match fs::remove_file(&path) {
                 Ok(()) => removed.push(uid),
                 // Gone already (another process expunged or renamed it):
@@ -784,7 +825,9 @@ impl MailboxState {
 
     /// Forget everything (the mailbox was deleted or renamed away).
     pub fn invalidate(&mut self) {
+        let watcher = self.watcher.take();
         *self = MailboxState::new(self.dir.clone());
+        self.watcher = watcher;
     }
 }
 

@@ -9,14 +9,24 @@
 //! `mio::Waker`, which ends its wait at once. Without inotify (or if it
 //! fails), the thread falls back to waking every subscriber once a second;
 //! a sync with nothing changed costs only three `stat()`s.
+//!
+//! The watcher also tells the store whether a watched mailbox changed in
+//! any way Roost itself did not make ([`Watcher::generation`]): a counter
+//! per mailbox moves on every event except those this process announced
+//! beforehand ([`Watcher::expect`], e.g. a STORE's rename). A mailbox whose
+//! counter has not moved since its last directory scan needs no new scan,
+//! even within the one-second window in which directory mtimes cannot be
+//! trusted; without that, every command after a flag change reread the
+//! whole folder for a second.
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use inotify::{Inotify, WatchDescriptor, WatchMask, Watches};
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Mailboxes whose directories stay watched; beyond this, watches of
 /// mailboxes nobody has selected are dropped (each costs 2 of the
@@ -53,17 +63,38 @@ struct Entry {
     /// watches of their own.
     wds: Vec<(WatchDescriptor, u64)>,
     subs: Vec<Subscriber>,
+    /// Moves on every change this process did not announce.
+    generation: u64,
 }
+
+/// The sub-directories watched, in the order of `Entry::wds`.
+const SUBDIRS: [&str; 2] = ["new", "cur"];
+
+/// How long an announced change waits for its event before it is dropped
+/// (a rename that failed after it was announced).
+const EXPECT_FOR: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
 struct Table {
     /// Mailbox directory → its inotify watches and subscribers.
     dirs: HashMap<PathBuf, Entry>,
-    /// Watch → the mailbox directories it serves. Several, when a
-    /// directory was watched under one name and renamed to another:
-    /// inotify gives the same inode the same watch.
-    by_wd: HashMap<WatchDescriptor, Vec<PathBuf>>,
+    /// Watch → the mailbox directories (and which sub-directory of each)
+    /// it serves. Several, when a directory was watched under one name and
+    /// renamed to another: inotify gives the same inode the same watch.
+    by_wd: HashMap<WatchDescriptor, Vec<(PathBuf, &'static str)>>,
+    /// Changes this process announced: (mailbox, sub-directory, file name)
+    /// → when, until their event arrives.
+    expected: HashMap<(PathBuf, &'static str, String), Instant>,
     next_id: u64,
+}
+
+/// The inotify instance and its read buffer. Whoever holds the lock reads
+/// and applies every queued event: the watcher thread when the descriptor
+/// becomes readable, or a session that must know every change made so far
+/// before it trusts a generation.
+struct Reader {
+    inotify: Inotify,
+    buf: Vec<u8>,
 }
 
 struct Inner {
@@ -71,12 +102,19 @@ struct Inner {
     /// Handle to add and remove inotify watches from session threads;
     /// None when falling back to polling.
     watches: Mutex<Option<Watches>>,
+    reader: Mutex<Option<Reader>>,
 }
 
 /// The server's watcher; cheap to clone.
 #[derive(Clone)]
 pub struct Watcher {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Watcher")
+    }
 }
 
 /// A session's interest in one mailbox; dropping it unsubscribes.
@@ -123,22 +161,52 @@ impl Watcher {
                 None
             }
         };
+        let fd = inotify.as_ref().map(|i| i.as_raw_fd());
         let inner = Arc::new(Inner {
             table: Mutex::new(Table::default()),
             watches: Mutex::new(inotify.as_ref().map(Inotify::watches)),
+            reader: Mutex::new(inotify.map(|inotify| Reader {
+                inotify,
+                buf: vec![0u8; 64 * 1024],
+            })),
         });
         let thread_inner = Arc::clone(&inner);
-        let spawned =
-            std::thread::Builder::new()
-                .name("watcher".into())
-                .spawn(move || match inotify {
-                    Some(i) => inotify_loop(&thread_inner, i),
-                    None => poll_loop(&thread_inner),
-                });
+        let spawned = std::thread::Builder::new()
+            .name("watcher".into())
+            .spawn(move || match fd {
+                Some(fd) => inotify_loop(&thread_inner, fd),
+                None => poll_loop(&thread_inner),
+            });
         if let Err(e) = spawned {
             log::error!("cannot start the watcher thread: {e}");
         }
         Watcher { inner }
+    }
+
+    /// How many changes this process did not make have been seen in the
+    /// mailbox in `dir` since it was first watched, counting every event
+    /// queued before this call; None when it is not watched (then only
+    /// the directories' stamps can tell).
+    pub fn generation(&self, dir: &Path) -> Option<u64> {
+        drain(&self.inner);
+        let table = super::lock(&self.inner.table);
+        table
+            .dirs
+            .get(dir)
+            .filter(|e| e.wds.len() == SUBDIRS.len())
+            .map(|e| e.generation)
+    }
+
+    /// Announces that this process is about to create, rename or remove
+    /// `name` in `sub` (`"new"` or `"cur"`) of the mailbox in `dir`, so
+    /// its event does not count as an outside change.
+    pub fn expect(&self, dir: &Path, sub: &'static str, name: &str) {
+        let mut table = super::lock(&self.inner.table);
+        if table.dirs.get(dir).is_some_and(|e| !e.wds.is_empty()) {
+            table
+                .expected
+                .insert((dir.to_path_buf(), sub, name.to_string()), Instant::now());
+        }
     }
 
     /// Subscribes to changes of the mailbox in `dir`.
@@ -199,6 +267,10 @@ impl Watcher {
         for (wd, _) in old {
             forget_path(table, &wd, dir);
         }
+        if let Some(entry) = table.dirs.get_mut(dir) {
+            // Other directories under this name: what they hold is news.
+            entry.generation += 1;
+        }
         let mask = WatchMask::CREATE
             | WatchMask::DELETE
             | WatchMask::MOVED_FROM
@@ -207,20 +279,20 @@ impl Watcher {
             | WatchMask::DELETE_SELF
             | WatchMask::MOVE_SELF;
         let mut wds = Vec::new();
-        for sub in ["new", "cur"] {
+        for sub in SUBDIRS {
             let path = dir.join(sub);
             let Ok(meta) = std::fs::symlink_metadata(&path) else {
                 continue;
             };
             match watches.add(&path, mask) {
-                Ok(wd) => wds.push((wd, meta.ino())),
+                Ok(wd) => {
+                    let paths = table.by_wd.entry(wd.clone()).or_default();
+                    if !paths.iter().any(|(p, _)| p == dir) {
+                        paths.push((dir.to_path_buf(), sub));
+                    }
+                    wds.push((wd, meta.ino()));
+                }
                 Err(e) => log::warn!("cannot watch {}: {e}", path.display()),
-            }
-        }
-        for (wd, _) in &wds {
-            let paths = table.by_wd.entry(wd.clone()).or_default();
-            if !paths.iter().any(|p| p == dir) {
-                paths.push(dir.to_path_buf());
             }
         }
         table.dirs.entry(dir.to_path_buf()).or_default().wds = wds;
@@ -257,7 +329,7 @@ fn forget_path(table: &mut Table, wd: &WatchDescriptor, dir: &Path) -> bool {
     let Some(paths) = table.by_wd.get_mut(wd) else {
         return true;
     };
-    paths.retain(|p| p != dir);
+    paths.retain(|(p, _)| p != dir);
     if paths.is_empty() {
         table.by_wd.remove(wd);
         return true;
@@ -265,58 +337,134 @@ fn forget_path(table: &mut Table, wd: &WatchDescriptor, dir: &Path) -> bool {
     false
 }
 
-fn inotify_loop(inner: &Inner, mut inotify: Inotify) {
-    let mut buf = vec![0u8; 64 * 1024];
+/// Waits for the inotify descriptor to become readable and applies what
+/// it holds, for ever (a session may have applied the events already).
+fn inotify_loop(inner: &Inner, fd: std::os::unix::io::RawFd) {
+    let ready = mio::Poll::new().and_then(|poll| {
+        poll.registry().register(
+            &mut mio::unix::SourceFd(&fd),
+            mio::Token(0),
+            mio::Interest::READABLE,
+        )?;
+        Ok(poll)
+    });
+    let mut poll = match ready {
+        Ok(p) => p,
+        Err(e) => {
+            log::error!("cannot wait on inotify ({e}); falling back to polling");
+            stop_inotify(inner);
+            return poll_loop(inner);
+        }
+    };
+    let mut events = mio::Events::with_capacity(4);
     loop {
-        let events = match inotify.read_events_blocking(&mut buf) {
+        match poll.poll(&mut events, None) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                log::error!("inotify wait failed ({e}); falling back to polling");
+                stop_inotify(inner);
+                return poll_loop(inner);
+            }
+        }
+        if !drain(inner) {
+            stop_inotify(inner);
+            return poll_loop(inner);
+        }
+    }
+}
+
+/// Inotify broke: no watch can be trusted, no generation is given out.
+fn stop_inotify(inner: &Inner) {
+    *super::lock(&inner.watches) = None;
+    *super::lock(&inner.reader) = None;
+    let mut table = super::lock(&inner.table);
+    for entry in table.dirs.values_mut() {
+        entry.wds.clear();
+    }
+}
+
+/// Reads and applies every queued inotify event; false if inotify failed.
+fn drain(inner: &Inner) -> bool {
+    let mut reader = super::lock(&inner.reader);
+    let Some(Reader { inotify, buf }) = reader.as_mut() else {
+        return true;
+    };
+    // Bounded: the queue holds at most max_queued_events (16,384) anyway.
+    for _ in 0..1024 {
+        let events = match inotify.read_events(buf) {
             Ok(events) => events,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 log::error!("inotify failed ({e}); falling back to polling");
-                *super::lock(&inner.watches) = None;
-                return poll_loop(inner);
+                return false;
             }
         };
-        let mut table = super::lock(&inner.table);
-        let mut woken: Vec<PathBuf> = Vec::new();
-        let mut dead: Vec<WatchDescriptor> = Vec::new();
-        for event in events {
-            if event.mask.contains(inotify::EventMask::Q_OVERFLOW) {
-                // Events were lost: everyone rescans.
-                table
-                    .dirs
-                    .values()
-                    .flat_map(|e| &e.subs)
-                    .for_each(Subscriber::notify);
-                continue;
-            }
-            if let Some(dirs) = table.by_wd.get(&event.wd) {
-                for dir in dirs {
-                    if !woken.contains(dir) {
-                        woken.push(dir.clone());
-                    }
-                }
-            }
-            // The kernel dropped the watch (its directory was deleted):
-            // the next subscriber to that name adds a fresh one.
-            if event.mask.contains(inotify::EventMask::IGNORED) {
-                dead.push(event.wd.clone());
-            }
-        }
-        for wd in dead {
-            if let Some(dirs) = table.by_wd.remove(&wd) {
-                for dir in dirs {
-                    if let Some(entry) = table.dirs.get_mut(&dir) {
-                        entry.wds.retain(|(w, _)| *w != wd);
-                    }
-                }
-            }
-        }
-        for dir in &woken {
-            if let Some(entry) = table.dirs.get(dir) {
+        apply(inner, events);
+    }
+    true
+}
+
+/// Wakes the subscribers of every mailbox an event concerns and moves the
+/// generation of those it changed from outside.
+fn apply<'a>(inner: &Inner, events: impl Iterator<Item = inotify::Event<&'a std::ffi::OsStr>>) {
+    use inotify::EventMask;
+    let mut table = super::lock(&inner.table);
+    let table = &mut *table;
+    let mut woken: Vec<PathBuf> = Vec::new();
+    let mut dead: Vec<WatchDescriptor> = Vec::new();
+    for event in events {
+        if event.mask.contains(EventMask::Q_OVERFLOW) {
+            // Events were lost: everyone rescans.
+            for entry in table.dirs.values_mut() {
+                entry.generation += 1;
                 entry.subs.iter().for_each(Subscriber::notify);
             }
+            continue;
         }
+        // The kernel dropped the watch (its directory was deleted): the
+        // next subscriber to that name adds a fresh one.
+        if event.mask.contains(EventMask::IGNORED) {
+            dead.push(event.wd.clone());
+        }
+        let Some(dirs) = table.by_wd.get(&event.wd) else {
+            continue;
+        };
+        for (dir, sub) in dirs {
+            if !woken.contains(dir) {
+                woken.push(dir.clone());
+            }
+            let name = event.name.map(|n| n.to_string_lossy().into_owned());
+            let ours = name
+                .and_then(|n| table.expected.remove(&(dir.clone(), *sub, n)))
+                .is_some();
+            if !ours {
+                if let Some(entry) = table.dirs.get_mut(dir) {
+                    entry.generation += 1;
+                }
+            }
+        }
+    }
+    for wd in dead {
+        if let Some(dirs) = table.by_wd.remove(&wd) {
+            for (dir, _) in dirs {
+                if let Some(entry) = table.dirs.get_mut(&dir) {
+                    entry.wds.retain(|(w, _)| *w != wd);
+                }
+            }
+        }
+    }
+    for dir in &woken {
+        if let Some(entry) = table.dirs.get(dir) {
+            entry.subs.iter().for_each(Subscriber::notify);
+        }
+    }
+    if table.expected.len() > 64 {
+        let now = Instant::now();
+        table
+            .expected
+            .retain(|_, at| now.duration_since(*at) < EXPECT_FOR);
     }
 }
 
@@ -335,7 +483,6 @@ fn poll_loop(inner: &Inner) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
 
     fn wait_for(sub: &Subscription) -> bool {
         let deadline = Instant::now() + Duration::from_secs(5);
