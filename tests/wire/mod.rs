@@ -16,6 +16,7 @@ mod logging;
 mod mailbox;
 mod multiappend;
 mod namespace;
+mod other_sessions;
 mod search;
 mod sessions;
 mod special_use_clients;
