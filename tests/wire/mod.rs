@@ -7,6 +7,7 @@ mod condstore;
 mod consistency;
 mod copy;
 mod esearch;
+mod esearch_modseq;
 mod hostile;
 mod idle;
 mod isolation;
