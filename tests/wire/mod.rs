@@ -1,6 +1,7 @@
 //! Wire-level tests: raw IMAP over real sockets against the real binary.
 
 mod auth;
+mod binary;
 mod cache;
 mod compress;
 mod condstore;
