@@ -19,6 +19,7 @@ mod mailbox;
 mod multiappend;
 mod namespace;
 mod other_sessions;
+mod recent;
 mod search;
 mod sessions;
 mod special_use_clients;
