@@ -71,6 +71,10 @@ const ITEMS: &[(&str, &str)] = &[
 
 /// Deliberate differences: `(message, response item, reason)`.
 const ALLOWED: &[(&str, &str, &str)] = &[
+    // A good part 1 beside a part that cannot be decoded.
+    ("py_msg_15", "BINARY.SIZE[1]", SIZE_OF_GOOD_PART),
+    ("own_qp_bad", "BINARY.SIZE[1]", SIZE_OF_GOOD_PART),
+    ("own_cte_variants", "BINARY.SIZE[1]", SIZE_OF_GOOD_PART),
     ("own_base64_truncated", "BINARY[1]", BASE64_TRUNCATED),
     ("own_base64_truncated", "BINARY[1]<3>", BASE64_TRUNCATED),
     ("own_base64_truncated", "BINARY.SIZE[1]", BASE64_TRUNCATED),
@@ -1019,6 +1023,15 @@ fn generated_messages_get_dovecots_answers() {
 
 /// Deliberate differences in the generated corpus (see [`ALLOWED`]).
 const GENERATED_ALLOWED: &[(&str, &str, &str)] = &[
+    // A good part 1 beside a part that cannot be decoded.
+    ("gen_010", "BINARY.SIZE[1]", SIZE_OF_GOOD_PART),
+    ("gen_013", "BINARY.SIZE[1]", SIZE_OF_GOOD_PART),
+    ("gen_060", "BINARY.SIZE[1]", SIZE_OF_GOOD_PART),
+    ("gen_098", "BINARY.SIZE[1]", SIZE_OF_GOOD_PART),
+    ("gen_122", "BINARY.SIZE[1]", SIZE_OF_GOOD_PART),
+    ("gen_157", "BINARY.SIZE[1]", SIZE_OF_GOOD_PART),
+    ("gen_181", "BINARY.SIZE[1]", SIZE_OF_GOOD_PART),
+    ("gen_235", "BINARY.SIZE[1]", SIZE_OF_GOOD_PART),
     // Base64 cut short.
     ("gen_008", "BINARY[1]", BASE64_TRUNCATED),
     ("gen_008", "BINARY[]", BASE64_TRUNCATED),
@@ -1037,6 +1050,10 @@ const GENERATED_ALLOWED: &[(&str, &str, &str)] = &[
     ("gen_194", "BINARY.SIZE[1]", SIZE_BOOKKEEPING),
     ("gen_226", "BINARY.SIZE[1]", SIZE_BOOKKEEPING),
 ];
+
+const SIZE_OF_GOOD_PART: &str = "Dovecot decodes the whole message for BINARY.SIZE and refuses \
+     the size of a part it serves with BINARY when another part cannot be decoded; Roost gives \
+     the size of what BINARY returns (RFC 3516 §4.3: the two must match)";
 
 const SHORT_LITERAL: &str = "Dovecot announces a longer literal than it has bytes for and \
      drops the connection; Roost announces and sends the same bytes";

@@ -25,7 +25,10 @@ pub fn noop(_s: &mut Session) -> Result<Tagged, Error> {
 }
 
 /// RFC 3501 §6.1.3: untagged BYE, then the tagged OK; the loop closes.
+/// The mailbox is closed first, as Dovecot does: nothing may follow the
+/// BYE but the OK, not even updates for a mailbox deleted meanwhile.
 pub fn logout(s: &mut Session) -> Result<Tagged, Error> {
+    s.deselect();
     s.out.untagged_status(Status::Bye, None, "Logging out.");
     s.state = State::Logout;
     Ok(Tagged::ok("Logout completed."))

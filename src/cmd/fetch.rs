@@ -187,7 +187,14 @@ pub fn fetch(
         };
         let crlf = content.as_deref().map(message::to_crlf);
         let parsed = match &crlf {
-            Some(c) if needs_parse => Some(Message::parse(c)),
+            Some(c) if needs_parse => {
+                let parsed = Message::parse(c);
+                // BINARY serves binary content as stored (bare LFs kept).
+                Some(match content.as_deref() {
+                    Some(stored) => parsed.with_stored(stored),
+                    None => parsed,
+                })
+            }
             _ => None,
         };
         // Rendered once: the cache keeps it and this response uses it.
@@ -513,6 +520,14 @@ fn write_message(
     let Some(sel) = s.selected.as_mut() else {
         return Ok(());
     };
+    // BINARY items are decoded before anything is written: a part that
+    // cannot be served fails the command with nothing sent for this
+    // message (no half FETCH response).
+    let decoded = items
+        .iter()
+        .map(|item| decode(item, msg))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(binary_error)?;
     let recent = sel.is_recent(uid);
     let keywords = sel.keywords().to_vec();
     let flags_changed = seen_set && sel.reported_flags(msn) != snap.flags;
@@ -532,7 +547,7 @@ fn write_message(
         first = false;
     }
     let mut flags_written = false;
-    for item in items {
+    for (item, decoded) in items.iter().zip(decoded) {
         if matches!(item, FetchAtt::Uid) {
             continue;
         }
@@ -550,19 +565,6 @@ fn write_message(
             }
             continue;
         }
-        let decoded = match decode(item, msg) {
-            Ok(d) => d,
-            Err(e) => {
-                // Dovecot ends the response with what was written so far
-                // (the UID if nothing, as "FETCH ()" is not allowed) and
-                // fails the command: RFC 3516 §4.3 for an unknown encoding.
-                if first {
-                    out.raw("UID ").number(uid.into());
-                }
-                out.raw(")").crlf();
-                return Err(binary_error(e));
-            }
-        };
         if !first {
             out.sp();
         }

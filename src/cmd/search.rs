@@ -54,7 +54,7 @@ pub fn search(
     }
     let outcome = find(s, charset, keys, uid);
     let save = ret.is_some_and(|r| r.save);
-    let (found, lost, top_modseq) = match outcome {
+    let (found, modseqs, lost) = match outcome {
         Ok(v) => v,
         Err(e) => {
             // RFC 5182 §2.1: a SAVE search that fails with NO leaves `$`
@@ -73,7 +73,8 @@ pub fn search(
             }
             // RFC 7162 §3.1.6: the highest modseq of what was found.
             if by_modseq && !found.is_empty() {
-                s.out.raw(" (MODSEQ ").number(top_modseq).raw(")");
+                let top = modseqs.iter().copied().max().unwrap_or(0);
+                s.out.raw(" (MODSEQ ").number(top).raw(")");
             }
             s.out.crlf();
         }
@@ -83,7 +84,7 @@ pub fn search(
             }
             if r.wants_response() {
                 // RFC 7162 §3.1.10: MODSEQ in ESEARCH when asked by MODSEQ.
-                let modseq = (by_modseq && !found.is_empty()).then_some(top_modseq);
+                let modseq = (by_modseq && !found.is_empty()).then(|| result_modseq(&r, &modseqs));
                 write_esearch(&mut s.out, tag, uid, &r, &found, modseq);
             }
         }
@@ -178,6 +179,19 @@ pub fn write_set(out: &mut ResponseBuf, numbers: &[u32]) {
     }
 }
 
+/// RFC 4731 §3.2: the MODSEQ result option of an ESEARCH. With MIN and/or
+/// MAX and neither ALL nor COUNT it covers only the messages returned
+/// (the one, or the higher of the two); otherwise every match. `modseqs`
+/// are the matches' mod-sequences in ascending message order.
+fn result_modseq(r: &SearchReturn, modseqs: &[u64]) -> u64 {
+    if (r.min || r.max) && !r.all && !r.count {
+        let min = modseqs.first().filter(|_| r.min);
+        let max = modseqs.last().filter(|_| r.max);
+        return min.max(max).copied().unwrap_or(0);
+    }
+    modseqs.iter().copied().max().unwrap_or(0)
+}
+
 /// Whether a search program uses the MODSEQ key anywhere.
 fn has_modseq(key: &SearchKey) -> bool {
     match key {
@@ -190,14 +204,14 @@ fn has_modseq(key: &SearchKey) -> bool {
 }
 
 /// Runs the search: the matching numbers (UIDs with `uid`), ascending;
-/// whether some message could not be judged because it was expunged; and
-/// the highest modseq among the matches.
+/// their mod-sequences, in the same order; and whether some message could
+/// not be judged because it was expunged.
 fn find(
     s: &Session,
     charset: Option<&str>,
     keys: &[SearchKey],
     uid: bool,
-) -> Result<(Vec<u32>, bool, u64), Error> {
+) -> Result<(Vec<u32>, Vec<u64>, bool), Error> {
     let (Some(sel), Some(user)) = (s.selected.as_ref(), s.user.as_ref()) else {
         return Err(Error::bad("No mailbox selected."));
     };
@@ -210,7 +224,6 @@ fn find(
     let mut found = Vec::new();
     let mut pending = Vec::new();
     let mut lost = false;
-    let mut top_modseq = 0u64;
     let query = {
         let mut st = lock(&state);
         // Flag changes other programs made since the last command count.
@@ -229,10 +242,7 @@ fn find(
             };
             let vsize = pos.and_then(|p| st.messages[p].vsize);
             match query.eval(&facts, &mut IndexOnly { vsize }) {
-                Ok(Some(true)) => {
-                    top_modseq = top_modseq.max(facts.modseq);
-                    found.push(number(&facts));
-                }
+                Ok(Some(true)) => found.push((number(&facts), facts.modseq)),
                 Ok(Some(false)) => {}
                 // Only the contents can tell; an expunged message has none.
                 Ok(None) | Err(_) if pos.is_some() => pending.push(Pending { facts, vsize }),
@@ -270,10 +280,7 @@ fn find(
                     learned.push((p.facts.uid, v));
                 }
                 match outcome {
-                    Ok(Some(true)) => {
-                        top_modseq = top_modseq.max(p.facts.modseq);
-                        found.push(number(&p.facts));
-                    }
+                    Ok(Some(true)) => found.push((number(&p.facts), p.facts.modseq)),
                     Ok(_) => {}
                     Err(Stop::Gone) => match relocate(user, &state, p.facts.uid)? {
                         // Renamed by a flag change meanwhile: read it there.
@@ -302,8 +309,9 @@ fn find(
     }
 
     found.sort_unstable();
-    found.dedup();
-    Ok((found, lost, top_modseq))
+    found.dedup_by_key(|&mut (n, _)| n);
+    let (found, modseqs) = found.into_iter().unzip();
+    Ok((found, modseqs, lost))
 }
 
 /// Where a message's file is now, after a fresh look at the disk; `None`

@@ -2,6 +2,8 @@
 //! renames in the Maildir; new keywords get letters in `dovecot-keywords`.
 //! With RFC 7162 `UNCHANGEDSINCE`, messages changed since the client's
 //! mod-sequence are left alone and listed in `[MODIFIED ...]`.
+//! Messages another session expunged meanwhile are skipped and the STORE
+//! still succeeds (RFC 2180 §4.2.1), as with Dovecot.
 
 use crate::error::{Error, Tagged};
 use crate::proto::types::{Flag, SequenceSet, StoreMode};
@@ -52,10 +54,14 @@ pub fn store(
     let state = Arc::clone(sel.state());
     let mut results: Vec<(u32, u32, Flags, u64)> = Vec::with_capacity(targets.len());
     let mut modified: Vec<u32> = Vec::new();
-    let mut missing = false;
     {
         let mut st = lock(&state);
         let create = mode != StoreMode::Remove;
+        if unchanged_since.is_some() {
+            // The test is against the current mod-sequences: another
+            // process may have changed flags on disk since the last sync.
+            user.store.sync(&mut st)?;
+        }
         let letters = user.store.keywords_for(&mut st, &keyword_names, create)?;
         let mut change = Flags {
             system,
@@ -70,10 +76,12 @@ pub fn store(
                 let Some(i) = st.position(uid) else { break };
                 let old = st.messages[i].flags;
                 if let Some(limit) = unchanged_since {
-                    // UNCHANGEDSINCE 0 always fails (RFC 7162 §3.1.3, example 8).
-                    if st.messages[i].modseq > limit
-                        && (limit == 0 || !untouched(mode, old, sel.reported_flags(msn), change))
-                    {
+                    // One mod-sequence per message, as Dovecot keeps: any
+                    // change after `limit` fails the test. (§3.1.12's
+                    // shortcut would compare with what this session was
+                    // told, which may already include that change.)
+                    // UNCHANGEDSINCE 0 always fails (example 8).
+                    if st.messages[i].modseq > limit || limit == 0 {
                         modified.push(if uid_mode { uid } else { msn });
                         break;
                     }
@@ -99,10 +107,8 @@ pub fn store(
                     user.store.sync(&mut st)?;
                 }
             }
-            match done {
-                Some((f, ms)) => results.push((msn, uid, f, ms)),
-                None if modified.last() == Some(&if uid_mode { uid } else { msn }) => {}
-                None => missing = true,
+            if let Some((f, ms)) = done {
+                results.push((msn, uid, f, ms));
             }
         }
         st.flush_modseq();
@@ -128,12 +134,6 @@ pub fn store(
             condstore.then_some(modseq),
         );
     }
-    if missing {
-        return Err(Error::no(
-            Some(crate::proto::encode::Code::Other("EXPUNGEISSUED".into())),
-            "Some of the messages no longer exist.",
-        ));
-    }
     if !modified.is_empty() {
         modified.sort_unstable();
         let set = super::copy::uid_set(&modified);
@@ -143,13 +143,4 @@ pub fn store(
         ));
     }
     Ok(Tagged::ok("Store completed."))
-}
-
-/// RFC 7162 §3.1.12: a +FLAGS/-FLAGS whose flags the other change did not
-/// touch (as far as this client was told) may go ahead, so clients see no
-/// needless MODIFIED.
-fn untouched(mode: StoreMode, now: Flags, reported: Flags, change: Flags) -> bool {
-    mode != StoreMode::Replace
-        && now.system & change.system == reported.system & change.system
-        && now.keywords & change.keywords == reported.keywords & change.keywords
 }

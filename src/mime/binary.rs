@@ -3,6 +3,12 @@
 //! decoded and the header of each decoded leaf says
 //! `Content-Transfer-Encoding: binary`, as Dovecot does it.
 //!
+//! Everything is served in CRLF form (§6: text lines end in CRLF) except
+//! the content of `binary` parts in a file stored with CRLF line ends (as
+//! Roost stores what clients send): it is not text, so it comes from the
+//! bytes as stored and a bare LF in it stays a bare LF. In a file stored
+//! with LF line ends (Dovecot, most MDAs) every LF stands for a CRLF.
+//!
 //! The decoders are strict on purpose: RFC 3516 §4.1 lets a server refuse
 //! what it cannot decode, and Dovecot answers `NO [PARSE]` to base64 with
 //! stray characters or quoted-printable with a bad `=` sequence. mailparse
@@ -78,8 +84,63 @@ fn parse_cte(value: &[u8]) -> Cte {
     }
 }
 
+/// The message a conversion reads.
+#[derive(Clone, Copy)]
+pub(crate) struct Source<'a> {
+    /// The CRLF form the part tree indexes.
+    pub crlf: &'a [u8],
+    /// The bytes as stored (`crlf` is `to_crlf` of them), if known.
+    pub stored: Option<&'a [u8]>,
+}
+
+/// Whether a stored message uses CRLF line ends, judged by its first line.
+fn first_line_ends_in_crlf(stored: &[u8]) -> bool {
+    memchr::memchr(b'\n', stored).is_some_and(|i| i > 0 && stored[i - 1] == b'\r')
+}
+
+/// Maps offsets in the CRLF form back to the stored bytes: `to_crlf` put
+/// one CR before each bare LF, so an offset moves back by the number of
+/// CRs added before it.
+struct StoredMap<'a> {
+    bytes: &'a [u8],
+    /// Offsets of the bare LFs in `bytes`, ascending.
+    bare_lfs: Vec<usize>,
+}
+
+impl<'a> StoredMap<'a> {
+    fn new(bytes: &'a [u8]) -> StoredMap<'a> {
+        let bare_lfs = memchr::memchr_iter(b'\n', bytes)
+            .filter(|&i| i == 0 || bytes[i - 1] != b'\r')
+            .collect();
+        StoredMap { bytes, bare_lfs }
+    }
+
+    fn offset(&self, crlf_pos: usize) -> usize {
+        // The k-th added CR sits at bare_lfs[k] + k in the CRLF form, an
+        // ascending sequence: binary search for how many lie before.
+        let (mut lo, mut hi) = (0, self.bare_lfs.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.bare_lfs[mid] + mid < crlf_pos {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        crlf_pos.saturating_sub(lo)
+    }
+
+    /// The stored bytes of a CRLF range.
+    fn slice(&self, start: usize, end: usize) -> Option<&'a [u8]> {
+        self.bytes.get(self.offset(start)..self.offset(end))
+    }
+}
+
 struct Converter<'a> {
     msg: &'a [u8],
+    stored: Option<StoredMap<'a>>,
+    /// Some binary content came from the stored bytes.
+    from_stored: bool,
     parts: &'a [Part],
     out: Vec<u8>,
     /// Copying of unconverted bytes resumes here (0: nothing pending).
@@ -94,13 +155,20 @@ struct Converter<'a> {
 
 /// Decodes part `idx`, with its header when `include_header`.
 pub(crate) fn convert(
-    msg: &[u8],
+    source: Source<'_>,
     parts: &[Part],
     idx: usize,
     include_header: bool,
 ) -> Result<Binary, BinaryError> {
+    let msg = source.crlf;
     let mut c = Converter {
         msg,
+        // Only a message that had bare LFs differs from its CRLF form.
+        stored: source
+            .stored
+            .filter(|s| s.len() != msg.len() && first_line_ends_in_crlf(s))
+            .map(StoredMap::new),
+        from_stored: false,
         parts,
         out: Vec::new(),
         copy_start: 0,
@@ -114,7 +182,7 @@ pub(crate) fn convert(
     }
     let literal8 = c.converted || c.has_nuls;
     let mut data = c.out;
-    if !c.converted {
+    if !c.converted && !c.from_stored {
         // Nothing decoded: Dovecot serves the original bytes, cut to the
         // length of what it built (which differs only if a header of an
         // empty encoded part was rewritten).
@@ -203,7 +271,17 @@ impl Converter<'_> {
                 {
                     self.has_nuls = true;
                 }
-                self.out.extend_from_slice(body);
+                let stored = match (cte, &self.stored) {
+                    (Cte::Binary, Some(map)) => map.slice(part.header_end, part.end),
+                    _ => None,
+                };
+                match stored {
+                    Some(exact) => {
+                        self.out.extend_from_slice(exact);
+                        self.from_stored = true;
+                    }
+                    None => self.out.extend_from_slice(body),
+                }
             }
         }
         self.copy_start = part.end;

@@ -44,6 +44,9 @@ use std::borrow::Cow;
 pub struct Message<'a> {
     raw: &'a [u8],
     parts: Vec<parser::Part>,
+    /// The bytes as stored, when known: binary content is served from
+    /// them, bare LFs and all (RFC 3516 §4.3 returns it undecoded).
+    stored: Option<&'a [u8]>,
 }
 
 impl<'a> Message<'a> {
@@ -53,7 +56,15 @@ impl<'a> Message<'a> {
         Message {
             raw,
             parts: parser::parse(raw),
+            stored: None,
         }
+    }
+
+    /// Adds the message as stored, `raw` being its CRLF form
+    /// ([`crate::message::to_crlf`] of it), for `binary`.
+    pub fn with_stored(mut self, stored: &'a [u8]) -> Message<'a> {
+        self.stored = Some(stored);
+        self
     }
 
     /// The whole message.
@@ -114,11 +125,15 @@ impl<'a> Message<'a> {
     /// whole message with every leaf decoded. A part that does not exist
     /// is empty.
     pub fn binary(&self, part: &[u32]) -> Result<Binary, BinaryError> {
+        let source = binary::Source {
+            crlf: self.raw,
+            stored: self.stored,
+        };
         if part.is_empty() {
-            return binary::convert(self.raw, &self.parts, 0, true);
+            return binary::convert(source, &self.parts, 0, true);
         }
         match section::find(&self.parts, part) {
-            Some(idx) => binary::convert(self.raw, &self.parts, idx, false),
+            Some(idx) => binary::convert(source, &self.parts, idx, false),
             None => Ok(Binary {
                 data: Vec::new(),
                 literal8: false,
@@ -127,17 +142,11 @@ impl<'a> Message<'a> {
     }
 
     /// `BINARY.SIZE[part]`: the length of what `BINARY[part]` returns (0
-    /// for a part that does not exist). Like Dovecot it decodes the whole
-    /// message first, so a part that cannot be decoded anywhere in it
-    /// fails the item.
+    /// for a part that does not exist), and refused exactly when it is
+    /// (RFC 3516 §4.3: the sizes must match). Dovecot decodes the whole
+    /// message first and so refuses the size of a good part beside a bad
+    /// one; Roost does not.
     pub fn binary_size(&self, part: &[u32]) -> Result<u64, BinaryError> {
-        if section::find(&self.parts, part).is_none() {
-            return Ok(0);
-        }
-        let whole = binary::convert(self.raw, &self.parts, 0, true)?;
-        if part.is_empty() {
-            return Ok(whole.data.len() as u64);
-        }
         Ok(self.binary(part)?.data.len() as u64)
     }
 }

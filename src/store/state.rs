@@ -211,6 +211,9 @@ impl MailboxState {
         if !self.loaded || stamps.uidlist != self.stamps.and_then(|s| s.uidlist) {
             self.read_uidlist()?;
         }
+        // No uidlist on the first look: no IMAP server has opened this
+        // mailbox, so (as with Dovecot) every message in it is \Recent.
+        let never_opened = !self.loaded && self.uidvalidity == 0;
         if !self.loaded || stamps.keywords != self.stamps.and_then(|s| s.keywords) {
             self.keywords = Keywords::load(&self.dir).unwrap_or_else(|e| {
                 log::warn!("{}: cannot read dovecot-keywords: {e}", self.dir.display());
@@ -239,6 +242,9 @@ impl MailboxState {
             drop(lock);
         }
         self.rebuild(found);
+        if never_opened {
+            self.first_recent_uid = 1;
+        }
         self.stamps = Some(stamps);
         self.scan_generation = generation;
         self.loaded = true;

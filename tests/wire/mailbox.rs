@@ -496,12 +496,12 @@ fn odd_trees_are_served_without_error() {
     let r = c.ok("SELECT INBOX");
     assert!(r.untagged.contains(&"* 2 EXISTS".to_string()), "{r:?}");
     let r = c.ok("FETCH 1:* (UID FLAGS)");
-    // UIDs in delivery order: the older cur/ message first. Only what was
-    // found in new/ is \Recent (as Dovecot does it).
+    // UIDs in delivery order: the older cur/ message first. A mailbox no
+    // server has opened (no uidlist) is all \Recent, as with Dovecot.
     assert_eq!(
         r.untagged,
         vec![
-            "* 1 FETCH (UID 1 FLAGS (\\Seen))",
+            "* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent))",
             "* 2 FETCH (UID 2 FLAGS (\\Recent))"
         ]
     );

@@ -1,12 +1,14 @@
 //! Wire-level tests: raw IMAP over real sockets against the real binary.
 
 mod auth;
+mod binary;
 mod cache;
 mod compress;
 mod condstore;
 mod consistency;
 mod copy;
 mod esearch;
+mod esearch_modseq;
 mod hostile;
 mod idle;
 mod isolation;
@@ -16,6 +18,8 @@ mod logging;
 mod mailbox;
 mod multiappend;
 mod namespace;
+mod other_sessions;
+mod recent;
 mod safety;
 mod search;
 mod sessions;
