@@ -133,3 +133,31 @@ fn cargo_run_picks_the_server() {
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(!text.contains("could not determine which binary"), "{text}");
 }
+
+/// README's quick start is two commands, the demo and `tests/run`, and CI
+/// runs that same `tests/run`, which holds the only package list.
+#[test]
+fn quick_start_is_two_commands_and_ci_runs_the_second() {
+    let readme = read("README.md");
+    let start = readme.find("## Quick start").expect("a quick start");
+    let block = &readme[start..];
+    let open = block.find("```\n").expect("a code block") + 4;
+    let close = open + block[open..].find("```").expect("closed");
+    let commands: Vec<&str> = block[open..close]
+        .lines()
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(commands, ["cargo run --release -- demo", "tests/run"]);
+    let ci = read(".ci/run");
+    assert!(ci.lines().any(|l| l.trim() == "exec tests/run"), "{ci}");
+    assert!(
+        !ci.contains("apt-get"),
+        ".ci/run keeps no package list of its own"
+    );
+    let script = read("tests/run");
+    assert!(script.contains("apt-get install") && script.contains("exec cargo test \"$@\""));
+    let mode = std::fs::metadata(format!("{}/tests/run", env!("CARGO_MANIFEST_DIR")))
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()))
+        .unwrap_or(0);
+    assert!(mode & 0o111 != 0, "tests/run is executable");
+}

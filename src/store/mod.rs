@@ -483,6 +483,15 @@ impl Store {
     pub fn sync(&self, st: &mut MailboxState) -> Result<(), StoreError> {
         let root = self.root.clone();
         st.sync(&move || next_uidvalidity(&root))
+            .map_err(|e| match e {
+                // The folder was renamed or deleted while it was being read.
+                StoreError::Io(io)
+                    if io.kind() == io::ErrorKind::NotFound && !st.dir().is_dir() =>
+                {
+                    StoreError::NotFound
+                }
+                e => e,
+            })
     }
 
     /// STATUS counts without selecting.
@@ -528,9 +537,8 @@ impl Store {
         self.check_writable(name, &dir)?;
         let base = maildir::new_base(&self.host);
         let tmp = dir.join("tmp").join(&base);
-        write_synced(&tmp, bytes, internal_date.unwrap_or_else(SystemTime::now))
-            .map_err(gone_if_missing)?;
-        let result = self.deliver_tmp(name, &dir, &base, &tmp, bytes, flags);
+        write_synced(&tmp, bytes).map_err(gone_if_missing)?;
+        let result = self.deliver_tmp(name, &dir, &base, &tmp, bytes, flags, internal_date);
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
         }
@@ -558,10 +566,9 @@ impl Store {
         for item in items {
             let base = maildir::new_base(&self.host);
             let tmp = dir.join("tmp").join(&base);
-            let date = item.internal_date.unwrap_or_else(SystemTime::now);
             let staged = match item.spooled {
-                Some(sp) => place_spooled(&sp.path, &tmp, date),
-                None => write_synced(&tmp, item.bytes, date),
+                Some(sp) => place_spooled(&sp.path, &tmp),
+                None => write_synced(&tmp, item.bytes),
             };
             if let Err(e) = staged {
                 cleanup(&mut written.iter().map(|(_, p)| p).chain([&tmp]));
@@ -623,6 +630,9 @@ impl Store {
             if let Err(e) = fs::rename(tmp, &dest) {
                 return Err((gone_if_missing(e), in_cur));
             }
+            if let Some(date) = item.internal_date {
+                set_internal_date(&dest, date);
+            }
             in_cur.push(dest);
             placed.push(new_in_cur(file, flags, vsize));
         }
@@ -651,6 +661,7 @@ impl Store {
         tmp: &Path,
         bytes: &[u8],
         flags: &NewFlags,
+        internal_date: Option<SystemTime>,
     ) -> Result<(u32, u32), StoreError> {
         let state = self.mailbox(name)?;
         let mut st = lock(&state);
@@ -665,7 +676,11 @@ impl Store {
         let vsize = maildir::crlf_size(bytes);
         let file = maildir::cur_name(base, bytes.len() as u64, vsize, disk_flags);
         st.expect_own("cur", &file);
-        fs::rename(tmp, dir.join("cur").join(&file)).map_err(gone_if_missing)?;
+        let dest = dir.join("cur").join(&file);
+        fs::rename(tmp, &dest).map_err(gone_if_missing)?;
+        if let Some(date) = internal_date {
+            set_internal_date(&dest, date);
+        }
         sync_dir(&dir.join("cur"));
         let root = self.root.clone();
         // The uidlist keys on everything before ':' (sizes included).
@@ -823,8 +838,9 @@ impl Store {
                 let bytes = nofollow::read(path)?;
                 let mtime = fs::symlink_metadata(path)?.modified()?;
                 let tmp = dir.join("tmp").join(&base);
-                write_synced(&tmp, &bytes, mtime)?;
+                write_synced(&tmp, &bytes)?;
                 fs::rename(&tmp, &dest)?;
+                set_internal_date(&dest, mtime);
                 if is_move {
                     fs::remove_file(path)?;
                 }
@@ -857,14 +873,10 @@ impl Store {
     }
 
     /// Deletes `tmp/` files older than 36 hours in a mailbox (Maildir rule).
-    ///
-    /// Age is judged by the inode change time as well as the mtime: an
-    /// APPEND sets the mtime of its file to the INTERNALDATE it was given
-    /// (years back, when old mail migrates) while it is still in `tmp/`,
-    /// but nobody can set the change time, which every write and every
-    /// mtime change moves to now.
+    /// Nothing Roost writes there carries an old mtime (INTERNALDATEs are
+    /// set after the move into `cur/`), so a file in flight is never taken
+    /// for a leftover.
     pub fn clean_tmp(&self, name: &MailboxName) {
-        use std::os::unix::fs::MetadataExt;
         let tmp = self.path_of(name).join("tmp");
         // A tmp/ that is a symlink leads out of the tree: never clean there.
         if !nofollow::is_real_dir(&tmp) {
@@ -874,14 +886,12 @@ impl Store {
             return;
         };
         let limit = SystemTime::now() - Duration::from_secs(36 * 3600);
-        let limit_secs = limit
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
         for entry in entries.flatten() {
             // DirEntry::metadata does not follow symlinks.
             let old = entry
                 .metadata()
-                .is_ok_and(|m| m.ctime() < limit_secs && m.modified().is_ok_and(|t| t < limit));
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t < limit);
             if old {
                 let _ = fs::remove_file(entry.path());
             }
@@ -1023,16 +1033,27 @@ fn relocate(path: &Path) -> Option<PathBuf> {
     None
 }
 
-fn write_synced(path: &Path, bytes: &[u8], mtime: SystemTime) -> io::Result<()> {
+fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut f = nofollow::options()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)?;
     f.write_all(bytes)?;
-    // Maildir: the file's mtime is the message's INTERNALDATE.
-    f.set_modified(mtime)?;
     f.sync_all()
+}
+
+/// Maildir: a message's mtime is its INTERNALDATE. It is set only once the
+/// file is in `cur/`: in `tmp/`, an old date (mail being migrated) would
+/// make the file look like a 36-hour-old leftover, and another session's
+/// cleanup would delete it mid-APPEND. The caller's fsync of `cur/` makes
+/// the change durable with the rename (one journal on ext4); a crash before
+/// leaves an unacknowledged message dated now. Opened read-only, so no
+/// watcher sees a write.
+fn set_internal_date(path: &Path, date: SystemTime) {
+    if let Err(e) = nofollow::open(path).and_then(|f| f.set_modified(date)) {
+        log::warn!("{}: cannot set the INTERNALDATE: {e}", path.display());
+    }
 }
 
 /// A message just renamed into `cur/` as `file`, keyed by its base name,
@@ -1055,9 +1076,8 @@ fn new_in_cur(file: String, flags: Flags, vsize: u64) -> (String, Message) {
 }
 
 /// Moves a spooled APPEND literal (already fsynced) to `path` in the
-/// target folder's `tmp/`, copying when it sits on another file system,
-/// and gives it its INTERNALDATE.
-fn place_spooled(spool: &Path, path: &Path, mtime: SystemTime) -> io::Result<()> {
+/// target folder's `tmp/`, copying when it sits on another file system.
+fn place_spooled(spool: &Path, path: &Path) -> io::Result<()> {
     if let Err(e) = fs::rename(spool, path) {
         // EXDEV: folders on different file systems.
         if e.raw_os_error() != Some(18) {
@@ -1072,9 +1092,7 @@ fn place_spooled(spool: &Path, path: &Path, mtime: SystemTime) -> io::Result<()>
         io::copy(&mut from, &mut to)?;
         to.sync_all()?;
     }
-    let f = nofollow::options().write(true).open(path)?;
-    f.set_modified(mtime)?;
-    f.sync_all()
+    Ok(())
 }
 
 /// Makes a rename into `dir` durable.

@@ -856,6 +856,9 @@ fn lock_error(dir: &Path, e: io::Error) -> StoreError {
             dir.display()
         );
         StoreError::InUse
+    } else if e.kind() == io::ErrorKind::NotFound {
+        // The folder was renamed or deleted meanwhile.
+        StoreError::NotFound
     } else {
         StoreError::Io(e)
     }
