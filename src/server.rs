@@ -34,7 +34,7 @@ struct Listener {
 pub fn run(config: Config, plan: &Plan) -> Result<(), Box<dyn std::error::Error>> {
     let passwd = PasswdFile::open(&config.passwd_file)?;
     let tls = match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => Some(TlsSettings::load(cert, key)?),
+        (Some(cert), Some(key)) => Some(TlsSettings::load(cert, key, config.tls_session_tickets)?),
         _ => None,
     };
     if tls.is_none() {
