@@ -69,7 +69,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     (
         "max_connections",
         "1000",
-        "simultaneous client connections; more get BYE",
+        "simultaneous client connections; at the limit the oldest not logged in is closed",
     ),
     (
         "user",
@@ -120,7 +120,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     (
         "max_connections_per_ip",
         "100",
-        "simultaneous connections from one client address (IPv6: one /64); more get BYE",
+        "connections not logged in from one client address (IPv6: one /64); more close the oldest",
     ),
     (
         "max_sessions_per_user",

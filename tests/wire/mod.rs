@@ -16,6 +16,7 @@ mod logging;
 mod mailbox;
 mod multiappend;
 mod namespace;
+mod preauth_flood;
 mod search;
 mod sessions;
 mod special_use_clients;
