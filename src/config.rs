@@ -32,6 +32,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ),
     ("tls_key", "", "PEM private key for tls_cert"),
     (
+        "tls_session_tickets",
+        "no",
+        "yes to send TLS 1.3 session tickets; off because imaplib2 clients (offlineimap) hang on them",
+    ),
+    (
         "plaintext_auth",
         "tls-or-local",
         "tls-or-local | always | never: when password logins are allowed without TLS",
@@ -64,7 +69,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     (
         "max_connections",
         "1000",
-        "simultaneous client connections; more get BYE",
+        "simultaneous client connections; at the limit the oldest not logged in is closed",
     ),
     (
         "user",
@@ -115,7 +120,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     (
         "max_connections_per_ip",
         "100",
-        "simultaneous connections from one client address (IPv6: one /64); more get BYE",
+        "connections not logged in from one client address (IPv6: one /64); more close the oldest",
     ),
     (
         "max_sessions_per_user",
@@ -221,6 +226,8 @@ pub struct Config {
     pub listen_tls: Vec<SocketAddr>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Whether TLS 1.3 handshakes end with session tickets (resumption).
+    pub tls_session_tickets: bool,
     pub plaintext_auth: PlaintextAuth,
     pub passwd_file: PathBuf,
     pub mail_location: String,
@@ -282,6 +289,7 @@ impl Default for Config {
             listen_tls: Vec::new(),
             tls_cert: None,
             tls_key: None,
+            tls_session_tickets: false,
             plaintext_auth: PlaintextAuth::TlsOrLocal,
             passwd_file: PathBuf::new(),
             mail_location: String::new(),
@@ -379,6 +387,7 @@ impl Config {
             "listen_tls" => self.listen_tls = parse_addrs(value)?,
             "tls_cert" => self.tls_cert = opt_path(value),
             "tls_key" => self.tls_key = opt_path(value),
+            "tls_session_tickets" => self.tls_session_tickets = parse_bool(key, value)?,
             "plaintext_auth" => {
                 self.plaintext_auth = match value {
                     "tls-or-local" => PlaintextAuth::TlsOrLocal,
@@ -531,6 +540,7 @@ impl Config {
                     "listen_tls" => addrs(&self.listen_tls),
                     "tls_cert" => path(&self.tls_cert),
                     "tls_key" => path(&self.tls_key),
+                    "tls_session_tickets" => yes_no(self.tls_session_tickets),
                     "plaintext_auth" => self.plaintext_auth.as_str().to_string(),
                     "passwd_file" => self.passwd_file.display().to_string(),
                     "mail_location" => self.mail_location.clone(),

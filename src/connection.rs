@@ -2,6 +2,7 @@
 //! reply → flush, until LOGOUT, an error or the client goes away. Runs on
 //! the connection's own thread and is the only code that touches its socket.
 
+use crate::admission::Ticket;
 use crate::cmd;
 use crate::context::{ServerContext, MAX_BAD_COMMANDS, WRITE_TIMEOUT};
 use crate::error::{Error, Tagged};
@@ -24,8 +25,15 @@ impl Drop for Live {
 }
 
 /// Serves one client until it leaves. `implicit_tls`: the listener is the
-/// TLS port, so the handshake comes before the greeting.
-pub fn serve(ctx: Arc<ServerContext>, tcp: TcpStream, peer: SocketAddr, implicit_tls: bool) {
+/// TLS port, so the handshake comes before the greeting. `ticket`: its
+/// place among the admitted connections, held until it ends.
+pub fn serve(
+    ctx: Arc<ServerContext>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    implicit_tls: bool,
+    mut ticket: Ticket,
+) {
     let _ = tcp.set_nodelay(true);
     // The context keeps a handle on the socket (for shutdown) until this
     // guard goes, on every way out of here: a kept handle keeps it open.
@@ -49,7 +57,7 @@ pub fn serve(ctx: Arc<ServerContext>, tcp: TcpStream, peer: SocketAddr, implicit
             return;
         }
     }
-    let mut reason = run(&mut s);
+    let mut reason = run(&mut s, &mut ticket);
     if s.ctx
         .shutting_down
         .load(std::sync::atomic::Ordering::SeqCst)
@@ -80,8 +88,11 @@ pub fn serve(ctx: Arc<ServerContext>, tcp: TcpStream, peer: SocketAddr, implicit
     s.trace.note(&format!("end: {reason}"));
 }
 
+/// Said to a connection closed to make room for a newer one.
+const EVICTED: &str = "Too many connections waiting to log in; closing the oldest.";
+
 /// The command loop; returns why the session ended, for the log.
-fn run(s: &mut Session) -> String {
+fn run(s: &mut Session, ticket: &mut Ticket) -> String {
     let caps = s.capabilities();
     s.out
         .untagged_status(Status::Ok, Some(&Code::Capability(caps)), "Roost ready.");
@@ -114,6 +125,12 @@ fn run(s: &mut Session) -> String {
         }
         let limits = s.ctx.limits;
         let framed = match s.reader.read_command(&mut s.transport, &limits) {
+            // A newer connection needed this one's place (`admission`): its
+            // read side was shut down.
+            Err(_) if ticket.evicted() && !ticket.is_logged_in() => {
+                bye(s, EVICTED);
+                return "closed to make room for a newer connection".into();
+            }
             Ok(f) => f,
             Err(ReadError::Eof) => return "connection closed".into(),
             Err(ReadError::Io(e)) if is_timeout(&e) => {
@@ -178,6 +195,11 @@ fn run(s: &mut Session) -> String {
         s.spooled = std::mem::take(&mut framed.spooled).into();
         let outcome = execute(s, &framed);
         s.spooled.clear();
+        if !ticket.is_logged_in() && matches!(s.state, State::Authenticated | State::Selected) {
+            // From now on it can no longer be closed to make room; if it
+            // just was, its next read ends the session with a BYE.
+            ticket.logged_in();
+        }
         match outcome {
             Outcome::Continue { bad } => {
                 bad_in_a_row = if bad { bad_in_a_row + 1 } else { 0 };

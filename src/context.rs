@@ -33,11 +33,13 @@ pub struct ServerContext {
     pub limits: Limits,
     /// Limits on what one command may ask for.
     pub parse_limits: crate::proto::parse::ParseLimits,
-    /// Live connections per client network (`max_connections_per_ip`).
-    pub per_network: std::sync::Arc<crate::live_counts::LiveCounts<std::net::IpAddr>>,
+    /// Connections counted against `max_connections` and, until they log
+    /// in, `max_connections_per_ip`.
+    pub admissions: std::sync::Arc<crate::admission::Admissions>,
     /// Live sessions per user (`max_sessions_per_user`).
     pub per_user: std::sync::Arc<crate::live_counts::LiveCounts<String>>,
-    /// Connections being served now.
+    /// Connection threads running now (closed-to-make-room ones included
+    /// until they end).
     pub connections: AtomicUsize,
     /// Set on SIGTERM/SIGINT: sessions say BYE and end.
     pub shutting_down: std::sync::atomic::AtomicBool,
@@ -83,7 +85,7 @@ impl ServerContext {
                 max_set_ranges: config_limits.0,
                 max_search_depth: config_limits.1,
             },
-            per_network: Default::default(),
+            admissions: Default::default(),
             per_user: Default::default(),
             connections: AtomicUsize::new(0),
             shutting_down: std::sync::atomic::AtomicBool::new(false),

@@ -29,6 +29,7 @@
 //! - `auth` knows users and passwords and nothing of IMAP.
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod auth;
 pub mod check;
 pub mod cli;

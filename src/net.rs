@@ -280,16 +280,19 @@ impl Write for Transport {
 pub struct TlsSettings {
     cert: PathBuf,
     key: PathBuf,
+    session_tickets: bool,
     current: RwLock<Arc<ServerConfig>>,
 }
 
 impl TlsSettings {
     /// Loads the certificate chain and key; errors name the file.
-    pub fn load(cert: &Path, key: &Path) -> Result<TlsSettings, String> {
-        let config = build_server_config(cert, key)?;
+    /// `session_tickets`: end TLS 1.3 handshakes with resumption tickets.
+    pub fn load(cert: &Path, key: &Path, session_tickets: bool) -> Result<TlsSettings, String> {
+        let config = build_server_config(cert, key, session_tickets)?;
         Ok(TlsSettings {
             cert: cert.to_path_buf(),
             key: key.to_path_buf(),
+            session_tickets,
             current: RwLock::new(config),
         })
     }
@@ -304,7 +307,7 @@ impl TlsSettings {
 
     /// Re-reads the PEM files; on error the old configuration stays.
     pub fn reload(&self) -> Result<(), String> {
-        let fresh = build_server_config(&self.cert, &self.key)?;
+        let fresh = build_server_config(&self.cert, &self.key, self.session_tickets)?;
         match self.current.write() {
             Ok(mut c) => *c = fresh,
             Err(poisoned) => *poisoned.into_inner() = fresh,
@@ -313,7 +316,15 @@ impl TlsSettings {
     }
 }
 
-fn build_server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
+/// Tickets rustls sends after a TLS 1.3 handshake when they are on (its
+/// own default).
+const TLS13_TICKETS: usize = 2;
+
+fn build_server_config(
+    cert: &Path,
+    key: &Path,
+    session_tickets: bool,
+) -> Result<Arc<ServerConfig>, String> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .map_err(|e| format!("{}: {e}", cert.display()))?
         .collect::<Result<_, _>>()
@@ -323,12 +334,19 @@ fn build_server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, Str
     }
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
+    let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| format!("{} / {}: {e}", cert.display(), key_hint()))?;
+    // Tickets are records the server sends unasked right after the
+    // handshake. imaplib2 (offlineimap) reads and writes one OpenSSL socket
+    // from two threads without a lock; when its reader takes in a ticket
+    // while its writer sends the first command, a record is lost and the
+    // client waits 60 s for an answer. Dovecot sends tickets and has the same hang.
+    // Without them a reconnecting client does a full handshake: a few ms.
+    config.send_tls13_tickets = if session_tickets { TLS13_TICKETS } else { 0 };
     Ok(Arc::new(config))
 }
 

@@ -1,6 +1,6 @@
 //! Listening: binds every configured address, runs one accept thread per
-//! listener and one thread per client connection, enforces the connection
-//! cap, and handles signals (SIGHUP reloads the users file and the TLS
+//! listener and one thread per client connection, admits connections
+//! (`admission`: the caps), and handles signals (SIGHUP reloads the users file and the TLS
 //! certificate; SIGTERM/SIGINT stop the server).
 //!
 //! Startup order matters: read the users file and TLS key and bind every
@@ -34,7 +34,7 @@ struct Listener {
 pub fn run(config: Config, plan: &Plan) -> Result<(), Box<dyn std::error::Error>> {
     let passwd = PasswdFile::open(&config.passwd_file)?;
     let tls = match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => Some(TlsSettings::load(cert, key)?),
+        (Some(cert), Some(key)) => Some(TlsSettings::load(cert, key, config.tls_session_tickets)?),
         _ => None,
     };
     if tls.is_none() {
@@ -171,26 +171,10 @@ fn accept_loop(ctx: Arc<ServerContext>, listener: Listener) {
             refuse(tcp, listener.tls, "* BYE Server shutting down.\r\n");
             continue;
         }
-        let network = crate::auth::throttle::network_of(peer.ip());
-        let Some(per_network) = ctx
-            .per_network
-            .take(network, ctx.config.max_connections_per_ip)
-        else {
+        let Some(thread) = ThreadSlot::take(&ctx) else {
             log::warn!(
-                "peer={peer} refused: max_connections_per_ip ({}) reached",
-                ctx.config.max_connections_per_ip
-            );
-            refuse(
-                tcp,
-                listener.tls,
-                "* BYE Too many connections from your address.\r\n",
-            );
-            continue;
-        };
-        let Some(slot) = ConnectionSlot::take(&ctx) else {
-            log::warn!(
-                "peer={peer} refused: max_connections ({}) reached",
-                ctx.config.max_connections
+                "peer={peer} refused: {} connection threads still running",
+                thread_cap(&ctx)
             );
             refuse(
                 tcp,
@@ -199,13 +183,46 @@ fn accept_loop(ctx: Arc<ServerContext>, listener: Listener) {
             );
             continue;
         };
+        let Ok(handle) = tcp.try_clone() else {
+            log::error!("peer={peer} refused: cannot keep a handle on the socket");
+            continue;
+        };
+        let network = crate::auth::throttle::network_of(peer.ip());
+        let caps = crate::admission::Caps {
+            total: ctx.config.max_connections,
+            waiting_per_network: ctx.config.max_connections_per_ip,
+        };
+        let admitted = match ctx.admissions.admit(network, handle, caps) {
+            Ok(a) => a,
+            Err(crate::admission::Full) => {
+                log::warn!(
+                    "peer={peer} refused: max_connections ({}) reached, all logged in",
+                    ctx.config.max_connections
+                );
+                refuse(
+                    tcp,
+                    listener.tls,
+                    "* BYE Too many connections, try again later.\r\n",
+                );
+                continue;
+            }
+        };
+        for old in &admitted.evicted {
+            log::warn!(
+                "peer={peer} made room: closed the oldest connection from {old} \
+                 that had not logged in (max_connections_per_ip {} / max_connections {})",
+                caps.waiting_per_network,
+                caps.total
+            );
+        }
+        let ticket = admitted.ticket;
         let ctx = Arc::clone(&ctx);
         let tls = listener.tls;
         let spawned = std::thread::Builder::new()
             .name(format!("conn-{peer}"))
             .spawn(move || {
-                let _slots = (slot, per_network);
-                connection::serve(ctx, tcp, peer, tls);
+                let _thread = thread;
+                connection::serve(ctx, tcp, peer, tls, ticket);
             });
         if let Err(e) = spawned {
             log::error!("peer={peer} cannot start a thread: {e}");
@@ -222,22 +239,28 @@ fn refuse(mut tcp: TcpStream, tls: bool, bye: &str) {
     }
 }
 
-/// Counts a live connection for `max_connections`; released on drop.
-struct ConnectionSlot(Arc<ServerContext>);
+/// Connection threads may outnumber `max_connections` only by those closed
+/// to make room that are still saying BYE; this bounds them all the same.
+fn thread_cap(ctx: &ServerContext) -> usize {
+    ctx.config.max_connections.saturating_mul(2)
+}
 
-impl ConnectionSlot {
-    fn take(ctx: &Arc<ServerContext>) -> Option<ConnectionSlot> {
-        let max = ctx.config.max_connections;
+/// Counts a running connection thread; released on drop.
+struct ThreadSlot(Arc<ServerContext>);
+
+impl ThreadSlot {
+    fn take(ctx: &Arc<ServerContext>) -> Option<ThreadSlot> {
+        let max = thread_cap(ctx);
         let taken = ctx
             .connections
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < max).then_some(n + 1)
             });
-        taken.ok().map(|_| ConnectionSlot(Arc::clone(ctx)))
+        taken.ok().map(|_| ThreadSlot(Arc::clone(ctx)))
     }
 }
 
-impl Drop for ConnectionSlot {
+impl Drop for ThreadSlot {
     fn drop(&mut self) {
         self.0.connections.fetch_sub(1, Ordering::AcqRel);
     }

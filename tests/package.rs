@@ -4,8 +4,11 @@
 //!
 //! Runs only as root on a machine with dpkg-deb; otherwise it says so and
 //! passes. It changes the machine (a package, a system account), so it
-//! holds a lock against a parallel run and purges the package whatever
-//! happens.
+//! holds a lock against a parallel run, and it never touches a Roost an
+//! administrator installed: if the package, /etc/roost, /var/lib/roost,
+//! /usr/sbin/roost or a roost account or group is there before it starts,
+//! it says so and passes without doing anything. Whatever it installs and
+//! creates it takes away again, whatever happens.
 
 use crate::common::dovecot::running_as_root;
 use crate::common::{passwd_line, run_tool};
@@ -82,7 +85,8 @@ struct MachineLock;
 
 impl MachineLock {
     fn take() -> MachineLock {
-        let deadline = Instant::now() + Duration::from_secs(600);
+        // The other holder may be building the package.
+        let deadline = Instant::now() + BUILD_LIMIT + Duration::from_secs(600);
         loop {
             if std::fs::create_dir(LOCK).is_ok() {
                 std::fs::write(format!("{LOCK}/pid"), std::process::id().to_string()).unwrap();
@@ -105,15 +109,61 @@ impl Drop for MachineLock {
     }
 }
 
-/// Purges the package on the way out, even when an assertion failed.
+/// What this test put on the machine, taken away on drop whatever
+/// happened: the package and the roost account and group (which purge
+/// keeps). Made only after `existing_install` found none of them.
 struct Installed;
 
 impl Drop for Installed {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if installed() {
             let _ = dpkg(&["--purge", "roost"]);
         }
+        if account_exists("passwd") {
+            let _ = run("deluser", &["--system", "--quiet", "roost"]);
+        }
+        if account_exists("passwd") {
+            let _ = run("userdel", &["roost"]);
+        }
+        if account_exists("group") {
+            let _ = run("delgroup", &["--system", "--quiet", "roost"]);
+        }
+        if account_exists("group") {
+            let _ = run("groupdel", &["roost"]);
+        }
     }
+}
+
+/// Why the machine already has a Roost this test must leave alone, if it
+/// does: a package in any state dpkg knows (config-files after a remove
+/// included), its files, or its account.
+fn existing_install() -> Option<String> {
+    let (_, status) = run("dpkg-query", &["-W", "-f", "${Status}", "roost"]);
+    if !status.trim().is_empty()
+        && !status.contains("not-installed")
+        && !status.contains("no packages found")
+    {
+        return Some(format!("dpkg knows a roost package ({})", status.trim()));
+    }
+    for path in ["/etc/roost", "/var/lib/roost", "/usr/sbin/roost", UNIT] {
+        if have(path) {
+            return Some(format!("{path} exists"));
+        }
+    }
+    for db in ["passwd", "group"] {
+        if account_exists(db) {
+            return Some(format!("a roost entry exists in the {db} database"));
+        }
+    }
+    None
+}
+
+/// What a run of the package test did.
+#[derive(Debug)]
+enum Outcome {
+    Ran,
+    /// Left the machine as it was, for this reason.
+    Skipped(String),
 }
 
 /// The installed server, stopped on drop.
@@ -177,23 +227,69 @@ fn build_deb() -> (String, String) {
     (stdout.lines().last().unwrap_or("").to_string(), log)
 }
 
+fn can_run() -> bool {
+    running_as_root() && have("/usr/bin/dpkg-deb") && have("/usr/bin/dpkg")
+}
+
 #[test]
 fn deb_installs_serves_as_roost_and_purges_clean() {
-    if !running_as_root() || !have("/usr/bin/dpkg-deb") || !have("/usr/bin/dpkg") {
+    if !can_run() {
         eprintln!("skipped: the package test needs root and dpkg-deb (Debian, CI)");
         return;
     }
     let _lock = MachineLock::take();
-    if installed() {
-        // Left over from an interrupted run.
-        let (ok, out) = dpkg(&["--purge", "roost"]);
-        assert!(ok, "purging an old roost package: {out}");
+    if let Outcome::Skipped(why) = install_serve_purge() {
+        eprintln!(
+            "skipped: {why}. This machine has a Roost install (or what is left of one) \
+             that the package test must not touch; run it on a machine without one. \
+             If it is left over from an interrupted run of this test: \
+             dpkg --purge roost; deluser --system roost; delgroup --system roost"
+        );
     }
-    assert!(
-        !account_exists("passwd"),
-        "a roost account exists without the package; refusing to touch it"
-    );
+}
 
+/// An administrator's /etc/roost stands for any existing install: the
+/// package test leaves it exactly as it was and installs nothing.
+#[test]
+fn an_existing_install_is_never_touched() {
+    if !can_run() {
+        eprintln!("skipped: the package test needs root and dpkg-deb (Debian, CI)");
+        return;
+    }
+    let _lock = MachineLock::take();
+    if let Some(why) = existing_install() {
+        eprintln!("skipped: {why}; the machine has a real install already");
+        return;
+    }
+    /// Takes the stand-in install away again, only what was made here.
+    struct StandIn;
+    impl Drop for StandIn {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file("/etc/roost/roost.conf");
+            let _ = std::fs::remove_dir("/etc/roost");
+        }
+    }
+    std::fs::create_dir("/etc/roost").unwrap();
+    let _stand_in = StandIn;
+    let conf = "# the administrator's own configuration\nlisten = 127.0.0.1:143\n";
+    std::fs::write("/etc/roost/roost.conf", conf).unwrap();
+
+    let outcome = install_serve_purge();
+    assert!(matches!(outcome, Outcome::Skipped(_)), "{outcome:?}");
+    assert_eq!(
+        std::fs::read_to_string("/etc/roost/roost.conf").unwrap(),
+        conf
+    );
+    assert!(!installed(), "the package was installed");
+    assert!(!account_exists("passwd"), "a roost account was made");
+}
+
+/// Builds, installs, runs and purges the package, unless the machine has
+/// a Roost already.
+fn install_serve_purge() -> Outcome {
+    if let Some(why) = existing_install() {
+        return Outcome::Skipped(why);
+    }
     let (deb, log) = build_deb();
     assert!(deb.ends_with(".deb") && have(&deb), "no .deb:\n{log}");
     if have("/usr/bin/lintian") {
@@ -206,8 +302,8 @@ fn deb_installs_serves_as_roost_and_purges_clean() {
         eprintln!("note: lintian is not installed; the .deb was not linted");
     }
 
-    let (ok, out) = dpkg(&["-i", &deb]);
     let _installed = Installed;
+    let (ok, out) = dpkg(&["-i", &deb]);
     assert!(ok, "dpkg -i: {out}");
     for path in INSTALLED {
         assert!(have(path), "{path} not installed");
@@ -306,8 +402,17 @@ fn deb_installs_serves_as_roost_and_purges_clean() {
     {
         assert!(!have(path), "{path} left after purge");
     }
-    assert!(!account_exists("passwd"), "user roost left after purge");
-    assert!(!account_exists("group"), "group roost left after purge");
-    // The mail is the administrator's, and stays.
-    assert!(maildir.join("cur/1700000000.M1P1.pkg:2,S").exists());
+    // The mail is the administrator's, and stays; so does the account
+    // that owns it, so its uid cannot go to the next system account.
+    let kept = maildir.join("cur/1700000000.M1P1.pkg:2,S");
+    assert_eq!(std::fs::metadata(&kept).unwrap().uid(), roost_uid);
+    let (_, pw_after) = run("getent", &["passwd", "roost"]);
+    assert_eq!(
+        pw_after.trim(),
+        pw.trim(),
+        "account roost not kept by purge"
+    );
+    assert!(account_exists("group"), "group roost not kept by purge");
+    // `_installed` takes the account away now that the test is done.
+    Outcome::Ran
 }

@@ -111,9 +111,11 @@ fn two_hundred_concurrent_connections_are_greeted_and_logged_in() {
 
 #[test]
 fn connections_over_the_cap_get_bye() {
+    // Logged in: connections still waiting to log in would make room
+    // (tests/wire/preauth_flood.rs).
     let server = TestServer::builder().opt("max_connections", "2").start();
-    let _a = server.connect();
-    let _b = server.connect();
+    let _a = server.login();
+    let _b = server.login();
     let mut c = crate::common::Client::plain(server.port);
     let line = c.line();
     assert!(line.starts_with("* BYE"), "{line}");
@@ -131,29 +133,23 @@ fn connections_over_the_cap_get_bye() {
 }
 
 #[test]
-fn connections_per_address_are_capped() {
+fn connections_per_address_waiting_to_log_in_are_capped() {
     let server = TestServer::builder()
         .opt("max_connections_per_ip", "3")
         .start();
-    let held: Vec<_> = (0..3).map(|_| server.connect()).collect();
-    let mut c = crate::common::Client::plain(server.port);
-    let line = c.line();
+    let mut held: Vec<_> = (0..3).map(|_| server.connect()).collect();
+    // A fourth is served; the oldest of the three makes room.
+    let mut c = server.connect();
+    let line = held[0].line();
     assert!(
-        line.starts_with("* BYE Too many connections from your address"),
+        line.starts_with("* BYE Too many connections waiting to log in"),
         "{line}"
     );
-    server.wait_for_log("max_connections_per_ip (3) reached");
-    drop(held);
-    // Places come free when connections end.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let mut c = crate::common::Client::plain(server.port);
-        if c.line().starts_with("* OK") {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "no place came free");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    assert!(held[0].closed());
+    server.wait_for_log("made room: closed the oldest connection from 127.0.0.1");
+    c.ok("LOGIN alice secret");
+    held[1].ok("NOOP");
+    held[2].ok("NOOP");
 }
 
 #[test]

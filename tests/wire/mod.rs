@@ -19,6 +19,7 @@ mod mailbox;
 mod multiappend;
 mod namespace;
 mod other_sessions;
+mod preauth_flood;
 mod recent;
 mod safety;
 mod search;

@@ -128,3 +128,71 @@ fn a_trickling_tls_handshake_is_dropped() {
     // The listener goes on serving.
     server.connect_tls().ok("NOOP");
 }
+
+/// A client session store that only counts the TLS 1.3 tickets the server
+/// sent (it keeps none, so nothing is ever resumed).
+#[derive(Debug, Default)]
+struct TicketCounter(std::sync::atomic::AtomicUsize);
+
+impl rustls::client::ClientSessionStore for TicketCounter {
+    fn set_kx_hint(&self, _: rustls::pki_types::ServerName<'static>, _: rustls::NamedGroup) {}
+    fn kx_hint(&self, _: &rustls::pki_types::ServerName<'_>) -> Option<rustls::NamedGroup> {
+        None
+    }
+    fn set_tls12_session(
+        &self,
+        _: rustls::pki_types::ServerName<'static>,
+        _: rustls::client::Tls12ClientSessionValue,
+    ) {
+    }
+    fn tls12_session(
+        &self,
+        _: &rustls::pki_types::ServerName<'_>,
+    ) -> Option<rustls::client::Tls12ClientSessionValue> {
+        None
+    }
+    fn remove_tls12_session(&self, _: &rustls::pki_types::ServerName<'static>) {}
+    fn insert_tls13_ticket(
+        &self,
+        _: rustls::pki_types::ServerName<'static>,
+        _: rustls::client::Tls13ClientSessionValue,
+    ) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn take_tls13_ticket(
+        &self,
+        _: &rustls::pki_types::ServerName<'static>,
+    ) -> Option<rustls::client::Tls13ClientSessionValue> {
+        None
+    }
+}
+
+/// Tickets the server sends over one STARTTLS session, counted once the
+/// reply to the first command is in (tickets come before it).
+fn tickets_after_starttls(server: &TestServer) -> usize {
+    let counter = std::sync::Arc::new(TicketCounter::default());
+    let mut config = (*server.ca.client_config()).clone();
+    config.resumption = rustls::client::Resumption::store(counter.clone());
+    let mut c = server.connect();
+    c.ok("STARTTLS");
+    let mut c = c.upgrade(std::sync::Arc::new(config)).expect("handshake");
+    c.ok("CAPABILITY");
+    c.ok("LOGIN alice secret");
+    counter.0.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[test]
+fn no_session_tickets_by_default() {
+    // Records sent unasked after the handshake are what imaplib2 clients
+    // (offlineimap) lose their first command over (issue 26).
+    let server = TestServer::start();
+    assert_eq!(tickets_after_starttls(&server), 0);
+}
+
+#[test]
+fn session_tickets_come_back_when_configured() {
+    let server = TestServer::builder()
+        .opt("tls_session_tickets", "yes")
+        .start();
+    assert!(tickets_after_starttls(&server) > 0);
+}
