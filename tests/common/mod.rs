@@ -680,6 +680,19 @@ impl Client {
     }
 }
 
+/// The number after `key` in a response line (`MODSEQ (12)`, `HIGHESTMODSEQ 7`).
+pub fn number_after(line: &str, key: &str) -> u64 {
+    let at = line
+        .find(key)
+        .unwrap_or_else(|| panic!("{key} not in {line}"));
+    line[at + key.len()..]
+        .trim_start_matches([' ', '('])
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {key} in {line}"))
+}
+
 /// The capabilities in a `[CAPABILITY ...]` response code.
 pub fn code_capabilities(line: &str) -> Vec<String> {
     let start = line.find("[CAPABILITY ").expect("CAPABILITY code") + "[CAPABILITY ".len();

@@ -2,19 +2,7 @@
 //! CHANGEDSINCE, VANISHED and the one-round-trip resync, and the
 //! `roost-modseq` file that keeps them across restarts.
 
-use crate::common::{Client, TestServer};
-
-fn number_after(line: &str, key: &str) -> u64 {
-    let at = line
-        .find(key)
-        .unwrap_or_else(|| panic!("{key} not in {line}"));
-    line[at + key.len()..]
-        .trim_start_matches([' ', '('])
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no number after {key} in {line}"))
-}
+use crate::common::{number_after, Client, TestServer};
 
 fn highest(reply: &crate::common::Reply) -> u64 {
     let line = reply

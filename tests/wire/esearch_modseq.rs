@@ -1,19 +1,7 @@
 //! ESEARCH with the MODSEQ search key (RFC 4731 §3.2, RFC 7162 §3.1.10):
 //! which mod-sequence the MODSEQ result option carries.
 
-use crate::common::{Client, TestServer};
-
-fn number_after(line: &str, key: &str) -> u64 {
-    let at = line
-        .find(key)
-        .unwrap_or_else(|| panic!("{key} not in {line}"));
-    line[at + key.len()..]
-        .trim_start_matches([' ', '('])
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no number after {key} in {line}"))
-}
+use crate::common::{number_after, Client, TestServer};
 
 fn esearch(c: &mut Client, command: &str) -> String {
     let r = c.ok(command);

@@ -4,19 +4,7 @@
 //! LOGOUT with updates pending or the mailbox gone (RFC 3501 §6.1.3).
 //! Debian's Dovecot answers all of these as asserted here.
 
-use crate::common::{Client, TestServer};
-
-fn number_after(line: &str, key: &str) -> u64 {
-    let at = line
-        .find(key)
-        .unwrap_or_else(|| panic!("{key} not in {line}"));
-    line[at + key.len()..]
-        .trim_start_matches([' ', '('])
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no number after {key} in {line}"))
-}
+use crate::common::{number_after, Client, TestServer};
 
 /// Two sessions with INBOX selected; INBOX holds `n` unflagged messages.
 fn two_sessions(server: &TestServer, n: usize) -> (Client, Client) {
