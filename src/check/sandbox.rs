@@ -255,6 +255,31 @@ mod tests {
         assert!(matches!(s.access(Path::new("/tmp/x")), Access::Hidden(_)));
     }
 
+    /// trace_dir = /var/log/roost works under the packaged unit: it is in
+    /// the writable paths, and the unit creates it for the run-as account
+    /// before the sandbox (which denies root both /var/log and chown) closes.
+    #[test]
+    fn packaged_unit_ships_the_trace_directory() {
+        let unit = include_str!("../../packaging/roost.service");
+        let s = sandbox(unit);
+        assert_eq!(s.access(Path::new("/var/log/roost")), Access::Writable);
+        assert_eq!(s.access(Path::new("/var/log")), Access::ReadOnly);
+        let pre: Vec<&str> = unit
+            .lines()
+            .filter_map(|l| l.strip_prefix("ExecStartPre="))
+            .collect();
+        assert!(
+            pre.iter().any(|l| l.starts_with('+')
+                && l.contains("install -d -m 0750 -o roost -g roost /var/log/roost")),
+            "{pre:?}"
+        );
+        let conf = include_str!("../../packaging/roost.conf.example");
+        assert!(
+            conf.contains("use /var/log/roost"),
+            "roost.conf.example says where"
+        );
+    }
+
     #[test]
     fn drop_ins_extend_and_reset() {
         let mut s = sandbox("[Service]\nProtectSystem=strict\nReadWritePaths=-/var/mail\n");
