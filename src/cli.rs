@@ -297,6 +297,19 @@ fn run_demo(m: &Matches) -> i32 {
     };
     // The demo serves its own loopback-only tree as whoever started it.
     config.allow_root = true;
+    // Before the instructions: "running… connect to" above an
+    // "Address already in use" would send the user to another program.
+    for addr in config.listen.iter().chain(config.tls_listeners()) {
+        if addr.port() != 0 {
+            if let Err(e) = std::net::TcpListener::bind(addr) {
+                eprintln!(
+                    "roost: demo: cannot listen on {addr}: {e}; pick free ports with \
+                     `roost demo --port N --tls-port N`"
+                );
+                return EXIT_FAILURE;
+            }
+        }
+    }
     eprintln!("{}", demo::instructions(&setup));
     run_server(config, &Plan::Stay)
 }

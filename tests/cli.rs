@@ -411,3 +411,28 @@ fn check_names_uidlists_schemes_and_sandbox_paths_that_would_fail_logins() {
     assert_eq!(code, Some(0), "{err}");
     assert!(!err.contains("error:"), "{err}");
 }
+
+/// A demo whose port is taken says so and stops, without first printing
+/// "running" and instructions for a server that never started.
+#[test]
+fn demo_on_a_busy_port_fails_before_claiming_to_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let out = Command::new(ROOST)
+        .args(["demo", "--port", &port, "--tls-port", "0"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}")) && err.contains("--port N"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("is running") && !err.contains("Press Ctrl-C"),
+        "{err}"
+    );
+}
