@@ -216,6 +216,7 @@ fn passwd_schemes_from_existing_dovecot_installs() {
         .passwd_line("crypt:$6$bCGn7m2dqrL0dpoA$LMfqCXtZPz.kuZtKgrX9E/oOKsiaZnwIECUGoBao.wImlReGxM8UDofvKYvNtNw.HLt2VkW9Q/6xry8EmtImD/")
         .passwd_line("sha256:{SHA256-CRYPT}$5$rounds=10000$saltsaltsalt$QMq1m1jT14KkHmyO1vo6DzbBts7yle.RIX0tTf6PaA2::::/tmp::")
         .passwd_line("md5:{MD5-CRYPT}$1$abcdefgh$XxXxXxXxXxXxXxXxXxXxX.::::/tmp::")
+        .passwd_line("des:{DES-CRYPT}FgjsQqO78UGQE::::/tmp::")
         .start();
     let mut c = server.connect();
     // "crypt" has no home, so mail_location %h/Maildir cannot be resolved.
@@ -224,7 +225,9 @@ fn passwd_schemes_from_existing_dovecot_installs() {
         ("sha512", true),
         ("sha256", true),
         ("crypt", false),
+        // A made-up MD5-crypt digest: checked, and wrong.
         ("md5", false),
+        ("des", false),
     ] {
         let r = c.cmd(&format!("LOGIN {user} pw"));
         assert_eq!(r.tagged.starts_with("OK"), ok, "{user}: {r:?}");
@@ -234,7 +237,7 @@ fn passwd_schemes_from_existing_dovecot_installs() {
     }
     let log = server.log();
     assert!(
-        log.contains("user=md5 password scheme MD5-CRYPT is not supported"),
+        log.contains("user=des password scheme DES-CRYPT is not supported"),
         "{log}"
     );
     assert!(log.contains("needs a home directory"), "{log}");
