@@ -1,18 +1,25 @@
 //! `roost check`: finds the problems an administrator would otherwise meet
 //! at startup or at a user's first login: an unknown run-as account,
 //! serving as root, an unreadable certificate or key, a users file others
-//! can read, mail roots the run-as account cannot write, ports in use.
+//! can read, users whose password scheme cannot be verified, mail roots,
+//! folders and `dovecot-uidlist` files the run-as account cannot read or
+//! write, mail the systemd unit's sandbox keeps read-only, ports in use.
 //!
 //! Access is judged from owners and mode bits as the run-as account would
 //! see them (ACLs and capabilities are not considered), so it works the
 //! same whether `check` runs as root or as that account.
 
+mod sandbox;
+
+pub use sandbox::Sandbox;
+
 use crate::auth::passwd::PasswdFile;
+use crate::auth::scheme::unsupported_scheme;
 use crate::config::{expand_mail_location, Config};
 use crate::net::TlsSettings;
 use crate::privileges::{self, Plan};
 use nix::unistd::{Gid, Uid};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::CString;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -44,6 +51,8 @@ pub struct Account {
     pub uid: u32,
     pub gids: Vec<u32>,
     pub label: String,
+    /// The account's user name, when it has one.
+    pub name: Option<String>,
 }
 
 impl Account {
@@ -63,6 +72,10 @@ impl Account {
                     uid,
                     gids,
                     label: format!("uid {uid} (the current user)"),
+                    name: nix::unistd::User::from_uid(Uid::from_raw(uid))
+                        .ok()
+                        .flatten()
+                        .map(|u| u.name),
                 }
             }
             Plan::Switch(id) => {
@@ -80,9 +93,23 @@ impl Account {
                     uid: id.uid,
                     gids,
                     label,
+                    name: id.name.clone(),
                 }
             }
         }
+    }
+
+    /// `user:group` (or uids) for a `chown` that hands mail to the account.
+    pub fn owner_spec(&self) -> String {
+        let gid = self.gids.first().copied().unwrap_or(self.uid);
+        let group = nix::unistd::Group::from_gid(Gid::from_raw(gid))
+            .ok()
+            .flatten()
+            .map_or(gid.to_string(), |g| g.name);
+        format!(
+            "{}:{group}",
+            self.name.clone().unwrap_or(self.uid.to_string())
+        )
     }
 
     /// Whether mode bits grant `want` (READ|WRITE|SEARCH) on a file with
@@ -114,14 +141,21 @@ impl Account {
     }
 }
 
-/// Runs every check on a configuration that parsed.
-pub fn run(config: &Config) -> Vec<Finding> {
+/// Runs every check on a configuration that parsed; `sandbox` is the
+/// systemd unit that will run it, when there is one.
+pub fn run(config: &Config, sandbox: Option<&Sandbox>) -> Vec<Finding> {
     let mut out = Vec::new();
     let account = check_account(config, &mut out);
     check_tls(config, account.as_ref(), &mut out);
     let passwd = check_passwd(config, account.as_ref(), &mut out);
+    if let Some(passwd) = &passwd {
+        check_password_schemes(passwd, &mut out);
+    }
     if let (Some(passwd), Some(account)) = (&passwd, &account) {
         check_mail_roots(config, passwd, account, &mut out);
+    }
+    if let (Some(passwd), Some(sandbox)) = (&passwd, sandbox) {
+        check_sandbox(config, passwd, sandbox, &mut out);
     }
     if let (Some(dir), Some(account)) = (&config.trace_dir, &account) {
         if dir.is_dir() && !account.can(dir, WRITE | SEARCH) {
@@ -290,17 +324,15 @@ fn check_mail_roots(
 fn mail_root_problem(root: &Path, account: &Account) -> Option<String> {
     let who = &account.label;
     if root.is_dir() {
-        let mut dirs = vec![root.to_path_buf()];
-        dirs.extend(
-            ["cur", "new", "tmp"]
-                .iter()
-                .map(|s| root.join(s))
-                .filter(|p| p.exists()),
-        );
-        return dirs
-            .into_iter()
-            .find(|d| !account.can(d, WRITE | SEARCH | READ))
-            .map(|d| format!("{} is not writable by {who}", d.display()));
+        return mail_tree_problem(root, account).map(|(path, what)| {
+            format!(
+                "{} is not {what} by {who}: SELECT, APPEND and new mail there fail \
+                 (Permission denied); fix: chown -R {} {}",
+                path.display(),
+                account.owner_spec(),
+                root.display()
+            )
+        });
     }
     let existing: PathBuf = root
         .ancestors()
@@ -315,6 +347,179 @@ fn mail_root_problem(root: &Path, account: &Account) -> Option<String> {
         root.display(),
         existing.display()
     ))
+}
+
+/// Folders looked at in one Maildir before the rest are taken on trust.
+const MAX_FOLDERS: usize = 2000;
+/// Dovecot's per-folder files that Roost reads and rewrites.
+const FOLDER_FILES: &[&str] = &["dovecot-uidlist", "dovecot-keywords"];
+
+/// The first folder directory or index file in the Maildir++ tree at
+/// `root` that the account cannot use, with what it lacks. Files are
+/// rewritten by rename, but a file the account cannot read is as good as
+/// lost, and one it cannot write was left by another user: both are named.
+fn mail_tree_problem(root: &Path, account: &Account) -> Option<(PathBuf, &'static str)> {
+    let mut folders = vec![root.to_path_buf()];
+    if let Ok(entries) = std::fs::read_dir(root) {
+        folders.extend(
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().as_encoded_bytes().starts_with(b"."))
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path())
+                .take(MAX_FOLDERS),
+        );
+    }
+    folders.sort();
+    for folder in &folders {
+        let dirs = std::iter::once(folder.clone())
+            .chain(["cur", "new", "tmp"].iter().map(|s| folder.join(s)))
+            .filter(|p| p.exists());
+        for d in dirs {
+            if !account.can(&d, WRITE | SEARCH | READ) {
+                return Some((d, "writable"));
+            }
+        }
+        for name in FOLDER_FILES {
+            let file = folder.join(name);
+            if file.exists() && !account.can(&file, READ | WRITE) {
+                return Some((file, "readable and writable"));
+            }
+        }
+    }
+    let subscriptions = root.join("subscriptions");
+    if subscriptions.exists() && !account.can(&subscriptions, READ | WRITE) {
+        return Some((subscriptions, "readable and writable"));
+    }
+    None
+}
+
+/// Users whose stored password Roost cannot verify: each would fail every
+/// login. Every such user is named, grouped by scheme.
+fn check_password_schemes(passwd: &PasswdFile, out: &mut Vec<Finding>) {
+    let mut by_scheme: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for entry in passwd.entries() {
+        if let Some(scheme) = unsupported_scheme(entry.password.expose()) {
+            by_scheme.entry(scheme).or_default().push(entry.name);
+        }
+    }
+    for (scheme, users) in by_scheme {
+        error(
+            out,
+            format!(
+                "{} cannot log in: their passwords use {scheme}, which Roost cannot \
+                 verify: {}; fix: give them new passwords with `roost hash` \
+                 (or `doveadm pw -s SHA512-CRYPT`)",
+                match users.len() {
+                    1 => "1 user".to_string(),
+                    n => format!("{n} users"),
+                },
+                users.join(", ")
+            ),
+        );
+    }
+}
+
+/// Mail and trace paths the unit's sandbox makes read-only or hides: every
+/// login of those users would fail (Read-only file system).
+fn check_sandbox(config: &Config, passwd: &PasswdFile, sandbox: &Sandbox, out: &mut Vec<Finding>) {
+    let mut blocked: BTreeMap<String, (Vec<String>, Vec<PathBuf>)> = BTreeMap::new();
+    for entry in passwd.entries() {
+        let Some(root) =
+            expand_mail_location(&config.mail_location, &entry.name, entry.home.as_deref())
+        else {
+            continue;
+        };
+        let Ok(root) = std::path::absolute(&root) else {
+            continue;
+        };
+        let why = match sandbox.access(&root) {
+            sandbox::Access::Writable => continue,
+            sandbox::Access::ReadOnly => "is read-only (Read-only file system)".to_string(),
+            sandbox::Access::Hidden(why) => format!("is out of reach: {why}"),
+        };
+        let group = blocked.entry(why).or_default();
+        group.0.push(entry.name);
+        group.1.push(root);
+    }
+    for (why, (users, roots)) in blocked {
+        let shown: Vec<&str> = users
+            .iter()
+            .take(MAX_MAIL_REPORTS)
+            .map(String::as_str)
+            .collect();
+        let more = users.len() - shown.len();
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        error(
+            out,
+            format!(
+                "under {} the mail of {}{more} ({}) {why}; the unit lets Roost write only to: {}; \
+                 fix: {}",
+                sandbox.unit.display(),
+                shown.join(", "),
+                roots[0].display(),
+                sandbox.writable_list(),
+                sandbox_fix(sandbox, &roots)
+            ),
+        );
+    }
+    if let Some(dir) = &config.trace_dir {
+        if let Ok(dir) = std::path::absolute(dir) {
+            if sandbox.access(&dir) != sandbox::Access::Writable {
+                error(
+                    out,
+                    format!(
+                        "under {} trace_dir {} is read-only; the unit lets Roost write only to: \
+                         {}; fix: trace_dir = /var/log/roost, or {}",
+                        sandbox.unit.display(),
+                        dir.display(),
+                        sandbox.writable_list(),
+                        sandbox_fix(sandbox, std::slice::from_ref(&dir))
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The lines that open `roots` to the service: the directory above them
+/// all, or, when they share only `/`, the top two levels of each.
+fn sandbox_fix(sandbox: &Sandbox, roots: &[PathBuf]) -> String {
+    let top_two = |p: &Path| -> PathBuf {
+        if p.starts_with("/home") {
+            return PathBuf::from("/home");
+        }
+        p.components().take(3).collect()
+    };
+    let mut common = roots[0].clone();
+    for r in roots {
+        while !r.starts_with(&common) && common.pop() {}
+    }
+    let dirs: BTreeSet<PathBuf> = if common.components().count() >= 3 {
+        BTreeSet::from([top_two(&common)])
+    } else {
+        roots.iter().map(|r| top_two(r)).collect()
+    };
+    if dirs
+        .iter()
+        .any(|d| d.starts_with("/tmp") || d.starts_with("/var/tmp"))
+    {
+        return "move the mail out of /tmp (or add PrivateTmp=no)".to_string();
+    }
+    let mut lines = String::new();
+    if dirs.iter().any(|d| sandbox.home_protected(d)) {
+        lines.push_str("ProtectHome=no and ");
+    }
+    let list: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    lines.push_str(&format!("ReadWritePaths={}", list.join(" ")));
+    format!(
+        "`systemctl edit roost` and add under [Service]: {lines} \
+         (a drop-in in /etc/systemd/system/roost.service.d/)"
+    )
 }
 
 fn check_ports(config: &Config, out: &mut Vec<Finding>) {
@@ -349,6 +554,7 @@ mod tests {
             uid,
             gids: gids.to_vec(),
             label: format!("uid {uid}"),
+            name: None,
         }
     }
 

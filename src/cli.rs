@@ -32,9 +32,10 @@ Usage:
                        on 127.0.0.1:{DEMO_PLAIN_PORT} (STARTTLS) and 127.0.0.1:{DEMO_TLS_PORT} (TLS)
   roost hash [--scheme BLF-CRYPT|SHA512-CRYPT|SHA256-CRYPT]
                        read a password on stdin, print a passwd-file hash
-  roost check [-c FILE] [-o KEY=VALUE]...
+  roost check [-c FILE] [-o KEY=VALUE]... [--unit FILE]
                        validate the configuration, print the effective settings,
-                       and report problems (files, permissions, ports) on stderr
+                       and report problems (files, permissions, password schemes,
+                       the systemd unit's sandbox, ports) on stderr
   roost migrate-dovecot [-o FILE] [PATH]
                        translate a Dovecot configuration (PATH: `doveconf -n -P` output,
                        - for stdin, or a directory such as /etc/dovecot, the default)
@@ -76,6 +77,9 @@ pub fn main(args: Vec<String>) -> i32 {
         "serve" | "check" => {
             opts.optopt("c", "config", "", "FILE");
             opts.optmulti("o", "", "", "KEY=VALUE");
+            if sub == "check" {
+                opts.optopt("", "unit", "", "FILE");
+            }
         }
         "demo" => {
             opts.optopt("", "port", "", "N");
@@ -183,7 +187,31 @@ fn check(m: &Matches) -> i32 {
         let _ = writeln!(out, "{key} = {value}");
     }
     let _ = out.flush();
-    let findings = check::run(&config);
+    // The sandbox named with --unit, else the installed unit that serves
+    // this config file (none for a config of one's own).
+    let sandbox = match m.opt_str("unit") {
+        Some(unit) => match check::Sandbox::from_file(Path::new(&unit)) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("roost: {e}");
+                return EXIT_USAGE;
+            }
+        },
+        None => {
+            let path = m
+                .opt_str("c")
+                .unwrap_or_else(|| DEFAULT_CONFIG_PATH.to_string());
+            check::Sandbox::installed_for(Path::new(&path))
+        }
+    };
+    if let Some(s) = &sandbox {
+        let _ = writeln!(
+            std::io::stderr(),
+            "roost check: judging paths by the sandbox of {}",
+            s.unit.display()
+        );
+    }
+    let findings = check::run(&config, sandbox.as_ref());
     let errors = findings.iter().filter(|f| f.level == Level::Error).count();
     for f in &findings {
         let level = match f.level {
@@ -269,6 +297,19 @@ fn run_demo(m: &Matches) -> i32 {
     };
     // The demo serves its own loopback-only tree as whoever started it.
     config.allow_root = true;
+    // Before the instructions: "running… connect to" above an
+    // "Address already in use" would send the user to another program.
+    for addr in config.listen.iter().chain(config.tls_listeners()) {
+        if addr.port() != 0 {
+            if let Err(e) = std::net::TcpListener::bind(addr) {
+                eprintln!(
+                    "roost: demo: cannot listen on {addr}: {e}; pick free ports with \
+                     `roost demo --port N --tls-port N`"
+                );
+                return EXIT_FAILURE;
+            }
+        }
+    }
     eprintln!("{}", demo::instructions(&setup));
     run_server(config, &Plan::Stay)
 }

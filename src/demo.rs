@@ -122,8 +122,52 @@ pub fn prepare(root: &Path, plain_port: u16, tls_port: u16) -> Result<DemoSetup,
         build_maildir(&setup.maildir)?;
         log::info!("demo: created sample Maildir {}", setup.maildir.display());
     }
-    write_atomic(&setup.config_file, config_text(&setup).as_bytes(), 0o644)?;
+    let text = match fs::read_to_string(&setup.config_file) {
+        // Keep the user's edits: only the two listen lines follow the ports.
+        Ok(old) => updated_config_text(&old, &setup),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => config_text(&setup),
+        Err(e) => return Err(DemoError::io("read", &setup.config_file, e)),
+    };
+    write_atomic(&setup.config_file, text.as_bytes(), 0o644)?;
     Ok(setup)
+}
+
+/// The two lines `roost demo` owns in its config: the ports it was given.
+fn listen_lines(s: &DemoSetup) -> [String; 2] {
+    [
+        format!("listen = 127.0.0.1:{}", s.plain_port),
+        format!("listen_tls = 127.0.0.1:{}", s.tls_port),
+    ]
+}
+
+/// `old` with its `listen` and `listen_tls` lines set to this start's
+/// ports (added if the user removed them); every other line kept as is.
+fn updated_config_text(old: &str, s: &DemoSetup) -> String {
+    let [plain, tls] = listen_lines(s);
+    let key = |line: &str| line.split('=').next().unwrap_or("").trim().to_string();
+    let mut out = String::new();
+    let (mut saw_plain, mut saw_tls) = (false, false);
+    for line in old.lines() {
+        match key(line).as_str() {
+            "listen" if !line.trim_start().starts_with('#') => {
+                out.push_str(&plain);
+                saw_plain = true;
+            }
+            "listen_tls" if !line.trim_start().starts_with('#') => {
+                out.push_str(&tls);
+                saw_tls = true;
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    if !saw_plain {
+        out.push_str(&format!("{plain}\n"));
+    }
+    if !saw_tls {
+        out.push_str(&format!("{tls}\n"));
+    }
+    out
 }
 
 /// The text printed after startup: how to connect with a mail client, curl and openssl.
@@ -134,19 +178,20 @@ pub fn instructions(setup: &DemoSetup) -> String {
 Roost demo is running; its files are in {root}
 
 Mail client (Thunderbird, Apple Mail, ...): add an IMAP account with
-  server    127.0.0.1
+  server    localhost
   port      {p} with STARTTLS, or {t} with SSL/TLS
   user      demo
   password  demo
-The certificate is self-signed: accept it when the client asks.
+The certificate is self-signed and names localhost, not 127.0.0.1 (which
+offlineimap and fetchmail reject): accept it when the client asks.
 
 curl (lists the folders; add INBOX;UID=1 to the URL to read a message):
-  curl -k --ssl-reqd \"imap://127.0.0.1:{p}/\" -u demo:demo
-  curl -k \"imaps://127.0.0.1:{t}/\" -u demo:demo
+  curl -k --ssl-reqd \"imap://localhost:{p}/\" -u demo:demo
+  curl -k \"imaps://localhost:{t}/\" -u demo:demo
 
 openssl (then type `a LOGIN demo demo`, `b SELECT INBOX`, `c LOGOUT`):
-  openssl s_client -starttls imap -connect 127.0.0.1:{p} -crlf -quiet
-  openssl s_client -connect 127.0.0.1:{t} -crlf -quiet
+  openssl s_client -starttls imap -connect localhost:{p} -crlf -quiet
+  openssl s_client -connect localhost:{t} -crlf -quiet
 
 Press Ctrl-C to stop. Delete {maildir} to get fresh sample mail next time.
 ",
@@ -159,16 +204,17 @@ fn config_text(s: &DemoSetup) -> String {
     // Paths were checked to be UTF-8, so display() is lossless here.
     format!(
         "\
-# Roost demo configuration, written by `roost demo`. Safe to edit; ports are rewritten on each start.
-listen = 127.0.0.1:{}
-listen_tls = 127.0.0.1:{}
+# Roost demo configuration, written by `roost demo`. Safe to edit: each start
+# rewrites only the listen and listen_tls lines (from --port and --tls-port).
+{}
+{}
 tls_cert = {}
 tls_key = {}
 passwd_file = {}
 mail_location = %h/Maildir
 ",
-        s.plain_port,
-        s.tls_port,
+        listen_lines(s)[0],
+        listen_lines(s)[1],
         s.cert.display(),
         s.key.display(),
         s.passwd_file.display(),
@@ -847,7 +893,8 @@ mod tests {
         assert_eq!(
             config,
             format!(
-                "# Roost demo configuration, written by `roost demo`. Safe to edit; ports are rewritten on each start.\n\
+                "# Roost demo configuration, written by `roost demo`. Safe to edit: each start\n\
+                 # rewrites only the listen and listen_tls lines (from --port and --tls-port).\n\
                  listen = 127.0.0.1:1143\nlisten_tls = 127.0.0.1:1993\n\
                  tls_cert = {r}/cert.pem\ntls_key = {r}/key.pem\npasswd_file = {r}/passwd\n\
                  mail_location = %h/Maildir\n"
@@ -920,13 +967,43 @@ mod tests {
         }
 
         let text = instructions(&setup);
-        assert!(text.contains("curl -k --ssl-reqd \"imap://127.0.0.1:1143/\" -u demo:demo"));
-        assert!(text.contains("curl -k \"imaps://127.0.0.1:1993/\" -u demo:demo"));
+        assert!(text.contains("curl -k --ssl-reqd \"imap://localhost:1143/\" -u demo:demo"));
+        assert!(text.contains("curl -k \"imaps://localhost:1993/\" -u demo:demo"));
+        // offlineimap and fetchmail check names and ignore IP entries.
+        assert!(text.contains("server    localhost\n"), "{text}");
+        assert!(!text.contains("127.0.0.1:"), "{text}");
         assert!(
-            text.contains("openssl s_client -starttls imap -connect 127.0.0.1:1143 -crlf -quiet")
+            text.contains("openssl s_client -starttls imap -connect localhost:1143 -crlf -quiet")
         );
-        assert!(text.contains("openssl s_client -connect 127.0.0.1:1993 -crlf -quiet"));
+        assert!(text.contains("openssl s_client -connect localhost:1993 -crlf -quiet"));
         assert!(text.contains("a LOGIN demo demo"));
+    }
+
+    #[test]
+    fn edits_to_the_config_survive_a_restart() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("roost-demo");
+        let first = prepare(&root, 1143, 1993).unwrap();
+        let mut text = fs::read_to_string(&first.config_file).unwrap();
+        text.push_str("# mine\nlog_level = debug\ntrace_dir = /tmp/t\n");
+        let text = text.replace("listen_tls = 127.0.0.1:1993\n", "");
+        fs::write(&first.config_file, &text).unwrap();
+        let second = prepare(&root, 2143, 2993).unwrap();
+        let config = fs::read_to_string(&second.config_file).unwrap();
+        for line in [
+            "# mine",
+            "log_level = debug",
+            "trace_dir = /tmp/t",
+            "listen = 127.0.0.1:2143",
+            "listen_tls = 127.0.0.1:2993",
+        ] {
+            assert!(
+                config.lines().any(|l| l == line),
+                "{line:?} lost:\n{config}"
+            );
+        }
+        assert!(!config.contains("1143"), "{config}");
+        crate::config::Config::load(&second.config_file, &[]).unwrap();
     }
 
     #[test]

@@ -211,7 +211,8 @@ impl<'a> Translator<'a> {
     /// defaults: imap on 143, imaps (TLS) on 993, every address.
     fn listeners(&mut self) {
         let global = self.root().get("listen").unwrap_or("*, ::").to_string();
-        let global_addrs = self.addresses(&global, "listen");
+        // Read (and noted on) only if a listener has no address of its own.
+        let mut global_addrs: Option<Vec<String>> = None;
         // (name, port, tls, address override)
         let mut listeners: Vec<(String, u16, bool, Option<String>)> = vec![
             ("imap".into(), 143, false, None),
@@ -263,7 +264,14 @@ impl<'a> Translator<'a> {
             }
             let addrs = match &address {
                 Some(a) => self.addresses(a, &format!("inet_listener {name} address")),
-                None => global_addrs.clone(),
+                None => match &global_addrs {
+                    Some(g) => g.clone(),
+                    None => {
+                        let g = self.addresses(&global, "listen");
+                        global_addrs = Some(g.clone());
+                        g
+                    }
+                },
             };
             let list = if is_tls { &mut tls } else { &mut plain };
             for a in addrs {
@@ -438,12 +446,25 @@ impl<'a> Translator<'a> {
                 }
             }
             match parsed.path {
-                Some(path) if path.contains('%') => self.note(format!(
-                    "{label}: the users file path {path} depends on the login; Roost reads one \
-                     file: merge them into one passwd_file"
-                )),
+                Some(path) if path.contains('%') => {
+                    let per_domain = ["%d", "%Ld", "%{domain", "%{user|domain"]
+                        .iter()
+                        .any(|d| path.contains(d));
+                    let names = if per_domain {
+                        " and write each user name in it as user@domain (ann in the \
+                         example.org file becomes ann@example.org): Roost looks users up by \
+                         the full login name, where a per-domain file holds only the local part"
+                    } else {
+                        ", each user name written as the full login name"
+                    };
+                    self.note(format!(
+                        "{label}: the users file path {path} depends on the login; Roost reads \
+                         one file: merge them into one passwd_file{names}"
+                    ))
+                }
                 Some(path) => {
                     self.set("passwd_file", path.clone(), format!("{label} args"));
+                    self.unverifiable_users(&path);
                     found = Some(path);
                 }
                 None => self.note(format!("{label}: no file in args {args:?}")),
@@ -453,6 +474,32 @@ impl<'a> Translator<'a> {
             self.note("no passdb: set passwd_file to a users file");
         }
         found
+    }
+
+    /// Users in the passwd file whose hashes Roost cannot verify, named
+    /// by scheme: they could not log in after the move. A file this run
+    /// cannot read is left to `roost check`.
+    fn unverifiable_users(&mut self, path: &str) {
+        let Ok(passwd) = crate::auth::passwd::PasswdFile::open(Path::new(path)) else {
+            return;
+        };
+        let mut by_scheme: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for entry in passwd.entries() {
+            if let Some(scheme) = crate::auth::scheme::unsupported_scheme(entry.password.expose()) {
+                by_scheme.entry(scheme).or_default().push(entry.name);
+            }
+        }
+        for (scheme, users) in by_scheme {
+            self.note(format!(
+                "{path}: {} cannot log in under Roost: their passwords use {scheme}, which \
+                 Roost cannot verify: {}; give them new passwords with `roost hash`",
+                match users.len() {
+                    1 => "1 user".to_string(),
+                    n => format!("{n} users"),
+                },
+                users.join(", ")
+            ));
+        }
     }
 
     /// The userdb: where homes, uids and mail locations come from.
@@ -721,6 +768,9 @@ impl<'a> Translator<'a> {
         let mut pairs = Vec::new();
         let mut auto = false;
         let mut manual = Vec::new();
+        // (name, its uses, its auto) of every special-use folder, in order:
+        // Roost creates only the first folder named for each use.
+        let mut folders: Vec<(String, Vec<String>, String)> = Vec::new();
         for mb in ns.sections_of("mailbox") {
             let name = format!("{prefix}{}", mb.name);
             let uses: Vec<String> = mb
@@ -742,9 +792,10 @@ impl<'a> Translator<'a> {
                     "{label}: mailbox {name}: a name with , or = cannot be written in special_use"
                 ));
             } else {
-                for u in uses {
+                for u in &uses {
                     pairs.push(format!("{name}={u}"));
                 }
+                folders.push((name.clone(), uses, autocreate.clone()));
                 auto |= autocreate != "no";
                 if autocreate == "no" {
                     manual.push(name.clone());
@@ -760,12 +811,8 @@ impl<'a> Translator<'a> {
                 }
             }
         }
-        if auto && !manual.is_empty() {
-            self.note(format!(
-                "{label}: auto = no on {}: Roost creates every special-use folder at login \
-                 when autocreate_special_use = yes",
-                manual.join(", ")
-            ));
+        if auto {
+            self.special_use_creation(&label, &folders, &manual);
         }
         if !pairs.is_empty() {
             self.set(
@@ -778,6 +825,50 @@ impl<'a> Translator<'a> {
                 if auto { "yes" } else { "no" },
                 format!("{label} mailbox auto"),
             );
+        }
+    }
+
+    /// What `autocreate_special_use = yes` makes differently from Dovecot's
+    /// per-mailbox `auto`: Roost creates the first folder named for each
+    /// use (also one Dovecot left to the user) and never a second one.
+    fn special_use_creation(
+        &mut self,
+        label: &str,
+        folders: &[(String, Vec<String>, String)],
+        manual: &[String],
+    ) {
+        let first_for = |use_: &str| {
+            folders
+                .iter()
+                .find(|(_, uses, _)| uses.iter().any(|u| u == use_))
+                .map(|(n, _, _)| n.as_str())
+        };
+        let created = |name: &str, uses: &[String]| uses.iter().any(|u| first_for(u) == Some(name));
+        let made_here: Vec<&str> = folders
+            .iter()
+            .filter(|(n, uses, _)| manual.contains(n) && created(n, uses))
+            .map(|(n, _, _)| n.as_str())
+            .collect();
+        if !made_here.is_empty() {
+            self.note(format!(
+                "{label}: auto = no on {}: with autocreate_special_use = yes Roost creates these \
+                 at login too, as the first folder named for their special use; Dovecot did not",
+                made_here.join(", ")
+            ));
+        }
+        for (name, uses, auto) in folders {
+            if auto != "no" && !created(name, uses) {
+                let firsts: Vec<String> = uses
+                    .iter()
+                    .filter_map(|u| first_for(u).map(|f| format!("{f} for {u}")))
+                    .collect();
+                self.note(format!(
+                    "{label}: mailbox {name}: auto = {auto}: Roost creates only the first folder \
+                     named for each special use ({}), so {name} is not created at login; \
+                     create it once by hand",
+                    firsts.join(", ")
+                ));
+            }
         }
     }
 

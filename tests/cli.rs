@@ -296,3 +296,143 @@ fn demo_creates_a_tree_and_serves_user_demo() {
         assert!(root.join(f).exists(), "{f} missing");
     }
 }
+
+/// The setups that passed `roost check` and then failed at login: a
+/// folder's dovecot-uidlist the run-as account cannot read, users whose
+/// password scheme Roost cannot verify, and mail (and a trace_dir) the
+/// packaged unit's sandbox keeps read-only. Each is named with its fix;
+/// once fixed, check is clean.
+#[test]
+fn check_names_uidlists_schemes_and_sandbox_paths_that_would_fail_logins() {
+    use crate::common::dovecot::{hand_over, running_as_root};
+    use std::os::unix::fs::PermissionsExt;
+    // Outside /tmp: the packaged unit's PrivateTmp would hide /tmp itself.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let base = dir.path();
+    std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let passwd = base.join("passwd");
+    let mut users = crate::common::passwd_line(base, "ann", "secret");
+    for (name, hash) in [
+        ("old", "abJnggxhB/yJU"),
+        ("older", "abJnggxhB/yJU"),
+        (
+            "cram",
+            "{CRAM-MD5}cd3ba7deaad6e5ca23448ba42e379747a9e0f7f1fbc00c8a81bbaac395731b56",
+        ),
+    ] {
+        let home = base.join("home").join(name);
+        users.push_str(&format!("{name}:{hash}::::{}::\n", home.display()));
+    }
+    std::fs::write(&passwd, &users).unwrap();
+    std::fs::set_permissions(&passwd, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let home = base.join("home/ann");
+    let archive = home.join("Maildir/.Archive");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(home.join("Maildir").join(sub)).unwrap();
+        std::fs::create_dir_all(archive.join(sub)).unwrap();
+    }
+    let uidlist = archive.join("dovecot-uidlist");
+    std::fs::write(&uidlist, "3 V1700000000 N1 G0123\n").unwrap();
+    hand_over(&home);
+    std::fs::set_permissions(&uidlist, std::fs::Permissions::from_mode(0o000)).unwrap();
+    if running_as_root() {
+        std::os::unix::fs::chown(&uidlist, Some(0), Some(0)).unwrap();
+        std::os::unix::fs::chown(&passwd, Some(0), Some(65534)).unwrap();
+    }
+    let unit = base.join("roost.service");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/roost.service"),
+        &unit,
+    )
+    .unwrap();
+    let account = if running_as_root() {
+        "user = nobody\n"
+    } else {
+        ""
+    };
+    let conf = base.join("roost.conf");
+    let traces = base.join("traces");
+    std::fs::write(
+        &conf,
+        format!(
+            "listen = 127.0.0.1:0\npasswd_file = {}\ntrace_dir = {}\n{account}",
+            passwd.display(),
+            traces.display()
+        ),
+    )
+    .unwrap();
+    let check = || {
+        let out = Command::new(ROOST)
+            .args(["check", "-c"])
+            .arg(&conf)
+            .arg("--unit")
+            .arg(&unit)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), err)
+    };
+    let (code, err) = check();
+    assert_eq!(code, Some(1), "{err}");
+    for needle in [
+        // The unreadable uidlist, with the chown that fixes it.
+        &format!("error: user ann: {} is not readable and writable", uidlist.display()),
+        "fix: chown -R ",
+        // Every user who cannot log in, by scheme.
+        "2 users cannot log in: their passwords use DES-CRYPT, which Roost cannot verify: old, older",
+        "1 user cannot log in: their passwords use CRAM-MD5",
+        // The sandbox: which paths it allows and the line to add.
+        "is read-only (Read-only file system); the unit lets Roost write only to: /var/mail /var/vmail /var/lib/roost /var/log/roost",
+        &format!(
+            "the mail of ann, cram, old, older ({}) is read-only",
+            home.join("Maildir").display()
+        ),
+        &format!(
+            "add under [Service]: ReadWritePaths={} ",
+            base.components().take(3).collect::<std::path::PathBuf>().display()
+        ),
+        &format!("trace_dir {} is read-only", traces.display()),
+    ] {
+        assert!(err.contains(needle), "{needle:?} missing:\n{err}");
+    }
+
+    // Fixed: the uidlist handed back, new hashes, a drop-in for the mail
+    // and the trace directory the package ships.
+    std::fs::set_permissions(&uidlist, std::fs::Permissions::from_mode(0o600)).unwrap();
+    hand_over(&home);
+    std::fs::write(&passwd, crate::common::passwd_line(base, "ann", "secret")).unwrap();
+    std::fs::create_dir(base.join("roost.service.d")).unwrap();
+    std::fs::write(
+        base.join("roost.service.d/mail.conf"),
+        format!("[Service]\nReadWritePaths={}\n", base.display()),
+    )
+    .unwrap();
+    let (code, err) = check();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("error:"), "{err}");
+}
+
+/// A demo whose port is taken says so and stops, without first printing
+/// "running" and instructions for a server that never started.
+#[test]
+fn demo_on_a_busy_port_fails_before_claiming_to_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let out = Command::new(ROOST)
+        .args(["demo", "--port", &port, "--tls-port", "0"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}")) && err.contains("--port N"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("is running") && !err.contains("Press Ctrl-C"),
+        "{err}"
+    );
+}

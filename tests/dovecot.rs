@@ -303,3 +303,48 @@ fn dovecot_and_roost_serving_one_tree_at_once_agree_on_uids() {
     assert_eq!(fetched(&dv_lines), ours);
     assert_eq!(ours.len(), 11, "nothing lost or duplicated: {ours:?}");
 }
+
+/// A subscription outliving its mailbox is listed by LSUB with no
+/// attributes, as Dovecot does; an unsubscribed parent of a subscribed
+/// name stays `\Noselect` under `%` (RFC 3501 §6.3.9).
+#[test]
+fn lsub_of_a_deleted_subscribed_mailbox_matches_dovecot() {
+    let server = start_server_for_shared_tree();
+    let home = home(&server);
+    dovecot(
+        &home,
+        &[
+            "CREATE Keep",
+            "SUBSCRIBE Keep",
+            "CREATE Box.Sub",
+            "SUBSCRIBE Box.Sub",
+            "CREATE Old.Gone",
+            "SUBSCRIBE Old.Gone",
+        ]
+        .map(String::from),
+    );
+    dovecot(&home, &["DELETE Old.Gone".to_string()]);
+    let lsubs = ["LSUB \"\" *", "LSUB \"\" %", "LSUB \"\" Old.*"];
+    let dv = dovecot(&home, &lsubs.map(String::from));
+    let mut c = server.login();
+    for (i, cmd) in lsubs.iter().enumerate() {
+        let tag = format!("d{} ", i + 1);
+        let start = if i == 0 {
+            0
+        } else {
+            dv.iter()
+                .position(|l| l.starts_with(&format!("d{i} ")))
+                .unwrap()
+                + 1
+        };
+        let mut want: Vec<String> = dv[start..]
+            .iter()
+            .take_while(|l| !l.starts_with(&tag))
+            .cloned()
+            .collect();
+        want.sort();
+        let mut got = roost_lines(&mut c, cmd);
+        got.sort();
+        assert_eq!(got, want, "{cmd}");
+    }
+}

@@ -338,7 +338,9 @@ fn migrated_configuration_serves_dovecots_tree() {
     reference.names.push("Sent Messages".to_string());
     reference.names.sort();
     assert!(
-        err.contains("auto = no on Sent Messages: Roost creates every special-use folder"),
+        err.contains(
+            "auto = no on Sent Messages: with autocreate_special_use = yes Roost creates these"
+        ),
         "{err}"
     );
     for key in ["special_use", "autocreate_special_use"] {

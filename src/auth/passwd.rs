@@ -593,7 +593,7 @@ mod tests {
         let blf = hash_password_with_cost(Scheme::BlfCrypt, "pw-b", 4).unwrap();
         let sha = hash_password_with_cost(Scheme::Sha512Crypt, "pw-s", 4).unwrap();
         let text = format!(
-            "plain:{{PLAIN}}pw-p\nblf:{blf}\nsha:{sha}\nempty:\nemptyplain:{{PLAIN}}\nmd5:$1$saltsalt$9xy1btjgzLYfb7hivXtC//\n"
+            "plain:{{PLAIN}}pw-p\nblf:{blf}\nsha:{sha}\nempty:\nemptyplain:{{PLAIN}}\nmd5:$1$saltsalt$9xy1btjgzLYfb7hivXtC//\ndes:abJnggxhB/yJU\n"
         );
         let path = write_file(dir.path(), "passwd", &text);
         let db = PasswdFile::open(&path).unwrap();
@@ -609,7 +609,8 @@ mod tests {
             ("empty", b"x", "failure"),
             ("emptyplain", b"", "failure"),
             ("emptyplain", b"x", "failure"),
-            ("md5", b"secret", "unsupported:md5:$1$"),
+            ("md5", b"secret", "success:md5"),
+            ("des", b"secret", "unsupported:des:DES-CRYPT"),
             ("nobody", b"pw-p", "failure"),
         ];
         for (user, pw, want) in rows {

@@ -4,12 +4,17 @@
 //! `SHA256-CRYPT`, `PLAIN`) and verifying a password against a stored field,
 //! including fields with no `{SCHEME}` prefix, which Dovecot treats as
 //! `CRYPT` and which we dispatch on the `$id$` prefix the way crypt(3) does.
+//! The other schemes `doveadm pw` offers that are still met in passwd files
+//! (`SSHA512`, `PBKDF2`, `ARGON2ID`, `MD5-CRYPT`, …) are verified by
+//! [`super::legacy`]; DES crypt, SCRAM and CRAM-MD5 are not, and
+//! [`unsupported_scheme`] names them for `roost check`.
 //! Verification results are meant to match glibc/libxcrypt exactly: a stored
 //! hash that crypt(3) would not reproduce byte for byte is a mismatch here.
 
 use std::fmt;
 use std::str::FromStr;
 
+use super::legacy;
 use sha_crypt::{Sha256Params, Sha512Params, ROUNDS_MAX, ROUNDS_MIN};
 
 /// bcrypt cost used by [`hash_password`]; the same default as `doveadm pw`.
@@ -160,18 +165,91 @@ pub enum Verify {
 ///
 /// Never panics on a malformed field: that is simply a [`Verify::Mismatch`].
 pub fn verify_password(stored: &str, password: &[u8]) -> Verify {
+    match method_of(stored) {
+        Ok(method) => bool_to_verify(method.verify(password)),
+        Err(name) => Verify::Unsupported(name),
+    }
+}
+
+/// The scheme (or crypt prefix) of `stored` when Roost cannot verify it,
+/// judged from the field alone, without hashing anything: what `roost
+/// check` and `migrate-dovecot` report for users who could not log in.
+pub fn unsupported_scheme(stored: &str) -> Option<String> {
+    method_of(stored).err()
+}
+
+/// How one stored field is verified, decided from its prefix.
+enum Method<'a> {
+    Bcrypt(&'a str),
+    Sha512Crypt(&'a str),
+    Sha256Crypt(&'a str),
+    Plain(&'a str),
+    Legacy(legacy::Kind, &'a str),
+    /// Empty or locked: nothing matches.
+    Locked,
+}
+
+impl Method<'_> {
+    fn verify(&self, password: &[u8]) -> bool {
+        match *self {
+            Method::Bcrypt(h) => verify_bcrypt(h, password),
+            Method::Sha512Crypt(h) => verify_sha512(h, password),
+            Method::Sha256Crypt(h) => verify_sha256(h, password),
+            Method::Plain(p) => ct_eq(p.as_bytes(), password),
+            Method::Legacy(kind, h) => legacy::verify(kind, h, password),
+            Method::Locked => false,
+        }
+    }
+}
+
+/// The method for a stored field, or the name of its unsupported scheme.
+fn method_of(stored: &str) -> Result<Method<'_>, String> {
     let Some((scheme, rest)) = split_scheme(stored) else {
         // Dovecot's default scheme for passwd-file is CRYPT.
-        return verify_crypt(stored, password);
+        return crypt_method(stored);
     };
-    match scheme.to_ascii_uppercase().as_str() {
-        "BLF-CRYPT" => verify_bcrypt(rest, password),
-        "SHA512-CRYPT" => verify_sha512(rest, password),
-        "SHA256-CRYPT" => verify_sha256(rest, password),
-        "PLAIN" | "CLEAR" | "CLEARTEXT" => bool_to_verify(ct_eq(rest.as_bytes(), password)),
-        "CRYPT" => verify_crypt(rest, password),
-        upper => Verify::Unsupported(upper.to_string()),
+    let upper = scheme.to_ascii_uppercase();
+    Ok(match upper.as_str() {
+        "BLF-CRYPT" => Method::Bcrypt(rest),
+        "SHA512-CRYPT" => Method::Sha512Crypt(rest),
+        "SHA256-CRYPT" => Method::Sha256Crypt(rest),
+        "PLAIN" | "CLEAR" | "CLEARTEXT" => Method::Plain(rest),
+        "CRYPT" => return crypt_method(rest),
+        _ => match legacy::kind_of(&upper) {
+            Some(kind) => Method::Legacy(kind, rest),
+            None => return Err(upper),
+        },
+    })
+}
+
+/// `CRYPT`: dispatch on the `$id$` prefix as crypt(3) does.
+fn crypt_method(hash: &str) -> Result<Method<'_>, String> {
+    if hash.is_empty() || hash.starts_with('!') || hash.starts_with('*') {
+        // Empty, or the shadow(5) convention for a locked account: crypt(3)
+        // can never produce these, so no password matches.
+        return Ok(Method::Locked);
     }
+    if is_bcrypt_prefix(hash) {
+        return Ok(Method::Bcrypt(hash));
+    }
+    if hash.starts_with("$6$") {
+        return Ok(Method::Sha512Crypt(hash));
+    }
+    if hash.starts_with("$5$") {
+        return Ok(Method::Sha256Crypt(hash));
+    }
+    if hash.starts_with("$1$") {
+        let kind = legacy::Kind::Md5Crypt {
+            hex_fallback: false,
+        };
+        return Ok(Method::Legacy(kind, hash));
+    }
+    if let Some(rest) = hash.strip_prefix('$') {
+        let id = rest.split('$').next().unwrap_or_default();
+        return Err(format!("${id}$"));
+    }
+    // Traditional DES crypt (or a bare password someone forgot to prefix).
+    Err("DES-CRYPT".to_string())
 }
 
 /// Splits `{SCHEME}rest`. Without a closing brace it is not a prefix at all,
@@ -182,44 +260,14 @@ fn split_scheme(stored: &str) -> Option<(&str, &str)> {
     Some((&inner[..end], &inner[end + 1..]))
 }
 
-/// `CRYPT`: dispatch on the `$id$` prefix as crypt(3) does.
-fn verify_crypt(hash: &str, password: &[u8]) -> Verify {
-    if hash.is_empty() || hash.starts_with('!') || hash.starts_with('*') {
-        // Empty, or the shadow(5) convention for a locked account: crypt(3)
-        // can never produce these, so no password matches.
-        return Verify::Mismatch;
-    }
-    if is_bcrypt_prefix(hash) {
-        return verify_bcrypt(hash, password);
-    }
-    if hash.starts_with("$6$") {
-        return verify_sha512(hash, password);
-    }
-    if hash.starts_with("$5$") {
-        return verify_sha256(hash, password);
-    }
-    if let Some(rest) = hash.strip_prefix('$') {
-        let id = rest.split('$').next().unwrap_or_default();
-        return Verify::Unsupported(format!("${id}$"));
-    }
-    // Traditional DES crypt (or a bare password someone forgot to prefix).
-    Verify::Unsupported("DES-CRYPT".to_string())
-}
-
 fn is_bcrypt_prefix(hash: &str) -> bool {
     ["$2y$", "$2b$", "$2a$"].iter().any(|p| hash.starts_with(p))
 }
 
-fn verify_bcrypt(hash: &str, password: &[u8]) -> Verify {
+fn verify_bcrypt(hash: &str, password: &[u8]) -> bool {
     // The crate would also take `$2x$` (the buggy pre-2011 variant), which
     // it does not actually emulate; refuse it rather than give wrong answers.
-    if !is_bcrypt_prefix(hash) {
-        return Verify::Mismatch;
-    }
-    match bcrypt::verify(password, hash) {
-        Ok(ok) => bool_to_verify(ok),
-        Err(_) => Verify::Mismatch,
-    }
+    is_bcrypt_prefix(hash) && bcrypt::verify(password, hash).unwrap_or(false)
 }
 
 /// The parts of a `$5$`/`$6$` hash: rounds, salt and encoded digest.
@@ -268,29 +316,29 @@ fn parse_sha_crypt<'a>(hash: &'a str, id: &str, digest_len: usize) -> Option<Sha
 // The sha-crypt crate's own `*_check` functions take the password as &str
 // (crypt(3) takes bytes) and `sha256_check` panics on a malformed digest, so
 // we parse ourselves and compare the freshly encoded digest.
-fn verify_sha512(hash: &str, password: &[u8]) -> Verify {
+fn verify_sha512(hash: &str, password: &[u8]) -> bool {
     let Some(parts) = parse_sha_crypt(hash, "6", 86) else {
-        return Verify::Mismatch;
+        return false;
     };
     let Ok(params) = Sha512Params::new(parts.rounds) else {
-        return Verify::Mismatch;
+        return false;
     };
     match sha_crypt::sha512_crypt_b64(password, parts.salt, &params) {
-        Ok(digest) => bool_to_verify(ct_eq(digest.as_bytes(), parts.digest.as_bytes())),
-        Err(_) => Verify::Mismatch,
+        Ok(digest) => ct_eq(digest.as_bytes(), parts.digest.as_bytes()),
+        Err(_) => false,
     }
 }
 
-fn verify_sha256(hash: &str, password: &[u8]) -> Verify {
+fn verify_sha256(hash: &str, password: &[u8]) -> bool {
     let Some(parts) = parse_sha_crypt(hash, "5", 43) else {
-        return Verify::Mismatch;
+        return false;
     };
     let Ok(params) = Sha256Params::new(parts.rounds) else {
-        return Verify::Mismatch;
+        return false;
     };
     match sha_crypt::sha256_crypt_b64(password, parts.salt, &params) {
-        Ok(digest) => bool_to_verify(ct_eq(digest.as_bytes(), parts.digest.as_bytes())),
-        Err(_) => Verify::Mismatch,
+        Ok(digest) => ct_eq(digest.as_bytes(), parts.digest.as_bytes()),
+        Err(_) => false,
     }
 }
 
@@ -449,10 +497,14 @@ mod tests {
             ("{PLAIN}".to_string(), b"", Verify::Match),
             ("{PLAIN}p\u{e4}ss".to_string(), "p\u{e4}ss".as_bytes(), Verify::Match),
             // Unsupported schemes and crypt ids.
-            (MD5_CRYPT.to_string(), b"secret", unsupported("$1$")),
-            (format!("{{CRYPT}}{MD5_CRYPT}"), b"secret", unsupported("$1$")),
-            ("{MD5-CRYPT}$1$x$y".to_string(), b"secret", unsupported("MD5-CRYPT")),
-            ("{ssha512}abcd".to_string(), b"secret", unsupported("SSHA512")),
+            (MD5_CRYPT.to_string(), b"secret", Verify::Match),
+            (format!("{{CRYPT}}{MD5_CRYPT}"), b"secret", Verify::Match),
+            (format!("{{MD5-CRYPT}}{MD5_CRYPT}"), b"secret", Verify::Match),
+            (format!("{{MD5}}{MD5_CRYPT}"), b"secreT", Verify::Mismatch),
+            ("{MD5-CRYPT}$1$x$y".to_string(), b"secret", Verify::Mismatch),
+            ("{ssha512}abcd".to_string(), b"secret", Verify::Mismatch),
+            ("{CRAM-MD5}abcd".to_string(), b"secret", unsupported("CRAM-MD5")),
+            ("{SCRAM-SHA-256}abcd".to_string(), b"secret", unsupported("SCRAM-SHA-256")),
             ("$y$j9T$abc$def".to_string(), b"secret", unsupported("$y$")),
             ("abJnggxhB/yJU".to_string(), b"secret", unsupported("DES-CRYPT")),
             ("$2x$04$abcdefghijklmnopqrstuu2r9OfJnfCsdneAXAGHnS4UpFFP8WIrW".to_string(), b"secret", unsupported("$2x$")),
@@ -558,6 +610,76 @@ mod tests {
             .starts_with("cannot hash password as BLF-CRYPT"));
         assert!(hash_password(Scheme::Plain, "a:b").is_err());
         assert!(hash_password(Scheme::Plain, "a\nb").is_err());
+    }
+
+    /// Every scheme `doveadm pw` writes that Roost claims to verify, checked
+    /// against Dovecot's own output; the ones it cannot verify are named.
+    #[test]
+    fn verifies_what_doveadm_pw_writes() {
+        let doveadm = std::path::Path::new("/usr/bin/doveadm");
+        if !doveadm.exists() {
+            eprintln!("note: /usr/bin/doveadm is missing (package dovecot-core); test skipped");
+            return;
+        }
+        let pw = |scheme: &str, password: &str| {
+            let out = std::process::Command::new(doveadm)
+                .args(["pw", "-s", scheme, "-p", password])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "doveadm pw -s {scheme}: {out:?}");
+            String::from_utf8(out.stdout).unwrap().trim().to_string()
+        };
+        for scheme in [
+            "SSHA512",
+            "SSHA256",
+            "SSHA",
+            "SHA512",
+            "SHA256",
+            "SHA",
+            "SHA1",
+            "SHA512.HEX",
+            "SSHA512.B64",
+            "PLAIN-MD5",
+            "LDAP-MD5",
+            "SMD5",
+            "MD5",
+            "MD5-CRYPT",
+            "PBKDF2",
+            "ARGON2I",
+            "ARGON2ID",
+            "CRYPT",
+            "SHA512-CRYPT",
+            "SHA256-CRYPT",
+            "BLF-CRYPT",
+            "PLAIN",
+        ] {
+            for password in ["secret", "p\u{e4}ss w\u{f6}rd", "x"] {
+                let stored = pw(scheme, password);
+                assert_eq!(unsupported_scheme(&stored), None, "{stored}");
+                assert_eq!(
+                    verify_password(&stored, password.as_bytes()),
+                    Verify::Match,
+                    "{stored} {password:?}"
+                );
+                assert_eq!(
+                    verify_password(&stored, format!("{password}!").as_bytes()),
+                    Verify::Mismatch,
+                    "{stored}"
+                );
+            }
+        }
+        for (scheme, name) in [
+            ("CRAM-MD5", "CRAM-MD5"),
+            ("SCRAM-SHA-256", "SCRAM-SHA-256"),
+            ("DES-CRYPT", "DES-CRYPT"),
+        ] {
+            let stored = pw(scheme, "secret");
+            assert_eq!(
+                unsupported_scheme(&stored).as_deref(),
+                Some(name),
+                "{stored}"
+            );
+        }
     }
 
     #[test]

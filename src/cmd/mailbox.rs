@@ -331,11 +331,13 @@ pub fn list(
             let wire = wire(name);
             if wildcard_match(&full, &wire, sep) {
                 let exists = entries.iter().any(|e| &e.name == name && e.selectable);
-                // Dovecot shows special uses in LSUB too.
+                // Dovecot shows special uses in LSUB too. A subscription
+                // that outlived its mailbox gets no attributes, as in
+                // Dovecot: `\Noselect` is for unsubscribed parents below.
                 let attrs: Vec<&str> = if exists {
                     uses.of(name).iter().map(|u| u.as_str()).collect()
                 } else {
-                    vec!["\\Noselect"]
+                    Vec::new()
                 };
                 lines.push((wire, attrs.join(" ")));
                 shown.push(name.clone());

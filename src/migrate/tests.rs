@@ -300,3 +300,98 @@ fn unparsable_input_is_an_error_naming_the_line() {
     let e = translate("a = 1\nnot a setting\n", "f.txt").unwrap_err();
     assert!(e.starts_with("f.txt: line 2"), "{e}");
 }
+
+fn has_note(m: &Migration, needle: &str) -> bool {
+    m.notes.iter().any(|n| n.contains(needle))
+}
+
+#[test]
+fn ipv6_wildcard_note_only_when_the_wildcards_are_used() {
+    let m = translate(
+        "ssl = no\nservice imap-login {\n  inet_listener imap {\n    address = 127.0.0.1\n    port = 143\n  }\n  inet_listener imaps {\n    address = 127.0.0.1\n    port = 993\n  }\n}\n",
+        "test",
+    )
+    .unwrap();
+    assert_eq!(value(&m.text, "listen").as_deref(), Some("127.0.0.1:143"));
+    assert!(!has_note(&m, "IPv6"), "{:#?}", m.notes);
+    // One listener on the global default: the note comes, once.
+    let m = translate(
+        "ssl = no\nservice imap-login {\n  inet_listener imap {\n    address = 127.0.0.1\n    port = 143\n  }\n}\n",
+        "test",
+    )
+    .unwrap();
+    assert_eq!(m.notes.iter().filter(|n| n.contains("IPv6")).count(), 1);
+}
+
+#[test]
+fn special_use_notes_say_which_folders_roost_creates() {
+    let conf = "namespace inbox {\n  inbox = yes\n  separator = /\n  mailbox Sent {\n    auto = subscribe\n    special_use = \\Sent\n  }\n  mailbox \"Sent Messages\" {\n    auto = subscribe\n    special_use = \\Sent\n  }\n  mailbox Trash {\n    special_use = \\Trash\n  }\n}\n";
+    let m = translate(conf, "test").unwrap();
+    assert!(
+        has_note(&m, "mailbox Sent Messages: auto = subscribe: Roost creates only the first folder named for each special use (Sent for \\Sent), so Sent Messages is not created"),
+        "{:#?}",
+        m.notes
+    );
+    assert!(
+        has_note(
+            &m,
+            "auto = no on Trash: with autocreate_special_use = yes Roost creates these"
+        ),
+        "{:#?}",
+        m.notes
+    );
+    assert!(!has_note(&m, "creates every special-use folder"));
+    assert!(!has_note(&m, "auto = no on Sent"), "{:#?}", m.notes);
+}
+
+#[test]
+fn per_domain_users_files_say_names_become_user_at_domain() {
+    let m = translate(
+        "passdb {\n  args = scheme=SHA512-CRYPT /etc/dovecot/domains/%d/passwd\n  driver = passwd-file\n}\n",
+        "test",
+    )
+    .unwrap();
+    assert!(
+        has_note(
+            &m,
+            "merge them into one passwd_file and write each user name in it as user@domain"
+        ),
+        "{:#?}",
+        m.notes
+    );
+}
+
+#[test]
+fn users_whose_hashes_roost_cannot_verify_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users");
+    std::fs::write(
+        &users,
+        "ann:{SSHA512}k6luLVr3BJev12p2233rIyHvFzE0tuRmp8AvFJXrZTvzwOsB0eNE6kan3B1kZkMhdb33qQBYF8KNUHaPi+QdcCnpks0=::::::\n\
+         bob:abJnggxhB/yJU::::::\ncy:{CRAM-MD5}cd3ba7deaad6e5ca23448ba42e379747a9e0f7f1fbc00c8a81bbaac395731b56::::::\n\
+         dee:{DES-CRYPT}FgjsQqO78UGQE::::::\n",
+    )
+    .unwrap();
+    let m = translate(
+        &format!(
+            "passdb {{\n  args = {}\n  driver = passwd-file\n}}\n",
+            users.display()
+        ),
+        "test",
+    )
+    .unwrap();
+    let notes: Vec<&String> = m
+        .notes
+        .iter()
+        .filter(|n| n.contains("cannot log in"))
+        .collect();
+    assert_eq!(notes.len(), 2, "{notes:#?}");
+    assert!(has_note(&m, "2 users cannot log in under Roost: their passwords use DES-CRYPT, which Roost cannot verify: bob, dee"), "{notes:#?}");
+    assert!(
+        has_note(
+            &m,
+            "1 user cannot log in under Roost: their passwords use CRAM-MD5"
+        ),
+        "{notes:#?}"
+    );
+}
