@@ -156,13 +156,7 @@ impl MessageData for MessageFile {
         if let (None, Some(c)) = (&self.fields, &self.cached_header) {
             return Ok(Some(text::fields(&c.header, Some(name))));
         }
-        Ok(self.header()?.map(|fields| {
-            fields
-                .iter()
-                .filter(|f| f.name().eq_ignore_ascii_case(name))
-                .cloned()
-                .collect()
-        }))
+        Ok(self.header()?.map(|fields| super::named_in(fields, name)))
     }
 
     fn parts(&mut self) -> Result<Option<&[PartText]>, Stop> {

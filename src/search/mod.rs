@@ -166,14 +166,17 @@ pub trait MessageData {
     /// The top-level fields called `name` (case-insensitively). Sources
     /// that can pick them out without parsing the whole header do so.
     fn named(&mut self, name: &[u8]) -> Result<Option<Vec<Field>>, Stop> {
-        Ok(self.header()?.map(|fields| {
-            fields
-                .iter()
-                .filter(|f| f.name().eq_ignore_ascii_case(name))
-                .cloned()
-                .collect()
-        }))
+        Ok(self.header()?.map(|fields| named_in(fields, name)))
     }
+}
+
+/// The fields called `name` among `fields`.
+fn named_in(fields: &[Field], name: &[u8]) -> Vec<Field> {
+    fields
+        .iter()
+        .filter(|f| f.name().eq_ignore_ascii_case(name))
+        .cloned()
+        .collect()
 }
 
 /// The first pass: nothing is read, only a size the file name gave.
