@@ -1,5 +1,6 @@
 //! Calendar arithmetic for timestamps we print (trace lines, file names),
-//! without a date crate: days-since-epoch to civil date, UTC only.
+//! without a date crate: days-since-epoch to civil date, UTC only; and the
+//! day an RFC 5322 Date field names.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -114,6 +115,121 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+#[derive(Debug, PartialEq, Eq)]
+enum DateTok<'a> {
+    Num(&'a [u8]),
+    Word(&'a [u8]),
+    /// An atom of mixed letters, digits and symbols.
+    Other,
+    Punct(u8),
+}
+
+/// RFC 5322 atext.
+fn is_atext(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
+}
+
+fn date_tokens(v: &[u8]) -> Vec<DateTok<'_>> {
+    let mut toks = Vec::new();
+    let mut i = 0;
+    let mut comment = 0usize;
+    while i < v.len() {
+        let b = v[i];
+        if comment > 0 {
+            match b {
+                b'(' => comment += 1,
+                b')' => comment -= 1,
+                _ => {}
+            }
+            i += 1;
+        } else if b == b'(' {
+            comment = 1;
+            i += 1;
+        } else if b.is_ascii_whitespace() {
+            i += 1;
+        } else if is_atext(b) {
+            // RFC 5322 atoms: "00:01+0000" has the atom "01+0000", not a
+            // minute (the zone needs a blank before it), as Dovecot reads it.
+            let start = i;
+            while i < v.len() && is_atext(v[i]) {
+                i += 1;
+            }
+            let atom = &v[start..i];
+            toks.push(if atom.iter().all(u8::is_ascii_digit) {
+                DateTok::Num(atom)
+            } else if atom.iter().all(u8::is_ascii_alphabetic) {
+                DateTok::Word(atom)
+            } else {
+                DateTok::Other
+            });
+        } else {
+            toks.push(DateTok::Punct(b));
+            i += 1;
+        }
+    }
+    toks
+}
+
+fn date_num(t: Option<&DateTok>, max_len: usize) -> Option<(u32, usize)> {
+    match t {
+        Some(DateTok::Num(d)) if d.len() <= max_len => {
+            Some((std::str::from_utf8(d).ok()?.parse().ok()?, d.len()))
+        }
+        _ => None,
+    }
+}
+
+/// The day of an RFC 5322 Date field as written: SENTBEFORE and friends
+/// compare the sender's calendar date, ignoring time and zone (RFC 3501
+/// §6.4.4; Dovecot does the same). Accepts
+/// `[day-name ","] day month year hour ":" minute [":" second] [zone]`
+/// with comments anywhere, month names of three letters or more, and
+/// two-digit years (below 70 is 20xx). Anything else, or an impossible
+/// date, is `None`.
+/// In days since 1970-01-01; the one Date parser (SEARCH SENT* uses it).
+pub fn rfc5322_day(value: &[u8]) -> Option<i64> {
+    let toks = date_tokens(value);
+    let mut t = toks.iter().peekable();
+    if let Some(DateTok::Word(_)) = t.peek() {
+        t.next();
+        if t.next() != Some(&DateTok::Punct(b',')) {
+            return None;
+        }
+    }
+    let (day, _) = date_num(t.next(), 2)?;
+    let month = match t.next() {
+        Some(DateTok::Word(w)) if w.len() >= 3 => {
+            MONTHS
+                .iter()
+                .position(|m| m.as_bytes().eq_ignore_ascii_case(&w[..3]))? as u32
+                + 1
+        }
+        _ => return None,
+    };
+    let year = match date_num(t.next(), 4)? {
+        (y, 2) if y < 70 => 2000 + y,
+        (y, 2) => 1900 + y,
+        (y, 4) => y,
+        _ => return None,
+    };
+    let (hour, _) = date_num(t.next(), 2)?;
+    if t.next() != Some(&DateTok::Punct(b':')) {
+        return None;
+    }
+    let (minute, _) = date_num(t.next(), 2)?;
+    let second = if t.peek() == Some(&&DateTok::Punct(b':')) {
+        t.next();
+        date_num(t.next(), 2)?.0
+    } else {
+        0
+    };
+    let year = i64::from(year);
+    if day == 0 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +259,39 @@ mod tests {
             Utc::from_unix(1_720_755_020, 0).compact(),
             "20240712-033020"
         );
+    }
+
+    #[test]
+    fn rfc5322_days() {
+        let feb5 = Some(days_from_civil(1994, 2, 5));
+        for ok in [
+            "Mon, 5 Feb 1994 23:30:00 -0800",
+            "5 Feb 94 23:30:00 -0800",
+            "5 Feb 1994 23:30",
+            "5 feb 1994 23:30:00 EST",
+            "Mon,  05 February 1994 23:30:00 +0000 (PST)",
+            "(comment) 5 Feb 1994 23:30:00 +9999",
+        ] {
+            assert_eq!(rfc5322_day(ok.as_bytes()), feb5, "{ok}");
+        }
+        let day = |s: &str| rfc5322_day(s.as_bytes());
+        assert_eq!(day("5 Feb 69 1:00"), Some(days_from_civil(2069, 2, 5)));
+        // Outside 1970-2038 is no special case (RFC 5322 §3.3).
+        assert_eq!(day("1 Dec 1969 10:00"), Some(-31));
+        assert_eq!(day("1 Jan 3609 10:00"), Some(days_from_civil(3609, 1, 1)));
+        for bad in [
+            "5 Feb 1994",
+            "garbage",
+            "5 Feb 1994 25:30:00",
+            "31 Feb 1994 10:00:00",
+            "1994-02-05T10:00:00Z",
+            "5 Feb 123 23:30:00",
+            "Sat 5 Feb 1994 23:30:00",
+            "5-Feb-1994 23:30:00",
+            "01 Jan 2001 00:01+0000",
+            "",
+        ] {
+            assert_eq!(day(bad), None, "{bad}");
+        }
     }
 }

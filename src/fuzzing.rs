@@ -12,7 +12,7 @@ use crate::proto::parse::{parse_command, secret_offset};
 use crate::proto::reader::{CommandReader, Limits, ReadError};
 use crate::proto::types::{CommandBody, Section, SectionText};
 use crate::proto::utf7;
-use crate::search::{mime as smime, Facts, MessageData, Query, Scope, Stop};
+use crate::search::{self, Facts, MessageData, Query, Scope, Stop};
 use crate::store::maildir::Flags;
 use crate::store::names::Namespace;
 use std::io::{self, Read, Write};
@@ -154,8 +154,8 @@ pub fn search_program(data: &[u8]) {
 /// An in-memory message for `search_program`.
 struct Sample {
     bytes: Vec<u8>,
-    fields: Option<Vec<smime::Field>>,
-    parts: Option<Vec<smime::PartText>>,
+    fields: Option<Vec<search::Field>>,
+    parts: Option<Vec<search::PartText>>,
 }
 
 impl Sample {
@@ -175,13 +175,12 @@ impl MessageData for Sample {
     fn size(&mut self) -> Result<Option<u64>, Stop> {
         Ok(Some(self.bytes.len() as u64))
     }
-    fn header(&mut self) -> Result<Option<&[smime::Field]>, Stop> {
-        let end = smime::body_start(&self.bytes, 0).unwrap_or(self.bytes.len());
-        self.fields = Some(smime::parse_fields(&self.bytes[..end]));
+    fn header(&mut self) -> Result<Option<&[search::Field]>, Stop> {
+        self.fields = Some(search::header_fields(&self.bytes, None));
         Ok(self.fields.as_deref())
     }
-    fn parts(&mut self) -> Result<Option<&[smime::PartText]>, Stop> {
-        self.parts = Some(smime::part_texts(&self.bytes));
+    fn parts(&mut self) -> Result<Option<&[search::PartText]>, Stop> {
+        self.parts = Some(search::part_texts(&self.bytes));
         Ok(self.parts.as_deref())
     }
 }

@@ -773,8 +773,12 @@ impl DovecotSession {
     }
 
     fn cmd(&mut self, tag: &str, cmd: &str) -> Option<Vec<u8>> {
+        self.cmd_bytes(tag, cmd.as_bytes())
+    }
+
+    fn cmd_bytes(&mut self, tag: &str, cmd: &[u8]) -> Option<Vec<u8>> {
         self.stdin
-            .write_all(format!("{tag} {cmd}\r\n").as_bytes())
+            .write_all(&[tag.as_bytes(), b" ", cmd, b"\r\n"].concat())
             .ok()?;
         self.read_until(format!("{tag} ").as_bytes())
     }
@@ -864,8 +868,12 @@ impl Raw {
     }
 
     fn cmd(&mut self, tag: &str, cmd: &str) -> Vec<u8> {
+        self.cmd_bytes(tag, cmd.as_bytes())
+    }
+
+    fn cmd_bytes(&mut self, tag: &str, cmd: &[u8]) -> Vec<u8> {
         self.s
-            .write_all(format!("{tag} {cmd}\r\n").as_bytes())
+            .write_all(&[tag.as_bytes(), b" ", cmd, b"\r\n"].concat())
             .unwrap();
         self.read_until(format!("{tag} ").as_bytes())
     }
@@ -904,10 +912,9 @@ fn show(b: &[u8]) -> String {
     format!("{s:?}")
 }
 
-/// Serves `corpus` from one Maildir to both servers, asks every item of
-/// `items` about every message, and fails on any difference that is not
-/// string form only or in `allowed`.
-fn compare(corpus: &[(String, Vec<u8>)], items: &[(&str, &str)], allowed: &[(&str, &str, &str)]) {
+/// A Roost server and one Maildir holding `corpus`, numbered by Dovecot:
+/// the server, the home directory, and each message's UID by name.
+fn shared_maildir(corpus: &[(String, Vec<u8>)]) -> (TestServer, PathBuf, BTreeMap<String, u32>) {
     let server = TestServer::builder().run_as(mail_uid()).start();
     let home = server.root().join("home/alice");
     let maildir = home.join("Maildir");
@@ -922,13 +929,25 @@ fn compare(corpus: &[(String, Vec<u8>)], items: &[(&str, &str)], allowed: &[(&st
     }
     hand_over(&home);
     dovecot(&home, &["SELECT INBOX".to_string()]);
-    let uid_of = uids(&maildir);
+    let by_file = uids(&maildir);
+    let uid_of = base_names
+        .into_iter()
+        .map(|(name, base)| (name, by_file[&base]))
+        .collect();
+    (server, home, uid_of)
+}
+
+/// Serves `corpus` from one Maildir to both servers, asks every item of
+/// `items` about every message, and fails on any difference that is not
+/// string form only or in `allowed`.
+fn compare(corpus: &[(String, Vec<u8>)], items: &[(&str, &str)], allowed: &[(&str, &str, &str)]) {
+    let (server, home, uid_of) = shared_maildir(corpus);
 
     let mut cmds = Vec::new();
     let mut keys = Vec::new();
     let mut labels = Vec::new();
     for (name, _) in corpus {
-        let uid = uid_of[&base_names[name]];
+        let uid = uid_of[name];
         for (item, resp) in items {
             cmds.push(format!("UID FETCH {uid} ({item})"));
             keys.push((uid, *resp));
@@ -1066,4 +1085,280 @@ fn fetch_answers_match_dovecot_for_the_whole_corpus() {
     let mut corpus = python_corpus();
     corpus.extend(own_corpus());
     compare(&corpus, ITEMS, ALLOWED);
+}
+
+/// Messages built for SEARCH: each holds words that only a right reading
+/// of its MIME structure, addresses, encodings or dates finds (or, rightly,
+/// does not find).
+fn search_corpus() -> Vec<(String, Vec<u8>)> {
+    let x = |n: usize| "x".repeat(n);
+    let (x80, x81, x82) = (x(80), x(81), x(82));
+    let v: Vec<(&str, Vec<u8>)> = vec![
+        // Boundary lines with trailing text (Dovecot: anything may follow).
+        ("search_boundary_trailing", b"From: a@b\nSubject: trailing\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b1\n\n--b1 trailing\nContent-Type: text/plain\n\nalpha\n--b1 more text\nContent-Type: text/plain\n\nbeta\n--b1-- end\nepiloguetrail\n".to_vec()),
+        // Nested boundaries of 80, 81 and 82 characters: cut to 80, they
+        // are one boundary (RFC 2046 §5.1.1 allows 70; Dovecot keeps 80).
+        ("search_boundary_prefixes", format!("From: a@b\nSubject: prefixes\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"{x80}\"\n\n--{x80}\nContent-Type: multipart/mixed; boundary=\"{x81}\"\n\n--{x81}\nContent-Type: multipart/mixed; boundary=\"{x82}\"\n\n--{x82}\nContent-Type: text/plain\n\ninnerword\n--{x82}--\nafter82word\n--{x81}--\nafter81word\n--{x80}--\nepilogueword\n").into_bytes()),
+        // An address with a comment and blanks inside the domain.
+        ("search_address_comment", b"From  : John Doe <jdoe@machine(comment).  example>\nTo: Mary Smith <mary@x.test>, jdoe@one.test (Joe)\nCc: group: a@b.test, <c@d.test>;\nSubject: address\n\nhi\n".to_vec()),
+        // Unknown transfer encodings: the parts are not text (RFC 2045 §6.4).
+        ("search_unknown_cte", b"From: a@b\nSubject: cte\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=c\n\n--c\nContent-Type: text/plain\nContent-Transfer-Encoding: 7-bit\n\nsevenbitword\n--c\nContent-Type: text/plain\nContent-Transfer-Encoding: plain\n\nplainword\n--c\nContent-Type: text/plain\nContent-Transfer-Encoding: 8bits\n\neightbitsword\n--c\nContent-Type: text/plain\nContent-Transfer-Encoding: 8bit\n\ngoodword\n--c--\n".to_vec()),
+        ("search_unknown_cte_top", b"From: a@b\nSubject: ctetop\nMIME-Version: 1.0\nContent-Transfer-Encoding: x-uuencode\n\ntopcteword\n".to_vec()),
+        ("search_cte_no_mime", b"From: a@b\nSubject: ctenomime\nContent-Transfer-Encoding: x-uuencode\n\nnomimecteword\n".to_vec()),
+        // Dates outside 1970-2038, unreadable, and with a far zone.
+        ("search_date_1969", b"From: a@b\nSubject: d1969\nDate: Mon, 1 Dec 1969 10:00:00 +0000\n\nx\n".to_vec()),
+        ("search_date_3609", b"From: a@b\nSubject: d3609\nDate: Wed, 1 Jan 3609 10:00:00 +0000\n\nx\n".to_vec()),
+        ("search_date_2040", b"From: a@b\nSubject: d2040\nDate: Sun, 1 Jan 2040 10:00:00 +0000\n\nx\n".to_vec()),
+        ("search_date_bad", b"From: a@b\nSubject: dbad\nDate: yesterday\n\nx\n".to_vec()),
+        ("search_date_zone", b"From: a@b\nSubject: dzone\nDate: Sun, 31 Dec 2023 23:59:59 -1200\n\nx\n".to_vec()),
+        // Text in other charsets, for SEARCH CHARSET.
+        ("search_latin1", b"From: a@b\nSubject: latin\nContent-Type: text/plain; charset=iso-8859-1\n\nGr\xfc\xdfe f\xfcr dich\n".to_vec()),
+        ("search_koi8", b"From: a@b\nSubject: koi\nContent-Type: text/plain; charset=koi8-r\n\n\xf0\xd2\xc9\xd7\xc5\xd4 \xcd\xc9\xd2\n".to_vec()),
+        ("search_sjis", b"From: a@b\nSubject: =?shift_jis?b?g2WDWINn?=\nContent-Type: text/plain; charset=shift_jis\n\n\x83\x65\x83\x58\x83\x67 body\n".to_vec()),
+    ];
+    v.into_iter().map(|(n, m)| (n.to_string(), m)).collect()
+}
+
+/// SEARCH keys asked of the whole corpus, each as `UID SEARCH <key>`.
+/// 8-bit strings go as LITERAL+ literals.
+const SEARCH_KEYS: &[&[u8]] = &[
+    // The built messages.
+    b"BODY alpha",
+    b"TEXT beta",
+    b"TEXT trailing",
+    b"BODY epiloguetrail",
+    b"BODY innerword",
+    b"BODY after82word",
+    b"BODY after81word",
+    b"TEXT after81word",
+    b"BODY epilogueword",
+    b"FROM \"machine.example\"",
+    b"FROM \"jdoe@machine.example\"",
+    b"FROM \"John Doe\"",
+    b"FROM comment",
+    b"TO \"<jdoe@one.test>\"",
+    b"TO joe",
+    b"CC \"group: <a@b.test>\"",
+    b"BODY sevenbitword",
+    b"TEXT sevenbitword",
+    b"BODY plainword",
+    b"BODY eightbitsword",
+    b"BODY goodword",
+    b"BODY topcteword",
+    b"TEXT topcteword",
+    b"BODY nomimecteword",
+    b"SENTBEFORE 1-Jan-1970",
+    b"SENTON 1-Dec-1969",
+    b"SENTSINCE 1-Jan-2039",
+    b"SENTBEFORE 1-Jan-1980",
+    b"SENTON 1-Jan-1970",
+    b"SENTON 31-Dec-2023",
+    b"SENTSINCE 1-Jan-2001",
+    b"SENTBEFORE 1-May-2001",
+    b"SENTON 20-Apr-2001",
+    b"CHARSET ISO-8859-1 BODY {3+}\r\nf\xfcr",
+    b"CHARSET ISO-8859-1 TEXT {5+}\r\nGR\xdc\xdfE",
+    b"CHARSET latin1 BODY dich",
+    b"CHARSET windows-1252 BODY {4+}\r\n\xfcr d",
+    b"CHARSET KOI8-R BODY {6+}\r\n\xf0\xd2\xc9\xd7\xc5\xd4",
+    b"CHARSET Shift_JIS SUBJECT {6+}\r\n\x83\x65\x83\x58\x83\x67",
+    b"CHARSET SHIFT_JIS BODY {6+}\r\n\x83\x65\x83\x58\x83\x67",
+    b"CHARSET KOI8-Q BODY x",
+    b"CHARSET UTF-8 BODY \"f\xc3\xbcr\"",
+    b"BODY \"\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82\"",
+    // The FETCH corpus.
+    b"BODY dingus",
+    b"TEXT dingus",
+    b"SUBJECT dingus",
+    b"FROM barry",
+    b"FROM \"Barry A. Warsaw\"",
+    b"FROM \"<barry@python.org>\"",
+    b"TO python.org",
+    b"CC python",
+    b"BODY python",
+    b"TEXT \"Content-Type: text/plain\"",
+    b"BODY \"Content-Type\"",
+    b"HEADER Content-Type multipart",
+    b"HEADER X-Mailer \"\"",
+    b"SUBJECT lyrics",
+    b"BODY lyrics",
+    b"TEXT lyrics",
+    b"BODY GIF89a",
+    b"TEXT base64",
+    b"BODY \"=?\"",
+    b"SUBJECT \"=?\"",
+    b"FROM MISSING_DOMAIN",
+    b"TO MISSING_MAILBOX",
+    b"BODY the",
+    b"NOT TEXT the",
+    b"BODY \"--\"",
+    b"TEXT \"--\"",
+    b"LARGER 5000",
+    b"SMALLER 300",
+    b"OR FROM barry SUBJECT test",
+    b"BODY \"caf\xc3\xa9\"",
+    b"TEXT \"J\xc3\xb6rg\"",
+    b"FROM \"j\xc3\xb6rg\"",
+    b"BCC \"j\xc3\xb6rg\"",
+    b"SUBJECT \"gr\xc3\xbc\xc3\x9fe aus berlin\"",
+    b"BODY \"k\xc3\xa4se\"",
+    b"HEADER Content-Description \"\xc3\xa4\xc3\xb6\xc3\xbc\"",
+    b"BODY \"inner plain\"",
+    b"BODY \"<b>hi\"",
+    b"TEXT \"inner subject\"",
+    b"TEXT \"digest entry\"",
+    b"BODY \"entry body\"",
+    b"BODY \"plain in digest\"",
+    b"BODY leaf",
+    b"TEXT \"level 50\"",
+    b"BODY p9990",
+    b"BODY p10004",
+    b"TEXT inside",
+    b"BODY with",
+    b"BODY \"soft break\"",
+    b"BODY \"break==\"",
+    b"BODY ABC",
+    b"BODY QUJD",
+    b"TEXT QUJD",
+    b"BODY \"bad =ZZ\"",
+    b"BODY fine",
+    b"SUBJECT \"multi line\"",
+    b"SUBJECT \"line subject\"",
+    b"TO undisclosed",
+    b"CC team",
+    b"CC \"<@r1,@r2:u@h>\"",
+    b"FROM \"joe \\\"q\\\" public\"",
+    b"BODY \"begin 644\"",
+    b"BODY lone",
+    b"BODY \"empty encoding\"",
+    b"BODY \"one\"",
+    b"BODY \"after\"",
+    b"TEXT \"cut short\"",
+    b"HEADER X-Long xxxx",
+    b"TO user799",
+    b"BODY preamble",
+    b"TEXT epilogue",
+    b"BODY \"not a part\"",
+];
+
+/// Deliberate SEARCH differences: `(key, reason)`; as with [`ALLOWED`],
+/// an entry that no longer differs fails the test.
+const SEARCH_ALLOWED: &[(&str, &str)] = &[
+    ("SENTBEFORE 1-Jan-1970", DATE_32_BITS),
+    ("SENTON 1-Dec-1969", DATE_32_BITS),
+    ("SENTBEFORE 1-Jan-1980", DATE_32_BITS),
+    ("SENTBEFORE 1-May-2001", DATE_32_BITS),
+    ("SENTSINCE 1-Jan-2001", DATE_32_BITS),
+    ("SENTSINCE 1-Jan-2039", DATE_32_BITS),
+];
+
+const DATE_32_BITS: &str = "Dovecot keeps the sent date in 32 bits: 1-Dec-1969 comes back as \
+     2106 and 1-Jan-3609 as 1975; Roost compares the date written in the Date field, as \
+     RFC 3501 §6.4.4 says (search_date_1969, search_date_3609)";
+
+/// Words of a message to search for: the first and the last run of four
+/// or more letters or digits after its header.
+fn words_of(msg: &[u8]) -> Vec<String> {
+    let body = (0..msg.len())
+        .find(|&i| msg[i..].starts_with(b"\n\n") || msg[i..].starts_with(b"\n\r\n"))
+        .map_or(msg.len(), |i| i + 2);
+    let words: Vec<&[u8]> = msg[body..]
+        .split(|b| !b.is_ascii_alphanumeric())
+        .filter(|w| w.len() >= 4 && w.len() <= 40)
+        .collect();
+    let mut out: Vec<String> = [words.first(), words.last()]
+        .into_iter()
+        .flatten()
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect();
+    out.dedup();
+    out
+}
+
+/// The `* SEARCH` line and the tagged status (`OK`, `NO [CODE]`, `BAD`)
+/// of one reply.
+fn search_outcome(out: &[u8], tag: &str) -> (String, String) {
+    let mut found = String::from("-");
+    let mut status = String::from("no reply");
+    for r in responses(out) {
+        let line = String::from_utf8_lossy(&r).into_owned();
+        if line.starts_with("* SEARCH") {
+            found = line.trim_end().to_string();
+        } else if let Some(rest) = line.strip_prefix(&format!("{tag} ")) {
+            let mut words = rest.split(' ');
+            let word = words.next().unwrap_or_default();
+            status = match words.next() {
+                Some(code) if code.starts_with('[') => {
+                    let end = code.find([' ', ']']).unwrap_or(code.len());
+                    format!("{word} {}]", &code[..end])
+                }
+                _ => word.to_string(),
+            };
+        }
+    }
+    (found, status)
+}
+
+#[test]
+fn search_answers_match_dovecot_for_the_whole_corpus() {
+    let mut corpus = python_corpus();
+    corpus.extend(own_corpus());
+    corpus.extend(search_corpus());
+    let mut keys: Vec<Vec<u8>> = SEARCH_KEYS.iter().map(|k| k.to_vec()).collect();
+    for (name, msg) in &corpus {
+        if name.starts_with("py_") || msg.len() > 100_000 {
+            continue;
+        }
+        for w in words_of(msg) {
+            keys.push(format!("BODY {w}").into_bytes());
+            keys.push(format!("TEXT {w}").into_bytes());
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    let (server, home, _) = shared_maildir(&corpus);
+    let mut theirs = DovecotSession::start(&home);
+    theirs.cmd("d0", "EXAMINE INBOX").expect("EXAMINE");
+    let mut ours = Raw::connect(server.port);
+    ours.cmd("a1", "LOGIN alice secret");
+    ours.cmd("a2", "EXAMINE INBOX");
+    let mut failures = Vec::new();
+    let mut allowed_seen = vec![false; SEARCH_ALLOWED.len()];
+    for (i, key) in keys.iter().enumerate() {
+        let cmd = [&b"UID SEARCH "[..], key].concat();
+        let label = String::from_utf8_lossy(key).replace("\r\n", " ");
+        let d = theirs
+            .cmd_bytes("d1", &cmd)
+            .map(|out| search_outcome(&out, "d1"))
+            .unwrap_or_else(|| panic!("dovecot ended the session at {label}"));
+        let tag = format!("r{i}");
+        let o = search_outcome(&ours.cmd_bytes(&tag, &cmd), &tag);
+        if d == o {
+            continue;
+        }
+        match SEARCH_ALLOWED.iter().position(|(k, _)| *k == label) {
+            Some(k) => allowed_seen[k] = true,
+            None => failures.push(format!(
+                "UID SEARCH {label}\n  dovecot [{}] {}\n  roost   [{}] {}",
+                d.1, d.0, o.1, o.0
+            )),
+        }
+    }
+    eprintln!(
+        "compared {} SEARCH keys on {} messages",
+        keys.len(),
+        corpus.len()
+    );
+    for ((k, why), seen) in SEARCH_ALLOWED.iter().zip(&allowed_seen) {
+        eprintln!("  allowed: {k}: {why}");
+        if !seen {
+            failures.push(format!("allow-list entry {k} no longer differs: remove it"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} SEARCH answers differ from Dovecot's:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

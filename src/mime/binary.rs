@@ -15,8 +15,8 @@
 //! decodes leniently (it would hand out bytes Dovecot refuses), so the two
 //! small decoders here follow Dovecot's instead.
 
+use super::decode::{cte_of, Cte};
 use super::header::{self, Next};
-use super::lexer::{Lex, Lexer};
 use super::parser::Part;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
@@ -38,50 +38,6 @@ pub struct Binary {
     /// Send as `literal8` (`~{n}`): something was decoded or the content
     /// has NUL bytes (RFC 3516 §4.2).
     pub literal8: bool,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Cte {
-    Text,
-    Binary,
-    QuotedPrintable,
-    Base64,
-    Unknown,
-}
-
-/// The last Content-Transfer-Encoding of a header counts here, and
-/// whether the header holds a NUL.
-fn cte_of(header_block: &[u8]) -> (Cte, bool) {
-    let mut cte = Cte::Text;
-    let mut end = 0;
-    for f in header::fields(header_block) {
-        if f.is("Content-Transfer-Encoding") {
-            cte = parse_cte(&f.value);
-        }
-        end = f.end;
-    }
-    (cte, header_block[..end].contains(&0))
-}
-
-fn parse_cte(value: &[u8]) -> Cte {
-    let mut lex = Lexer::new(value);
-    lex.skip_lwsp();
-    let mut token = Vec::new();
-    if lex.mime_token(&mut token) == Lex::More {
-        // Parameters after `;` are tolerated, anything else is not.
-        lex.skip_lwsp();
-        if lex.peek() != b';' {
-            return Cte::Unknown;
-        }
-    }
-    let t = token.to_ascii_lowercase();
-    match &t[..] {
-        b"7bit" | b"8bit" => Cte::Text,
-        b"binary" => Cte::Binary,
-        b"base64" => Cte::Base64,
-        b"quoted-printable" => Cte::QuotedPrintable,
-        _ => Cte::Unknown,
-    }
 }
 
 /// The message a conversion reads.
@@ -504,14 +460,5 @@ mod tests {
         assert_eq!(base64_decode(b"bad!!"), None);
         assert_eq!(base64_decode(b"QQ==QQ=="), None);
         assert_eq!(base64_decode(b"").as_deref(), Some(&b""[..]));
-    }
-
-    #[test]
-    fn encodings() {
-        assert!(parse_cte(b"Base64") == Cte::Base64);
-        assert!(parse_cte(b" quoted-printable ; x") == Cte::QuotedPrintable);
-        assert!(parse_cte(b"base64 junk") == Cte::Unknown);
-        assert!(parse_cte(b"") == Cte::Unknown);
-        assert!(parse_cte(b"x-uuencode") == Cte::Unknown);
     }
 }

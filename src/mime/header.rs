@@ -18,6 +18,8 @@ pub(crate) struct Field<'a> {
     pub name: &'a [u8],
     /// The unfolded value: continuation lines joined with `\n`.
     pub value: Cow<'a, [u8]>,
+    /// Where the value starts in the message (after the colon and blanks).
+    pub value_start: usize,
     /// The whole field in the message: `[start, end)`, newline included.
     pub start: usize,
     pub end: usize,
@@ -95,6 +97,7 @@ pub(crate) fn next(msg: &[u8], pos: usize) -> Next<'_> {
         Some(nul) => &name[..nul],
         None => name,
     };
+    let value_start = content_end - first_value.len();
     let mut value = Cow::Borrowed(first_value);
     while newline && msg.get(next_pos).copied().is_some_and(is_lwsp) {
         let (end, after, nl) = line_at(msg, next_pos);
@@ -107,6 +110,7 @@ pub(crate) fn next(msg: &[u8], pos: usize) -> Next<'_> {
     Next::Field(Field {
         name,
         value,
+        value_start,
         start: pos,
         end: next_pos,
         newline,

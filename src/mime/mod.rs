@@ -1,7 +1,8 @@
-//! MIME for FETCH: a message's part tree and everything FETCH derives
-//! from it — ENVELOPE, BODY/BODYSTRUCTURE, `BODY[section]` bytes and
+//! MIME for FETCH and SEARCH: a message's part tree and everything
+//! derived from it — ENVELOPE, BODY/BODYSTRUCTURE, `BODY[section]` bytes,
 //! BINARY decoding (RFC 3501 §6.4.5, §7.4.2; RFC 3516; RFC 2045–2047,
-//! 2231).
+//! 2231), and the decoding SEARCH reads text through (`decode`). There is
+//! one parser: SEARCH walks the same parts FETCH shows.
 //!
 //! The reference for every answer, malformed input included, is Dovecot
 //! 2.3.19 (Debian 12): clients are used to what it says, so this module
@@ -16,18 +17,20 @@
 //! pass without recursion and with Dovecot's limits (100 nesting levels,
 //! 10,000 parts); the writers recurse at most as deep as the tree.
 //!
-//! mailparse is not used: its header and multipart parsing is lenient in
-//! other ways than Dovecot's (it trims and unfolds differently, splits
-//! boundaries by its own rules) and its body decoders accept what
-//! Dovecot refuses; nothing here needs decoded header text (ENVELOPE and
-//! BODYSTRUCTURE carry raw values). Matching Dovecot byte for byte needs
-//! its rules, so they are written out here.
+//! mailparse serves for charsets (see `decode`). Its header and multipart
+//! parsing is not used: it is lenient in other ways than Dovecot's (it
+//! trims and unfolds differently; a boundary line must be `--boundary`
+//! plus blanks, where Dovecot lets any text follow, and it does not cut
+//! boundaries to 80 characters — see the test `mailparse_splits_otherwise`)
+//! and its body decoders accept what Dovecot refuses. Matching Dovecot
+//! byte for byte needs its rules, so they are written out here.
 
-mod address;
+pub(crate) mod address;
 mod binary;
 mod data;
+pub(crate) mod decode;
 mod envelope;
-mod header;
+pub(crate) mod header;
 mod lexer;
 mod params;
 mod parser;

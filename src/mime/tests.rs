@@ -425,3 +425,35 @@ fn garbage_does_not_panic() {
         }
     }
 }
+
+/// Why mailparse does not split parts here: boundaries longer than 80
+/// characters are cut to 80 by Dovecot (and so by FETCH and SEARCH), so
+/// nested boundaries of 80, 81 and 82 characters are one boundary;
+/// mailparse keeps them apart and builds another tree.
+#[test]
+fn mailparse_splits_otherwise() {
+    let (x80, x81, x82) = ("x".repeat(80), "x".repeat(81), "x".repeat(82));
+    let msg = format!(
+        "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"{x80}\"\r\n\r\n\
+         --{x80}\r\nContent-Type: multipart/mixed; boundary=\"{x81}\"\r\n\r\n\
+         --{x81}\r\nContent-Type: multipart/mixed; boundary=\"{x82}\"\r\n\r\n\
+         --{x82}\r\nContent-Type: text/plain\r\n\r\ninnerword\r\n--{x82}--\r\n\
+         after82word\r\n--{x81}--\r\nafter81word\r\n--{x80}--\r\n"
+    );
+    fn ours(p: PartRef<'_>) -> usize {
+        match p.children().map(ours).sum() {
+            0 => 1,
+            n => n,
+        }
+    }
+    fn theirs(p: &mailparse::ParsedMail<'_>) -> usize {
+        match p.subparts.iter().map(theirs).sum() {
+            0 => 1,
+            n => n,
+        }
+    }
+    // Dovecot: three leaves (see differential.rs, search_boundary_prefixes).
+    assert_eq!(ours(Message::parse(msg.as_bytes()).root()), 3);
+    let parsed = mailparse::parse_mail(msg.as_bytes()).expect("mailparse parses it");
+    assert_ne!(theirs(&parsed), 3, "mailparse now splits as Dovecot does");
+}

@@ -1,0 +1,350 @@
+//! Content decoding for reading text out of a message: which
+//! Content-Transfer-Encoding a header names, lenient base64 and
+//! quoted-printable (RFC 2045 §6), charsets to UTF-8, and RFC 2047
+//! encoded words. SEARCH reads text through here; BINARY names encodings
+//! through [`cte_of`] and keeps strict decoders of its own (`binary`),
+//! because RFC 3516 lets it refuse what SEARCH must still read.
+//!
+//! # What mailparse does here, and what it cannot
+//!
+//! mailparse owns the charset tables: [`to_utf8`] converts through its
+//! body decoder (the WHATWG encodings of encoding_rs), and [`charset_known`]
+//! asks the same table. Its RFC 2047 decoder is not used: it recognises an
+//! encoded word only between blanks or specials, where Dovecot (and so
+//! clients' expectations of SEARCH) decodes words glued to other text, e.g.
+//! `abc=?utf-8?q?=C3=A4?=def` (see the test `mailparse_leaves_glued_words`).
+//! Its transfer decoders reject base64 with stray characters that Dovecot
+//! reads past.
+
+use super::header;
+use super::lexer::{Lex, Lexer};
+use std::borrow::Cow;
+
+/// A Content-Transfer-Encoding as Dovecot's decoder reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cte {
+    /// 7bit, 8bit, or none given.
+    Text,
+    Binary,
+    QuotedPrintable,
+    Base64,
+    /// Anything else: the content is opaque (RFC 2045 §6.4 says to treat
+    /// it as application/octet-stream).
+    Unknown,
+}
+
+/// The last Content-Transfer-Encoding of a header counts (as in Dovecot),
+/// and whether the header holds a NUL.
+pub(crate) fn cte_of(header_block: &[u8]) -> (Cte, bool) {
+    let mut cte = Cte::Text;
+    let mut end = 0;
+    for f in header::fields(header_block) {
+        if f.is("Content-Transfer-Encoding") {
+            cte = parse_cte(&f.value);
+        }
+        end = f.end;
+    }
+    (cte, header_block[..end].contains(&0))
+}
+
+pub(crate) fn parse_cte(value: &[u8]) -> Cte {
+    let mut lex = Lexer::new(value);
+    lex.skip_lwsp();
+    let mut token = Vec::new();
+    if lex.mime_token(&mut token) == Lex::More {
+        // Parameters after `;` are tolerated, anything else is not.
+        lex.skip_lwsp();
+        if lex.peek() != b';' {
+            return Cte::Unknown;
+        }
+    }
+    let t = token.to_ascii_lowercase();
+    match &t[..] {
+        b"7bit" | b"8bit" => Cte::Text,
+        b"binary" => Cte::Binary,
+        b"base64" => Cte::Base64,
+        b"quoted-printable" => Cte::QuotedPrintable,
+        _ => Cte::Unknown,
+    }
+}
+
+/// Undoes a transfer encoding leniently; `None` for an unknown one.
+pub(crate) fn transfer_lenient(body: &[u8], cte: Cte) -> Option<Cow<'_, [u8]>> {
+    match cte {
+        Cte::Text | Cte::Binary => Some(Cow::Borrowed(body)),
+        Cte::Base64 => Some(Cow::Owned(base64_lenient(body))),
+        Cte::QuotedPrintable => Some(Cow::Owned(quoted_printable(body))),
+        Cte::Unknown => None,
+    }
+}
+
+/// Base64 that skips what is not in the alphabet (line breaks, stray
+/// characters) rather than failing, as mail readers do.
+pub(crate) fn base64_lenient(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() / 4 * 3);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &b in data {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => continue,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+/// Quoted-printable (RFC 2045 §6.7): `=XX` is a byte, `=` at the end of
+/// a line joins it to the next, trailing blanks are dropped; a `=` that
+/// starts neither is kept as it is.
+pub(crate) fn quoted_printable(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut rest = data;
+    loop {
+        let (line, newline, next) = match memchr::memchr(b'\n', rest) {
+            Some(i) => {
+                let crlf = i > 0 && rest[i - 1] == b'\r';
+                let line = &rest[..if crlf { i - 1 } else { i }];
+                let nl: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+                (line, nl, Some(&rest[i + 1..]))
+            }
+            None => (rest, &b""[..], None),
+        };
+        let mut line = line;
+        while let Some((&last, init)) = line.split_last() {
+            if last == b' ' || last == b'\t' {
+                line = init;
+            } else {
+                break;
+            }
+        }
+        let soft = line.last() == Some(&b'=');
+        if soft {
+            line = &line[..line.len() - 1];
+        }
+        qp_line(line, &mut out);
+        if !soft {
+            out.extend_from_slice(newline);
+        }
+        match next {
+            Some(n) => rest = n,
+            None => return out,
+        }
+    }
+}
+
+fn qp_line(line: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < line.len() {
+        if line[i] == b'=' {
+            if let Some(v) = line.get(i + 1..i + 3).and_then(hex_byte) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(line[i]);
+        i += 1;
+    }
+}
+
+fn hex_byte(two: &[u8]) -> Option<u8> {
+    let digit = |b: u8| (b as char).to_digit(16);
+    match two {
+        [hi, lo] => Some((digit(*hi)? * 16 + digit(*lo)?) as u8),
+        _ => None,
+    }
+}
+
+/// Names read as UTF-8 without a table (US-ASCII is a subset).
+fn utf8_like(charset: &str) -> bool {
+    ["", "utf-8", "utf8", "us-ascii", "ascii"]
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(charset))
+}
+
+/// Whether [`to_utf8`] knows `charset` (a name or alias, any case).
+pub fn charset_known(charset: &str) -> bool {
+    let cs = charset.trim();
+    (!cs.is_empty() && utf8_like(cs)) || encoding_rs::Encoding::for_label(cs.as_bytes()).is_some()
+}
+
+/// Text in a charset as UTF-8. Like Dovecot, a missing charset or
+/// US-ASCII is read as UTF-8, and what is not valid becomes U+FFFD.
+pub fn to_utf8<'a>(bytes: &'a [u8], charset: Option<&str>) -> Cow<'a, str> {
+    let cs = charset.map(str::trim).unwrap_or("");
+    if utf8_like(cs) {
+        // The fast validator first: most text is valid, and then nothing
+        // is copied.
+        return match std::str::from_utf8(bytes) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(bytes),
+        };
+    }
+    let ctype = mailparse::ParsedContentType {
+        mimetype: "text/plain".to_string(),
+        charset: cs.to_string(),
+        params: Default::default(),
+    };
+    match mailparse::body::Body::new(bytes, &ctype, &None) {
+        mailparse::body::Body::SevenBit(text) => text
+            .get_as_string()
+            .map(Cow::Owned)
+            .unwrap_or_else(|_| String::from_utf8_lossy(bytes)),
+        _ => String::from_utf8_lossy(bytes),
+    }
+}
+
+/// Longest charset name in an encoded word that is worth looking up.
+const MAX_CHARSET: usize = 64;
+
+/// A header value with RFC 2047 encoded words decoded. Blanks between
+/// two encoded words go (§6.2). As in Dovecot, words are recognised
+/// anywhere, even inside quotes and next to other text, and each is
+/// decoded on its own; other bytes are read as UTF-8.
+pub fn decode_words(value: &[u8]) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut plain_start = 0;
+    let mut after_word = false;
+    let mut i = 0;
+    while let Some(off) = memchr::memmem::find(&value[i..], b"=?") {
+        let at = i + off;
+        match encoded_word(&value[at..]) {
+            Some((decoded, len)) => {
+                let between = &value[plain_start..at];
+                if !(after_word && between.iter().all(|&b| b == b' ' || b == b'\t')) {
+                    out.push_str(&String::from_utf8_lossy(between));
+                }
+                out.push_str(&decoded);
+                after_word = true;
+                i = at + len;
+                plain_start = i;
+            }
+            None => i = at + 2,
+        }
+    }
+    out.push_str(&String::from_utf8_lossy(&value[plain_start..]));
+    out
+}
+
+/// `=?charset?B|Q?text?=` at the start of `s`: the decoded text and the
+/// word's length.
+fn encoded_word(s: &[u8]) -> Option<(String, usize)> {
+    let body = s.strip_prefix(b"=?")?;
+    let q1 = body.iter().take(MAX_CHARSET + 1).position(|&b| b == b'?')?;
+    let charset = &body[..q1];
+    let enc = *body.get(q1 + 1)?;
+    if body.get(q1 + 2) != Some(&b'?') || charset.is_empty() {
+        return None;
+    }
+    let text_start = q1 + 3;
+    let text_len = body[text_start..]
+        .iter()
+        .position(|&b| b == b'?' || b == b' ' || b == b'\t')?;
+    let text = &body[text_start..text_start + text_len];
+    if body.get(text_start + text_len..text_start + text_len + 2) != Some(&b"?="[..]) {
+        return None;
+    }
+    if charset.iter().any(|b| b.is_ascii_whitespace()) {
+        return None;
+    }
+    let bytes = match enc {
+        b'B' | b'b' => base64_lenient(text),
+        b'Q' | b'q' => {
+            let mut out = Vec::with_capacity(text.len());
+            let spaced: Vec<u8> = text
+                .iter()
+                .map(|&b| if b == b'_' { b' ' } else { b })
+                .collect();
+            qp_line(&spaced, &mut out);
+            out
+        }
+        _ => return None,
+    };
+    // RFC 2231 §5: a language may follow the charset after '*'.
+    let charset = String::from_utf8_lossy(charset);
+    let charset = charset.split('*').next().unwrap_or_default();
+    Some((
+        to_utf8(&bytes, Some(charset)).into_owned(),
+        2 + text_start + text_len + 2,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transfer_decoders() {
+        assert_eq!(base64_lenient(b"aGVs\r\nbG8=\r\n"), b"hello");
+        assert_eq!(base64_lenient(b"a!GVsbG8"), b"hello");
+        assert_eq!(
+            quoted_printable(b"a=3Db =\r\nc  \r\nd=ZZ"),
+            b"a=b c\r\nd=ZZ"
+        );
+        assert_eq!(quoted_printable(b"x=\ny\n"), b"xy\n");
+        assert!(parse_cte(b"Base64") == Cte::Base64);
+        assert!(parse_cte(b" quoted-printable ; x") == Cte::QuotedPrintable);
+        for unknown in [
+            &b"base64 junk"[..],
+            b"",
+            b"x-uuencode",
+            b"7-bit",
+            b"plain",
+            b"8bits",
+        ] {
+            assert!(parse_cte(unknown) == Cte::Unknown, "{unknown:?}");
+        }
+    }
+
+    #[test]
+    fn words_and_charsets() {
+        assert_eq!(
+            decode_words(b"=?utf-8?q?a?= =?utf-8?q?b?= c =?utf-8?q?d?="),
+            "ab c d"
+        );
+        assert_eq!(decode_words(b"abc=?utf-8?q?=C3=A4?=def"), "abc\u{e4}def");
+        assert_eq!(decode_words(b"=?utf-8*en?q?lang?="), "lang");
+        assert_eq!(decode_words(b"=?utf-8?q?bad=ZZhex?="), "bad=ZZhex");
+        assert_eq!(decode_words(b"=?utf-8?x?abc?= =?"), "=?utf-8?x?abc?= =?");
+        assert_eq!(to_utf8(b"caf\xe9", Some("iso-8859-1")), "caf\u{e9}");
+        assert_eq!(to_utf8(b"caf\xc3\xa9", Some("US-ASCII")), "caf\u{e9}");
+        assert_eq!(
+            to_utf8(b"\x83\x65\x83\x58\x83\x67", Some("Shift_JIS")),
+            "\u{30c6}\u{30b9}\u{30c8}"
+        );
+        for known in [
+            "latin1",
+            "ISO-8859-15",
+            "windows-1251",
+            "KOI8-U",
+            "GB2312",
+            "Big5",
+            "EUC-KR",
+            "ISO-2022-JP",
+            "utf-8",
+        ] {
+            assert!(charset_known(known), "{known}");
+        }
+        assert!(!charset_known("x-nope"));
+    }
+
+    /// Why RFC 2047 words are not decoded by mailparse: it leaves a word
+    /// glued to other text as it is, where Dovecot decodes it.
+    #[test]
+    fn mailparse_leaves_glued_words() {
+        let raw = b"Subject: abc=?utf-8?q?=C3=A4?=def\r\n\r\n";
+        let (h, _) = mailparse::parse_header(raw).expect("a header");
+        assert_eq!(h.get_value(), "abc=?utf-8?q?=C3=A4?=def");
+        assert_eq!(decode_words(b"abc=?utf-8?q?=C3=A4?=def"), "abc\u{e4}def");
+    }
+}
