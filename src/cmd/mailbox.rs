@@ -16,7 +16,7 @@ use crate::session::{Session, State};
 use crate::store::maildir::flag;
 use crate::store::names::{MailboxName, NameError};
 use crate::store::special_use::{SpecialUse, UserUses};
-use crate::store::{AppendItem, NewFlags, StoreError};
+use crate::store::{AppendItem, AppendSource, NewFlags, StoreError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Decodes a client's mailbox name into canonical form.
@@ -519,9 +519,17 @@ fn append_item<'a>(
     m: &'a AppendMessage,
     spooled: Option<&'a crate::proto::reader::Spooled>,
 ) -> Result<AppendItem<'a>, Error> {
-    if m.message.is_empty() && spooled.is_none() {
-        return Err(Error::no(None, "Can't save a zero byte message."));
-    }
+    let source = match spooled {
+        Some(sp) => AppendSource::File {
+            path: &sp.path,
+            size: sp.size,
+            vsize: sp.vsize,
+        },
+        None if m.message.is_empty() => {
+            return Err(Error::no(None, "Can't save a zero byte message."))
+        }
+        None => AppendSource::Bytes(&m.message),
+    };
     let mut new_flags = NewFlags::default();
     for f in &m.flags {
         match f {
@@ -549,8 +557,7 @@ fn append_item<'a>(
     });
     let when = when.filter(|t| *t <= SystemTime::now() + Duration::from_secs(366 * 86_400));
     Ok(AppendItem {
-        bytes: &m.message,
-        spooled,
+        source,
         flags: new_flags,
         internal_date: when,
     })

@@ -202,14 +202,35 @@ pub struct NewFlags {
     pub keywords: Vec<String>,
 }
 
+/// Where the bytes of a message being appended are.
+#[derive(Clone, Copy, Debug)]
+pub enum AppendSource<'a> {
+    /// In memory.
+    Bytes(&'a [u8]),
+    /// In a file the caller wrote (and fsynced) in this store's `tmp/`: it
+    /// is renamed into place instead of copied. `size` is its length,
+    /// `vsize` its RFC822.SIZE.
+    File {
+        path: &'a Path,
+        size: u64,
+        vsize: u64,
+    },
+}
+
+impl AppendSource<'_> {
+    /// The message's size and RFC822.SIZE.
+    fn sizes(&self) -> (u64, u64) {
+        match *self {
+            AppendSource::Bytes(b) => (b.len() as u64, maildir::crlf_size(b)),
+            AppendSource::File { size, vsize, .. } => (size, vsize),
+        }
+    }
+}
+
 /// One message of an APPEND (RFC 3502: there may be several).
 #[derive(Clone, Debug)]
 pub struct AppendItem<'a> {
-    /// The message, unless it waits in a spool file.
-    pub bytes: &'a [u8],
-    /// A message the command reader wrote to a file in this store's
-    /// `tmp/`: it is renamed into place instead of written.
-    pub spooled: Option<&'a crate::proto::reader::Spooled>,
+    pub source: AppendSource<'a>,
     pub flags: NewFlags,
     /// The INTERNALDATE asked for; now when `None`.
     pub internal_date: Option<SystemTime>,
@@ -566,9 +587,9 @@ impl Store {
         for item in items {
             let base = maildir::new_base(&self.host);
             let tmp = dir.join("tmp").join(&base);
-            let staged = match item.spooled {
-                Some(sp) => place_spooled(&sp.path, &tmp),
-                None => write_synced(&tmp, item.bytes),
+            let staged = match item.source {
+                AppendSource::File { path, .. } => place_spooled(path, &tmp),
+                AppendSource::Bytes(bytes) => write_synced(&tmp, bytes),
             };
             if let Err(e) = staged {
                 cleanup(&mut written.iter().map(|(_, p)| p).chain([&tmp]));
@@ -620,10 +641,7 @@ impl Store {
             for idx in letters {
                 flags.set_keyword(idx, true);
             }
-            let (size, vsize) = match item.spooled {
-                Some(sp) => (sp.size, sp.vsize),
-                None => (item.bytes.len() as u64, maildir::crlf_size(item.bytes)),
-            };
+            let (size, vsize) = item.source.sizes();
             let file = maildir::cur_name(base, size, vsize, flags);
             let dest = dir.join("cur").join(&file);
             st.expect_own("cur", &file);
