@@ -379,12 +379,7 @@ fn read_with_retry<T>(
                 let (Some(sel), Some(user)) = (s.selected.as_ref(), s.user.as_ref()) else {
                     break;
                 };
-                {
-                    let state = Arc::clone(sel.state());
-                    let mut st = lock(&state);
-                    st.mark_dirty();
-                    user.store.sync(&mut st)?;
-                }
+                user.store.rescan(&mut lock(sel.state()))?;
                 match snapshot(s, uid, false)? {
                     Some(fresh) => *snap = fresh,
                     None => break,
@@ -475,35 +470,31 @@ fn snapshot(s: &mut Session, uid: u32, set_seen: bool) -> Result<Option<Snapshot
     };
     let state = std::sync::Arc::clone(sel.state());
     let mut st = lock(&state);
-    for attempt in 0..2 {
-        let Some(i) = st.position(uid) else {
+    let unseen = st
+        .position(uid)
+        .is_some_and(|i| !st.messages[i].flags.has(flag::SEEN));
+    if set_seen && unseen {
+        let seen = user.store.change_flags(&mut st, uid, |m| {
+            let mut f = m.flags;
+            f.set(flag::SEEN, true);
+            Some(f)
+        })?;
+        if seen.is_none() {
             return Ok(None);
-        };
-        let flags = st.messages[i].flags;
-        if set_seen && !flags.has(flag::SEEN) {
-            let mut seen = flags;
-            seen.set(flag::SEEN, true);
-            if !st.set_flags(i, seen)? {
-                // Renamed or removed by someone else: look again once.
-                if attempt == 0 {
-                    st.mark_dirty();
-                    user.store.sync(&mut st)?;
-                    continue;
-                }
-                return Ok(None);
-            }
-            st.flush_modseq();
         }
-        let m = &st.messages[i];
-        return Ok(Some(Snapshot {
-            flags: m.flags,
-            modseq: m.modseq,
-            path: st.path_of(m),
-            vsize: m.vsize,
-            cached: st.cache.get(uid),
-        }));
+        st.flush_modseq();
     }
-    Ok(None)
+    let Some(i) = st.position(uid) else {
+        return Ok(None);
+    };
+    let m = &st.messages[i];
+    Ok(Some(Snapshot {
+        flags: m.flags,
+        modseq: m.modseq,
+        path: st.path_of(m),
+        vsize: m.vsize,
+        cached: st.cache.get(uid),
+    }))
 }
 
 #[allow(clippy::too_many_arguments)]

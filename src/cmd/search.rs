@@ -317,10 +317,7 @@ fn find(
 /// Where a message's file is now, after a fresh look at the disk; `None`
 /// when it is gone.
 fn relocate(user: &User, state: &Mutex<MailboxState>, uid: u32) -> Result<Option<PathBuf>, Error> {
-    let mut st = lock(state);
-    st.mark_dirty();
-    user.store.sync(&mut st)?;
-    Ok(st.position(uid).map(|i| st.path_of(&st.messages[i])))
+    Ok(user.store.locate(&mut lock(state), uid)?)
 }
 
 fn compile_error(e: CompileError) -> Error {

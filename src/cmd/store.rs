@@ -71,22 +71,20 @@ pub fn store(
             change.set_keyword(l, true);
         }
         for &(msn, uid) in &targets {
-            let mut done = None;
-            for attempt in 0..2 {
-                let Some(i) = st.position(uid) else { break };
-                let old = st.messages[i].flags;
+            let done = user.store.change_flags(&mut st, uid, |m| {
                 if let Some(limit) = unchanged_since {
                     // One mod-sequence per message, as Dovecot keeps: any
                     // change after `limit` fails the test. (§3.1.12's
                     // shortcut would compare with what this session was
                     // told, which may already include that change.)
                     // UNCHANGEDSINCE 0 always fails (example 8).
-                    if st.messages[i].modseq > limit || limit == 0 {
+                    if m.modseq > limit || limit == 0 {
                         modified.push(if uid_mode { uid } else { msn });
-                        break;
+                        return None;
                     }
                 }
-                let new = match mode {
+                let old = m.flags;
+                Some(match mode {
                     StoreMode::Replace => change,
                     StoreMode::Add => Flags {
                         system: old.system | change.system,
@@ -96,17 +94,8 @@ pub fn store(
                         system: old.system & !change.system,
                         keywords: old.keywords & !change.keywords,
                     },
-                };
-                if st.set_flags(i, new)? {
-                    done = Some((new, st.messages[i].modseq));
-                    break;
-                }
-                if attempt == 0 {
-                    // Someone renamed or removed the file; look again.
-                    st.mark_dirty();
-                    user.store.sync(&mut st)?;
-                }
-            }
+                })
+            })?;
             if let Some((f, ms)) = done {
                 results.push((msn, uid, f, ms));
             }

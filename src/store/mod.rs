@@ -515,6 +515,49 @@ impl Store {
             })
     }
 
+    /// Reads the directories again: a file was renamed or removed under
+    /// us (another process changed its flags or expunged it).
+    pub fn rescan(&self, st: &mut MailboxState) -> Result<(), StoreError> {
+        st.mark_dirty();
+        self.sync(st)
+    }
+
+    /// Where a message's file is after a fresh look at the disk; None when
+    /// the message is gone.
+    pub fn locate(&self, st: &mut MailboxState, uid: u32) -> Result<Option<PathBuf>, StoreError> {
+        self.rescan(st)?;
+        Ok(st.position(uid).map(|i| st.path_of(&st.messages[i])))
+    }
+
+    /// Sets a message's flags to what `change` makes of it, looking the
+    /// file up again once if another process renamed it meanwhile. `change`
+    /// sees the message as it is now and may decline (None). Returns the
+    /// new flags and mod-sequence; None if declined or the message is gone.
+    /// The caller writes the mod-sequence journal once per batch
+    /// (`flush_modseq`).
+    pub fn change_flags(
+        &self,
+        st: &mut MailboxState,
+        uid: u32,
+        mut change: impl FnMut(&state::Message) -> Option<Flags>,
+    ) -> Result<Option<(Flags, u64)>, StoreError> {
+        for attempt in 0..2 {
+            let Some(i) = st.position(uid) else {
+                return Ok(None);
+            };
+            let Some(new) = change(&st.messages[i]) else {
+                return Ok(None);
+            };
+            if st.set_flags(i, new)? {
+                return Ok(Some((new, st.messages[i].modseq)));
+            }
+            if attempt == 0 {
+                self.rescan(st)?;
+            }
+        }
+        Ok(None)
+    }
+
     /// STATUS counts without selecting.
     pub fn status(&self, name: &MailboxName, want_size: bool) -> Result<StatusCounts, StoreError> {
         let state = self.mailbox(name)?;
