@@ -175,10 +175,7 @@ fn run(s: &mut Session, ticket: &mut Ticket) -> String {
                 );
                 let (code, text) = if error.raw_os_error() == Some(28) {
                     // ENOSPC
-                    (
-                        Some(Code::Other("OVERQUOTA".into())),
-                        "Not enough disk space.",
-                    )
+                    (Some(Code::OverQuota), "Not enough disk space.")
                 } else {
                     (Some(Code::ServerBug), "Cannot store the message.")
                 };

@@ -78,7 +78,7 @@ impl From<crate::store::StoreError> for Error {
             S::InvalidName(why) => Error::no(Some(Code::Cannot), why),
             S::NotPossible(why) => Error::no(Some(Code::Cannot), why),
             S::HasChildren => Error::no(
-                Some(Code::Other("HASCHILDREN".into())),
+                Some(Code::HasChildren),
                 "Mailbox has children; delete them first.",
             ),
             S::InUse => Error::no(

@@ -221,7 +221,7 @@ impl Selected {
             if !gone.is_empty() {
                 out.untagged()
                     .raw("VANISHED ")
-                    .raw(&crate::store::modseq::format_ranges(
+                    .raw(&crate::proto::encode::range_set(
                         &crate::store::modseq::to_ranges(&gone),
                     ))
                     .crlf();
@@ -268,10 +268,7 @@ impl Selected {
             if let Some(ms) = pending {
                 out.untagged_status(
                     crate::proto::encode::Status::Ok,
-                    Some(&crate::proto::encode::Code::Other(format!(
-                        "HIGHESTMODSEQ {}",
-                        ms - 1
-                    ))),
+                    Some(&crate::proto::encode::Code::HighestModseq(ms - 1)),
                     "Highest",
                 );
             }

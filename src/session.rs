@@ -206,9 +206,7 @@ impl Session {
             let highest = crate::store::lock(sel.state()).highest_modseq();
             self.out.untagged_status(
                 crate::proto::encode::Status::Ok,
-                Some(&crate::proto::encode::Code::Other(format!(
-                    "HIGHESTMODSEQ {highest}"
-                ))),
+                Some(&crate::proto::encode::Code::HighestModseq(highest)),
                 "Highest",
             );
         }

@@ -10,7 +10,7 @@ pub fn compress(s: &mut Session, mechanism: &str) -> Result<Tagged, Error> {
     // already; Dovecot does so for a second COMPRESS too.
     if s.transport.is_compressed() || s.compress_pending {
         return Err(Error::no(
-            Some(Code::Other("COMPRESSIONACTIVE".into())),
+            Some(Code::CompressionActive),
             "DEFLATE is active already.",
         ));
     }

@@ -99,11 +99,11 @@ pub fn copy(
             "No messages copied."
         }));
     }
-    let code = Code::Other(format!(
-        "COPYUID {uidvalidity} {} {}",
-        uid_set(&source_uids),
-        uid_set(&new_uids)
-    ));
+    let code = Code::CopyUid {
+        uidvalidity,
+        from: source_uids.clone(),
+        to: new_uids,
+    };
     if !is_move {
         return Ok(Tagged::with_code(code, "Copy completed."));
     }
@@ -124,42 +124,4 @@ pub fn copy(
     // The sync before the tagged reply announces the EXPUNGEs (MOVE may
     // send them even in its sequence-number form, RFC 6851 §3.3).
     Ok(Tagged::ok("Move completed."))
-}
-
-/// RFC 4315 `uid-set`: ascending runs written as `a:b`, in the given order
-/// (COPYUID pairs source and destination UIDs by position).
-pub fn uid_set(uids: &[u32]) -> String {
-    let mut out = String::new();
-    let mut i = 0;
-    while i < uids.len() {
-        let start = uids[i];
-        let mut end = start;
-        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
-            end += 1;
-            i += 1;
-        }
-        if !out.is_empty() {
-            out.push(',');
-        }
-        if start == end {
-            out.push_str(&start.to_string());
-        } else {
-            out.push_str(&format!("{start}:{end}"));
-        }
-        i += 1;
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::uid_set;
-
-    #[test]
-    fn uid_sets() {
-        assert_eq!(uid_set(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
-        assert_eq!(uid_set(&[4]), "4");
-        assert_eq!(uid_set(&[]), "");
-        assert_eq!(uid_set(&[9, 10, 2]), "9:10,2");
-    }
 }

@@ -84,7 +84,7 @@ pub fn fetch(
                 s.out
                     .untagged()
                     .raw("VANISHED (EARLIER) ")
-                    .raw(&crate::store::modseq::format_ranges(&gone))
+                    .raw(&crate::proto::encode::range_set(&gone))
                     .crlf();
             }
         }
@@ -215,7 +215,7 @@ pub fn fetch(
     if missing {
         // RFC 9051 §7.1 EXPUNGEISSUED; Dovecot answers the same way.
         return Err(Error::no(
-            Some(Code::Other("EXPUNGEISSUED".into())),
+            Some(Code::ExpungeIssued),
             "Some of the requested messages no longer exist.",
         ));
     }
@@ -454,10 +454,9 @@ fn internal_date(path: &std::path::Path) -> String {
 fn binary_error(e: BinaryError) -> Error {
     match e {
         // RFC 3516 §4.3.
-        BinaryError::UnknownCte => Error::no(
-            Some(Code::Other("UNKNOWN-CTE".into())),
-            "Unknown Content-Transfer-Encoding.",
-        ),
+        BinaryError::UnknownCte => {
+            Error::no(Some(Code::UnknownCte), "Unknown Content-Transfer-Encoding.")
+        }
         BinaryError::InvalidData => Error::no(Some(Code::Parse), "Invalid data in MIME part"),
     }
 }

@@ -7,7 +7,6 @@
 //! validity rules), so every command sees a name the same way.
 
 use crate::error::{Error, Tagged};
-use crate::proto::encode::ResponseBuf;
 use crate::proto::encode::{Code, Status};
 use crate::proto::types::{AppendMessage, Flag, SelectParams, StatusItem};
 use crate::proto::utf7;
@@ -124,11 +123,8 @@ pub fn select(
     s.deselect();
     if had_selected {
         // RFC 7162 §3.2.11: tells the client the old mailbox's responses end here.
-        s.out.untagged_status(
-            Status::Ok,
-            Some(&Code::Other("CLOSED".into())),
-            "Previous mailbox closed.",
-        );
+        s.out
+            .untagged_status(Status::Ok, Some(&Code::Closed), "Previous mailbox closed.");
     }
     let name = parsed?;
     let store = s.store()?;
@@ -149,20 +145,17 @@ pub fn select(
         .raw(" RECENT")
         .crlf();
     if let Some(n) = info.first_unseen {
-        s.out.untagged_status(
-            Status::Ok,
-            Some(&Code::Other(format!("UNSEEN {n}"))),
-            "First unseen.",
-        );
+        s.out
+            .untagged_status(Status::Ok, Some(&Code::Unseen(n)), "First unseen.");
     }
     s.out.untagged_status(
         Status::Ok,
-        Some(&Code::Other(format!("UIDVALIDITY {}", info.uidvalidity))),
+        Some(&Code::UidValidity(info.uidvalidity)),
         "UIDs valid",
     );
     s.out.untagged_status(
         Status::Ok,
-        Some(&Code::Other(format!("UIDNEXT {}", info.uidnext))),
+        Some(&Code::UidNext(info.uidnext)),
         "Predicted next UID",
     );
     view.attach(s.ctx.watcher.subscribe(&view.dir()));
@@ -190,7 +183,7 @@ pub fn create_special_use(s: &mut Session, raw: &[u8], uses: &[String]) -> Resul
             Some(u) => list.push(u),
             None => {
                 return Err(Error::no(
-                    Some(Code::Other("USEATTR".into())),
+                    Some(Code::UseAttr),
                     format!("{text} not supported"),
                 ))
             }
@@ -213,7 +206,7 @@ pub fn create_special_use(s: &mut Session, raw: &[u8], uses: &[String]) -> Resul
     }
     if !list.is_empty() && name.is_inbox() {
         return Err(Error::no(
-            Some(Code::Other("USEATTR".into())),
+            Some(Code::UseAttr),
             "INBOX cannot have a special use.",
         ));
     }
@@ -495,15 +488,10 @@ pub fn append(s: &mut Session, raw: &[u8], messages: &[AppendMessage]) -> Result
         items.push(append_item(m, file)?);
     }
     match s.store()?.append_all(&name, &items) {
-        Ok((uidvalidity, uids)) => {
-            let mut set = ResponseBuf::new();
-            super::search::write_set(&mut set, &uids);
-            let set = String::from_utf8_lossy(set.as_bytes()).into_owned();
-            Ok(Tagged::with_code(
-                Code::Other(format!("APPENDUID {uidvalidity} {set}")),
-                "Append completed.",
-            ))
-        }
+        Ok((uidvalidity, uids)) => Ok(Tagged::with_code(
+            Code::AppendUid { uidvalidity, uids },
+            "Append completed.",
+        )),
         // RFC 3501 §6.3.11: tell the client it may CREATE and retry.
         Err(StoreError::NotFound) => Err(Error::no(
             Some(Code::TryCreate),

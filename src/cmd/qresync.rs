@@ -9,7 +9,7 @@ use crate::proto::types::{QresyncParams, SelectParams, SeqNumber, SequenceSet};
 use crate::selected::{write_flags_fetch, SelectInfo, Selected};
 use crate::session::Session;
 use crate::store::lock;
-use crate::store::modseq::{format_ranges, UidRanges};
+use crate::store::modseq::UidRanges;
 use crate::store::state::MailboxState;
 
 /// Refuses select parameters the session may not use (before anything
@@ -40,10 +40,7 @@ pub fn after_select(s: &mut Session, params: &SelectParams, info: &SelectInfo) {
     }
     s.out.untagged_status(
         Status::Ok,
-        Some(&Code::Other(format!(
-            "HIGHESTMODSEQ {}",
-            info.highest_modseq
-        ))),
+        Some(&Code::HighestModseq(info.highest_modseq)),
         "Highest",
     );
     if let Some(q) = &params.qresync {
@@ -75,7 +72,7 @@ fn resync(out: &mut ResponseBuf, sel: &Selected, q: &QresyncParams) {
     if !vanished.is_empty() {
         out.untagged()
             .raw("VANISHED (EARLIER) ")
-            .raw(&format_ranges(&vanished))
+            .raw(&crate::proto::encode::range_set(&vanished))
             .crlf();
     }
     for (i, &uid) in uids.iter().enumerate() {
@@ -133,5 +130,5 @@ pub fn expunge_code(s: &Session, removed: usize) -> Option<Code> {
     }
     let sel = s.selected.as_ref()?;
     let highest = lock(sel.state()).highest_modseq();
-    Some(Code::Other(format!("HIGHESTMODSEQ {highest}")))
+    Some(Code::HighestModseq(highest))
 }

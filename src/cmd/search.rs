@@ -16,7 +16,7 @@
 use crate::error::{Error, Tagged};
 use crate::proto::encode::{Code, ResponseBuf};
 use crate::proto::search::SearchKey;
-use crate::proto::types::{SearchReturn, SeqNumber, SequenceSet};
+use crate::proto::types::SearchReturn;
 use crate::search::{CompileError, Facts, IndexOnly, MessageFile, Query, Scope, Stop, CHARSETS};
 use crate::session::{Session, User};
 use crate::store::lock;
@@ -91,10 +91,7 @@ pub fn search(
     }
     if lost {
         // RFC 9051 §7.1; Dovecot puts it in the OK as well.
-        return Ok(Tagged::with_code(
-            Code::Other("EXPUNGEISSUED".into()),
-            "Search completed.",
-        ));
+        return Ok(Tagged::with_code(Code::ExpungeIssued, "Search completed."));
     }
     Ok(Tagged::ok("Search completed."))
 }
@@ -165,18 +162,7 @@ pub fn write_esearch(
 
 /// An ascending list of numbers in sequence-set form: `2,4:6,9`.
 pub fn write_set(out: &mut ResponseBuf, numbers: &[u32]) {
-    for (i, &(a, b)) in SequenceSet::from_sorted(numbers).0.iter().enumerate() {
-        if i > 0 {
-            out.raw(",");
-        }
-        let (SeqNumber::Value(a), SeqNumber::Value(b)) = (a, b) else {
-            continue;
-        };
-        out.number(a.into());
-        if b != a {
-            out.raw(":").number(b.into());
-        }
-    }
+    out.raw(&crate::proto::encode::number_set(numbers));
 }
 
 /// RFC 4731 §3.2: the MODSEQ result option of an ESEARCH. With MIN and/or
@@ -323,10 +309,7 @@ fn relocate(user: &User, state: &Mutex<MailboxState>, uid: u32) -> Result<Option
 fn compile_error(e: CompileError) -> Error {
     match e {
         // RFC 3501 §6.4.4: NO, listing what is supported.
-        CompileError::BadCharset => Error::no(
-            Some(Code::Other(format!("BADCHARSET ({})", CHARSETS.join(" ")))),
-            "Unknown charset.",
-        ),
+        CompileError::BadCharset => Error::no(Some(Code::BadCharset(CHARSETS)), "Unknown charset."),
         CompileError::NotUtf8 => Error::bad("Invalid search string: not UTF-8."),
     }
 }

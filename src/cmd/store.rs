@@ -125,9 +125,8 @@ pub fn store(
     }
     if !modified.is_empty() {
         modified.sort_unstable();
-        let set = super::copy::uid_set(&modified);
         return Ok(Tagged::with_code(
-            crate::proto::encode::Code::Other(format!("MODIFIED {set}")),
+            crate::proto::encode::Code::Modified(modified),
             "Conditional store failed.",
         ));
     }

@@ -34,8 +34,37 @@ pub enum Code {
     InUse,
     ReadOnly,
     ReadWrite,
-    /// Any other code, already in wire form (e.g. `UIDVALIDITY 3857529045`).
-    Other(String),
+    /// RFC 3501 §7.1.
+    UidValidity(u32),
+    UidNext(u32),
+    Unseen(u32),
+    /// RFC 4315: the APPENDUID and COPYUID codes.
+    AppendUid {
+        uidvalidity: u32,
+        uids: Vec<u32>,
+    },
+    CopyUid {
+        uidvalidity: u32,
+        from: Vec<u32>,
+        to: Vec<u32>,
+    },
+    /// RFC 7162 §3.1.2.1, §3.1.3.
+    HighestModseq(u64),
+    Modified(Vec<u32>),
+    /// RFC 7162 §3.2.11.
+    Closed,
+    /// RFC 5530.
+    ExpungeIssued,
+    OverQuota,
+    UseAttr,
+    /// RFC 3501 §7.1: the charsets SEARCH knows.
+    BadCharset(&'static [&'static str]),
+    /// RFC 3516 §4.3.
+    UnknownCte,
+    /// RFC 4978 §4.
+    CompressionActive,
+    /// Dovecot's code for DELETE of a folder with children.
+    HasChildren,
 }
 
 impl fmt::Display for Code {
@@ -58,10 +87,68 @@ impl fmt::Display for Code {
             Code::InUse => "INUSE",
             Code::ReadOnly => "READ-ONLY",
             Code::ReadWrite => "READ-WRITE",
-            Code::Other(s) => s,
+            Code::UidValidity(n) => return write!(f, "UIDVALIDITY {n}"),
+            Code::UidNext(n) => return write!(f, "UIDNEXT {n}"),
+            Code::Unseen(n) => return write!(f, "UNSEEN {n}"),
+            Code::AppendUid { uidvalidity, uids } => {
+                return write!(f, "APPENDUID {uidvalidity} {}", number_set(uids))
+            }
+            Code::CopyUid {
+                uidvalidity,
+                from,
+                to,
+            } => {
+                return write!(
+                    f,
+                    "COPYUID {uidvalidity} {} {}",
+                    number_set(from),
+                    number_set(to)
+                )
+            }
+            Code::HighestModseq(n) => return write!(f, "HIGHESTMODSEQ {n}"),
+            Code::Modified(uids) => return write!(f, "MODIFIED {}", number_set(uids)),
+            Code::Closed => "CLOSED",
+            Code::ExpungeIssued => "EXPUNGEISSUED",
+            Code::OverQuota => "OVERQUOTA",
+            Code::UseAttr => "USEATTR",
+            Code::BadCharset(names) => return write!(f, "BADCHARSET ({})", names.join(" ")),
+            Code::UnknownCte => "UNKNOWN-CTE",
+            Code::CompressionActive => "COMPRESSIONACTIVE",
+            Code::HasChildren => "HASCHILDREN",
         };
         f.write_str(s)
     }
+}
+
+/// A `sequence-set` / RFC 4315 `uid-set` on the wire: runs of consecutive
+/// numbers written `a:b`, in the order given (COPYUID pairs its two sets by
+/// position, so they are not sorted here). The one writer of number sets.
+pub fn number_set(numbers: &[u32]) -> String {
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for &n in numbers {
+        match runs.last_mut() {
+            Some((_, end)) if *end == n || end.checked_add(1) == Some(n) => *end = n,
+            _ => runs.push((n, n)),
+        }
+    }
+    range_set(&runs)
+}
+
+/// Inclusive ranges written as a set: `1:3,7,9:10`.
+pub fn range_set(ranges: &[(u32, u32)]) -> String {
+    use fmt::Write;
+    let mut out = String::new();
+    for (i, &(a, b)) in ranges.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = if a == b {
+            write!(out, "{a}")
+        } else {
+            write!(out, "{a}:{b}")
+        };
+    }
+    out
 }
 
 /// The status of a response line.
@@ -283,6 +370,24 @@ fn is_quotable(b: u8) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn number_and_range_sets() {
+        assert_eq!(number_set(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
+        assert_eq!(number_set(&[4]), "4");
+        assert_eq!(number_set(&[]), "");
+        // COPYUID pairs by position: the order given is kept.
+        assert_eq!(number_set(&[9, 10, 2]), "9:10,2");
+        assert_eq!(number_set(&[3, 3, 4]), "3:4");
+        assert_eq!(range_set(&[(1, 3), (7, 7), (9, 10)]), "1:3,7,9:10");
+        let code = Code::CopyUid {
+            uidvalidity: 7,
+            from: vec![4, 5, 9],
+            to: vec![20, 21, 22],
+        };
+        assert_eq!(code.to_string(), "COPYUID 7 4:5,9 20:22");
+        assert_eq!(Code::Modified(vec![2, 3]).to_string(), "MODIFIED 2:3");
+    }
     use super::*;
 
     fn enc(f: impl Fn(&mut ResponseBuf)) -> String {

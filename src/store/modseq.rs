@@ -373,7 +373,7 @@ pub fn to_ranges(uids: &[u32]) -> UidRanges {
 }
 
 /// `1:3,7` form.
-pub fn format_ranges(ranges: &[(u32, u32)]) -> String {
+fn format_ranges(ranges: &[(u32, u32)]) -> String {
     let mut s = String::new();
     for (i, &(a, b)) in ranges.iter().enumerate() {
         if i > 0 {
