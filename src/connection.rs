@@ -173,7 +173,7 @@ fn run(s: &mut Session, ticket: &mut Ticket) -> String {
                     s.peer,
                     s.user_name()
                 );
-                let (code, text) = if error.raw_os_error() == Some(28) {
+                let (code, text) = if error.kind() == std::io::ErrorKind::StorageFull {
                     // ENOSPC
                     (Some(Code::OverQuota), "Not enough disk space.")
                 } else {

@@ -90,6 +90,10 @@ impl From<crate::store::StoreError> for Error {
                 Some(Code::Limit),
                 "Too many keywords in this mailbox (26 at most); none was stored.",
             ),
+            // A full disk is the client's to know (Dovecot says the same).
+            S::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => {
+                Error::no(Some(Code::OverQuota), "Not enough disk space.")
+            }
             // Never show paths or OS errors to clients; the log has them.
             S::Io(e) => Error::Server(format!("I/O error: {e}")),
         }

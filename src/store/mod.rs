@@ -1141,7 +1141,7 @@ fn new_in_cur(file: String, flags: Flags, vsize: u64) -> (String, Message) {
 fn place_spooled(spool: &Path, path: &Path) -> io::Result<()> {
     if let Err(e) = fs::rename(spool, path) {
         // EXDEV: folders on different file systems.
-        if e.raw_os_error() != Some(18) {
+        if e.kind() != io::ErrorKind::CrossesDevices {
             return Err(e);
         }
         let mut from = nofollow::open(spool)?;
