@@ -29,7 +29,7 @@ pub fn copy(
     if is_move && sel.read_only {
         return Err(Error::no(None, "Mailbox is read-only."));
     }
-    let target = super::mailbox::mailbox_name(s, mailbox)?;
+    let target = super::common::mailbox_name(s, mailbox)?;
     if !s.store()?.exists(&target) {
         // RFC 3501 §6.4.7: TRYCREATE tells the client it may CREATE and retry.
         return Err(Error::no(

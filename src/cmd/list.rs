@@ -1,4 +1,5 @@
-//! Extended LIST (RFC 5258) with the SPECIAL-USE options (RFC 6154) and
+//! LIST and LSUB (RFC 3501 §6.3.8, §6.3.9, with RFC 3348 CHILDREN), and
+//! extended LIST (RFC 5258) with the SPECIAL-USE options (RFC 6154) and
 //! the STATUS return option (RFC 5819).
 //!
 //! Which names are looked at: every mailbox and implied parent, or with
@@ -10,13 +11,105 @@
 //! Attributes come in Dovecot's order: `\NonExistent`, `\Subscribed`,
 //! children, special uses.
 
-use super::mailbox::{normalize_inbox, status_response, wildcard_match, wire_text};
+use super::common::{normalize_inbox, special_uses, status_response, wildcard_match, wire_text};
 use crate::error::{Error, Tagged};
 use crate::proto::types::ListExtended;
 use crate::session::Session;
 use crate::store::names::MailboxName;
-use crate::store::special_use::{SpecialUse, Uses};
+use crate::store::special_use::SpecialUse;
 use std::collections::BTreeMap;
+
+/// RFC 3501 §6.3.8 LIST and §6.3.9 LSUB, with RFC 3348 CHILDREN attributes.
+pub fn list(
+    s: &mut Session,
+    reference: &[u8],
+    pattern: &[u8],
+    lsub: bool,
+) -> Result<Tagged, Error> {
+    let store = s.store()?;
+    let ns = store.namespace().clone();
+    let sep = ns.separator as u8;
+    let cmd = if lsub { "LSUB" } else { "LIST" };
+    if pattern.is_empty() && !lsub {
+        // `LIST "" ""`: the hierarchy delimiter and root (RFC 3501 §6.3.8).
+        s.out.untagged().raw("LIST (\\Noselect) ");
+        s.out.string(&[sep]).sp().string(b"").crlf();
+        return Ok(Tagged::ok("List completed."));
+    }
+    let mut full = reference.to_vec();
+    if !full.is_empty() && full.last() == Some(&sep) && pattern.first() == Some(&sep) {
+        full.pop();
+    }
+    full.extend_from_slice(pattern);
+    let full = normalize_inbox(&full, sep);
+    let entries = store.list()?;
+    let uses = special_uses(s)?;
+    let wire = |name: &MailboxName| wire_text(s, &ns.to_wire(name));
+    let mut lines: Vec<(Vec<u8>, String)> = Vec::new();
+    if lsub {
+        let subscribed = store.subscriptions()?;
+        let mut shown: Vec<MailboxName> = Vec::new();
+        for name in &subscribed {
+            let wire = wire(name);
+            if wildcard_match(&full, &wire, sep) {
+                let exists = entries.iter().any(|e| &e.name == name && e.selectable);
+                // Dovecot shows special uses in LSUB too. A subscription
+                // that outlived its mailbox gets no attributes, as in
+                // Dovecot: `\Noselect` is for unsubscribed parents below.
+                let attrs: Vec<&str> = if exists {
+                    uses.of(name).iter().map(|u| u.as_str()).collect()
+                } else {
+                    Vec::new()
+                };
+                lines.push((wire, attrs.join(" ")));
+                shown.push(name.clone());
+            }
+        }
+        // RFC 3501 §6.3.9: with "%", an unsubscribed parent of subscribed
+        // names is returned with \Noselect.
+        if !full.contains(&b'*') {
+            for name in &subscribed {
+                for parent in name.ancestors() {
+                    let wire = wire(&parent);
+                    if !shown.contains(&parent) && wildcard_match(&full, &wire, sep) {
+                        lines.push((wire, "\\Noselect".to_string()));
+                        shown.push(parent);
+                    }
+                }
+            }
+        }
+    } else {
+        for e in &entries {
+            let wire = wire(&e.name);
+            if !wildcard_match(&full, &wire, sep) {
+                continue;
+            }
+            let mut attrs = Vec::new();
+            if !e.selectable {
+                attrs.push("\\Noselect");
+            }
+            attrs.push(if e.has_children {
+                "\\HasChildren"
+            } else {
+                "\\HasNoChildren"
+            });
+            // RFC 6154 §2: basic LIST may show special uses; Dovecot does.
+            if e.selectable {
+                attrs.extend(uses.of(&e.name).iter().map(|u| u.as_str()));
+            }
+            lines.push((wire, attrs.join(" ")));
+        }
+    }
+    for (wire, attrs) in lines {
+        s.out.untagged().raw(cmd).raw(" (").raw(&attrs).raw(") ");
+        s.out.string(&[sep]).sp().astring(&wire).crlf();
+    }
+    Ok(Tagged::ok(if lsub {
+        "Lsub completed."
+    } else {
+        "List completed."
+    }))
+}
 
 /// What the listing knows of one name.
 #[derive(Default)]
@@ -36,13 +129,6 @@ struct Listed {
     childinfo: Option<String>,
     /// Whether a LIST-STATUS response follows.
     status: bool,
-}
-
-/// The user's special uses (setting and per-user file).
-pub(super) fn special_uses(s: &Session) -> Result<Uses, Error> {
-    let store = s.store()?;
-    Uses::load(store.root(), store.namespace(), &s.ctx.config.special_use)
-        .map_err(|e| Error::Server(format!("reading special uses: {e}")))
 }
 
 pub fn list_extended(s: &mut Session, cmd: &ListExtended) -> Result<Tagged, Error> {

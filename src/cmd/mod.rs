@@ -6,6 +6,7 @@
 //! they write untagged data to `s.out` and never write the tagged line.
 
 mod auth;
+mod common;
 mod compress;
 mod copy;
 mod enable;
@@ -154,7 +155,7 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
             reference,
             pattern,
             lsub,
-        } => mailbox::list(s, &reference, &pattern, lsub),
+        } => list::list(s, &reference, &pattern, lsub),
         CommandBody::Status { mailbox, items } => mailbox::status(s, &mailbox, &items),
         CommandBody::Append { mailbox, messages } => mailbox::append(s, &mailbox, &messages),
         CommandBody::Check => message::check(s),

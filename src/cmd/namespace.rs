@@ -8,7 +8,7 @@ use crate::session::Session;
 /// `* NAMESPACE (("prefix" "sep")) NIL NIL`
 pub fn namespace(s: &mut Session) -> Result<Tagged, Error> {
     let ns = s.store()?.namespace().clone();
-    let prefix = super::mailbox::wire_text(s, &ns.prefix);
+    let prefix = super::common::wire_text(s, &ns.prefix);
     let mut sep = [0u8; 4];
     let sep = ns.separator.encode_utf8(&mut sep).as_bytes().to_vec();
     s.out.untagged().raw("NAMESPACE ((");
