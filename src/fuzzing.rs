@@ -248,7 +248,7 @@ pub fn modseq_journal(data: &[u8]) {
 
 /// MIME: ENVELOPE, BODYSTRUCTURE, sections and BINARY of arbitrary bytes.
 pub fn mime(data: &[u8]) {
-    let crlf = crate::message::to_crlf(data);
+    let crlf = crate::mime::raw::to_crlf(data);
     let msg = Message::parse(&crlf);
     let mut out = ResponseBuf::new();
     msg.write_envelope(&mut out);

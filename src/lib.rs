@@ -43,7 +43,6 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod live_counts;
-pub mod message;
 pub mod migrate;
 pub mod mime;
 pub mod net;

@@ -128,7 +128,7 @@ impl Session {
                 "CONDSTORE",
                 "QRESYNC",
             ]);
-            // Issue 6 extensions, one per line so parallel work merges.
+            // The extensions after login, in the order clients have seen them.
             caps.push("NAMESPACE");
             caps.push("ENABLE");
             caps.push("ESEARCH");

@@ -10,7 +10,7 @@
 
 use crate::datetime::Utc;
 use crate::error::{Error, Tagged};
-use crate::message;
+use crate::mime::raw;
 use crate::mime::{self, BinaryError, Message};
 use crate::proto::encode::{Code, ResponseBuf};
 use crate::proto::types::{FetchAtt, FetchModifiers, Section, SectionText, SequenceSet};
@@ -26,7 +26,7 @@ use std::sync::Arc;
 const FLUSH_AT: usize = 256 * 1024;
 
 /// What one message's FETCH needs from the shared state.
-struct Snapshot {
+struct MessageFacts {
     flags: Flags,
     /// RFC 7162 mod-sequence.
     modseq: u64,
@@ -79,7 +79,7 @@ pub fn fetch(
         if modifiers.vanished {
             let last = st.next_uid.saturating_sub(1);
             let asked = set.ranges(last);
-            let gone = super::qresync::vanished(&st, since, &|u| asked.contains(u));
+            let gone = super::condstore::vanished(&st, since, &|u| asked.contains(u));
             if !gone.is_empty() {
                 s.out
                     .untagged()
@@ -117,7 +117,7 @@ pub fn fetch(
                     .as_ref()
                     .map(|sel| sel.reported_flags(msn))
                     .unwrap_or_default();
-                let gone = Snapshot {
+                let gone = MessageFacts {
                     flags,
                     modseq: 0,
                     path: std::path::PathBuf::new(),
@@ -185,7 +185,7 @@ pub fn fetch(
         } else {
             None
         };
-        let crlf = content.as_deref().map(message::to_crlf);
+        let crlf = content.as_deref().map(raw::to_crlf);
         let parsed = match &crlf {
             Some(c) if needs_parse => {
                 let parsed = Message::parse(c);
@@ -366,7 +366,7 @@ fn remember_header(
 fn read_with_retry<T>(
     s: &mut Session,
     uid: u32,
-    snap: &mut Snapshot,
+    snap: &mut MessageFacts,
     read: impl Fn(&std::path::Path) -> std::io::Result<T>,
 ) -> Result<Option<T>, Error> {
     for attempt in 0..2 {
@@ -418,7 +418,7 @@ fn read_header(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
             break;
         }
     }
-    Ok(message::to_crlf(&bytes).into_owned())
+    Ok(raw::to_crlf(&bytes).into_owned())
 }
 
 /// The end of the header's blank line (LF LF or LF CR LF, or a blank first
@@ -463,7 +463,7 @@ fn binary_error(e: BinaryError) -> Error {
 
 /// Reads a message's state; sets \Seen first when the fetch implies it.
 /// `None` if the message is gone.
-fn snapshot(s: &mut Session, uid: u32, set_seen: bool) -> Result<Option<Snapshot>, Error> {
+fn snapshot(s: &mut Session, uid: u32, set_seen: bool) -> Result<Option<MessageFacts>, Error> {
     let (Some(sel), Some(user)) = (s.selected.as_ref(), s.user.as_ref()) else {
         return Ok(None);
     };
@@ -487,7 +487,7 @@ fn snapshot(s: &mut Session, uid: u32, set_seen: bool) -> Result<Option<Snapshot
         return Ok(None);
     };
     let m = &st.messages[i];
-    Ok(Some(Snapshot {
+    Ok(Some(MessageFacts {
         flags: m.flags,
         modseq: m.modseq,
         path: st.path_of(m),
@@ -503,7 +503,7 @@ fn write_message(
     uid: u32,
     uid_mode: bool,
     items: &[FetchAtt],
-    snap: &Snapshot,
+    snap: &MessageFacts,
     msg: Loaded<'_>,
     seen_set: bool,
 ) -> Result<(), Error> {
@@ -605,7 +605,7 @@ fn decode(item: &FetchAtt, msg: Loaded<'_>) -> Result<Decoded, BinaryError> {
 fn write_item(
     out: &mut ResponseBuf,
     item: &FetchAtt,
-    snap: &Snapshot,
+    snap: &MessageFacts,
     msg: Loaded<'_>,
     decoded: Decoded,
 ) {
@@ -738,7 +738,7 @@ fn write_partial_literal(
     let data = match partial {
         Some((origin, len)) => {
             out.raw("<").number(origin.into()).raw(">");
-            message::partial(data, origin, len)
+            raw::partial(data, origin, len)
         }
         None => data,
     };

@@ -21,7 +21,7 @@ pub fn select(
     read_only: bool,
     params: &SelectParams,
 ) -> Result<Tagged, Error> {
-    super::qresync::check_select(s, params)?;
+    super::condstore::check_select(s, params)?;
     // A name that is not even well-formed is a BAD that changes nothing.
     let parsed = mailbox_name(s, raw);
     if let Err(e @ Error::Bad(..)) = parsed {
@@ -71,7 +71,7 @@ pub fn select(
     view.attach(s.ctx.watcher.subscribe(&view.dir()));
     s.selected = Some(view);
     s.state = State::Selected;
-    super::qresync::after_select(s, params, &info);
+    super::condstore::after_select(s, params, &info);
     Ok(if read_only {
         Tagged::with_code(Code::ReadOnly, "Examine completed.")
     } else {

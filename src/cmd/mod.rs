@@ -8,17 +8,17 @@
 mod auth;
 mod common;
 mod compress;
+mod condstore;
 mod copy;
 mod enable;
+mod expunge;
 mod fetch;
 mod idle;
 mod list;
 mod mailbox;
-mod message;
 mod namespace;
-mod qresync;
+mod saved_search;
 mod search;
-mod searchres;
 mod store;
 
 use crate::error::{Error, Tagged};
@@ -130,7 +130,7 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
         s.sync_selected(false)?;
     }
     if s.state == State::Selected {
-        searchres::expand(s, &mut cmd.body);
+        saved_search::expand(s, &mut cmd.body);
     }
     match cmd.body {
         CommandBody::Capability => auth::capability(s),
@@ -158,11 +158,11 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
         } => list::list(s, &reference, &pattern, lsub),
         CommandBody::Status { mailbox, items } => mailbox::status(s, &mailbox, &items),
         CommandBody::Append { mailbox, messages } => mailbox::append(s, &mailbox, &messages),
-        CommandBody::Check => message::check(s),
+        CommandBody::Check => expunge::check(s),
         CommandBody::Idle => idle::idle(s),
-        CommandBody::Close => message::close(s),
-        CommandBody::Unselect => message::unselect(s),
-        CommandBody::Expunge { uids } => message::expunge(s, uids.as_ref()),
+        CommandBody::Close => expunge::close(s),
+        CommandBody::Unselect => expunge::unselect(s),
+        CommandBody::Expunge { uids } => expunge::expunge(s, uids.as_ref()),
         CommandBody::Fetch {
             set,
             items,

@@ -15,7 +15,7 @@
 
 use crate::error::{Error, Tagged};
 use crate::proto::encode::{Code, ResponseBuf};
-use crate::proto::search::SearchKey;
+use crate::proto::types::SearchKey;
 use crate::proto::types::SearchReturn;
 use crate::search::{CompileError, Facts, IndexOnly, MessageFile, Query, Scope, Stop, CHARSETS};
 use crate::session::{Session, User};

@@ -12,7 +12,7 @@
 //! `binary` for decoding. Wire encoding stays with [`ResponseBuf`]: this
 //! module decides *what* goes out, never how a string is quoted.
 //!
-//! Input is always the message in CRLF form ([`crate::message::to_crlf`]),
+//! Input is always the message in CRLF form ([`raw::to_crlf`]),
 //! so byte offsets and sizes are the ones IMAP counts. Parsing is one
 //! pass without recursion and with Dovecot's limits (100 nesting levels,
 //! 10,000 parts); the writers recurse at most as deep as the tree.
@@ -34,6 +34,7 @@ pub(crate) mod header;
 mod lexer;
 mod params;
 mod parser;
+pub mod raw;
 mod section;
 mod structure;
 
@@ -64,7 +65,7 @@ impl<'a> Message<'a> {
     }
 
     /// Adds the message as stored, `raw` being its CRLF form
-    /// ([`crate::message::to_crlf`] of it), for `binary`.
+    /// ([`raw::to_crlf`] of it), for `binary`.
     pub fn with_stored(mut self, stored: &'a [u8]) -> Message<'a> {
         self.stored = Some(stored);
         self

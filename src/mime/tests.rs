@@ -4,7 +4,7 @@
 //! `ResponseBuf`'s form; the comment says so.
 
 use super::*;
-use crate::message::to_crlf;
+use crate::mime::raw::to_crlf;
 use crate::proto::types::{Section, SectionText};
 
 fn wire(f: impl FnOnce(&mut ResponseBuf)) -> String {

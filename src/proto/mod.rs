@@ -5,6 +5,5 @@
 pub mod encode;
 pub mod parse;
 pub mod reader;
-pub mod search;
 pub mod types;
 pub mod utf7;

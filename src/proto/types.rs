@@ -95,7 +95,7 @@ pub enum CommandBody {
     /// 1*(SP search-key)` (RETURN: RFC 4466 §2.6, RFC 4731, RFC 5182).
     Search {
         charset: Option<String>,
-        keys: Vec<super::search::SearchKey>,
+        keys: Vec<SearchKey>,
         uid: bool,
         /// `None` without RETURN: a plain `* SEARCH` answer.
         ret: Option<SearchReturn>,
@@ -347,7 +347,7 @@ pub enum SeqNumber {
 /// RFC 5182 adds `sequence-set =/ "$"`, the saved SEARCH result. The parser
 /// never makes an empty set otherwise, so an empty one stands for `$` until
 /// the dispatcher puts the saved messages in its place
-/// (`cmd::searchres`); an empty saved result stays empty, which selects
+/// (`cmd::saved_search`); an empty saved result stays empty, which selects
 /// nothing, as RFC 5182 §2.1 wants.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SequenceSet(pub Vec<(SeqNumber, SeqNumber)>);
@@ -549,6 +549,83 @@ impl std::fmt::Debug for CommandBody {
             CommandBody::Expunge { uids: Some(set) } => write!(f, "UID EXPUNGE {set:?}"),
             other => f.write_str(other.name()),
         }
+    }
+}
+
+/// How deeply keys may nest: every `(`, NOT and OR operand is one level.
+/// Real clients stay in single digits; the bound keeps the recursive parser
+/// and evaluator far from the end of the stack.
+pub const MAX_NESTING: usize = 64;
+
+/// `search-key` (RFC 3501 §9), one variant per alternative of the rule, so
+/// later extensions (MODSEQ, `$`) are one more variant each.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SearchKey {
+    All,
+    Answered,
+    Bcc(Vec<u8>),
+    Before(SearchDate),
+    Body(Vec<u8>),
+    Cc(Vec<u8>),
+    Deleted,
+    Draft,
+    Flagged,
+    From(Vec<u8>),
+    /// `"HEADER" SP header-fld-name SP astring`
+    Header(Vec<u8>, Vec<u8>),
+    /// `"KEYWORD" SP flag-keyword`; a `\`-flag here names no keyword.
+    Keyword(Vec<u8>),
+    /// RFC 9051 widens the size to `number64`.
+    Larger(u64),
+    New,
+    Not(Box<SearchKey>),
+    Old,
+    On(SearchDate),
+    Or(Box<SearchKey>, Box<SearchKey>),
+    Recent,
+    Seen,
+    SentBefore(SearchDate),
+    SentOn(SearchDate),
+    SentSince(SearchDate),
+    Since(SearchDate),
+    Smaller(u64),
+    Subject(Vec<u8>),
+    Text(Vec<u8>),
+    To(Vec<u8>),
+    /// `"UID" SP sequence-set`: unique identifiers.
+    Uid(SequenceSet),
+    Unanswered,
+    Undeleted,
+    Undraft,
+    Unflagged,
+    Unkeyword(Vec<u8>),
+    Unseen,
+    /// A bare `sequence-set`: message sequence numbers, in UID SEARCH too.
+    SequenceSet(SequenceSet),
+    /// `"(" search-key *(SP search-key) ")"`: all of them.
+    And(Vec<SearchKey>),
+    /// RFC 7162 §3.1.5 `"MODSEQ" [SP entry-name SP entry-type-req] SP
+    /// mod-sequence-valzer`; Roost keeps one modseq per message, so the
+    /// entry name and type are checked and then ignored, as the RFC says.
+    Modseq(u64),
+}
+
+/// `date = date-text / DQUOTE date-text DQUOTE`, a calendar day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SearchDate {
+    pub year: u16,
+    pub month: u8,
+    pub day: u8,
+}
+
+impl SearchDate {
+    /// Days since 1970-01-01.
+    pub fn days(&self) -> i64 {
+        crate::datetime::days_from_civil(
+            i64::from(self.year),
+            u32::from(self.month),
+            u32::from(self.day),
+        )
     }
 }
 

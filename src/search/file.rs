@@ -162,7 +162,7 @@ impl MessageData for MessageFile {
     fn parts(&mut self) -> Result<Option<&[PartText]>, Stop> {
         if self.parts.is_none() {
             let bytes = self.read_all()?;
-            self.parts = Some(text::part_texts(&crate::message::to_crlf(bytes)));
+            self.parts = Some(text::part_texts(&crate::mime::raw::to_crlf(bytes)));
         }
         Ok(self.parts.as_deref())
     }

@@ -6,7 +6,7 @@ use super::fold;
 use super::text::{address_text, Field};
 use super::{CompileError, Facts, MessageData, Scope, Stop};
 use crate::mime::decode::{charset_known, decode_words, to_utf8};
-use crate::proto::search::{SearchDate, SearchKey};
+use crate::proto::types::{SearchDate, SearchKey};
 use crate::proto::types::{SeqNumber, SeqRanges, SequenceSet};
 use crate::store::maildir::flag;
 

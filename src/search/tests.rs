@@ -1,8 +1,8 @@
 use super::text::address_text;
 use super::*;
 use crate::proto::parse::parse_command;
-use crate::proto::search::SearchKey;
 use crate::proto::types::CommandBody;
+use crate::proto::types::SearchKey;
 use crate::store::maildir::{flag, Flags};
 
 fn keys_of(query: &str) -> (Option<String>, Vec<SearchKey>) {
@@ -68,7 +68,7 @@ impl MessageData for Mem {
     }
     fn parts(&mut self) -> Result<Option<&[PartText]>, Stop> {
         self.reads += 1;
-        self.parts = Some(part_texts(&crate::message::to_crlf(&self.bytes)));
+        self.parts = Some(part_texts(&crate::mime::raw::to_crlf(&self.bytes)));
         Ok(self.parts.as_deref())
     }
 }

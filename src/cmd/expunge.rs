@@ -54,7 +54,7 @@ pub fn expunge(s: &mut Session, uids: Option<&SequenceSet>) -> Result<Tagged, Er
     sel.qresync = s.enabled.qresync;
     sel.condstore = s.enabled.condstore;
     let removed = sel.expunge_deleted(&user.store, &mut s.out, only, true)?;
-    Ok(match super::qresync::expunge_code(s, removed) {
+    Ok(match super::condstore::expunge_code(s, removed) {
         Some(code) => Tagged::with_code(code, "Expunge completed."),
         None => Tagged::ok("Expunge completed."),
     })

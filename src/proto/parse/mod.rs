@@ -9,8 +9,8 @@ use super::types::{
 };
 use std::fmt;
 
-#[path = "parse_condstore.rs"]
 mod condstore;
+mod search;
 
 /// Longest tag we accept; longer ones are almost surely garbage.
 const MAX_TAG: usize = 64;
@@ -30,7 +30,7 @@ impl Default for ParseLimits {
     fn default() -> Self {
         ParseLimits {
             max_set_ranges: 100_000,
-            max_search_depth: super::search::MAX_NESTING,
+            max_search_depth: super::types::MAX_NESTING,
         }
     }
 }
@@ -390,7 +390,7 @@ pub fn secret_offset(input: &[u8]) -> Option<usize> {
 pub(crate) struct Expected(pub(crate) &'static str);
 
 /// Recursive-descent state: the command bytes and the current position.
-/// Grammar rules are methods; `proto::search` adds the SEARCH rules.
+/// Grammar rules are methods; `search` adds the SEARCH rules.
 pub(crate) struct Parser<'a> {
     pub(crate) input: &'a [u8],
     pub(crate) pos: usize,

@@ -7,7 +7,7 @@
 //! numbers those UIDs have in the session's view now. Messages expunged
 //! since the SAVE are gone from the view and so drop out (§2.1).
 
-use crate::proto::search::SearchKey;
+use crate::proto::types::SearchKey;
 use crate::proto::types::{CommandBody, SequenceSet};
 use crate::session::Session;
 

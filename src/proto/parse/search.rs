@@ -1,91 +1,15 @@
-//! SEARCH keys (RFC 3501 §6.4.4, §9): the `search-key` grammar and its
-//! parser.
+//! The SEARCH grammar (RFC 3501 §6.4.4, §9): `search-key` and its parts,
+//! as methods of the command parser (the types are in `proto::types`).
 //!
 //! Only syntax is checked here. Strings stay the bytes the client sent:
 //! what they mean depends on the CHARSET, and an unknown charset is a NO
 //! with BADCHARSET rather than a BAD (RFC 3501 §6.4.4), so the handler
 //! decides. Matching lives in `crate::search`.
 
-use super::parse::{Expected, Parser};
-use super::types::{CommandBody, SearchReturn, SequenceSet};
+use super::{Expected, Parser};
+use crate::proto::types::{CommandBody, SearchDate, SearchKey, SearchReturn};
 
-/// How deeply keys may nest: every `(`, NOT and OR operand is one level.
-/// Real clients stay in single digits; the bound keeps the recursive parser
-/// and evaluator far from the end of the stack.
-pub const MAX_NESTING: usize = 64;
 const TOO_DEEP: &str = "search keys nested at most 64 deep";
-
-/// `search-key` (RFC 3501 §9), one variant per alternative of the rule, so
-/// later extensions (MODSEQ, `$`) are one more variant each.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SearchKey {
-    All,
-    Answered,
-    Bcc(Vec<u8>),
-    Before(SearchDate),
-    Body(Vec<u8>),
-    Cc(Vec<u8>),
-    Deleted,
-    Draft,
-    Flagged,
-    From(Vec<u8>),
-    /// `"HEADER" SP header-fld-name SP astring`
-    Header(Vec<u8>, Vec<u8>),
-    /// `"KEYWORD" SP flag-keyword`; a `\`-flag here names no keyword.
-    Keyword(Vec<u8>),
-    /// RFC 9051 widens the size to `number64`.
-    Larger(u64),
-    New,
-    Not(Box<SearchKey>),
-    Old,
-    On(SearchDate),
-    Or(Box<SearchKey>, Box<SearchKey>),
-    Recent,
-    Seen,
-    SentBefore(SearchDate),
-    SentOn(SearchDate),
-    SentSince(SearchDate),
-    Since(SearchDate),
-    Smaller(u64),
-    Subject(Vec<u8>),
-    Text(Vec<u8>),
-    To(Vec<u8>),
-    /// `"UID" SP sequence-set`: unique identifiers.
-    Uid(SequenceSet),
-    Unanswered,
-    Undeleted,
-    Undraft,
-    Unflagged,
-    Unkeyword(Vec<u8>),
-    Unseen,
-    /// A bare `sequence-set`: message sequence numbers, in UID SEARCH too.
-    SequenceSet(SequenceSet),
-    /// `"(" search-key *(SP search-key) ")"`: all of them.
-    And(Vec<SearchKey>),
-    /// RFC 7162 §3.1.5 `"MODSEQ" [SP entry-name SP entry-type-req] SP
-    /// mod-sequence-valzer`; Roost keeps one modseq per message, so the
-    /// entry name and type are checked and then ignored, as the RFC says.
-    Modseq(u64),
-}
-
-/// `date = date-text / DQUOTE date-text DQUOTE`, a calendar day.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct SearchDate {
-    pub year: u16,
-    pub month: u8,
-    pub day: u8,
-}
-
-impl SearchDate {
-    /// Days since 1970-01-01.
-    pub fn days(&self) -> i64 {
-        crate::datetime::days_from_civil(
-            i64::from(self.year),
-            u32::from(self.month),
-            u32::from(self.day),
-        )
-    }
-}
 
 /// Parses `date-text = date-day "-" date-month "-" date-year`. Unlike
 /// Dovecot, an impossible day (30-Feb) is refused rather than read as
@@ -347,7 +271,7 @@ impl Parser<'_> {
 mod tests {
     use super::*;
     use crate::proto::parse::parse_command;
-    use crate::proto::types::SeqNumber;
+    use crate::proto::types::{SeqNumber, SequenceSet, MAX_NESTING};
     use SearchKey as K;
 
     fn keys(input: &str) -> (Option<String>, Vec<SearchKey>, bool) {
