@@ -112,11 +112,13 @@ impl Admissions {
     }
 
     /// Connections counted now (logged in or waiting).
+    #[cfg(test)]
     pub fn counted(&self) -> usize {
         self.lock().counted
     }
 
     /// Connections waiting to log in now.
+    #[cfg(test)]
     pub fn waiting(&self) -> usize {
         self.lock().waiting.len()
     }

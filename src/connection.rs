@@ -162,7 +162,7 @@ fn run(s: &mut Session, ticket: &mut Ticket) -> String {
                 }
                 continue;
             }
-            Err(ReadError::LiteralWayTooBig { size, .. }) => {
+            Err(ReadError::LiteralWayTooBig { size }) => {
                 bye(s, "Literal too big; closing the connection.");
                 return format!("literal of {size} bytes");
             }

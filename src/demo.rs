@@ -66,11 +66,6 @@ impl DemoError {
             cause: Cause::Other(why.to_string()),
         }
     }
-
-    /// The path the failed operation was working on.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 impl fmt::Display for DemoError {

@@ -29,28 +29,28 @@
 //! - `auth` knows users and passwords and nothing of IMAP.
 #![forbid(unsafe_code)]
 
-pub mod admission;
+pub(crate) mod admission;
 pub mod auth;
-pub mod check;
+pub(crate) mod check;
 pub mod cli;
 mod cmd;
 pub mod config;
-pub mod connection;
-pub mod context;
+pub(crate) mod connection;
+pub(crate) mod context;
 pub mod datetime;
-pub mod demo;
-pub mod error;
+pub(crate) mod demo;
+pub(crate) mod error;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod live_counts;
-pub mod migrate;
-pub mod mime;
-pub mod net;
-pub mod privileges;
-pub mod proto;
-pub mod search;
-pub mod selected;
-pub mod server;
-pub mod session;
+pub(crate) mod live_counts;
+pub(crate) mod migrate;
+pub(crate) mod mime;
+pub(crate) mod net;
+pub(crate) mod privileges;
+pub(crate) mod proto;
+pub(crate) mod search;
+pub(crate) mod selected;
+pub(crate) mod server;
+pub(crate) mod session;
 pub mod store;
-pub mod trace;
+pub(crate) mod trace;

@@ -37,6 +37,7 @@ impl<K: Eq + Hash + Clone> LiveCounts<K> {
     }
 
     /// How many are live for `key`.
+    #[cfg(test)]
     pub fn live(&self, key: &K) -> usize {
         self.lock().get(key).copied().unwrap_or(0)
     }

@@ -104,14 +104,6 @@ fn lookup_group(spec: &str) -> Result<u32, String> {
 }
 
 impl Plan {
-    /// The uid and gid the server will serve as.
-    pub fn serving_ids(&self) -> (u32, u32) {
-        match self {
-            Plan::Stay => (Uid::effective().as_raw(), Gid::effective().as_raw()),
-            Plan::Switch(id) => (id.uid, id.gid),
-        }
-    }
-
     /// Switches: supplementary groups, then the group, then the user (in
     /// that order, since only root may change groups). Must run before any
     /// thread is started, so that no thread keeps root's credentials.

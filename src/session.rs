@@ -12,7 +12,6 @@ use crate::store::Store;
 use crate::trace::Trace;
 use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -40,8 +39,6 @@ pub struct Enabled {
 /// A logged-in user.
 pub struct User {
     pub entry: UserEntry,
-    /// The Maildir root from `mail_location`.
-    pub mail_root: PathBuf,
     pub store: Store,
     /// This session's place in `max_sessions_per_user`.
     pub _session_slot: crate::live_counts::LiveGuard<String>,

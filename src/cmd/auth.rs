@@ -238,7 +238,6 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
         .set_spool(spool_opener(&mail_root, &s.id), SPOOL_THRESHOLD);
     s.user = Some(User {
         entry,
-        mail_root,
         store,
         _session_slot: session_slot,
     });

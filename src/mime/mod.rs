@@ -72,6 +72,7 @@ impl<'a> Message<'a> {
     }
 
     /// The whole message.
+    #[cfg(test)]
     pub fn raw(&self) -> &'a [u8] {
         self.raw
     }
@@ -102,6 +103,7 @@ impl<'a> Message<'a> {
 
     /// The part a section-part names (`[]` is the message itself; RFC 3501
     /// §6.4.5 numbering, as `BODY[part]` uses it).
+    #[cfg(test)]
     pub fn part(&self, path: &[u32]) -> Option<PartRef<'_>> {
         section::find(&self.parts, path).map(|idx| PartRef { msg: self, idx })
     }
@@ -165,6 +167,9 @@ pub struct PartRef<'m> {
     idx: usize,
 }
 
+// The accessors form the MIME model's reading API; FETCH and SEARCH use
+// some, the tests all of them.
+#[cfg_attr(not(test), allow(dead_code))]
 impl<'m> PartRef<'m> {
     fn part(&self) -> &'m parser::Part {
         &self.msg.parts[self.idx]
@@ -224,18 +229,6 @@ impl<'m> PartRef<'m> {
         self.data().encoding.as_deref()
     }
 
-    pub fn id(&self) -> Option<&'m [u8]> {
-        self.data().id.as_deref()
-    }
-
-    pub fn description(&self) -> Option<&'m [u8]> {
-        self.data().description.as_deref()
-    }
-
-    pub fn md5(&self) -> Option<&'m [u8]> {
-        self.data().md5.as_deref()
-    }
-
     /// Disposition and its parameters.
     pub fn disposition(&self) -> Option<(&'m [u8], &'m [(Vec<u8>, Vec<u8>)])> {
         let d = self.data();
@@ -246,10 +239,6 @@ impl<'m> PartRef<'m> {
 
     pub fn language(&self) -> Option<&'m [Vec<u8>]> {
         self.data().language.as_deref()
-    }
-
-    pub fn location(&self) -> Option<&'m [u8]> {
-        self.data().location.as_deref()
     }
 
     /// The parts of a multipart, or the message of a message/rfc822 part.
@@ -271,14 +260,10 @@ pub fn write_envelope(header_block: &[u8], out: &mut ResponseBuf) {
     out.raw(")");
 }
 
-/// `BODY`/`BODYSTRUCTURE` of a parsed message (same as the method).
-pub fn write_body_structure(msg: &Message<'_>, out: &mut ResponseBuf, extensible: bool) {
-    msg.write_body_structure(out, extensible);
-}
-
 /// The fields of a header block as Dovecot splits them: `(name, whole
 /// field with its continuation lines and newline)`. A line without a colon
 /// is a field with an empty name; the block ends at its empty line.
+#[cfg(test)]
 pub fn header_fields(header_block: &[u8]) -> Vec<(&[u8], &[u8])> {
     header::fields(header_block)
         .into_iter()

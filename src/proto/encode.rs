@@ -17,10 +17,8 @@ pub struct ResponseBuf {
 /// A response code (RFC 3501 §7.1, RFC 5530) for `[...]` in status lines.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Code {
-    Alert,
     AuthenticationFailed,
     Capability(String),
-    ClientBug,
     Cannot,
     PrivacyRequired,
     ServerBug,
@@ -70,10 +68,8 @@ pub enum Code {
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = match self {
-            Code::Alert => "ALERT",
             Code::AuthenticationFailed => "AUTHENTICATIONFAILED",
             Code::Capability(caps) => return write!(f, "CAPABILITY {caps}"),
-            Code::ClientBug => "CLIENTBUG",
             Code::Cannot => "CANNOT",
             Code::PrivacyRequired => "PRIVACYREQUIRED",
             Code::ServerBug => "SERVERBUG",
@@ -158,7 +154,6 @@ pub enum Status {
     No,
     Bad,
     Bye,
-    PreAuth,
 }
 
 impl Status {
@@ -168,7 +163,6 @@ impl Status {
             Status::No => "NO",
             Status::Bad => "BAD",
             Status::Bye => "BYE",
-            Status::PreAuth => "PREAUTH",
         }
     }
 }
@@ -176,14 +170,6 @@ impl Status {
 impl ResponseBuf {
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Wraps an (empty) vector, keeping its capacity.
-    pub fn from_vec(buf: Vec<u8>) -> Self {
-        ResponseBuf {
-            buf,
-            utf8_quoted: false,
-        }
     }
 
     /// Puts the buffer back after a flush, keeping its settings.
@@ -211,10 +197,6 @@ impl ResponseBuf {
     /// Hands the bytes over and leaves the buffer empty (capacity kept).
     pub fn take(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.buf)
-    }
-
-    pub fn clear(&mut self) {
-        self.buf.clear();
     }
 
     /// Appends protocol text that is already in wire form (keywords,

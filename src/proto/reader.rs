@@ -98,7 +98,7 @@ pub enum ReadError {
     LiteralTooBig { tag: Option<Vec<u8>>, size: u64 },
     /// A non-synchronizing literal so large that reading it to stay in sync
     /// is not worth it: the connection must be closed.
-    LiteralWayTooBig { tag: Option<Vec<u8>>, size: u64 },
+    LiteralWayTooBig { size: u64 },
     /// An APPEND literal could not be written to its spool file (a full
     /// disk); its bytes were read and the command dropped.
     Spool {
@@ -452,7 +452,7 @@ impl CommandReader {
                 return Ok(Some(Err(ReadError::LiteralTooBig { tag, size })));
             }
             if size > limits.max_discard {
-                return Ok(Some(Err(ReadError::LiteralWayTooBig { tag, size })));
+                return Ok(Some(Err(ReadError::LiteralWayTooBig { size })));
             }
             self.pending_error = Some(ReadError::LiteralTooBig { tag, size });
             self.phase = Phase::DiscardLiteral(size);

@@ -175,14 +175,13 @@ fn push_unit(unit: u16, high: &mut Option<u16>, out: &mut String) -> Result<(), 
     Ok(())
 }
 
-/// True when `s` is valid, canonical modified UTF-7.
-pub fn is_valid(s: &str) -> bool {
-    decode(s).is_ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn is_valid(s: &str) -> bool {
+        decode(s).is_ok()
+    }
 
     #[test]
     fn rfc3501_example() {

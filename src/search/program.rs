@@ -314,6 +314,7 @@ impl Query {
     }
 
     /// Whether any key needs more than flags and numbers.
+    #[cfg(test)]
     pub fn reads_messages(&self) -> bool {
         self.root.cost() > Cost::Index
     }
