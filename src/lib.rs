@@ -27,6 +27,18 @@
 //! - `context::ServerContext` holds what all sessions share: configuration,
 //!   the users file, TLS settings, the login throttle.
 //! - `auth` knows users and passwords and nothing of IMAP.
+//! - `admission` decides who gets a connection slot: clients that have not
+//!   logged in make room for newcomers, so they can never lock users out.
+//! - `cmd` handlers never import each other; what several share lives in
+//!   `cmd::common` (names, patterns, STATUS) and `cmd::condstore`.
+//! - `store` never sees protocol types: it takes canonical names, UIDs,
+//!   flags and an `AppendSource`. Every file it opens under a Maildir goes
+//!   through `store::nofollow`, and its look-again-after-a-rename loops
+//!   (`Store::change_flags`, `locate`, `rescan`) are the only ones.
+//! - `mime` is the one MIME model: FETCH renders from it and SEARCH walks
+//!   it (`search`), so the two cannot disagree on what a message holds.
+//! - Modules are `pub(crate)` unless the binary, the tests or the fuzzers
+//!   need them, so the compiler reports dead code.
 #![forbid(unsafe_code)]
 
 pub(crate) mod admission;
