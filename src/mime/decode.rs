@@ -18,6 +18,9 @@
 
 use super::header;
 use super::lexer::{Lex, Lexer};
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
 use std::borrow::Cow;
 
 /// A Content-Transfer-Encoding as Dovecot's decoder reads it.
@@ -279,6 +282,165 @@ fn encoded_word(s: &[u8]) -> Option<(String, usize)> {
     ))
 }
 
+// The strict decoders BINARY needs (RFC 3516 §4.3: undecodable data is
+// an error there, while SEARCH reads what it can).
+
+/// Quoted-printable (RFC 2045 §6.7) the way Dovecot decodes it: soft line
+/// breaks removed, trailing blanks dropped, line breaks as CRLF, lowercase
+/// hex accepted; any other `=` sequence, a lone CR or a run of more than
+/// 76 blanks inside a line makes the input invalid.
+pub(crate) fn qp_strict(src: &[u8]) -> Option<Vec<u8>> {
+    #[derive(Clone, Copy)]
+    enum St {
+        Text,
+        Blank,
+        Equals,
+        EqualsBlank,
+        Hex2(u8),
+        Cr,
+        SoftCr,
+    }
+    const MAX_BLANKS: usize = 76;
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(src.len());
+    let mut blanks: Vec<u8> = Vec::new();
+    let mut st = St::Text;
+    let mut i = 0;
+    while i < src.len() {
+        let c = src[i];
+        match st {
+            St::Text => match c {
+                b'=' => st = St::Equals,
+                b'\r' => st = St::Cr,
+                b'\n' => out.extend_from_slice(b"\r\n"),
+                b' ' | b'\t' => {
+                    blanks.push(c);
+                    st = St::Blank;
+                }
+                _ => out.push(c),
+            },
+            St::Blank => match c {
+                b' ' | b'\t' => {
+                    if blanks.len() <= MAX_BLANKS {
+                        blanks.push(c);
+                    }
+                }
+                b'\r' => st = St::Cr,
+                b'\n' => {
+                    // Trailing blanks are padding (RFC 2045 §6.7 rule 3).
+                    out.extend_from_slice(b"\r\n");
+                    blanks.clear();
+                }
+                _ => {
+                    if blanks.len() > MAX_BLANKS {
+                        return None;
+                    }
+                    out.append(&mut blanks);
+                    st = St::Text;
+                    continue;
+                }
+            },
+            St::Equals => {
+                if hex(c).is_some() {
+                    st = St::Hex2(c);
+                } else if c == b' ' || c == b'\t' {
+                    blanks.push(c);
+                    st = St::EqualsBlank;
+                } else if c == b'\r' {
+                    st = St::SoftCr;
+                } else if c == b'\n' {
+                    st = St::Text;
+                } else {
+                    return None;
+                }
+            }
+            St::Hex2(h) => match (hex(h), hex(c)) {
+                (Some(a), Some(b)) => {
+                    out.push(a << 4 | b);
+                    st = St::Text;
+                }
+                _ => return None,
+            },
+            St::EqualsBlank => match c {
+                b' ' | b'\t' => {
+                    if blanks.len() <= MAX_BLANKS {
+                        blanks.push(c);
+                    }
+                }
+                b'\r' => st = St::SoftCr,
+                b'\n' => {
+                    blanks.clear();
+                    st = St::Text;
+                }
+                _ => return None,
+            },
+            St::Cr | St::SoftCr => {
+                if c != b'\n' {
+                    return None;
+                }
+                blanks.clear();
+                if matches!(st, St::Cr) {
+                    out.extend_from_slice(b"\r\n");
+                }
+                st = St::Text;
+            }
+        }
+        i += 1;
+    }
+    // Blanks at the very end are dropped; a dangling `=` or CR is not ok.
+    matches!(st, St::Text | St::Blank).then_some(out)
+}
+
+/// Base64 (RFC 2045 §6.8) as Dovecot reads it: blanks and line breaks
+/// anywhere, nothing but blanks after the padding, no missing padding.
+pub(crate) fn base64_strict(src: &[u8]) -> Option<Vec<u8>> {
+    let is_blank = |c: u8| matches!(c, b'\n' | b'\r' | b' ' | b'\t');
+    let is_alpha = |c: u8| c.is_ascii_alphanumeric() || c == b'+' || c == b'/';
+    let mut chars = Vec::with_capacity(src.len());
+    let mut i = 0;
+    while i < src.len() && (is_alpha(src[i]) || is_blank(src[i])) {
+        if is_alpha(src[i]) {
+            chars.push(src[i]);
+        }
+        i += 1;
+    }
+    if i < src.len() {
+        // Padding: one `=` after 3 characters of a group, two after 2.
+        let need = match chars.len() % 4 {
+            2 => 2,
+            3 => 1,
+            _ => return None,
+        };
+        let mut seen = 0;
+        while seen < need {
+            if src.get(i) != Some(&b'=') {
+                return None;
+            }
+            seen += 1;
+            i += 1;
+            while i < src.len() && is_blank(src[i]) {
+                i += 1;
+            }
+            if i >= src.len() && seen < need {
+                // Ends inside the padding.
+                return None;
+            }
+        }
+        if i < src.len() {
+            return None;
+        }
+    } else if chars.len() % 4 != 0 {
+        return None;
+    }
+    let engine = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::RequireNone),
+    );
+    engine.decode(&chars).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,5 +508,38 @@ mod tests {
         let (h, _) = mailparse::parse_header(raw).expect("a header");
         assert_eq!(h.get_value(), "abc=?utf-8?q?=C3=A4?=def");
         assert_eq!(decode_words(b"abc=?utf-8?q?=C3=A4?=def"), "abc\u{e4}def");
+    }
+
+    #[test]
+    fn strict_quoted_printable() {
+        assert_eq!(
+            qp_strict(b"line one =\r\nsoft  \r\ntab\t\r\nhex=41=4a=3d end").as_deref(),
+            Some(&b"line one soft\r\ntab\r\nhexAJ= end"[..])
+        );
+        assert_eq!(
+            qp_strict(b"ends with soft=\r\n").as_deref(),
+            Some(&b"ends with soft"[..])
+        );
+        assert_eq!(qp_strict(b"trailing  ").as_deref(), Some(&b"trailing"[..]));
+        assert_eq!(qp_strict(b"bad =ZZ"), None);
+        assert_eq!(qp_strict(b"dangling="), None);
+        assert_eq!(qp_strict(b"lone\rcr"), None);
+        assert_eq!(qp_strict(b"lf\nonly").as_deref(), Some(&b"lf\r\nonly"[..]));
+    }
+
+    #[test]
+    fn strict_base64() {
+        assert_eq!(base64_strict(b"QUJD\r\n").as_deref(), Some(&b"ABC"[..]));
+        assert_eq!(
+            base64_strict(b"AAEC\r\nAwQ=").as_deref(),
+            Some(&[0u8, 1, 2, 3, 4][..])
+        );
+        assert_eq!(base64_strict(b"QQ==\r\n").as_deref(), Some(&b"A"[..]));
+        assert_eq!(base64_strict(b"QR==").as_deref(), Some(&b"A"[..]));
+        assert_eq!(base64_strict(b"QUJ"), None);
+        assert_eq!(base64_strict(b"QQ="), None);
+        assert_eq!(base64_strict(b"bad!!"), None);
+        assert_eq!(base64_strict(b"QQ==QQ=="), None);
+        assert_eq!(base64_strict(b"").as_deref(), Some(&b""[..]));
     }
 }
