@@ -169,8 +169,8 @@ impl Sample {
 }
 
 impl MessageData for Sample {
-    fn received_day(&mut self) -> Result<Option<i64>, Stop> {
-        Ok(Some(19_000))
+    fn received(&mut self) -> Result<Option<i64>, Stop> {
+        Ok(Some(19_000 * 86_400))
     }
     fn size(&mut self) -> Result<Option<u64>, Stop> {
         Ok(Some(self.bytes.len() as u64))

@@ -577,6 +577,10 @@ pub enum SearchKey {
     Keyword(Vec<u8>),
     /// RFC 9051 widens the size to `number64`.
     Larger(u64),
+    /// RFC 5032: received more than (or exactly) this many seconds ago.
+    Older(u32),
+    /// RFC 5032: received at most this many seconds ago.
+    Younger(u32),
     New,
     Not(Box<SearchKey>),
     Old,

@@ -114,7 +114,7 @@ impl MessageFile {
 }
 
 impl MessageData for MessageFile {
-    fn received_day(&mut self) -> Result<Option<i64>, Stop> {
+    fn received(&mut self) -> Result<Option<i64>, Stop> {
         // Maildir keeps the internal date as the file's mtime.
         let meta = match &self.file {
             Some(f) => f.metadata()?,
@@ -124,7 +124,7 @@ impl MessageData for MessageFile {
             Ok(d) => d.as_secs() as i64,
             Err(e) => -(e.duration().as_secs() as i64) - 1,
         };
-        Ok(Some(secs.div_euclid(86_400)))
+        Ok(Some(secs))
     }
 
     fn size(&mut self) -> Result<Option<u64>, Stop> {

@@ -155,8 +155,8 @@ impl From<io::Error> for Stop {
 /// A message's contents as far as a source can supply them; `Ok(None)`
 /// means "not available", which makes the leaf unknown.
 pub trait MessageData {
-    /// The internal date's calendar day (days since 1970-01-01, UTC).
-    fn received_day(&mut self) -> Result<Option<i64>, Stop>;
+    /// The internal date, in seconds since 1970-01-01 UTC.
+    fn received(&mut self) -> Result<Option<i64>, Stop>;
     /// RFC822.SIZE.
     fn size(&mut self) -> Result<Option<u64>, Stop>;
     /// The top-level header fields.
@@ -185,7 +185,7 @@ pub struct IndexOnly {
 }
 
 impl MessageData for IndexOnly {
-    fn received_day(&mut self) -> Result<Option<i64>, Stop> {
+    fn received(&mut self) -> Result<Option<i64>, Stop> {
         Ok(None)
     }
     fn size(&mut self) -> Result<Option<u64>, Stop> {

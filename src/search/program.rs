@@ -82,6 +82,14 @@ impl Ranges {
     }
 }
 
+/// The second `n` seconds before now (RFC 5032 intervals).
+fn seconds_ago(n: u32) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    now - i64::from(n)
+}
+
 #[derive(Debug)]
 enum Leaf {
     Flag(u8),
@@ -90,6 +98,10 @@ enum Leaf {
     Sequence(SeqRanges),
     Uid(SeqRanges),
     Received(DateCmp, i64),
+    /// RFC 5032 OLDER: received at or before this second (Dovecot's "<=").
+    ReceivedUpTo(i64),
+    /// RFC 5032 YOUNGER: received at or after this second.
+    ReceivedFrom(i64),
     Sent(DateCmp, i64),
     Larger(u64),
     Smaller(u64),
@@ -113,7 +125,11 @@ impl Leaf {
             | Leaf::Sequence(_)
             | Leaf::Uid(_)
             | Leaf::Modseq(_) => Cost::Index,
-            Leaf::Received(..) | Leaf::Larger(_) | Leaf::Smaller(_) => Cost::Stat,
+            Leaf::Received(..)
+            | Leaf::ReceivedUpTo(_)
+            | Leaf::ReceivedFrom(_)
+            | Leaf::Larger(_)
+            | Leaf::Smaller(_) => Cost::Stat,
             Leaf::Sent(..) | Leaf::Header { .. } => Cost::Header,
             Leaf::Body(_) | Leaf::Text(_) => Cost::Body,
         }
@@ -220,8 +236,16 @@ fn eval_leaf(leaf: &Leaf, m: &Facts, data: &mut dyn MessageData) -> Result<Optio
             Some(size) => size < *n,
             None => return Ok(None),
         },
-        Leaf::Received(cmp, key) => match data.received_day()? {
-            Some(day) => cmp.test(day, *key),
+        Leaf::Received(cmp, key) => match data.received()? {
+            Some(secs) => cmp.test(secs.div_euclid(86_400), *key),
+            None => return Ok(None),
+        },
+        Leaf::ReceivedUpTo(limit) => match data.received()? {
+            Some(secs) => secs <= *limit,
+            None => return Ok(None),
+        },
+        Leaf::ReceivedFrom(limit) => match data.received()? {
+            Some(secs) => secs >= *limit,
             None => return Ok(None),
         },
         Leaf::Sent(cmp, key) => match data.named(b"Date")? {
@@ -361,6 +385,8 @@ impl Compiler<'_> {
             K::Before(d) => leaf(Leaf::Received(DateCmp::Before, day(d))),
             K::On(d) => leaf(Leaf::Received(DateCmp::On, day(d))),
             K::Since(d) => leaf(Leaf::Received(DateCmp::Since, day(d))),
+            K::Older(n) => leaf(Leaf::ReceivedUpTo(seconds_ago(*n))),
+            K::Younger(n) => leaf(Leaf::ReceivedFrom(seconds_ago(*n))),
             K::SentBefore(d) => leaf(Leaf::Sent(DateCmp::Before, day(d))),
             K::SentOn(d) => leaf(Leaf::Sent(DateCmp::On, day(d))),
             K::SentSince(d) => leaf(Leaf::Sent(DateCmp::Since, day(d))),

@@ -53,9 +53,9 @@ impl Mem {
 }
 
 impl MessageData for Mem {
-    fn received_day(&mut self) -> Result<Option<i64>, Stop> {
+    fn received(&mut self) -> Result<Option<i64>, Stop> {
         self.reads += 1;
-        Ok(Some(self.day))
+        Ok(Some(self.day * 86_400))
     }
     fn size(&mut self) -> Result<Option<u64>, Stop> {
         self.reads += 1;

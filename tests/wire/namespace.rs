@@ -90,10 +90,9 @@ fn capabilities_cover_dovecots_for_the_features_roost_has() {
         "CATENATE",
         "URLAUTH",
         "URLAUTH=BINARY",
-        // Collation, search contexts, WITHIN, NOTIFY, previews, SAVEDATE.
+        // Collation, search contexts, NOTIFY, previews, SAVEDATE.
         "I18NLEVEL=1",
         "CONTEXT=SEARCH",
-        "WITHIN",
         "NOTIFY",
         "SNIPPET=FUZZY",
         "PREVIEW=FUZZY",

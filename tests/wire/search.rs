@@ -818,3 +818,39 @@ fn search_charset_converts_search_strings() {
         );
     }
 }
+
+/// RFC 5032 WITHIN: OLDER and YOUNGER count seconds back from now against
+/// the internal date (the file's mtime), as Dovecot does (OLDER includes
+/// the boundary second).
+#[test]
+fn within_older_and_younger_use_the_internal_date() {
+    let server = TestServer::start();
+    let mut c = server.login();
+    assert!(c.capabilities().contains(&"WITHIN".to_string()));
+    let day = 86_400u64;
+    let now = std::time::SystemTime::now();
+    let cur = server.root().join("home/alice/Maildir/cur");
+    std::fs::create_dir_all(&cur).unwrap();
+    for (i, age) in [(1, day), (2, 10 * day), (3, 100 * day)] {
+        let path = cur.join(format!("{}.M{i}P1.host:2,", 1_600_000_000 + i));
+        std::fs::write(&path, format!("Subject: {i}\n\nbody\n")).unwrap();
+        let f = std::fs::File::options().write(true).open(&path).unwrap();
+        f.set_modified(now - std::time::Duration::from_secs(age))
+            .unwrap();
+    }
+    c.ok("SELECT INBOX");
+    let r = c.ok(&format!("SEARCH YOUNGER {}", 2 * day));
+    assert_eq!(r.untagged, vec!["* SEARCH 1"]);
+    let r = c.ok(&format!("SEARCH OLDER {}", 2 * day));
+    assert_eq!(r.untagged, vec!["* SEARCH 2 3"]);
+    let r = c.ok(&format!(
+        "UID SEARCH OLDER {} YOUNGER {}",
+        2 * day,
+        50 * day
+    ));
+    assert_eq!(r.untagged, vec!["* SEARCH 2"]);
+    let r = c.ok(&format!("SEARCH NOT YOUNGER {}", 50 * day));
+    assert_eq!(r.untagged, vec!["* SEARCH 3"]);
+    let r = c.cmd("SEARCH OLDER soon");
+    assert!(r.tagged.starts_with("BAD"), "{r:?}");
+}

@@ -155,6 +155,8 @@ impl Parser<'_> {
             }
             b"KEYWORD" => K::Keyword(self.sp_keyword()?),
             b"LARGER" => K::Larger(self.sp_number64()?),
+            b"OLDER" => K::Older(self.sp_interval()?),
+            b"YOUNGER" => K::Younger(self.sp_interval()?),
             b"MODSEQ" => {
                 self.expect_sp()?;
                 if self.peek() == Some(b'"') {
@@ -237,6 +239,12 @@ impl Parser<'_> {
     }
 
     /// `number64` (RFC 9051): sizes may exceed 4 GiB.
+    /// RFC 5032 `interval = number`, in seconds.
+    fn sp_interval(&mut self) -> Result<u32, Expected> {
+        self.expect_sp()?;
+        self.number().map_err(|_| Expected("interval in seconds"))
+    }
+
     fn sp_number64(&mut self) -> Result<u64, Expected> {
         self.expect_sp()?;
         let start = self.pos;
