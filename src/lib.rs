@@ -43,6 +43,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod live_counts;
+pub mod lmtp;
 pub mod message;
 pub mod migrate;
 pub mod mime;
