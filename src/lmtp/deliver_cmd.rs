@@ -44,17 +44,18 @@ pub fn main(args: &[String]) -> i32 {
     let Some(user) = m.opt_str("d").or_else(invoking_user) else {
         return usage("no -d USER, and the invoking user has no name");
     };
-    let mut rcpt =
-        match recipient::resolve(&config, &passwd, &user) {
-            Ok(r) => r,
-            Err(Unknown::NoUser) => return fail(EX_NOUSER, &format!("{user}: no such user")),
-            Err(Unknown::NoMailRoot) => return fail(
+    let mut rcpt = match recipient::resolve(&config, &passwd, &user) {
+        Ok(r) => r,
+        Err(Unknown::NoUser) => return fail(EX_NOUSER, &format!("{user}: no such user")),
+        Err(Unknown::NoMailRoot) => {
+            return fail(
                 EX_TEMPFAIL,
                 &format!(
                     "{user}: mail_location needs a home directory, and the passwd file gives none"
                 ),
-            ),
-        };
+            )
+        }
+    };
     if let Some(a) = m.opt_str("a") {
         rcpt.address = a;
     }

@@ -2,3 +2,4 @@
 //! Dovecot-style auth socket.
 
 mod deliver;
+mod wire;

@@ -1,0 +1,302 @@
+//! LMTP (RFC 2033) over a real Unix socket against the real binary.
+
+use crate::common::TestServer;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A raw LMTP client.
+pub struct Lmtp {
+    r: BufReader<UnixStream>,
+    w: UnixStream,
+}
+
+impl Lmtp {
+    pub fn connect(sock: &Path) -> Lmtp {
+        let s = UnixStream::connect(sock).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut c = Lmtp {
+            r: BufReader::new(s.try_clone().unwrap()),
+            w: s,
+        };
+        let greeting = c.reply();
+        assert!(greeting[0].starts_with("220 "), "{greeting:?}");
+        c
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.w.write_all(bytes).unwrap();
+    }
+
+    /// One reply, all its lines.
+    pub fn reply(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            assert!(
+                self.r.read_line(&mut line).unwrap() > 0,
+                "closed after {lines:?}"
+            );
+            let line = line.trim_end().to_string();
+            let more = line.as_bytes().get(3) == Some(&b'-');
+            lines.push(line);
+            if !more {
+                return lines;
+            }
+        }
+    }
+
+    /// Sends a command line and returns the (last line of the) reply.
+    pub fn cmd(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes());
+        self.reply().pop().unwrap()
+    }
+
+    pub fn closed(&mut self) -> bool {
+        let mut line = String::new();
+        matches!(self.r.read_line(&mut line), Ok(0))
+    }
+}
+
+/// A server with LMTP on a Unix socket; the socket's path.
+pub fn lmtp_server(extra: &[(&str, &str)]) -> (TestServer, tempfile::TempDir, PathBuf) {
+    let sock_dir = tempfile::tempdir().unwrap();
+    let sock = sock_dir.path().join("lmtp");
+    let mut b = TestServer::builder()
+        .user("carol", "pw")
+        .opt("lmtp_listen", &format!("unix:{}", sock.display()));
+    for (k, v) in extra {
+        b = b.opt(k, v);
+    }
+    let server = b.start();
+    (server, sock_dir, sock)
+}
+
+pub fn new_files(dir: &Path) -> Vec<Vec<u8>> {
+    match std::fs::read_dir(dir.join("new")) {
+        Ok(entries) => entries
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn maildir(server: &TestServer, user: &str) -> PathBuf {
+    server.root().join("home").join(user).join("Maildir")
+}
+
+const WIRE_MSG: &[u8] =
+    b"From: bob@example.org\r\nSubject: hi\r\n\r\nline one\r\n..starts with a dot\r\n.\r\n";
+const STORED_MSG: &[u8] = b"From: bob@example.org\nSubject: hi\n\nline one\n.starts with a dot\n";
+
+#[test]
+fn one_message_to_several_recipients_gets_one_reply_and_one_copy_each() {
+    let (server, _d, sock) = lmtp_server(&[]);
+    let mut c = Lmtp::connect(&sock);
+    assert!(c.cmd("MAIL FROM:<bob@example.org>").starts_with("503 "));
+    c.send(b"LHLO mx.example.org\r\n");
+    let caps = c.reply();
+    for cap in [
+        "PIPELINING",
+        "ENHANCEDSTATUSCODES",
+        "8BITMIME",
+        "SMTPUTF8",
+        "SIZE 52428800",
+    ] {
+        assert!(
+            caps.iter().any(|l| l[4..] == *cap),
+            "{cap} missing: {caps:?}"
+        );
+    }
+    assert_eq!(
+        c.cmd("MAIL FROM:<bob@example.org> SIZE=100 BODY=8BITMIME"),
+        "250 2.1.0 OK"
+    );
+    assert_eq!(c.cmd("RCPT TO:<alice>"), "250 2.1.5 OK");
+    let unknown = c.cmd("RCPT TO:<nobody@example.org>");
+    assert!(unknown.starts_with("550 5.1.1 "), "{unknown}");
+    assert_eq!(c.cmd("RCPT TO:<carol+x@example.org>"), "250 2.1.5 OK");
+    assert!(c.cmd("DATA").starts_with("354 "));
+    c.send(WIRE_MSG);
+    assert_eq!(c.reply(), ["250 2.0.0 <alice> Saved"]);
+    assert_eq!(c.reply(), ["250 2.0.0 <carol+x@example.org> Saved"]);
+    let mut alice = b"Return-Path: <bob@example.org>\nDelivered-To: alice\n".to_vec();
+    alice.extend_from_slice(STORED_MSG);
+    assert_eq!(new_files(&maildir(&server, "alice")), vec![alice]);
+    let mut carol = b"Return-Path: <bob@example.org>\nDelivered-To: carol+x@example.org\n".to_vec();
+    carol.extend_from_slice(STORED_MSG);
+    assert_eq!(new_files(&maildir(&server, "carol")), vec![carol]);
+    // A second transaction on the same connection, pipelined.
+    c.send(b"MAIL FROM:<>\r\nRCPT TO:<alice>\r\nDATA\r\n");
+    assert_eq!(c.reply(), ["250 2.1.0 OK"]);
+    assert_eq!(c.reply(), ["250 2.1.5 OK"]);
+    assert!(c.reply()[0].starts_with("354 "));
+    c.send(b"x\r\n.\r\n");
+    assert_eq!(c.reply(), ["250 2.0.0 <alice> Saved"]);
+    assert_eq!(new_files(&maildir(&server, "alice")).len(), 2);
+    assert_eq!(c.cmd("QUIT"), "221 2.0.0 Bye");
+    assert!(c.closed());
+    server.wait_for_log("rcpt=<carol+x@example.org> user=carol size=");
+}
+
+#[test]
+fn detail_goes_to_its_folder_and_idle_sees_inbox_delivery() {
+    let (server, _d, sock) = lmtp_server(&[("lmtp_save_to_detail_mailbox", "yes")]);
+    let mut imap = server.login();
+    imap.ok("CREATE Lists");
+    imap.ok("SELECT INBOX");
+    imap.send(b"i1 IDLE\r\n");
+    assert_eq!(imap.line(), "+ idling");
+    let mut c = Lmtp::connect(&sock);
+    c.cmd("LHLO mx");
+    c.send(b"MAIL FROM:<bob@example.org>\r\nRCPT TO:<alice+Lists@example.org>\r\nRCPT TO:<alice+Nope>\r\nDATA\r\n");
+    for _ in 0..3 {
+        assert!(c.reply()[0].starts_with("250 "));
+    }
+    assert!(c.reply()[0].starts_with("354 "));
+    c.send(WIRE_MSG);
+    assert!(c.reply()[0].starts_with("250 2.0.0"));
+    assert!(c.reply()[0].starts_with("250 2.0.0"));
+    let md = maildir(&server, "alice");
+    assert_eq!(new_files(&md.join(".Lists")).len(), 1);
+    assert_eq!(new_files(&md).len(), 1, "a missing folder means INBOX");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(Instant::now() < deadline, "no EXISTS");
+        if imap.line() == "* 1 EXISTS" {
+            break;
+        }
+    }
+    imap.send(b"DONE\r\n");
+    imap.read_reply("i1");
+    let r = imap.ok("FETCH 1 BODY.PEEK[HEADER.FIELDS (DELIVERED-TO)]");
+    assert!(
+        r.untagged.join("\n").contains("Delivered-To: alice+Nope"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn hostile_input_gets_replies_and_the_session_goes_on() {
+    let (server, _d, sock) = lmtp_server(&[("max_append_size", "2048")]);
+    let mut c = Lmtp::connect(&sock);
+    assert!(c.cmd("EHLO mx").starts_with("500 5.5.1"));
+    assert!(c.cmd("LHLO").starts_with("501 "));
+    c.cmd("LHLO mx");
+    assert!(c.cmd("RCPT TO:<alice>").starts_with("503 "));
+    assert!(c.cmd("DATA").starts_with("503 "));
+    assert!(c.cmd("VRFY alice").starts_with("502 "));
+    assert!(c.cmd("BDAT 10 LAST").starts_with("500 "));
+    assert!(c.cmd("").starts_with("500 "));
+    c.send(b"MAIL FROM:<a\0b>\r\n");
+    assert!(c.reply()[0].starts_with("500 "));
+    c.send(b"\xff\xfe\xfd\r\n");
+    assert!(c.reply()[0].starts_with("500 "));
+    let long = format!("NOOP {}\r\n", "x".repeat(100_000));
+    c.send(long.as_bytes());
+    assert_eq!(c.reply(), ["500 5.5.2 Line too long"]);
+    assert!(c
+        .cmd("MAIL FROM:<bob> SIZE=999999")
+        .starts_with("552 5.3.4"));
+    assert!(c.cmd("MAIL FROM:<bob> BODY=BINARYMIME").starts_with("501 "));
+    assert!(c.cmd("MAIL FROM:<bob> FOO=1").starts_with("555 "));
+    assert!(c.cmd("MAIL FROM:bob").starts_with("501 "));
+    assert_eq!(c.cmd("MAIL FROM:<bob>"), "250 2.1.0 OK");
+    assert!(c.cmd("MAIL FROM:<bob>").starts_with("503 "));
+    assert!(c.cmd("RCPT TO:<../../etc/passwd>").starts_with("550 5.1.1"));
+    assert!(c.cmd("RCPT TO:<>").starts_with("501 "));
+    assert!(c.cmd("DATA").starts_with("503 "), "no valid recipients");
+    assert_eq!(c.cmd("RCPT TO:<alice>"), "250 2.1.5 OK");
+    assert!(c.cmd("DATA").starts_with("354 "));
+    // Over max_append_size: refused, nothing stored, the session goes on.
+    for _ in 0..100 {
+        c.send(b"0123456789012345678901234567890123456789\r\n");
+    }
+    c.send(b".\r\n");
+    assert_eq!(c.reply(), ["552 5.3.4 <alice> Message too large"]);
+    let md = maildir(&server, "alice");
+    assert!(new_files(&md).is_empty());
+    assert_eq!(std::fs::read_dir(md.join("tmp")).unwrap().count(), 0);
+    assert_eq!(c.cmd("RSET"), "250 2.0.0 OK");
+    assert_eq!(c.cmd("NOOP"), "250 2.0.0 OK");
+    // A client that vanishes mid-DATA leaves nothing behind.
+    c.send(b"MAIL FROM:<bob>\r\nRCPT TO:<alice>\r\nDATA\r\nhalf a mess");
+    drop(c);
+    let mut again = Lmtp::connect(&sock);
+    assert_eq!(again.cmd("NOOP"), "250 2.0.0 OK");
+    assert!(new_files(&md).is_empty());
+    // Twenty bad commands in a row end the session.
+    for _ in 0..19 {
+        assert!(again.cmd("BOGUS").starts_with("500 "));
+    }
+    again.send(b"BOGUS\r\n");
+    assert!(again.reply()[0].starts_with("500 "));
+    assert!(again.reply()[0].starts_with("421 "));
+    assert!(again.closed());
+}
+
+#[test]
+fn disk_trouble_is_a_temporary_failure_and_loses_nothing() {
+    let (server, _d, sock) = lmtp_server(&[]);
+    let md = maildir(&server, "alice");
+    roost::store::deliver::ensure_inbox(&md).unwrap();
+    let elsewhere = server.root().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::remove_dir(md.join("new")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, md.join("new")).unwrap();
+    let mut c = Lmtp::connect(&sock);
+    c.cmd("LHLO mx");
+    c.send(b"MAIL FROM:<bob>\r\nRCPT TO:<alice>\r\nRCPT TO:<carol>\r\nDATA\r\n");
+    for _ in 0..3 {
+        assert!(c.reply()[0].starts_with("250 "));
+    }
+    assert!(c.reply()[0].starts_with("354 "));
+    c.send(WIRE_MSG);
+    let first = c.reply();
+    assert!(first[0].starts_with("452 4.3.1 <alice>"), "{first:?}");
+    assert_eq!(c.reply(), ["250 2.0.0 <carol> Saved"]);
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(md.join("tmp")).unwrap().count(), 0);
+    server.wait_for_log("rcpt=<alice> user=alice not delivered (will be retried)");
+}
+
+#[test]
+fn a_large_message_streams_to_disk() {
+    // 24 MB through a server whose memory stays far below it.
+    let (server, _d, sock) = lmtp_server(&[("max_append_size", "67108864")]);
+    let mut c = Lmtp::connect(&sock);
+    c.cmd("LHLO mx");
+    c.send(b"MAIL FROM:<bob>\r\nRCPT TO:<alice>\r\nDATA\r\n");
+    c.reply();
+    c.reply();
+    assert!(c.reply()[0].starts_with("354 "));
+    c.send(b"Subject: big\r\n\r\n");
+    let line = [b'y'; 998];
+    let mut block = Vec::new();
+    for _ in 0..1024 {
+        block.extend_from_slice(&line);
+        block.extend_from_slice(b"\r\n");
+    }
+    for _ in 0..24 {
+        c.send(&block);
+    }
+    c.send(b".\r\n");
+    assert_eq!(c.reply(), ["250 2.0.0 <alice> Saved"]);
+    let files = std::fs::read_dir(maildir(&server, "alice").join("new"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect::<Vec<_>>();
+    assert_eq!(files.len(), 1);
+    let size = std::fs::metadata(&files[0]).unwrap().len();
+    let header = "Return-Path: <bob>\nDelivered-To: alice\nSubject: big\n\n".len() as u64;
+    assert_eq!(size, header + 24 * 1024 * 999);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let hwm_kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(hwm_kb < 20 * 1024, "peak memory {hwm_kb} kB");
+}
