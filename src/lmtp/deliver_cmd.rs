@@ -73,11 +73,22 @@ pub fn main(args: &[String]) -> i32 {
     if sender.as_deref().is_some_and(|s| s.contains(['\r', '\n'])) {
         return usage("-f: line breaks in the sender");
     }
+    // Postfix's local(8) has already put Return-Path and Delivered-To on
+    // top for a mailbox_command; they are added only where missing.
+    let head = match read_header_block(&mut input) {
+        Ok(h) => h,
+        Err(e) => return fail(EX_TEMPFAIL, &format!("reading stdin: {e}")),
+    };
     let mut header = Vec::new();
     if let Some(s) = &sender {
-        header.extend_from_slice(format!("Return-Path: <{s}>\n").as_bytes());
+        if !has_field(&head, "Return-Path:", None) {
+            header.extend_from_slice(format!("Return-Path: <{s}>\n").as_bytes());
+        }
     }
-    header.extend_from_slice(format!("Delivered-To: {}\n", rcpt.address).as_bytes());
+    if !has_field(&head, "Delivered-To:", Some(&rcpt.address)) {
+        header.extend_from_slice(format!("Delivered-To: {}\n", rcpt.address).as_bytes());
+    }
+    let mut input = std::io::Cursor::new(head).chain(input);
     if let Err(e) = deliver::ensure_inbox(&rcpt.mail_root) {
         return fail(EX_TEMPFAIL, &format!("{}: {e}", rcpt.mail_root.display()));
     }
@@ -118,6 +129,39 @@ fn invoking_user() -> Option<String> {
         .ok()
         .flatten()
         .map(|u| u.name)
+}
+
+/// Most bytes of header read ahead to look for fields already there.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// The message's header block (up to its blank line, at most about
+/// `MAX_HEAD` bytes), read ahead; the caller delivers it first.
+fn read_header_block(input: &mut dyn BufRead) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    while head.len() < MAX_HEAD {
+        let start = head.len();
+        let n = input.take(MAX_HEAD as u64).read_until(b'\n', &mut head)?;
+        let line = &head[start..];
+        if n == 0 || line == b"\n" || line == b"\r\n" {
+            break;
+        }
+    }
+    Ok(head)
+}
+
+/// Whether the header block has a `name` field (with `value`, if given).
+fn has_field(head: &[u8], name: &str, value: Option<&str>) -> bool {
+    head.split(|&b| b == b'\n').any(|line| {
+        let line = String::from_utf8_lossy(line);
+        let Some(rest) = line
+            .get(..name.len())
+            .filter(|n| n.eq_ignore_ascii_case(name))
+            .map(|_| line[name.len()..].trim())
+        else {
+            return false;
+        };
+        value.is_none_or(|v| rest.eq_ignore_ascii_case(v))
+    })
 }
 
 /// Drops a leading `From sender date` line and returns its sender.

@@ -106,6 +106,31 @@ fn mbox_from_line_names_the_sender_and_is_dropped() {
 }
 
 #[test]
+fn fields_already_on_top_are_not_added_twice() {
+    let server = TestServer::start();
+    let mut msg = b"Return-Path: <bob@example.org>\nX-Original-To: alice@example.org\n\
+                    Delivered-To: alice@example.org\n"
+        .to_vec();
+    msg.extend_from_slice(MSG);
+    let args = [
+        "-d",
+        "alice",
+        "-f",
+        "bob@example.org",
+        "-a",
+        "alice@example.org",
+    ];
+    assert_eq!(deliver(&server, &args, &msg).0, 0);
+    assert_eq!(new_messages(&maildir(&server)), vec![msg.clone()]);
+    // Another final address is still recorded.
+    let args = ["-d", "alice", "-a", "alice+x@example.org"];
+    assert_eq!(deliver(&server, &args, &msg).0, 0);
+    let mut want = b"Delivered-To: alice+x@example.org\n".to_vec();
+    want.extend_from_slice(&msg);
+    assert!(new_messages(&maildir(&server)).contains(&want));
+}
+
+#[test]
 fn unknown_user_exits_67_and_stores_nothing() {
     let server = TestServer::start();
     let (code, err) = deliver(&server, &["-d", "nobody"], MSG);

@@ -1,6 +1,7 @@
 //! Local delivery for Postfix: `roost deliver`, the LMTP listener and the
-//! Dovecot-style auth socket.
+//! Dovecot-style auth socket; and Debian's Postfix using all three.
 
 mod auth_socket;
 mod deliver;
+mod postfix;
 mod wire;
