@@ -300,3 +300,42 @@ fn a_large_message_streams_to_disk() {
         .unwrap();
     assert!(hwm_kb < 20 * 1024, "peak memory {hwm_kb} kB");
 }
+
+#[test]
+fn lmtp_over_tcp_on_loopback() {
+    let server = TestServer::builder()
+        .opt("lmtp_listen", "127.0.0.1:0")
+        .start();
+    let log = server.wait_for_log("(lmtp)");
+    let port: u16 = log
+        .lines()
+        .find(|l| l.contains("(lmtp)"))
+        .and_then(|l| l.split_whitespace().rev().nth(1))
+        .and_then(|a| a.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut r = BufReader::new(tcp.try_clone().unwrap());
+    let mut w = tcp;
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert!(line.starts_with("220 "), "{line}");
+    w.write_all(b"LHLO mx\r\nMAIL FROM:<b@x>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n")
+        .unwrap();
+    let mut last = String::new();
+    for _ in 0..20 {
+        last.clear();
+        r.read_line(&mut last).unwrap();
+        if last.starts_with("354") {
+            break;
+        }
+    }
+    assert!(last.starts_with("354 "), "{last}");
+    w.write_all(b"Subject: tcp\r\n\r\nhi\r\n.\r\nQUIT\r\n")
+        .unwrap();
+    last.clear();
+    r.read_line(&mut last).unwrap();
+    assert_eq!(last.trim_end(), "250 2.0.0 <alice@example.org> Saved");
+    assert_eq!(new_files(&maildir(&server, "alice")).len(), 1);
+}
