@@ -93,15 +93,84 @@ pub fn target_dir(config: &Config, rcpt: &Recipient, explicit: Option<&str>) -> 
         .unwrap_or_else(|| rcpt.mail_root.clone())
 }
 
-/// The header lines a delivery adds on top, as Dovecot's LMTP does. The
-/// sender is written as given (already checked to hold no line breaks).
-pub fn added_headers(sender: &str, rcpt: &Recipient) -> Vec<u8> {
-    format!("Return-Path: <{sender}>\nDelivered-To: {}\n", rcpt.address).into_bytes()
+/// Where an LMTP message came from, for its `Received:` line.
+pub struct Trace<'a> {
+    /// The LHLO name.
+    pub lhlo: &'a str,
+    /// The client: an IP address, or the Unix socket.
+    pub peer: &'a str,
+    /// This host's name.
+    pub host: &'a str,
+    /// The session's id (in the log lines too).
+    pub id: &'a str,
+}
+
+/// The header lines LMTP adds on top, as Dovecot's LMTP does:
+/// `Return-Path:`, `Delivered-To:`, then a `Received:` line. The sender
+/// and names were checked to hold no line breaks.
+pub fn added_headers(sender: &str, rcpt: &Recipient, trace: &Trace<'_>) -> Vec<u8> {
+    let now = crate::datetime::Utc::now();
+    let date = format!(
+        "{} {} {} {:02}:{:02}:{:02} +0000",
+        now.day,
+        crate::datetime::MONTHS[now.month as usize - 1],
+        now.year,
+        now.hour,
+        now.minute,
+        now.second
+    );
+    format!(
+        "Return-Path: <{sender}>\nDelivered-To: {addr}\n\
+         Received: from {lhlo} ({peer})\n\tby {host} (Roost) with LMTP id {id}\n\
+         \t(envelope-from <{sender}>)\n\tfor <{addr}>; {date}\n",
+        addr = rcpt.address,
+        lhlo = trace.lhlo,
+        peer = trace.peer,
+        host = trace.host,
+        id = trace.id,
+    )
+    .into_bytes()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn added_headers_look_like_dovecots() {
+        let rcpt = Recipient {
+            address: "alice+x@example.org".into(),
+            user: UserEntry {
+                name: "alice".into(),
+                password: crate::auth::Secret::new(String::new()),
+                uid: None,
+                gid: None,
+                home: None,
+                extra: String::new(),
+            },
+            mail_root: PathBuf::from("/m"),
+            detail: Some("x".into()),
+        };
+        let trace = Trace {
+            lhlo: "mx.example.org",
+            peer: "127.0.0.1:4321",
+            host: "imap.example.org",
+            id: "lmtp-1-2",
+        };
+        let h = String::from_utf8(added_headers("bob@example.org", &rcpt, &trace)).unwrap();
+        let lines: Vec<&str> = h.lines().collect();
+        assert_eq!(lines[0], "Return-Path: <bob@example.org>");
+        assert_eq!(lines[1], "Delivered-To: alice+x@example.org");
+        assert_eq!(lines[2], "Received: from mx.example.org (127.0.0.1:4321)");
+        assert_eq!(
+            lines[3],
+            "\tby imap.example.org (Roost) with LMTP id lmtp-1-2"
+        );
+        assert_eq!(lines[4], "\t(envelope-from <bob@example.org>)");
+        assert!(lines[5].starts_with("\tfor <alice+x@example.org>; "), "{h}");
+        assert!(lines[5].ends_with(" +0000"), "{h}");
+        assert_eq!(lines.len(), 6);
+    }
 
     #[test]
     fn details_split_at_any_delimiter() {

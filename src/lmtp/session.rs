@@ -35,7 +35,10 @@ struct Session {
     peer: String,
     host: String,
     out: BufWriter<Stream>,
-    greeted: bool,
+    /// The LHLO name, once given.
+    lhlo: Option<String>,
+    /// Names this session in log lines and `Received:` ids.
+    id: String,
     txn: Option<Transaction>,
 }
 
@@ -55,7 +58,8 @@ pub fn serve(ctx: Arc<ServerContext>, stream: Stream, peer: String) {
         peer,
         host: crate::store::dotlock::hostname(),
         out: BufWriter::new(stream),
-        greeted: false,
+        lhlo: None,
+        id: session_id(),
         txn: None,
     };
     if let Err(e) = s.run(&mut input) {
@@ -117,8 +121,8 @@ impl Session {
     ) -> io::Result<(Result<(), Refusal>, bool)> {
         let refuse = |code, enh, text: &str| Ok((Err(Refusal(code, enh, text.into())), false));
         match c {
-            Command::Lhlo(_) => {
-                self.greeted = true;
+            Command::Lhlo(name) => {
+                self.lhlo = Some(name);
                 self.txn = None;
                 let size = self.ctx.config.max_append_size;
                 let lines = [
@@ -137,7 +141,7 @@ impl Session {
             }
             Command::SmtpGreeting => return refuse(500, "5.5.1", "This is LMTP: use LHLO"),
             Command::Mail { from, params } => {
-                if !self.greeted {
+                if self.lhlo.is_none() {
                     return refuse(503, "5.5.1", "LHLO first");
                 }
                 if self.txn.is_some() {
@@ -240,12 +244,21 @@ impl Session {
             }
             let stored = match (&spool, &result.write_error) {
                 (Err(e), _) | (_, Some(e)) => Err(format!("spooling the message: {e}")),
-                (Ok(file), None) => store_copy(&self.ctx, file, result.size, &txn.from, rcpt),
+                (Ok(file), None) => {
+                    let trace = recipient::Trace {
+                        lhlo: self.lhlo.as_deref().unwrap_or(""),
+                        peer: &self.peer,
+                        host: &self.host,
+                        id: &self.id,
+                    };
+                    store_copy(&self.ctx, file, result.size, &txn.from, rcpt, &trace)
+                }
             };
             match stored {
                 Ok(folder) => {
                     log::info!(
-                        "lmtp peer={} from=<{from}> rcpt=<{to}> user={} size={} saved to {folder}",
+                        "conn={} peer={} from=<{from}> rcpt=<{to}> user={} size={} saved to {folder}",
+                        self.id,
                         self.peer,
                         rcpt.user.name,
                         result.size
@@ -286,13 +299,14 @@ fn store_copy(
     size: u64,
     from: &str,
     rcpt: &Recipient,
+    trace: &recipient::Trace<'_>,
 ) -> Result<String, String> {
     deliver::ensure_inbox(&rcpt.mail_root)
         .map_err(|e| format!("{}: {e}", rcpt.mail_root.display()))?;
     let dir = recipient::target_dir(&ctx.config, rcpt, None);
     let mut reader = spool;
     reader.rewind().map_err(|e| e.to_string())?;
-    let header = recipient::added_headers(from, rcpt);
+    let header = recipient::added_headers(from, rcpt, trace);
     deliver::deliver(&dir, &header, &mut reader.take(size), u64::MAX)
         .map_err(|e| format!("{}: {e}", dir.display()))?;
     Ok(if dir == rcpt.mail_root {
@@ -334,6 +348,17 @@ fn open_spool(rcpts: &[Recipient]) -> io::Result<File> {
         }
     }
     Err(last)
+}
+
+/// A short id unique in this server's life, like IMAP's session ids.
+fn session_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!(
+        "lmtp-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 enum Line {

@@ -75,7 +75,14 @@ pub fn ensure_inbox(root: &Path) -> io::Result<()> {
 /// missing or invalid name: delivery then goes to INBOX, as Dovecot does
 /// when `lda_mailbox_autocreate` is off.
 pub fn existing_folder(root: &Path, ns: &Namespace, name: &str) -> Option<PathBuf> {
-    let parsed: MailboxName = ns.parse(name).ok()?;
+    // With a namespace prefix (INBOX.), "Lists" means "INBOX.Lists".
+    let parsed: MailboxName = ns
+        .parse(name)
+        .or_else(|e| match ns.prefix.is_empty() {
+            true => Err(e),
+            false => ns.parse(&format!("{}{name}", ns.prefix)),
+        })
+        .ok()?;
     let dir = match ns.dir_name(&parsed) {
         None => root.to_path_buf(),
         Some(d) => root.join(d),
@@ -215,6 +222,14 @@ mod tests {
             Some(root.join(".Work"))
         );
         assert_eq!(existing_folder(&root, &ns, "../x"), None);
+        let prefixed = Namespace {
+            prefix: "INBOX.".into(),
+            ..Namespace::default()
+        };
+        assert_eq!(
+            existing_folder(&root, &prefixed, "Work"),
+            Some(root.join(".Work"))
+        );
         fs::remove_dir(root.join("tmp")).unwrap();
         std::os::unix::fs::symlink(d.path(), root.join("tmp")).unwrap();
         let mut body: &[u8] = b"x";
