@@ -23,7 +23,8 @@ use std::time::Duration;
 
 /// Longest line: a base64 PLAIN response with long names and password.
 const MAX_LINE: usize = 16 * 1024;
-/// Exchanges waiting for a CONT on one connection (Postfix has one).
+/// Exchanges waiting for a CONT on one connection (Postfix has one at a
+/// time, but abandons some).
 const MAX_PENDING: usize = 16;
 /// Protocol errors before the connection is closed.
 const MAX_ERRORS: u32 = 20;
@@ -180,8 +181,15 @@ impl Conn {
             return Ok(true);
         }
         if self.pending.len() >= MAX_PENDING {
-            self.fail(id, None, "Too many authentications in progress")?;
-            return Ok(true);
+            // Postfix never tells us when its client gives up mid-exchange
+            // (`*`): those exchanges are abandoned, not in progress. Postfix
+            // runs one at a time, so forgetting them all is safe.
+            log::debug!(
+                "conn={}: forgetting {} abandoned exchanges",
+                self.id,
+                self.pending.len()
+            );
+            self.pending.clear();
         }
         let step = match (mech, resp) {
             ("PLAIN", Some(r)) => return self.plain(id, req, r.as_bytes()).map(|_| true),

@@ -185,6 +185,17 @@ fn hostile_auth_clients_get_fail_or_are_dropped() {
         plain("alice", "secret")
     ));
     assert_eq!(c.line(), "OK\t6\tuser=alice");
+    // Exchanges the SMTP client gave up on (Postfix does not say so) do
+    // not block later ones on the same connection.
+    for id in 10..40 {
+        c.send(&format!("AUTH\t{id}\tLOGIN\tservice=smtp\trip=127.0.0.1"));
+        assert!(c.line().starts_with(&format!("CONT\t{id}\t")));
+    }
+    c.send(&format!(
+        "AUTH\t50\tPLAIN\tservice=smtp\trip=127.0.0.1\tresp={}",
+        plain("alice", "secret")
+    ));
+    assert_eq!(c.line(), "OK\t50\tuser=alice");
     // An endless line: dropped.
     c.send(&"A".repeat(100_000));
     assert!(c.closed());
