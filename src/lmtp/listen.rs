@@ -145,6 +145,11 @@ fn bind_unix(path: &Path, config: &Config) -> Result<UnixListener, String> {
                 "{shown} exists and is not a socket; not replacing it"
             ));
         }
+        // A socket someone answers on belongs to a running server (Dovecot
+        // still up, or a second Roost): taking it over would steal its mail.
+        if UnixStream::connect(path).is_ok() {
+            return Err(format!("{shown} is in use by another running server"));
+        }
         std::fs::remove_file(path)
             .map_err(|e| format!("{shown}: cannot remove the old socket: {e}"))?;
     }

@@ -371,3 +371,67 @@ fn lmtp_over_tcp_on_loopback() {
     assert_eq!(last.trim_end(), "250 2.0.0 <alice@example.org> Saved");
     assert_eq!(new_files(&maildir(&server, "alice")).len(), 1);
 }
+
+#[test]
+fn unix_sockets_get_their_mode_and_owner_and_are_not_stolen() {
+    use std::os::unix::fs::MetadataExt;
+    let d = tempfile::tempdir().unwrap();
+    let sock = d.path().join("lmtp");
+    let is_root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    let mut b = TestServer::builder()
+        .opt("lmtp_listen", &format!("unix:{}", sock.display()))
+        .opt("unix_socket_mode", "0620");
+    if is_root {
+        b = b
+            .opt("unix_socket_owner", "65534")
+            .opt("unix_socket_group", "65534");
+    }
+    let server = b.start();
+    let meta = std::fs::symlink_metadata(&sock).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o620);
+    if is_root {
+        assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+    }
+    // A second server on the same socket refuses to start; the first
+    // keeps serving.
+    let conf = server.root().join("roost2.conf");
+    let text = std::fs::read_to_string(server.root().join("roost.conf")).unwrap();
+    std::fs::write(
+        &conf,
+        text.replace("listen = 127.0.0.1:0\n", "listen = 127.0.0.1:0\n# second\n"),
+    )
+    .unwrap();
+    let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_roost"))
+        .args(["serve", "-c"])
+        .arg(&conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = second.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("a second server started on a socket in use");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success());
+    assert!(err.contains("in use by another running server"), "{err}");
+    let mut c = Lmtp::connect(&sock);
+    assert_eq!(c.cmd("NOOP"), "250 2.0.0 OK");
+    // A stale socket (the server gone) is replaced on the next start.
+    drop(c);
+    drop(server);
+    assert!(sock.exists());
+    let _again = TestServer::builder()
+        .opt("lmtp_listen", &format!("unix:{}", sock.display()))
+        .start();
+    let mut c = Lmtp::connect(&sock);
+    assert_eq!(c.cmd("NOOP"), "250 2.0.0 OK");
+}
