@@ -2,6 +2,7 @@
 //! Dovecot-style auth socket; and Debian's Postfix using all three.
 
 mod auth_socket;
+mod check;
 mod deliver;
 mod postfix;
 mod wire;
