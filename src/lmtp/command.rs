@@ -54,7 +54,9 @@ pub fn parse(line: &[u8]) -> Result<Command, Refusal> {
     };
     match verb.to_ascii_uppercase().as_str() {
         "LHLO" => {
-            let domain = rest.trim();
+            // The name only; anything after it is not ours to copy into
+            // a Received: line.
+            let domain = rest.split_whitespace().next().unwrap_or("");
             if domain.is_empty() {
                 return Err(refuse(501, "5.5.4", "LHLO needs a domain"));
             }
@@ -165,6 +167,10 @@ mod tests {
         assert_eq!(
             parse(b"lhlo mx.example").unwrap(),
             Command::Lhlo("mx.example".into())
+        );
+        assert_eq!(
+            parse(b"LHLO mx extra\tstuff").unwrap(),
+            Command::Lhlo("mx".into())
         );
         assert_eq!(
             parse(b"MAIL FROM:<a@b> SIZE=10 BODY=8BITMIME SMTPUTF8").unwrap(),

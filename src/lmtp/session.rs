@@ -247,7 +247,12 @@ impl Session {
                 (Ok(file), None) => {
                     let trace = recipient::Trace {
                         lhlo: self.lhlo.as_deref().unwrap_or(""),
-                        peer: &self.peer,
+                        // A Unix socket's path says nothing about the sender.
+                        peer: if self.peer.starts_with("unix:") {
+                            "local"
+                        } else {
+                            &self.peer
+                        },
                         host: &self.host,
                         id: &self.id,
                     };

@@ -145,10 +145,13 @@ fn one_message_to_several_recipients_gets_one_reply_and_one_copy_each() {
     assert_eq!(c.reply(), ["250 2.0.0 <carol+x@example.org> Saved"]);
     let mut alice = b"Return-Path: <bob@example.org>\nDelivered-To: alice\n".to_vec();
     alice.extend_from_slice(STORED_MSG);
-    let stored: Vec<Vec<u8>> = new_files(&maildir(&server, "alice"))
-        .iter()
-        .map(|m| without_received(m))
-        .collect();
+    let raw = new_files(&maildir(&server, "alice"));
+    let text = String::from_utf8_lossy(&raw[0]);
+    assert!(
+        text.contains("\nReceived: from mx.example.org (local)\n\tby "),
+        "{text}"
+    );
+    let stored: Vec<Vec<u8>> = raw.iter().map(|m| without_received(m)).collect();
     assert_eq!(stored, vec![alice]);
     let mut carol = b"Return-Path: <bob@example.org>\nDelivered-To: carol+x@example.org\n".to_vec();
     carol.extend_from_slice(STORED_MSG);
