@@ -3,13 +3,15 @@
 //! serving as root, an unreadable certificate or key, a users file others
 //! can read, users whose password scheme cannot be verified, mail roots,
 //! folders and `dovecot-uidlist` files the run-as account cannot read or
-//! write, mail the systemd unit's sandbox keeps read-only, ports in use.
+//! write, mail the systemd unit's sandbox keeps read-only, ports in use,
+//! LMTP and auth sockets that cannot be created.
 //!
 //! Access is judged from owners and mode bits as the run-as account would
 //! see them (ACLs and capabilities are not considered), so it works the
 //! same whether `check` runs as root or as that account.
 
 mod sandbox;
+mod sockets;
 
 pub use sandbox::Sandbox;
 
@@ -170,6 +172,7 @@ pub fn run(config: &Config, sandbox: Option<&Sandbox>) -> Vec<Finding> {
         }
     }
     check_ports(config, &mut out);
+    sockets::check(config, sandbox, &mut out);
     out
 }
 

@@ -41,6 +41,9 @@ Usage:
                        - for stdin, or a directory such as /etc/dovecot, the default)
                        into a roost.conf on stdout or FILE; what cannot be carried
                        over is listed on stderr and as comments
+  roost deliver [-c FILE] [-d USER] [-m FOLDER] [-a ADDRESS] [-f SENDER]
+                       deliver one message from stdin into USER's mailbox, as
+                       dovecot-lda does (exit 0, 67 no such user, 75 try later)
   roost --help | --version
 
 Options:
@@ -63,6 +66,10 @@ Configuration keys (roost.conf(5)):
 
 /// Entry point for the binary; `args` excludes the program name.
 pub fn main(args: Vec<String>) -> i32 {
+    // Its own options and sysexits codes, for Postfix's mailbox_command.
+    if args.first().map(String::as_str) == Some("deliver") {
+        return crate::lmtp::deliver_cmd::main(&args[1..]);
+    }
     let (sub, rest) = match args.first().map(String::as_str) {
         Some("serve" | "demo" | "hash" | "check" | "migrate-dovecot") => {
             (args[0].clone(), args[1..].to_vec())

@@ -187,7 +187,58 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "yes",
         "yes to create and subscribe missing special_use folders at login (first name per use)",
     ),
+    (
+        "lmtp_listen",
+        "",
+        "comma-separated unix:PATH or addr:port list for LMTP delivery (Postfix); empty disables",
+    ),
+    (
+        "auth_listen",
+        "",
+        "comma-separated unix:PATH or addr:port list for Dovecot-style SMTP AUTH checks (Postfix smtpd_sasl_type = dovecot)",
+    ),
+    (
+        "unix_socket_owner",
+        "",
+        "owner (name or uid) of the lmtp_listen and auth_listen Unix sockets; empty: the server's user",
+    ),
+    (
+        "unix_socket_group",
+        "",
+        "group (name or gid) of those Unix sockets; empty: the server's group",
+    ),
+    (
+        "unix_socket_mode",
+        "0660",
+        "permissions of those Unix sockets, in octal",
+    ),
+    (
+        "recipient_delimiter",
+        "+",
+        "characters that separate a user from a detail in a recipient (user+detail); empty: none",
+    ),
+    (
+        "lmtp_save_to_detail_mailbox",
+        "no",
+        "yes to deliver user+detail into the folder named detail when it exists",
+    ),
 ];
+
+/// A listening socket: a Unix socket path or a TCP address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SocketSpec {
+    Unix(PathBuf),
+    Tcp(SocketAddr),
+}
+
+impl fmt::Display for SocketSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SocketSpec::Unix(p) => write!(f, "unix:{}", p.display()),
+            SocketSpec::Tcp(a) => write!(f, "{a}"),
+        }
+    }
+}
 
 /// When plaintext passwords (LOGIN, AUTHENTICATE PLAIN/LOGIN) are accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -260,6 +311,13 @@ pub struct Config {
     /// Folder names (as clients see them) and their RFC 6154 uses.
     pub special_use: Vec<(String, crate::store::special_use::SpecialUse)>,
     pub autocreate_special_use: bool,
+    pub lmtp_listen: Vec<SocketSpec>,
+    pub auth_listen: Vec<SocketSpec>,
+    pub unix_socket_owner: String,
+    pub unix_socket_group: String,
+    pub unix_socket_mode: u32,
+    pub recipient_delimiter: String,
+    pub lmtp_save_to_detail_mailbox: bool,
 }
 
 /// A configuration problem, naming where it was found.
@@ -319,6 +377,13 @@ impl Default for Config {
             timeout_auth: Duration::ZERO,
             special_use: Vec::new(),
             autocreate_special_use: false,
+            lmtp_listen: Vec::new(),
+            auth_listen: Vec::new(),
+            unix_socket_owner: String::new(),
+            unix_socket_group: String::new(),
+            unix_socket_mode: 0,
+            recipient_delimiter: String::new(),
+            lmtp_save_to_detail_mailbox: false,
         };
         for (key, default, _) in KEYS {
             // The defaults are constants checked by a unit test.
@@ -478,6 +543,22 @@ impl Config {
             }
             "special_use" => self.special_use = crate::store::special_use::parse_setting(value)?,
             "autocreate_special_use" => self.autocreate_special_use = parse_bool(key, value)?,
+            "lmtp_listen" => self.lmtp_listen = parse_sockets(key, value)?,
+            "auth_listen" => self.auth_listen = parse_sockets(key, value)?,
+            "unix_socket_owner" => self.unix_socket_owner = parse_account(key, value)?,
+            "unix_socket_group" => self.unix_socket_group = parse_account(key, value)?,
+            "unix_socket_mode" => {
+                self.unix_socket_mode = u32::from_str_radix(value, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o777)
+                    .ok_or_else(|| {
+                    format!("unix_socket_mode: {value:?} is not an octal mode")
+                })?
+            }
+            "recipient_delimiter" => self.recipient_delimiter = value.to_string(),
+            "lmtp_save_to_detail_mailbox" => {
+                self.lmtp_save_to_detail_mailbox = parse_bool(key, value)?
+            }
             _ => return Err(format!("unknown key {key:?}")),
         }
         Ok(())
@@ -587,12 +668,42 @@ impl Config {
                         "no"
                     }
                     .to_string(),
+                    "lmtp_listen" => sockets(&self.lmtp_listen),
+                    "auth_listen" => sockets(&self.auth_listen),
+                    "unix_socket_owner" => self.unix_socket_owner.clone(),
+                    "unix_socket_group" => self.unix_socket_group.clone(),
+                    "unix_socket_mode" => format!("{:04o}", self.unix_socket_mode),
+                    "recipient_delimiter" => self.recipient_delimiter.clone(),
+                    "lmtp_save_to_detail_mailbox" => yes_no(self.lmtp_save_to_detail_mailbox),
                     _ => String::new(),
                 };
                 (*key, v)
             })
             .collect()
     }
+}
+
+fn sockets(list: &[SocketSpec]) -> String {
+    list.iter()
+        .map(SocketSpec::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `unix:PATH` (an absolute path) or `addr:port`, comma-separated.
+fn parse_sockets(key: &str, value: &str) -> Result<Vec<SocketSpec>, String> {
+    split_list(value)
+        .map(|item| match item.strip_prefix("unix:") {
+            Some(path) if path.starts_with('/') => Ok(SocketSpec::Unix(PathBuf::from(path))),
+            Some(_) => Err(format!(
+                "{key}: {item:?} needs an absolute path after unix:"
+            )),
+            None => item
+                .parse()
+                .map(SocketSpec::Tcp)
+                .map_err(|_| format!("{key}: {item:?} is neither unix:PATH nor addr:port")),
+        })
+        .collect()
 }
 
 fn split_list(value: &str) -> impl Iterator<Item = &str> {

@@ -28,6 +28,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("uidlist", uidlist),
     ("modseq_journal", modseq_journal),
     ("mime", mime),
+    ("lmtp_stream", lmtp_stream),
 ];
 
 /// A client connection that sends `data` in small pieces and swallows
@@ -320,4 +321,9 @@ fn balanced(bytes: &[u8]) -> bool {
         i += 1;
     }
     depth == 0
+}
+
+/// LMTP command lines and the DATA decoder (`crate::lmtp`).
+pub fn lmtp_stream(data: &[u8]) {
+    crate::lmtp::fuzz_session_input(data);
 }

@@ -55,6 +55,7 @@ pub(crate) mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod live_counts;
+pub(crate) mod lmtp;
 pub(crate) mod migrate;
 pub(crate) mod mime;
 pub(crate) mod net;

@@ -4,6 +4,7 @@
 //! before it is written, so the result loads as it is.
 
 mod doveconf;
+mod postfix;
 
 use crate::config::{Config, KEYS};
 use doveconf::{DoveConf, Section};
@@ -51,7 +52,6 @@ const IGNORABLE: &[&str] = &[
     "default_client_limit",
     "lda_mailbox_autocreate",
     "lda_mailbox_autosubscribe",
-    "recipient_delimiter",
     "mail_plugins",
     "auth_username_format",
     "auth_default_realm",
@@ -188,6 +188,7 @@ impl<'a> Translator<'a> {
         self.namespace();
         self.auth_mechanisms();
         self.tunables();
+        self.postfix_services();
     }
 
     fn protocols(&mut self) {
@@ -200,7 +201,8 @@ impl<'a> Translator<'a> {
                 "protocols = {p}: Dovecot did not serve IMAP; the listeners below are its defaults"
             ));
         }
-        for other in list.iter().filter(|p| **p != "imap") {
+        // LMTP: see postfix_services.
+        for other in list.iter().filter(|p| **p != "imap" && **p != "lmtp") {
             self.note(format!(
                 "protocol {other}: Roost serves IMAP only; keep another server for {other}"
             ));

@@ -49,6 +49,7 @@ pub fn run(config: Config, plan: &Plan) -> Result<(), Box<dyn std::error::Error>
     for addr in config.tls_listeners() {
         listeners.push(bind(*addr, true)?);
     }
+    let local_services = crate::lmtp::listen::bind_all(&config)?;
     if let Some(dir) = &config.trace_dir {
         make_trace_dir(dir, plan)?;
     }
@@ -70,8 +71,15 @@ pub fn run(config: Config, plan: &Plan) -> Result<(), Box<dyn std::error::Error>
             if l.tls { "imaps" } else { "imap" }
         );
     }
-    stdout.flush()?;
+    for l in &local_services {
+        // After the IMAP lines, which scripts wait for: a reader that has
+        // gone by now must not stop the server.
+        let _ = writeln!(stdout, "listening on {}", l.describe());
+        log::info!("listening on {}", l.describe());
+    }
+    let _ = stdout.flush();
     drop(stdout);
+    crate::lmtp::listen::spawn_all(&ctx, local_services)?;
 
     for l in listeners {
         let ctx = Arc::clone(&ctx);

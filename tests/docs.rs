@@ -59,7 +59,14 @@ fn example_config_lists_every_key_and_parses() {
 fn roost_8_names_every_subcommand() {
     let man = read("man/roost.8");
     let (_, help, _) = crate::common::run_tool(env!("CARGO_BIN_EXE_roost"), &["--help"], b"");
-    for sub in ["serve", "demo", "hash", "check", "migrate-dovecot"] {
+    for sub in [
+        "serve",
+        "demo",
+        "hash",
+        "check",
+        "migrate-dovecot",
+        "deliver",
+    ] {
         let roff = sub.replace('-', "\\-");
         assert!(
             man.contains(&format!(".B {roff}")) || man.contains(&format!("\\fB{roff}\\fR")),

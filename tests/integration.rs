@@ -10,6 +10,7 @@ mod docs;
 mod dovecot;
 mod fuzz_corpus;
 mod interop;
+mod lmtp;
 mod load_smoke;
 mod migrate;
 mod package;

@@ -9,6 +9,7 @@ pub mod legacy;
 pub mod passwd;
 pub mod sasl;
 pub mod scheme;
+pub mod socket;
 pub mod throttle;
 
 pub use passwd::{AuthOutcome, PasswdError, PasswdFile, UserEntry};

@@ -395,3 +395,81 @@ fn users_whose_hashes_roost_cannot_verify_are_named() {
         "{notes:#?}"
     );
 }
+
+/// The Postfix part of a typical small-host setup: LMTP and the SMTP AUTH
+/// socket in Postfix's queue directory, delimiter and detail folders.
+const WITH_POSTFIX: &str = r#"# 2.3.19.1 (9b53102964): dovecot.conf
+protocols = imap lmtp
+recipient_delimiter = +
+ssl = no
+service auth {
+  unix_listener /var/spool/postfix/private/auth {
+    group = postfix
+    mode = 0660
+    user = postfix
+  }
+  unix_listener auth-userdb {
+    mode = 0600
+  }
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = 24
+  }
+  unix_listener /var/spool/postfix/private/dovecot-lmtp {
+    group = postfix
+    mode = 0660
+    user = postfix
+  }
+}
+protocol lmtp {
+  lmtp_save_to_detail_mailbox = yes
+  mail_plugins = sieve
+}
+"#;
+
+#[test]
+fn postfix_sockets_and_delivery_settings_carry_over() {
+    let m = translate(WITH_POSTFIX, "test").unwrap();
+    let t = &m.text;
+    let want = [
+        (
+            "lmtp_listen",
+            "unix:/var/spool/postfix/private/dovecot-lmtp, 127.0.0.1:24",
+        ),
+        ("auth_listen", "unix:/var/spool/postfix/private/auth"),
+        ("unix_socket_owner", "postfix"),
+        ("unix_socket_group", "postfix"),
+        ("unix_socket_mode", "0660"),
+        ("recipient_delimiter", "+"),
+        ("lmtp_save_to_detail_mailbox", "yes"),
+    ];
+    for (k, v) in want {
+        assert_eq!(value(t, k).as_deref(), Some(v), "{k} in\n{t}");
+    }
+    assert!(
+        !has_note(&m, "protocol lmtp: Roost serves IMAP only"),
+        "{:#?}",
+        m.notes
+    );
+    assert!(
+        has_note(&m, "smtpd_sasl_path = private/auth"),
+        "{:#?}",
+        m.notes
+    );
+    assert!(
+        has_note(&m, "lmtp:unix:private/dovecot-lmtp"),
+        "{:#?}",
+        m.notes
+    );
+    let mut c = Config::default();
+    c.apply_text("migrated", t).unwrap();
+    assert_eq!(c.lmtp_listen.len(), 2);
+    // LMTP named in protocols with no listener of its own: Dovecot's default.
+    let m = translate("protocols = imap lmtp\nssl = no\n", "test").unwrap();
+    assert_eq!(
+        value(&m.text, "lmtp_listen").as_deref(),
+        Some("unix:/run/dovecot/lmtp")
+    );
+}

@@ -11,6 +11,7 @@
 //! semantics without NFS caching.
 
 pub mod cache;
+pub mod deliver;
 pub mod dotlock;
 pub mod keywords;
 pub mod maildir;

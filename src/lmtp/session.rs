@@ -1,0 +1,413 @@
+//! One LMTP connection (RFC 2033): LHLO, MAIL, RCPT (several), DATA with
+//! one reply per accepted recipient, RSET, NOOP, QUIT. Every refusal is a
+//! reply and the session goes on; a message is acknowledged only once it
+//! is fsynced in the recipient's `new/`.
+
+use super::command::{self, Command, Refusal};
+use super::data;
+use super::listen::Stream;
+use super::recipient::{self, Recipient, Unknown};
+use crate::context::ServerContext;
+use crate::store::{deliver, maildir, nofollow};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// RFC 5321 §4.5.3.1.4 allows 512; a little room for long addresses.
+const MAX_LINE: usize = 4096;
+/// RFC 5321 §4.5.3.2: at least 5 minutes between commands and blocks.
+const TIMEOUT: Duration = Duration::from_secs(300);
+/// RFC 5321 §4.5.3.1.8 asks for at least 100.
+const MAX_RECIPIENTS: usize = 1000;
+/// Bad commands in a row before hanging up (as IMAP).
+const MAX_ERRORS: u32 = 20;
+
+/// A mail transaction being built.
+struct Transaction {
+    from: String,
+    rcpts: Vec<Recipient>,
+}
+
+struct Session {
+    ctx: Arc<ServerContext>,
+    peer: String,
+    host: String,
+    out: BufWriter<Stream>,
+    /// The LHLO name, once given.
+    lhlo: Option<String>,
+    /// Names this session in log lines and `Received:` ids.
+    id: String,
+    txn: Option<Transaction>,
+}
+
+/// Serves one connection to its end.
+pub fn serve(ctx: Arc<ServerContext>, stream: Stream, peer: String) {
+    let _ = stream.set_timeouts(TIMEOUT);
+    let reader = match stream.try_clone() {
+        Ok(r) => r,
+        Err(e) => {
+            log::error!("lmtp peer={peer}: cannot use the connection: {e}");
+            return;
+        }
+    };
+    let mut input = BufReader::new(reader);
+    let mut s = Session {
+        ctx,
+        peer,
+        host: crate::store::dotlock::hostname(),
+        out: BufWriter::new(stream),
+        lhlo: None,
+        id: session_id(),
+        txn: None,
+    };
+    if let Err(e) = s.run(&mut input) {
+        if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut {
+            let _ = s.reply(421, "4.4.2", "Timeout, closing");
+        }
+        log::debug!("lmtp peer={}: connection ended: {e}", s.peer);
+    }
+}
+
+impl Session {
+    fn run(&mut self, input: &mut BufReader<Stream>) -> io::Result<()> {
+        let greeting = format!("{} Roost LMTP ready", self.host);
+        self.reply(220, "", &greeting)?;
+        let mut errors = 0;
+        loop {
+            let line = match read_line(input)? {
+                Some(Line::Text(l)) => l,
+                Some(Line::TooLong) => {
+                    self.reply(500, "5.5.2", "Line too long")?;
+                    errors += 1;
+                    continue;
+                }
+                None => return Ok(()),
+            };
+            let done = match command::parse(&line) {
+                Ok(c) => {
+                    let outcome = self.execute(c, input)?;
+                    if let Err(Refusal(code, enh, text)) = &outcome.0 {
+                        self.reply(*code, enh, text)?;
+                        errors += 1;
+                    } else {
+                        errors = 0;
+                    }
+                    outcome.1
+                }
+                Err(Refusal(code, enh, text)) => {
+                    self.reply(code, enh, &text)?;
+                    errors += 1;
+                    false
+                }
+            };
+            if done {
+                return Ok(());
+            }
+            if errors >= MAX_ERRORS {
+                self.reply(421, "4.7.0", "Too many errors, closing")?;
+                return Ok(());
+            }
+        }
+    }
+
+    /// Runs one command; Ok((Err(refusal), _)) replies with the refusal,
+    /// `true` ends the session.
+    fn execute(
+        &mut self,
+        c: Command,
+        input: &mut BufReader<Stream>,
+    ) -> io::Result<(Result<(), Refusal>, bool)> {
+        let refuse = |code, enh, text: &str| Ok((Err(Refusal(code, enh, text.into())), false));
+        match c {
+            Command::Lhlo(name) => {
+                self.lhlo = Some(name);
+                self.txn = None;
+                let size = self.ctx.config.max_append_size;
+                let lines = [
+                    self.host.clone(),
+                    "8BITMIME".into(),
+                    "ENHANCEDSTATUSCODES".into(),
+                    "PIPELINING".into(),
+                    format!("SIZE {size}"),
+                    "SMTPUTF8".into(),
+                ];
+                for (i, l) in lines.iter().enumerate() {
+                    let sep = if i + 1 == lines.len() { ' ' } else { '-' };
+                    write!(self.out, "250{sep}{l}\r\n")?;
+                }
+                self.out.flush()?;
+            }
+            Command::SmtpGreeting => return refuse(500, "5.5.1", "This is LMTP: use LHLO"),
+            Command::Mail { from, params } => {
+                if self.lhlo.is_none() {
+                    return refuse(503, "5.5.1", "LHLO first");
+                }
+                if self.txn.is_some() {
+                    return refuse(503, "5.5.1", "MAIL already given");
+                }
+                let max = self.ctx.config.max_append_size as u64;
+                if params.size.is_some_and(|s| s > max) {
+                    return refuse(552, "5.3.4", "Message too large");
+                }
+                self.txn = Some(Transaction {
+                    from,
+                    rcpts: Vec::new(),
+                });
+                self.reply(250, "2.1.0", "OK")?;
+            }
+            Command::Rcpt { to } => {
+                let Some(txn) = &mut self.txn else {
+                    return refuse(503, "5.5.1", "MAIL first");
+                };
+                if txn.rcpts.len() >= MAX_RECIPIENTS {
+                    return refuse(452, "4.5.3", "Too many recipients");
+                }
+                match recipient::resolve(&self.ctx.config, &self.ctx.passwd, &to) {
+                    Ok(r) => {
+                        txn.rcpts.push(r);
+                        self.reply(250, "2.1.5", "OK")?;
+                    }
+                    Err(Unknown::NoUser) => {
+                        log::info!(
+                            "lmtp peer={} rcpt=<{}>: no such user",
+                            self.peer,
+                            printable(&to)
+                        );
+                        return refuse(
+                            550,
+                            "5.1.1",
+                            &format!("<{}> User doesn't exist", printable(&to)),
+                        );
+                    }
+                    Err(Unknown::NoMailRoot) => {
+                        log::error!(
+                            "lmtp rcpt=<{}>: mail_location needs a home directory, and the passwd file gives none",
+                            printable(&to)
+                        );
+                        return refuse(451, "4.3.0", "Mailbox not available, try again later");
+                    }
+                }
+            }
+            Command::Data => {
+                let Some(txn) = self.txn.take() else {
+                    return refuse(503, "5.5.1", "MAIL first");
+                };
+                if txn.rcpts.is_empty() {
+                    self.txn = Some(txn);
+                    return refuse(503, "5.5.1", "No valid recipients");
+                }
+                self.data(txn, input)?;
+            }
+            Command::Rset => {
+                self.txn = None;
+                self.reply(250, "2.0.0", "OK")?;
+            }
+            Command::Noop => self.reply(250, "2.0.0", "OK")?,
+            Command::Quit => {
+                self.reply(221, "2.0.0", "Bye")?;
+                return Ok((Ok(()), true));
+            }
+            Command::Vrfy => return refuse(502, "5.5.1", "VRFY is not supported; try RCPT"),
+        }
+        Ok((Ok(()), false))
+    }
+
+    /// DATA: spools the message once, then stores a copy per recipient and
+    /// answers for each, in RCPT order (RFC 2033 §4.2).
+    fn data(&mut self, txn: Transaction, input: &mut BufReader<Stream>) -> io::Result<()> {
+        self.reply(354, "", "Start mail input; end with <CRLF>.<CRLF>")?;
+        let max = self.ctx.config.max_append_size as u64;
+        let spool = open_spool(&txn.rcpts);
+        let result = match &spool {
+            Ok(file) => {
+                let mut w = BufWriter::new(file);
+                let mut r = data::read_data(input, Some(&mut w), max)?;
+                if let Err(e) = w.flush() {
+                    r.write_error.get_or_insert(e);
+                }
+                r
+            }
+            Err(_) => data::read_data(input, None, max)?,
+        };
+        let from = printable(&txn.from);
+        for rcpt in &txn.rcpts {
+            let to = printable(&rcpt.address);
+            if result.too_large {
+                log::warn!(
+                    "lmtp peer={} from=<{from}> rcpt=<{to}> refused: over max_append_size ({max})",
+                    self.peer
+                );
+                self.reply(552, "5.3.4", &format!("<{to}> Message too large"))?;
+                continue;
+            }
+            let stored = match (&spool, &result.write_error) {
+                (Err(e), _) | (_, Some(e)) => Err(format!("spooling the message: {e}")),
+                (Ok(file), None) => {
+                    let trace = recipient::Trace {
+                        lhlo: self.lhlo.as_deref().unwrap_or(""),
+                        // A Unix socket's path says nothing about the sender.
+                        peer: if self.peer.starts_with("unix:") {
+                            "local"
+                        } else {
+                            &self.peer
+                        },
+                        host: &self.host,
+                        id: &self.id,
+                    };
+                    store_copy(&self.ctx, file, result.size, &txn.from, rcpt, &trace)
+                }
+            };
+            match stored {
+                Ok(folder) => {
+                    log::info!(
+                        "conn={} peer={} from=<{from}> rcpt=<{to}> user={} size={} saved to {folder}",
+                        self.id,
+                        self.peer,
+                        rcpt.user.name,
+                        result.size
+                    );
+                    self.reply(250, "2.0.0", &format!("<{to}> Saved"))?;
+                }
+                Err(e) => {
+                    log::error!(
+                        "lmtp peer={} from=<{from}> rcpt=<{to}> user={} not delivered (will be retried): {e}",
+                        self.peer,
+                        rcpt.user.name
+                    );
+                    self.reply(
+                        452,
+                        "4.3.1",
+                        &format!("<{to}> Temporary failure, try again later"),
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn reply(&mut self, code: u16, enhanced: &str, text: &str) -> io::Result<()> {
+        if enhanced.is_empty() {
+            write!(self.out, "{code} {text}\r\n")?;
+        } else {
+            write!(self.out, "{code} {enhanced} {text}\r\n")?;
+        }
+        self.out.flush()
+    }
+}
+
+/// Stores one recipient's copy from the spool; the folder it went to.
+fn store_copy(
+    ctx: &ServerContext,
+    spool: &File,
+    size: u64,
+    from: &str,
+    rcpt: &Recipient,
+    trace: &recipient::Trace<'_>,
+) -> Result<String, String> {
+    deliver::ensure_inbox(&rcpt.mail_root)
+        .map_err(|e| format!("{}: {e}", rcpt.mail_root.display()))?;
+    let dir = recipient::target_dir(&ctx.config, rcpt, None);
+    let mut reader = spool;
+    reader.rewind().map_err(|e| e.to_string())?;
+    let header = recipient::added_headers(from, rcpt, trace);
+    deliver::deliver(&dir, &header, &mut reader.take(size), u64::MAX)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(if dir == rcpt.mail_root {
+        "INBOX".to_string()
+    } else {
+        dir.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    })
+}
+
+/// An unnamed file in the first usable recipient's `tmp/`: on the disk the
+/// mail goes to, inside what the service may write, gone on a crash.
+fn open_spool(rcpts: &[Recipient]) -> io::Result<File> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no recipient");
+    for r in rcpts {
+        if let Err(e) = deliver::ensure_inbox(&r.mail_root) {
+            last = e;
+            continue;
+        }
+        let tmp = r.mail_root.join("tmp");
+        if !nofollow::is_real_dir(&tmp) {
+            last = io::Error::new(io::ErrorKind::NotFound, "tmp/ is not a directory");
+            continue;
+        }
+        let path = tmp.join(format!("{}.lmtp-spool", maildir::new_base("spool")));
+        match nofollow::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(f) => {
+                let _ = std::fs::remove_file(&path);
+                return Ok(f);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// A short id unique in this server's life, like IMAP's session ids.
+fn session_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!(
+        "lmtp-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+enum Line {
+    Text(Vec<u8>),
+    TooLong,
+}
+
+/// One command line without its line end; None at end of input. A line
+/// over `MAX_LINE` is read to its end and reported as too long.
+fn read_line(input: &mut dyn BufRead) -> io::Result<Option<Line>> {
+    let mut line = Vec::new();
+    let n = (&mut *input)
+        .take(MAX_LINE as u64 + 1)
+        .read_until(b'\n', &mut line)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if !line.ends_with(b"\n") {
+        if line.len() <= MAX_LINE {
+            // End of input in mid-line.
+            return Ok(None);
+        }
+        let mut rest = Vec::new();
+        loop {
+            rest.clear();
+            let n = (&mut *input)
+                .take(MAX_LINE as u64)
+                .read_until(b'\n', &mut rest)?;
+            if n == 0 || rest.ends_with(b"\n") {
+                return Ok(Some(Line::TooLong));
+            }
+        }
+    }
+    line.pop();
+    if line.ends_with(b"\r") {
+        line.pop();
+    }
+    Ok(Some(Line::Text(line)))
+}
+
+/// Makes client-supplied text safe for a log line and a reply.
+fn printable(s: &str) -> String {
+    s.chars()
+        .take(300)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}

@@ -1,0 +1,202 @@
+//! The Dovecot-style auth socket (Postfix's smtpd_sasl_type = dovecot),
+//! spoken raw over a real Unix socket.
+
+use crate::common::{b64, TestServer};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+struct AuthClient {
+    r: BufReader<UnixStream>,
+    w: UnixStream,
+}
+
+impl AuthClient {
+    /// Connects and reads the server's handshake up to DONE.
+    fn connect(sock: &Path) -> (AuthClient, Vec<String>) {
+        let s = UnixStream::connect(sock).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut c = AuthClient {
+            r: BufReader::new(s.try_clone().unwrap()),
+            w: s,
+        };
+        let mut hello = Vec::new();
+        for _ in 0..20 {
+            let l = c.line();
+            hello.push(l.clone());
+            if l == "DONE" {
+                break;
+            }
+        }
+        (c, hello)
+    }
+
+    fn send(&mut self, line: &str) {
+        self.w.write_all(format!("{line}\n").as_bytes()).unwrap();
+    }
+
+    fn line(&mut self) -> String {
+        let mut l = String::new();
+        assert!(self.r.read_line(&mut l).unwrap() > 0, "closed");
+        l.trim_end_matches('\n').to_string()
+    }
+
+    fn closed(&mut self) -> bool {
+        let mut l = String::new();
+        matches!(self.r.read_line(&mut l), Ok(0) | Err(_))
+    }
+
+    fn ready(sock: &Path) -> AuthClient {
+        let (mut c, _) = AuthClient::connect(sock);
+        c.send("VERSION\t1\t2");
+        c.send("CPID\t4242");
+        c
+    }
+}
+
+fn auth_server(extra: &[(&str, &str)]) -> (TestServer, tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let sock = d.path().join("auth");
+    let mut b = TestServer::builder().opt("auth_listen", &format!("unix:{}", sock.display()));
+    for (k, v) in extra {
+        b = b.opt(k, v);
+    }
+    (b.start(), d, sock)
+}
+
+fn plain(user: &str, pass: &str) -> String {
+    b64(format!("\0{user}\0{pass}").as_bytes())
+}
+
+#[test]
+fn postfix_style_plain_and_login_exchanges() {
+    let (server, _d, sock) = auth_server(&[]);
+    let (mut c, hello) = AuthClient::connect(&sock);
+    assert_eq!(hello[0], "VERSION\t1\t2");
+    assert!(
+        hello.contains(&"MECH\tPLAIN\tplaintext".to_string()),
+        "{hello:?}"
+    );
+    assert!(
+        hello.contains(&"MECH\tLOGIN\tplaintext".to_string()),
+        "{hello:?}"
+    );
+    for prefix in ["SPID\t", "CUID\t", "COOKIE\t"] {
+        assert!(
+            hello.iter().any(|l| l.starts_with(prefix)),
+            "{prefix}: {hello:?}"
+        );
+    }
+    c.send("VERSION\t1\t0");
+    c.send("CPID\t4242");
+    // PLAIN with an initial response, as Postfix sends it.
+    c.send(&format!(
+        "AUTH\t1\tPLAIN\tservice=smtp\tnologin\tlip=127.0.0.1\trip=127.0.0.1\tresp={}",
+        plain("alice", "secret")
+    ));
+    assert_eq!(c.line(), "OK\t1\tuser=alice");
+    // A wrong password: FAIL after the delay, logged like an IMAP login.
+    c.send(&format!(
+        "AUTH\t2\tPLAIN\tservice=smtp\trip=127.0.0.1\tresp={}",
+        plain("alice", "wrong")
+    ));
+    let fail = c.line();
+    assert!(fail.starts_with("FAIL\t2\tuser=alice"), "{fail}");
+    // PLAIN without an initial response: an empty challenge first.
+    c.send("AUTH\t3\tPLAIN\tservice=smtp\trip=127.0.0.1");
+    assert_eq!(c.line(), "CONT\t3\t");
+    c.send(&format!("CONT\t3\t{}", plain("alice", "secret")));
+    assert_eq!(c.line(), "OK\t3\tuser=alice");
+    // LOGIN: user name, then password.
+    c.send("AUTH\t4\tLOGIN\tservice=smtp\trip=127.0.0.1");
+    assert_eq!(c.line(), format!("CONT\t4\t{}", b64(b"Username:")));
+    c.send(&format!("CONT\t4\t{}", b64(b"alice")));
+    assert_eq!(c.line(), format!("CONT\t4\t{}", b64(b"Password:")));
+    c.send(&format!("CONT\t4\t{}", b64(b"secret")));
+    assert_eq!(c.line(), "OK\t4\tuser=alice");
+    let log = server.wait_for_log("mech=LOGIN service=smtp tls=no login");
+    assert!(
+        log.contains("user=alice mech=PLAIN service=smtp authentication failed (delay"),
+        "{log}"
+    );
+}
+
+#[test]
+fn plaintext_policy_follows_secured_and_the_client_address() {
+    let (_server, _d, sock) = auth_server(&[]);
+    let mut c = AuthClient::ready(&sock);
+    c.send(&format!(
+        "AUTH\t1\tPLAIN\tservice=smtp\trip=192.0.2.7\tresp={}",
+        plain("alice", "secret")
+    ));
+    let fail = c.line();
+    assert!(
+        fail.starts_with("FAIL\t1\t") && fail.contains("non-secure"),
+        "{fail}"
+    );
+    c.send(&format!(
+        "AUTH\t2\tPLAIN\tservice=smtp\trip=192.0.2.7\tsecured\tresp={}",
+        plain("alice", "secret")
+    ));
+    assert_eq!(c.line(), "OK\t2\tuser=alice");
+}
+
+#[test]
+fn hostile_auth_clients_get_fail_or_are_dropped() {
+    let (_server, _d, sock) = auth_server(&[]);
+    // Anything before VERSION: closed.
+    let (mut c, _) = AuthClient::connect(&sock);
+    c.send("AUTH\t1\tPLAIN\tservice=smtp");
+    assert!(c.closed());
+    // A newer major version: closed.
+    let (mut c, _) = AuthClient::connect(&sock);
+    c.send("VERSION\t2\t0");
+    assert!(c.closed());
+
+    let mut c = AuthClient::ready(&sock);
+    c.send("GARBAGE\tx");
+    c.send("AUTH");
+    c.send("AUTH\tnot-a-number\tPLAIN\tservice=smtp");
+    c.send("CONT\t99\tAAAA");
+    c.send("AUTH\t1\tCRAM-MD5\tservice=smtp\trip=127.0.0.1");
+    assert!(c.line().starts_with("FAIL\t1\t"));
+    c.send("AUTH\t2\tPLAIN\trip=127.0.0.1\tresp=AGFsaWNlAHNlY3JldA==");
+    assert!(c.line().starts_with("FAIL\t2\t"), "no service");
+    c.send("AUTH\t3\tPLAIN\tservice=smtp\trip=127.0.0.1\tresp=!!!notbase64");
+    assert!(c.line().starts_with("FAIL\t3\t"));
+    c.send(&format!(
+        "AUTH\t4\tPLAIN\tservice=smtp\trip=127.0.0.1\tresp={}",
+        b64(b"bob\0alice\0secret")
+    ));
+    assert!(c.line().starts_with("FAIL\t4\t"), "another authzid");
+    c.send(&format!(
+        "AUTH\t5\tPLAIN\tservice=smtp\trip=127.0.0.1\tresp={}",
+        plain("alice\tuser=root", "x")
+    ));
+    let fail = c.line();
+    assert!(
+        fail.starts_with("FAIL\t5") && !fail.contains("user=root"),
+        "{fail}"
+    );
+    // Still serving after all that.
+    c.send(&format!(
+        "AUTH\t6\tPLAIN\tservice=smtp\trip=127.0.0.1\tresp={}",
+        plain("alice", "secret")
+    ));
+    assert_eq!(c.line(), "OK\t6\tuser=alice");
+    // Exchanges the SMTP client gave up on (Postfix does not say so) do
+    // not block later ones on the same connection.
+    for id in 10..40 {
+        c.send(&format!("AUTH\t{id}\tLOGIN\tservice=smtp\trip=127.0.0.1"));
+        assert!(c.line().starts_with(&format!("CONT\t{id}\t")));
+    }
+    c.send(&format!(
+        "AUTH\t50\tPLAIN\tservice=smtp\trip=127.0.0.1\tresp={}",
+        plain("alice", "secret")
+    ));
+    assert_eq!(c.line(), "OK\t50\tuser=alice");
+    // An endless line: dropped.
+    c.send(&"A".repeat(100_000));
+    assert!(c.closed());
+}

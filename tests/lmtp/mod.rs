@@ -1,0 +1,8 @@
+//! Local delivery for Postfix: `roost deliver`, the LMTP listener and the
+//! Dovecot-style auth socket; and Debian's Postfix using all three.
+
+mod auth_socket;
+mod check;
+mod deliver;
+mod postfix;
+mod wire;
