@@ -130,6 +130,8 @@ impl Session {
             caps.push("ENABLE");
             caps.push("ESEARCH");
             caps.push("SEARCHRES");
+            caps.push("SORT");
+            caps.push("SORT=DISPLAY");
             caps.push("UTF8=ACCEPT");
             // Like Dovecot, only after login: RFC 4978 makes it command-auth.
             caps.push("COMPRESS=DEFLATE");

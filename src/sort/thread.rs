@@ -1,0 +1,328 @@
+//! THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256 §3), and the
+//! thread list they answer with (§4).
+//!
+//! Both build a forest of [`Node`]s over the matched messages (indices
+//! into the caller's slice); a node without a message is a dummy, the
+//! stand-in for a parent that is missing.
+
+use super::SortFacts;
+use std::collections::HashMap;
+use std::fmt::Write;
+
+/// One place in a thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub msg: Option<usize>,
+    pub children: Vec<Node>,
+}
+
+/// The date a node sorts by: its message's, or a dummy's first child's
+/// (children sorted first), with the sequence number to break ties.
+fn date_of(node: &Node, facts: &[SortFacts]) -> (i64, u32) {
+    match node.msg {
+        Some(i) => (facts[i].sent, facts[i].msn),
+        None => node.children.first().map_or((0, 0), |c| date_of(c, facts)),
+    }
+}
+
+/// ORDEREDSUBJECT: messages grouped by base subject, each group's first
+/// (by sent date) the parent of the others; groups by their first date.
+pub fn ordered_subject(facts: &[SortFacts]) -> Vec<Node> {
+    let mut order: Vec<usize> = (0..facts.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (fa, fb) = (&facts[a], &facts[b]);
+        (&fa.subject.text, fa.sent, fa.msn).cmp(&(&fb.subject.text, fb.sent, fb.msn))
+    });
+    let mut threads: Vec<Node> = Vec::new();
+    let mut last_subject: Option<&str> = None;
+    for i in order {
+        let subject = facts[i].subject.text.as_str();
+        let leaf = Node {
+            msg: Some(i),
+            children: Vec::new(),
+        };
+        match threads.last_mut() {
+            Some(t) if last_subject == Some(subject) => t.children.push(leaf),
+            _ => threads.push(leaf),
+        }
+        last_subject = Some(subject);
+    }
+    threads.sort_by_key(|t| date_of(t, facts));
+    threads
+}
+
+/// A container of the REFERENCES algorithm (§3 step 1), in an arena.
+#[derive(Default)]
+struct Container {
+    msg: Option<usize>,
+    parent: Option<usize>,
+    children: Vec<usize>,
+}
+
+struct Arena {
+    boxes: Vec<Container>,
+    by_id: HashMap<String, usize>,
+}
+
+impl Arena {
+    fn new_box(&mut self) -> usize {
+        self.boxes.push(Container::default());
+        self.boxes.len() - 1
+    }
+
+    fn for_id(&mut self, id: &str) -> usize {
+        if let Some(&c) = self.by_id.get(id) {
+            return c;
+        }
+        let c = self.new_box();
+        self.by_id.insert(id.to_string(), c);
+        c
+    }
+
+    /// Whether `a` is `b` or one of its ancestors. The walk is bounded by
+    /// the arena's size, so a loop (which links never make) cannot hang it.
+    fn is_ancestor(&self, a: usize, b: usize) -> bool {
+        let mut at = Some(b);
+        for _ in 0..=self.boxes.len() {
+            match at {
+                Some(x) if x == a => return true,
+                Some(x) => at = self.boxes[x].parent,
+                None => return false,
+            }
+        }
+        true
+    }
+
+    fn unlink(&mut self, child: usize) {
+        if let Some(p) = self.boxes[child].parent.take() {
+            self.boxes[p].children.retain(|&c| c != child);
+        }
+    }
+
+    fn link(&mut self, parent: usize, child: usize) {
+        self.unlink(child);
+        self.boxes[child].parent = Some(parent);
+        self.boxes[parent].children.push(child);
+    }
+
+    fn tree(&self, c: usize) -> Node {
+        let mut stack_guard = 0usize;
+        self.tree_bounded(c, &mut stack_guard)
+    }
+
+    fn tree_bounded(&self, c: usize, seen: &mut usize) -> Node {
+        *seen += 1;
+        let children = if *seen > self.boxes.len() {
+            Vec::new()
+        } else {
+            let kids = self.boxes[c].children.clone();
+            kids.into_iter()
+                .map(|k| self.tree_bounded(k, seen))
+                .collect()
+        };
+        Node {
+            msg: self.boxes[c].msg,
+            children,
+        }
+    }
+}
+
+/// REFERENCES (§3): parent links from References / In-Reply-To, dummies
+/// pruned, roots merged by base subject, siblings by sent date.
+pub fn references(facts: &[SortFacts]) -> Vec<Node> {
+    let mut a = Arena {
+        boxes: Vec::new(),
+        by_id: HashMap::new(),
+    };
+    for (i, f) in facts.iter().enumerate() {
+        // Step 1A: link the references in order, keeping links made.
+        let refs: Vec<usize> = f.references.iter().map(|id| a.for_id(id)).collect();
+        for pair in refs.windows(2) {
+            let (p, c) = (pair[0], pair[1]);
+            if a.boxes[c].parent.is_none() && !a.is_ancestor(c, p) {
+                a.link(p, c);
+            }
+        }
+        // Step 1B: this message's container; a duplicate or missing id
+        // gets one of its own.
+        let own = match &f.message_id {
+            Some(id) => {
+                let c = a.for_id(id);
+                if a.boxes[c].msg.is_none() {
+                    c
+                } else {
+                    a.new_box()
+                }
+            }
+            None => a.new_box(),
+        };
+        a.boxes[own].msg = Some(i);
+        // Step 1C: the last reference is the parent, whatever was
+        // presumed before.
+        match refs.last() {
+            Some(&p) if !a.is_ancestor(own, p) => a.link(p, own),
+            Some(_) => {}
+            None => a.unlink(own),
+        }
+    }
+    // Step 2: the root set. Step 3: prune dummies.
+    let roots: Vec<usize> = (0..a.boxes.len())
+        .filter(|&c| a.boxes[c].parent.is_none())
+        .collect();
+    let mut forest: Vec<Node> = Vec::new();
+    for r in roots {
+        forest.extend(prune(a.tree(r), true));
+    }
+    // Step 4: sort the roots by date (a dummy's children first).
+    for n in &mut forest {
+        sort_siblings(&mut n.children, facts);
+    }
+    forest.sort_by_key(|n| date_of(n, facts));
+    // Step 5: merge roots by base subject.
+    let forest = merge_by_subject(forest, facts);
+    // Step 6: sort every set of siblings, leaves first.
+    let mut forest = forest;
+    sort_siblings(&mut forest, facts);
+    forest
+}
+
+/// §3 step 3: dummies without children go; a dummy's children take its
+/// place, except at the root where that needs a single child.
+fn prune(mut node: Node, root: bool) -> Vec<Node> {
+    let kids = std::mem::take(&mut node.children);
+    node.children = kids.into_iter().flat_map(|k| prune(k, false)).collect();
+    if node.msg.is_some() {
+        return vec![node];
+    }
+    if node.children.is_empty() {
+        Vec::new()
+    } else if !root || node.children.len() == 1 {
+        node.children
+    } else {
+        vec![node]
+    }
+}
+
+fn sort_siblings(nodes: &mut [Node], facts: &[SortFacts]) {
+    for n in nodes.iter_mut() {
+        sort_siblings(&mut n.children, facts);
+    }
+    nodes.sort_by_key(|n| date_of(n, facts));
+}
+
+/// The node's message, or a dummy's first child's.
+fn head(node: &Node) -> Option<usize> {
+    node.msg
+        .or_else(|| node.children.first().and_then(|c| c.msg))
+}
+
+/// §3 step 5: roots whose base subjects are equal become one thread.
+fn merge_by_subject(forest: Vec<Node>, facts: &[SortFacts]) -> Vec<Node> {
+    let subject = |n: &Node| head(n).map(|i| &facts[i].subject);
+    // B/C: which root stands for each subject.
+    let mut table: HashMap<&str, usize> = HashMap::new();
+    for (i, n) in forest.iter().enumerate() {
+        let Some(s) = subject(n) else { continue };
+        if s.text.is_empty() {
+            continue;
+        }
+        match table.get(s.text.as_str()) {
+            None => {
+                table.insert(&s.text, i);
+            }
+            Some(&t) => {
+                let old = &forest[t];
+                let old_reply = subject(old).is_some_and(|o| o.is_reply);
+                if (old.msg.is_some() && n.msg.is_none())
+                    || (old_reply && !s.is_reply && n.msg.is_some())
+                {
+                    table.insert(&s.text, i);
+                }
+            }
+        }
+    }
+    // D: merge the others into it.
+    let mut slots: Vec<Option<Node>> = forest.iter().cloned().map(Some).collect();
+    for i in 0..forest.len() {
+        let Some(s) = subject(&forest[i]) else {
+            continue;
+        };
+        if s.text.is_empty() {
+            continue;
+        }
+        let Some(&t) = table.get(s.text.as_str()) else {
+            continue;
+        };
+        if t == i {
+            continue;
+        }
+        let (Some(this), Some(keep)) = (slots[i].take(), slots[t].take()) else {
+            continue;
+        };
+        let this_reply = s.is_reply;
+        let keep_reply = subject(&keep).is_some_and(|o| o.is_reply);
+        let merged = match (keep.msg.is_none(), this.msg.is_none()) {
+            (true, true) => {
+                let mut keep = keep;
+                keep.children.extend(this.children);
+                keep
+            }
+            (true, false) => {
+                let mut keep = keep;
+                keep.children.push(this);
+                keep
+            }
+            (false, true) => {
+                let mut this = this;
+                this.children.push(keep);
+                this
+            }
+            (false, false) if !keep_reply && this_reply => {
+                let mut keep = keep;
+                keep.children.push(this);
+                keep
+            }
+            (false, false) => Node {
+                msg: None,
+                children: vec![keep, this],
+            },
+        };
+        slots[t] = Some(merged);
+    }
+    slots.into_iter().flatten().collect()
+}
+
+/// The `thread-list`s of a forest (§4), numbers from `number`.
+pub fn write(forest: &[Node], number: impl Fn(usize) -> u32) -> String {
+    let mut out = String::new();
+    for n in forest {
+        out.push('(');
+        members(n, &number, &mut out);
+        out.push(')');
+    }
+    out
+}
+
+/// `thread-members` / `thread-nested` of one node.
+fn members(node: &Node, number: &impl Fn(usize) -> u32, out: &mut String) {
+    if let Some(i) = node.msg {
+        let _ = write!(out, "{}", number(i));
+    }
+    match node.children.as_slice() {
+        [] => {}
+        [only] if node.msg.is_some() => {
+            out.push(' ');
+            members(only, number, out);
+        }
+        kids => {
+            if node.msg.is_some() {
+                out.push(' ');
+            }
+            for k in kids {
+                out.push('(');
+                members(k, number, out);
+                out.push(')');
+            }
+        }
+    }
+}
