@@ -132,6 +132,8 @@ impl Session {
             caps.push("SEARCHRES");
             caps.push("SORT");
             caps.push("SORT=DISPLAY");
+            caps.push("THREAD=ORDEREDSUBJECT");
+            caps.push("THREAD=REFERENCES");
             caps.push("UTF8=ACCEPT");
             // Like Dovecot, only after login: RFC 4978 makes it command-auth.
             caps.push("COMPRESS=DEFLATE");

@@ -110,10 +110,10 @@ impl SortFacts {
     }
 }
 
-/// The first real address of a list (a group's name entry is skipped).
+/// The first address of a list. As in Dovecot, a group's opening entry
+/// counts: "undisclosed-recipients:;" sorts by the group's name.
 fn first_address(list: &[Address]) -> Option<&Address> {
-    list.iter()
-        .find(|a| a.mailbox.is_some() && a.domain.is_some())
+    list.first().filter(|a| a.mailbox.is_some())
 }
 
 /// §3: the local part of the first address, folded.
@@ -134,10 +134,10 @@ fn display(list: &[Address]) -> String {
         return fold(&decode_words(name));
     }
     let mut s = String::from_utf8_lossy(a.mailbox.as_deref().unwrap_or_default()).into_owned();
-    s.push('@');
-    s.push_str(&String::from_utf8_lossy(
-        a.domain.as_deref().unwrap_or_default(),
-    ));
+    if let Some(domain) = a.domain.as_deref() {
+        s.push('@');
+        s.push_str(&String::from_utf8_lossy(domain));
+    }
     fold(&s)
 }
 
@@ -217,8 +217,8 @@ mod tests {
         );
         assert_eq!(f.from, "ALICE");
         assert_eq!(f.display_from, "ZED");
-        assert_eq!(f.to, "BOB");
-        assert_eq!(f.display_to, "BOB@Y");
+        assert_eq!(f.to, "UNDISCLOSED");
+        assert_eq!(f.display_to, "UNDISCLOSED");
         assert_eq!(f.sent, 1_704_103_200 - 7200);
         assert_eq!(f.references, ["p@q"]);
     }

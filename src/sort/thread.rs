@@ -105,19 +105,23 @@ impl Arena {
         self.boxes[parent].children.push(child);
     }
 
-    fn tree(&self, c: usize) -> Node {
-        let mut stack_guard = 0usize;
-        self.tree_bounded(c, &mut stack_guard)
-    }
-
-    fn tree_bounded(&self, c: usize, seen: &mut usize) -> Node {
-        *seen += 1;
-        let children = if *seen > self.boxes.len() {
-            Vec::new()
+    /// The tree under container `c`. Below `MAX_DEPTH` levels the rest
+    /// of a branch hangs flat from the last node kept, so the recursive
+    /// walks that follow stay within the stack whatever the mail says.
+    fn tree(&self, c: usize, depth: usize) -> Node {
+        let children = if depth >= MAX_DEPTH {
+            self.descendants(c)
+                .into_iter()
+                .map(|d| Node {
+                    msg: self.boxes[d].msg,
+                    children: Vec::new(),
+                })
+                .collect()
         } else {
-            let kids = self.boxes[c].children.clone();
-            kids.into_iter()
-                .map(|k| self.tree_bounded(k, seen))
+            self.boxes[c]
+                .children
+                .iter()
+                .map(|&k| self.tree(k, depth + 1))
                 .collect()
         };
         Node {
@@ -125,7 +129,24 @@ impl Arena {
             children,
         }
     }
+
+    /// Every container below `c`, depth first, without recursion.
+    fn descendants(&self, c: usize) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut stack: Vec<usize> = self.boxes[c].children.iter().rev().copied().collect();
+        while let Some(d) = stack.pop() {
+            if out.len() >= self.boxes.len() {
+                break;
+            }
+            out.push(d);
+            stack.extend(self.boxes[d].children.iter().rev().copied());
+        }
+        out
+    }
 }
+
+/// How deep a thread is drawn; deeper replies are drawn at this depth.
+const MAX_DEPTH: usize = 400;
 
 /// REFERENCES (§3): parent links from References / In-Reply-To, dummies
 /// pruned, roots merged by base subject, siblings by sent date.
@@ -171,7 +192,7 @@ pub fn references(facts: &[SortFacts]) -> Vec<Node> {
         .collect();
     let mut forest: Vec<Node> = Vec::new();
     for r in roots {
-        forest.extend(prune(a.tree(r), true));
+        forest.extend(prune(a.tree(r, 0), true));
     }
     // Step 4: sort the roots by date (a dummy's children first).
     for n in &mut forest {
@@ -324,5 +345,52 @@ fn members(node: &Node, number: &impl Fn(usize) -> u32, out: &mut String) {
                 out.push(')');
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(n: usize, refs: impl Fn(usize) -> Vec<String>) -> Vec<SortFacts> {
+        (0..n)
+            .map(|i| SortFacts {
+                msn: i as u32 + 1,
+                uid: i as u32 + 1,
+                sent: i as i64,
+                message_id: Some(format!("m{i}@x")),
+                references: refs(i),
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_very_deep_chain_stays_on_the_stack() {
+        // Each message replies to the one before: 20,000 levels.
+        let f = facts(20_000, |i| {
+            if i == 0 {
+                Vec::new()
+            } else {
+                vec![format!("m{}@x", i - 1)]
+            }
+        });
+        let forest = references(&f);
+        let text = write(&forest, |i| f[i].msn);
+        let mut seen: Vec<u32> = text
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().unwrap())
+            .collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=20_000).collect::<Vec<u32>>());
+        assert!(text.starts_with("(1 2 3 "), "{}", &text[..20]);
+    }
+
+    #[test]
+    fn reference_loops_are_not_followed() {
+        // 0 says its parent is 1, 1 says it is 0: one must stay a root.
+        let f = facts(2, |i| vec![format!("m{}@x", 1 - i)]);
+        assert_eq!(write(&references(&f), |i| f[i].msn), "(2 1)");
     }
 }

@@ -26,5 +26,6 @@ mod search;
 mod sessions;
 mod sort;
 mod special_use_clients;
+mod thread;
 mod tls;
 mod utf8_accept;
