@@ -180,10 +180,11 @@ pub fn references(facts: &[SortFacts]) -> Vec<Node> {
         a.boxes[own].msg = Some(i);
         // Step 1C: the last reference is the parent, whatever was
         // presumed before.
+        // The old parent goes even when the new one would make a loop
+        // (as in Dovecot): the message's own word beats a guess.
         match refs.last() {
             Some(&p) if !a.is_ancestor(own, p) => a.link(p, own),
-            Some(_) => {}
-            None => a.unlink(own),
+            _ => a.unlink(own),
         }
     }
     // Step 2: the root set. Step 3: prune dummies.
@@ -385,6 +386,22 @@ mod tests {
         seen.sort_unstable();
         assert_eq!(seen, (1..=20_000).collect::<Vec<u32>>());
         assert!(text.starts_with("(1 2 3 "), "{}", &text[..20]);
+    }
+
+    #[test]
+    fn a_message_closing_a_loop_drops_the_guessed_parent() {
+        // imaptest's "thread" case: 2 says a > c > b, then c says its
+        // parent is b. c becomes a root above b; a stands alone.
+        let mut f = facts(3, |_| Vec::new());
+        for (i, day) in [(0, 17), (1, 15), (2, 16)] {
+            f[i].sent = day;
+        }
+        f[0].message_id = Some("a@b".into());
+        f[1].message_id = Some("b@b".into());
+        f[1].references = vec!["a@b".into(), "c@b".into()];
+        f[2].message_id = Some("c@b".into());
+        f[2].references = vec!["b@b".into()];
+        assert_eq!(write(&references(&f), |i| f[i].msn), "(3 2)(1)");
     }
 
     #[test]
