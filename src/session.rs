@@ -134,6 +134,7 @@ impl Session {
             caps.push("SORT=DISPLAY");
             caps.push("THREAD=ORDEREDSUBJECT");
             caps.push("THREAD=REFERENCES");
+            caps.push("THREAD=REFS");
             caps.push("UTF8=ACCEPT");
             // Like Dovecot, only after login: RFC 4978 makes it command-auth.
             caps.push("COMPRESS=DEFLATE");

@@ -49,6 +49,7 @@ pub fn thread(
     let forest = match algorithm {
         ThreadAlgorithm::OrderedSubject => thread::ordered_subject(&facts),
         ThreadAlgorithm::References => thread::references(&facts),
+        ThreadAlgorithm::Refs => thread::refs(&facts),
     };
     let list = thread::write(&forest, |i| if uid { facts[i].uid } else { facts[i].msn });
     s.out.untagged().raw("THREAD");

@@ -366,6 +366,7 @@ pub struct SortCriterion {
 pub enum ThreadAlgorithm {
     OrderedSubject,
     References,
+    Refs,
 }
 
 /// `date-time` as a UTC instant plus the zone it was given in (minutes).

@@ -1,5 +1,5 @@
-//! THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256 §3), and the
-//! thread list they answer with (§4).
+//! THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256 §3), Dovecot's
+//! THREAD=REFS, and the thread list they answer with (§4).
 //!
 //! Both build a forest of [`Node`]s over the matched messages (indices
 //! into the caller's slice); a node without a message is a dummy, the
@@ -151,6 +151,49 @@ const MAX_DEPTH: usize = 400;
 /// REFERENCES (§3): parent links from References / In-Reply-To, dummies
 /// pruned, roots merged by base subject, siblings by sent date.
 pub fn references(facts: &[SortFacts]) -> Vec<Node> {
+    let forest = linked(facts, true);
+    // Step 5: merge roots by base subject.
+    let mut forest = merge_by_subject(forest, facts);
+    // Step 6: sort every set of siblings, leaves first.
+    sort_siblings(&mut forest, facts);
+    forest
+}
+
+/// Dovecot's REFS: the links of REFERENCES without merging by subject,
+/// a dummy root kept even over a single child; threads ordered by their
+/// newest message, so the thread with the latest reply comes last (ties
+/// by the root's number, a dummy's counting as 0).
+pub fn refs(facts: &[SortFacts]) -> Vec<Node> {
+    let mut forest = linked(facts, false);
+    sort_siblings_only(&mut forest, facts);
+    forest.sort_by_cached_key(|n| (newest(n, facts), n.msg.map_or(0, |i| facts[i].msn)));
+    forest
+}
+
+/// Sorts the children of every node, not the nodes themselves.
+fn sort_siblings_only(forest: &mut [Node], facts: &[SortFacts]) {
+    for n in forest {
+        sort_siblings(&mut n.children, facts);
+    }
+}
+
+/// The latest sent date in a thread, without recursion.
+fn newest(node: &Node, facts: &[SortFacts]) -> i64 {
+    let mut best = i64::MIN;
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        if let Some(i) = n.msg {
+            best = best.max(facts[i].sent);
+        }
+        stack.extend(n.children.iter());
+    }
+    best
+}
+
+/// §3 steps 1–4: containers linked by references, dummies pruned (a
+/// root dummy over one child only when `promote`), the root set sorted by
+/// date.
+fn linked(facts: &[SortFacts], promote: bool) -> Vec<Node> {
     let mut a = Arena {
         boxes: Vec::new(),
         by_id: HashMap::new(),
@@ -193,32 +236,30 @@ pub fn references(facts: &[SortFacts]) -> Vec<Node> {
         .collect();
     let mut forest: Vec<Node> = Vec::new();
     for r in roots {
-        forest.extend(prune(a.tree(r, 0), true));
+        forest.extend(prune(a.tree(r, 0), true, promote));
     }
     // Step 4: sort the roots by date (a dummy's children first).
     for n in &mut forest {
         sort_siblings(&mut n.children, facts);
     }
     forest.sort_by_key(|n| date_of(n, facts));
-    // Step 5: merge roots by base subject.
-    let forest = merge_by_subject(forest, facts);
-    // Step 6: sort every set of siblings, leaves first.
-    let mut forest = forest;
-    sort_siblings(&mut forest, facts);
     forest
 }
 
 /// §3 step 3: dummies without children go; a dummy's children take its
 /// place, except at the root where that needs a single child.
-fn prune(mut node: Node, root: bool) -> Vec<Node> {
+fn prune(mut node: Node, root: bool, promote: bool) -> Vec<Node> {
     let kids = std::mem::take(&mut node.children);
-    node.children = kids.into_iter().flat_map(|k| prune(k, false)).collect();
+    node.children = kids
+        .into_iter()
+        .flat_map(|k| prune(k, false, promote))
+        .collect();
     if node.msg.is_some() {
         return vec![node];
     }
     if node.children.is_empty() {
         Vec::new()
-    } else if !root || node.children.len() == 1 {
+    } else if !root || (promote && node.children.len() == 1) {
         node.children
     } else {
         vec![node]
@@ -327,6 +368,11 @@ pub fn write(forest: &[Node], number: impl Fn(usize) -> u32) -> String {
 
 /// `thread-members` / `thread-nested` of one node.
 fn members(node: &Node, number: &impl Fn(usize) -> u32, out: &mut String) {
+    if let (None, [only]) = (node.msg, node.children.as_slice()) {
+        // A dummy over one message (REFS keeps those) is drawn as that
+        // message: "((5))" is not a thread-list.
+        return members(only, number, out);
+    }
     if let Some(i) = node.msg {
         let _ = write!(out, "{}", number(i));
     }

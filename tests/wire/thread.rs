@@ -27,7 +27,11 @@ fn ordered_subject_and_references() {
     let mut c = server.login();
     let caps = c.ok("CAPABILITY");
     let caps = caps.find("* CAPABILITY")[0].to_string();
-    for cap in [" THREAD=ORDEREDSUBJECT ", " THREAD=REFERENCES "] {
+    for cap in [
+        " THREAD=ORDEREDSUBJECT ",
+        " THREAD=REFERENCES ",
+        " THREAD=REFS ",
+    ] {
         assert!(caps.contains(cap), "{caps}");
     }
     let d = |day: u32| format!("Mon, {day} Jan 2024 10:00:00 +0000");
@@ -53,6 +57,12 @@ fn ordered_subject_and_references() {
     assert_eq!(
         thread_line(&mut c, "THREAD REFERENCES UTF-8 ALL"),
         "* THREAD (1 2 5)(3 7)((4)(6))"
+    );
+    // Dovecot's REFS: no merging by subject; the thread with the newest
+    // message comes last.
+    assert_eq!(
+        thread_line(&mut c, "THREAD REFS UTF-8 ALL"),
+        "* THREAD (3)(1 2 5)((4)(6))(7)"
     );
     assert_eq!(
         thread_line(&mut c, "THREAD REFERENCES US-ASCII NOT 2"),
@@ -231,6 +241,8 @@ const COMMANDS: &[&str] = &[
     "THREAD REFERENCES UTF-8 ALL",
     "UID THREAD REFERENCES UTF-8 ALL",
     "THREAD REFERENCES UTF-8 NOT 10:20",
+    "THREAD REFS UTF-8 ALL",
+    "UID THREAD REFS UTF-8 NOT 30:40",
 ];
 
 #[test]

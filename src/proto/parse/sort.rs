@@ -28,7 +28,8 @@ impl Parser<'_> {
         let algorithm = match name.to_ascii_uppercase().as_slice() {
             b"ORDEREDSUBJECT" => ThreadAlgorithm::OrderedSubject,
             b"REFERENCES" => ThreadAlgorithm::References,
-            _ => return Err(Expected("ORDEREDSUBJECT or REFERENCES")),
+            b"REFS" => ThreadAlgorithm::Refs,
+            _ => return Err(Expected("ORDEREDSUBJECT, REFERENCES or REFS")),
         };
         let (charset, keys) = self.charset_and_keys()?;
         Ok(CommandBody::Thread {
