@@ -178,3 +178,32 @@ fn charsets_and_errors() {
     // The session goes on.
     assert_eq!(sort(&mut c, "(DATE) utf-8 ALL"), [2, 1, 4, 3, 5]);
 }
+
+/// The sort keys come from the mailbox's message cache: once a SORT (or
+/// a FETCH) has read the messages, a second session's SORT reads no file.
+#[test]
+fn a_warm_sort_reads_no_files() {
+    let server = TestServer::start();
+    let mut a = server.login();
+    for subject in ["b", "a", "c"] {
+        a.append("INBOX", "", &format!("Subject: {subject}\r\n\r\nx\r\n"));
+    }
+    a.ok("SELECT INBOX");
+    assert_eq!(sort(&mut a, "(SUBJECT) UTF-8 ALL"), [2, 1, 3]);
+    // Rewrite every file in place (nothing legitimate does this: Maildir
+    // messages never change), reversing the subjects. Served from the
+    // cache, a second session sorts as before.
+    let cur = server.root().join("home/alice/Maildir/cur");
+    for e in std::fs::read_dir(&cur).unwrap() {
+        let path = e.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let flipped = text
+            .replace("Subject: a", "Subject: z")
+            .replace("Subject: c", "Subject: a");
+        std::fs::write(&path, flipped).unwrap();
+    }
+    let mut b = server.login();
+    b.ok("EXAMINE INBOX");
+    assert_eq!(sort(&mut b, "(SUBJECT) UTF-8 ALL"), [2, 1, 3]);
+    assert_eq!(sort(&mut b, "(REVERSE SUBJECT) UTF-8 ALL"), [3, 1, 2]);
+}
