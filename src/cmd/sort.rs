@@ -10,7 +10,7 @@ use crate::error::{Error, Tagged};
 use crate::proto::encode::Code;
 use crate::proto::types::{SearchKey, SortCriterion, SortKey, ThreadAlgorithm};
 use crate::session::Session;
-use crate::sort::{self, thread, SortFacts};
+use crate::sort::{self, thread, HeaderKeys, SortFacts};
 use crate::store::cache::CachedMeta;
 use crate::store::lock;
 use std::path::PathBuf;
@@ -113,7 +113,10 @@ fn gather(
             Source::Cached(c, size) => {
                 let arrival = crate::proto::parse::parse_date_time(c.internal_date.as_bytes())
                     .map_or(0, |d| d.unix);
-                SortFacts::from_header(&c.header, msn, u, arrival, size.unwrap_or(0))
+                let keys = c
+                    .sort_keys
+                    .get_or_init(|| Arc::new(HeaderKeys::from_header(&c.header)));
+                SortFacts::new(Arc::clone(keys), msn, u, arrival, size.unwrap_or(0))
             }
             Source::File(mut path) => {
                 let mut read = read_message(&path);
@@ -125,9 +128,9 @@ fn gather(
                     }
                 }
                 match read {
-                    Ok((header, arrival, size, meta)) => {
+                    Ok((keys, arrival, size, meta)) => {
                         fresh.push((u, meta));
-                        SortFacts::from_header(&header, msn, u, arrival, size)
+                        SortFacts::new(keys, msn, u, arrival, size)
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         lost = true;
@@ -156,15 +159,18 @@ fn gather(
     Ok((facts, lost))
 }
 
-/// Reads a message file once: its header block (CRLF form), internal
-/// date, RFC822.SIZE, and the cache entry the header gives.
-fn read_message(path: &std::path::Path) -> std::io::Result<(Vec<u8>, i64, u64, Arc<CachedMeta>)> {
+/// A message file read once: its sort keys, internal date, RFC822.SIZE,
+/// and the cache entry its header gives.
+type Read = (Arc<HeaderKeys>, i64, u64, Arc<CachedMeta>);
+
+fn read_message(path: &std::path::Path) -> std::io::Result<Read> {
     let mtime = std::fs::symlink_metadata(path)?.modified()?;
     let bytes = crate::store::nofollow::read(path)?;
     let size = crate::store::maildir::crlf_size(&bytes);
     let crlf = crate::mime::raw::to_crlf(&bytes);
     let parsed = crate::mime::Message::parse(&crlf);
     let header = parsed.header().to_vec();
+    let keys = Arc::new(HeaderKeys::from_header(&header));
     let mut envelope = crate::proto::encode::ResponseBuf::new();
     parsed.write_envelope(&mut envelope);
     let utc = crate::datetime::Utc::from_system_time(mtime);
@@ -172,11 +178,12 @@ fn read_message(path: &std::path::Path) -> std::io::Result<(Vec<u8>, i64, u64, A
         envelope: envelope.take().into_boxed_slice(),
         body: None,
         body_structure: None,
-        header: header.clone().into_boxed_slice(),
+        header: header.into_boxed_slice(),
         internal_date: utc.imap_date_time().into_boxed_str(),
+        sort_keys: std::sync::OnceLock::from(Arc::clone(&keys)),
     });
     let arrival = mtime
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    Ok((header, arrival, size, meta))
+    Ok((keys, arrival, size, meta))
 }

@@ -18,6 +18,7 @@ use crate::mime::header;
 use crate::proto::types::{SortCriterion, SortKey};
 use crate::search::fold::fold;
 use std::cmp::Ordering;
+use std::sync::Arc;
 use subject::{base_subject, BaseSubject};
 
 /// What SORT and THREAD need of one message.
@@ -32,6 +33,42 @@ pub struct SortFacts {
     pub sent: i64,
     /// RFC822.SIZE.
     pub size: u64,
+    /// What the header says, shared with the message cache.
+    pub keys: Arc<HeaderKeys>,
+}
+
+impl SortFacts {
+    pub fn new(keys: Arc<HeaderKeys>, msn: u32, uid: u32, arrival: i64, size: u64) -> Self {
+        SortFacts {
+            msn,
+            uid,
+            arrival,
+            sent: keys.date.unwrap_or(arrival),
+            size,
+            keys,
+        }
+    }
+
+    /// The facts of a message from its header block (CRLF form).
+    pub fn from_header(header_block: &[u8], msn: u32, uid: u32, arrival: i64, size: u64) -> Self {
+        let keys = Arc::new(HeaderKeys::from_header(header_block));
+        SortFacts::new(keys, msn, uid, arrival, size)
+    }
+}
+
+impl std::ops::Deref for SortFacts {
+    type Target = HeaderKeys;
+    fn deref(&self) -> &HeaderKeys {
+        &self.keys
+    }
+}
+
+/// The sort and thread keys a header block gives, computed once per
+/// message and kept in the message cache (`CachedMeta::sort_keys`).
+#[derive(Clone, Debug, Default)]
+pub struct HeaderKeys {
+    /// The Date header as an instant, when it parses.
+    pub date: Option<i64>,
     pub subject: BaseSubject,
     /// The folded mailbox (local part) of the first address (§3).
     pub from: String,
@@ -46,17 +83,10 @@ pub struct SortFacts {
     pub references: Vec<String>,
 }
 
-impl SortFacts {
-    /// The facts of a message from its header block (CRLF form).
-    pub fn from_header(header_block: &[u8], msn: u32, uid: u32, arrival: i64, size: u64) -> Self {
-        let mut f = SortFacts {
-            msn,
-            uid,
-            arrival,
-            sent: arrival,
-            size,
-            ..Default::default()
-        };
+impl HeaderKeys {
+    /// The keys of a header block (CRLF form).
+    pub fn from_header(header_block: &[u8]) -> Self {
+        let mut f = HeaderKeys::default();
         let mut from = Vec::new();
         let mut to = Vec::new();
         let mut cc = Vec::new();
@@ -88,9 +118,7 @@ impl SortFacts {
                 in_reply_to.get_or_insert_with(v);
             }
         }
-        if let Some(sent) = date.as_deref().and_then(crate::datetime::rfc5322_instant) {
-            f.sent = sent;
-        }
+        f.date = date.as_deref().and_then(crate::datetime::rfc5322_instant);
         f.subject = subject.as_deref().map(base_subject).unwrap_or_default();
         f.from = first_mailbox(&from);
         f.to = first_mailbox(&to);

@@ -398,16 +398,18 @@ fn members(node: &Node, number: &impl Fn(usize) -> u32, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sort::HeaderKeys;
+    use std::sync::Arc;
 
     fn facts(n: usize, refs: impl Fn(usize) -> Vec<String>) -> Vec<SortFacts> {
         (0..n)
-            .map(|i| SortFacts {
-                msn: i as u32 + 1,
-                uid: i as u32 + 1,
-                sent: i as i64,
-                message_id: Some(format!("m{i}@x")),
-                references: refs(i),
-                ..Default::default()
+            .map(|i| {
+                let keys = HeaderKeys {
+                    message_id: Some(format!("m{i}@x")),
+                    references: refs(i),
+                    ..Default::default()
+                };
+                SortFacts::new(Arc::new(keys), i as u32 + 1, i as u32 + 1, i as i64, 0)
             })
             .collect()
     }
@@ -438,15 +440,20 @@ mod tests {
     fn a_message_closing_a_loop_drops_the_guessed_parent() {
         // imaptest's "thread" case: 2 says a > c > b, then c says its
         // parent is b. c becomes a root above b; a stands alone.
-        let mut f = facts(3, |_| Vec::new());
-        for (i, day) in [(0, 17), (1, 15), (2, 16)] {
-            f[i].sent = day;
-        }
-        f[0].message_id = Some("a@b".into());
-        f[1].message_id = Some("b@b".into());
-        f[1].references = vec!["a@b".into(), "c@b".into()];
-        f[2].message_id = Some("c@b".into());
-        f[2].references = vec!["b@b".into()];
+        let ids = ["a@b", "b@b", "c@b"];
+        let refs: [&[&str]; 3] = [&[], &["a@b", "c@b"], &["b@b"]];
+        let f: Vec<SortFacts> = [17, 15, 16]
+            .iter()
+            .enumerate()
+            .map(|(i, &day)| {
+                let keys = HeaderKeys {
+                    message_id: Some(ids[i].into()),
+                    references: refs[i].iter().map(|r| r.to_string()).collect(),
+                    ..Default::default()
+                };
+                SortFacts::new(Arc::new(keys), i as u32 + 1, i as u32 + 1, day, 0)
+            })
+            .collect();
         assert_eq!(write(&references(&f), |i| f[i].msn), "(3 2)(1)");
     }
 
