@@ -24,8 +24,9 @@ pub fn sort(
     keys: &[SearchKey],
     uid: bool,
 ) -> Result<Tagged, Error> {
-    let need_size = criteria.iter().any(|c| c.key == SortKey::Size);
-    let (mut facts, lost) = gather(s, charset, keys, need_size)?;
+    let need = |k| criteria.iter().any(|c| c.key == k);
+    let (need_size, need_arrival) = (need(SortKey::Size), need(SortKey::Arrival));
+    let (mut facts, lost) = gather(s, charset, keys, need_size, need_arrival)?;
     sort::sort(&mut facts, criteria);
     s.out.untagged().raw("SORT");
     for f in &facts {
@@ -45,7 +46,7 @@ pub fn thread(
     keys: &[SearchKey],
     uid: bool,
 ) -> Result<Tagged, Error> {
-    let (facts, lost) = gather(s, charset, keys, false)?;
+    let (facts, lost) = gather(s, charset, keys, false, false)?;
     let forest = match algorithm {
         ThreadAlgorithm::OrderedSubject => thread::ordered_subject(&facts),
         ThreadAlgorithm::References => thread::references(&facts),
@@ -81,6 +82,7 @@ fn gather(
     charset: &str,
     keys: &[SearchKey],
     need_size: bool,
+    need_arrival: bool,
 ) -> Result<(Vec<SortFacts>, bool), Error> {
     let (uids, _, mut lost) = find(s, Some(charset), keys, true)?;
     let (Some(sel), Some(user)) = (s.selected.as_ref(), s.user.as_ref()) else {
@@ -111,11 +113,17 @@ fn gather(
         let msn = view.binary_search(&u).map_or(0, |i| i as u32 + 1);
         let f = match source {
             Source::Cached(c, size) => {
-                let arrival = crate::proto::parse::parse_date_time(c.internal_date.as_bytes())
-                    .map_or(0, |d| d.unix);
                 let keys = c
                     .sort_keys
                     .get_or_init(|| Arc::new(HeaderKeys::from_header(&c.header)));
+                // The internal date is parsed only where it counts: for
+                // ARRIVAL, or standing in for a missing Date.
+                let arrival = if need_arrival || keys.date.is_none() {
+                    crate::proto::parse::parse_date_time(c.internal_date.as_bytes())
+                        .map_or(0, |d| d.unix)
+                } else {
+                    0
+                };
                 SortFacts::new(Arc::clone(keys), msn, u, arrival, size.unwrap_or(0))
             }
             Source::File(mut path) => {
