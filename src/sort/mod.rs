@@ -21,6 +21,9 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 use subject::{base_subject, BaseSubject};
 
+/// References kept per message, the last ones.
+const MAX_REFERENCES: usize = 256;
+
 /// What SORT and THREAD need of one message.
 #[derive(Clone, Debug, Default)]
 pub struct SortFacts {
@@ -126,6 +129,11 @@ impl HeaderKeys {
         f.display_from = display(&from);
         f.display_to = display(&to);
         f.references = references.as_deref().map(msg_ids).unwrap_or_default();
+        if f.references.len() > MAX_REFERENCES {
+            // The nearest ancestors are the last ones; a longer list only
+            // costs time (each link walks the chain above it).
+            f.references.drain(..f.references.len() - MAX_REFERENCES);
+        }
         if f.references.is_empty() {
             // §2.2 step 1A: else the first message-id of In-Reply-To.
             f.references = in_reply_to
@@ -249,5 +257,9 @@ mod tests {
         assert_eq!(f.display_to, "UNDISCLOSED");
         assert_eq!(f.sent, 1_704_103_200 - 7200);
         assert_eq!(f.references, ["p@q"]);
+        let long: String = (0..1000).map(|i| format!("<r{i}@x> ")).collect();
+        let k = HeaderKeys::from_header(format!("References: {long}\r\n\r\n").as_bytes());
+        assert_eq!(k.references.len(), MAX_REFERENCES);
+        assert_eq!(k.references.last().map(String::as_str), Some("r999@x"));
     }
 }
