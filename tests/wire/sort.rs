@@ -207,3 +207,29 @@ fn a_warm_sort_reads_no_files() {
     assert_eq!(sort(&mut b, "(SUBJECT) UTF-8 ALL"), [2, 1, 3]);
     assert_eq!(sort(&mut b, "(REVERSE SUBJECT) UTF-8 ALL"), [3, 1, 2]);
 }
+
+/// A message another session expunged keeps its number until this one
+/// hears of it (RFC 3501 §7.4.1): SORT and THREAD still list it, sorted
+/// with empty keys, and say EXPUNGEISSUED; nothing breaks.
+#[test]
+fn messages_expunged_elsewhere_keep_their_numbers() {
+    let server = TestServer::start();
+    let mut a = server.login();
+    for subject in ["b", "a", "c"] {
+        a.append("INBOX", "", &format!("Subject: {subject}\r\n\r\nx\r\n"));
+    }
+    a.ok("SELECT INBOX");
+    let mut b = server.login();
+    b.ok("SELECT INBOX");
+    b.ok("STORE 3 +FLAGS.SILENT (\\Deleted)");
+    b.ok("EXPUNGE");
+    let r = a.ok("SORT (SUBJECT) UTF-8 ALL");
+    assert_eq!(numbers(&r), [3, 2, 1]);
+    assert!(r.tagged.starts_with("OK [EXPUNGEISSUED]"), "{r:?}");
+    let r = a.ok("THREAD ORDEREDSUBJECT UTF-8 ALL");
+    // Threads go by date; 3 has none left, 1 and 2 tie.
+    assert_eq!(r.find("* THREAD"), ["* THREAD (3)(1)(2)"], "{r:?}");
+    let r = a.ok("NOOP");
+    assert_eq!(r.find("* 3 EXPUNGE").len(), 1, "{r:?}");
+    assert_eq!(sort(&mut a, "(SUBJECT) UTF-8 ALL"), [2, 1]);
+}
