@@ -119,8 +119,8 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 enum DateTok<'a> {
     Num(&'a [u8]),
     Word(&'a [u8]),
-    /// An atom of mixed letters, digits and symbols.
-    Other,
+    /// An atom of mixed letters, digits and symbols (a zone like `+0100`).
+    Other(&'a [u8]),
     Punct(u8),
 }
 
@@ -160,7 +160,7 @@ fn date_tokens(v: &[u8]) -> Vec<DateTok<'_>> {
             } else if atom.iter().all(u8::is_ascii_alphabetic) {
                 DateTok::Word(atom)
             } else {
-                DateTok::Other
+                DateTok::Other(atom)
             });
         } else {
             toks.push(DateTok::Punct(b));
@@ -181,13 +181,33 @@ fn date_num(t: Option<&DateTok>, max_len: usize) -> Option<(u32, usize)> {
 
 /// The day of an RFC 5322 Date field as written: SENTBEFORE and friends
 /// compare the sender's calendar date, ignoring time and zone (RFC 3501
-/// §6.4.4; Dovecot does the same). Accepts
-/// `[day-name ","] day month year hour ":" minute [":" second] [zone]`
-/// with comments anywhere, month names of three letters or more, and
-/// two-digit years (below 70 is 20xx). Anything else, or an impossible
-/// date, is `None`.
-/// In days since 1970-01-01; the one Date parser (SEARCH SENT* uses it).
+/// §6.4.4; Dovecot does the same). In days since 1970-01-01.
 pub fn rfc5322_day(value: &[u8]) -> Option<i64> {
+    rfc5322_fields(value).map(|f| f.day)
+}
+
+/// An RFC 5322 Date field as a UTC instant (seconds since the epoch), for
+/// SORT (DATE) (RFC 5256 §3). A missing or unknown zone counts as UTC.
+pub fn rfc5322_instant(value: &[u8]) -> Option<i64> {
+    let f = rfc5322_fields(value)?;
+    Some(f.day * 86_400 + f.seconds - f.zone_minutes * 60)
+}
+
+/// What an RFC 5322 date says, as written.
+struct DateFields {
+    /// Days since 1970-01-01 of the calendar date.
+    day: i64,
+    /// Seconds into that day.
+    seconds: i64,
+    /// The zone's offset east of UTC.
+    zone_minutes: i64,
+}
+
+/// Accepts `[day-name ","] day month year hour ":" minute [":" second]
+/// [zone]` with comments anywhere, month names of three letters or more,
+/// and two-digit years (below 70 is 20xx). Anything else, or an
+/// impossible date, is `None`.
+fn rfc5322_fields(value: &[u8]) -> Option<DateFields> {
     let toks = date_tokens(value);
     let mut t = toks.iter().peekable();
     if let Some(DateTok::Word(_)) = t.peek() {
@@ -227,7 +247,43 @@ pub fn rfc5322_day(value: &[u8]) -> Option<i64> {
     if day == 0 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
-    Some(days_from_civil(year, month, day))
+    let zone_minutes = match t.next() {
+        Some(DateTok::Other(z)) | Some(DateTok::Num(z)) => numeric_zone(z).unwrap_or(0),
+        Some(DateTok::Word(w)) => named_zone(w),
+        _ => 0,
+    };
+    Some(DateFields {
+        day: days_from_civil(year, month, day),
+        seconds: i64::from(hour * 3600 + minute * 60 + second),
+        zone_minutes,
+    })
+}
+
+/// `+hhmm` / `-hhmm` in minutes east of UTC.
+fn numeric_zone(z: &[u8]) -> Option<i64> {
+    let (sign, digits) = match z.split_first()? {
+        (b'+', d) => (1, d),
+        (b'-', d) => (-1, d),
+        _ => return None,
+    };
+    if digits.len() != 4 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n: i64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some(sign * ((n / 100) * 60 + n % 100))
+}
+
+/// RFC 5322 §4.3 obsolete zone names; others (military letters) are UTC.
+fn named_zone(w: &[u8]) -> i64 {
+    let hours = match w.to_ascii_uppercase().as_slice() {
+        b"EDT" => -4,
+        b"EST" | b"CDT" => -5,
+        b"CST" | b"MDT" => -6,
+        b"MST" | b"PDT" => -7,
+        b"PST" => -8,
+        _ => 0,
+    };
+    hours * 60
 }
 
 #[cfg(test)]

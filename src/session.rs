@@ -131,6 +131,11 @@ impl Session {
             caps.push("ESEARCH");
             caps.push("SEARCHRES");
             caps.push("WITHIN");
+            caps.push("SORT");
+            caps.push("SORT=DISPLAY");
+            caps.push("THREAD=ORDEREDSUBJECT");
+            caps.push("THREAD=REFERENCES");
+            caps.push("THREAD=REFS");
             caps.push("UTF8=ACCEPT");
             // Like Dovecot, only after login: RFC 4978 makes it command-auth.
             caps.push("COMPRESS=DEFLATE");

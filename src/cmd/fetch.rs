@@ -324,6 +324,7 @@ fn remember(
         body_structure: Some(render(&|b| parsed.write_body_structure(b, true))),
         header: parsed.header().to_vec().into_boxed_slice(),
         internal_date: internal_date(path).into_boxed_str(),
+        sort_keys: Default::default(),
     };
     let meta = Arc::new(meta);
     if let Some(sel) = s.selected.as_ref() {
@@ -350,6 +351,7 @@ fn remember_header(
         body_structure: None,
         header: parsed.header().to_vec().into_boxed_slice(),
         internal_date: internal_date(path).into_boxed_str(),
+        sort_keys: Default::default(),
     });
     if let Some(sel) = s.selected.as_ref() {
         let mut st = lock(sel.state());

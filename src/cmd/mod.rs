@@ -16,9 +16,11 @@ mod fetch;
 mod idle;
 mod list;
 mod mailbox;
+mod matches;
 mod namespace;
 mod saved_search;
 mod search;
+mod sort;
 mod store;
 
 use crate::error::{Error, Tagged};
@@ -67,6 +69,8 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::Expunge { .. }
         | CommandBody::Fetch { .. }
         | CommandBody::Search { .. }
+        | CommandBody::Sort { .. }
+        | CommandBody::Thread { .. }
         | CommandBody::Copy { .. }
         | CommandBody::Store { .. } => Allowed::Selected,
         // RFC 4978 §5: command-auth.
@@ -81,6 +85,8 @@ fn names_uids(body: &CommandBody) -> bool {
         CommandBody::Fetch { uid: true, .. }
             | CommandBody::Store { uid: true, .. }
             | CommandBody::Search { uid: true, .. }
+            | CommandBody::Sort { uid: true, .. }
+            | CommandBody::Thread { uid: true, .. }
             | CommandBody::Copy { uid: true, .. }
             | CommandBody::Expunge { uids: Some(_) }
     )
@@ -95,6 +101,8 @@ pub fn allows_expunge(body: &CommandBody) -> bool {
         CommandBody::Fetch { uid: false, .. }
             | CommandBody::Store { uid: false, .. }
             | CommandBody::Search { uid: false, .. }
+            | CommandBody::Sort { uid: false, .. }
+            | CommandBody::Thread { uid: false, .. }
     )
 }
 
@@ -175,6 +183,18 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
             uid,
             ret,
         } => search::search(s, &cmd.tag, charset.as_deref(), &keys, uid, ret),
+        CommandBody::Sort {
+            criteria,
+            charset,
+            keys,
+            uid,
+        } => sort::sort(s, &criteria, &charset, &keys, uid),
+        CommandBody::Thread {
+            algorithm,
+            charset,
+            keys,
+            uid,
+        } => sort::thread(s, algorithm, &charset, &keys, uid),
         CommandBody::Copy {
             set,
             mailbox,

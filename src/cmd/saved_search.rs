@@ -33,7 +33,9 @@ pub fn expand(s: &Session, body: &mut CommandBody) {
         | CommandBody::Store { set, uid, .. }
         | CommandBody::Copy { set, uid, .. } => fill(set, *uid),
         CommandBody::Expunge { uids: Some(set) } => fill(set, true),
-        CommandBody::Search { keys, .. } => {
+        CommandBody::Search { keys, .. }
+        | CommandBody::Sort { keys, .. }
+        | CommandBody::Thread { keys, .. } => {
             for key in keys {
                 expand_key(key, &fill);
             }

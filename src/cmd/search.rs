@@ -1,37 +1,19 @@
 //! SEARCH and UID SEARCH (RFC 3501 §6.4.4, §6.4.8), with ESEARCH result
 //! options (RFC 4731) and SAVE (RFC 5182).
 //!
-//! Two passes over the session's view. First, under the mailbox lock,
-//! every message is tried with what the shared state knows: flags,
-//! \Recent, UIDs, sizes from `,W=` in file names. Most searches end there.
-//! The messages whose outcome depends on their contents (or a date, which
-//! takes a `stat`) are then read with the lock released, a few hundred at a
-//! time, each file once (`search::MessageFile`).
+//! Which messages match is found in `matches`, shared with SORT and THREAD.
 //!
 //! Messages another session expunged keep their numbers here until the
 //! client may hear of it (RFC 3501 §7.4.1). As in Dovecot they match on the
 //! flags last known, match nothing that needs their contents, and the
 //! tagged OK then carries EXPUNGEISSUED.
 
+use super::matches::find;
 use crate::error::{Error, Tagged};
 use crate::proto::encode::{Code, ResponseBuf};
 use crate::proto::types::SearchKey;
 use crate::proto::types::SearchReturn;
-use crate::search::{CompileError, Facts, IndexOnly, MessageFile, Query, Scope, Stop, CHARSETS};
-use crate::session::{Session, User};
-use crate::store::lock;
-use crate::store::state::MailboxState;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-
-/// Messages whose paths are looked up under one lock in the second pass.
-const PATH_BATCH: usize = 256;
-
-/// A message the first pass could not decide.
-struct Pending {
-    facts: Facts,
-    vsize: Option<u64>,
-}
+use crate::session::Session;
 
 /// SEARCH / UID SEARCH, with RFC 4731 result options and RFC 5182 SAVE
 /// when `ret` is given.
@@ -186,130 +168,5 @@ fn has_modseq(key: &SearchKey) -> bool {
         SearchKey::Or(a, b) => has_modseq(a) || has_modseq(b),
         SearchKey::And(v) => v.iter().any(has_modseq),
         _ => false,
-    }
-}
-
-/// Runs the search: the matching numbers (UIDs with `uid`), ascending;
-/// their mod-sequences, in the same order; and whether some message could
-/// not be judged because it was expunged.
-fn find(
-    s: &Session,
-    charset: Option<&str>,
-    keys: &[SearchKey],
-    uid: bool,
-) -> Result<(Vec<u32>, Vec<u64>, bool), Error> {
-    let (Some(sel), Some(user)) = (s.selected.as_ref(), s.user.as_ref()) else {
-        return Err(Error::bad("No mailbox selected."));
-    };
-    let scope = Scope {
-        exists: sel.exists(),
-        last_uid: sel.uids().last().copied().unwrap_or(0),
-    };
-    let number = |f: &Facts| if uid { f.uid } else { f.msn };
-    let state = Arc::clone(sel.state());
-    let mut found = Vec::new();
-    let mut pending = Vec::new();
-    let mut lost = false;
-    let query = {
-        let mut st = lock(&state);
-        // Flag changes other programs made since the last command count.
-        user.store.sync(&mut st)?;
-        let query = Query::compile(keys, charset, scope, |name| st.keywords.index_of(name))
-            .map_err(compile_error)?;
-        for (i, &msg_uid) in sel.uids().iter().enumerate() {
-            let msn = i as u32 + 1;
-            let pos = st.position(msg_uid);
-            let facts = Facts {
-                msn,
-                uid: msg_uid,
-                flags: pos.map_or_else(|| sel.reported_flags(msn), |p| st.messages[p].flags),
-                recent: sel.is_recent(msg_uid),
-                modseq: pos.map_or(0, |p| st.messages[p].modseq),
-            };
-            let vsize = pos.and_then(|p| st.messages[p].vsize);
-            match query.eval(&facts, &mut IndexOnly { vsize }) {
-                Ok(Some(true)) => found.push((number(&facts), facts.modseq)),
-                Ok(Some(false)) => {}
-                // Only the contents can tell; an expunged message has none.
-                Ok(None) | Err(_) if pos.is_some() => pending.push(Pending { facts, vsize }),
-                Ok(None) | Err(_) => lost = true,
-            }
-        }
-        query
-    };
-
-    let mut learned = Vec::new();
-    for batch in pending.chunks(PATH_BATCH) {
-        type Located = Option<(
-            PathBuf,
-            Option<std::sync::Arc<crate::store::cache::CachedMeta>>,
-        )>;
-        let paths: Vec<Located> = {
-            let st = lock(&state);
-            batch
-                .iter()
-                .map(|p| {
-                    st.position(p.facts.uid)
-                        .map(|i| (st.path_of(&st.messages[i]), st.cache.get(p.facts.uid)))
-                })
-                .collect()
-        };
-        for (p, path) in batch.iter().zip(paths) {
-            let Some((mut path, cached)) = path else {
-                lost = true;
-                continue;
-            };
-            for attempt in 0..2 {
-                let mut file = MessageFile::new(path.clone(), p.vsize).with_cached(cached.clone());
-                let outcome = query.eval(&p.facts, &mut file);
-                if let Some(v) = file.learned_vsize() {
-                    learned.push((p.facts.uid, v));
-                }
-                match outcome {
-                    Ok(Some(true)) => found.push((number(&p.facts), p.facts.modseq)),
-                    Ok(_) => {}
-                    Err(Stop::Gone) => match relocate(user, &state, p.facts.uid)? {
-                        // Renamed by a flag change meanwhile: read it there.
-                        Some(moved) if attempt == 0 && moved != path => {
-                            path = moved;
-                            continue;
-                        }
-                        _ => lost = true,
-                    },
-                    Err(Stop::Io(e)) => {
-                        return Err(Error::Server(format!("reading {}: {e}", path.display())))
-                    }
-                }
-                break;
-            }
-        }
-    }
-    if !learned.is_empty() {
-        // Sizes read from files, kept as MailboxState::vsize would.
-        let mut st = lock(&state);
-        for (msg_uid, v) in learned {
-            if let Some(i) = st.position(msg_uid) {
-                st.messages[i].vsize.get_or_insert(v);
-            }
-        }
-    }
-
-    found.sort_unstable();
-    found.dedup_by_key(|&mut (n, _)| n);
-    let (found, modseqs) = found.into_iter().unzip();
-    Ok((found, modseqs, lost))
-}
-
-/// Where a message's file is now, after a fresh look at the disk; `None`
-/// when it is gone.
-fn relocate(user: &User, state: &Mutex<MailboxState>, uid: u32) -> Result<Option<PathBuf>, Error> {
-    Ok(user.store.locate(&mut lock(state), uid)?)
-}
-
-fn compile_error(e: CompileError) -> Error {
-    match e {
-        // RFC 3501 §6.4.4: NO, listing what is supported.
-        CompileError::BadCharset => Error::no(Some(Code::BadCharset(CHARSETS)), "Unknown charset."),
-        CompileError::NotUtf8 => Error::bad("Invalid search string: not UTF-8."),
     }
 }

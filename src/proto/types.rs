@@ -100,6 +100,22 @@ pub enum CommandBody {
         /// `None` without RETURN: a plain `* SEARCH` answer.
         ret: Option<SearchReturn>,
     },
+    /// `sort = ["UID" SP] "SORT" SP sort-criteria SP search-charset
+    /// 1*(SP search-key)` (RFC 5256 §5).
+    Sort {
+        criteria: Vec<SortCriterion>,
+        charset: String,
+        keys: Vec<SearchKey>,
+        uid: bool,
+    },
+    /// `thread = ["UID" SP] "THREAD" SP thread-alg SP search-charset
+    /// 1*(SP search-key)` (RFC 5256 §5).
+    Thread {
+        algorithm: ThreadAlgorithm,
+        charset: String,
+        keys: Vec<SearchKey>,
+        uid: bool,
+    },
     /// COPY (RFC 3501 §6.4.7) or MOVE (RFC 6851 §3.1).
     Copy {
         set: SequenceSet,
@@ -324,6 +340,35 @@ pub enum Flag {
     Extension(String),
 }
 
+/// `sort-key` (RFC 5256 §5, DISPLAYFROM / DISPLAYTO from RFC 5957).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    Arrival,
+    Cc,
+    Date,
+    From,
+    Size,
+    Subject,
+    To,
+    DisplayFrom,
+    DisplayTo,
+}
+
+/// `sort-criterion = ["REVERSE" SP] sort-key`
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SortCriterion {
+    pub reverse: bool,
+    pub key: SortKey,
+}
+
+/// `thread-alg` (RFC 5256 §3; REFS is Dovecot's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadAlgorithm {
+    OrderedSubject,
+    References,
+    Refs,
+}
+
 /// `date-time` as a UTC instant plus the zone it was given in (minutes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DateTime {
@@ -471,6 +516,10 @@ impl CommandBody {
             CommandBody::Expunge { uids: Some(_) } => "UID EXPUNGE",
             CommandBody::Search { uid: false, .. } => "SEARCH",
             CommandBody::Search { uid: true, .. } => "UID SEARCH",
+            CommandBody::Sort { uid: false, .. } => "SORT",
+            CommandBody::Sort { uid: true, .. } => "UID SORT",
+            CommandBody::Thread { uid: false, .. } => "THREAD",
+            CommandBody::Thread { uid: true, .. } => "UID THREAD",
             CommandBody::Copy {
                 uid: false,
                 is_move: false,

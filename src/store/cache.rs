@@ -5,9 +5,10 @@
 //! reads no files. Bounded: all mailboxes together hold at most
 //! `CACHE_BUDGET` bytes; beyond it nothing new is cached.
 
+use crate::sort::HeaderKeys;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Bytes all message caches together may hold.
 pub const CACHE_BUDGET: usize = 256 << 20;
@@ -26,6 +27,8 @@ pub struct CachedMeta {
     pub header: Box<[u8]>,
     /// The INTERNALDATE string (the file's mtime never changes).
     pub internal_date: Box<str>,
+    /// SORT and THREAD keys, worked out from `header` on first use.
+    pub sort_keys: OnceLock<Arc<HeaderKeys>>,
 }
 
 impl CachedMeta {
@@ -35,6 +38,8 @@ impl CachedMeta {
             + self.body_structure.as_ref().map_or(0, |b| b.len())
             + self.header.len()
             + self.internal_date.len()
+            // The sort keys, when they come: about a header's worth.
+            + self.header.len()
             + 96
     }
 }
@@ -108,6 +113,7 @@ mod tests {
             body_structure: None,
             header: Box::default(),
             internal_date: "01-Jan-2024 00:00:00 +0000".into(),
+            sort_keys: OnceLock::new(),
         }
     }
 

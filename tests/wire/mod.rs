@@ -24,6 +24,8 @@ mod recent;
 mod safety;
 mod search;
 mod sessions;
+mod sort;
 mod special_use_clients;
+mod thread;
 mod tls;
 mod utf8_accept;

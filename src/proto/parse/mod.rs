@@ -11,6 +11,7 @@ use std::fmt;
 
 mod condstore;
 mod search;
+mod sort;
 
 /// Longest tag we accept; longer ones are almost surely garbage.
 const MAX_TAG: usize = 64;
@@ -281,6 +282,12 @@ pub fn parse_command_with(input: &[u8], limits: ParseLimits) -> Result<Command, 
         b"SEARCH" => p
             .search(false)
             .map_err(|Expected(e)| syntax_err("SEARCH", p.pos, e))?,
+        b"SORT" => p
+            .sort(false)
+            .map_err(|Expected(e)| syntax_err("SORT", p.pos, e))?,
+        b"THREAD" => p
+            .thread(false)
+            .map_err(|Expected(e)| syntax_err("THREAD", p.pos, e))?,
         b"COPY" | b"MOVE" => {
             let is_move = name == b"MOVE";
             p.copy(false, is_move).map_err(|Expected(e)| {
@@ -316,6 +323,12 @@ pub fn parse_command_with(input: &[u8], limits: ParseLimits) -> Result<Command, 
                 b"SEARCH" => p
                     .search(true)
                     .map_err(|Expected(e)| syntax_err("UID SEARCH", p.pos, e))?,
+                b"SORT" => p
+                    .sort(true)
+                    .map_err(|Expected(e)| syntax_err("UID SORT", p.pos, e))?,
+                b"THREAD" => p
+                    .thread(true)
+                    .map_err(|Expected(e)| syntax_err("UID THREAD", p.pos, e))?,
                 b"COPY" | b"MOVE" => {
                     let is_move = sub == b"MOVE";
                     p.copy(true, is_move).map_err(|Expected(e)| {

@@ -106,7 +106,7 @@ impl Parser<'_> {
     }
 
     /// One `search-key`; `depth` counts the enclosing levels.
-    fn search_key(&mut self, depth: usize) -> Result<SearchKey, Expected> {
+    pub(super) fn search_key(&mut self, depth: usize) -> Result<SearchKey, Expected> {
         if depth > self.limits.max_search_depth {
             return Err(Expected(TOO_DEEP));
         }
