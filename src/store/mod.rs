@@ -404,7 +404,7 @@ impl Store {
             std::process::id(),
             maildir::new_base("x").replace('.', "-")
         ));
-        move_folder(&dir, &trash)?;
+        self.move_folder(&dir, &trash)?;
         self.registry.forget(&dir);
         if let Err(e) = remove_folder(&trash) {
             // Undo: the folder comes back with whatever mail is left (the
@@ -463,7 +463,7 @@ impl Store {
             if !old_dir.is_dir() {
                 continue;
             }
-            move_folder(&old_dir, &new_dir)?;
+            self.move_folder(&old_dir, &new_dir)?;
             self.registry.forget(&old_dir);
             self.registry.forget(&new_dir);
         }
@@ -514,6 +514,23 @@ impl Store {
                 }
                 e => e,
             })
+    }
+
+    /// Renames a folder's directory under its uidlist lock, so no APPEND,
+    /// COPY or flag change is between placing a file and numbering it, and
+    /// the lock does not travel with the directory and block the folder.
+    /// This server's own deliveries take the folder's shared state first,
+    /// then the dot-lock; so does this, so that it queues with them on a
+    /// blocking lock instead of polling for the dot-lock, which a stream of
+    /// APPENDs could keep taken for ever. The caller forgets the old state
+    /// afterwards, once both locks are released.
+    fn move_folder(&self, from: &Path, to: &Path) -> Result<(), StoreError> {
+        let state = self.registry.get(from);
+        let _state = lock(&state);
+        let mut lock = lock_uidlist(from)?;
+        fs::rename(from, to)?;
+        lock.moved_to(&to.join(uidlist::FILE_NAME));
+        Ok(())
     }
 
     /// Reads the directories again: a file was renamed or removed under
@@ -1009,18 +1026,6 @@ fn lock_uidlist(dir: &Path) -> Result<DotLock, StoreError> {
         io::ErrorKind::NotFound => StoreError::NotFound,
         _ => StoreError::Io(e),
     })
-}
-
-/// Renames a folder's directory under its uidlist lock, so no APPEND,
-/// COPY or flag change of ours is between placing a file and numbering it,
-/// and the lock does not travel with the directory and block the folder.
-/// The caller forgets the old state afterwards (after the lock is gone:
-/// a delivery may hold the state while it waits for the lock).
-fn move_folder(from: &Path, to: &Path) -> Result<(), StoreError> {
-    let mut lock = lock_uidlist(from)?;
-    fs::rename(from, to)?;
-    lock.moved_to(&to.join(uidlist::FILE_NAME));
-    Ok(())
 }
 
 /// Removes a folder moved out of sight: its messages first, then its
