@@ -281,6 +281,11 @@ impl MailboxState {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(StoreError::Io(e)),
         };
+        log::debug!(
+            "{}: read dovecot-uidlist ({} bytes)",
+            self.dir.display(),
+            bytes.len()
+        );
         let list = match uidlist::parse(&bytes) {
             Ok(Some(list)) => list,
             Ok(None) => return Ok(()),
@@ -747,8 +752,14 @@ impl MailboxState {
         keys: &[String],
         new_uidvalidity: &dyn Fn() -> u32,
     ) -> Result<Vec<u32>, StoreError> {
-        // Someone may have assigned UIDs since we last looked.
-        self.read_uidlist()?;
+        // Someone may have assigned UIDs since we last looked: read the file
+        // again unless its stamp is the one we last read or wrote (every
+        // writer appends or renames, which changes size, mtime or inode).
+        let on_disk = stat_opt(&self.dir.join(uidlist::FILE_NAME))?;
+        let known = self.stamps.and_then(|s| s.uidlist);
+        if !(self.loaded && self.uidlist_ok && on_disk.is_some() && on_disk == known) {
+            self.read_uidlist()?;
+        }
         if self.uidvalidity == 0 || !self.uidlist_ok {
             // A new mailbox, or a uidlist to rebuild: write it whole.
             let found = self.scan()?;

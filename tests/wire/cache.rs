@@ -81,3 +81,53 @@ fn own_flag_changes_cause_no_rescans_but_outside_ones_are_seen() {
     let r = c.ok("NOOP");
     assert!(r.untagged.iter().any(|l| l.contains("\\Flagged")), "{r:?}");
 }
+
+/// Each APPEND used to read and parse the whole `dovecot-uidlist` again
+/// before numbering its message, though nobody else had written it: with
+/// the hundreds of records a busy folder keeps, that halved imaptest's
+/// session throughput. It is read again only when its stamp changed.
+#[test]
+fn appends_do_not_reread_an_unchanged_uidlist() {
+    let server = TestServer::builder().opt("log_level", "debug").start();
+    let mut c = server.login();
+    c.ok("SELECT INBOX");
+    c.append("INBOX", "", "Subject: first\r\n\r\nx\r\n");
+    let reads = |server: &TestServer| server.log().matches("read dovecot-uidlist").count();
+    let before = reads(&server);
+    for i in 0..20 {
+        c.append("INBOX", "", &format!("Subject: {i}\r\n\r\nx\r\n"));
+        c.ok("NOOP");
+    }
+    let rereads = reads(&server) - before;
+    assert!(rereads <= 1, "{rereads} reads of an unchanged uidlist");
+    // Another writer (Dovecot, another Roost) is still noticed.
+    let md = server.root().join("home/alice/Maildir");
+    let list = std::fs::read_to_string(md.join("dovecot-uidlist")).unwrap();
+    let next: u32 = list
+        .lines()
+        .last()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    std::fs::write(
+        md.join("new/1900000000.M1P1.other"),
+        "Subject: other\n\nx\n",
+    )
+    .unwrap();
+    let mut uidlist = std::fs::OpenOptions::new()
+        .append(true)
+        .open(md.join("dovecot-uidlist"))
+        .unwrap();
+    use std::io::Write;
+    writeln!(uidlist, "{} :1900000000.M1P1.other", next + 1).unwrap();
+    drop(uidlist);
+    let uid = c.append("INBOX", "", "Subject: after\r\n\r\nx\r\n");
+    assert!(
+        uid > next + 1,
+        "UID {uid} reuses the other writer's {}",
+        next + 1
+    );
+}
