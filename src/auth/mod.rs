@@ -20,6 +20,54 @@ pub use scheme::{
 pub use throttle::FailureThrottle;
 
 use std::fmt;
+use std::net::IpAddr;
+
+/// Makes client-supplied text safe for a log line: control characters
+/// become `?`, and at most `max` characters are kept.
+pub fn printable(s: &str, max: usize) -> String {
+    s.chars()
+        .take(max)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+/// Checks a password the way every login path does (IMAP LOGIN and
+/// AUTHENTICATE, Postfix's SASL socket): the throttle records the outcome,
+/// a failure is logged (`session` is the line's `conn=… peer=…` part,
+/// `detail` its `mech=…` part) and waits out its delay. Never logs the
+/// password.
+pub fn check_password(
+    passwd: &PasswdFile,
+    throttle: &FailureThrottle,
+    ip: IpAddr,
+    user: &str,
+    password: &[u8],
+    session: &str,
+    detail: &str,
+) -> Option<UserEntry> {
+    match passwd.authenticate(user, password) {
+        AuthOutcome::Success(entry) => {
+            throttle.record_user_success(ip, user);
+            Some(entry)
+        }
+        outcome => {
+            if let AuthOutcome::Unsupported { user, scheme } = &outcome {
+                log::error!(
+                    "{session} user={user} password scheme {scheme} is not supported; \
+                     re-hash it with `roost hash`"
+                );
+            }
+            let delay = throttle.record_user_failure(ip, user);
+            log::warn!(
+                "{session} user={} {detail} authentication failed (delay {} ms)",
+                printable(user, 200),
+                delay.as_millis()
+            );
+            std::thread::sleep(delay);
+            None
+        }
+    }
+}
 
 /// A password or other secret: Debug prints `<redacted>`, never the value.
 ///

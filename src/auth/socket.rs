@@ -10,7 +10,6 @@
 //! Fields are separated by tabs, lines end with LF. Failures are delayed
 //! and logged exactly as IMAP logins are.
 
-use super::passwd::AuthOutcome;
 use super::sasl;
 use crate::context::ServerContext;
 use crate::lmtp::listen::Stream;
@@ -254,9 +253,18 @@ impl Conn {
     /// Checks the password, with the IMAP login's throttle and log lines.
     fn check(&mut self, id: &str, req: &Request, user: &str, password: &[u8]) -> io::Result<()> {
         let ctx = Arc::clone(&self.ctx);
-        match ctx.passwd.authenticate(user, password) {
-            AuthOutcome::Success(entry) => {
-                ctx.throttle.record_user_success(req.rip, user);
+        let session = format!("conn={} peer={}", self.id, req.rip);
+        let detail = format!("mech={} service={}", req.mech, printable(&req.service));
+        match super::check_password(
+            &ctx.passwd,
+            &ctx.throttle,
+            req.rip,
+            user,
+            password,
+            &session,
+            &detail,
+        ) {
+            Some(entry) => {
                 log::info!(
                     "conn={} peer={} user={} mech={} service={} tls={} login",
                     self.id,
@@ -268,28 +276,7 @@ impl Conn {
                 );
                 self.send(&format!("OK\t{id}\tuser={}", entry.name))
             }
-            outcome => {
-                if let AuthOutcome::Unsupported { user, scheme } = &outcome {
-                    log::error!(
-                        "conn={} peer={} user={user} password scheme {scheme} is not supported; \
-                         re-hash it with `roost hash`",
-                        self.id,
-                        req.rip
-                    );
-                }
-                let delay = ctx.throttle.record_user_failure(req.rip, user);
-                log::warn!(
-                    "conn={} peer={} user={} mech={} service={} authentication failed (delay {} ms)",
-                    self.id,
-                    req.rip,
-                    printable(user),
-                    req.mech,
-                    printable(&req.service),
-                    delay.as_millis()
-                );
-                std::thread::sleep(delay);
-                self.fail(id, Some(user), "Authentication failed")
-            }
+            None => self.fail(id, Some(user), "Authentication failed"),
         }
     }
 
@@ -346,10 +333,6 @@ fn cookie() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Makes client-supplied text safe for a log line.
 fn printable(s: &str) -> String {
-    s.chars()
-        .take(200)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+    super::printable(s, 200)
 }

@@ -2,7 +2,6 @@
 //! §6.2): CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE, and ID
 //! (RFC 2971).
 
-use crate::auth::passwd::AuthOutcome;
 use crate::auth::sasl;
 use crate::config::expand_mail_location;
 use crate::context::MAX_SASL_LINE;
@@ -142,33 +141,22 @@ fn privacy_required() -> Error {
 /// Checks the password and moves to the authenticated state.
 fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Result<Tagged, Error> {
     let ip = s.peer.ip();
-    let entry = match s.ctx.passwd.authenticate(user, password) {
-        AuthOutcome::Success(entry) => entry,
-        outcome => {
-            if let AuthOutcome::Unsupported { user, scheme } = &outcome {
-                log::error!(
-                    "conn={} peer={} user={user} password scheme {scheme} is not supported; \
-                     re-hash it with `roost hash`",
-                    s.id,
-                    s.peer
-                );
-            }
-            let delay = s.ctx.throttle.record_user_failure(ip, user);
-            log::warn!(
-                "conn={} peer={} user={} mech={mech} authentication failed (delay {} ms)",
-                s.id,
-                s.peer,
-                printable(user),
-                delay.as_millis()
-            );
-            std::thread::sleep(delay);
-            return Err(Error::no(
-                Some(Code::AuthenticationFailed),
-                "Authentication failed.",
-            ));
-        }
+    let session = format!("conn={} peer={}", s.id, s.peer);
+    let checked = crate::auth::check_password(
+        &s.ctx.passwd,
+        &s.ctx.throttle,
+        ip,
+        user,
+        password,
+        &session,
+        &format!("mech={mech}"),
+    );
+    let Some(entry) = checked else {
+        return Err(Error::no(
+            Some(Code::AuthenticationFailed),
+            "Authentication failed.",
+        ));
     };
-    s.ctx.throttle.record_user_success(ip, user);
     let Some(mail_root) = expand_mail_location(
         &s.ctx.config.mail_location,
         &entry.name,
@@ -310,10 +298,6 @@ pub fn id(s: &mut Session, params: Option<&[(Vec<u8>, Option<Vec<u8>>)]>) -> Res
     Ok(Tagged::ok("ID completed."))
 }
 
-/// Makes client-supplied text safe for a log line.
 fn printable(s: &str) -> String {
-    s.chars()
-        .take(200)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+    crate::auth::printable(s, 200)
 }

@@ -406,8 +406,5 @@ fn read_line(input: &mut dyn BufRead) -> io::Result<Option<Line>> {
 
 /// Makes client-supplied text safe for a log line and a reply.
 fn printable(s: &str) -> String {
-    s.chars()
-        .take(300)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+    crate::auth::printable(s, 300)
 }
