@@ -102,7 +102,7 @@ pub fn days_in_month(year: i64, month: u32) -> u32 {
 }
 
 /// Howard Hinnant's days-from-civil inverse: proleptic Gregorian calendar.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -191,6 +191,13 @@ pub fn rfc5322_day(value: &[u8]) -> Option<i64> {
 pub fn rfc5322_instant(value: &[u8]) -> Option<i64> {
     let f = rfc5322_fields(value)?;
     Some(f.day * 86_400 + f.seconds - f.zone_minutes * 60)
+}
+
+/// An RFC 5322 Date field as written: (days since 1970-01-01 of its
+/// calendar date, seconds into that day, zone offset east of UTC in
+/// minutes), for Sieve's `date` test (RFC 5260), which reads each part.
+pub fn rfc5322_local(value: &[u8]) -> Option<(i64, i64, i64)> {
+    rfc5322_fields(value).map(|f| (f.day, f.seconds, f.zone_minutes))
 }
 
 /// What an RFC 5322 date says, as written.

@@ -65,6 +65,7 @@ pub(crate) mod search;
 pub(crate) mod selected;
 pub(crate) mod server;
 pub(crate) mod session;
+pub(crate) mod sieve;
 pub(crate) mod sort;
 pub mod store;
 pub(crate) mod trace;
