@@ -222,6 +222,46 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "no",
         "yes to deliver user+detail into the folder named detail when it exists",
     ),
+    (
+        "sieve",
+        "file:~/sieve;active=~/.dovecot.sieve",
+        "the user's Sieve scripts, as Pigeonhole's `sieve` setting: a directory of scripts and the active one (`~` is the user's home); empty: no per-user filtering",
+    ),
+    (
+        "sieve_before",
+        "",
+        "a Sieve script (or directory of *.sieve) run before the user's own, as Pigeonhole's sieve_before",
+    ),
+    (
+        "sieve_after",
+        "",
+        "a Sieve script (or directory of *.sieve) run after the user's own",
+    ),
+    (
+        "sieve_global",
+        "",
+        "directory of the scripts `include :global` names",
+    ),
+    (
+        "sendmail_path",
+        "/usr/sbin/sendmail",
+        "program that sends Sieve's vacation replies, redirects and rejects",
+    ),
+    (
+        "sieve_spamtest_status_header",
+        "",
+        "header field holding the spam score Sieve's spamtest reads (e.g. X-Spam-Score); empty: untested",
+    ),
+    (
+        "sieve_spamtest_max_value",
+        "10",
+        "the spam score that means certainly spam",
+    ),
+    (
+        "sieve_virustest_status_header",
+        "",
+        "header field holding a 0-5 virus verdict for Sieve's virustest",
+    ),
 ];
 
 /// A listening socket: a Unix socket path or a TCP address.
@@ -318,6 +358,14 @@ pub struct Config {
     pub unix_socket_mode: u32,
     pub recipient_delimiter: String,
     pub lmtp_save_to_detail_mailbox: bool,
+    pub sieve: String,
+    pub sieve_before: String,
+    pub sieve_after: String,
+    pub sieve_global: String,
+    pub sendmail_path: String,
+    pub sieve_spamtest_status_header: String,
+    pub sieve_spamtest_max_value: String,
+    pub sieve_virustest_status_header: String,
 }
 
 /// A configuration problem, naming where it was found.
@@ -384,6 +432,14 @@ impl Default for Config {
             unix_socket_mode: 0,
             recipient_delimiter: String::new(),
             lmtp_save_to_detail_mailbox: false,
+            sieve: String::new(),
+            sieve_before: String::new(),
+            sieve_after: String::new(),
+            sieve_global: String::new(),
+            sendmail_path: String::new(),
+            sieve_spamtest_status_header: String::new(),
+            sieve_spamtest_max_value: String::new(),
+            sieve_virustest_status_header: String::new(),
         };
         for (key, default, _) in KEYS {
             // The defaults are constants checked by a unit test.
@@ -559,6 +615,25 @@ impl Config {
             "lmtp_save_to_detail_mailbox" => {
                 self.lmtp_save_to_detail_mailbox = parse_bool(key, value)?
             }
+            "sieve" => self.sieve = value.to_string(),
+            "sieve_before" => self.sieve_before = value.to_string(),
+            "sieve_after" => self.sieve_after = value.to_string(),
+            "sieve_global" => self.sieve_global = value.to_string(),
+            "sendmail_path" => self.sendmail_path = value.to_string(),
+            "sieve_spamtest_status_header" => self.sieve_spamtest_status_header = value.to_string(),
+            "sieve_virustest_status_header" => {
+                self.sieve_virustest_status_header = value.to_string()
+            }
+            "sieve_spamtest_max_value" => {
+                value
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| *v > 0.0)
+                    .ok_or_else(|| {
+                        format!("sieve_spamtest_max_value: {value:?} is not a positive number")
+                    })?;
+                self.sieve_spamtest_max_value = value.to_string()
+            }
             _ => return Err(format!("unknown key {key:?}")),
         }
         Ok(())
@@ -675,6 +750,15 @@ impl Config {
                     "unix_socket_mode" => format!("{:04o}", self.unix_socket_mode),
                     "recipient_delimiter" => self.recipient_delimiter.clone(),
                     "lmtp_save_to_detail_mailbox" => yes_no(self.lmtp_save_to_detail_mailbox),
+                    "sieve" => self.sieve.clone(),
+                    "sieve_before" => self.sieve_before.clone(),
+                    "sieve_after" => self.sieve_after.clone(),
+                    "sieve_global" => self.sieve_global.clone(),
+                    "sendmail_path" => self.sendmail_path.clone(),
+                    "sieve_spamtest_status_header" => self.sieve_spamtest_status_header.clone(),
+                    "sieve_spamtest_max_value" => self.sieve_spamtest_max_value.clone(),
+                    "sieve_virustest_status_header" => self.sieve_virustest_status_header.clone(),
+
                     _ => String::new(),
                 };
                 (*key, v)

@@ -92,8 +92,20 @@ pub fn main(args: &[String]) -> i32 {
     if let Err(e) = deliver::ensure_inbox(&rcpt.mail_root) {
         return fail(EX_TEMPFAIL, &format!("{}: {e}", rcpt.mail_root.display()));
     }
-    let dir = recipient::target_dir(&config, &rcpt, m.opt_str("m").as_deref());
     let max = config.max_append_size as u64;
+    if m.opt_str("m").is_none()
+        && crate::sieve::deliver::has_scripts(&config, rcpt.user.home.as_deref())
+    {
+        return deliver_filtered(
+            &config,
+            &rcpt,
+            sender.as_deref().unwrap_or(""),
+            &header,
+            &mut input,
+            max,
+        );
+    }
+    let dir = recipient::target_dir(&config, &rcpt, m.opt_str("m").as_deref());
     match deliver::deliver(&dir, &header, &mut input as &mut dyn Read, max) {
         Ok(_) => EX_OK,
         Err(e @ DeliverError::TooLarge { .. }) => {
@@ -106,6 +118,49 @@ pub fn main(args: &[String]) -> i32 {
                 rcpt.user.name,
                 dir.display()
             ),
+        ),
+    }
+}
+
+/// Delivery through the user's Sieve scripts: the message is read into
+/// memory (up to `max_append_size`) for the scripts to read.
+fn deliver_filtered(
+    config: &Config,
+    rcpt: &recipient::Recipient,
+    sender: &str,
+    header: &[u8],
+    input: &mut dyn Read,
+    max: u64,
+) -> i32 {
+    let mut message = header.to_vec();
+    if let Err(e) = input.take(max.saturating_add(1)).read_to_end(&mut message) {
+        return fail(EX_TEMPFAIL, &format!("reading stdin: {e}"));
+    }
+    if message.len() as u64 > max.saturating_add(header.len() as u64) {
+        return fail(
+            EX_NOPERM,
+            &format!("{}: message over max_append_size ({max})", rcpt.user.name),
+        );
+    }
+    let d = crate::sieve::deliver::Delivery {
+        config,
+        registry: std::sync::Arc::new(crate::store::Registry::new()),
+        session: "deliver",
+        user: &rcpt.user.name,
+        home: rcpt.user.home.as_deref(),
+        mail_root: &rcpt.mail_root,
+        envelope_from: sender,
+        recipient: &rcpt.address,
+    };
+    match crate::sieve::deliver::deliver(&d, &message) {
+        Ok(crate::sieve::deliver::Filtered::Refused(reason)) => {
+            // dovecot-lda -e: the MTA bounces with this text.
+            fail(EX_NOPERM, &reason)
+        }
+        Ok(_) => EX_OK,
+        Err(e) => fail(
+            EX_TEMPFAIL,
+            &format!("{}: delivery failed: {e}", rcpt.user.name),
         ),
     }
 }

@@ -19,6 +19,7 @@
 //! Written from the RFCs: the maintained Sieve crates are AGPL.
 
 mod compile;
+pub(crate) mod deliver;
 mod grammar;
 mod lexer;
 mod matcher;
@@ -28,7 +29,8 @@ mod vacation;
 mod vars;
 
 pub(crate) use compile::Script;
-pub(crate) use run::{run, Action, Host, Outcome, RunInput};
+#[cfg(test)]
+use run::{run, Action, Host, Outcome, RunInput};
 
 /// Extensions this interpreter implements, in the order CAPABILITY's
 /// `SIEVE` line lists them.

@@ -24,9 +24,11 @@ const PROTECTED: &[&str] = &["received", "auto-submitted"];
 /// What the script can ask of the delivery side.
 pub(crate) trait Host {
     fn mailbox_exists(&mut self, name: &str) -> bool;
-    /// Whether `key` was seen within `period` seconds; records it now
-    /// (RFC 7352; also vacation's once-per-period memory).
-    fn seen_before(&mut self, key: &str, period: u64) -> bool;
+    /// Whether `key` was seen within `period` seconds, then records it
+    /// (RFC 7352; also vacation's once-per-period memory). With `restart`
+    /// (`:last`) the period starts again at every sighting; without it,
+    /// at the first.
+    fn seen_before(&mut self, key: &str, period: u64, restart: bool) -> bool;
     /// The text of a personal or global script for `include`.
     fn include(&mut self, name: &str, global: bool) -> Option<String>;
 }
@@ -87,7 +89,10 @@ pub(crate) struct Outcome {
     pub error: Option<ScriptError>,
 }
 
-pub(crate) fn run(script: &Script, input: &RunInput<'_>, host: &mut dyn Host) -> Outcome {
+/// Runs a sequence of scripts (sieve_before, the user's, sieve_after) on
+/// one message: actions and the implicit keep carry across them, and
+/// `stop` in any of them ends the sequence.
+pub(crate) fn run(scripts: &[&Script], input: &RunInput<'_>, host: &mut dyn Host) -> Outcome {
     let mut rt = Runtime {
         input,
         host,
@@ -103,8 +108,18 @@ pub(crate) fn run(script: &Script, input: &RunInput<'_>, host: &mut dyn Host) ->
         vacation_done: false,
         line: 0,
     };
-    let mut frame = Frame::new(script);
-    let result = rt.block(script, &script.body, &mut frame, 0);
+    let mut result = Ok(());
+    for script in scripts {
+        let mut frame = Frame::new(script);
+        match rt.block(script, &script.body, &mut frame, 0) {
+            Ok(Flow::Stop) => break,
+            Ok(_) => {}
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
     let result = result.and_then(|_| rt.finish());
     match result {
         Ok(()) => Outcome {
@@ -739,7 +754,7 @@ impl Runtime<'_, '_> {
                 header,
                 uniqueid,
                 seconds,
-                last: _,
+                last,
             } => {
                 let id = match (uniqueid, header) {
                     (Some(u), _) => Some(self.exp(f, u)),
@@ -751,7 +766,7 @@ impl Runtime<'_, '_> {
                 };
                 let handle = handle.as_ref().map(|h| self.exp(f, h)).unwrap_or_default();
                 self.host
-                    .seen_before(&format!("duplicate\0{handle}\0{id}"), *seconds)
+                    .seen_before(&format!("duplicate\0{handle}\0{id}"), *seconds, *last)
             }
             Test::Spam {
                 virus,

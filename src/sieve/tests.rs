@@ -15,7 +15,7 @@ impl Host for TestHost {
     fn mailbox_exists(&mut self, name: &str) -> bool {
         self.mailboxes.iter().any(|m| m == name)
     }
-    fn seen_before(&mut self, key: &str, period: u64) -> bool {
+    fn seen_before(&mut self, key: &str, period: u64, _restart: bool) -> bool {
         self.seen.insert(key.to_string(), period).is_some()
     }
     fn include(&mut self, name: &str, _global: bool) -> Option<String> {
@@ -52,7 +52,7 @@ fn input(msg: &[u8]) -> RunInput<'_> {
 
 fn run_on(script: &str, msg: &[u8], host: &mut TestHost) -> Outcome {
     let s = Script::compile(script).unwrap_or_else(|e| panic!("{e}"));
-    run(&s, &input(msg), host)
+    run(&[&s], &input(msg), host)
 }
 
 fn stores(o: &Outcome) -> Vec<(String, Vec<String>)> {

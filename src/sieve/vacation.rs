@@ -117,6 +117,7 @@ pub(crate) fn decide(
     if host.seen_before(
         &format!("vacation\0{handle}\0{}", sender.to_ascii_lowercase()),
         period,
+        false,
     ) {
         return None;
     }
