@@ -258,6 +258,21 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "the spam score that means certainly spam",
     ),
     (
+        "sieve_quota_max_scripts",
+        "0",
+        "most Sieve scripts a user may keep through ManageSieve; 0: no limit",
+    ),
+    (
+        "sieve_quota_max_storage",
+        "0",
+        "most bytes of Sieve scripts a user may keep through ManageSieve; 0: no limit",
+    ),
+    (
+        "managesieve_listen",
+        "",
+        "addresses (host:port) for ManageSieve (RFC 5804), usually port 4190; empty: none",
+    ),
+    (
         "sieve_virustest_status_header",
         "",
         "header field holding a 0-5 virus verdict for Sieve's virustest",
@@ -366,6 +381,9 @@ pub struct Config {
     pub sieve_spamtest_status_header: String,
     pub sieve_spamtest_max_value: String,
     pub sieve_virustest_status_header: String,
+    pub sieve_quota_max_scripts: usize,
+    pub sieve_quota_max_storage: u64,
+    pub managesieve_listen: Vec<SocketSpec>,
 }
 
 /// A configuration problem, naming where it was found.
@@ -440,6 +458,9 @@ impl Default for Config {
             sieve_spamtest_status_header: String::new(),
             sieve_spamtest_max_value: String::new(),
             sieve_virustest_status_header: String::new(),
+            sieve_quota_max_scripts: 0,
+            sieve_quota_max_storage: 0,
+            managesieve_listen: Vec::new(),
         };
         for (key, default, _) in KEYS {
             // The defaults are constants checked by a unit test.
@@ -600,6 +621,19 @@ impl Config {
             "special_use" => self.special_use = crate::store::special_use::parse_setting(value)?,
             "autocreate_special_use" => self.autocreate_special_use = parse_bool(key, value)?,
             "lmtp_listen" => self.lmtp_listen = parse_sockets(key, value)?,
+            "managesieve_listen" => {
+                self.managesieve_listen = parse_sockets(key, value)?;
+                if self
+                    .managesieve_listen
+                    .iter()
+                    .any(|s| matches!(s, SocketSpec::Unix(_)))
+                {
+                    return Err(
+                        "managesieve_listen: only host:port addresses (clients reach it over TCP)"
+                            .into(),
+                    );
+                }
+            }
             "auth_listen" => self.auth_listen = parse_sockets(key, value)?,
             "unix_socket_owner" => self.unix_socket_owner = parse_account(key, value)?,
             "unix_socket_group" => self.unix_socket_group = parse_account(key, value)?,
@@ -623,6 +657,16 @@ impl Config {
             "sieve_spamtest_status_header" => self.sieve_spamtest_status_header = value.to_string(),
             "sieve_virustest_status_header" => {
                 self.sieve_virustest_status_header = value.to_string()
+            }
+            "sieve_quota_max_scripts" => {
+                self.sieve_quota_max_scripts = value
+                    .parse()
+                    .map_err(|_| format!("sieve_quota_max_scripts: {value:?} is not a number"))?
+            }
+            "sieve_quota_max_storage" => {
+                self.sieve_quota_max_storage = value
+                    .parse()
+                    .map_err(|_| format!("sieve_quota_max_storage: {value:?} is not a number"))?
             }
             "sieve_spamtest_max_value" => {
                 value
@@ -758,6 +802,9 @@ impl Config {
                     "sieve_spamtest_status_header" => self.sieve_spamtest_status_header.clone(),
                     "sieve_spamtest_max_value" => self.sieve_spamtest_max_value.clone(),
                     "sieve_virustest_status_header" => self.sieve_virustest_status_header.clone(),
+                    "sieve_quota_max_scripts" => self.sieve_quota_max_scripts.to_string(),
+                    "sieve_quota_max_storage" => self.sieve_quota_max_storage.to_string(),
+                    "managesieve_listen" => sockets(&self.managesieve_listen),
 
                     _ => String::new(),
                 };

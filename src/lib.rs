@@ -56,6 +56,7 @@ pub(crate) mod error;
 pub mod fuzzing;
 pub(crate) mod live_counts;
 pub(crate) mod lmtp;
+pub(crate) mod managesieve;
 pub(crate) mod migrate;
 pub(crate) mod mime;
 pub(crate) mod net;

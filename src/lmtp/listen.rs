@@ -19,6 +19,7 @@ use std::time::Duration;
 pub enum Service {
     Lmtp,
     Auth,
+    ManageSieve,
 }
 
 impl Service {
@@ -26,6 +27,7 @@ impl Service {
         match self {
             Service::Lmtp => "lmtp",
             Service::Auth => "auth",
+            Service::ManageSieve => "managesieve",
         }
     }
 }
@@ -114,6 +116,7 @@ pub fn bind_all(config: &Config) -> Result<Vec<Listener>, String> {
     let services = [
         (Service::Lmtp, &config.lmtp_listen),
         (Service::Auth, &config.auth_listen),
+        (Service::ManageSieve, &config.managesieve_listen),
     ];
     for (service, specs) in services {
         for spec in specs {
@@ -243,6 +246,7 @@ fn accept_loop(ctx: Arc<ServerContext>, l: Listener) {
             let _ = stream.write_all(match l.service {
                 Service::Lmtp => b"421 4.3.2 Too many connections, try again later\r\n" as &[u8],
                 Service::Auth => b"",
+                Service::ManageSieve => b"BYE \"Too many connections.\"\r\n",
             });
             continue;
         }
@@ -256,6 +260,11 @@ fn accept_loop(ctx: Arc<ServerContext>, l: Listener) {
                 match service {
                     Service::Lmtp => super::session::serve(ctx, stream, peer),
                     Service::Auth => crate::auth::socket::serve(ctx, stream, peer),
+                    Service::ManageSieve => match stream {
+                        Stream::Tcp(tcp) => crate::managesieve::serve(ctx, tcp, peer),
+                        // Refused when the configuration is read.
+                        Stream::Unix(_) => {}
+                    },
                 }
             });
         if let Err(e) = spawned {

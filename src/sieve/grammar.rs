@@ -112,8 +112,7 @@ impl Parser<'_> {
     #[allow(clippy::type_complexity)]
     fn arguments(&mut self, depth: usize) -> Result<(Vec<(Arg, u32)>, Vec<Node>), ScriptError> {
         let mut args = Vec::new();
-        loop {
-            let Some(l) = self.peek() else { break };
+        while let Some(l) = self.peek() {
             let line = l.line;
             let arg = match &l.token {
                 Token::Tag(t) => Arg::Tag(t.clone()),

@@ -221,7 +221,7 @@ fn glob_at(
             // Longest-first is not required; shortest-first gives RFC 5229's
             // leftmost-shortest `*` captures.
             for take in 0..=v.len() {
-                if !std::str::from_utf8(&v[..take]).is_ok() && take < v.len() {
+                if std::str::from_utf8(&v[..take]).is_err() && take < v.len() {
                     continue;
                 }
                 let mark = caps.len();

@@ -28,7 +28,7 @@ mod run;
 mod vacation;
 mod vars;
 
-pub(crate) use compile::Script;
+pub(crate) use compile::{Script, MAX_SCRIPT_SIZE};
 #[cfg(test)]
 use run::{run, Action, Host, Outcome, RunInput};
 

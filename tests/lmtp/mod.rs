@@ -4,6 +4,7 @@
 mod auth_socket;
 mod check;
 mod deliver;
+mod managesieve;
 mod postfix;
 mod sieve;
 mod wire;
