@@ -580,6 +580,10 @@ impl Compiler {
                                 format!("unknown extension \"{ext}\""),
                             ));
                         }
+                        // RFC 6131 §2: vacation-seconds brings vacation.
+                        if ext == "vacation-seconds" {
+                            self.requires.insert("vacation".into());
+                        }
                         self.requires.insert(ext);
                     }
                     continue;

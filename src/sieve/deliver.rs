@@ -654,7 +654,11 @@ fn rejection(d: &Delivery<'_>, reason: &str, original: &[u8]) -> Vec<u8> {
         crate::store::dotlock::hostname()
     ));
     out.push_str(&format!("To: <{}>\r\n", d.envelope_from));
-    out.push_str("Subject: Rejected: your message was refused by a filter\r\n");
+    let subject = original_header(original, "subject");
+    out.push_str(&format!(
+        "Subject: Rejected: {}\r\n",
+        subject.replace(['\r', '\n'], " ")
+    ));
     out.push_str("Auto-Submitted: auto-replied (rejected)\r\n");
     out.push_str("MIME-Version: 1.0\r\n");
     out.push_str(&format!("Content-Type: multipart/report; report-type=disposition-notification; boundary=\"{boundary}\"\r\n\r\n"));
@@ -684,4 +688,12 @@ fn digest_hex(data: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The first value of a header field in `msg`, unfolded, as written.
+fn original_header(msg: &[u8], name: &str) -> String {
+    let view = super::message::MessageView::new(msg);
+    view.raw_values(name).first().map_or(String::new(), |v| {
+        v.replace("\r\n", "").replace('\n', "").trim().to_string()
+    })
 }

@@ -14,6 +14,9 @@ use super::ScriptError;
 /// Pigeonhole's default policy limits.
 const MAX_ACTIONS: usize = 32;
 const MAX_REDIRECTS: usize = 4;
+/// How long a redirect is remembered (Pigeonhole's
+/// `sieve_redirect_duplicate_period`).
+const REDIRECT_MEMORY: u64 = 12 * 3600;
 const MAX_INCLUDE_DEPTH: usize = 10;
 const MAX_INCLUDES: usize = 255;
 /// Commands and tests evaluated in one run, across includes.
@@ -337,6 +340,15 @@ impl Runtime<'_, '_> {
                 self.redirects += 1;
                 if self.redirects > MAX_REDIRECTS {
                     return Err(self.err("number of redirect actions exceeds policy limit"));
+                }
+                // A message already sent on to this address (a retry, a
+                // loop) is not sent again and stays here (as Pigeonhole).
+                let id = self.msg.values("message-id").into_iter().next();
+                if let Some(id) = id.filter(|i| !i.is_empty()) {
+                    let key = format!("redirect\0{id}\0{}", address.to_ascii_lowercase());
+                    if self.host.seen_before(&key, REDIRECT_MEMORY, false) {
+                        return Ok(Flow::Next);
+                    }
                 }
                 if !self.actions.contains(&Action::Redirect {
                     address: address.clone(),

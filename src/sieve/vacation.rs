@@ -132,8 +132,13 @@ fn compose(args: &VacationArgs, msg: &MessageView, input: &RunInput<'_>, sender:
         .from
         .clone()
         .unwrap_or_else(|| input.envelope_to.to_string());
+    // The original subject as written (encoded words stay encoded), as
+    // Pigeonhole does.
     let subject = args.subject.clone().unwrap_or_else(|| {
-        let original = msg.values("subject").into_iter().next().unwrap_or_default();
+        let original = msg
+            .raw_values("subject")
+            .first()
+            .map_or(String::new(), |v| unfold(v));
         format!("Auto: {original}")
     });
     let mut out = String::new();
@@ -186,4 +191,8 @@ fn encode_subject(s: &str) -> String {
         "=?utf-8?b?{}?=",
         base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
     )
+}
+
+fn unfold(v: &str) -> String {
+    v.replace("\r\n", "").replace('\n', "").trim().to_string()
 }

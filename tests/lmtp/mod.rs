@@ -7,4 +7,5 @@ mod deliver;
 mod managesieve;
 mod postfix;
 mod sieve;
+mod sieve_differential;
 mod wire;
