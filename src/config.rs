@@ -223,6 +223,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "yes to deliver user+detail into the folder named detail when it exists",
     ),
     (
+        "managesieve_listen",
+        "",
+        "addresses (host:port) for ManageSieve (RFC 5804), usually port 4190; empty: none",
+    ),
+    (
         "sieve",
         "file:~/sieve;active=~/.dovecot.sieve",
         "the user's Sieve scripts, as Pigeonhole's `sieve` setting: a directory of scripts and the active one (`~` is the user's home); empty: no per-user filtering",
@@ -243,6 +248,16 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "directory of the scripts `include :global` names",
     ),
     (
+        "sieve_quota_max_scripts",
+        "0",
+        "most Sieve scripts a user may keep through ManageSieve; 0: no limit",
+    ),
+    (
+        "sieve_quota_max_storage",
+        "0",
+        "most bytes of Sieve scripts a user may keep through ManageSieve; 0: no limit",
+    ),
+    (
         "sendmail_path",
         "/usr/sbin/sendmail",
         "program that sends Sieve's vacation replies, redirects and rejects",
@@ -256,21 +271,6 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "sieve_spamtest_max_value",
         "10",
         "the spam score that means certainly spam",
-    ),
-    (
-        "sieve_quota_max_scripts",
-        "0",
-        "most Sieve scripts a user may keep through ManageSieve; 0: no limit",
-    ),
-    (
-        "sieve_quota_max_storage",
-        "0",
-        "most bytes of Sieve scripts a user may keep through ManageSieve; 0: no limit",
-    ),
-    (
-        "managesieve_listen",
-        "",
-        "addresses (host:port) for ManageSieve (RFC 5804), usually port 4190; empty: none",
     ),
     (
         "sieve_virustest_status_header",
