@@ -14,8 +14,9 @@
 //! a PAM call cannot be interrupted. The check therefore runs on a helper
 //! thread started from the login's thread (still root, before the session
 //! takes its user's identity); the login waits at most `pam_timeout` and
-//! then refuses. At most [`MAX_IN_FLIGHT`] checks run at once, so stuck
-//! modules cannot pile up threads. PAM's own failure delay (`pam_unix`
+//! then refuses. Checks that outlived their login are counted; while
+//! [`MAX_STUCK`] of them are still running, new PAM checks are refused at
+//! once, so a hung module cannot pile up threads. PAM's own failure delay (`pam_unix`
 //! waits ~2 s) is replaced by Roost's throttle through `PAM_FAIL_DELAY`, as
 //! Dovecot does.
 
@@ -23,12 +24,12 @@
 
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-/// Most PAM checks running at once (the others are refused at once).
-pub const MAX_IN_FLIGHT: usize = 64;
+/// Most PAM checks still running after their login gave up on them.
+pub const MAX_STUCK: usize = 32;
 
 /// What PAM said about a login.
 #[derive(Debug, PartialEq, Eq)]
@@ -125,7 +126,8 @@ fn load() -> Result<Lib, String> {
     }
 }
 
-static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// PAM checks whose login stopped waiting but which have not returned.
+static STUCK: AtomicUsize = AtomicUsize::new(0);
 
 /// Checks `user`'s `password` with PAM service `service` (auth, then
 /// account: an expired or locked account fails), waiting at most `timeout`.
@@ -145,27 +147,43 @@ pub fn check(
         return PamOutcome::Failure;
     };
     let rhost = CString::new(rhost.to_string()).unwrap_or_default();
-    let taken = IN_FLIGHT.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-        (n < MAX_IN_FLIGHT).then_some(n + 1)
-    });
-    if taken.is_err() {
-        return PamOutcome::Unavailable(format!("{MAX_IN_FLIGHT} PAM checks already running"));
+    let stuck = STUCK.load(Ordering::Acquire);
+    if stuck >= MAX_STUCK {
+        return PamOutcome::Unavailable(format!("{stuck} earlier PAM checks have not returned"));
     }
     let (tx, rx) = crossbeam_channel::bounded(1);
+    // Set by whichever side finishes first: the worker (done) or the
+    // waiter (gave up). The second to arrive knows what the first did.
+    let first = Arc::new(AtomicBool::new(false));
+    let worker_first = Arc::clone(&first);
     let spawned = std::thread::Builder::new()
         .name("pam".into())
         .spawn(move || {
             let outcome = run(&service, &c_user, secret, &rhost);
-            IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
             let _ = tx.send(outcome);
+            if worker_first.swap(true, Ordering::AcqRel) {
+                // The login gave up and counted this check as stuck.
+                STUCK.fetch_sub(1, Ordering::AcqRel);
+            }
         });
     if let Err(e) = spawned {
-        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
         return PamOutcome::Unavailable(format!("cannot start a thread: {e}"));
     }
     match rx.recv_timeout(timeout) {
         Ok(outcome) => outcome,
-        Err(_) => PamOutcome::Unavailable(format!("no answer within {timeout:?}")),
+        Err(_) => {
+            // Counted before the flag is set, so the worker's decrement
+            // can never come first.
+            STUCK.fetch_add(1, Ordering::AcqRel);
+            if first.swap(true, Ordering::AcqRel) {
+                // Finished just now after all.
+                STUCK.fetch_sub(1, Ordering::AcqRel);
+                return rx
+                    .try_recv()
+                    .unwrap_or(PamOutcome::Unavailable("no answer".into()));
+            }
+            PamOutcome::Unavailable(format!("no answer within {timeout:?}"))
+        }
     }
 }
 
