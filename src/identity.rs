@@ -41,8 +41,10 @@
 //!   handshakes, command parsing up to LOGIN/AUTHENTICATE, the PAM and NSS
 //!   lookups (PAM runs on a helper thread spawned from there, see
 //!   `auth::pam`);
-//! - the mailbox watcher thread: it only reads inotify events; the watches
-//!   themselves are added for paths the sessions name;
+//! - the mailbox watcher thread: it only reads inotify events (names, no
+//!   content). The watches are added by the session threads themselves
+//!   (`Watcher::subscribe` runs on the caller), so with the user's rights:
+//!   a session cannot watch a directory its user cannot read;
 //! - the signal thread (the main thread): SIGHUP re-reads the passwd file
 //!   and the TLS certificate, both root's files;
 //! - LMTP and auth-socket connection threads: they parse, look users up and

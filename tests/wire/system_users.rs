@@ -580,3 +580,37 @@ fn a_hundred_sessions_of_ten_users_at_once_leave_no_foreign_file() {
         assert!(r.untagged[0].contains(&want), "{}: {r:?}", a.name);
     }
 }
+
+#[test]
+fn a_passwd_file_is_tried_before_pam_and_both_lead_to_the_system_user() {
+    if skip("a_passwd_file_is_tried_before_pam_and_both_lead_to_the_system_user") {
+        return;
+    }
+    let fx = Fixture::new("f", 1, 0);
+    let carol = fx.user(0);
+    // The builder's passwd file: alice (no Unix account) and carol with a
+    // password of the file's own, different from her Unix one.
+    let server = TestServer::builder()
+        .no_tls()
+        .user(&carol.name, "file-password")
+        .opt("passdb", "passwd-file, pam")
+        .opt("userdb", "passwd")
+        .opt("pam_service", &fx.pam_service)
+        .opt("mail_location", "~/Maildir")
+        .start();
+    for password in ["file-password", carol.password.as_str()] {
+        let mut c = server.login_as(&carol.name, password);
+        c.append("INBOX", "", &message(password));
+        c.ok("LOGOUT");
+    }
+    let mut c = server.connect();
+    let r = c.cmd("LOGIN alice secret");
+    assert!(r.tagged.starts_with("NO [AUTHENTICATIONFAILED]"), "{r:?}");
+    let r = c.cmd(&format!("LOGIN {} wrong", carol.name));
+    assert!(r.tagged.starts_with("NO [AUTHENTICATIONFAILED]"), "{r:?}");
+    let messages =
+        count_files(&carol.home.join("Maildir/new")) + count_files(&carol.home.join("Maildir/cur"));
+    assert_eq!(messages, 2);
+    let bad = foreign_owned(&carol.home, carol.uid, carol.gid);
+    assert!(bad.is_empty(), "{bad:#?}");
+}
