@@ -614,3 +614,51 @@ fn a_passwd_file_is_tried_before_pam_and_both_lead_to_the_system_user() {
     let bad = foreign_owned(&carol.home, carol.uid, carol.gid);
     assert!(bad.is_empty(), "{bad:#?}");
 }
+
+/// The permission bits (setgid included) of `path`.
+fn mode(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path).unwrap().mode() & 0o7777
+}
+
+#[test]
+fn new_files_take_their_modes_from_the_maildir_as_dovecots_do() {
+    if skip("new_files_take_their_modes_from_the_maildir_as_dovecots_do") {
+        return;
+    }
+    let fx = Fixture::new("p", 2, 0);
+    let (private, shared) = (fx.user(0), fx.user(1));
+    // A group-shared Maildir (setgid, as an administrator would set one up).
+    let md = shared.home.join("Maildir");
+    std::fs::create_dir(&md).unwrap();
+    std::os::unix::fs::chown(&md, Some(shared.uid), Some(shared.gid)).unwrap();
+    std::fs::set_permissions(&md, std::fs::Permissions::from_mode(0o2770)).unwrap();
+    let server = fx.server(&[]);
+    let conf = server.root().join("roost.conf").display().to_string();
+    for a in [private, shared] {
+        let mut c = login(&server, a);
+        c.ok("CREATE Folder");
+        c.append("Folder", "", &message("appended"));
+        c.append("INBOX", "", &message("appended to INBOX"));
+        c.ok("LOGOUT");
+        let (ok, out, err) = run_tool(
+            env!("CARGO_BIN_EXE_roost"),
+            &["deliver", "-c", &conf, "-d", &a.name],
+            message("delivered").as_bytes(),
+        );
+        assert!(ok, "roost deliver: {out}{err}");
+    }
+    let md_private = private.home.join("Maildir");
+    for (root, dir_want, file_want) in [(&md_private, 0o700, 0o600), (&md, 0o2770, 0o660)] {
+        for d in ["cur", "new", "tmp", ".Folder", ".Folder/cur", ".Folder/new"] {
+            assert_eq!(mode(&root.join(d)), dir_want, "{}/{d}", root.display());
+        }
+        let mut files = 0;
+        for d in ["cur", "new", ".Folder/cur", ".Folder/new"] {
+            for e in std::fs::read_dir(root.join(d)).unwrap().flatten() {
+                assert_eq!(mode(&e.path()), file_want, "{}", e.path().display());
+                files += 1;
+            }
+        }
+        assert_eq!(files, 3, "{}", root.display());
+    }
+}
