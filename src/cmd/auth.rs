@@ -193,6 +193,9 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
             "Too many sessions for this user.",
         ));
     };
+    // Before the identity switch: a trace file for this user is opened in
+    // trace_dir, which belongs to the server, not to the user.
+    s.trace.logged_in(&entry.name);
     if let Some(creds) = &account.creds {
         // From here on this thread is the user, for good (see `identity`):
         // the store is opened, and every file touched, with their rights.
@@ -232,7 +235,6 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
         entry.name,
         s.transport.tls_description().unwrap_or_else(|| "no".into())
     );
-    s.trace.logged_in(&entry.name);
     if s.ctx.config.autocreate_special_use {
         crate::store::special_use::autocreate(&store, &s.ctx.config.special_use, &entry.name);
     }
