@@ -149,7 +149,12 @@ pub fn run(config: &Config, sandbox: Option<&Sandbox>) -> Vec<Finding> {
     let mut out = Vec::new();
     let account = check_account(config, &mut out);
     check_tls(config, account.as_ref(), &mut out);
-    let passwd = check_passwd(config, account.as_ref(), &mut out);
+    check_pam(config, &mut out);
+    let passwd = if config.uses_passwd_file() {
+        check_passwd(config, account.as_ref(), &mut out)
+    } else {
+        None
+    };
     if let Some(passwd) = &passwd {
         check_password_schemes(passwd, &mut out);
     }
@@ -200,10 +205,33 @@ fn check_account(config: &Config, out: &mut Vec<Finding>) -> Option<Account> {
         }
     };
     let account = Account::of(&plan);
+    if config.userdb == crate::config::Userdb::Passwd {
+        // Root by design: sessions take their users' identities.
+        return Some(account);
+    }
     if let Err(e) = privileges::refuse_root(account.uid, config.allow_root) {
         error(out, e);
     }
     Some(account)
+}
+
+/// `passdb = pam` with no service file: PAM would use its `other` stack.
+fn check_pam(config: &Config, out: &mut Vec<Finding>) {
+    if !config.passdb.contains(&crate::config::Passdb::Pam) {
+        return;
+    }
+    let file = Path::new("/etc/pam.d").join(&config.pam_service);
+    if !file.exists() {
+        warn(
+            out,
+            format!(
+                "pam_service {}: {} does not exist, so PAM uses its `other` stack \
+                 (often pam_deny: nobody can log in)",
+                config.pam_service,
+                file.display()
+            ),
+        );
+    }
 }
 
 fn check_tls(config: &Config, account: Option<&Account>, out: &mut Vec<Finding>) {

@@ -47,6 +47,41 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "Dovecot-format users file (user:{SCHEME}hash:uid:gid:gecos:home:shell:extra)",
     ),
     (
+        "passdb",
+        "passwd-file",
+        "comma-separated password databases tried in order: passwd-file, pam",
+    ),
+    (
+        "userdb",
+        "passwd-file",
+        "where a user's uid, gid and home come from: passwd-file, or passwd (the system's, via NSS)",
+    ),
+    (
+        "pam_service",
+        "dovecot",
+        "PAM service name (/etc/pam.d/NAME) for passdb = pam; dovecot, as Dovecot's default",
+    ),
+    (
+        "pam_timeout_secs",
+        "30",
+        "longest a PAM check may take before the login is refused",
+    ),
+    (
+        "first_valid_uid",
+        "500",
+        "userdb = passwd: lowest uid that may log in (root and system accounts are below)",
+    ),
+    (
+        "last_valid_uid",
+        "0",
+        "userdb = passwd: highest uid that may log in; 0: no limit",
+    ),
+    (
+        "first_valid_gid",
+        "1",
+        "userdb = passwd: lowest primary gid that may log in",
+    ),
+    (
         "mail_location",
         "%h/Maildir",
         "Maildir root per user; %u user, %n local part, %d domain, %h home, %% percent",
@@ -325,6 +360,43 @@ impl PlaintextAuth {
     }
 }
 
+/// A password database (`passdb`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Passdb {
+    /// The Dovecot-format `passwd_file`.
+    PasswdFile,
+    /// The system's PAM stack, service `pam_service`.
+    Pam,
+}
+
+impl Passdb {
+    fn as_str(self) -> &'static str {
+        match self {
+            Passdb::PasswdFile => "passwd-file",
+            Passdb::Pam => "pam",
+        }
+    }
+}
+
+/// Where a logged-in user's identity and home come from (`userdb`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Userdb {
+    /// The passwd file's own fields; sessions run as the server's `user`.
+    PasswdFile,
+    /// The system's users (getpwnam through NSS); each session runs as its
+    /// user (see `identity`).
+    Passwd,
+}
+
+impl Userdb {
+    fn as_str(self) -> &'static str {
+        match self {
+            Userdb::PasswdFile => "passwd-file",
+            Userdb::Passwd => "passwd",
+        }
+    }
+}
+
 /// The validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -336,6 +408,15 @@ pub struct Config {
     pub tls_session_tickets: bool,
     pub plaintext_auth: PlaintextAuth,
     pub passwd_file: PathBuf,
+    /// Password databases, tried in order until one accepts.
+    pub passdb: Vec<Passdb>,
+    pub userdb: Userdb,
+    pub pam_service: String,
+    pub pam_timeout: Duration,
+    pub first_valid_uid: u32,
+    /// 0: no upper limit (Dovecot's meaning).
+    pub last_valid_uid: u32,
+    pub first_valid_gid: u32,
     pub mail_location: String,
     pub namespace: crate::store::names::Namespace,
     pub max_connections: usize,
@@ -416,6 +497,13 @@ impl Default for Config {
             tls_session_tickets: false,
             plaintext_auth: PlaintextAuth::TlsOrLocal,
             passwd_file: PathBuf::new(),
+            passdb: Vec::new(),
+            userdb: Userdb::PasswdFile,
+            pam_service: String::new(),
+            pam_timeout: Duration::ZERO,
+            first_valid_uid: 0,
+            last_valid_uid: 0,
+            first_valid_gid: 0,
             mail_location: String::new(),
             namespace: crate::store::names::Namespace::default(),
             max_connections: 0,
@@ -547,6 +635,38 @@ impl Config {
                     return Err("passwd_file must not be empty".into());
                 }
                 self.passwd_file = PathBuf::from(value)
+            }
+            "passdb" => self.passdb = parse_passdbs(value)?,
+            "userdb" => {
+                self.userdb = match value {
+                    "passwd-file" => Userdb::PasswdFile,
+                    "passwd" => Userdb::Passwd,
+                    _ => {
+                        return Err(format!(
+                            "userdb: expected passwd-file or passwd, found {value:?}"
+                        ))
+                    }
+                }
+            }
+            "pam_service" => {
+                if value.is_empty() || value.contains(['/', '\0']) || value.starts_with('.') {
+                    return Err(format!(
+                        "pam_service: {value:?} is not a file name in /etc/pam.d"
+                    ));
+                }
+                self.pam_service = value.to_string()
+            }
+            "pam_timeout_secs" => {
+                self.pam_timeout = Duration::from_secs(parse_num(key, value, 1, 3600)? as u64)
+            }
+            "first_valid_uid" => {
+                self.first_valid_uid = parse_num(key, value, 0, u32::MAX as usize)? as u32
+            }
+            "last_valid_uid" => {
+                self.last_valid_uid = parse_num(key, value, 0, u32::MAX as usize)? as u32
+            }
+            "first_valid_gid" => {
+                self.first_valid_gid = parse_num(key, value, 0, u32::MAX as usize)? as u32
             }
             "mail_location" => self.mail_location = parse_mail_location(value)?,
             "namespace_separator" => {
@@ -703,12 +823,23 @@ impl Config {
         }
         crate::store::special_use::resolve(&self.namespace, &self.special_use)
             .map_err(|e| err(&e))?;
+        if self.userdb == Userdb::Passwd && !(self.user.is_empty() && self.group.is_empty()) {
+            return Err(err(
+                "userdb = passwd runs each session as its own user, so the server must keep \
+                 root's uid: leave `user` and `group` empty",
+            ));
+        }
         if self.listen.is_empty() && self.tls_listeners().is_empty() {
             return Err(err(
                 "nothing to listen on: set listen, or tls_cert/tls_key with listen_tls",
             ));
         }
         Ok(())
+    }
+
+    /// Whether the passwd file is read at all (as a passdb or the userdb).
+    pub fn uses_passwd_file(&self) -> bool {
+        self.passdb.contains(&Passdb::PasswdFile) || self.userdb == Userdb::PasswdFile
     }
 
     /// The implicit-TLS listeners in effect (none without a certificate).
@@ -743,6 +874,18 @@ impl Config {
                     "tls_session_tickets" => yes_no(self.tls_session_tickets),
                     "plaintext_auth" => self.plaintext_auth.as_str().to_string(),
                     "passwd_file" => self.passwd_file.display().to_string(),
+                    "passdb" => self
+                        .passdb
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    "userdb" => self.userdb.as_str().to_string(),
+                    "pam_service" => self.pam_service.clone(),
+                    "pam_timeout_secs" => self.pam_timeout.as_secs().to_string(),
+                    "first_valid_uid" => self.first_valid_uid.to_string(),
+                    "last_valid_uid" => self.last_valid_uid.to_string(),
+                    "first_valid_gid" => self.first_valid_gid.to_string(),
                     "mail_location" => self.mail_location.clone(),
                     "namespace_separator" => self.namespace.separator.to_string(),
                     "namespace_prefix" => self.namespace.prefix.clone(),
@@ -891,6 +1034,28 @@ fn parse_num(key: &str, value: &str, min: usize, max: usize) -> Result<usize, St
         return Err(format!("{key}: {n} is out of range {min}..={max}"));
     }
     Ok(n)
+}
+
+fn parse_passdbs(value: &str) -> Result<Vec<Passdb>, String> {
+    let mut out = Vec::new();
+    for name in split_list(value) {
+        let db = match name {
+            "passwd-file" => Passdb::PasswdFile,
+            "pam" => Passdb::Pam,
+            _ => {
+                return Err(format!(
+                    "passdb: expected passwd-file or pam, found {name:?}"
+                ))
+            }
+        };
+        if !out.contains(&db) {
+            out.push(db);
+        }
+    }
+    if out.is_empty() {
+        return Err("passdb must name at least one database".into());
+    }
+    Ok(out)
 }
 
 /// Accepts Roost's form (`%h/Maildir`) and Dovecot's (`maildir:~/Maildir`).

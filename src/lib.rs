@@ -39,7 +39,9 @@
 //!   it (`search`), so the two cannot disagree on what a message holds.
 //! - Modules are `pub(crate)` unless the binary, the tests or the fuzzers
 //!   need them, so the compiler reports dead code.
-#![forbid(unsafe_code)]
+// `unsafe` only where the system must be called directly: `identity`
+// (per-thread credentials, capabilities) and `auth::pam` (libpam).
+#![deny(unsafe_code)]
 
 pub(crate) mod admission;
 pub mod auth;
@@ -54,6 +56,7 @@ pub(crate) mod demo;
 pub(crate) mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub(crate) mod identity;
 pub(crate) mod live_counts;
 pub(crate) mod lmtp;
 pub(crate) mod managesieve;
@@ -70,3 +73,4 @@ pub(crate) mod sieve;
 pub(crate) mod sort;
 pub mod store;
 pub(crate) mod trace;
+pub(crate) mod users;

@@ -134,6 +134,8 @@ struct Out {
 
 struct Translator<'a> {
     conf: &'a DoveConf,
+    /// The passdb drivers carried over, in order.
+    passdbs: Vec<&'static str>,
     out: Vec<Out>,
     notes: Vec<String>,
     ignored: Vec<String>,
@@ -143,6 +145,7 @@ impl<'a> Translator<'a> {
     fn new(conf: &'a DoveConf) -> Self {
         Translator {
             conf,
+            passdbs: Vec::new(),
             out: Vec::new(),
             notes: Vec::new(),
             ignored: Vec::new(),
@@ -410,6 +413,10 @@ impl<'a> Translator<'a> {
             let driver = p.get("driver").unwrap_or("");
             let args = p.get("args").unwrap_or("");
             let label = format!("passdb {} (driver {driver})", i + 1);
+            if driver == "pam" {
+                self.pam_passdb(&label, args);
+                continue;
+            }
             if driver != "passwd-file" {
                 self.note(format!(
                     "{label}: Roost reads users only from a passwd-file; put these users in \
@@ -465,6 +472,7 @@ impl<'a> Translator<'a> {
                     ))
                 }
                 Some(path) => {
+                    self.passdbs.push("passwd-file");
                     self.set("passwd_file", path.clone(), format!("{label} args"));
                     self.unverifiable_users(&path);
                     found = Some(path);
@@ -475,7 +483,37 @@ impl<'a> Translator<'a> {
         if passdbs.is_empty() {
             self.note("no passdb: set passwd_file to a users file");
         }
+        if self.passdbs.contains(&"pam") {
+            let list = self.passdbs.join(",");
+            self.set("passdb", list, "passdb sections, in order".to_string());
+        }
         found
+    }
+
+    /// A `pam` passdb: `args` may name the service (`%s`: the protocol's).
+    fn pam_passdb(&mut self, label: &str, args: &str) {
+        if self.passdbs.contains(&"pam") {
+            self.note(format!("{label}: one PAM passdb is carried over; left out"));
+            return;
+        }
+        self.passdbs.push("pam");
+        for arg in args.split_whitespace() {
+            match arg.split_once('=') {
+                Some(("session" | "setcred", "yes")) => self.note(format!(
+                    "{label}: {arg}: Roost runs PAM's auth and account stacks only, never \
+                     sessions or credentials; left out"
+                )),
+                Some(_) => self.note(format!("{label}: {arg} has no counterpart; left out")),
+                None => {
+                    let service = if arg == "%s" || arg == "%{protocol}" {
+                        "imap"
+                    } else {
+                        arg
+                    };
+                    self.set("pam_service", service.to_string(), format!("{label} args"));
+                }
+            }
+        }
     }
 
     /// Users in the passwd file whose hashes Roost cannot verify, named
@@ -537,10 +575,10 @@ impl<'a> Translator<'a> {
                     db.from_file = true;
                 }
                 "prefetch" => db.from_file = true,
-                "passwd" => self.note(format!(
-                    "{label}: homes and uids came from the system's accounts; Roost reads \
-                     homes from passwd_file (field 6) and serves everyone as one `user`"
-                )),
+                "passwd" => {
+                    db.system = true;
+                    self.set("userdb", "passwd".to_string(), label.clone());
+                }
                 other => self.note(format!(
                     "{label}: driver {other} is not supported; left out"
                 )),
@@ -575,6 +613,16 @@ impl<'a> Translator<'a> {
 
     /// mail_uid/mail_gid or the userdb's uid/gid → user/group.
     fn accounts(&mut self, db: &UserDb, passwd_path: Option<&str>) {
+        if db.system {
+            // Each session runs as its own user: no `user`/`group` to set.
+            if self.imap_get("mail_uid").is_some_and(|v| !v.is_empty()) {
+                self.note(
+                    "mail_uid with userdb passwd: Roost runs each session as its system user; \
+                     mail_uid is left out",
+                );
+            }
+            return;
+        }
         let uid = self
             .imap_get("mail_uid")
             .filter(|v| !v.is_empty())
@@ -644,8 +692,13 @@ impl<'a> Translator<'a> {
             _ => ("maildir", value.as_str()),
         };
         if kind != "maildir" {
+            // Writing `%h/Maildir` here would serve every user an empty
+            // mailbox; the administrator has to convert first.
             self.note(format!(
-                "{from} = {value}: Roost serves Maildir only; convert the mail with `doveadm sync` first"
+                "{from} = {value}: Roost serves Maildir only, and this is {kind}; mail_location \
+                 is left unset on purpose. Convert each user's mail to ~/Maildir first, e.g. \
+                 `doveadm sync -u USER maildir:~/Maildir` (with Dovecot still running) or \
+                 `mb2md -m` (Debian package mb2md), then set mail_location = ~/Maildir"
             ));
             return;
         }
@@ -1006,6 +1059,8 @@ struct UserDb {
     mail: Option<(String, bool)>,
     /// Per-user values come from the users file.
     from_file: bool,
+    /// `driver = passwd`: the system's accounts, each session as its user.
+    system: bool,
 }
 
 /// passwd-file `args`: `key=value` options, then the file path.

@@ -3,6 +3,10 @@
 //! and `group` before it starts any other thread or accepts a client.
 //! Serving as root is refused unless `allow_root = yes`.
 //!
+//! With `userdb = passwd` there is no switch here: the process stays uid 0
+//! with only the capabilities that per-session identities need, and each
+//! session thread becomes its user (`identity`).
+//!
 //! The switch uses the `nix` crate's safe wrappers around initgroups(3),
 //! setgroups(2), setgid(2) and setuid(2); the crate forbids `unsafe`.
 
@@ -33,6 +37,16 @@ pub enum Plan {
 /// `allow_root = yes`.
 pub fn plan(config: &Config) -> Result<Plan, String> {
     let plan = resolve(&config.user, &config.group)?;
+    if config.userdb == crate::config::Userdb::Passwd {
+        // The process keeps uid 0 (with CAP_SETUID and CAP_SETGID only);
+        // sessions never run as root (see `identity`).
+        if !Uid::effective().is_root() {
+            return Err("userdb = passwd switches each session to its user: \
+                        start roost as root"
+                .into());
+        }
+        return Ok(plan);
+    }
     let uid_after = match &plan {
         Plan::Stay => Uid::effective().as_raw(),
         Plan::Switch(id) => id.uid,

@@ -8,7 +8,7 @@
 //! (`privileges`) before the first thread starts or any client is accepted.
 
 use crate::auth::passwd::PasswdFile;
-use crate::config::Config;
+use crate::config::{Config, Userdb};
 use crate::connection;
 use crate::context::ServerContext;
 use crate::net::TlsSettings;
@@ -32,7 +32,11 @@ struct Listener {
 /// line per listener to stdout once everything is bound, so scripts and
 /// tests can find the ports.
 pub fn run(config: Config, plan: &Plan) -> Result<(), Box<dyn std::error::Error>> {
-    let passwd = PasswdFile::open(&config.passwd_file)?;
+    let passwd = if config.uses_passwd_file() {
+        PasswdFile::open(&config.passwd_file)?
+    } else {
+        PasswdFile::unused(&config.passwd_file)
+    };
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(TlsSettings::load(cert, key, config.tls_session_tickets)?),
         _ => None,
@@ -56,6 +60,12 @@ pub fn run(config: Config, plan: &Plan) -> Result<(), Box<dyn std::error::Error>
     let mut signals = Signals::new([SIGHUP, SIGTERM, SIGINT])?;
     // Before ServerContext::new, which starts the mailbox watcher thread.
     plan.apply()?;
+    if config.userdb == Userdb::Passwd {
+        // Sessions switch to their users one thread at a time; the process
+        // keeps only what that takes (see `identity`).
+        crate::identity::keep_only_setid_capabilities()?;
+        log::info!("userdb = passwd: capabilities reduced to CAP_SETUID and CAP_SETGID");
+    }
     let ctx = Arc::new(ServerContext::new(config, passwd, tls));
 
     let mut stdout = std::io::stdout().lock();

@@ -205,15 +205,17 @@ fn migrate_dovecot_reads_stdin_and_reports_errors() {
     let (ok, out, err) = run_tool(
         ROOST,
         &["migrate-dovecot", "-"],
-        b"listen = 127.0.0.1\nssl = no\npassdb {\n  driver = pam\n}\n",
+        b"listen = 127.0.0.1\nssl = no\npassdb {\n  driver = ldap\n}\npassdb {\n  driver = pam\n}\n",
     );
     assert!(ok, "{err}");
     assert!(out.lines().any(|l| l == "listen = 127.0.0.1:143"), "{out}");
     assert!(
-        err.contains("not carried over: passdb 1 (driver pam)"),
+        err.contains("not carried over: passdb 1 (driver ldap)"),
         "{err}"
     );
-    assert!(out.contains("#  - passdb 1 (driver pam)"), "{out}");
+    assert!(out.contains("#  - passdb 1 (driver ldap)"), "{out}");
+    // PAM is carried over (system users).
+    assert!(out.lines().any(|l| l == "passdb = pam"), "{out}");
     let out = Command::new(ROOST)
         .args(["migrate-dovecot", "/nonexistent/doveconf.txt"])
         .output()

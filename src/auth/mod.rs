@@ -6,6 +6,7 @@
 //! It knows nothing about IMAP itself; the protocol layer calls in here.
 
 pub mod legacy;
+pub mod pam;
 pub mod passwd;
 pub mod sasl;
 pub mod scheme;
@@ -19,6 +20,8 @@ pub use scheme::{
 };
 pub use throttle::FailureThrottle;
 
+use crate::config::{Config, Passdb};
+use crate::users::Account;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -32,11 +35,14 @@ pub fn printable(s: &str, max: usize) -> String {
 }
 
 /// Checks a password the way every login path does (IMAP LOGIN and
-/// AUTHENTICATE, Postfix's SASL socket): the throttle records the outcome,
-/// a failure is logged (`session` is the line's `conn=… peer=…` part,
-/// `detail` its `mech=…` part) and waits out its delay. Never logs the
-/// password.
+/// AUTHENTICATE, Postfix's SASL socket): each `passdb` in turn until one
+/// accepts, then the `userdb` (which may still refuse: unknown there, or a
+/// system account). The throttle records the outcome, a failure is logged
+/// (`session` is the line's `conn=… peer=…` part, `detail` its `mech=…`
+/// part) and waits out its delay. Never logs the password.
+#[allow(clippy::too_many_arguments)]
 pub fn check_password(
+    config: &Config,
     passwd: &PasswdFile,
     throttle: &FailureThrottle,
     ip: IpAddr,
@@ -44,19 +50,26 @@ pub fn check_password(
     password: &[u8],
     session: &str,
     detail: &str,
-) -> Option<UserEntry> {
-    match passwd.authenticate(user, password) {
-        AuthOutcome::Success(entry) => {
-            throttle.record_user_success(ip, user);
-            Some(entry)
-        }
-        outcome => {
-            if let AuthOutcome::Unsupported { user, scheme } = &outcome {
-                log::error!(
-                    "{session} user={user} password scheme {scheme} is not supported; \
-                     re-hash it with `roost hash`"
-                );
+) -> Option<Account> {
+    let account =
+        check_passdbs(config, passwd, ip, user, password, session).and_then(|(entry, from)| {
+            match crate::users::resolve(config, passwd, entry, from) {
+                Ok(account) => Some(account),
+                Err(why) => {
+                    log::warn!(
+                        "{session} user={} {detail} refused by userdb: {why}",
+                        printable(user, 200)
+                    );
+                    None
+                }
             }
+        });
+    match account {
+        Some(account) => {
+            throttle.record_user_success(ip, user);
+            Some(account)
+        }
+        None => {
             let delay = throttle.record_user_failure(ip, user);
             log::warn!(
                 "{session} user={} {detail} authentication failed (delay {} ms)",
@@ -67,6 +80,51 @@ pub fn check_password(
             None
         }
     }
+}
+
+/// The passdbs in their configured order; the first that accepts wins.
+fn check_passdbs(
+    config: &Config,
+    passwd: &PasswdFile,
+    ip: IpAddr,
+    user: &str,
+    password: &[u8],
+    session: &str,
+) -> Option<(UserEntry, Passdb)> {
+    for db in &config.passdb {
+        match db {
+            Passdb::PasswdFile => match passwd.authenticate(user, password) {
+                AuthOutcome::Success(entry) => return Some((entry, Passdb::PasswdFile)),
+                AuthOutcome::Unsupported { user, scheme } => log::error!(
+                    "{session} user={user} password scheme {scheme} is not supported; \
+                     re-hash it with `roost hash`"
+                ),
+                AuthOutcome::Failure => {}
+            },
+            Passdb::Pam => {
+                match pam::check(&config.pam_service, user, password, ip, config.pam_timeout) {
+                    pam::PamOutcome::Success => {
+                        let entry = UserEntry {
+                            name: user.to_string(),
+                            password: Secret::default(),
+                            uid: None,
+                            gid: None,
+                            home: None,
+                            extra: String::new(),
+                        };
+                        return Some((entry, Passdb::Pam));
+                    }
+                    pam::PamOutcome::Failure => {}
+                    pam::PamOutcome::Unavailable(why) => log::error!(
+                        "{session} user={} PAM service {} unavailable: {why}",
+                        printable(user, 200),
+                        config.pam_service
+                    ),
+                }
+            }
+        }
+    }
+    None
 }
 
 /// A password or other secret: Debug prints `<redacted>`, never the value.

@@ -121,6 +121,8 @@ struct State {
 pub struct PasswdFile {
     path: PathBuf,
     state: Mutex<State>,
+    /// False for [`PasswdFile::unused`]: never read, always empty.
+    in_use: bool,
 }
 
 impl fmt::Debug for PasswdFile {
@@ -143,7 +145,18 @@ impl PasswdFile {
                 loaded: Some(stamp),
                 failed: None,
             }),
+            in_use: true,
         })
+    }
+
+    /// No users, never read: for a configuration whose passdbs and userdb
+    /// do not use the file (`passdb = pam`, `userdb = passwd`).
+    pub fn unused(path: &Path) -> PasswdFile {
+        PasswdFile {
+            path: path.to_path_buf(),
+            state: Mutex::new(State::default()),
+            in_use: false,
+        }
     }
 
     /// The file's path, as given to [`PasswdFile::open`].
@@ -173,6 +186,9 @@ impl PasswdFile {
     /// count. On failure the previous users are kept and the error returned.
     pub fn reload(&self) -> Result<usize, PasswdError> {
         let mut state = self.lock();
+        if !self.in_use {
+            return Ok(0);
+        }
         match load(&self.path) {
             Ok((users, stamp)) => {
                 state.users = users;
@@ -237,6 +253,9 @@ impl PasswdFile {
     }
 
     fn refresh_if_changed(&self, state: &mut State) {
+        if !self.in_use {
+            return;
+        }
         let now = observe(&self.path);
         if let Observed::File(stamp) = now {
             if state.loaded == Some(stamp) {

@@ -256,6 +256,7 @@ impl Conn {
         let session = format!("conn={} peer={}", self.id, req.rip);
         let detail = format!("mech={} service={}", req.mech, printable(&req.service));
         match super::check_password(
+            &ctx.config,
             &ctx.passwd,
             &ctx.throttle,
             req.rip,
@@ -264,7 +265,8 @@ impl Conn {
             &session,
             &detail,
         ) {
-            Some(entry) => {
+            Some(account) => {
+                let entry = account.entry;
                 log::info!(
                     "conn={} peer={} user={} mech={} service={} tls={} login",
                     self.id,

@@ -143,6 +143,7 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
     let ip = s.peer.ip();
     let session = format!("conn={} peer={}", s.id, s.peer);
     let checked = crate::auth::check_password(
+        &s.ctx.config,
         &s.ctx.passwd,
         &s.ctx.throttle,
         ip,
@@ -151,12 +152,13 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
         &session,
         &format!("mech={mech}"),
     );
-    let Some(entry) = checked else {
+    let Some(account) = checked else {
         return Err(Error::no(
             Some(Code::AuthenticationFailed),
             "Authentication failed.",
         ));
     };
+    let entry = account.entry;
     let Some(mail_root) = expand_mail_location(
         &s.ctx.config.mail_location,
         &entry.name,
@@ -191,6 +193,17 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
             "Too many sessions for this user.",
         ));
     };
+    // Before the identity switch: a trace file for this user is opened in
+    // trace_dir, which belongs to the server, not to the user.
+    s.trace.logged_in(&entry.name);
+    if let Some(creds) = &account.creds {
+        // From here on this thread is the user, for good (see `identity`):
+        // the store is opened, and every file touched, with their rights.
+        if let Err(e) = crate::identity::become_user(creds) {
+            log::error!("conn={} peer={} user={} {e}", s.id, s.peer, entry.name);
+            return Err(end_session(s));
+        }
+    }
     let store = match Store::open(
         mail_root.clone(),
         s.ctx.config.namespace.clone(),
@@ -205,6 +218,10 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
                 entry.name,
                 mail_root.display()
             );
+            if account.creds.is_some() {
+                // This thread is the user now; it cannot serve another login.
+                return Err(end_session(s));
+            }
             return Err(Error::no(
                 Some(Code::Unavailable),
                 "Mail storage is not available for this user.",
@@ -218,7 +235,6 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
         entry.name,
         s.transport.tls_description().unwrap_or_else(|| "no".into())
     );
-    s.trace.logged_in(&entry.name);
     if s.ctx.config.autocreate_special_use {
         crate::store::special_use::autocreate(&store, &s.ctx.config.special_use, &entry.name);
     }
@@ -236,6 +252,19 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
         Code::Capability(s.capabilities()),
         "Logged in",
     ))
+}
+
+/// A login that failed after the thread took a user's identity (or while
+/// taking it): the connection cannot be reused for another login, so it
+/// says BYE and ends.
+fn end_session(s: &mut Session) -> Error {
+    s.out
+        .untagged_status(Status::Bye, None, "Mail storage is not available.");
+    s.state = State::Logout;
+    Error::no(
+        Some(Code::Unavailable),
+        "Mail storage is not available for this user.",
+    )
 }
 
 /// APPEND literals above this many bytes go to a file in the user's

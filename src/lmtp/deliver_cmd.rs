@@ -37,9 +37,13 @@ pub fn main(args: &[String]) -> i32 {
         Ok(c) => c,
         Err(e) => return fail(EX_TEMPFAIL, &e.to_string()),
     };
-    let passwd = match PasswdFile::open(&config.passwd_file) {
-        Ok(p) => p,
-        Err(e) => return fail(EX_TEMPFAIL, &e.to_string()),
+    let passwd = if config.uses_passwd_file() {
+        match PasswdFile::open(&config.passwd_file) {
+            Ok(p) => p,
+            Err(e) => return fail(EX_TEMPFAIL, &e.to_string()),
+        }
+    } else {
+        PasswdFile::unused(&config.passwd_file)
     };
     let Some(user) = m.opt_str("d").or_else(invoking_user) else {
         return usage("no -d USER, and the invoking user has no name");
@@ -62,7 +66,7 @@ pub fn main(args: &[String]) -> i32 {
     if rcpt.address.contains(['\r', '\n']) {
         return usage("-a: line breaks in the address");
     }
-    let mut input = BufReader::new(std::io::stdin().lock());
+    let mut input = BufReader::new(std::io::stdin());
     // An mbox "From " line (sendmail -f style) is not part of the message;
     // it names the sender when -f does not.
     let mbox_sender = match strip_mbox_from(&mut input) {
@@ -89,9 +93,6 @@ pub fn main(args: &[String]) -> i32 {
         header.extend_from_slice(format!("Delivered-To: {}\n", rcpt.address).as_bytes());
     }
     let mut input = std::io::Cursor::new(head).chain(input);
-    if let Err(e) = deliver::ensure_inbox(&rcpt.mail_root) {
-        return fail(EX_TEMPFAIL, &format!("{}: {e}", rcpt.mail_root.display()));
-    }
     let max = config.max_append_size as u64;
     if m.opt_str("m").is_none()
         && crate::sieve::deliver::has_scripts(&config, rcpt.user.home.as_deref())
@@ -105,8 +106,29 @@ pub fn main(args: &[String]) -> i32 {
             max,
         );
     }
-    let dir = recipient::target_dir(&config, &rcpt, m.opt_str("m").as_deref());
-    match deliver::deliver(&dir, &header, &mut input as &mut dyn Read, max) {
+    let folder = m.opt_str("m");
+    // Run by root: the user's files are written with the user's identity
+    // (userdb = passwd); run by Postfix as the user: as is.
+    let written = recipient::as_recipient(&rcpt, || {
+        if let Err(e) = deliver::ensure_inbox(&rcpt.mail_root) {
+            return Err(fail(
+                EX_TEMPFAIL,
+                &format!("{}: {e}", rcpt.mail_root.display()),
+            ));
+        }
+        let dir = recipient::target_dir(&config, &rcpt, folder.as_deref());
+        let max = config.max_append_size as u64;
+        Ok((
+            deliver::deliver(&dir, &header, &mut input as &mut dyn Read, max),
+            dir,
+        ))
+    });
+    let (result, dir) = match written {
+        Ok(Ok(r)) => r,
+        Ok(Err(code)) => return code,
+        Err(e) => return fail(EX_TEMPFAIL, &format!("{}: {e}", rcpt.user.name)),
+    };
+    match result {
         Ok(_) => EX_OK,
         Err(e @ DeliverError::TooLarge { .. }) => {
             fail(EX_NOPERM, &format!("{}: {e}", rcpt.user.name))
@@ -152,7 +174,13 @@ fn deliver_filtered(
         envelope_from: sender,
         recipient: &rcpt.address,
     };
-    match crate::sieve::deliver::deliver(&d, &message) {
+    // The scripts, the store and sendmail all run as the recipient.
+    let outcome =
+        match recipient::as_recipient(rcpt, || crate::sieve::deliver::deliver(&d, &message)) {
+            Ok(o) => o,
+            Err(e) => return fail(EX_TEMPFAIL, &format!("{}: {e}", rcpt.user.name)),
+        };
+    match outcome {
         Ok(crate::sieve::deliver::Filtered::Refused(reason)) => {
             // dovecot-lda -e: the MTA bounces with this text.
             fail(EX_NOPERM, &reason)

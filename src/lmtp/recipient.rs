@@ -2,7 +2,7 @@
 //! `roost deliver`: `user`, `user@domain`, and either with a `+detail`.
 
 use crate::auth::passwd::{PasswdFile, UserEntry};
-use crate::config::{expand_mail_location, Config};
+use crate::config::{expand_mail_location, Config, Userdb};
 use crate::store::deliver;
 use std::path::PathBuf;
 
@@ -16,6 +16,8 @@ pub struct Recipient {
     pub mail_root: PathBuf,
     /// The part after the recipient delimiter, if any.
     pub detail: Option<String>,
+    /// With `userdb = passwd`: the identity its mail is written with.
+    pub creds: Option<crate::identity::Credentials>,
 }
 
 /// Why an address names nobody we can deliver to.
@@ -52,10 +54,16 @@ pub fn resolve(config: &Config, passwd: &PasswdFile, address: &str) -> Result<Re
             candidates.push((base.to_string(), detail.clone()));
         }
     }
+    let lookup = |name: &str| match config.userdb {
+        Userdb::PasswdFile => passwd.lookup(name).map(|u| (u, None)),
+        Userdb::Passwd => crate::users::lookup(config, name)
+            .ok()
+            .map(|u| (u.entry, Some(u.creds))),
+    };
     let user = candidates
         .into_iter()
-        .find_map(|(name, detail)| passwd.lookup(&name).map(|u| (u, detail)));
-    let Some((user, detail)) = user else {
+        .find_map(|(name, detail)| lookup(&name).map(|u| (u, detail)));
+    let Some(((user, creds), detail)) = user else {
         return Err(Unknown::NoUser);
     };
     let mail_root = expand_mail_location(&config.mail_location, &user.name, user.home.as_deref())
@@ -65,7 +73,18 @@ pub fn resolve(config: &Config, passwd: &PasswdFile, address: &str) -> Result<Re
         user,
         mail_root,
         detail,
+        creds,
     })
+}
+
+/// Runs `f`, which touches `rcpt`'s files, with `rcpt`'s identity when it
+/// has one and this process is root (see `identity::run_as`); otherwise
+/// as this process (`roost deliver` run by Postfix as the user already).
+pub fn as_recipient<T: Send>(rcpt: &Recipient, f: impl FnOnce() -> T + Send) -> Result<T, String> {
+    match &rcpt.creds {
+        Some(creds) if crate::identity::thread_uids()[1] == 0 => crate::identity::run_as(creds, f),
+        _ => Ok(f()),
+    }
 }
 
 /// Splits `local` at the first of the delimiter characters.
@@ -150,6 +169,7 @@ mod tests {
             },
             mail_root: PathBuf::from("/m"),
             detail: Some("x".into()),
+            creds: None,
         };
         let trace = Trace {
             lhlo: "mx.example.org",

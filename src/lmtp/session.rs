@@ -306,14 +306,18 @@ fn store_copy(
     rcpt: &Recipient,
     trace: &recipient::Trace<'_>,
 ) -> Result<String, String> {
-    deliver::ensure_inbox(&rcpt.mail_root)
-        .map_err(|e| format!("{}: {e}", rcpt.mail_root.display()))?;
-    let dir = recipient::target_dir(&ctx.config, rcpt, None);
-    let mut reader = spool;
-    reader.rewind().map_err(|e| e.to_string())?;
     let header = recipient::added_headers(from, rcpt, trace);
-    deliver::deliver(&dir, &header, &mut reader.take(size), u64::MAX)
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    // Written with the recipient's identity under `userdb = passwd`.
+    let dir = recipient::as_recipient(rcpt, || {
+        deliver::ensure_inbox(&rcpt.mail_root)
+            .map_err(|e| format!("{}: {e}", rcpt.mail_root.display()))?;
+        let dir = recipient::target_dir(&ctx.config, rcpt, None);
+        let mut reader = spool;
+        reader.rewind().map_err(|e| e.to_string())?;
+        deliver::deliver(&dir, &header, &mut reader.take(size), u64::MAX)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        Ok::<_, String>(dir)
+    })??;
     Ok(if dir == rcpt.mail_root {
         "INBOX".to_string()
     } else {
@@ -328,31 +332,34 @@ fn store_copy(
 fn open_spool(rcpts: &[Recipient]) -> io::Result<File> {
     let mut last = io::Error::new(io::ErrorKind::NotFound, "no recipient");
     for r in rcpts {
-        if let Err(e) = deliver::ensure_inbox(&r.mail_root) {
-            last = e;
-            continue;
-        }
-        let tmp = r.mail_root.join("tmp");
-        if !nofollow::is_real_dir(&tmp) {
-            last = io::Error::new(io::ErrorKind::NotFound, "tmp/ is not a directory");
-            continue;
-        }
-        let path = tmp.join(format!("{}.lmtp-spool", maildir::new_base("spool")));
-        match nofollow::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
-            Ok(f) => {
-                let _ = std::fs::remove_file(&path);
-                return Ok(f);
-            }
-            Err(e) => last = e,
+        match recipient::as_recipient(r, || spool_in(r)) {
+            Ok(Ok(f)) => return Ok(f),
+            Ok(Err(e)) => last = e,
+            Err(e) => last = io::Error::other(e),
         }
     }
     Err(last)
+}
+
+/// An unnamed file in `r`'s `tmp/`.
+fn spool_in(r: &Recipient) -> io::Result<File> {
+    deliver::ensure_inbox(&r.mail_root)?;
+    let tmp = r.mail_root.join("tmp");
+    if !nofollow::is_real_dir(&tmp) {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "tmp/ is not a directory",
+        ));
+    }
+    let path = tmp.join(format!("{}.lmtp-spool", maildir::new_base("spool")));
+    let f = nofollow::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
+    let _ = std::fs::remove_file(&path);
+    Ok(f)
 }
 
 /// A short id unique in this server's life, like IMAP's session ids.

@@ -35,6 +35,8 @@ struct Session {
     peer: IpAddr,
     user: Option<(UserEntry, ScriptStore)>,
     bad: u32,
+    /// Set once this thread took a system user's identity.
+    became: Option<u32>,
 }
 
 /// Serves one client to the end of its connection.
@@ -53,6 +55,7 @@ pub(crate) fn serve(ctx: Arc<ServerContext>, tcp: TcpStream, peer: String) {
         peer: ip,
         user: None,
         bad: 0,
+        became: None,
     };
     log::info!("managesieve conn={} peer={peer} connected", s.id);
     let result = s.greet().and_then(|()| s.run());
@@ -328,7 +331,8 @@ impl Session {
             _ => return self.no(None, "Unsupported authentication mechanism."),
         };
         let session = format!("managesieve conn={} peer={}", self.id, self.peer);
-        let entry = check_password(
+        let account = check_password(
+            &self.ctx.config,
             &self.ctx.passwd,
             &self.ctx.throttle,
             self.peer,
@@ -337,9 +341,25 @@ impl Session {
             &session,
             &format!("mech={mech}"),
         );
-        let Some(entry) = entry else {
+        let Some(account) = account else {
             return self.no(None, "Authentication failed.");
         };
+        let entry = account.entry;
+        if let Some(creds) = &account.creds {
+            // A thread that became one user stays that user (`identity`).
+            if let Some(uid) = self.became {
+                if uid != creds.uid {
+                    return self.no(Some("TRYLATER"), "Reconnect to log in as another user.");
+                }
+            } else {
+                if let Err(e) = crate::identity::become_user(creds) {
+                    log::error!("{session} user={} {e}", entry.name);
+                    self.send("BYE \"Internal error.\"\r\n")?;
+                    return Err(io::Error::other("identity switch failed"));
+                }
+                self.became = Some(creds.uid);
+            }
+        }
         let home = entry.home.as_deref();
         let dir = sieve::deliver::script_dir(&self.ctx.config.sieve, home);
         let active = sieve::deliver::active_script_path(&self.ctx.config.sieve, home);

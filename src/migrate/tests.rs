@@ -191,13 +191,14 @@ fn debian_stock_configuration_lists_what_cannot_move() {
     assert_eq!(value(t, "tls_cert"), None, "the key path was hidden");
     assert_eq!(value(t, "mail_location"), None, "mbox cannot be served");
     assert_eq!(value(t, "user"), None);
+    assert_eq!(value(t, "passdb").as_deref(), Some("pam"));
+    assert_eq!(value(t, "userdb").as_deref(), Some("passwd"));
     for needle in [
-        "passdb 1 (driver pam)",
-        "driver passwd",
-        "Maildir only",
+        "Maildir only, and this is mbox",
+        "mb2md",
+        "doveadm sync",
         "doveconf -n -P",
         "IPv6 wildcard",
-        "set `user`",
     ] {
         assert!(
             m.notes.iter().any(|n| n.contains(needle)),
@@ -266,10 +267,29 @@ fn passdb_oddities_become_notes() {
     assert!(all.contains("scheme=PLAIN"), "{all}");
     assert!(all.contains("username_format=%n"), "{all}");
     assert!(all.contains("depends on the login"), "{all}");
-    assert!(all.contains("driver pam"), "{all}");
+    assert_eq!(value(&m.text, "passdb").as_deref(), Some("pam"));
     assert!(all.contains("foo_setting = 1"), "{all}");
     assert!(!m.text.contains("hunter2"), "secrets are never echoed");
     assert_eq!(value(&m.text, "passwd_file"), None);
+}
+
+#[test]
+fn pam_service_and_passdb_order_carry_over() {
+    let conf = "passdb {\n  args = /etc/dovecot/users\n  driver = passwd-file\n}\n\
+                passdb {\n  args = session=yes %s\n  driver = pam\n}\n\
+                userdb {\n  driver = passwd\n}\nmail_location = maildir:~/Maildir\n";
+    let m = translate(conf, "t").unwrap();
+    let t = &m.text;
+    assert_eq!(value(t, "passdb").as_deref(), Some("passwd-file,pam"));
+    assert_eq!(value(t, "pam_service").as_deref(), Some("imap"));
+    assert_eq!(value(t, "userdb").as_deref(), Some("passwd"));
+    assert_eq!(value(t, "mail_location").as_deref(), Some("%h/Maildir"));
+    assert_eq!(value(t, "user"), None);
+    assert!(
+        m.notes.iter().any(|n| n.contains("session=yes")),
+        "{:#?}",
+        m.notes
+    );
 }
 
 #[test]

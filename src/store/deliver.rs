@@ -57,9 +57,10 @@ pub struct Delivered {
 pub fn ensure_inbox(root: &Path) -> io::Result<()> {
     for sub in ["cur", "new", "tmp"] {
         let path = root.join(sub);
+        let mode = super::perms::dir_mode(root);
         match fs::DirBuilder::new()
             .recursive(true)
-            .mode(0o700)
+            .mode(mode & 0o777)
             .create(&path)
         {
             Ok(()) => {}
@@ -103,11 +104,13 @@ pub fn deliver(
     nofollow::check_maildir(dir)?;
     let base = maildir::new_base(&super::dotlock::hostname());
     let tmp = dir.join("tmp").join(&base);
+    let mode = super::perms::file_mode(dir);
     let mut file = nofollow::options()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(mode)
         .open(&tmp)?;
+    super::perms::widen_file(&file, mode)?;
     let written = write_counted(&mut file, prefix, body, max_size).and_then(|sizes| {
         file.sync_all()?;
         Ok(sizes)

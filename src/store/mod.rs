@@ -18,6 +18,7 @@ pub mod maildir;
 pub mod modseq;
 pub mod names;
 pub mod nofollow;
+pub mod perms;
 pub mod special_use;
 pub mod state;
 pub mod subscriptions;
@@ -1066,13 +1067,15 @@ fn gone_if_missing(e: io::Error) -> StoreError {
     }
 }
 
+/// Creates a directory with its parent's permissions (`perms`).
 fn create_dir_private(path: &Path) -> io::Result<()> {
+    let mode = path.parent().map_or(0o700, perms::dir_mode);
     match fs::DirBuilder::new()
         .recursive(true)
-        .mode(0o700)
+        .mode(mode & 0o777)
         .create(path)
     {
-        Ok(()) => Ok(()),
+        Ok(()) => perms::widen_path(path, mode),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
         Err(e) => Err(e),
     }
@@ -1101,11 +1104,13 @@ fn relocate(path: &Path) -> Option<PathBuf> {
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mode = mailbox_file_mode(path);
     let mut f = nofollow::options()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(mode)
         .open(path)?;
+    perms::widen_file(&f, mode)?;
     f.write_all(bytes)?;
     f.sync_all()
 }
@@ -1145,21 +1150,31 @@ fn new_in_cur(file: String, flags: Flags, vsize: u64) -> (String, Message) {
 /// Moves a spooled APPEND literal (already fsynced) to `path` in the
 /// target folder's `tmp/`, copying when it sits on another file system.
 fn place_spooled(spool: &Path, path: &Path) -> io::Result<()> {
-    if let Err(e) = fs::rename(spool, path) {
+    let mode = mailbox_file_mode(path);
+    match fs::rename(spool, path) {
+        // The spool file was made 0600 in the root's tmp/.
+        Ok(()) => perms::widen_path(path, mode),
         // EXDEV: folders on different file systems.
-        if e.kind() != io::ErrorKind::CrossesDevices {
-            return Err(e);
+        Err(e) if e.kind() != io::ErrorKind::CrossesDevices => Err(e),
+        Err(_) => {
+            let mut from = nofollow::open(spool)?;
+            let mut to = nofollow::options()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(path)?;
+            perms::widen_file(&to, mode)?;
+            io::copy(&mut from, &mut to)?;
+            to.sync_all()
         }
-        let mut from = nofollow::open(spool)?;
-        let mut to = nofollow::options()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)?;
-        io::copy(&mut from, &mut to)?;
-        to.sync_all()?;
     }
-    Ok(())
+}
+
+/// The mode for a message file at `mailbox/tmp/NAME`.
+fn mailbox_file_mode(path: &Path) -> u32 {
+    path.parent()
+        .and_then(Path::parent)
+        .map_or(0o600, perms::file_mode)
 }
 
 /// Makes a rename into `dir` durable.

@@ -26,6 +26,7 @@ mod search;
 mod sessions;
 mod sort;
 mod special_use_clients;
+mod system_users;
 mod thread;
 mod tls;
 mod utf8_accept;
