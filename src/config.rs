@@ -222,6 +222,16 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "no",
         "yes to deliver user+detail into the folder named detail when it exists",
     ),
+    (
+        "quota_rule",
+        "",
+        "default quota in Dovecot's syntax (*:storage=1G); the users file's userdb_quota_rule replaces it",
+    ),
+    (
+        "quota_rule2",
+        "",
+        "a second default quota rule (*:messages=10000); userdb_quota_rule2 replaces it",
+    ),
 ];
 
 /// A listening socket: a Unix socket path or a TCP address.
@@ -318,6 +328,9 @@ pub struct Config {
     pub unix_socket_mode: u32,
     pub recipient_delimiter: String,
     pub lmtp_save_to_detail_mailbox: bool,
+    /// Dovecot-syntax quota rules (`quota_rule`, `quota_rule2`).
+    pub quota_rule: String,
+    pub quota_rule2: String,
 }
 
 /// A configuration problem, naming where it was found.
@@ -384,6 +397,8 @@ impl Default for Config {
             unix_socket_mode: 0,
             recipient_delimiter: String::new(),
             lmtp_save_to_detail_mailbox: false,
+            quota_rule: String::new(),
+            quota_rule2: String::new(),
         };
         for (key, default, _) in KEYS {
             // The defaults are constants checked by a unit test.
@@ -559,9 +574,30 @@ impl Config {
             "lmtp_save_to_detail_mailbox" => {
                 self.lmtp_save_to_detail_mailbox = parse_bool(key, value)?
             }
+            "quota_rule" | "quota_rule2" => {
+                crate::store::quota::Limits::default()
+                    .apply_rule(value)
+                    .map_err(|e| format!("{key}: {e}"))?;
+                match key {
+                    "quota_rule" => self.quota_rule = value.to_string(),
+                    _ => self.quota_rule2 = value.to_string(),
+                }
+            }
             _ => return Err(format!("unknown key {key:?}")),
         }
         Ok(())
+    }
+
+    /// A user's quota limits: these rules, or the users file's
+    /// `userdb_quota_rule…` extra fields in their place.
+    pub fn quota_limits(&self, extra: &str) -> crate::store::quota::Limits {
+        crate::store::quota::Limits::for_user(
+            &[
+                ("quota_rule", self.quota_rule.as_str()),
+                ("quota_rule2", self.quota_rule2.as_str()),
+            ],
+            extra,
+        )
     }
 
     /// Checks settings that depend on each other.
@@ -675,6 +711,8 @@ impl Config {
                     "unix_socket_mode" => format!("{:04o}", self.unix_socket_mode),
                     "recipient_delimiter" => self.recipient_delimiter.clone(),
                     "lmtp_save_to_detail_mailbox" => yes_no(self.lmtp_save_to_detail_mailbox),
+                    "quota_rule" => self.quota_rule.clone(),
+                    "quota_rule2" => self.quota_rule2.clone(),
                     _ => String::new(),
                 };
                 (*key, v)

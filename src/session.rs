@@ -144,6 +144,8 @@ impl Session {
             caps.push("SPECIAL-USE");
             caps.push("CREATE-SPECIAL-USE");
             caps.push("MULTIAPPEND");
+            // RFC 9208; usage kept in Maildir++ maildirsize (store::quota).
+            caps.extend(["QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"]);
             caps.push(&appendlimit);
         }
         if self.state == State::NotAuthenticated {

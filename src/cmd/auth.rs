@@ -191,7 +191,7 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
             "Too many sessions for this user.",
         ));
     };
-    let store = match Store::open(
+    let mut store = match Store::open(
         mail_root.clone(),
         s.ctx.config.namespace.clone(),
         s.ctx.registry.clone(),
@@ -211,6 +211,7 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
             ));
         }
     };
+    store.set_quota_limits(s.ctx.config.quota_limits(&entry.extra));
     log::info!(
         "conn={} peer={} user={} mech={mech} tls={} login",
         s.id,

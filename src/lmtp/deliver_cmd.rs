@@ -94,9 +94,13 @@ pub fn main(args: &[String]) -> i32 {
     }
     let dir = recipient::target_dir(&config, &rcpt, m.opt_str("m").as_deref());
     let max = config.max_append_size as u64;
-    match deliver::deliver(&dir, &header, &mut input as &mut dyn Read, max) {
+    let quota = crate::store::quota::Quota::new(
+        rcpt.mail_root.clone(),
+        config.quota_limits(&rcpt.user.extra),
+    );
+    match deliver::deliver(&dir, &header, &mut input as &mut dyn Read, max, &quota) {
         Ok(_) => EX_OK,
-        Err(e @ DeliverError::TooLarge { .. }) => {
+        Err(e @ (DeliverError::TooLarge { .. } | DeliverError::OverQuota)) => {
             fail(EX_NOPERM, &format!("{}: {e}", rcpt.user.name))
         }
         Err(DeliverError::Io(e)) => fail(

@@ -135,6 +135,18 @@ pub enum CommandBody {
     },
     /// RFC 2342 `namespace = "NAMESPACE"`.
     Namespace,
+    /// RFC 9208 §4.2 `GETQUOTA quota-root-name`.
+    GetQuota {
+        root: Vec<u8>,
+    },
+    /// RFC 9208 §4.3 `GETQUOTAROOT mailbox`.
+    GetQuotaRoot {
+        mailbox: Vec<u8>,
+    },
+    /// RFC 9208 §4.1 `SETQUOTA`; the limits are parsed but never applied.
+    SetQuota {
+        root: Vec<u8>,
+    },
     /// RFC 5161 `enable = "ENABLE" 1*(SP capability)`; names upper-cased.
     Enable(Vec<String>),
     /// RFC 4978 `compress = "COMPRESS" SP algorithm`; the name upper-cased.
@@ -545,6 +557,9 @@ impl CommandBody {
             CommandBody::Store { uid: false, .. } => "STORE",
             CommandBody::Store { uid: true, .. } => "UID STORE",
             CommandBody::Namespace => "NAMESPACE",
+            CommandBody::GetQuota { .. } => "GETQUOTA",
+            CommandBody::GetQuotaRoot { .. } => "GETQUOTAROOT",
+            CommandBody::SetQuota { .. } => "SETQUOTA",
             CommandBody::Enable(_) => "ENABLE",
             CommandBody::Compress { .. } => "COMPRESS",
             CommandBody::ListExtended(_) => "LIST",

@@ -20,6 +20,7 @@ mod multiappend;
 mod namespace;
 mod other_sessions;
 mod preauth_flood;
+mod quota;
 mod recent;
 mod safety;
 mod search;
