@@ -22,6 +22,7 @@ mod other_sessions;
 mod preauth_flood;
 mod quota;
 mod recent;
+mod roundcube;
 mod safety;
 mod search;
 mod sessions;
