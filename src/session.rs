@@ -133,6 +133,8 @@ impl Session {
             caps.push("WITHIN");
             caps.push("SORT");
             caps.push("SORT=DISPLAY");
+            // RFC 5267 SORT RETURN (...); CONTEXT=* would need UPDATE.
+            caps.push("ESORT");
             caps.push("THREAD=ORDEREDSUBJECT");
             caps.push("THREAD=REFERENCES");
             caps.push("THREAD=REFS");

@@ -192,7 +192,8 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
             charset,
             keys,
             uid,
-        } => sort::sort(s, &criteria, &charset, &keys, uid),
+            ret,
+        } => sort::sort(s, &cmd.tag, &criteria, &charset, &keys, uid, ret),
         CommandBody::Thread {
             algorithm,
             charset,

@@ -107,6 +107,8 @@ pub enum CommandBody {
         charset: String,
         keys: Vec<SearchKey>,
         uid: bool,
+        /// RFC 5267 ESORT: `SORT RETURN (...)` answers with ESEARCH.
+        ret: Option<SearchReturn>,
     },
     /// `thread = ["UID" SP] "THREAD" SP thread-alg SP search-charset
     /// 1*(SP search-key)` (RFC 5256 §5).
@@ -317,8 +319,9 @@ pub enum StatusItem {
     AppendLimit,
 }
 
-/// The result options of `SEARCH RETURN (...)`: RFC 4731 MIN MAX ALL
-/// COUNT and RFC 5182 SAVE. An empty list means ALL (RFC 4731 §3.1).
+/// The result options of `SEARCH RETURN (...)` and `SORT RETURN (...)`:
+/// RFC 4731 MIN MAX ALL COUNT, RFC 5182 SAVE and RFC 5267 PARTIAL. An
+/// empty list means ALL (RFC 4731 §3.1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SearchReturn {
     pub min: bool,
@@ -326,13 +329,16 @@ pub struct SearchReturn {
     pub all: bool,
     pub count: bool,
     pub save: bool,
+    /// RFC 5267 §4.4: positions `first..=last` (1-based, first <= last)
+    /// of the result.
+    pub partial: Option<(u32, u32)>,
 }
 
 impl SearchReturn {
     /// Whether an ESEARCH response is sent: SAVE alone asks for none
     /// (RFC 5182 §2.2 example 1; Dovecot sends none either).
     pub fn wants_response(&self) -> bool {
-        self.min || self.max || self.all || self.count
+        self.min || self.max || self.all || self.count || self.partial.is_some()
     }
 }
 

@@ -9,6 +9,7 @@ mod consistency;
 mod copy;
 mod esearch;
 mod esearch_modseq;
+mod esort;
 mod hostile;
 mod idle;
 mod isolation;
