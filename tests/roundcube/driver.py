@@ -16,6 +16,7 @@ import traceback
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -37,6 +38,17 @@ def idle(d):
     return d.execute_script(
         "return window.rcmail && !rcmail.busy && !!document.querySelector('#messagelist tbody tr')"
     )
+
+
+def not_busy(d):
+    return d.execute_script("return window.rcmail && !rcmail.busy")
+
+
+def click_when_idle(d, element):
+    """Roundcube drops commands while a request is in flight: click once it
+    has none (the next preview loads right after a move or delete)."""
+    WebDriverWait(d, WAIT).until(not_busy)
+    element.click()
 
 
 def row_of(d, subject):
@@ -138,39 +150,47 @@ def main():
 
         step = "move to a folder by the menu"
         print("step:", step, flush=True)
-        row_of(driver, "Zebra crossing").click()
+        click_when_idle(driver, row_of(driver, "Zebra crossing"))
         wait.until(lambda d: d.execute_script("return rcmail.message_list.get_selection().length") == 1)
         # More → Move to… → the folder, as a user clicks them.
-        driver.find_element(By.ID, "messagemenulink").click()
+        click_when_idle(driver, driver.find_element(By.ID, "messagemenulink"))
         move = wait.until(
             lambda d: [a for a in d.find_elements(By.CSS_SELECTOR, "#message-menu a.move")
                        if a.is_displayed() and "disabled" not in (a.get_attribute("class") or "")]
         )
-        move[0].click()
+        click_when_idle(driver, move[0])
         target = wait.until(
             lambda d: [a for a in d.find_elements(By.CSS_SELECTOR, "#folder-selector a.active")
                        if a.text.strip() == "Archive" and a.is_displayed()]
         )
-        target[0].click()
+        click_when_idle(driver, target[0])
         wait.until(lambda d: idle(d) and "Zebra crossing" not in subjects(d))
 
         step = "delete"
         print("step:", step, flush=True)
-        row_of(driver, "Quarterly report").click()
+        click_when_idle(driver, row_of(driver, "Quarterly report"))
         wait.until(lambda d: d.execute_script("return rcmail.message_list.get_selection().length") == 1)
         button = wait.until(
             lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, "a.delete")
                        if b.is_displayed() and "disabled" not in (b.get_attribute("class") or "")]
         )
-        button[0].click()
+        click_when_idle(driver, button[0])
         wait.until(lambda d: idle(d) and "Quarterly report" not in subjects(d))
 
         step = "log out"
         print("step:", step, flush=True)
         logout = [a for a in driver.find_elements(By.CSS_SELECTOR, "a.logout") if a.is_displayed()]
         assert logout, "no logout link"
-        logout[0].click()
-        wait.until(lambda d: d.find_elements(By.ID, "rcmloginuser"))
+        # A click landing while the next message's preview loads in its
+        # frame can be dropped: click again (three times at most).
+        for attempt in range(3):
+            click_when_idle(driver, logout[0])
+            try:
+                WebDriverWait(driver, 5).until(lambda d: d.find_elements(By.ID, "rcmloginuser"))
+                break
+            except TimeoutException:
+                if attempt == 2:
+                    raise
         print("done", flush=True)
         return 0
     except Exception:
