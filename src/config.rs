@@ -312,6 +312,16 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "",
         "header field holding a 0-5 virus verdict for Sieve's virustest",
     ),
+    (
+        "quota_rule",
+        "",
+        "default quota in Dovecot's syntax (*:storage=1G); the users file's userdb_quota_rule replaces it",
+    ),
+    (
+        "quota_rule2",
+        "",
+        "a second default quota rule (*:messages=10000); userdb_quota_rule2 replaces it",
+    ),
 ];
 
 /// A listening socket: a Unix socket path or a TCP address.
@@ -465,6 +475,9 @@ pub struct Config {
     pub sieve_quota_max_scripts: usize,
     pub sieve_quota_max_storage: u64,
     pub managesieve_listen: Vec<SocketSpec>,
+    /// Dovecot-syntax quota rules (`quota_rule`, `quota_rule2`).
+    pub quota_rule: String,
+    pub quota_rule2: String,
 }
 
 /// A configuration problem, naming where it was found.
@@ -549,6 +562,8 @@ impl Default for Config {
             sieve_quota_max_scripts: 0,
             sieve_quota_max_storage: 0,
             managesieve_listen: Vec::new(),
+            quota_rule: String::new(),
+            quota_rule2: String::new(),
         };
         for (key, default, _) in KEYS {
             // The defaults are constants checked by a unit test.
@@ -798,9 +813,30 @@ impl Config {
                     })?;
                 self.sieve_spamtest_max_value = value.to_string()
             }
+            "quota_rule" | "quota_rule2" => {
+                crate::store::quota::Limits::default()
+                    .apply_rule(value)
+                    .map_err(|e| format!("{key}: {e}"))?;
+                match key {
+                    "quota_rule" => self.quota_rule = value.to_string(),
+                    _ => self.quota_rule2 = value.to_string(),
+                }
+            }
             _ => return Err(format!("unknown key {key:?}")),
         }
         Ok(())
+    }
+
+    /// A user's quota limits: these rules, or the users file's
+    /// `userdb_quota_rule…` extra fields in their place.
+    pub fn quota_limits(&self, extra: &str) -> crate::store::quota::Limits {
+        crate::store::quota::Limits::for_user(
+            &[
+                ("quota_rule", self.quota_rule.as_str()),
+                ("quota_rule2", self.quota_rule2.as_str()),
+            ],
+            extra,
+        )
     }
 
     /// Checks settings that depend on each other.
@@ -949,6 +985,8 @@ impl Config {
                     "sieve_quota_max_storage" => self.sieve_quota_max_storage.to_string(),
                     "managesieve_listen" => sockets(&self.managesieve_listen),
 
+                    "quota_rule" => self.quota_rule.clone(),
+                    "quota_rule2" => self.quota_rule2.clone(),
                     _ => String::new(),
                 };
                 (*key, v)

@@ -86,6 +86,11 @@ impl From<crate::store::StoreError> for Error {
                 "Mailbox is locked by another process; try again.",
             ),
             S::TooBig => Error::no(Some(Code::TooBig), "Message too big."),
+            // Dovecot's default quota_exceeded_message.
+            S::OverQuota => Error::no(
+                Some(Code::OverQuota),
+                "Quota exceeded (mailbox for user is full)",
+            ),
             S::KeywordLimit => Error::no(
                 Some(Code::Limit),
                 "Too many keywords in this mailbox (26 at most); none was stored.",

@@ -133,6 +133,8 @@ impl Session {
             caps.push("WITHIN");
             caps.push("SORT");
             caps.push("SORT=DISPLAY");
+            // RFC 5267 SORT RETURN (...); CONTEXT=* would need UPDATE.
+            caps.push("ESORT");
             caps.push("THREAD=ORDEREDSUBJECT");
             caps.push("THREAD=REFERENCES");
             caps.push("THREAD=REFS");
@@ -144,6 +146,8 @@ impl Session {
             caps.push("SPECIAL-USE");
             caps.push("CREATE-SPECIAL-USE");
             caps.push("MULTIAPPEND");
+            // RFC 9208; usage kept in Maildir++ maildirsize (store::quota).
+            caps.extend(["QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"]);
             caps.push(&appendlimit);
         }
         if self.state == State::NotAuthenticated {

@@ -204,7 +204,7 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
             return Err(end_session(s));
         }
     }
-    let store = match Store::open(
+    let mut store = match Store::open(
         mail_root.clone(),
         s.ctx.config.namespace.clone(),
         s.ctx.registry.clone(),
@@ -228,6 +228,7 @@ fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Res
             ));
         }
     };
+    store.set_quota_limits(s.ctx.config.quota_limits(&entry.extra));
     log::info!(
         "conn={} peer={} user={} mech={mech} tls={} login",
         s.id,

@@ -18,6 +18,7 @@ mod list;
 mod mailbox;
 mod matches;
 mod namespace;
+mod quota;
 mod saved_search;
 mod search;
 mod sort;
@@ -60,6 +61,9 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::Append { .. }
         | CommandBody::Idle
         | CommandBody::Namespace
+        | CommandBody::GetQuota { .. }
+        | CommandBody::GetQuotaRoot { .. }
+        | CommandBody::SetQuota { .. }
         | CommandBody::ListExtended(_)
         | CommandBody::CreateSpecialUse { .. } => Allowed::Authenticated,
         CommandBody::Enable(_) => Allowed::AuthenticatedOnly,
@@ -188,7 +192,8 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
             charset,
             keys,
             uid,
-        } => sort::sort(s, &criteria, &charset, &keys, uid),
+            ret,
+        } => sort::sort(s, &cmd.tag, &criteria, &charset, &keys, uid, ret),
         CommandBody::Thread {
             algorithm,
             charset,
@@ -210,6 +215,9 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
             unchanged_since,
         } => store::store(s, &set, mode, silent, &flags, uid, unchanged_since),
         CommandBody::Namespace => namespace::namespace(s),
+        CommandBody::GetQuota { root } => quota::getquota(s, &root),
+        CommandBody::GetQuotaRoot { mailbox } => quota::getquotaroot(s, &mailbox),
+        CommandBody::SetQuota { .. } => quota::setquota(s),
         CommandBody::Enable(names) => enable::enable(s, &names),
         CommandBody::Compress { mechanism } => compress::compress(s, &mechanism),
         CommandBody::ListExtended(list) => list::list_extended(s, &list),

@@ -108,9 +108,11 @@ fn save_result(s: &mut Session, found: &[u32], uid: bool, r: &SearchReturn) {
     s.saved_search = uids;
 }
 
-/// `* ESEARCH (TAG "t") [UID] MIN n MAX n ALL set COUNT n [MODSEQ n]`, the
-/// items in Dovecot's order; MIN, MAX and ALL are left out when nothing
-/// matched (RFC 4731 §3.1).
+/// `* ESEARCH (TAG "t") [UID] MIN n MAX n ALL set PARTIAL (m:n set) COUNT
+/// n [MODSEQ n]`, the items in Dovecot's order; MIN, MAX and ALL are left
+/// out when nothing matched (RFC 4731 §3.1). `found` is in result order:
+/// ascending for SEARCH, the sort order for SORT (RFC 5267 §3.2: MIN and
+/// MAX are then the first and last sorted, ALL keeps the order).
 pub fn write_esearch(
     out: &mut ResponseBuf,
     tag: &[u8],
@@ -133,6 +135,18 @@ pub fn write_esearch(
         out.raw(" ALL ");
         write_set(out, found);
     }
+    if let Some((first, last)) = r.partial {
+        // RFC 5267 §4.4: the 1-based positions asked for; NIL if none.
+        let from = (first as usize - 1).min(found.len());
+        let to = (last as usize).min(found.len());
+        out.raw(&format!(" PARTIAL ({first}:{last} "));
+        if from < to {
+            write_set(out, &found[from..to]);
+        } else {
+            out.raw("NIL");
+        }
+        out.raw(")");
+    }
     if r.count {
         out.raw(" COUNT ").number(found.len() as u64);
     }
@@ -142,7 +156,8 @@ pub fn write_esearch(
     out.crlf();
 }
 
-/// An ascending list of numbers in sequence-set form: `2,4:6,9`.
+/// Numbers in sequence-set form, in the order given, ascending runs
+/// joined: `2,4:6,9`; a sorted `5,3,4,2` stays `5,3:4,2`.
 pub fn write_set(out: &mut ResponseBuf, numbers: &[u32]) {
     out.raw(&crate::proto::encode::number_set(numbers));
 }

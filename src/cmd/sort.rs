@@ -8,7 +8,7 @@
 use super::matches::find;
 use crate::error::{Error, Tagged};
 use crate::proto::encode::Code;
-use crate::proto::types::{SearchKey, SortCriterion, SortKey, ThreadAlgorithm};
+use crate::proto::types::{SearchKey, SearchReturn, SortCriterion, SortKey, ThreadAlgorithm};
 use crate::session::Session;
 use crate::sort::{self, thread, HeaderKeys, SortFacts};
 use crate::store::cache::CachedMeta;
@@ -16,18 +16,29 @@ use crate::store::lock;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// SORT / UID SORT.
+/// SORT / UID SORT; with RETURN options (RFC 5267 ESORT) the answer is an
+/// ESEARCH response in sort order.
 pub fn sort(
     s: &mut Session,
+    tag: &[u8],
     criteria: &[SortCriterion],
     charset: &str,
     keys: &[SearchKey],
     uid: bool,
+    ret: Option<SearchReturn>,
 ) -> Result<Tagged, Error> {
     let need = |k| criteria.iter().any(|c| c.key == k);
     let (need_size, need_arrival) = (need(SortKey::Size), need(SortKey::Arrival));
     let (mut facts, lost) = gather(s, charset, keys, need_size, need_arrival)?;
     sort::sort(&mut facts, criteria);
+    if let Some(r) = ret {
+        let numbers: Vec<u32> = facts
+            .iter()
+            .map(|f| if uid { f.uid } else { f.msn })
+            .collect();
+        super::search::write_esearch(&mut s.out, tag, uid, &r, &numbers, None);
+        return done(lost, "Sort completed.");
+    }
     s.out.untagged().raw("SORT");
     for f in &facts {
         s.out

@@ -107,6 +107,10 @@ pub fn main(args: &[String]) -> i32 {
         );
     }
     let folder = m.opt_str("m");
+    let quota = crate::store::quota::Quota::new(
+        rcpt.mail_root.clone(),
+        config.quota_limits(&rcpt.user.extra),
+    );
     // Run by root: the user's files are written with the user's identity
     // (userdb = passwd); run by Postfix as the user: as is.
     let written = recipient::as_recipient(&rcpt, || {
@@ -119,7 +123,7 @@ pub fn main(args: &[String]) -> i32 {
         let dir = recipient::target_dir(&config, &rcpt, folder.as_deref());
         let max = config.max_append_size as u64;
         Ok((
-            deliver::deliver(&dir, &header, &mut input as &mut dyn Read, max),
+            deliver::deliver(&dir, &header, &mut input as &mut dyn Read, max, &quota),
             dir,
         ))
     });
@@ -130,7 +134,7 @@ pub fn main(args: &[String]) -> i32 {
     };
     match result {
         Ok(_) => EX_OK,
-        Err(e @ DeliverError::TooLarge { .. }) => {
+        Err(e @ (DeliverError::TooLarge { .. } | DeliverError::OverQuota)) => {
             fail(EX_NOPERM, &format!("{}: {e}", rcpt.user.name))
         }
         Err(DeliverError::Io(e)) => fail(
@@ -173,6 +177,7 @@ fn deliver_filtered(
         mail_root: &rcpt.mail_root,
         envelope_from: sender,
         recipient: &rcpt.address,
+        quota: config.quota_limits(&rcpt.user.extra),
     };
     // The scripts, the store and sendmail all run as the recipient.
     let outcome =
@@ -181,6 +186,9 @@ fn deliver_filtered(
             Err(e) => return fail(EX_TEMPFAIL, &format!("{}: {e}", rcpt.user.name)),
         };
     match outcome {
+        Ok(crate::sieve::deliver::Filtered::OverQuota) => {
+            fail(EX_NOPERM, &format!("{}: quota exceeded", rcpt.user.name))
+        }
         Ok(crate::sieve::deliver::Filtered::Refused(reason)) => {
             // dovecot-lda -e: the MTA bounces with this text.
             fail(EX_NOPERM, &reason)

@@ -260,7 +260,20 @@ impl Session {
                 }
             };
             match stored {
-                Ok(folder) => {
+                Ok(Stored::OverQuota) => {
+                    log::warn!(
+                        "lmtp peer={} from=<{from}> rcpt=<{to}> user={} refused: over quota",
+                        self.peer,
+                        rcpt.user.name
+                    );
+                    // Dovecot's answer (quota_full_tempfail = no).
+                    self.reply(
+                        552,
+                        "5.2.2",
+                        &format!("<{to}> Quota exceeded (mailbox for user is full)"),
+                    )?;
+                }
+                Ok(Stored::Saved(folder)) => {
                     log::info!(
                         "conn={} peer={} from=<{from}> rcpt=<{to}> user={} size={} saved to {folder}",
                         self.id,
@@ -297,7 +310,15 @@ impl Session {
     }
 }
 
-/// Stores one recipient's copy from the spool; the folder it went to.
+/// What became of one recipient's copy.
+enum Stored {
+    /// Saved into this folder.
+    Saved(String),
+    /// Refused: the user's quota is full.
+    OverQuota,
+}
+
+/// Stores one recipient's copy from the spool.
 fn store_copy(
     ctx: &ServerContext,
     spool: &File,
@@ -305,26 +326,34 @@ fn store_copy(
     from: &str,
     rcpt: &Recipient,
     trace: &recipient::Trace<'_>,
-) -> Result<String, String> {
+) -> Result<Stored, String> {
     let header = recipient::added_headers(from, rcpt, trace);
+    let quota = crate::store::quota::Quota::new(
+        rcpt.mail_root.clone(),
+        ctx.config.quota_limits(&rcpt.user.extra),
+    );
     // Written with the recipient's identity under `userdb = passwd`.
-    let dir = recipient::as_recipient(rcpt, || {
+    let written = recipient::as_recipient(rcpt, || {
         deliver::ensure_inbox(&rcpt.mail_root)
             .map_err(|e| format!("{}: {e}", rcpt.mail_root.display()))?;
         let dir = recipient::target_dir(&ctx.config, rcpt, None);
         let mut reader = spool;
         reader.rewind().map_err(|e| e.to_string())?;
-        deliver::deliver(&dir, &header, &mut reader.take(size), u64::MAX)
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
-        Ok::<_, String>(dir)
+        let result = deliver::deliver(&dir, &header, &mut reader.take(size), u64::MAX, &quota);
+        Ok::<_, String>((result, dir))
     })??;
-    Ok(if dir == rcpt.mail_root {
+    let dir = match written {
+        (Ok(_), dir) => dir,
+        (Err(deliver::DeliverError::OverQuota), _) => return Ok(Stored::OverQuota),
+        (Err(e), dir) => return Err(format!("{}: {e}", dir.display())),
+    };
+    Ok(Stored::Saved(if dir == rcpt.mail_root {
         "INBOX".to_string()
     } else {
         dir.file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
-    })
+    }))
 }
 
 /// An unnamed file in the first usable recipient's `tmp/`: on the disk the

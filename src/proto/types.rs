@@ -107,6 +107,8 @@ pub enum CommandBody {
         charset: String,
         keys: Vec<SearchKey>,
         uid: bool,
+        /// RFC 5267 ESORT: `SORT RETURN (...)` answers with ESEARCH.
+        ret: Option<SearchReturn>,
     },
     /// `thread = ["UID" SP] "THREAD" SP thread-alg SP search-charset
     /// 1*(SP search-key)` (RFC 5256 §5).
@@ -135,6 +137,18 @@ pub enum CommandBody {
     },
     /// RFC 2342 `namespace = "NAMESPACE"`.
     Namespace,
+    /// RFC 9208 §4.2 `GETQUOTA quota-root-name`.
+    GetQuota {
+        root: Vec<u8>,
+    },
+    /// RFC 9208 §4.3 `GETQUOTAROOT mailbox`.
+    GetQuotaRoot {
+        mailbox: Vec<u8>,
+    },
+    /// RFC 9208 §4.1 `SETQUOTA`; the limits are parsed but never applied.
+    SetQuota {
+        root: Vec<u8>,
+    },
     /// RFC 5161 `enable = "ENABLE" 1*(SP capability)`; names upper-cased.
     Enable(Vec<String>),
     /// RFC 4978 `compress = "COMPRESS" SP algorithm`; the name upper-cased.
@@ -305,8 +319,9 @@ pub enum StatusItem {
     AppendLimit,
 }
 
-/// The result options of `SEARCH RETURN (...)`: RFC 4731 MIN MAX ALL
-/// COUNT and RFC 5182 SAVE. An empty list means ALL (RFC 4731 §3.1).
+/// The result options of `SEARCH RETURN (...)` and `SORT RETURN (...)`:
+/// RFC 4731 MIN MAX ALL COUNT, RFC 5182 SAVE and RFC 5267 PARTIAL. An
+/// empty list means ALL (RFC 4731 §3.1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SearchReturn {
     pub min: bool,
@@ -314,13 +329,16 @@ pub struct SearchReturn {
     pub all: bool,
     pub count: bool,
     pub save: bool,
+    /// RFC 5267 §4.4: positions `first..=last` (1-based, first <= last)
+    /// of the result.
+    pub partial: Option<(u32, u32)>,
 }
 
 impl SearchReturn {
     /// Whether an ESEARCH response is sent: SAVE alone asks for none
     /// (RFC 5182 §2.2 example 1; Dovecot sends none either).
     pub fn wants_response(&self) -> bool {
-        self.min || self.max || self.all || self.count
+        self.min || self.max || self.all || self.count || self.partial.is_some()
     }
 }
 
@@ -545,6 +563,9 @@ impl CommandBody {
             CommandBody::Store { uid: false, .. } => "STORE",
             CommandBody::Store { uid: true, .. } => "UID STORE",
             CommandBody::Namespace => "NAMESPACE",
+            CommandBody::GetQuota { .. } => "GETQUOTA",
+            CommandBody::GetQuotaRoot { .. } => "GETQUOTAROOT",
+            CommandBody::SetQuota { .. } => "SETQUOTA",
             CommandBody::Enable(_) => "ENABLE",
             CommandBody::Compress { .. } => "COMPRESS",
             CommandBody::ListExtended(_) => "LIST",

@@ -34,6 +34,8 @@ pub(crate) struct Delivery<'a> {
     /// MAIL FROM (empty: null sender) and the RCPT TO address.
     pub envelope_from: &'a str,
     pub recipient: &'a str,
+    /// The user's quota: a full one refuses the message (552 5.2.2).
+    pub quota: crate::store::quota::Limits,
 }
 
 /// What became of a filtered message.
@@ -44,7 +46,12 @@ pub(crate) enum Filtered {
     Delivered(Vec<String>),
     /// `ereject`: refuse it in the protocol with this reason.
     Refused(String),
+    /// No room left in the user's quota for a copy to be kept.
+    OverQuota,
 }
+
+/// What `save` tells apart: a full quota is final, anything else may pass.
+const OVER_QUOTA: &str = "quota exceeded";
 
 /// Filters and stores `message` (the complete message as it is to be
 /// stored, added headers included); callers ask [`has_scripts`] first.
@@ -54,12 +61,13 @@ pub(crate) enum Filtered {
 pub(crate) fn deliver(d: &Delivery<'_>, message: &[u8]) -> Result<Filtered, String> {
     let (scripts, personal_log) = load_scripts(d);
     let refs: Vec<&Script> = scripts.iter().collect();
-    let store = Store::open(
+    let mut store = Store::open(
         d.mail_root.to_path_buf(),
         d.config.namespace.clone(),
         Arc::clone(&d.registry),
     )
     .map_err(|e| format!("{}: {e}", d.mail_root.display()))?;
+    store.set_quota_limits(d.quota);
     let mut host = DeliveryHost {
         store: &store,
         d,
@@ -104,7 +112,7 @@ pub(crate) fn deliver(d: &Delivery<'_>, message: &[u8]) -> Result<Filtered, Stri
                 flags,
                 create,
             } => {
-                let folder = store_into(
+                let folder = match store_into(
                     d,
                     &store,
                     mailbox,
@@ -112,7 +120,14 @@ pub(crate) fn deliver(d: &Delivery<'_>, message: &[u8]) -> Result<Filtered, Stri
                     *create,
                     stored_message,
                     personal_log.as_deref(),
-                )?;
+                ) {
+                    Ok(f) => f,
+                    // Nothing kept yet can be taken back; a full quota is final.
+                    Err(e) if e == OVER_QUOTA && folders.is_empty() => {
+                        return Ok(Filtered::OverQuota)
+                    }
+                    Err(e) => return Err(e),
+                };
                 if !folders.contains(&folder) {
                     folders.push(folder);
                 }
@@ -261,8 +276,15 @@ fn store_into(
             );
             save(store, &MailboxName::inbox(), message, &new_flags)
                 .map(|()| "INBOX".to_string())
-                .map_err(|e| format!("INBOX: {e}"))
+                .map_err(|e| {
+                    if e == OVER_QUOTA {
+                        e
+                    } else {
+                        format!("INBOX: {e}")
+                    }
+                })
         }
+        Err(e) if e == OVER_QUOTA => Err(e),
         Err(e) => Err(format!("INBOX: {e}")),
     }
 }
@@ -271,16 +293,30 @@ fn store_into(
 /// see it as recent); with flags through the store into `cur/`, where
 /// flags live — as Dovecot's LDA does.
 fn save(store: &Store, name: &MailboxName, message: &[u8], flags: &NewFlags) -> Result<(), String> {
+    use crate::store::deliver::DeliverError;
+    use crate::store::StoreError;
     if flags.system == 0 && flags.keywords.is_empty() {
         let mut body = message;
-        crate::store::deliver::deliver(&store.path_of(name), b"", &mut body, u64::MAX)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        crate::store::deliver::deliver(
+            &store.path_of(name),
+            b"",
+            &mut body,
+            u64::MAX,
+            store.quota(),
+        )
+        .map(|_| ())
+        .map_err(|e| match e {
+            DeliverError::OverQuota => OVER_QUOTA.to_string(),
+            e => e.to_string(),
+        })
     } else {
         store
             .append(name, message, flags, None)
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| match e {
+                StoreError::OverQuota => OVER_QUOTA.to_string(),
+                e => e.to_string(),
+            })
     }
 }
 

@@ -24,6 +24,9 @@ use std::path::{Path, PathBuf};
 pub enum DeliverError {
     /// The message is larger than the limit (a permanent failure).
     TooLarge { limit: u64 },
+    /// The user's quota has no room for it (a permanent failure, as
+    /// Dovecot's default `quota_full_tempfail = no`).
+    OverQuota,
     /// The disk failed us (a temporary failure: the sender should retry).
     Io(io::Error),
 }
@@ -34,6 +37,7 @@ impl fmt::Display for DeliverError {
             DeliverError::TooLarge { limit } => {
                 write!(f, "message larger than {limit} bytes")
             }
+            DeliverError::OverQuota => f.write_str("quota exceeded"),
             DeliverError::Io(e) => write!(f, "{e}"),
         }
     }
@@ -95,11 +99,13 @@ pub fn existing_folder(root: &Path, ns: &Namespace, name: &str) -> Option<PathBu
 /// Delivers `prefix` (added header lines) followed by `body` into the
 /// Maildir folder `dir`. Reads `body` to its end even when the message is
 /// too large, so a caller reading from a protocol stream stays in step.
+/// A message the user's `quota` has no room for is refused.
 pub fn deliver(
     dir: &Path,
     prefix: &[u8],
     body: &mut dyn Read,
     max_size: u64,
+    quota: &super::quota::Quota,
 ) -> Result<Delivered, DeliverError> {
     nofollow::check_maildir(dir)?;
     let base = maildir::new_base(&super::dotlock::hostname());
@@ -127,11 +133,20 @@ pub fn deliver(
             return Err(e.into());
         }
     };
+    let fits = quota.check(size, 1);
+    if !matches!(fits, Ok(Ok(()))) {
+        let _ = fs::remove_file(&tmp);
+        return Err(match fits {
+            Err(e) => e.into(),
+            _ => DeliverError::OverQuota,
+        });
+    }
     let dest = dir.join("new").join(format!("{base},S={size},W={vsize}"));
     if let Err(e) = fs::rename(&tmp, &dest) {
         let _ = fs::remove_file(&tmp);
         return Err(e.into());
     }
+    quota.record(size as i64, 1);
     fs::File::open(dir.join("new"))?.sync_all()?;
     Ok(Delivered { path: dest, size })
 }
@@ -200,8 +215,9 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let root = d.path().join("Maildir");
         ensure_inbox(&root).unwrap();
+        let none = crate::store::quota::Quota::new(root.clone(), Default::default());
         let mut body: &[u8] = b"Subject: x\n\nhello\r\n";
-        let got = deliver(&root, b"Delivered-To: a\n", &mut body, 1000).unwrap();
+        let got = deliver(&root, b"Delivered-To: a\n", &mut body, 1000, &none).unwrap();
         let name = got.path.file_name().unwrap().to_str().unwrap().to_string();
         assert!(name.ends_with(",S=35,W=38"), "{name}");
         assert_eq!(
@@ -210,7 +226,7 @@ mod tests {
         );
         let mut big: &[u8] = &[b'x'; 5000];
         assert!(matches!(
-            deliver(&root, b"", &mut big, 1000),
+            deliver(&root, b"", &mut big, 1000, &none),
             Err(DeliverError::TooLarge { .. })
         ));
         assert!(big.is_empty(), "the rest was read");
@@ -237,8 +253,33 @@ mod tests {
         std::os::unix::fs::symlink(d.path(), root.join("tmp")).unwrap();
         let mut body: &[u8] = b"x";
         assert!(matches!(
-            deliver(&root, b"", &mut body, 1000),
+            deliver(&root, b"", &mut body, 1000, &none),
             Err(DeliverError::Io(_))
         ));
+    }
+
+    #[test]
+    fn refuses_what_the_quota_has_no_room_for() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("Maildir");
+        ensure_inbox(&root).unwrap();
+        let limits = crate::store::quota::Limits {
+            bytes: Some(40),
+            messages: None,
+        };
+        let quota = crate::store::quota::Quota::new(root.clone(), limits);
+        let mut body: &[u8] = b"Subject: x\n\nhello\n";
+        deliver(&root, b"", &mut body, 1000, &quota).unwrap();
+        let mut body: &[u8] = b"Subject: x\n\nhello again, longer\n";
+        assert!(matches!(
+            deliver(&root, b"", &mut body, 1000, &quota),
+            Err(DeliverError::OverQuota)
+        ));
+        assert_eq!(fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+        assert_eq!(fs::read_dir(root.join("new")).unwrap().count(), 1);
+        assert_eq!(
+            fs::read_to_string(root.join("maildirsize")).unwrap(),
+            "40S\n0 0\n18 1\n"
+        );
     }
 }

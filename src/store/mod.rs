@@ -19,6 +19,7 @@ pub mod modseq;
 pub mod names;
 pub mod nofollow;
 pub mod perms;
+pub mod quota;
 pub mod special_use;
 pub mod state;
 pub mod subscriptions;
@@ -62,6 +63,8 @@ pub enum StoreError {
     TooBig,
     /// Every keyword letter of the folder is taken.
     KeywordLimit,
+    /// The user's quota has no room for it (RFC 9208 OVERQUOTA).
+    OverQuota,
     Io(io::Error),
 }
 
@@ -76,6 +79,7 @@ impl fmt::Display for StoreError {
             StoreError::InUse => f.write_str("mailbox is locked by another process"),
             StoreError::TooBig => f.write_str("message too big"),
             StoreError::KeywordLimit => f.write_str("no keyword letter left"),
+            StoreError::OverQuota => f.write_str("quota exceeded"),
             StoreError::Io(e) => write!(f, "I/O error: {e}"),
         }
     }
@@ -255,6 +259,7 @@ pub struct Store {
     ns: Namespace,
     registry: Arc<Registry>,
     host: String,
+    quota: quota::Quota,
 }
 
 impl Store {
@@ -268,11 +273,29 @@ impl Store {
             create_dir_private(&root.join(sub))?;
         }
         Ok(Store {
+            quota: quota::Quota::new(root.clone(), quota::Limits::default()),
             root,
             ns,
             registry,
             host: dotlock::hostname(),
         })
+    }
+
+    /// Sets the user's quota limits (none until this is called).
+    pub fn set_quota_limits(&mut self, limits: quota::Limits) {
+        self.quota = quota::Quota::new(self.root.clone(), limits);
+    }
+
+    pub fn quota(&self) -> &quota::Quota {
+        &self.quota
+    }
+
+    /// Refuses what would take the user over quota (before anything is
+    /// placed, so a refused command leaves no message behind).
+    fn check_quota(&self, bytes: u64, messages: u64) -> Result<(), StoreError> {
+        self.quota
+            .check(bytes, messages)?
+            .map_err(|quota::OverQuota| StoreError::OverQuota)
     }
 
     pub fn namespace(&self) -> &Namespace {
@@ -618,12 +641,16 @@ impl Store {
     ) -> Result<(u32, u32), StoreError> {
         let dir = self.path_of(name);
         self.check_writable(name, &dir)?;
+        self.check_quota(bytes.len() as u64, 1)?;
         let base = maildir::new_base(&self.host);
         let tmp = dir.join("tmp").join(&base);
         write_synced(&tmp, bytes).map_err(gone_if_missing)?;
         let result = self.deliver_tmp(name, &dir, &base, &tmp, bytes, flags, internal_date);
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
+        match &result {
+            Ok(_) => self.quota.record(bytes.len() as i64, 1),
+            Err(_) => {
+                let _ = fs::remove_file(&tmp);
+            }
         }
         result
     }
@@ -640,6 +667,8 @@ impl Store {
     ) -> Result<(u32, Vec<u32>), StoreError> {
         let dir = self.path_of(name);
         self.check_writable(name, &dir)?;
+        let total: u64 = items.iter().map(|i| i.source.sizes().0).sum();
+        self.check_quota(total, items.len() as u64)?;
         let mut written: Vec<(String, PathBuf)> = Vec::with_capacity(items.len());
         let cleanup = |paths: &mut dyn Iterator<Item = &PathBuf>| {
             for p in paths {
@@ -669,7 +698,10 @@ impl Store {
         let mut st = lock(&state);
         let placed = self.place_all(&dir, &mut st, items, &written);
         match placed {
-            Ok(r) => Ok(r),
+            Ok(r) => {
+                self.quota.record(total as i64, items.len() as i64);
+                Ok(r)
+            }
             Err((e, in_cur)) => {
                 cleanup(&mut written.iter().map(|(_, p)| p).chain(in_cur.iter()));
                 st.mark_dirty();
@@ -827,10 +859,18 @@ impl Store {
     ) -> Result<(u32, Vec<Option<u32>>), StoreError> {
         let dir = self.path_of(target);
         self.check_writable(target, &dir)?;
+        // A MOVE stays within this user's tree: usage does not change
+        // (Dovecot does not check it either).
+        if !is_move {
+            let total: u64 = items.iter().map(copy_size).sum();
+            self.check_quota(total, items.len() as u64)?;
+        }
         let state = self.mailbox(target)?;
         let mut st = lock(&state);
         let _uidlist_lock = lock_uidlist(&dir)?;
         let mut placed: Vec<Option<(String, Message)>> = Vec::with_capacity(items.len());
+        let mut copied_bytes = 0i64;
+        let mut copied = 0i64;
         for item in items {
             let mut flags = Flags {
                 system: item.system_flags,
@@ -861,6 +901,8 @@ impl Store {
                 placed.push(None);
                 continue;
             };
+            copied_bytes += copy_size(item) as i64;
+            copied += 1;
             placed.push(Some(new_in_cur(file, flags, vsize)));
         }
         sync_dir(&dir.join("cur"));
@@ -882,6 +924,9 @@ impl Store {
         }
         st.flush_modseq();
         st.mark_dirty();
+        if !is_move {
+            self.quota.record(copied_bytes, copied);
+        }
         Ok((st.uidvalidity, out))
     }
 
@@ -1059,6 +1104,14 @@ fn remove_folder(dir: &Path) -> io::Result<()> {
 /// A rename into a folder that failed because the folder (or the file we
 /// placed in its `tmp/`) moved away meanwhile: the folder is gone as far as
 /// this command goes.
+/// The size a COPY adds to the quota: the file's (`,S=` or stat); a file
+/// gone meanwhile adds nothing.
+fn copy_size(item: &CopyItem) -> u64 {
+    item.size
+        .or_else(|| fs::symlink_metadata(&item.path).ok().map(|m| m.len()))
+        .unwrap_or(0)
+}
+
 fn gone_if_missing(e: io::Error) -> StoreError {
     if e.kind() == io::ErrorKind::NotFound {
         StoreError::NotFound

@@ -498,6 +498,16 @@ impl MailboxState {
                 .unwrap_or(self.next_uid);
         }
         if messages != self.messages {
+            // Files deleted behind our back: the quota file's totals are
+            // stale, so the next reader sums the tree again.
+            let vanished = self.loaded
+                && self
+                    .messages
+                    .iter()
+                    .any(|m| messages.binary_search_by_key(&m.uid, |n| n.uid).is_err());
+            if vanished {
+                super::quota::invalidate(super::quota::root_of(&self.dir));
+            }
             self.messages = messages;
             self.change += 1;
             let present = &self.messages;
@@ -681,6 +691,8 @@ impl MailboxState {
     pub fn expunge(&mut self, uids: &[u32]) -> Result<Vec<u32>, StoreError> {
         let mut removed = Vec::new();
         let mut error = None;
+        // What the quota gives back; None once a size is unknown.
+        let mut freed = Some(0u64);
         for &uid in uids {
             let Some(i) = self.position(uid) else {
                 continue;
@@ -688,8 +700,14 @@ impl MailboxState {
             let path = self.path_of(&self.messages[i]);
             let m = &self.messages[i];
             self.expect_own(if m.in_new { "new" } else { "cur" }, &m.file);
+            let size = maildir::parse_name(&m.file)
+                .size
+                .or_else(|| fs::symlink_metadata(&path).ok().map(|md| md.len()));
             match fs::remove_file(&path) {
-                Ok(()) => removed.push(uid),
+                Ok(()) => {
+                    removed.push(uid);
+                    freed = freed.zip(size).map(|(a, b)| a + b);
+                }
                 // Gone already (another process expunged or renamed it):
                 // the next sync tells which.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -697,6 +715,13 @@ impl MailboxState {
             }
         }
         if !removed.is_empty() {
+            let root = super::quota::root_of(&self.dir);
+            match freed {
+                Some(bytes) => {
+                    super::quota::record_delta(root, -(bytes as i64), -(removed.len() as i64))
+                }
+                None => super::quota::invalidate(root),
+            }
             self.messages
                 .retain(|m| removed.binary_search(&m.uid).is_err());
             let ms = self.modseq.allocate();

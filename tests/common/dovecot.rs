@@ -44,15 +44,15 @@ pub fn hand_over(path: &Path) {
     }
 }
 
-/// Writes the reference configuration next to `home`.
-fn write_conf(home: &Path) -> std::path::PathBuf {
+/// Writes the reference configuration next to `home`, plus `extra`.
+fn write_conf(home: &Path, extra: &str) -> std::path::PathBuf {
     let conf = home.parent().unwrap().join("dovecot-ref.conf");
     let uid = mail_uid();
     std::fs::write(
         &conf,
         format!(
             "log_path = /dev/stderr\nmail_location = maildir:~/Maildir\nmail_uid = {uid}\nmail_gid = {uid}\n\
-             first_valid_uid = {uid}\nfirst_valid_gid = 0\n"
+             first_valid_uid = {uid}\nfirst_valid_gid = 0\n{extra}"
         ),
     )
     .unwrap();
@@ -62,11 +62,16 @@ fn write_conf(home: &Path) -> std::path::PathBuf {
 /// Starts Dovecot's imap binary pre-authenticated as `alice` on `home`,
 /// stdin and stdout piped, stderr discarded.
 pub fn spawn(home: &Path) -> std::process::Child {
+    spawn_with(home, "")
+}
+
+/// `spawn` with more configuration lines (plugins, their settings).
+pub fn spawn_with(home: &Path, extra_conf: &str) -> std::process::Child {
     assert!(
         Path::new(DOVECOT_IMAP).exists(),
         "{DOVECOT_IMAP} is missing: install Debian's dovecot-imapd (see README)"
     );
-    let conf = write_conf(home);
+    let conf = write_conf(home, extra_conf);
     Command::new(DOVECOT_IMAP)
         .arg("-c")
         .arg(&conf)
@@ -91,7 +96,12 @@ pub struct DovecotSession {
 
 impl DovecotSession {
     pub fn start(home: &Path) -> DovecotSession {
-        let mut child = spawn(home);
+        Self::start_with(home, "")
+    }
+
+    /// `start` with more configuration lines.
+    pub fn start_with(home: &Path, extra_conf: &str) -> DovecotSession {
+        let mut child = spawn_with(home, extra_conf);
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = std::sync::mpsc::channel();

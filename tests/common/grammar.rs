@@ -174,20 +174,29 @@ fn esearch(rest: &[u8]) -> Result<(), String> {
         return Ok(());
     }
     let words: Vec<&str> = rest.strip_prefix(' ').ok_or_else(bad)?.split(' ').collect();
-    if words.len() % 2 != 0 {
-        return Err(bad());
-    }
-    for pair in words.chunks(2) {
-        let ok = match pair[0] {
-            "MIN" | "MAX" => is_nz_number(pair[1]),
-            "COUNT" => is_number(pair[1]),
-            "ALL" => is_number_set(pair[1]),
-            "MODSEQ" => is_nz_number(pair[1]),
+    let mut i = 0;
+    while i < words.len() {
+        let arg = words.get(i + 1).copied().unwrap_or("");
+        let ok = match words[i] {
+            "MIN" | "MAX" => is_nz_number(arg),
+            "COUNT" => is_number(arg),
+            "ALL" => is_number_set(arg),
+            "MODSEQ" => is_nz_number(arg),
+            // RFC 5267 §4.4: `"PARTIAL" SP "(" partial-range SP
+            // (sequence-set / "NIL") ")"`: two words.
+            "PARTIAL" => {
+                let range = arg.strip_prefix('(').and_then(|r| r.split_once(':'));
+                let set = words.get(i + 2).and_then(|w| w.strip_suffix(')'));
+                i += 1;
+                matches!((range, set), (Some((a, b)), Some(set))
+                    if is_nz_number(a) && is_nz_number(b) && (set == "NIL" || is_number_set(set)))
+            }
             _ => false,
         };
         if !ok {
             return Err(bad());
         }
+        i += 2;
     }
     Ok(())
 }

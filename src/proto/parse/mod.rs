@@ -10,6 +10,7 @@ use super::types::{
 use std::fmt;
 
 mod condstore;
+mod quota;
 mod search;
 mod sort;
 
@@ -298,6 +299,15 @@ pub fn parse_command_with(input: &[u8], limits: ParseLimits) -> Result<Command, 
             .store(false)
             .map_err(|Expected(e)| syntax_err("STORE", p.pos, e))?,
         b"NAMESPACE" => CommandBody::Namespace,
+        b"GETQUOTA" => p
+            .getquota()
+            .map_err(|Expected(e)| syntax_err("GETQUOTA", p.pos, e))?,
+        b"GETQUOTAROOT" => p
+            .getquotaroot()
+            .map_err(|Expected(e)| syntax_err("GETQUOTAROOT", p.pos, e))?,
+        b"SETQUOTA" => p
+            .setquota()
+            .map_err(|Expected(e)| syntax_err("SETQUOTA", p.pos, e))?,
         b"ENABLE" => p
             .enable()
             .map_err(|Expected(e)| syntax_err("ENABLE", p.pos, e))?,

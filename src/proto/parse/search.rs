@@ -68,7 +68,7 @@ impl Parser<'_> {
     /// `[ "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")" SP ]`
     /// (RFC 4466 §2.6 with RFC 4731 and RFC 5182 options); unknown options
     /// are a BAD (RFC 4466 §2.6.1).
-    fn search_return(&mut self) -> Result<Option<SearchReturn>, Expected> {
+    pub(super) fn search_return(&mut self) -> Result<Option<SearchReturn>, Expected> {
         let start = self.pos;
         match self.atom() {
             Some(w) if w.eq_ignore_ascii_case(b"RETURN") && self.peek() == Some(b' ') => {}
@@ -92,7 +92,16 @@ impl Parser<'_> {
                 b"ALL" => ret.all = true,
                 b"COUNT" => ret.count = true,
                 b"SAVE" => ret.save = true,
-                _ => return Err(Expected("MIN, MAX, ALL, COUNT or SAVE")),
+                b"PARTIAL" => {
+                    // RFC 5267 §4.4: `partial-range = nz-number ":" nz-number`,
+                    // either order.
+                    self.expect_sp()?;
+                    let a = self.nz_number()?;
+                    self.expect(b':', ": in partial range")?;
+                    let b = self.nz_number()?;
+                    ret.partial = Some((a.min(b), a.max(b)));
+                }
+                _ => return Err(Expected("MIN, MAX, ALL, COUNT, SAVE or PARTIAL")),
             }
             any = true;
         }

@@ -8,8 +8,16 @@ use crate::proto::types::{CommandBody, SearchKey, SortCriterion, SortKey, Thread
 impl Parser<'_> {
     /// `sort = ["UID" SP] "SORT" SP sort-criteria SP search-charset
     /// 1*(SP search-key)`
+    /// `sort = ["UID" SP] "SORT" SP [sort-return-opts SP] sort-criteria
+    /// SP search-charset 1*(SP search-key)` (RFC 5267 §3 adds the RETURN
+    /// options, SEARCH's).
     pub(crate) fn sort(&mut self, uid: bool) -> Result<CommandBody, Expected> {
         self.expect_sp()?;
+        let ret = self.search_return()?;
+        if ret.is_some_and(|r| r.save) {
+            // RFC 5267 does not define SAVE for SORT (Dovecot refuses it too).
+            return Err(Expected("MIN, MAX, ALL, COUNT or PARTIAL"));
+        }
         let criteria = self.sort_criteria()?;
         let (charset, keys) = self.charset_and_keys()?;
         Ok(CommandBody::Sort {
@@ -17,6 +25,7 @@ impl Parser<'_> {
             charset,
             keys,
             uid,
+            ret,
         })
     }
 
