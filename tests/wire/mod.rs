@@ -9,6 +9,7 @@ mod consistency;
 mod copy;
 mod esearch;
 mod esearch_modseq;
+mod fts;
 mod hostile;
 mod idle;
 mod isolation;
