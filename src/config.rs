@@ -253,6 +253,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "characters that separate a user from a detail in a recipient (user+detail); empty: none",
     ),
     (
+        "fts_index",
+        "yes",
+        "keep a full-text index (roost-fts/ in each Maildir folder) that SEARCH TEXT and BODY narrow their reading with (yes or no)",
+    ),
+    (
         "lmtp_save_to_detail_mailbox",
         "no",
         "yes to deliver user+detail into the folder named detail when it exists",
@@ -464,6 +469,7 @@ pub struct Config {
     pub unix_socket_mode: u32,
     pub recipient_delimiter: String,
     pub lmtp_save_to_detail_mailbox: bool,
+    pub fts_index: bool,
     pub sieve: String,
     pub sieve_before: String,
     pub sieve_after: String,
@@ -551,6 +557,7 @@ impl Default for Config {
             unix_socket_mode: 0,
             recipient_delimiter: String::new(),
             lmtp_save_to_detail_mailbox: false,
+            fts_index: false,
             sieve: String::new(),
             sieve_before: String::new(),
             sieve_after: String::new(),
@@ -784,6 +791,7 @@ impl Config {
             "lmtp_save_to_detail_mailbox" => {
                 self.lmtp_save_to_detail_mailbox = parse_bool(key, value)?
             }
+            "fts_index" => self.fts_index = parse_bool(key, value)?,
             "sieve" => self.sieve = value.to_string(),
             "sieve_before" => self.sieve_before = value.to_string(),
             "sieve_after" => self.sieve_after = value.to_string(),
@@ -973,6 +981,7 @@ impl Config {
                     "unix_socket_mode" => format!("{:04o}", self.unix_socket_mode),
                     "recipient_delimiter" => self.recipient_delimiter.clone(),
                     "lmtp_save_to_detail_mailbox" => yes_no(self.lmtp_save_to_detail_mailbox),
+                    "fts_index" => yes_no(self.fts_index),
                     "sieve" => self.sieve.clone(),
                     "sieve_before" => self.sieve_before.clone(),
                     "sieve_after" => self.sieve_after.clone(),

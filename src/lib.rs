@@ -54,6 +54,7 @@ pub(crate) mod context;
 pub mod datetime;
 pub(crate) mod demo;
 pub(crate) mod error;
+pub(crate) mod fts;
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod identity;

@@ -76,6 +76,7 @@ pub(crate) fn find(
         query
     };
 
+    narrow_by_index(s, user, &state, &query, &mut pending);
     let mut learned = Vec::new();
     for batch in pending.chunks(PATH_BATCH) {
         type Located = Option<(
@@ -136,6 +137,58 @@ pub(crate) fn find(
     found.dedup_by_key(|&mut (n, _)| n);
     let (found, modseqs) = found.into_iter().unzip();
     Ok((found, modseqs, lost))
+}
+
+/// Searches that leave fewer messages to read skip the full-text index.
+const INDEX_MIN: usize = 64;
+
+/// Drops the pending messages the full-text index shows cannot match
+/// (`crate::fts`); the rest are still read and checked.
+fn narrow_by_index(
+    s: &Session,
+    user: &User,
+    state: &Mutex<MailboxState>,
+    query: &Query,
+    pending: &mut Vec<Pending>,
+) {
+    if !s.ctx.config.fts_index || pending.len() < INDEX_MIN {
+        return;
+    }
+    let clauses = query.required_texts();
+    if clauses.is_empty() {
+        return;
+    }
+    let (dir, uidvalidity, all) = {
+        let st = lock(state);
+        let all: Vec<u32> = st.messages.iter().map(|m| m.uid).collect();
+        (st.dir().to_path_buf(), st.uidvalidity, all)
+    };
+    let wanted: Vec<u32> = pending.iter().map(|p| p.facts.uid).collect();
+    let mut read = |uid: u32| {
+        let path = {
+            let st = lock(state);
+            st.position(uid).map(|i| st.path_of(&st.messages[i]))
+        }?;
+        let mut f = crate::store::nofollow::options()
+            .read(true)
+            .open(path)
+            .ok()?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut bytes).ok()?;
+        Some(bytes)
+    };
+    let _ = user;
+    if let Some(keep) =
+        crate::fts::candidates(&dir, uidvalidity, &all, &wanted, &clauses, &mut read)
+    {
+        log::debug!(
+            "fts {}: {} of {} messages to read",
+            dir.display(),
+            keep.len(),
+            pending.len()
+        );
+        pending.retain(|p| keep.binary_search(&p.facts.uid).is_ok());
+    }
 }
 
 /// Where a message's file is now, after a fresh look at the disk; `None`

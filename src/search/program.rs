@@ -337,6 +337,15 @@ impl Query {
         eval(&self.root, m, data)
     }
 
+    /// What every match must contain, for the full-text index: clauses
+    /// (all must hold) of folded strings (one of which must occur in the
+    /// message's text). Only TEXT and BODY needles count, and only where
+    /// the logic makes them necessary (under AND; OR gives one clause of
+    /// alternatives; NOT gives nothing).
+    pub fn required_texts(&self) -> Vec<Vec<String>> {
+        required(&self.root)
+    }
+
     /// Whether any key needs more than flags and numbers.
     #[cfg(test)]
     pub fn reads_messages(&self) -> bool {
@@ -457,4 +466,23 @@ fn is_utf8(name: &str) -> bool {
     ["UTF-8", "UTF8", "US-ASCII"]
         .iter()
         .any(|n| n.eq_ignore_ascii_case(name.trim()))
+}
+
+fn required(n: &Node) -> Vec<Vec<String>> {
+    match n {
+        Node::Leaf(Leaf::Text(s) | Leaf::Body(s)) => vec![vec![s.clone()]],
+        Node::And(children) => children.iter().flat_map(required).collect(),
+        Node::Or(children) => {
+            // Each alternative must bring a string for the clause to hold.
+            let mut clause = Vec::new();
+            for c in children {
+                match required(c).into_iter().next() {
+                    Some(first) => clause.extend(first),
+                    None => return Vec::new(),
+                }
+            }
+            vec![clause]
+        }
+        Node::Const(_) | Node::Leaf(_) | Node::Not(_) => Vec::new(),
+    }
 }

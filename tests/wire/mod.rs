@@ -10,6 +10,7 @@ mod copy;
 mod esearch;
 mod esearch_modseq;
 mod esort;
+mod fts;
 mod hostile;
 mod idle;
 mod isolation;
