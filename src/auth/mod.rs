@@ -10,6 +10,7 @@ pub mod pam;
 pub mod passwd;
 pub mod sasl;
 pub mod scheme;
+pub mod scram;
 pub mod socket;
 pub mod throttle;
 
