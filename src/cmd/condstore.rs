@@ -8,9 +8,6 @@ use crate::proto::encode::{Code, ResponseBuf, Status};
 use crate::proto::types::{QresyncParams, SelectParams, SeqNumber, SequenceSet};
 use crate::selected::{write_flags_fetch, SelectInfo, Selected};
 use crate::session::Session;
-use crate::store::lock;
-use crate::store::modseq::UidRanges;
-use crate::store::state::MailboxState;
 
 /// Refuses select parameters the session may not use (before anything
 /// is closed or opened).
@@ -53,9 +50,9 @@ pub fn after_select(s: &mut Session, params: &SelectParams, info: &SelectInfo) {
 
 /// The QRESYNC answer: what vanished, then what changed, since `q.modseq`.
 fn resync(out: &mut ResponseBuf, sel: &Selected, q: &QresyncParams) {
-    let st = lock(sel.state());
+    let mailbox = sel.mailbox();
     let uids = sel.uids();
-    let last = st.next_uid.saturating_sub(1);
+    let last = mailbox.last_uid();
     let known_uids = q.known_uids.as_ref().map(|k| k.ranges(last));
     let known = |u: u32| known_uids.as_ref().is_none_or(|k| k.contains(u));
     // §3.2.5.2: pairs the client has right bound what it can have missed.
@@ -68,28 +65,21 @@ fn resync(out: &mut ResponseBuf, sel: &Selected, q: &QresyncParams) {
             }
         }
     }
-    let vanished = vanished(&st, q.modseq, &|u| u > floor && known(u));
+    let vanished = mailbox.vanished_since(q.modseq, &|u| u > floor && known(u));
     if !vanished.is_empty() {
         out.untagged()
             .raw("VANISHED (EARLIER) ")
             .raw(&crate::proto::encode::range_set(&vanished))
             .crlf();
     }
-    for (i, &uid) in uids.iter().enumerate() {
-        let Some(pos) = st.position(uid) else {
+    for (i, (&uid, now)) in uids.iter().zip(mailbox.facts(uids)).enumerate() {
+        let Some(m) = now else {
             continue;
         };
-        let m = &st.messages[pos];
         if m.modseq > q.modseq && known(uid) {
             write_change(out, sel, i as u32 + 1, uid, m.flags, m.modseq);
         }
     }
-}
-
-/// UIDs expunged after `since` that `want` accepts.
-pub fn vanished(st: &MailboxState, since: u64, want: &dyn Fn(u32) -> bool) -> UidRanges {
-    let mut absent = (1..st.next_uid).filter(|&u| st.position(u).is_none());
-    st.modseq.vanished_since(since, want, &mut absent)
 }
 
 /// `* n FETCH (UID u FLAGS (...) MODSEQ (m))`.
@@ -129,6 +119,6 @@ pub fn expunge_code(s: &Session, removed: usize) -> Option<Code> {
         return None;
     }
     let sel = s.selected.as_ref()?;
-    let highest = lock(sel.state()).highest_modseq();
+    let highest = sel.mailbox().highest_modseq();
     Some(Code::HighestModseq(highest))
 }

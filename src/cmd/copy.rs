@@ -9,8 +9,7 @@ use crate::error::{Error, Tagged};
 use crate::proto::encode::{Code, Status};
 use crate::proto::types::SequenceSet;
 use crate::session::Session;
-use crate::store::{lock, CopyItem, StoreError};
-use std::sync::Arc;
+use crate::store::StoreError;
 
 pub fn copy(
     s: &mut Session,
@@ -40,32 +39,11 @@ pub fn copy(
             ),
         ));
     }
-    // Gather the sources under the source lock, then let go of it before
-    // touching the target (which may be the same mailbox).
-    let state = Arc::clone(sel.state());
-    let (items, source_uids) = {
-        let st = lock(&state);
-        let mut items = Vec::with_capacity(targets.len());
-        let mut uids = Vec::with_capacity(targets.len());
-        for &(_, uid) in &targets {
-            let Some(i) = st.position(uid) else { continue };
-            let m = &st.messages[i];
-            let parsed = crate::store::maildir::parse_name(&m.file);
-            let keywords = (0..26u8)
-                .filter(|&k| m.flags.has_keyword(k))
-                .filter_map(|k| st.keywords.name(k).map(str::to_string))
-                .collect();
-            items.push(CopyItem {
-                path: st.path_of(m),
-                system_flags: m.flags.system,
-                keywords,
-                size: parsed.size,
-                vsize: m.vsize,
-            });
-            uids.push(uid);
-        }
-        (items, uids)
-    };
+    // The sources are gathered before the target is touched (it may be
+    // the same mailbox).
+    let source = sel.mailbox().clone();
+    let uids: Vec<u32> = targets.iter().map(|&(_, uid)| uid).collect();
+    let (source_uids, items): (Vec<u32>, Vec<_>) = source.copy_sources(&uids).into_iter().unzip();
     if items.is_empty() {
         return Ok(Tagged::ok(if is_move {
             "No messages moved."
@@ -112,15 +90,8 @@ pub fn copy(
         .untagged_status(Status::Ok, Some(&code), "Moved UIDs.");
     let mut sorted = source_uids;
     sorted.sort_unstable();
-    {
-        let same = s.selected.as_ref().is_some_and(|sel| sel.name == target);
-        let mut st = lock(&state);
-        st.forget_messages(&sorted);
-        if same {
-            // Moving within one mailbox: the new files must be found again.
-            st.mark_dirty();
-        }
-    }
+    let same = s.selected.as_ref().is_some_and(|sel| sel.name == target);
+    source.forget_moved(&sorted, same);
     // The sync before the tagged reply announces the EXPUNGEs (MOVE may
     // send them even in its sequence-number form, RFC 6851 §3.3).
     Ok(Tagged::ok("Move completed."))

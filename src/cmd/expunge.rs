@@ -14,10 +14,10 @@ pub fn check(_s: &mut Session) -> Result<Tagged, Error> {
 
 /// RFC 3501 §6.4.2: expunge silently when read-write, then deselect.
 pub fn close(s: &mut Session) -> Result<Tagged, Error> {
-    if let (Some(mut sel), Some(user)) = (s.selected.take(), s.user.as_ref()) {
+    if let (Some(mut sel), Some(_)) = (s.selected.take(), s.user.as_ref()) {
         if !sel.read_only {
             let mut sink = ResponseBuf::new();
-            sel.expunge_deleted(&user.store, &mut sink, None, false)?;
+            sel.expunge_deleted(&mut sink, None, false)?;
         }
     }
     s.deselect();
@@ -33,7 +33,7 @@ pub fn unselect(s: &mut Session) -> Result<Tagged, Error> {
 /// RFC 3501 §6.4.3 EXPUNGE, and RFC 4315 §2.1 UID EXPUNGE (only messages
 /// in `uids`; a set that matches nothing is not an error).
 pub fn expunge(s: &mut Session, uids: Option<&SequenceSet>) -> Result<Tagged, Error> {
-    let (Some(sel), Some(user)) = (s.selected.as_mut(), s.user.as_ref()) else {
+    let (Some(sel), Some(_)) = (s.selected.as_mut(), s.user.as_ref()) else {
         return Err(Error::bad("No mailbox selected."));
     };
     if sel.read_only {
@@ -53,7 +53,7 @@ pub fn expunge(s: &mut Session, uids: Option<&SequenceSet>) -> Result<Tagged, Er
     let only: Option<&dyn Fn(u32) -> bool> = filter.as_ref().map(|f| f as &dyn Fn(u32) -> bool);
     sel.qresync = s.enabled.qresync;
     sel.condstore = s.enabled.condstore;
-    let removed = sel.expunge_deleted(&user.store, &mut s.out, only, true)?;
+    let removed = sel.expunge_deleted(&mut s.out, only, true)?;
     Ok(match super::condstore::expunge_code(s, removed) {
         Some(code) => Tagged::with_code(code, "Expunge completed."),
         None => Tagged::ok("Expunge completed."),

@@ -1,9 +1,9 @@
 //! FETCH and UID FETCH (RFC 3501 §6.4.5, §6.4.8, §7.4.2; BINARY from
 //! RFC 3516).
 //!
-//! Per message, what is needed is gathered under the mailbox lock (flags,
-//! file name, size), then the lock is dropped before the file is read and
-//! the response written: no socket write ever waits on a mailbox lock.
+//! Per message, what is needed is copied from the shared state (flags,
+//! file name, size) before the file is read and the response written: no
+//! socket write ever waits on a mailbox lock.
 //! The file is read and parsed (`mime::Message`) once per message, however
 //! many items need it; what each item says is decided in `mime`, so the
 //! answers match Dovecot's.
@@ -17,8 +17,7 @@ use crate::proto::types::{FetchAtt, FetchModifiers, Section, SectionText, Sequen
 use crate::selected::write_flag_names;
 use crate::session::Session;
 use crate::store::cache::CachedMeta;
-use crate::store::lock;
-use crate::store::maildir::{flag, Flags};
+use crate::store::maildir::Flags;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -75,11 +74,10 @@ pub fn fetch(
         .resolve(set, uid_mode)
         .map_err(|e| Error::bad(format!("Error in IMAP command FETCH: {e}")))?;
     if let Some(since) = modifiers.changed_since {
-        let st = lock(sel.state());
+        let mailbox = sel.mailbox();
         if modifiers.vanished {
-            let last = st.next_uid.saturating_sub(1);
-            let asked = set.ranges(last);
-            let gone = super::condstore::vanished(&st, since, &|u| asked.contains(u));
+            let asked = set.ranges(mailbox.last_uid());
+            let gone = mailbox.vanished_since(since, &|u| asked.contains(u));
             if !gone.is_empty() {
                 s.out
                     .untagged()
@@ -89,9 +87,13 @@ pub fn fetch(
             }
         }
         // Messages expunged meanwhile have no modseq to compare: left out.
-        targets.retain(|&(_, uid)| {
-            st.position(uid)
-                .is_some_and(|i| st.messages[i].modseq > since)
+        let uids: Vec<u32> = targets.iter().map(|&(_, uid)| uid).collect();
+        let known = mailbox.facts(&uids);
+        let mut known = known.iter();
+        targets.retain(|_| {
+            known
+                .next()
+                .is_some_and(|f| f.is_some_and(|f| f.modseq > since))
         });
     }
     let read_only = sel.read_only;
@@ -328,7 +330,7 @@ fn remember(
     };
     let meta = Arc::new(meta);
     if let Some(sel) = s.selected.as_ref() {
-        lock(sel.state()).cache.insert(uid, Arc::clone(&meta));
+        sel.mailbox().cache_insert(uid, Arc::clone(&meta));
     }
     meta
 }
@@ -354,11 +356,8 @@ fn remember_header(
         sort_keys: Default::default(),
     });
     if let Some(sel) = s.selected.as_ref() {
-        let mut st = lock(sel.state());
-        // Keep a fuller entry another FETCH may have stored meanwhile.
-        if st.cache.get(uid).is_none_or(|c| c.body_structure.is_none()) {
-            st.cache.insert(uid, Arc::clone(&meta));
-        }
+        // A fuller entry another FETCH may have stored meanwhile is kept.
+        sel.mailbox().cache_offer(uid, Arc::clone(&meta));
     }
     meta
 }
@@ -378,10 +377,10 @@ fn read_with_retry<T>(
                 if attempt == 1 {
                     break;
                 }
-                let (Some(sel), Some(user)) = (s.selected.as_ref(), s.user.as_ref()) else {
+                let Some(sel) = s.selected.as_ref() else {
                     break;
                 };
-                user.store.rescan(&mut lock(sel.state()))?;
+                sel.mailbox().rescan()?;
                 match snapshot(s, uid, false)? {
                     Some(fresh) => *snap = fresh,
                     None => break,
@@ -466,36 +465,19 @@ fn binary_error(e: BinaryError) -> Error {
 /// Reads a message's state; sets \Seen first when the fetch implies it.
 /// `None` if the message is gone.
 fn snapshot(s: &mut Session, uid: u32, set_seen: bool) -> Result<Option<MessageFacts>, Error> {
-    let (Some(sel), Some(user)) = (s.selected.as_ref(), s.user.as_ref()) else {
+    let Some(sel) = s.selected.as_ref() else {
         return Ok(None);
     };
-    let state = std::sync::Arc::clone(sel.state());
-    let mut st = lock(&state);
-    let unseen = st
-        .position(uid)
-        .is_some_and(|i| !st.messages[i].flags.has(flag::SEEN));
-    if set_seen && unseen {
-        let seen = user.store.change_flags(&mut st, uid, |m| {
-            let mut f = m.flags;
-            f.set(flag::SEEN, true);
-            Some(f)
-        })?;
-        if seen.is_none() {
-            return Ok(None);
-        }
-        st.flush_modseq();
-    }
-    let Some(i) = st.position(uid) else {
-        return Ok(None);
-    };
-    let m = &st.messages[i];
-    Ok(Some(MessageFacts {
-        flags: m.flags,
-        modseq: m.modseq,
-        path: st.path_of(m),
-        vsize: m.vsize,
-        cached: st.cache.get(uid),
-    }))
+    Ok(sel
+        .mailbox()
+        .message(uid, set_seen)?
+        .map(|(facts, at)| MessageFacts {
+            flags: facts.flags,
+            modseq: facts.modseq,
+            path: at.path,
+            vsize: facts.vsize,
+            cached: at.cached,
+        }))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -12,7 +12,7 @@ use crate::proto::types::{SearchKey, SortCriterion, SortKey, ThreadAlgorithm};
 use crate::session::Session;
 use crate::sort::{self, thread, HeaderKeys, SortFacts};
 use crate::store::cache::CachedMeta;
-use crate::store::lock;
+use crate::store::Location;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -85,28 +85,22 @@ fn gather(
     need_arrival: bool,
 ) -> Result<(Vec<SortFacts>, bool), Error> {
     let (uids, _, mut lost) = find(s, Some(charset), keys, true)?;
-    let (Some(sel), Some(user)) = (s.selected.as_ref(), s.user.as_ref()) else {
+    let Some(sel) = s.selected.as_ref() else {
         return Err(Error::bad("No mailbox selected."));
     };
     let view = sel.uids();
-    let state = Arc::clone(sel.state());
-    let sources: Vec<Source> = {
-        let mut st = lock(&state);
-        uids.iter()
-            .map(|&u| {
-                let Some(p) = st.position(u) else {
-                    return Source::Gone;
-                };
-                match st.cache.get(u) {
-                    Some(c) => {
-                        let size = if need_size { st.vsize(p).ok() } else { None };
-                        Source::Cached(c, size)
-                    }
-                    None => Source::File(st.path_of(&st.messages[p])),
-                }
-            })
-            .collect()
-    };
+    let mailbox = sel.mailbox();
+    let sources: Vec<Source> = uids
+        .iter()
+        .zip(mailbox.locations(&uids))
+        .map(|(&u, at)| match at {
+            None => Source::Gone,
+            Some(Location {
+                cached: Some(c), ..
+            }) => Source::Cached(c, need_size.then(|| mailbox.vsize(u)).flatten()),
+            Some(Location { path, .. }) => Source::File(path),
+        })
+        .collect();
     let mut facts = Vec::with_capacity(uids.len());
     let mut fresh = Vec::new();
     for (&u, source) in uids.iter().zip(sources) {
@@ -130,7 +124,7 @@ fn gather(
                 let mut read = read_message(&path);
                 if matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
                     // Renamed by a flag change meanwhile: look once more.
-                    if let Some(moved) = user.store.locate(&mut lock(&state), u)? {
+                    if let Some(moved) = mailbox.locate(u)? {
                         path = moved;
                         read = read_message(&path);
                     }
@@ -156,13 +150,8 @@ fn gather(
         };
         facts.push(f);
     }
-    if !fresh.is_empty() {
-        let mut st = lock(&state);
-        for (u, meta) in fresh {
-            if st.cache.get(u).is_none() {
-                st.cache.insert(u, meta);
-            }
-        }
+    for (u, meta) in fresh {
+        mailbox.cache_offer(u, meta);
     }
     Ok((facts, lost))
 }

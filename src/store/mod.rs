@@ -13,18 +13,22 @@
 pub mod cache;
 pub mod deliver;
 pub mod dotlock;
+mod handle;
 pub mod keywords;
 pub mod maildir;
 pub mod modseq;
 pub mod names;
 pub mod nofollow;
 pub mod special_use;
-pub mod state;
+mod state;
 pub mod subscriptions;
 pub mod uidlist;
 pub mod watch;
 
 use dotlock::{DotLock, LockOptions, UIDLIST_LOCK};
+pub use handle::{
+    Changed, Facts, FlagChange, FlagOp, KeywordNames, Location, Mailbox, Now, Opened, Refresh,
+};
 use maildir::Flags;
 use names::{MailboxName, Namespace};
 use state::{MailboxState, Message};
@@ -123,7 +127,7 @@ impl Registry {
     }
 
     /// The state for a mailbox directory, created empty on first use.
-    pub fn get(&self, dir: &Path) -> Arc<Mutex<MailboxState>> {
+    fn get(&self, dir: &Path) -> Arc<Mutex<MailboxState>> {
         let mut inner = lock(&self.inner);
         if let Some(state) = inner.map.get(dir) {
             let state = Arc::clone(state);
@@ -150,7 +154,7 @@ impl Registry {
 
     /// Drops the states of a directory and everything below it (DELETE,
     /// RENAME), so no session keeps stale UIDs for a reused name.
-    pub fn forget(&self, dir: &Path) {
+    fn forget(&self, dir: &Path) {
         let mut inner = lock(&self.inner);
         let gone: Vec<PathBuf> = inner
             .map
@@ -487,33 +491,15 @@ impl Store {
         Ok(())
     }
 
-    /// The shared state of a mailbox, synced with the disk.
-    pub fn mailbox(&self, name: &MailboxName) -> Result<Arc<Mutex<MailboxState>>, StoreError> {
+    /// A handle on a mailbox's shared state, synced with the disk.
+    pub fn mailbox(&self, name: &MailboxName) -> Result<Mailbox, StoreError> {
         let dir = self.path_of(name);
         if !name.is_inbox() && fs::symlink_metadata(&dir).is_ok_and(|m| m.is_symlink()) {
             return Err(StoreError::NotFound);
         }
-        let state = self.registry.get(&dir);
-        {
-            let mut st = lock(&state);
-            self.sync(&mut st)?;
-        }
-        Ok(state)
-    }
-
-    /// Syncs a locked state with the disk.
-    pub fn sync(&self, st: &mut MailboxState) -> Result<(), StoreError> {
-        let root = self.root.clone();
-        st.sync(&move || next_uidvalidity(&root))
-            .map_err(|e| match e {
-                // The folder was renamed or deleted while it was being read.
-                StoreError::Io(io)
-                    if io.kind() == io::ErrorKind::NotFound && !st.dir().is_dir() =>
-                {
-                    StoreError::NotFound
-                }
-                e => e,
-            })
+        let mailbox = Mailbox::new(self.registry.get(&dir), &self.root);
+        mailbox.sync()?;
+        Ok(mailbox)
     }
 
     /// Renames a folder's directory under its uidlist lock, so no APPEND,
@@ -533,53 +519,10 @@ impl Store {
         Ok(())
     }
 
-    /// Reads the directories again: a file was renamed or removed under
-    /// us (another process changed its flags or expunged it).
-    pub fn rescan(&self, st: &mut MailboxState) -> Result<(), StoreError> {
-        st.mark_dirty();
-        self.sync(st)
-    }
-
-    /// Where a message's file is after a fresh look at the disk; None when
-    /// the message is gone.
-    pub fn locate(&self, st: &mut MailboxState, uid: u32) -> Result<Option<PathBuf>, StoreError> {
-        self.rescan(st)?;
-        Ok(st.position(uid).map(|i| st.path_of(&st.messages[i])))
-    }
-
-    /// Sets a message's flags to what `change` makes of it, looking the
-    /// file up again once if another process renamed it meanwhile. `change`
-    /// sees the message as it is now and may decline (None). Returns the
-    /// new flags and mod-sequence; None if declined or the message is gone.
-    /// The caller writes the mod-sequence journal once per batch
-    /// (`flush_modseq`).
-    pub fn change_flags(
-        &self,
-        st: &mut MailboxState,
-        uid: u32,
-        mut change: impl FnMut(&state::Message) -> Option<Flags>,
-    ) -> Result<Option<(Flags, u64)>, StoreError> {
-        for attempt in 0..2 {
-            let Some(i) = st.position(uid) else {
-                return Ok(None);
-            };
-            let Some(new) = change(&st.messages[i]) else {
-                return Ok(None);
-            };
-            if st.set_flags(i, new)? {
-                return Ok(Some((new, st.messages[i].modseq)));
-            }
-            if attempt == 0 {
-                self.rescan(st)?;
-            }
-        }
-        Ok(None)
-    }
-
     /// STATUS counts without selecting.
     pub fn status(&self, name: &MailboxName, want_size: bool) -> Result<StatusCounts, StoreError> {
-        let state = self.mailbox(name)?;
-        let mut st = lock(&state);
+        let mailbox = self.mailbox(name)?;
+        let mut st = mailbox.locked();
         let size = if want_size {
             let mut total = 0u64;
             for i in 0..st.messages.len() {
@@ -658,14 +601,14 @@ impl Store {
             }
             written.push((base, tmp));
         }
-        let state = match self.mailbox(name) {
+        let mailbox = match self.mailbox(name) {
             Ok(st) => st,
             Err(e) => {
                 cleanup(&mut written.iter().map(|(_, p)| p));
                 return Err(e);
             }
         };
-        let mut st = lock(&state);
+        let mut st = mailbox.locked();
         let placed = self.place_all(&dir, &mut st, items, &written);
         match placed {
             Ok(r) => Ok(r),
@@ -742,8 +685,8 @@ impl Store {
         flags: &NewFlags,
         internal_date: Option<SystemTime>,
     ) -> Result<(u32, u32), StoreError> {
-        let state = self.mailbox(name)?;
-        let mut st = lock(&state);
+        let mailbox = self.mailbox(name)?;
+        let mut st = mailbox.locked();
         let _uidlist_lock = lock_uidlist(dir)?;
         let mut disk_flags = Flags {
             system: flags.system,
@@ -789,29 +732,6 @@ impl Store {
         Ok((st.uidvalidity, uid))
     }
 
-    /// The keyword letters for `names` in a mailbox, creating letters for
-    /// new names (under the uidlist lock, as Dovecot requires) if `create`.
-    pub fn keywords_for(
-        &self,
-        st: &mut MailboxState,
-        names: &[String],
-        create: bool,
-    ) -> Result<Vec<u8>, StoreError> {
-        let dir = st.dir().to_path_buf();
-        let known: Option<Vec<u8>> = names.iter().map(|n| st.keywords.index_of(n)).collect();
-        if let Some(known) = known {
-            return Ok(known);
-        }
-        if !create {
-            return Ok(names
-                .iter()
-                .filter_map(|n| st.keywords.index_of(n))
-                .collect());
-        }
-        let _lock = lock_uidlist(&dir)?;
-        keyword_letters(&dir, st, names, true)
-    }
-
     /// COPY / MOVE (RFC 3501 §6.4.7, RFC 6851): puts the given files into
     /// `target` with new names and UIDs, keeping flags, keywords (by name)
     /// and the internal date (the file's mtime). COPY hard-links, as Dovecot
@@ -826,8 +746,8 @@ impl Store {
     ) -> Result<(u32, Vec<Option<u32>>), StoreError> {
         let dir = self.path_of(target);
         self.check_writable(target, &dir)?;
-        let state = self.mailbox(target)?;
-        let mut st = lock(&state);
+        let mailbox = self.mailbox(target)?;
+        let mut st = mailbox.locked();
         let _uidlist_lock = lock_uidlist(&dir)?;
         let mut placed: Vec<Option<(String, Message)>> = Vec::with_capacity(items.len());
         for item in items {
@@ -976,6 +896,20 @@ impl Store {
             }
         }
     }
+}
+
+/// Syncs a locked state with the disk; `root` is where a new
+/// UIDVALIDITY is counted.
+fn sync_state(root: &Path, st: &mut MailboxState) -> Result<(), StoreError> {
+    let root = root.to_path_buf();
+    st.sync(&move || next_uidvalidity(&root))
+        .map_err(|e| match e {
+            // The folder was renamed or deleted while it was being read.
+            StoreError::Io(io) if io.kind() == io::ErrorKind::NotFound && !st.dir().is_dir() => {
+                StoreError::NotFound
+            }
+            e => e,
+        })
 }
 
 /// Maps keyword names to letters, re-reading `dovecot-keywords` and adding
@@ -1286,7 +1220,7 @@ mod tests {
         )
         .unwrap();
         let state = again.mailbox(&inbox).unwrap();
-        let st = lock(&state);
+        let st = state.locked();
         assert_eq!(st.uidvalidity, uv);
         assert_eq!(
             st.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
@@ -1310,7 +1244,7 @@ mod tests {
         fs::write(s.root().join("cur/999.M5P1.host:2,S"), "b\n").unwrap();
         let state = s.mailbox(&inbox).unwrap();
         {
-            let st = lock(&state);
+            let st = state.locked();
             let got: Vec<(u32, &str)> = st.messages.iter().map(|m| (m.uid, &*m.file)).collect();
             assert_eq!(got, vec![(1, "999.M5P1.host:2,S"), (2, "1000.M1P1.host")]);
             // No uidlist yet: all \Recent, as with Dovecot.
@@ -1318,9 +1252,9 @@ mod tests {
         }
         fs::remove_file(s.root().join("cur/999.M5P1.host:2,S")).unwrap();
         fs::write(s.root().join("new/1001.M1P1.host"), "c\n").unwrap();
-        let mut st = lock(&state);
+        let mut st = state.locked();
         // Wait out nothing: the dirty-window rule forces a rescan anyway.
-        s.sync(&mut st).unwrap();
+        sync_state(s.root(), &mut st).unwrap();
         let got: Vec<u32> = st.messages.iter().map(|m| m.uid).collect();
         assert_eq!(got, vec![2, 3]);
     }
