@@ -98,7 +98,7 @@ pub fn write_change(
 /// The numbers of a `*`-free set, in the order given (capped, as a client
 /// sends only a sample).
 fn expand(set: &SequenceSet) -> impl Iterator<Item = u32> + '_ {
-    set.0
+    set.items()
         .iter()
         .flat_map(|&(a, b)| {
             let v = |n: SeqNumber| match n {

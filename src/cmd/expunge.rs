@@ -45,7 +45,7 @@ pub fn expunge(s: &mut Session, uids: Option<&SequenceSet>) -> Result<Tagged, Er
     let filter = uids.map(|set| {
         let ranges = set.ranges(last_uid);
         let star_open = set
-            .0
+            .items()
             .iter()
             .any(|&(a, b)| a == SeqNumber::Last || b == SeqNumber::Last);
         move |uid: u32| ranges.contains(uid) || (star_open && uid > last_uid)

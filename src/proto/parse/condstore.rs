@@ -96,7 +96,7 @@ impl Parser<'_> {
     /// A sequence set without `*` (RFC 7162 §7 `known-uids`, `seq-match-data`).
     fn uid_set(&mut self) -> Result<SequenceSet, Expected> {
         let set = self.sequence_set()?;
-        if set.0.iter().any(|&(a, b)| {
+        if set.items().iter().any(|&(a, b)| {
             matches!(a, crate::proto::types::SeqNumber::Last)
                 || matches!(b, crate::proto::types::SeqNumber::Last)
         }) {
@@ -175,7 +175,7 @@ mod tests {
         let q = params.qresync.expect("qresync");
         assert_eq!(q.uidvalidity, 67890007);
         assert_eq!(q.modseq, 90060115194045000);
-        assert_eq!(q.known_uids.expect("uids").0.len(), 2);
+        assert_eq!(q.known_uids.expect("uids").items().len(), 2);
         let c = parse_command(
             b"B04 SELECT INBOX (QRESYNC (67890007 90060115194045000 1:29997 (5000,7500 15000,22500)))",
         )
@@ -184,9 +184,12 @@ mod tests {
             panic!("not a SELECT");
         };
         let (seqs, uids) = params.qresync.expect("qresync").seq_match.expect("match");
-        assert_eq!(seqs.0[1], (SeqNumber::Value(7500), SeqNumber::Value(7500)));
         assert_eq!(
-            uids.0[0],
+            seqs.items()[1],
+            (SeqNumber::Value(7500), SeqNumber::Value(7500))
+        );
+        assert_eq!(
+            uids.items()[0],
             (SeqNumber::Value(15000), SeqNumber::Value(15000))
         );
         let c = parse_command(b"a EXAMINE x (CONDSTORE)").expect("parses");

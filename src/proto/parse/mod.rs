@@ -722,7 +722,7 @@ impl Parser<'_> {
     pub(crate) fn sequence_set(&mut self) -> Result<SequenceSet, Expected> {
         if self.peek() == Some(b'$') {
             self.pos += 1;
-            return Ok(SequenceSet::saved());
+            return Ok(SequenceSet::Saved);
         }
         let mut ranges = Vec::new();
         loop {
@@ -740,7 +740,7 @@ impl Parser<'_> {
             if self.peek() == Some(b',') {
                 self.pos += 1;
             } else {
-                return Ok(SequenceSet(ranges));
+                return Ok(SequenceSet::Ranges(ranges));
             }
         }
     }
@@ -1457,7 +1457,7 @@ mod tests {
         assert_eq!(
             ok(b"a UID EXPUNGE 3000:3002,*").body,
             CommandBody::Expunge {
-                uids: Some(SequenceSet(vec![
+                uids: Some(SequenceSet::Ranges(vec![
                     (SeqNumber::Value(3000), SeqNumber::Value(3002)),
                     (SeqNumber::Last, SeqNumber::Last)
                 ]))
@@ -1592,7 +1592,7 @@ mod tests {
         assert_eq!(
             c.body,
             CommandBody::Store {
-                set: SequenceSet(vec![(SeqNumber::Value(2), SeqNumber::Value(4))]),
+                set: SequenceSet::Ranges(vec![(SeqNumber::Value(2), SeqNumber::Value(4))]),
                 mode: StoreMode::Add,
                 silent: false,
                 flags: vec![Flag::Deleted],
@@ -1625,16 +1625,18 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
-        let set = SequenceSet(vec![(SeqNumber::Value(4), SeqNumber::Last)]);
+        let set = SequenceSet::Ranges(vec![(SeqNumber::Value(4), SeqNumber::Last)]);
         assert!(
             set.ranges(10).contains(9) && !set.ranges(10).contains(3) && set.ranges(2).contains(4)
         );
         let v = SeqNumber::Value;
         assert_eq!(
             SequenceSet::from_sorted(&[2, 4, 5, 6, 9, 9]),
-            SequenceSet(vec![(v(2), v(2)), (v(4), v(6)), (v(9), v(9))])
+            SequenceSet::Ranges(vec![(v(2), v(2)), (v(4), v(6)), (v(9), v(9))])
         );
-        assert!(SequenceSet::from_sorted(&[]).is_saved());
+        // An empty saved result, once expanded, is an empty set, not `$`.
+        let empty = SequenceSet::from_sorted(&[]);
+        assert!(!empty.is_saved() && empty.ranges(10).iter().next().is_none());
         for input in [
             &b"a FETCH $ UID"[..],
             b"a UID EXPUNGE $",
