@@ -14,7 +14,7 @@ use crate::proto::types::SequenceSet;
 use crate::store::maildir::{flag, Flags};
 use crate::store::names::MailboxName;
 use crate::store::watch::Subscription;
-use crate::store::{KeywordNames, Mailbox, Now, Store, StoreError};
+use crate::store::{KeywordNames, Mailbox, Now, Store, StoreError, Uid};
 use std::ops::Range;
 
 /// What SELECT/EXAMINE reports (RFC 3501 §6.3.1).
@@ -28,12 +28,35 @@ pub struct SelectInfo {
     pub highest_modseq: u64,
 }
 
+/// A message sequence number (RFC 3501 §2.3.1.2): a message's place in
+/// one session's view, from 1. Its own type, so it is never taken for a
+/// UID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Seq(pub u32);
+
+impl From<Seq> for u64 {
+    fn from(n: Seq) -> u64 {
+        n.0.into()
+    }
+}
+
+impl Seq {
+    /// The sequence number of the message at `index` in the view.
+    pub fn at(index: usize) -> Seq {
+        Seq(index as u32 + 1)
+    }
+
+    fn index(self) -> usize {
+        (self.0 as usize).wrapping_sub(1)
+    }
+}
+
 pub struct Selected {
     pub name: MailboxName,
     pub read_only: bool,
     mailbox: Mailbox,
     /// UID of each sequence number (index = MSN - 1), ascending.
-    uids: Vec<u32>,
+    uids: Vec<Uid>,
     /// Flags as last reported to the client, parallel to `uids`.
     flags: Vec<Flags>,
     /// UID ranges that are \Recent for this session.
@@ -65,7 +88,7 @@ impl Selected {
             store.clean_tmp(&name);
         }
         let opened = mailbox.open(!read_only);
-        let (uids, flags): (Vec<u32>, Vec<Flags>) = opened.messages.into_iter().unzip();
+        let (uids, flags): (Vec<Uid>, Vec<Flags>) = opened.messages.into_iter().unzip();
         let first_unseen = flags
             .iter()
             .position(|f| !f.has(flag::SEEN))
@@ -113,7 +136,7 @@ impl Selected {
         self.uids.len() as u32
     }
 
-    pub fn uids(&self) -> &[u32] {
+    pub fn uids(&self) -> &[Uid] {
         &self.uids
     }
 
@@ -131,16 +154,16 @@ impl Selected {
     /// numbers are UIDs, `*` is the highest UID, and UIDs that match
     /// nothing are simply left out (RFC 3501 §6.4.8). Without it, a number
     /// beyond the last message is an error.
-    pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Result<Vec<(u32, u32)>, &'static str> {
+    pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Result<Vec<(Seq, Uid)>, &'static str> {
         // Ranges are merged before anything is expanded, so the result
         // never holds more than one pair per message, whatever the set.
         let mut out = Vec::new();
         if uid {
-            let last = self.uids.last().copied().unwrap_or(0);
+            let last = self.uids.last().map_or(0, |u| u.0);
             for (lo, hi) in set.ranges(last).iter() {
-                let start = self.uids.partition_point(|&u| u < lo);
-                let end = self.uids.partition_point(|&u| u <= hi);
-                out.extend((start..end).map(|i| (i as u32 + 1, self.uids[i])));
+                let start = self.uids.partition_point(|u| u.0 < lo);
+                let end = self.uids.partition_point(|u| u.0 <= hi);
+                out.extend((start..end).map(|i| (Seq::at(i), self.uids[i])));
             }
         } else {
             let last = self.exists();
@@ -148,25 +171,25 @@ impl Selected {
                 if lo == 0 || hi > last {
                     return Err("Invalid messageset");
                 }
-                out.extend((lo..=hi).map(|msn| (msn, self.uids[msn as usize - 1])));
+                out.extend((lo..=hi).map(|msn| (Seq(msn), self.uids[msn as usize - 1])));
             }
         }
         Ok(out)
     }
 
     /// The flags last reported for a sequence number.
-    pub fn reported_flags(&self, msn: u32) -> Flags {
-        self.flags[msn as usize - 1]
+    pub fn reported_flags(&self, msn: Seq) -> Flags {
+        self.flags[msn.index()]
     }
 
     /// Records flags the client has just been told (FETCH, STORE), so the
     /// next sync does not repeat them.
-    pub fn set_reported_flags(&mut self, msn: u32, flags: Flags) {
-        self.flags[msn as usize - 1] = flags;
+    pub fn set_reported_flags(&mut self, msn: Seq, flags: Flags) {
+        self.flags[msn.index()] = flags;
     }
 
-    pub fn is_recent(&self, uid: u32) -> bool {
-        self.recent.iter().any(|r| r.contains(&uid))
+    pub fn is_recent(&self, uid: Uid) -> bool {
+        self.recent.iter().any(|r| r.contains(&uid.0))
     }
 
     /// The shared state of the mailbox.
@@ -203,7 +226,7 @@ impl Selected {
             let mut i = 0;
             while i < self.uids.len() {
                 if gone(&states[i]) {
-                    vanished.push(self.uids.remove(i));
+                    vanished.push(self.uids.remove(i).0);
                     self.flags.remove(i);
                     states.remove(i);
                 } else {
@@ -240,7 +263,7 @@ impl Selected {
                     let condstore = self.condstore.then_some(uid);
                     write_flags_fetch(
                         out,
-                        i as u32 + 1,
+                        Seq::at(i),
                         condstore,
                         Some((flags, &self.keywords, self.is_recent(uid))),
                         condstore.map(|_| modseq),
@@ -306,7 +329,7 @@ impl Selected {
     pub fn expunge_deleted(
         &mut self,
         out: &mut ResponseBuf,
-        only: Option<&dyn Fn(u32) -> bool>,
+        only: Option<&dyn Fn(Uid) -> bool>,
         announce: bool,
     ) -> Result<usize, StoreError> {
         let removed = self.mailbox.expunge_deleted(only)?;
@@ -362,15 +385,15 @@ pub fn write_flags_lines(
 /// told (other sessions' changes, STORE replies, a QRESYNC resync).
 pub fn write_flags_fetch(
     out: &mut ResponseBuf,
-    msn: u32,
-    uid: Option<u32>,
+    msn: Seq,
+    uid: Option<Uid>,
     flags: Option<(Flags, &[(u8, String)], bool)>,
     modseq: Option<u64>,
 ) {
-    out.untagged().number(msn.into()).raw(" FETCH (");
+    out.untagged().number(msn.0.into()).raw(" FETCH (");
     let mut sep = "";
     if let Some(uid) = uid {
-        out.raw("UID ").number(uid.into());
+        out.raw("UID ").number(uid.0.into());
         sep = " ";
     }
     if let Some((flags, keywords, recent)) = flags {

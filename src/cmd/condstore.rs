@@ -6,8 +6,9 @@
 use crate::error::Error;
 use crate::proto::encode::{Code, ResponseBuf, Status};
 use crate::proto::types::{QresyncParams, SelectParams, SeqNumber, SequenceSet};
-use crate::selected::{write_flags_fetch, SelectInfo, Selected};
+use crate::selected::{write_flags_fetch, SelectInfo, Selected, Seq};
 use crate::session::Session;
+use crate::store::Uid;
 
 /// Refuses select parameters the session may not use (before anything
 /// is closed or opened).
@@ -60,7 +61,7 @@ fn resync(out: &mut ResponseBuf, sel: &Selected, q: &QresyncParams) {
     if let Some((seqs, known_uids)) = &q.seq_match {
         for (msn, uid) in expand(seqs).zip(expand(known_uids)) {
             match uids.get((msn as usize).wrapping_sub(1)) {
-                Some(&u) if u == uid => floor = uid,
+                Some(&u) if u.0 == uid => floor = uid,
                 _ => break,
             }
         }
@@ -76,8 +77,8 @@ fn resync(out: &mut ResponseBuf, sel: &Selected, q: &QresyncParams) {
         let Some(m) = now else {
             continue;
         };
-        if m.modseq > q.modseq && known(uid) {
-            write_change(out, sel, i as u32 + 1, uid, m.flags, m.modseq);
+        if m.modseq > q.modseq && known(uid.0) {
+            write_change(out, sel, Seq::at(i), uid, m.flags, m.modseq);
         }
     }
 }
@@ -86,8 +87,8 @@ fn resync(out: &mut ResponseBuf, sel: &Selected, q: &QresyncParams) {
 pub fn write_change(
     out: &mut ResponseBuf,
     sel: &Selected,
-    msn: u32,
-    uid: u32,
+    msn: Seq,
+    uid: Uid,
     flags: crate::store::maildir::Flags,
     modseq: u64,
 ) {

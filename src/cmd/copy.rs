@@ -9,7 +9,7 @@ use crate::error::{Error, Tagged};
 use crate::proto::encode::{Code, Status};
 use crate::proto::types::SequenceSet;
 use crate::session::Session;
-use crate::store::StoreError;
+use crate::store::{StoreError, Uid};
 
 pub fn copy(
     s: &mut Session,
@@ -42,8 +42,8 @@ pub fn copy(
     // The sources are gathered before the target is touched (it may be
     // the same mailbox).
     let source = sel.mailbox().clone();
-    let uids: Vec<u32> = targets.iter().map(|&(_, uid)| uid).collect();
-    let (source_uids, items): (Vec<u32>, Vec<_>) = source.copy_sources(&uids).into_iter().unzip();
+    let uids: Vec<Uid> = targets.iter().map(|&(_, uid)| uid).collect();
+    let (source_uids, items): (Vec<Uid>, Vec<_>) = source.copy_sources(&uids).into_iter().unzip();
     if items.is_empty() {
         return Ok(Tagged::ok(if is_move {
             "No messages moved."
@@ -65,7 +65,7 @@ pub fn copy(
         Err(e) => return Err(e.into()),
     };
     // Messages expunged meanwhile were skipped: pair up the rest.
-    let (source_uids, new_uids): (Vec<u32>, Vec<u32>) = source_uids
+    let (source_uids, new_uids): (Vec<Uid>, Vec<u32>) = source_uids
         .iter()
         .zip(&new_uids)
         .filter_map(|(&from, to)| to.map(|to| (from, to)))
@@ -79,7 +79,7 @@ pub fn copy(
     }
     let code = Code::CopyUid {
         uidvalidity,
-        from: source_uids.clone(),
+        from: source_uids.iter().map(|u| u.0).collect(),
         to: new_uids,
     };
     if !is_move {

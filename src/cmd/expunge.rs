@@ -6,6 +6,7 @@ use crate::error::{Error, Tagged};
 use crate::proto::encode::ResponseBuf;
 use crate::proto::types::{SeqNumber, SequenceSet};
 use crate::session::Session;
+use crate::store::Uid;
 
 /// RFC 3501 §6.4.1: the sync before the tagged reply does the work.
 pub fn check(_s: &mut Session) -> Result<Tagged, Error> {
@@ -41,16 +42,16 @@ pub fn expunge(s: &mut Session, uids: Option<&SequenceSet>) -> Result<Tagged, Er
     }
     // `*` is the highest UID in use, or any larger one the session has not
     // seen yet (a message appended meanwhile).
-    let last_uid = sel.uids().last().copied().unwrap_or(0);
+    let last_uid = sel.uids().last().map_or(0, |u| u.0);
     let filter = uids.map(|set| {
         let ranges = set.ranges(last_uid);
         let star_open = set
             .items()
             .iter()
             .any(|&(a, b)| a == SeqNumber::Last || b == SeqNumber::Last);
-        move |uid: u32| ranges.contains(uid) || (star_open && uid > last_uid)
+        move |Uid(uid): Uid| ranges.contains(uid) || (star_open && uid > last_uid)
     });
-    let only: Option<&dyn Fn(u32) -> bool> = filter.as_ref().map(|f| f as &dyn Fn(u32) -> bool);
+    let only: Option<&dyn Fn(Uid) -> bool> = filter.as_ref().map(|f| f as &dyn Fn(Uid) -> bool);
     sel.qresync = s.enabled.qresync;
     sel.condstore = s.enabled.condstore;
     let removed = sel.expunge_deleted(&mut s.out, only, true)?;

@@ -14,10 +14,11 @@ use crate::mime::raw;
 use crate::mime::{self, BinaryError, Message};
 use crate::proto::encode::{Code, ResponseBuf};
 use crate::proto::types::{FetchAtt, FetchModifiers, Section, SectionText, SequenceSet};
-use crate::selected::write_flag_names;
+use crate::selected::{write_flag_names, Seq};
 use crate::session::Session;
 use crate::store::cache::CachedMeta;
 use crate::store::maildir::Flags;
+use crate::store::Uid;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -87,7 +88,7 @@ pub fn fetch(
             }
         }
         // Messages expunged meanwhile have no modseq to compare: left out.
-        let uids: Vec<u32> = targets.iter().map(|&(_, uid)| uid).collect();
+        let uids: Vec<Uid> = targets.iter().map(|&(_, uid)| uid).collect();
         let known = mailbox.facts(&uids);
         let mut known = known.iter();
         targets.retain(|_| {
@@ -309,7 +310,7 @@ fn header_item(item: &FetchAtt) -> bool {
 /// shared cache.
 fn remember(
     s: &Session,
-    uid: u32,
+    uid: Uid,
     parsed: &Message<'_>,
     path: &std::path::Path,
     with_body: bool,
@@ -338,7 +339,7 @@ fn remember(
 /// Caches what the header alone gives: ENVELOPE, the header block, the date.
 fn remember_header(
     s: &Session,
-    uid: u32,
+    uid: Uid,
     header_crlf: &[u8],
     path: &std::path::Path,
 ) -> Arc<CachedMeta> {
@@ -366,7 +367,7 @@ fn remember_header(
 /// changed its flags) is looked up again once; `None` if it is gone.
 fn read_with_retry<T>(
     s: &mut Session,
-    uid: u32,
+    uid: Uid,
     snap: &mut MessageFacts,
     read: impl Fn(&std::path::Path) -> std::io::Result<T>,
 ) -> Result<Option<T>, Error> {
@@ -464,7 +465,7 @@ fn binary_error(e: BinaryError) -> Error {
 
 /// Reads a message's state; sets \Seen first when the fetch implies it.
 /// `None` if the message is gone.
-fn snapshot(s: &mut Session, uid: u32, set_seen: bool) -> Result<Option<MessageFacts>, Error> {
+fn snapshot(s: &mut Session, uid: Uid, set_seen: bool) -> Result<Option<MessageFacts>, Error> {
     let Some(sel) = s.selected.as_ref() else {
         return Ok(None);
     };
@@ -483,8 +484,8 @@ fn snapshot(s: &mut Session, uid: u32, set_seen: bool) -> Result<Option<MessageF
 #[allow(clippy::too_many_arguments)]
 fn write_message(
     s: &mut Session,
-    msn: u32,
-    uid: u32,
+    msn: Seq,
+    uid: Uid,
     uid_mode: bool,
     items: &[FetchAtt],
     snap: &MessageFacts,

@@ -11,7 +11,9 @@ use crate::error::Error;
 use crate::proto::encode::Code;
 use crate::proto::types::SearchKey;
 use crate::search::{CompileError, Facts, IndexOnly, MessageFile, Query, Scope, Stop, CHARSETS};
+use crate::selected::Seq;
 use crate::session::Session;
+use crate::store::Uid;
 
 /// Messages whose paths are looked up at once in the second pass.
 const PATH_BATCH: usize = 256;
@@ -37,7 +39,7 @@ pub(crate) fn find(
     let mailbox = sel.mailbox();
     let scope = Scope {
         exists: sel.exists(),
-        last_uid: sel.uids().last().copied().unwrap_or(0),
+        last_uid: sel.uids().last().map_or(0, |u| u.0),
     };
     let number = |f: &Facts| if uid { f.uid } else { f.msn };
     let mut found = Vec::new();
@@ -52,8 +54,8 @@ pub(crate) fn find(
         let msn = i as u32 + 1;
         let facts = Facts {
             msn,
-            uid: msg_uid,
-            flags: now.map_or_else(|| sel.reported_flags(msn), |n| n.flags),
+            uid: msg_uid.0,
+            flags: now.map_or_else(|| sel.reported_flags(Seq(msn)), |n| n.flags),
             recent: sel.is_recent(msg_uid),
             modseq: now.map_or(0, |n| n.modseq),
         };
@@ -69,7 +71,7 @@ pub(crate) fn find(
 
     let mut learned = Vec::new();
     for batch in pending.chunks(PATH_BATCH) {
-        let uids: Vec<u32> = batch.iter().map(|p| p.facts.uid).collect();
+        let uids: Vec<Uid> = batch.iter().map(|p| Uid(p.facts.uid)).collect();
         for (p, at) in batch.iter().zip(mailbox.locations(&uids)) {
             let Some(at) = at else {
                 lost = true;
@@ -81,12 +83,12 @@ pub(crate) fn find(
                     MessageFile::new(path.clone(), p.vsize).with_cached(at.cached.clone());
                 let outcome = query.eval(&p.facts, &mut file);
                 if let Some(v) = file.learned_vsize() {
-                    learned.push((p.facts.uid, v));
+                    learned.push((Uid(p.facts.uid), v));
                 }
                 match outcome {
                     Ok(Some(true)) => found.push((number(&p.facts), p.facts.modseq)),
                     Ok(_) => {}
-                    Err(Stop::Gone) => match mailbox.locate(p.facts.uid)? {
+                    Err(Stop::Gone) => match mailbox.locate(Uid(p.facts.uid))? {
                         // Renamed by a flag change meanwhile: read it there.
                         Some(moved) if attempt == 0 && moved != path => {
                             path = moved;

@@ -12,7 +12,7 @@ use crate::proto::types::{SearchKey, SortCriterion, SortKey, ThreadAlgorithm};
 use crate::session::Session;
 use crate::sort::{self, thread, HeaderKeys, SortFacts};
 use crate::store::cache::CachedMeta;
-use crate::store::Location;
+use crate::store::{Location, Uid};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -84,7 +84,8 @@ fn gather(
     need_size: bool,
     need_arrival: bool,
 ) -> Result<(Vec<SortFacts>, bool), Error> {
-    let (uids, _, mut lost) = find(s, Some(charset), keys, true)?;
+    let (found, _, mut lost) = find(s, Some(charset), keys, true)?;
+    let uids: Vec<Uid> = found.into_iter().map(Uid).collect();
     let Some(sel) = s.selected.as_ref() else {
         return Err(Error::bad("No mailbox selected."));
     };
@@ -105,6 +106,7 @@ fn gather(
     let mut fresh = Vec::new();
     for (&u, source) in uids.iter().zip(sources) {
         let msn = view.binary_search(&u).map_or(0, |i| i as u32 + 1);
+        let Uid(uid) = u;
         let f = match source {
             Source::Cached(c, size) => {
                 let keys = c
@@ -118,7 +120,7 @@ fn gather(
                 } else {
                     0
                 };
-                SortFacts::new(Arc::clone(keys), msn, u, arrival, size.unwrap_or(0))
+                SortFacts::new(Arc::clone(keys), msn, uid, arrival, size.unwrap_or(0))
             }
             Source::File(mut path) => {
                 let mut read = read_message(&path);
@@ -132,11 +134,11 @@ fn gather(
                 match read {
                     Ok((keys, arrival, size, meta)) => {
                         fresh.push((u, meta));
-                        SortFacts::new(keys, msn, u, arrival, size)
+                        SortFacts::new(keys, msn, uid, arrival, size)
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         lost = true;
-                        SortFacts::from_header(b"", msn, u, 0, 0)
+                        SortFacts::from_header(b"", msn, uid, 0, 0)
                     }
                     Err(e) => {
                         return Err(Error::Server(format!("reading {}: {e}", path.display())))
@@ -145,7 +147,7 @@ fn gather(
             }
             Source::Gone => {
                 lost = true;
-                SortFacts::from_header(b"", msn, u, 0, 0)
+                SortFacts::from_header(b"", msn, uid, 0, 0)
             }
         };
         facts.push(f);

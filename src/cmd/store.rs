@@ -7,10 +7,10 @@
 
 use crate::error::{Error, Tagged};
 use crate::proto::types::{Flag, SequenceSet, StoreMode};
-use crate::selected::write_flags_fetch;
+use crate::selected::{write_flags_fetch, Seq};
 use crate::session::Session;
 use crate::store::maildir::{flag, Flags};
-use crate::store::{Changed, FlagChange, FlagOp};
+use crate::store::{Changed, FlagChange, FlagOp, Uid};
 
 pub fn store(
     s: &mut Session,
@@ -60,14 +60,14 @@ pub fn store(
         keywords: &keyword_names,
         unchanged_since,
     };
-    let uids: Vec<u32> = targets.iter().map(|&(_, uid)| uid).collect();
+    let uids: Vec<Uid> = targets.iter().map(|&(_, uid)| uid).collect();
     let outcome = sel.mailbox().change_flags(&uids, &change)?;
-    let mut results: Vec<(u32, u32, Flags, u64)> = Vec::with_capacity(targets.len());
+    let mut results: Vec<(Seq, Uid, Flags, u64)> = Vec::with_capacity(targets.len());
     let mut modified: Vec<u32> = Vec::new();
     for (&(msn, uid), done) in targets.iter().zip(outcome) {
         match done {
             Changed::Set(f, ms) => results.push((msn, uid, f, ms)),
-            Changed::Modified => modified.push(if uid_mode { uid } else { msn }),
+            Changed::Modified => modified.push(if uid_mode { uid.0 } else { msn.0 }),
             Changed::Gone => {}
         }
     }

@@ -11,7 +11,7 @@ use super::cache::CachedMeta;
 use super::maildir::{self, flag, Flags};
 use super::modseq::UidRanges;
 use super::state::{MailboxState, Message};
-use super::{keyword_letters, lock, lock_uidlist, sync_state, CopyItem, StoreError};
+use super::{keyword_letters, lock, lock_uidlist, sync_state, CopyItem, StoreError, Uid};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -49,7 +49,7 @@ pub struct Opened {
     /// UIDs that are \Recent for this session.
     pub recent: Range<u32>,
     /// Every message, ascending by UID.
-    pub messages: Vec<(u32, Flags)>,
+    pub messages: Vec<(Uid, Flags)>,
     pub keywords: KeywordNames,
     pub keywords_full: bool,
     pub change: u64,
@@ -81,7 +81,7 @@ pub struct Refresh {
     /// UIDs that became \Recent for this session.
     pub claimed: Range<u32>,
     /// Messages beyond the view's last UID, ascending.
-    pub new: Vec<(u32, Flags)>,
+    pub new: Vec<(Uid, Flags)>,
 }
 
 /// How STORE changes flags (RFC 3501 §6.4.6).
@@ -144,10 +144,10 @@ impl Mailbox {
 
     /// Where a message's file is after a fresh look at the disk; None when
     /// the message is gone.
-    pub fn locate(&self, uid: u32) -> Result<Option<PathBuf>, StoreError> {
+    pub fn locate(&self, uid: Uid) -> Result<Option<PathBuf>, StoreError> {
         let mut st = self.locked();
         rescan(&self.root, &mut st)?;
-        Ok(st.position(uid).map(|i| st.path_of(&st.messages[i])))
+        Ok(st.position(uid.0).map(|i| st.path_of(&st.messages[i])))
     }
 
     /// SELECT (`claim`: this session takes the \Recent messages and moves
@@ -165,7 +165,7 @@ impl Mailbox {
         let (keywords, keywords_full) = keyword_names(&st);
         Opened {
             recent,
-            messages: st.messages.iter().map(|m| (m.uid, m.flags)).collect(),
+            messages: st.messages.iter().map(|m| (Uid(m.uid), m.flags)).collect(),
             keywords,
             keywords_full,
             change: st.change,
@@ -183,7 +183,7 @@ impl Mailbox {
         &self,
         seen_change: u64,
         keyword_count: usize,
-        view: &[u32],
+        view: &[Uid],
         claim: bool,
     ) -> Result<Option<Refresh>, StoreError> {
         let mut st = self.locked();
@@ -193,7 +193,7 @@ impl Mailbox {
         }
         let now = view
             .iter()
-            .map(|&uid| match st.position(uid) {
+            .map(|&Uid(uid)| match st.position(uid) {
                 Some(i) => Now::Present {
                     flags: st.messages[i].flags,
                     modseq: st.messages[i].modseq,
@@ -203,7 +203,7 @@ impl Mailbox {
                 },
             })
             .collect();
-        let last = view.last().copied().unwrap_or(0);
+        let last = view.last().map_or(0, |u| u.0);
         let start = st.messages.partition_point(|m| m.uid <= last);
         let mut claimed = 0..0;
         if start < st.messages.len() && claim {
@@ -213,7 +213,7 @@ impl Mailbox {
         }
         let new = st.messages[start..]
             .iter()
-            .map(|m| (m.uid, m.flags))
+            .map(|m| (Uid(m.uid), m.flags))
             .collect();
         let (keywords, keywords_full) = keyword_names(&st);
         Ok(Some(Refresh {
@@ -237,18 +237,18 @@ impl Mailbox {
     }
 
     /// What the state knows of each of `uids` (None: expunged).
-    pub fn facts(&self, uids: &[u32]) -> Vec<Option<Facts>> {
+    pub fn facts(&self, uids: &[Uid]) -> Vec<Option<Facts>> {
         let st = self.locked();
         uids.iter()
-            .map(|&uid| st.position(uid).map(|i| facts_of(&st.messages[i])))
+            .map(|&Uid(uid)| st.position(uid).map(|i| facts_of(&st.messages[i])))
             .collect()
     }
 
     /// The file and cache entry of each of `uids` (None: expunged).
-    pub fn locations(&self, uids: &[u32]) -> Vec<Option<Location>> {
+    pub fn locations(&self, uids: &[Uid]) -> Vec<Option<Location>> {
         let st = self.locked();
         uids.iter()
-            .map(|&uid| st.position(uid).map(|i| location_of(&st, uid, i)))
+            .map(|&Uid(uid)| st.position(uid).map(|i| location_of(&st, uid, i)))
             .collect()
     }
 
@@ -256,7 +256,7 @@ impl Mailbox {
     /// (FETCH of a body); None if it is gone.
     pub fn message(
         &self,
-        uid: u32,
+        Uid(uid): Uid,
         set_seen: bool,
     ) -> Result<Option<(Facts, Location)>, StoreError> {
         let mut st = self.locked();
@@ -281,16 +281,16 @@ impl Mailbox {
 
     /// RFC822.SIZE of a message, reading its file if need be; None if it
     /// is gone or unreadable.
-    pub fn vsize(&self, uid: u32) -> Option<u64> {
+    pub fn vsize(&self, uid: Uid) -> Option<u64> {
         let mut st = self.locked();
-        let i = st.position(uid)?;
+        let i = st.position(uid.0)?;
         st.vsize(i).ok()
     }
 
     /// Keeps sizes learned by reading files, as `vsize` would.
-    pub fn learn_vsizes(&self, sizes: &[(u32, u64)]) {
+    pub fn learn_vsizes(&self, sizes: &[(Uid, u64)]) {
         let mut st = self.locked();
-        for &(uid, v) in sizes {
+        for &(Uid(uid), v) in sizes {
             if let Some(i) = st.position(uid) {
                 st.messages[i].vsize.get_or_insert(v);
             }
@@ -298,12 +298,12 @@ impl Mailbox {
     }
 
     /// Caches what was parsed of a message.
-    pub fn cache_insert(&self, uid: u32, meta: Arc<CachedMeta>) {
-        self.locked().cache.insert(uid, meta);
+    pub fn cache_insert(&self, uid: Uid, meta: Arc<CachedMeta>) {
+        self.locked().cache.insert(uid.0, meta);
     }
 
     /// Caches a header-only entry, unless a fuller one is there already.
-    pub fn cache_offer(&self, uid: u32, meta: Arc<CachedMeta>) {
+    pub fn cache_offer(&self, Uid(uid): Uid, meta: Arc<CachedMeta>) {
         let mut st = self.locked();
         if st.cache.get(uid).is_none_or(|c| c.body_structure.is_none()) {
             st.cache.insert(uid, meta);
@@ -332,7 +332,7 @@ impl Mailbox {
     /// looked up again once. The journal is written once for the batch.
     pub fn change_flags(
         &self,
-        uids: &[u32],
+        uids: &[Uid],
         change: &FlagChange<'_>,
     ) -> Result<Vec<Changed>, StoreError> {
         let mut st = self.locked();
@@ -350,7 +350,7 @@ impl Mailbox {
             bits.set_keyword(l, true);
         }
         let mut out = Vec::with_capacity(uids.len());
-        for &uid in uids {
+        for &Uid(uid) in uids {
             let mut modified = false;
             let done = change_one(&self.root, &mut st, uid, |m| {
                 if let Some(limit) = change.unchanged_since {
@@ -389,10 +389,10 @@ impl Mailbox {
 
     /// COPY and MOVE: what to carry over of each of `uids` still present,
     /// with its UID.
-    pub fn copy_sources(&self, uids: &[u32]) -> Vec<(u32, CopyItem)> {
+    pub fn copy_sources(&self, uids: &[Uid]) -> Vec<(Uid, CopyItem)> {
         let st = self.locked();
         let mut items = Vec::with_capacity(uids.len());
-        for &uid in uids {
+        for &Uid(uid) in uids {
             let Some(i) = st.position(uid) else { continue };
             let m = &st.messages[i];
             let keywords = (0..26u8)
@@ -406,7 +406,7 @@ impl Mailbox {
                 size: maildir::parse_name(&m.file).size,
                 vsize: m.vsize,
             };
-            items.push((uid, item));
+            items.push((Uid(uid), item));
         }
         items
     }
@@ -414,9 +414,10 @@ impl Mailbox {
     /// After a MOVE: drops the messages whose files went elsewhere
     /// (`sorted` ascending). Within one mailbox the new files must be
     /// found by the next sync.
-    pub fn forget_moved(&self, sorted: &[u32], same_mailbox: bool) {
+    pub fn forget_moved(&self, sorted: &[Uid], same_mailbox: bool) {
         let mut st = self.locked();
-        st.forget_messages(sorted);
+        let uids: Vec<u32> = sorted.iter().map(|u| u.0).collect();
+        st.forget_messages(&uids);
         if same_mailbox {
             st.mark_dirty();
         }
@@ -426,17 +427,17 @@ impl Mailbox {
     /// `only` accepts, if given), after a sync; the UIDs removed.
     pub fn expunge_deleted(
         &self,
-        only: Option<&dyn Fn(u32) -> bool>,
-    ) -> Result<Vec<u32>, StoreError> {
+        only: Option<&dyn Fn(Uid) -> bool>,
+    ) -> Result<Vec<Uid>, StoreError> {
         let mut st = self.locked();
         sync_state(&self.root, &mut st)?;
         let doomed: Vec<u32> = st
             .messages
             .iter()
-            .filter(|m| m.flags.has(flag::DELETED) && only.is_none_or(|f| f(m.uid)))
+            .filter(|m| m.flags.has(flag::DELETED) && only.is_none_or(|f| f(Uid(m.uid))))
             .map(|m| m.uid)
             .collect();
-        st.expunge(&doomed)
+        Ok(st.expunge(&doomed)?.into_iter().map(Uid).collect())
     }
 }
 

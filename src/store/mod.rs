@@ -49,6 +49,18 @@ const UIDVALIDITY_LOCK: LockOptions = LockOptions {
     timeout: Duration::from_secs(10),
 };
 
+/// A message's UID (RFC 3501 §2.3.1.1), kept apart from sequence numbers
+/// by its type: taking one for the other reads or changes the wrong
+/// message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Uid(pub u32);
+
+impl From<Uid> for u64 {
+    fn from(u: Uid) -> u64 {
+        u.0.into()
+    }
+}
+
 /// Storage failures, by kind (`error.rs` maps them to response codes).
 #[derive(Debug)]
 pub enum StoreError {
