@@ -6,6 +6,24 @@
 //! base names. Flag letters Roost does not know (`P` Passed, other upper-case
 //! letters, anything after a second `,`) are preserved when flags change,
 //! as the Maildir convention asks.
+//!
+//! # Why not the `maildir` crate
+//!
+//! The design card names it; its 0.6 release was read and left out, as its
+//! `store_new`/`store_cur_with_flags` (the only part Roost could use, for
+//! `roost deliver` and LMTP) lack what Roost must do there:
+//! - the name gets `,S=` but no `,W=`, so every FETCH RFC822.SIZE, SEARCH
+//!   LARGER and STATUS SIZE would read the file (Dovecot writes both; see
+//!   the test `names_carry_the_crlf_size`);
+//! - the host part is not escaped: a `/` or `:` in the host name makes a
+//!   path elsewhere or a false info separator (Dovecot writes `\057`,
+//!   `\072`);
+//! - no fsync of `new/` or `cur/` after the rename, so an acknowledged
+//!   delivery can vanish in a crash;
+//! - files are opened following symlinks and with the umask's mode, where
+//!   Roost opens with `O_NOFOLLOW` and 0600 (`nofollow`);
+//! - the message must be in memory, where LMTP streams it with a limit;
+//! - it pulls in a second, older `mailparse` (0.15) next to Roost's.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -298,6 +316,20 @@ mod tests {
             assert_eq!(with_flags(name, *flags), *want, "{name}");
             assert_eq!(parse_name(&with_flags(name, *flags)).flags, *flags);
         }
+    }
+
+    #[test]
+    fn names_carry_the_crlf_size() {
+        // A name as the maildir crate writes it tells the size on disk
+        // only; RFC822.SIZE of a bare-LF message then needs the file.
+        let crate_style = parse_name("1463941010.#0M5P7V2049I7.host,S=9:2,S");
+        assert_eq!((crate_style.size, crate_style.vsize), (Some(9), None));
+        let body = b"a\nb\nc\n";
+        let ours = cur_name("1.M2P3.h", body.len() as u64, crlf_size(body), f(0, 0));
+        assert_eq!(
+            (parse_name(&ours).size, parse_name(&ours).vsize),
+            (Some(6), Some(9))
+        );
     }
 
     #[test]
