@@ -85,7 +85,6 @@ impl From<crate::store::StoreError> for Error {
                 Some(Code::InUse),
                 "Mailbox is locked by another process; try again.",
             ),
-            S::TooBig => Error::no(Some(Code::TooBig), "Message too big."),
             S::KeywordLimit => Error::no(
                 Some(Code::Limit),
                 "Too many keywords in this mailbox (26 at most); none was stored.",

@@ -175,16 +175,9 @@ impl DotLock {
     }
 
     /// The lock file's path (`<target>.lock`).
+    #[cfg(test)]
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// Refreshes the lock's mtime so others don't think it stale during
-    /// long work (Dovecot touches every 10 s). Fails if the lock has been
-    /// broken or replaced by someone else meanwhile.
-    pub fn touch(&self) -> io::Result<()> {
-        self.check_ours()?;
-        self.file.set_modified(SystemTime::now())
     }
 
     /// Writes `content` into the lock file itself, fsyncs it and renames it
@@ -478,26 +471,9 @@ mod tests {
         // Someone broke our lock and took their own.
         fs::remove_file(&path).unwrap();
         fs::write(&path, "1:elsewhere").unwrap();
-        assert!(lock.touch().is_err());
+        assert!(lock.check_ours().is_err());
         drop(lock);
         assert_eq!(fs::read_to_string(&path).unwrap(), "1:elsewhere");
-    }
-
-    #[test]
-    fn touch_refreshes_mtime() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = target_in(&dir);
-        let lock = DotLock::acquire(&target, UIDLIST_LOCK).unwrap();
-        let old = SystemTime::now() - Duration::from_secs(100);
-        File::options()
-            .write(true)
-            .open(lock.path())
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
-        lock.touch().unwrap();
-        let mtime = fs::metadata(lock.path()).unwrap().modified().unwrap();
-        assert!(mtime > old + Duration::from_secs(50));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A handle on one mailbox's shared state (cheap to clone).
 #[derive(Clone)]
-pub struct Mailbox {
+pub(crate) struct Mailbox {
     state: Arc<Mutex<MailboxState>>,
     /// The user's tree: where a new UIDVALIDITY is counted.
     root: Arc<Path>,
@@ -26,41 +26,41 @@ pub struct Mailbox {
 
 /// What the shared state knows of a message without reading its file.
 #[derive(Clone, Copy, Debug)]
-pub struct Facts {
-    pub flags: Flags,
+pub(crate) struct Facts {
+    pub(crate) flags: Flags,
     /// RFC 7162 mod-sequence.
-    pub modseq: u64,
+    pub(crate) modseq: u64,
     /// RFC822.SIZE when known without reading the file.
-    pub vsize: Option<u64>,
+    pub(crate) vsize: Option<u64>,
 }
 
 /// Where a message's file is, and what is cached of it.
 #[derive(Clone, Debug)]
-pub struct Location {
-    pub path: PathBuf,
-    pub cached: Option<Arc<CachedMeta>>,
+pub(crate) struct Location {
+    pub(crate) path: PathBuf,
+    pub(crate) cached: Option<Arc<CachedMeta>>,
 }
 
 /// Keyword names by letter index, as `dovecot-keywords` holds them.
-pub type KeywordNames = Vec<(u8, String)>;
+pub(crate) type KeywordNames = Vec<(u8, String)>;
 
 /// What SELECT and EXAMINE start a session's view from.
-pub struct Opened {
+pub(crate) struct Opened {
     /// UIDs that are \Recent for this session.
-    pub recent: Range<u32>,
+    pub(crate) recent: Range<u32>,
     /// Every message, ascending by UID.
-    pub messages: Vec<(Uid, Flags)>,
-    pub keywords: KeywordNames,
-    pub keywords_full: bool,
-    pub change: u64,
-    pub uidvalidity: u32,
-    pub uidnext: u32,
-    pub highest_modseq: u64,
+    pub(crate) messages: Vec<(Uid, Flags)>,
+    pub(crate) keywords: KeywordNames,
+    pub(crate) keywords_full: bool,
+    pub(crate) change: u64,
+    pub(crate) uidvalidity: u32,
+    pub(crate) uidnext: u32,
+    pub(crate) highest_modseq: u64,
 }
 
 /// A message of a session's view, as the shared state has it now.
 #[derive(Clone, Copy, Debug)]
-pub enum Now {
+pub(crate) enum Now {
     Present {
         flags: Flags,
         modseq: u64,
@@ -72,21 +72,21 @@ pub enum Now {
 }
 
 /// What changed since a session last looked (`Mailbox::refresh`).
-pub struct Refresh {
-    pub change: u64,
-    pub keywords: KeywordNames,
-    pub keywords_full: bool,
+pub(crate) struct Refresh {
+    pub(crate) change: u64,
+    pub(crate) keywords: KeywordNames,
+    pub(crate) keywords_full: bool,
     /// One per UID of the view, in its order.
-    pub view: Vec<Now>,
+    pub(crate) view: Vec<Now>,
     /// UIDs that became \Recent for this session.
-    pub claimed: Range<u32>,
+    pub(crate) claimed: Range<u32>,
     /// Messages beyond the view's last UID, ascending.
-    pub new: Vec<(Uid, Flags)>,
+    pub(crate) new: Vec<(Uid, Flags)>,
 }
 
 /// How STORE changes flags (RFC 3501 §6.4.6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FlagOp {
+pub(crate) enum FlagOp {
     Replace,
     Add,
     Remove,
@@ -94,17 +94,17 @@ pub enum FlagOp {
 
 /// One STORE's change, for every message it names.
 #[derive(Clone, Copy, Debug)]
-pub struct FlagChange<'a> {
-    pub op: FlagOp,
-    pub system: u8,
-    pub keywords: &'a [String],
+pub(crate) struct FlagChange<'a> {
+    pub(crate) op: FlagOp,
+    pub(crate) system: u8,
+    pub(crate) keywords: &'a [String],
     /// RFC 7162 UNCHANGEDSINCE.
-    pub unchanged_since: Option<u64>,
+    pub(crate) unchanged_since: Option<u64>,
 }
 
 /// What a flag change did to one message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Changed {
+pub(crate) enum Changed {
     /// The flags it has now and its mod-sequence.
     Set(Flags, u64),
     /// Changed since UNCHANGEDSINCE: left alone.
@@ -127,24 +127,24 @@ impl Mailbox {
     }
 
     /// The mailbox's directory.
-    pub fn dir(&self) -> PathBuf {
+    pub(crate) fn dir(&self) -> PathBuf {
         self.locked().dir().to_path_buf()
     }
 
     /// Brings the state up to date with the disk.
-    pub fn sync(&self) -> Result<(), StoreError> {
+    pub(crate) fn sync(&self) -> Result<(), StoreError> {
         sync_state(&self.root, &mut self.locked())
     }
 
     /// Reads the directories again: a file was renamed or removed under
     /// the caller (another process changed its flags or expunged it).
-    pub fn rescan(&self) -> Result<(), StoreError> {
+    pub(crate) fn rescan(&self) -> Result<(), StoreError> {
         rescan(&self.root, &mut self.locked())
     }
 
     /// Where a message's file is after a fresh look at the disk; None when
     /// the message is gone.
-    pub fn locate(&self, uid: Uid) -> Result<Option<PathBuf>, StoreError> {
+    pub(crate) fn locate(&self, uid: Uid) -> Result<Option<PathBuf>, StoreError> {
         let mut st = self.locked();
         rescan(&self.root, &mut st)?;
         Ok(st.position(uid.0).map(|i| st.path_of(&st.messages[i])))
@@ -152,7 +152,7 @@ impl Mailbox {
 
     /// SELECT (`claim`: this session takes the \Recent messages and moves
     /// `new/` to `cur/`) or EXAMINE (changes nothing).
-    pub fn open(&self, claim: bool) -> Opened {
+    pub(crate) fn open(&self, claim: bool) -> Opened {
         let mut st = self.locked();
         let recent = if claim {
             st.move_new_to_cur();
@@ -179,7 +179,7 @@ impl Mailbox {
     /// `seen_change` and `keyword_count` keywords; None when nothing did.
     /// With `claim`, new messages become \Recent for the caller and leave
     /// `new/` (a read-write session).
-    pub fn refresh(
+    pub(crate) fn refresh(
         &self,
         seen_change: u64,
         keyword_count: usize,
@@ -227,17 +227,17 @@ impl Mailbox {
     }
 
     /// The keyword names and whether every letter is taken.
-    pub fn keyword_names(&self) -> (KeywordNames, bool) {
+    pub(crate) fn keyword_names(&self) -> (KeywordNames, bool) {
         keyword_names(&self.locked())
     }
 
     /// The letter index of a keyword, if the mailbox has it.
-    pub fn keyword_index(&self, name: &str) -> Option<u8> {
+    pub(crate) fn keyword_index(&self, name: &str) -> Option<u8> {
         self.locked().keywords.index_of(name)
     }
 
     /// What the state knows of each of `uids` (None: expunged).
-    pub fn facts(&self, uids: &[Uid]) -> Vec<Option<Facts>> {
+    pub(crate) fn facts(&self, uids: &[Uid]) -> Vec<Option<Facts>> {
         let st = self.locked();
         uids.iter()
             .map(|&Uid(uid)| st.position(uid).map(|i| facts_of(&st.messages[i])))
@@ -245,7 +245,7 @@ impl Mailbox {
     }
 
     /// The file and cache entry of each of `uids` (None: expunged).
-    pub fn locations(&self, uids: &[Uid]) -> Vec<Option<Location>> {
+    pub(crate) fn locations(&self, uids: &[Uid]) -> Vec<Option<Location>> {
         let st = self.locked();
         uids.iter()
             .map(|&Uid(uid)| st.position(uid).map(|i| location_of(&st, uid, i)))
@@ -254,7 +254,7 @@ impl Mailbox {
 
     /// One message's facts and file, after setting \Seen if `set_seen`
     /// (FETCH of a body); None if it is gone.
-    pub fn message(
+    pub(crate) fn message(
         &self,
         Uid(uid): Uid,
         set_seen: bool,
@@ -281,14 +281,14 @@ impl Mailbox {
 
     /// RFC822.SIZE of a message, reading its file if need be; None if it
     /// is gone or unreadable.
-    pub fn vsize(&self, uid: Uid) -> Option<u64> {
+    pub(crate) fn vsize(&self, uid: Uid) -> Option<u64> {
         let mut st = self.locked();
         let i = st.position(uid.0)?;
         st.vsize(i).ok()
     }
 
     /// Keeps sizes learned by reading files, as `vsize` would.
-    pub fn learn_vsizes(&self, sizes: &[(Uid, u64)]) {
+    pub(crate) fn learn_vsizes(&self, sizes: &[(Uid, u64)]) {
         let mut st = self.locked();
         for &(Uid(uid), v) in sizes {
             if let Some(i) = st.position(uid) {
@@ -298,12 +298,12 @@ impl Mailbox {
     }
 
     /// Caches what was parsed of a message.
-    pub fn cache_insert(&self, uid: Uid, meta: Arc<CachedMeta>) {
+    pub(crate) fn cache_insert(&self, uid: Uid, meta: Arc<CachedMeta>) {
         self.locked().cache.insert(uid.0, meta);
     }
 
     /// Caches a header-only entry, unless a fuller one is there already.
-    pub fn cache_offer(&self, Uid(uid): Uid, meta: Arc<CachedMeta>) {
+    pub(crate) fn cache_offer(&self, Uid(uid): Uid, meta: Arc<CachedMeta>) {
         let mut st = self.locked();
         if st.cache.get(uid).is_none_or(|c| c.body_structure.is_none()) {
             st.cache.insert(uid, meta);
@@ -311,17 +311,17 @@ impl Mailbox {
     }
 
     /// The highest UID handed out so far.
-    pub fn last_uid(&self) -> u32 {
+    pub(crate) fn last_uid(&self) -> u32 {
         self.locked().next_uid.saturating_sub(1)
     }
 
     /// HIGHESTMODSEQ (RFC 7162 §3.1.2.1).
-    pub fn highest_modseq(&self) -> u64 {
+    pub(crate) fn highest_modseq(&self) -> u64 {
         self.locked().highest_modseq()
     }
 
     /// UIDs expunged after mod-sequence `since` that `want` accepts.
-    pub fn vanished_since(&self, since: u64, want: &dyn Fn(u32) -> bool) -> UidRanges {
+    pub(crate) fn vanished_since(&self, since: u64, want: &dyn Fn(u32) -> bool) -> UidRanges {
         let st = self.locked();
         let mut absent = (1..st.next_uid).filter(|&u| st.position(u).is_none());
         st.modseq.vanished_since(since, want, &mut absent)
@@ -330,7 +330,7 @@ impl Mailbox {
     /// STORE: changes the flags of `uids`, creating keyword letters unless
     /// flags are removed. A file another process renamed meanwhile is
     /// looked up again once. The journal is written once for the batch.
-    pub fn change_flags(
+    pub(crate) fn change_flags(
         &self,
         uids: &[Uid],
         change: &FlagChange<'_>,
@@ -389,7 +389,7 @@ impl Mailbox {
 
     /// COPY and MOVE: what to carry over of each of `uids` still present,
     /// with its UID.
-    pub fn copy_sources(&self, uids: &[Uid]) -> Vec<(Uid, CopyItem)> {
+    pub(crate) fn copy_sources(&self, uids: &[Uid]) -> Vec<(Uid, CopyItem)> {
         let st = self.locked();
         let mut items = Vec::with_capacity(uids.len());
         for &Uid(uid) in uids {
@@ -414,7 +414,7 @@ impl Mailbox {
     /// After a MOVE: drops the messages whose files went elsewhere
     /// (`sorted` ascending). Within one mailbox the new files must be
     /// found by the next sync.
-    pub fn forget_moved(&self, sorted: &[Uid], same_mailbox: bool) {
+    pub(crate) fn forget_moved(&self, sorted: &[Uid], same_mailbox: bool) {
         let mut st = self.locked();
         let uids: Vec<u32> = sorted.iter().map(|u| u.0).collect();
         st.forget_messages(&uids);
@@ -425,7 +425,7 @@ impl Mailbox {
 
     /// EXPUNGE / CLOSE: removes the messages flagged \Deleted (only those
     /// `only` accepts, if given), after a sync; the UIDs removed.
-    pub fn expunge_deleted(
+    pub(crate) fn expunge_deleted(
         &self,
         only: Option<&dyn Fn(Uid) -> bool>,
     ) -> Result<Vec<Uid>, StoreError> {

@@ -49,6 +49,7 @@ impl Keywords {
     /// space, with an index that is not a decimal number below 26, or with
     /// an empty name are skipped; the name is everything after the first
     /// space (it may itself contain spaces).
+    #[cfg(test)]
     pub fn parse(text: &str) -> Keywords {
         Keywords::parse_bytes(text.as_bytes())
     }
@@ -106,11 +107,6 @@ impl Keywords {
         self.names()
             .find(|(_, n)| same_name(n, name))
             .map(|(i, _)| i)
-    }
-
-    /// The filename letter for `name`.
-    pub fn letter_of(&self, name: &str) -> Option<char> {
-        self.index_of(name).map(letter)
     }
 
     /// Assigns the first free slot; None when all 26 are taken.
@@ -175,10 +171,6 @@ fn parse_index(s: &str) -> Option<usize> {
     s.parse::<usize>().ok().filter(|&i| i < SLOTS)
 }
 
-fn letter(idx: u8) -> char {
-    char::from(b'a' + idx)
-}
-
 fn mtime_secs(path: &Path) -> Option<u64> {
     let modified = fs::symlink_metadata(path).ok()?.modified().ok()?;
     Some(modified.duration_since(UNIX_EPOCH).ok()?.as_secs())
@@ -213,7 +205,7 @@ mod tests {
         assert_eq!(k.name(1), Some("$NonJunk"));
         assert_eq!(k.name(2), None);
         assert_eq!(k.name(200), None);
-        assert_eq!(k.letter_of("$NonJunk"), Some('b'));
+        assert_eq!(k.index_of("$NonJunk"), Some(1));
         assert_eq!(k.serialize(), "0 $Junk\n1 $NonJunk\n");
     }
 
@@ -250,9 +242,9 @@ mod tests {
         let k = kw("0 $NotJunk\n1 $Junk\n2 JunkRecorded\n3 $Forwarded\n4 $MDNSent\n");
         assert_eq!(k.index_of("$Forwarded"), Some(3));
         assert_eq!(k.index_of("$FORWARDED"), Some(3));
-        assert_eq!(k.letter_of("$mdnsent"), Some('e'));
+        assert_eq!(k.index_of("$mdnsent"), Some(4));
         assert_eq!(k.index_of("$Forwarde"), None);
-        assert_eq!(k.letter_of("nope"), None);
+        assert_eq!(k.index_of("nope"), None);
     }
 
     #[test]
@@ -276,7 +268,7 @@ mod tests {
         }
         assert_eq!(k.add("one-too-many"), None);
         assert_eq!(k.add("KW25"), Some(25));
-        assert_eq!(k.letter_of("kw25"), Some('z'));
+        assert_eq!(k.index_of("kw25"), Some(25));
         assert_eq!(k.names().count(), 26);
         assert_eq!(kw(&k.serialize()), k);
     }

@@ -10,25 +10,23 @@
 //! Local file systems only: the dot-lock and rename rules assume POSIX
 //! semantics without NFS caching.
 
-pub mod cache;
+pub(crate) mod cache;
 pub mod deliver;
-pub mod dotlock;
+pub(crate) mod dotlock;
 mod handle;
-pub mod keywords;
+pub(crate) mod keywords;
 pub mod maildir;
 pub mod modseq;
 pub mod names;
-pub mod nofollow;
+pub(crate) mod nofollow;
 pub mod special_use;
 mod state;
-pub mod subscriptions;
+pub(crate) mod subscriptions;
 pub mod uidlist;
-pub mod watch;
+pub(crate) mod watch;
 
 use dotlock::{DotLock, LockOptions, UIDLIST_LOCK};
-pub use handle::{
-    Changed, Facts, FlagChange, FlagOp, KeywordNames, Location, Mailbox, Now, Opened, Refresh,
-};
+pub(crate) use handle::{Changed, FlagChange, FlagOp, KeywordNames, Location, Mailbox, Now};
 use maildir::Flags;
 use names::{MailboxName, Namespace};
 use state::{MailboxState, Message};
@@ -53,7 +51,7 @@ const UIDVALIDITY_LOCK: LockOptions = LockOptions {
 /// by its type: taking one for the other reads or changes the wrong
 /// message.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Uid(pub u32);
+pub(crate) struct Uid(pub u32);
 
 impl From<Uid> for u64 {
     fn from(u: Uid) -> u64 {
@@ -63,7 +61,7 @@ impl From<Uid> for u64 {
 
 /// Storage failures, by kind (`error.rs` maps them to response codes).
 #[derive(Debug)]
-pub enum StoreError {
+pub(crate) enum StoreError {
     NotFound,
     Exists,
     /// The name is not acceptable; the text says why.
@@ -74,7 +72,6 @@ pub enum StoreError {
     HasChildren,
     /// Another process holds a lock for too long.
     InUse,
-    TooBig,
     /// Every keyword letter of the folder is taken.
     KeywordLimit,
     Io(io::Error),
@@ -89,7 +86,6 @@ impl fmt::Display for StoreError {
             StoreError::NotPossible(why) => f.write_str(why),
             StoreError::HasChildren => f.write_str("mailbox has children"),
             StoreError::InUse => f.write_str("mailbox is locked by another process"),
-            StoreError::TooBig => f.write_str("message too big"),
             StoreError::KeywordLimit => f.write_str("no keyword letter left"),
             StoreError::Io(e) => write!(f, "I/O error: {e}"),
         }
@@ -125,13 +121,9 @@ struct RegistryInner {
 }
 
 impl Registry {
-    pub fn new() -> Registry {
-        Registry::default()
-    }
-
     /// A registry whose mailboxes ask `watcher` whether anyone else changed
     /// them, instead of rescanning within the mtime window.
-    pub fn with_watcher(watcher: watch::Watcher) -> Registry {
+    pub(crate) fn with_watcher(watcher: watch::Watcher) -> Registry {
         Registry {
             watcher: Some(watcher),
             ..Registry::default()
@@ -185,43 +177,43 @@ impl Registry {
 
 /// Locks a mutex, recovering from a panic in another holder: the data is a
 /// cache of the disk, and a sync repairs it.
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// What LIST shows for a mailbox.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ListEntry {
-    pub name: MailboxName,
+pub(crate) struct ListEntry {
+    pub(crate) name: MailboxName,
     /// False for a name that only exists as the parent of others.
-    pub selectable: bool,
-    pub has_children: bool,
+    pub(crate) selectable: bool,
+    pub(crate) has_children: bool,
 }
 
 /// Counts for STATUS (RFC 3501 §6.3.10).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct StatusCounts {
-    pub messages: u32,
-    pub recent: u32,
-    pub uidnext: u32,
-    pub uidvalidity: u32,
-    pub unseen: u32,
+pub(crate) struct StatusCounts {
+    pub(crate) messages: u32,
+    pub(crate) recent: u32,
+    pub(crate) uidnext: u32,
+    pub(crate) uidvalidity: u32,
+    pub(crate) unseen: u32,
     /// RFC 8438: the sum of RFC822.SIZEs; None unless asked for.
-    pub size: Option<u64>,
+    pub(crate) size: Option<u64>,
     /// RFC 7162 §3.1.7.
-    pub highest_modseq: u64,
+    pub(crate) highest_modseq: u64,
 }
 
 /// Flags for a message being appended: system flags plus keyword names.
 #[derive(Clone, Debug, Default)]
-pub struct NewFlags {
-    pub system: u8,
-    pub keywords: Vec<String>,
+pub(crate) struct NewFlags {
+    pub(crate) system: u8,
+    pub(crate) keywords: Vec<String>,
 }
 
 /// Where the bytes of a message being appended are.
 #[derive(Clone, Copy, Debug)]
-pub enum AppendSource<'a> {
+pub(crate) enum AppendSource<'a> {
     /// In memory.
     Bytes(&'a [u8]),
     /// In a file the caller wrote (and fsynced) in this store's `tmp/`: it
@@ -246,22 +238,22 @@ impl AppendSource<'_> {
 
 /// One message of an APPEND (RFC 3502: there may be several).
 #[derive(Clone, Debug)]
-pub struct AppendItem<'a> {
-    pub source: AppendSource<'a>,
-    pub flags: NewFlags,
+pub(crate) struct AppendItem<'a> {
+    pub(crate) source: AppendSource<'a>,
+    pub(crate) flags: NewFlags,
     /// The INTERNALDATE asked for; now when `None`.
-    pub internal_date: Option<SystemTime>,
+    pub(crate) internal_date: Option<SystemTime>,
 }
 
 /// A message to COPY or MOVE: its file and what to carry over.
 #[derive(Clone, Debug)]
-pub struct CopyItem {
-    pub path: PathBuf,
-    pub system_flags: u8,
-    pub keywords: Vec<String>,
+pub(crate) struct CopyItem {
+    pub(crate) path: PathBuf,
+    pub(crate) system_flags: u8,
+    pub(crate) keywords: Vec<String>,
     /// From the file name when known (`,S=`, `,W=`).
-    pub size: Option<u64>,
-    pub vsize: Option<u64>,
+    pub(crate) size: Option<u64>,
+    pub(crate) vsize: Option<u64>,
 }
 
 /// One user's tree.
@@ -274,7 +266,7 @@ pub struct Store {
 
 impl Store {
     /// Opens a user's tree, creating the root Maildir if it is missing.
-    pub fn open(
+    pub(crate) fn open(
         root: PathBuf,
         ns: Namespace,
         registry: Arc<Registry>,
@@ -290,16 +282,16 @@ impl Store {
         })
     }
 
-    pub fn namespace(&self) -> &Namespace {
+    pub(crate) fn namespace(&self) -> &Namespace {
         &self.ns
     }
 
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
     /// A mailbox's directory.
-    pub fn path_of(&self, name: &MailboxName) -> PathBuf {
+    pub(crate) fn path_of(&self, name: &MailboxName) -> PathBuf {
         match self.ns.dir_name(name) {
             None => self.root.clone(),
             Some(dir) => self.root.join(dir),
@@ -309,7 +301,7 @@ impl Store {
     /// True if the mailbox exists and can be selected. A folder that is a
     /// symlink, or whose `cur/` is one, does not count: symlinks are not
     /// followed out of the user's tree.
-    pub fn exists(&self, name: &MailboxName) -> bool {
+    pub(crate) fn exists(&self, name: &MailboxName) -> bool {
         let dir = self.path_of(name);
         let real_dir =
             |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir() && !m.is_symlink());
@@ -327,7 +319,7 @@ impl Store {
     }
 
     /// Every mailbox, plus parents implied by deeper names, sorted.
-    pub fn list(&self) -> Result<Vec<ListEntry>, StoreError> {
+    pub(crate) fn list(&self) -> Result<Vec<ListEntry>, StoreError> {
         let mut real = BTreeSet::new();
         real.insert(MailboxName::inbox());
         for entry in fs::read_dir(&self.root)? {
@@ -362,7 +354,7 @@ impl Store {
     /// The folder is built under a name LIST never shows and renamed into
     /// place whole, so a CREATE that fails half-way (no inodes, no space)
     /// leaves nothing behind that a client could see.
-    pub fn create(&self, name: &MailboxName) -> Result<(), StoreError> {
+    pub(crate) fn create(&self, name: &MailboxName) -> Result<(), StoreError> {
         if name.is_inbox() || self.exists(name) {
             return Err(StoreError::Exists);
         }
@@ -399,7 +391,7 @@ impl Store {
     /// DELETE (RFC 3501 §6.3.4). In Maildir++ a folder's children are
     /// separate directories, so deleting a folder that has children leaves
     /// its name as a non-selectable parent, as RFC 3501 describes.
-    pub fn delete(&self, name: &MailboxName) -> Result<(), StoreError> {
+    pub(crate) fn delete(&self, name: &MailboxName) -> Result<(), StoreError> {
         if name.is_inbox() {
             return Err(StoreError::NotPossible("INBOX cannot be deleted"));
         }
@@ -445,7 +437,7 @@ impl Store {
 
     /// RENAME (RFC 3501 §6.3.5): children move too; renaming INBOX moves
     /// its messages to the new folder and leaves INBOX empty.
-    pub fn rename(&self, from: &MailboxName, to: &MailboxName) -> Result<(), StoreError> {
+    pub(crate) fn rename(&self, from: &MailboxName, to: &MailboxName) -> Result<(), StoreError> {
         if to.is_inbox() || self.exists(to) {
             return Err(StoreError::Exists);
         }
@@ -504,7 +496,7 @@ impl Store {
     }
 
     /// A handle on a mailbox's shared state, synced with the disk.
-    pub fn mailbox(&self, name: &MailboxName) -> Result<Mailbox, StoreError> {
+    pub(crate) fn mailbox(&self, name: &MailboxName) -> Result<Mailbox, StoreError> {
         let dir = self.path_of(name);
         if !name.is_inbox() && fs::symlink_metadata(&dir).is_ok_and(|m| m.is_symlink()) {
             return Err(StoreError::NotFound);
@@ -532,7 +524,11 @@ impl Store {
     }
 
     /// STATUS counts without selecting.
-    pub fn status(&self, name: &MailboxName, want_size: bool) -> Result<StatusCounts, StoreError> {
+    pub(crate) fn status(
+        &self,
+        name: &MailboxName,
+        want_size: bool,
+    ) -> Result<StatusCounts, StoreError> {
         let mailbox = self.mailbox(name)?;
         let mut st = mailbox.locked();
         let size = if want_size {
@@ -556,38 +552,12 @@ impl Store {
         })
     }
 
-    /// APPEND (RFC 3501 §6.3.11): delivers `bytes` into the mailbox and
-    /// returns `(uidvalidity, uid)` (RFC 4315 APPENDUID).
-    ///
-    /// Crash safety: the message is written to `tmp/` and fsynced, then
-    /// renamed into `cur/` under the uidlist lock and given its UID there;
-    /// a crash before the rename leaves only a `tmp/` file (cleaned after
-    /// 36 hours), one after it leaves a message the next sync numbers.
-    pub fn append(
-        &self,
-        name: &MailboxName,
-        bytes: &[u8],
-        flags: &NewFlags,
-        internal_date: Option<SystemTime>,
-    ) -> Result<(u32, u32), StoreError> {
-        let dir = self.path_of(name);
-        self.check_writable(name, &dir)?;
-        let base = maildir::new_base(&self.host);
-        let tmp = dir.join("tmp").join(&base);
-        write_synced(&tmp, bytes).map_err(gone_if_missing)?;
-        let result = self.deliver_tmp(name, &dir, &base, &tmp, bytes, flags, internal_date);
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
-    }
-
     /// MULTIAPPEND (RFC 3502): delivers several messages, all or none.
     /// Every message is written to `tmp/` and fsynced first; only then are
     /// they renamed into `cur/` and numbered together under the uidlist
     /// lock. Any failure removes what was placed, so no message of a failed
     /// command remains. Returns the UIDVALIDITY and the UIDs, in order.
-    pub fn append_all(
+    pub(crate) fn append_all(
         &self,
         name: &MailboxName,
         items: &[AppendItem<'_>],
@@ -686,71 +656,13 @@ impl Store {
         Ok((st.uidvalidity, uids))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn deliver_tmp(
-        &self,
-        name: &MailboxName,
-        dir: &Path,
-        base: &str,
-        tmp: &Path,
-        bytes: &[u8],
-        flags: &NewFlags,
-        internal_date: Option<SystemTime>,
-    ) -> Result<(u32, u32), StoreError> {
-        let mailbox = self.mailbox(name)?;
-        let mut st = mailbox.locked();
-        let _uidlist_lock = lock_uidlist(dir)?;
-        let mut disk_flags = Flags {
-            system: flags.system,
-            keywords: 0,
-        };
-        for idx in keyword_letters(dir, &mut st, &flags.keywords, true)? {
-            disk_flags.set_keyword(idx, true);
-        }
-        let vsize = maildir::crlf_size(bytes);
-        let file = maildir::cur_name(base, bytes.len() as u64, vsize, disk_flags);
-        st.expect_own("cur", &file);
-        let dest = dir.join("cur").join(&file);
-        fs::rename(tmp, &dest).map_err(gone_if_missing)?;
-        if let Some(date) = internal_date {
-            set_internal_date(&dest, date);
-        }
-        sync_dir(&dir.join("cur"));
-        let root = self.root.clone();
-        // The uidlist keys on everything before ':' (sizes included).
-        let key = file
-            .split(maildir::INFO_SEP)
-            .next()
-            .unwrap_or(&file)
-            .to_string();
-        let uids =
-            st.persist_new_uids(std::slice::from_ref(&key), &move || next_uidvalidity(&root))?;
-        let uid = uids
-            .first()
-            .copied()
-            .ok_or(StoreError::NotPossible("no UID assigned"))?;
-        st.note_appended(
-            Message {
-                uid,
-                file: file.into_boxed_str(),
-                in_new: false,
-                flags: disk_flags,
-                vsize: Some(vsize),
-                modseq: 0,
-            },
-            true,
-        );
-        st.flush_modseq();
-        Ok((st.uidvalidity, uid))
-    }
-
     /// COPY / MOVE (RFC 3501 §6.4.7, RFC 6851): puts the given files into
     /// `target` with new names and UIDs, keeping flags, keywords (by name)
     /// and the internal date (the file's mtime). COPY hard-links, as Dovecot
     /// does (falling back to a real copy across file systems); MOVE renames.
     /// Returns the target's UIDVALIDITY and the new UIDs, in item order;
     /// None for a message expunged meanwhile.
-    pub fn copy_into(
+    pub(crate) fn copy_into(
         &self,
         target: &MailboxName,
         items: &[CopyItem],
@@ -862,7 +774,7 @@ impl Store {
     }
 
     /// Names the user subscribed to.
-    pub fn subscriptions(&self) -> Result<Vec<MailboxName>, StoreError> {
+    pub(crate) fn subscriptions(&self) -> Result<Vec<MailboxName>, StoreError> {
         let subs = subscriptions::Subscriptions::load(&self.root)?;
         Ok(subs
             .iter()
@@ -870,7 +782,7 @@ impl Store {
             .collect())
     }
 
-    pub fn subscribe(&self, name: &MailboxName, on: bool) -> Result<(), StoreError> {
+    pub(crate) fn subscribe(&self, name: &MailboxName, on: bool) -> Result<(), StoreError> {
         let mut subs = subscriptions::Subscriptions::load(&self.root)?;
         let changed = if on {
             subs.add(name.levels().to_vec())
@@ -887,7 +799,7 @@ impl Store {
     /// Nothing Roost writes there carries an old mtime (INTERNALDATEs are
     /// set after the move into `cur/`), so a file in flight is never taken
     /// for a leftover.
-    pub fn clean_tmp(&self, name: &MailboxName) {
+    pub(crate) fn clean_tmp(&self, name: &MailboxName) {
         let tmp = self.path_of(name).join("tmp");
         // A tmp/ that is a symlink leads out of the tree: never clean there.
         if !nofollow::is_real_dir(&tmp) {
@@ -1119,7 +1031,7 @@ fn sync_dir(dir: &Path) {
 /// out before and, like Dovecot's, normally the current time. The counter
 /// lives in `<root>/dovecot-uidvalidity` (8 hex digits), which Dovecot
 /// shares.
-pub fn next_uidvalidity(root: &Path) -> u32 {
+pub(crate) fn next_uidvalidity(root: &Path) -> u32 {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as u32)
@@ -1148,7 +1060,7 @@ mod tests {
         let s = Store::open(
             dir.path().join("Maildir"),
             Namespace::default(),
-            Arc::new(Registry::new()),
+            Arc::new(Registry::default()),
         )
         .unwrap();
         (dir, s)
@@ -1210,12 +1122,17 @@ mod tests {
             system: maildir::flag::SEEN,
             keywords: vec!["$Forwarded".into()],
         };
-        let (uv, uid1) = s
-            .append(&inbox, b"Subject: a\n\nbody\n", &flags, None)
-            .unwrap();
-        let (uv2, uid2) = s
-            .append(&inbox, b"Subject: b\n\nbody\n", &NewFlags::default(), None)
-            .unwrap();
+        let append = |bytes: &[u8], flags: &NewFlags| {
+            let item = AppendItem {
+                source: AppendSource::Bytes(bytes),
+                flags: flags.clone(),
+                internal_date: None,
+            };
+            let (uv, uids) = s.append_all(&inbox, &[item]).unwrap();
+            (uv, uids[0])
+        };
+        let (uv, uid1) = append(b"Subject: a\n\nbody\n", &flags);
+        let (uv2, uid2) = append(b"Subject: b\n\nbody\n", &NewFlags::default());
         assert_eq!((uid1, uid2), (1, 2));
         assert_eq!(uv, uv2);
         let text = fs::read_to_string(s.root().join("dovecot-uidlist")).unwrap();
@@ -1228,7 +1145,7 @@ mod tests {
         let again = Store::open(
             s.root().to_path_buf(),
             Namespace::default(),
-            Arc::new(Registry::new()),
+            Arc::new(Registry::default()),
         )
         .unwrap();
         let state = again.mailbox(&inbox).unwrap();

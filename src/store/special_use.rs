@@ -168,7 +168,7 @@ impl Uses {
 /// At login (`autocreate_special_use`): creates and subscribes the first
 /// folder named for each use when it does not exist, as Dovecot's
 /// `auto = subscribe` does. Failures are logged, never fatal to a login.
-pub fn autocreate(store: &Store, config: &[(String, SpecialUse)], user: &str) {
+pub(crate) fn autocreate(store: &Store, config: &[(String, SpecialUse)], user: &str) {
     let Ok(resolved) = resolve(store.namespace(), config) else {
         return;
     };

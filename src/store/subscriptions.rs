@@ -62,6 +62,7 @@ impl Subscriptions {
     /// case becomes `INBOX`, duplicates are dropped. Names with an empty
     /// level in the middle (`a..b`) are dropped, as Dovecot drops names it
     /// finds invalid.
+    #[cfg(test)]
     pub fn parse(text: &str) -> Subscriptions {
         Subscriptions::parse_bytes(text.as_bytes())
     }
@@ -130,6 +131,7 @@ impl Subscriptions {
     }
 
     /// Whether `levels` is subscribed (`inbox` in any case means `INBOX`).
+    #[cfg(test)]
     pub fn contains(&self, levels: &[String]) -> bool {
         match normalize(levels.to_vec()) {
             Some(levels) => self.names.contains(&levels),
