@@ -17,7 +17,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use crate::store::dotlock::{DotLock, LockOptions};
 
-pub const FILE_NAME: &str = "dovecot-keywords";
+pub(crate) const FILE_NAME: &str = "dovecot-keywords";
 
 /// `MAILDIR_MAX_KEYWORDS`: one slot per letter `a`..=`z`.
 const SLOTS: usize = 26;
@@ -30,7 +30,7 @@ const LOCK: LockOptions = LockOptions {
 
 /// The 26 keyword slots of one mailbox.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Keywords {
+pub(crate) struct Keywords {
     slots: [Option<String>; SLOTS],
 }
 
@@ -50,7 +50,7 @@ impl Keywords {
     /// an empty name are skipped; the name is everything after the first
     /// space (it may itself contain spaces).
     #[cfg(test)]
-    pub fn parse(text: &str) -> Keywords {
+    pub(crate) fn parse(text: &str) -> Keywords {
         Keywords::parse_bytes(text.as_bytes())
     }
 
@@ -88,7 +88,7 @@ impl Keywords {
     }
 
     /// The file's content: filled slots only, ascending index.
-    pub fn serialize(&self) -> String {
+    pub(crate) fn serialize(&self) -> String {
         let mut out = String::new();
         for (i, name) in self.names() {
             out.push_str(&format!("{i} {name}\n"));
@@ -97,13 +97,13 @@ impl Keywords {
     }
 
     /// The keyword in slot `idx` (letter `'a' + idx`).
-    pub fn name(&self, idx: u8) -> Option<&str> {
+    pub(crate) fn name(&self, idx: u8) -> Option<&str> {
         self.slots.get(usize::from(idx))?.as_deref()
     }
 
     /// The slot holding `name`, compared ASCII case-insensitively (see
     /// `same_name` for why).
-    pub fn index_of(&self, name: &str) -> Option<u8> {
+    pub(crate) fn index_of(&self, name: &str) -> Option<u8> {
         self.names()
             .find(|(_, n)| same_name(n, name))
             .map(|(i, _)| i)
@@ -113,7 +113,7 @@ impl Keywords {
     ///
     /// A name that is already present keeps (and returns) its slot. Names
     /// the file cannot hold (empty, or containing CR, LF or NUL) get None.
-    pub fn add(&mut self, name: &str) -> Option<u8> {
+    pub(crate) fn add(&mut self, name: &str) -> Option<u8> {
         if name.is_empty() || name.contains(['\r', '\n', '\0']) {
             return None;
         }
@@ -127,11 +127,11 @@ impl Keywords {
 
     /// `(index, name)` of every filled slot, ascending.
     /// True when every keyword letter is taken: no new name can be added.
-    pub fn is_full(&self) -> bool {
+    pub(crate) fn is_full(&self) -> bool {
         self.slots.iter().all(Option::is_some)
     }
 
-    pub fn names(&self) -> impl Iterator<Item = (u8, &str)> {
+    pub(crate) fn names(&self) -> impl Iterator<Item = (u8, &str)> {
         self.slots
             .iter()
             .zip(0u8..)
@@ -139,7 +139,7 @@ impl Keywords {
     }
 
     /// Reads `<dir>/dovecot-keywords`; a missing file is an empty table.
-    pub fn load(dir: &Path) -> io::Result<Keywords> {
+    pub(crate) fn load(dir: &Path) -> io::Result<Keywords> {
         match super::nofollow::read(&dir.join(FILE_NAME)) {
             Ok(data) => Ok(Keywords::parse_bytes(&data)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Keywords::default()),
@@ -149,7 +149,7 @@ impl Keywords {
 
     /// Writes via `<dir>/dovecot-keywords.lock` (DotLock, stale after 120 s,
     /// timeout 30 s) + replace_target, as Dovecot does.
-    pub fn save(&self, dir: &Path) -> io::Result<()> {
+    pub(crate) fn save(&self, dir: &Path) -> io::Result<()> {
         let target = dir.join(FILE_NAME);
         let lock = DotLock::acquire(&target, LOCK)?;
         let old_mtime = mtime_secs(&target);

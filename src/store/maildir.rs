@@ -29,32 +29,32 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The info separator; fixed by the Maildir convention on Unix.
-pub const INFO_SEP: char = ':';
+pub(crate) const INFO_SEP: char = ':';
 
 /// System flags as bits.
-pub mod flag {
-    pub const SEEN: u8 = 1;
-    pub const ANSWERED: u8 = 2;
-    pub const FLAGGED: u8 = 4;
-    pub const DELETED: u8 = 8;
-    pub const DRAFT: u8 = 16;
+pub(crate) mod flag {
+    pub(crate) const SEEN: u8 = 1;
+    pub(crate) const ANSWERED: u8 = 2;
+    pub(crate) const FLAGGED: u8 = 4;
+    pub(crate) const DELETED: u8 = 8;
+    pub(crate) const DRAFT: u8 = 16;
 }
 
 /// A message's flags as stored on disk: system flags and keyword letters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Flags {
+pub(crate) struct Flags {
     /// Bits from `flag::*`.
-    pub system: u8,
+    pub(crate) system: u8,
     /// Bit `i` set = keyword letter `'a' + i` (see `dovecot-keywords`).
-    pub keywords: u32,
+    pub(crate) keywords: u32,
 }
 
 impl Flags {
-    pub fn has(&self, bit: u8) -> bool {
+    pub(crate) fn has(&self, bit: u8) -> bool {
         self.system & bit != 0
     }
 
-    pub fn set(&mut self, bit: u8, on: bool) {
+    pub(crate) fn set(&mut self, bit: u8, on: bool) {
         if on {
             self.system |= bit;
         } else {
@@ -62,11 +62,11 @@ impl Flags {
         }
     }
 
-    pub fn has_keyword(&self, idx: u8) -> bool {
+    pub(crate) fn has_keyword(&self, idx: u8) -> bool {
         idx < 26 && self.keywords & (1 << idx) != 0
     }
 
-    pub fn set_keyword(&mut self, idx: u8, on: bool) {
+    pub(crate) fn set_keyword(&mut self, idx: u8, on: bool) {
         if idx < 26 {
             if on {
                 self.keywords |= 1 << idx;
@@ -88,18 +88,18 @@ const SYSTEM_LETTERS: [(char, u8); 5] = [
 
 /// The parts of a Maildir file name.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParsedName<'a> {
+pub(crate) struct ParsedName<'a> {
     /// Everything before the first `:` (the part `dovecot-uidlist` keys on).
-    pub base: &'a str,
+    pub(crate) base: &'a str,
     /// `,S=`: the file's size.
-    pub size: Option<u64>,
+    pub(crate) size: Option<u64>,
     /// `,W=`: the size with CRLF line endings (RFC822.SIZE).
-    pub vsize: Option<u64>,
-    pub flags: Flags,
+    pub(crate) vsize: Option<u64>,
+    pub(crate) flags: Flags,
 }
 
 /// Parses a file name from `cur/` or `new/`.
-pub fn parse_name(name: &str) -> ParsedName<'_> {
+pub(crate) fn parse_name(name: &str) -> ParsedName<'_> {
     let (base, info) = match name.split_once(INFO_SEP) {
         Some((b, i)) => (b, Some(i)),
         None => (name, None),
@@ -138,7 +138,7 @@ fn size_field(base: &str, key: char) -> Option<u64> {
 
 /// The file name with its flags replaced by `flags`, keeping the base and
 /// any flag letters and extra info we do not interpret.
-pub fn with_flags(name: &str, flags: Flags) -> String {
+pub(crate) fn with_flags(name: &str, flags: Flags) -> String {
     let (base, info) = match name.split_once(INFO_SEP) {
         Some((b, i)) => (b, i),
         None => (name, ""),
@@ -181,7 +181,7 @@ pub fn with_flags(name: &str, flags: Flags) -> String {
 
 /// A new unique base name: `<secs>.M<usecs>P<pid>Q<n>.<host>`, the
 /// Maildir convention (time, then process-unique parts, then the host).
-pub fn new_base(host: &str) -> String {
+pub(crate) fn new_base(host: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -214,7 +214,7 @@ fn safe_host(host: &str) -> String {
 }
 
 /// The name a delivered message gets in `cur/`.
-pub fn cur_name(base: &str, size: u64, vsize: u64, flags: Flags) -> String {
+pub(crate) fn cur_name(base: &str, size: u64, vsize: u64, flags: Flags) -> String {
     with_flags(&format!("{base},S={size},W={vsize}"), flags)
 }
 
@@ -235,7 +235,7 @@ pub fn crlf_size(bytes: &[u8]) -> u64 {
 /// Sort key for assigning UIDs to new files in a stable, Dovecot-like
 /// order: the leading seconds, then the microseconds after `.M`, then the
 /// whole name.
-pub fn delivery_order(name: &str) -> (u64, u64, &str) {
+pub(crate) fn delivery_order(name: &str) -> (u64, u64, &str) {
     let secs = name
         .split('.')
         .next()
