@@ -127,12 +127,7 @@ pub fn fetch(
                     vsize: None,
                     cached: None,
                 };
-                let msg = Loaded {
-                    raw: None,
-                    parsed: None,
-                    cached: None,
-                };
-                write_message(s, msn, uid, uid_mode, items, &gone, msg, false)?;
+                write_message(s, msn, uid, uid_mode, items, &gone, Loaded::NOTHING, false)?;
             } else {
                 missing = true;
             }
@@ -144,46 +139,30 @@ pub fn fetch(
             .is_some_and(|c| items.iter().all(|i| cacheable(i, c)));
         let sized = snap.vsize.is_some() || !items.contains(&FetchAtt::Rfc822Size);
         if !from_cache && header_only && needs_file && sized {
-            match read_with_retry(s, uid, &mut snap, read_header) {
-                Ok(Some(header)) => {
+            match read_with_retry(s, uid, &mut snap, read_header)? {
+                Some(header) => {
                     let meta = remember_header(s, uid, &header, &snap.path);
-                    let msg = Loaded {
-                        raw: None,
-                        parsed: None,
-                        cached: Some(&meta),
-                    };
+                    let msg = Loaded::cached(&meta);
                     write_message(s, msn, uid, uid_mode, items, &snap, msg, sets_seen)?;
-                    if s.out.len() >= FLUSH_AT {
-                        s.flush()?;
-                    }
                 }
-                Ok(None) => missing = true,
-                Err(e) => return Err(e),
+                None => missing = true,
             }
             continue;
         }
         if from_cache {
             if let Some(cached) = snap.cached.clone() {
-                let msg = Loaded {
-                    raw: None,
-                    parsed: None,
-                    cached: Some(&cached),
-                };
+                let msg = Loaded::cached(&cached);
                 write_message(s, msn, uid, uid_mode, items, &snap, msg, sets_seen)?;
-                if s.out.len() >= FLUSH_AT {
-                    s.flush()?;
-                }
                 continue;
             }
         }
         let content = if needs_file {
-            match read_with_retry(s, uid, &mut snap, crate::store::nofollow::read) {
-                Ok(Some(bytes)) => Some(bytes),
-                Ok(None) => {
+            match read_with_retry(s, uid, &mut snap, crate::store::nofollow::read)? {
+                Some(bytes) => Some(bytes),
+                None => {
                     missing = true;
                     continue;
                 }
-                Err(e) => return Err(e),
             }
         } else {
             None
@@ -211,9 +190,6 @@ pub fn fetch(
             cached: meta.as_deref(),
         };
         write_message(s, msn, uid, uid_mode, items, &snap, msg, sets_seen)?;
-        if s.out.len() >= FLUSH_AT {
-            s.flush()?;
-        }
     }
     if missing {
         // RFC 9051 §7.1 EXPUNGEISSUED; Dovecot answers the same way.
@@ -269,6 +245,22 @@ struct Loaded<'a> {
     raw: Option<&'a [u8]>,
     parsed: Option<&'a Message<'a>>,
     cached: Option<&'a CachedMeta>,
+}
+
+impl<'a> Loaded<'a> {
+    /// Nothing read: enough for UID, FLAGS and MODSEQ.
+    const NOTHING: Loaded<'static> = Loaded {
+        raw: None,
+        parsed: None,
+        cached: None,
+    };
+
+    fn cached(meta: &'a CachedMeta) -> Loaded<'a> {
+        Loaded {
+            cached: Some(meta),
+            ..Loaded::NOTHING
+        }
+    }
 }
 
 /// Whether a cache entry can answer an item (no body bytes needed).
@@ -563,6 +555,9 @@ fn write_message(
         out.raw("MODSEQ (").number(snap.modseq).raw(")");
     }
     out.raw(")").crlf();
+    if s.out.len() >= FLUSH_AT {
+        s.flush()?;
+    }
     Ok(())
 }
 

@@ -1268,6 +1268,18 @@ mod tests {
         }
     }
 
+    /// Every input fails to parse.
+    pub(super) fn rejects(inputs: &[&[u8]]) {
+        for bad in inputs {
+            let bad: &[u8] = bad;
+            assert!(
+                parse_command(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
     #[test]
     fn simple_commands() {
         let rows: &[(&[u8], CommandBody)] = &[
@@ -1503,20 +1515,14 @@ mod tests {
         assert_eq!(messages.len(), 2);
         assert_eq!(messages[1].message, b"de");
         assert!(messages[1].date.is_some() && messages[0].date.is_none());
-        for bad in [
+        rejects(&[
             &b"a APPEND INBOX hello"[..],
             b"a APPEND INBOX \"31-Feb-2024 00:00:00 +0000\" {1}\r\nx",
             b"a APPEND INBOX",
             b"a APPEND INBOX {1}\r\nx ",
             b"a APPEND INBOX UTF8 ({1}\r\nx)",
             b"a APPEND INBOX UTF8 (~{1}\r\nx",
-        ] {
-            assert!(
-                parse_command(bad).is_err(),
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
-        }
+        ]);
         assert_eq!(
             parse_date_time(b" 1-Jan-2000 00:00:00 +0000").unwrap().unix,
             946_684_800
@@ -1569,7 +1575,7 @@ mod tests {
         );
         let c = ok(b"a FETCH 2 (BODY BINARY.PEEK[1]<5.10> BINARY.SIZE[2] BODY[3])");
         assert!(matches!(c.body, CommandBody::Fetch { ref items, .. } if items.len() == 4));
-        for bad in [
+        rejects(&[
             &b"a FETCH 1 (UID"[..],
             b"a FETCH 1 BODY.PEEK",
             b"a FETCH 1 BODY[0]",
@@ -1577,13 +1583,7 @@ mod tests {
             b"a FETCH 1 BODY[MIME]",
             b"a FETCH 1 FROB",
             b"a FETCH 1 BODY[HEADER.FIELDS ()]",
-        ] {
-            assert!(
-                parse_command(bad).is_err(),
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
-        }
+        ]);
     }
 
     #[test]
@@ -1613,18 +1613,12 @@ mod tests {
 
     #[test]
     fn sequence_set_errors() {
-        for bad in [
+        rejects(&[
             &b"a UID EXPUNGE 0"[..],
             b"a UID EXPUNGE 1:",
             b"a UID EXPUNGE ,1",
             b"a UID EXPUNGE",
-        ] {
-            assert!(
-                parse_command(bad).is_err(),
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
-        }
+        ]);
         let set = SequenceSet::Ranges(vec![(SeqNumber::Value(4), SeqNumber::Last)]);
         assert!(
             set.ranges(10).contains(9) && !set.ranges(10).contains(3) && set.ranges(2).contains(4)
@@ -1681,19 +1675,13 @@ mod tests {
             ok(b"a LIST \"\" * RETURN ()").body,
             CommandBody::ListExtended(_)
         ));
-        for bad in [
+        rejects(&[
             &b"a LIST (RECURSIVEMATCH) \"\" *"[..],
             b"a LIST (X) \"\" *",
             b"a LIST \"\" * RETURN (X)",
             b"a LIST \"\" * RETURN",
             b"a LIST \"\" ()",
-        ] {
-            assert!(
-                parse_command(bad).is_err(),
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
-        }
+        ]);
         assert_eq!(
             ok(b"a CREATE x (USE (\\Sent \\Drafts))").body,
             CommandBody::CreateSpecialUse {
@@ -1715,18 +1703,12 @@ mod tests {
             ok(b"a ENABLE condstore UTF8=ACCEPT X-Y").body,
             CommandBody::Enable(vec!["CONDSTORE".into(), "UTF8=ACCEPT".into(), "X-Y".into()])
         );
-        for bad in [
+        rejects(&[
             &b"a ENABLE"[..],
             b"a ENABLE ",
             b"a ENABLE (x)",
             b"a NAMESPACE x",
-        ] {
-            assert!(
-                parse_command(bad).is_err(),
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
-        }
+        ]);
     }
 
     #[test]
@@ -1751,8 +1733,6 @@ mod tests {
                 mechanism: "X-FOO".into()
             }
         );
-        for bad in [&b"a COMPRESS"[..], b"a COMPRESS ", b"a COMPRESS DEFLATE x"] {
-            assert!(parse_command(bad).is_err());
-        }
+        rejects(&[b"a COMPRESS", b"a COMPRESS ", b"a COMPRESS DEFLATE x"]);
     }
 }
