@@ -355,39 +355,28 @@ fn remember_header(
     meta
 }
 
-/// Reads a message's file. A file renamed meanwhile (another session
-/// changed its flags) is looked up again once; `None` if it is gone.
+/// Reads a message's file (`Mailbox::read_file` follows a rename); a
+/// file renamed by a flag change comes with fresh facts. `None` if gone.
 fn read_with_retry<T>(
     s: &mut Session,
     uid: Uid,
     snap: &mut MessageFacts,
     read: impl Fn(&std::path::Path) -> std::io::Result<T>,
 ) -> Result<Option<T>, Error> {
-    for attempt in 0..2 {
-        match read(&snap.path) {
-            Ok(v) => return Ok(Some(v)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if attempt == 1 {
-                    break;
-                }
-                let Some(sel) = s.selected.as_ref() else {
-                    break;
-                };
-                sel.mailbox().rescan()?;
-                match snapshot(s, uid, false)? {
-                    Some(fresh) => *snap = fresh,
-                    None => break,
-                }
-            }
-            Err(e) => {
-                return Err(Error::Server(format!(
-                    "reading {}: {e}",
-                    snap.path.display()
-                )))
-            }
+    let Some(sel) = s.selected.as_ref() else {
+        return Ok(None);
+    };
+    let mut path = snap.path.clone();
+    let got = sel
+        .mailbox()
+        .read_file(uid, &mut path, |p| super::common::file_read(p, read(p)))?;
+    if path != snap.path {
+        match snapshot(s, uid, false)? {
+            Some(fresh) => *snap = fresh,
+            None => return Ok(None),
         }
     }
-    Ok(None)
+    Ok(got)
 }
 
 /// Reads a message file up to the blank line after its header (or all of

@@ -78,29 +78,25 @@ pub(crate) fn find(
                 continue;
             };
             let mut path = at.path;
-            for attempt in 0..2 {
+            let matched = mailbox.read_file(Uid(p.facts.uid), &mut path, |path| {
                 let mut file =
-                    MessageFile::new(path.clone(), p.vsize).with_cached(at.cached.clone());
+                    MessageFile::new(path.to_path_buf(), p.vsize).with_cached(at.cached.clone());
                 let outcome = query.eval(&p.facts, &mut file);
                 if let Some(v) = file.learned_vsize() {
                     learned.push((Uid(p.facts.uid), v));
                 }
                 match outcome {
-                    Ok(Some(true)) => found.push((number(&p.facts), p.facts.modseq)),
-                    Ok(_) => {}
-                    Err(Stop::Gone) => match mailbox.locate(Uid(p.facts.uid))? {
-                        // Renamed by a flag change meanwhile: read it there.
-                        Some(moved) if attempt == 0 && moved != path => {
-                            path = moved;
-                            continue;
-                        }
-                        _ => lost = true,
-                    },
+                    Ok(m) => Ok(Some(m == Some(true))),
+                    Err(Stop::Gone) => Ok(None),
                     Err(Stop::Io(e)) => {
-                        return Err(Error::Server(format!("reading {}: {e}", path.display())))
+                        Err(Error::Server(format!("reading {}: {e}", path.display())))
                     }
                 }
-                break;
+            })?;
+            match matched {
+                Some(true) => found.push((number(&p.facts), p.facts.modseq)),
+                Some(false) => {}
+                None => lost = true,
             }
         }
     }

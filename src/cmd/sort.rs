@@ -123,25 +123,17 @@ fn gather(
                 SortFacts::new(Arc::clone(keys), msn, uid, arrival, size.unwrap_or(0))
             }
             Source::File(mut path) => {
-                let mut read = read_message(&path);
-                if matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
-                    // Renamed by a flag change meanwhile: look once more.
-                    if let Some(moved) = mailbox.locate(u)? {
-                        path = moved;
-                        read = read_message(&path);
-                    }
-                }
+                let read = mailbox.read_file(u, &mut path, |p| {
+                    super::common::file_read(p, read_message(p))
+                })?;
                 match read {
-                    Ok((keys, arrival, size, meta)) => {
+                    Some((keys, arrival, size, meta)) => {
                         fresh.push((u, meta));
                         SortFacts::new(keys, msn, uid, arrival, size)
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    None => {
                         lost = true;
                         SortFacts::from_header(b"", msn, uid, 0, 0)
-                    }
-                    Err(e) => {
-                        return Err(Error::Server(format!("reading {}: {e}", path.display())))
                     }
                 }
             }

@@ -136,18 +136,34 @@ impl Mailbox {
         sync_state(&self.root, &mut self.locked())
     }
 
-    /// Reads the directories again: a file was renamed or removed under
-    /// the caller (another process changed its flags or expunged it).
-    pub(crate) fn rescan(&self) -> Result<(), StoreError> {
-        rescan(&self.root, &mut self.locked())
-    }
-
     /// Where a message's file is after a fresh look at the disk; None when
     /// the message is gone.
     pub(crate) fn locate(&self, uid: Uid) -> Result<Option<PathBuf>, StoreError> {
         let mut st = self.locked();
         rescan(&self.root, &mut st)?;
         Ok(st.position(uid.0).map(|i| st.path_of(&st.messages[i])))
+    }
+
+    /// Reads a message's file at `path` with `read`, which answers None
+    /// when the file is not there. A file another session renamed meanwhile
+    /// (a flag change) is looked up again once, and `path` follows it.
+    /// None when the message is gone.
+    pub(crate) fn read_file<T, E: From<StoreError>>(
+        &self,
+        uid: Uid,
+        path: &mut PathBuf,
+        mut read: impl FnMut(&Path) -> Result<Option<T>, E>,
+    ) -> Result<Option<T>, E> {
+        if let Some(v) = read(path)? {
+            return Ok(Some(v));
+        }
+        match self.locate(uid)? {
+            Some(moved) if moved != *path => {
+                *path = moved;
+                read(path)
+            }
+            _ => Ok(None),
+        }
     }
 
     /// SELECT (`claim`: this session takes the \Recent messages and moves
