@@ -276,27 +276,10 @@ pub fn parse_command_with(input: &[u8], limits: ParseLimits) -> Result<Command, 
         b"CLOSE" => CommandBody::Close,
         b"UNSELECT" => CommandBody::Unselect,
         b"EXPUNGE" => CommandBody::Expunge { uids: None },
-        b"FETCH" => p
-            .fetch(false)
-            .map_err(|Expected(e)| syntax_err("FETCH", p.pos, e))?,
-        b"SEARCH" => p
-            .search(false)
-            .map_err(|Expected(e)| syntax_err("SEARCH", p.pos, e))?,
-        b"SORT" => p
-            .sort(false)
-            .map_err(|Expected(e)| syntax_err("SORT", p.pos, e))?,
-        b"THREAD" => p
-            .thread(false)
-            .map_err(|Expected(e)| syntax_err("THREAD", p.pos, e))?,
-        b"COPY" | b"MOVE" => {
-            let is_move = name == b"MOVE";
-            p.copy(false, is_move).map_err(|Expected(e)| {
-                syntax_err(if is_move { "MOVE" } else { "COPY" }, p.pos, e)
-            })?
+        b"FETCH" | b"SEARCH" | b"SORT" | b"THREAD" | b"STORE" | b"COPY" | b"MOVE" => {
+            let (cmd, body) = p.message_command(&name, false);
+            body.map_err(|Expected(e)| syntax_err(cmd, p.pos, e))?
         }
-        b"STORE" => p
-            .store(false)
-            .map_err(|Expected(e)| syntax_err("STORE", p.pos, e))?,
         b"NAMESPACE" => CommandBody::Namespace,
         b"ENABLE" => p
             .enable()
@@ -317,27 +300,10 @@ pub fn parse_command_with(input: &[u8], limits: ParseLimits) -> Result<Command, 
                     .map_err(|Expected(e)| syntax_err("UID EXPUNGE", p.pos, e))?;
                     CommandBody::Expunge { uids: Some(set) }
                 }
-                b"FETCH" => p
-                    .fetch(true)
-                    .map_err(|Expected(e)| syntax_err("UID FETCH", p.pos, e))?,
-                b"SEARCH" => p
-                    .search(true)
-                    .map_err(|Expected(e)| syntax_err("UID SEARCH", p.pos, e))?,
-                b"SORT" => p
-                    .sort(true)
-                    .map_err(|Expected(e)| syntax_err("UID SORT", p.pos, e))?,
-                b"THREAD" => p
-                    .thread(true)
-                    .map_err(|Expected(e)| syntax_err("UID THREAD", p.pos, e))?,
-                b"COPY" | b"MOVE" => {
-                    let is_move = sub == b"MOVE";
-                    p.copy(true, is_move).map_err(|Expected(e)| {
-                        syntax_err(if is_move { "UID MOVE" } else { "UID COPY" }, p.pos, e)
-                    })?
+                b"FETCH" | b"SEARCH" | b"SORT" | b"THREAD" | b"STORE" | b"COPY" | b"MOVE" => {
+                    let (cmd, body) = p.message_command(&sub, true);
+                    body.map_err(|Expected(e)| syntax_err(cmd, p.pos, e))?
                 }
-                b"STORE" => p
-                    .store(true)
-                    .map_err(|Expected(e)| syntax_err("UID STORE", p.pos, e))?,
                 _ => {
                     return Err(ParseError {
                         tag: Some(tag),
@@ -411,6 +377,25 @@ pub(crate) struct Parser<'a> {
 }
 
 impl Parser<'_> {
+    /// FETCH, SEARCH, SORT, THREAD, STORE, COPY or MOVE, plain or after
+    /// UID: the command's name for errors, and its body.
+    fn message_command(
+        &mut self,
+        name: &[u8],
+        uid: bool,
+    ) -> (&'static str, Result<CommandBody, Expected>) {
+        let (plain, with_uid, body) = match name {
+            b"FETCH" => ("FETCH", "UID FETCH", self.fetch(uid)),
+            b"SEARCH" => ("SEARCH", "UID SEARCH", self.search(uid)),
+            b"SORT" => ("SORT", "UID SORT", self.sort(uid)),
+            b"THREAD" => ("THREAD", "UID THREAD", self.thread(uid)),
+            b"STORE" => ("STORE", "UID STORE", self.store(uid)),
+            b"MOVE" => ("MOVE", "UID MOVE", self.copy(uid, true)),
+            _ => ("COPY", "UID COPY", self.copy(uid, false)),
+        };
+        (if uid { with_uid } else { plain }, body)
+    }
+
     pub(crate) fn peek(&self) -> Option<u8> {
         self.input.get(self.pos).copied()
     }
