@@ -29,15 +29,21 @@ pub fn copy(
         return Err(Error::no(None, "Mailbox is read-only."));
     }
     let target = super::common::mailbox_name(s, mailbox)?;
-    if !s.store()?.exists(&target) {
-        // RFC 3501 §6.4.7: TRYCREATE tells the client it may CREATE and retry.
-        return Err(Error::no(
+    // RFC 3501 §6.4.7: TRYCREATE tells the client it may CREATE and retry.
+    let missing = || {
+        let name = String::from_utf8_lossy(mailbox);
+        Error::no(
             Some(Code::TryCreate),
-            format!(
-                "Mailbox doesn't exist: {}",
-                String::from_utf8_lossy(mailbox)
-            ),
-        ));
+            format!("Mailbox doesn't exist: {name}"),
+        )
+    };
+    let nothing = Tagged::ok(if is_move {
+        "No messages moved."
+    } else {
+        "No messages copied."
+    });
+    if !s.store()?.exists(&target) {
+        return Err(missing());
     }
     // The sources are gathered before the target is touched (it may be
     // the same mailbox).
@@ -45,23 +51,11 @@ pub fn copy(
     let uids: Vec<Uid> = targets.iter().map(|&(_, uid)| uid).collect();
     let (source_uids, items): (Vec<Uid>, Vec<_>) = source.copy_sources(&uids).into_iter().unzip();
     if items.is_empty() {
-        return Ok(Tagged::ok(if is_move {
-            "No messages moved."
-        } else {
-            "No messages copied."
-        }));
+        return Ok(nothing);
     }
     let (uidvalidity, new_uids) = match s.store()?.copy_into(&target, &items, is_move) {
         Ok(r) => r,
-        Err(StoreError::NotFound) => {
-            return Err(Error::no(
-                Some(Code::TryCreate),
-                format!(
-                    "Mailbox doesn't exist: {}",
-                    String::from_utf8_lossy(mailbox)
-                ),
-            ))
-        }
+        Err(StoreError::NotFound) => return Err(missing()),
         Err(e) => return Err(e.into()),
     };
     // Messages expunged meanwhile were skipped: pair up the rest.
@@ -71,11 +65,7 @@ pub fn copy(
         .filter_map(|(&from, to)| to.map(|to| (from, to)))
         .unzip();
     if new_uids.is_empty() {
-        return Ok(Tagged::ok(if is_move {
-            "No messages moved."
-        } else {
-            "No messages copied."
-        }));
+        return Ok(nothing);
     }
     let code = Code::CopyUid {
         uidvalidity,

@@ -497,50 +497,46 @@ fn write_message(
     let out = &mut s.out;
     out.untagged().number(msn.into()).raw(" FETCH (");
     let mut first = true;
-    // UID first: some clients (Thunderbird) read it before anything else.
-    if uid_mode || implied || items.contains(&FetchAtt::Uid) {
-        out.raw("UID ").number(uid.into());
-        first = false;
-    }
-    let mut flags_written = false;
-    for (item, decoded) in items.iter().zip(decoded) {
-        if matches!(item, FetchAtt::Uid) {
-            continue;
-        }
-        // FLAGS where the client asked for it, as Dovecot orders them.
-        if matches!(item, FetchAtt::Flags) {
-            if !flags_written {
-                if !first {
-                    out.sp();
-                }
-                first = false;
-                out.raw("FLAGS (");
-                write_flag_names(out, snap.flags, &keywords, recent);
-                out.raw(")");
-                flags_written = true;
-            }
-            continue;
-        }
+    let mut sep = |out: &mut ResponseBuf| {
         if !first {
             out.sp();
         }
         first = false;
-        write_item(out, item, snap, msg, decoded);
-    }
-    // FLAGS not asked for but changed by this FETCH (\Seen) go last.
-    if report_flags && !flags_written {
-        if !first {
-            out.sp();
-        }
-        first = false;
+    };
+    let flag_list = |out: &mut ResponseBuf| {
         out.raw("FLAGS (");
         write_flag_names(out, snap.flags, &keywords, recent);
         out.raw(")");
+    };
+    // UID first: some clients (Thunderbird) read it before anything else.
+    if uid_mode || implied || items.contains(&FetchAtt::Uid) {
+        sep(out);
+        out.raw("UID ").number(uid.into());
+    }
+    let mut flags_written = false;
+    for (item, decoded) in items.iter().zip(decoded) {
+        match item {
+            FetchAtt::Uid => {}
+            // FLAGS where the client asked for it, as Dovecot orders them.
+            FetchAtt::Flags if flags_written => {}
+            FetchAtt::Flags => {
+                sep(out);
+                flag_list(out);
+                flags_written = true;
+            }
+            _ => {
+                sep(out);
+                write_item(out, item, snap, msg, decoded);
+            }
+        }
+    }
+    // FLAGS not asked for but changed by this FETCH (\Seen) go last.
+    if report_flags && !flags_written {
+        sep(out);
+        flag_list(out);
     }
     if implied && !items.contains(&FetchAtt::Modseq) {
-        if !first {
-            out.sp();
-        }
+        sep(out);
         out.raw("MODSEQ (").number(snap.modseq).raw(")");
     }
     out.raw(")").crlf();
