@@ -218,41 +218,29 @@ impl Selected {
         }
         // The view's messages as they are now, kept parallel to `uids`.
         let mut states = now.view;
-        let gone = |n: &Now| matches!(n, Now::Expunged { .. });
-        let mut held_back = false;
-        if allow_expunge && self.qresync {
-            // RFC 7162 §3.2.10.2: one VANISHED for all, by UID.
-            let mut vanished = Vec::new();
-            let mut i = 0;
-            while i < self.uids.len() {
-                if gone(&states[i]) {
-                    vanished.push(self.uids.remove(i).0);
-                    self.flags.remove(i);
-                    states.remove(i);
-                } else {
-                    i += 1;
-                }
-            }
-            if !vanished.is_empty() {
+        let gone: Vec<usize> = (0..states.len())
+            .filter(|&i| matches!(states[i], Now::Expunged { .. }))
+            .collect();
+        let held_back = !allow_expunge && !gone.is_empty();
+        if allow_expunge && !gone.is_empty() {
+            if self.qresync {
+                // RFC 7162 §3.2.10.2: one VANISHED for all, by UID.
+                let uids: Vec<u32> = gone.iter().map(|&i| self.uids[i].0).collect();
                 out.untagged()
                     .raw("VANISHED ")
                     .raw(&crate::proto::encode::range_set(
-                        &crate::store::modseq::to_ranges(&vanished),
+                        &crate::store::modseq::to_ranges(&uids),
                     ))
                     .crlf();
-            }
-        } else if allow_expunge {
-            // Highest first, so each number is right when it is sent.
-            for i in (0..self.uids.len()).rev() {
-                if gone(&states[i]) {
+            } else {
+                // Highest first, so each number is right when it is sent.
+                for &i in gone.iter().rev() {
                     out.untagged().number(i as u64 + 1).raw(" EXPUNGE").crlf();
-                    self.uids.remove(i);
-                    self.flags.remove(i);
-                    states.remove(i);
                 }
             }
-        } else {
-            held_back = states.iter().any(gone);
+            drop_at(&mut self.uids, &gone);
+            drop_at(&mut self.flags, &gone);
+            drop_at(&mut states, &gone);
         }
         // Flag changes made by others (or by the disk).
         for (i, &uid) in self.uids.iter().enumerate() {
@@ -348,6 +336,15 @@ impl Selected {
 fn wire_keywords(mut names: KeywordNames) -> KeywordNames {
     names.retain(|(_, n)| !n.is_empty() && n.bytes().all(crate::proto::encode::is_atom_char));
     names
+}
+
+/// Removes the elements at `indexes` (ascending) in one pass.
+fn drop_at<T>(v: &mut Vec<T>, indexes: &[usize]) {
+    let mut i = 0;
+    v.retain(|_| {
+        i += 1;
+        indexes.binary_search(&(i - 1)).is_err()
+    });
 }
 
 /// `* FLAGS (...)` and `* OK [PERMANENTFLAGS (...)]` (RFC 3501 §7.2.6, §7.1).
