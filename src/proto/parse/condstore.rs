@@ -47,13 +47,8 @@ impl Parser<'_> {
                 }
                 _ => return Err(Expected("CONDSTORE or QRESYNC")),
             }
-            match self.peek() {
-                Some(b' ') => self.pos += 1,
-                Some(b')') => {
-                    self.pos += 1;
-                    return Ok(params);
-                }
-                _ => return Err(Expected("SP or ) in select parameters")),
+            if self.list_end("SP or ) in select parameters")? {
+                return Ok(params);
             }
         }
     }
@@ -126,13 +121,8 @@ impl Parser<'_> {
                 b"VANISHED" if !m.vanished => m.vanished = true,
                 _ => return Err(Expected("CHANGEDSINCE or VANISHED")),
             }
-            match self.peek() {
-                Some(b' ') => self.pos += 1,
-                Some(b')') => {
-                    self.pos += 1;
-                    return Ok(m);
-                }
-                _ => return Err(Expected("SP or ) in fetch modifiers")),
+            if self.list_end("SP or ) in fetch modifiers")? {
+                return Ok(m);
             }
         }
     }

@@ -396,6 +396,17 @@ impl Parser<'_> {
         (if uid { with_uid } else { plain }, body)
     }
 
+    /// After an element of a parenthesized list: true at the closing `)`,
+    /// false at the SP before the next element (either is consumed).
+    pub(crate) fn list_end(&mut self, what: &'static str) -> Result<bool, Expected> {
+        let end = self.peek() == Some(b')');
+        if !end && self.peek() != Some(b' ') {
+            return Err(Expected(what));
+        }
+        self.pos += 1;
+        Ok(end)
+    }
+
     pub(crate) fn peek(&self) -> Option<u8> {
         self.input.get(self.pos).copied()
     }
@@ -590,13 +601,8 @@ impl Parser<'_> {
                     ))
                 }
             });
-            match self.peek() {
-                Some(b' ') => self.pos += 1,
-                Some(b')') => {
-                    self.pos += 1;
-                    return Ok(items);
-                }
-                _ => return Err(Expected("SP or )")),
+            if self.list_end("SP or )")? {
+                return Ok(items);
             }
         }
     }
@@ -664,13 +670,8 @@ impl Parser<'_> {
         }
         loop {
             flags.push(self.flag()?);
-            match self.peek() {
-                Some(b' ') => self.pos += 1,
-                Some(b')') => {
-                    self.pos += 1;
-                    return Ok(flags);
-                }
-                _ => return Err(Expected("SP or ) in flag list")),
+            if self.list_end("SP or ) in flag list")? {
+                return Ok(flags);
             }
         }
     }
@@ -741,13 +742,8 @@ impl Parser<'_> {
             self.pos += 1;
             loop {
                 items.push(self.fetch_att()?);
-                match self.peek() {
-                    Some(b' ') => self.pos += 1,
-                    Some(b')') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return Err(Expected("SP or ) in fetch attribute list")),
+                if self.list_end("SP or ) in fetch attribute list")? {
+                    break;
                 }
             }
         } else {
@@ -895,13 +891,8 @@ impl Parser<'_> {
         let mut names = Vec::new();
         loop {
             names.push(self.astring()?);
-            match self.peek() {
-                Some(b' ') => self.pos += 1,
-                Some(b')') => {
-                    self.pos += 1;
-                    return Ok(names);
-                }
-                _ => return Err(Expected("SP or ) in header list")),
+            if self.list_end("SP or ) in header list")? {
+                return Ok(names);
             }
         }
     }
@@ -1131,13 +1122,8 @@ impl Parser<'_> {
             self.pos += 1;
             loop {
                 cmd.patterns.push(self.list_mailbox()?);
-                match self.peek() {
-                    Some(b' ') => self.pos += 1,
-                    Some(b')') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return Err(Expected("SP or ) in pattern list")),
+                if self.list_end("SP or ) in pattern list")? {
+                    break;
                 }
             }
         } else {
@@ -1230,13 +1216,8 @@ impl Parser<'_> {
                 return Err(Expected("at most 30 ID fields"));
             }
             pairs.push((key, value));
-            match self.peek() {
-                Some(b' ') => self.pos += 1,
-                Some(b')') => {
-                    self.pos += 1;
-                    return Ok(Some(pairs));
-                }
-                _ => return Err(Expected("SP or )")),
+            if self.list_end("SP or )")? {
+                return Ok(Some(pairs));
             }
         }
     }
