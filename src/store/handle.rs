@@ -11,7 +11,7 @@ use super::cache::CachedMeta;
 use super::maildir::{self, flag, Flags};
 use super::modseq::UidRanges;
 use super::state::{MailboxState, Message};
-use super::{keyword_letters, lock, lock_uidlist, sync_state, CopyItem, StoreError, Uid};
+use super::{disk_flags, lock, lock_uidlist, sync_state, CopyItem, StoreError, Uid};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -357,14 +357,7 @@ impl Mailbox {
             // process may have changed flags on disk since the last sync.
             sync_state(&self.root, &mut st)?;
         }
-        let create = change.op != FlagOp::Remove;
-        let mut bits = Flags {
-            system: change.system,
-            keywords: 0,
-        };
-        for l in keyword_indexes(&mut st, change.keywords, create)? {
-            bits.set_keyword(l, true);
-        }
+        let bits = flags_for(&mut st, change, change.op != FlagOp::Remove)?;
         let mut out = Vec::with_capacity(uids.len());
         for &Uid(uid) in uids {
             let mut modified = false;
@@ -514,24 +507,30 @@ fn change_one(
     Ok(None)
 }
 
-/// The keyword letters for `names`, creating letters for new names (under
-/// the uidlist lock, as Dovecot requires) if `create`.
-fn keyword_indexes(
+/// The flags a STORE names, creating letters for new keywords (under the
+/// uidlist lock, as Dovecot requires) if `create`; without it, unknown
+/// keywords are left out.
+fn flags_for(
     st: &mut MailboxState,
-    names: &[String],
+    change: &FlagChange<'_>,
     create: bool,
-) -> Result<Vec<u8>, StoreError> {
-    let known: Option<Vec<u8>> = names.iter().map(|n| st.keywords.index_of(n)).collect();
-    if let Some(known) = known {
-        return Ok(known);
+) -> Result<Flags, StoreError> {
+    let known: Vec<Option<u8>> = change
+        .keywords
+        .iter()
+        .map(|n| st.keywords.index_of(n))
+        .collect();
+    if create && known.contains(&None) {
+        let dir = st.dir().to_path_buf();
+        let _lock = lock_uidlist(&dir)?;
+        return disk_flags(&dir, st, change.system, change.keywords);
     }
-    if !create {
-        return Ok(names
-            .iter()
-            .filter_map(|n| st.keywords.index_of(n))
-            .collect());
+    let mut flags = Flags {
+        system: change.system,
+        keywords: 0,
+    };
+    for i in known.into_iter().flatten() {
+        flags.set_keyword(i, true);
     }
-    let dir = st.dir().to_path_buf();
-    let _lock = lock_uidlist(&dir)?;
-    keyword_letters(&dir, st, names, true)
+    Ok(flags)
 }

@@ -616,17 +616,10 @@ impl Store {
         let _uidlist_lock = lock_uidlist(dir).map_err(|e| (e, Vec::new()))?;
         let mut placed: Vec<(String, Message)> = Vec::with_capacity(items.len());
         for (item, (base, tmp)) in items.iter().zip(written) {
-            let mut flags = Flags {
-                system: item.flags.system,
-                keywords: 0,
-            };
-            let letters = match keyword_letters(dir, st, &item.flags.keywords, true) {
-                Ok(l) => l,
+            let flags = match disk_flags(dir, st, item.flags.system, &item.flags.keywords) {
+                Ok(f) => f,
                 Err(e) => return Err((e, in_cur)),
             };
-            for idx in letters {
-                flags.set_keyword(idx, true);
-            }
             let (size, vsize) = item.source.sizes();
             let file = maildir::cur_name(base, size, vsize, flags);
             let dest = dir.join("cur").join(&file);
@@ -675,13 +668,7 @@ impl Store {
         let _uidlist_lock = lock_uidlist(&dir)?;
         let mut placed: Vec<Option<(String, Message)>> = Vec::with_capacity(items.len());
         for item in items {
-            let mut flags = Flags {
-                system: item.system_flags,
-                keywords: 0,
-            };
-            for idx in keyword_letters(&dir, &mut st, &item.keywords, true)? {
-                flags.set_keyword(idx, true);
-            }
+            let flags = disk_flags(&dir, &mut st, item.system_flags, &item.keywords)?;
             // Other sessions rename a file when its flags change and remove
             // it on EXPUNGE, after the caller read its path: look it up again
             // by its unique name (a few times); a message gone is skipped.
@@ -836,43 +823,41 @@ fn sync_state(root: &Path, st: &mut MailboxState) -> Result<(), StoreError> {
         })
 }
 
-/// Maps keyword names to letters, re-reading `dovecot-keywords` and adding
-/// new names when `create` (the caller holds the uidlist lock).
-fn keyword_letters(
+/// The flags to write for `system` plus the keywords `names`, re-reading
+/// `dovecot-keywords` and giving new names letters (the caller holds the
+/// uidlist lock).
+fn disk_flags(
     dir: &Path,
     st: &mut MailboxState,
+    system: u8,
     names: &[String],
-    create: bool,
-) -> Result<Vec<u8>, StoreError> {
+) -> Result<Flags, StoreError> {
+    let mut flags = Flags {
+        system,
+        keywords: 0,
+    };
     if names.is_empty() {
-        return Ok(Vec::new());
+        return Ok(flags);
     }
     let mut keywords = keywords::Keywords::load(dir).unwrap_or_default();
     let before = keywords.clone();
-    let mut letters = Vec::new();
     for k in names {
-        let idx = if create {
-            keywords.index_of(k).or_else(|| keywords.add(k))
-        } else {
-            keywords.index_of(k)
-        };
-        match idx {
-            Some(i) => letters.push(i),
+        match keywords.index_of(k).or_else(|| keywords.add(k)) {
+            Some(i) => flags.set_keyword(i, true),
             // Maildir has 26 keyword letters; Dovecot keeps more only in
             // its index, which Roost does not have. Refuse the whole
             // command rather than keep some keywords and drop others.
-            None if create => {
+            None => {
                 log::info!("{}: no keyword letter left for {k:?}", dir.display());
                 return Err(StoreError::KeywordLimit);
             }
-            None => {}
         }
     }
     if keywords != before {
         keywords.save(dir)?;
     }
     st.keywords = keywords;
-    Ok(letters)
+    Ok(flags)
 }
 
 /// Takes `dovecot-uidlist.lock` of a mailbox directory; a lock held too
