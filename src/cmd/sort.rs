@@ -13,7 +13,6 @@ use crate::session::Session;
 use crate::sort::{self, thread, HeaderKeys, SortFacts};
 use crate::store::cache::CachedMeta;
 use crate::store::{Location, Uid};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// SORT / UID SORT.
@@ -68,14 +67,6 @@ fn done(lost: bool, text: &'static str) -> Result<Tagged, Error> {
     Ok(Tagged::ok(text))
 }
 
-/// Where a matched message's keys come from.
-enum Source {
-    Cached(Arc<CachedMeta>, Option<u64>),
-    File(PathBuf),
-    /// Expunged by another session meanwhile: sorts with empty keys.
-    Gone,
-}
-
 /// The matched messages' sort facts, and whether some could not be read.
 fn gather(
     s: &mut Session,
@@ -91,24 +82,17 @@ fn gather(
     };
     let view = sel.uids();
     let mailbox = sel.mailbox();
-    let sources: Vec<Source> = uids
-        .iter()
-        .zip(mailbox.locations(&uids))
-        .map(|(&u, at)| match at {
-            None => Source::Gone,
-            Some(Location {
-                cached: Some(c), ..
-            }) => Source::Cached(c, need_size.then(|| mailbox.vsize(u)).flatten()),
-            Some(Location { path, .. }) => Source::File(path),
-        })
-        .collect();
     let mut facts = Vec::with_capacity(uids.len());
     let mut fresh = Vec::new();
-    for (&u, source) in uids.iter().zip(sources) {
+    for (&u, at) in uids.iter().zip(mailbox.locations(&uids)) {
         let msn = view.binary_search(&u).map_or(0, |i| i as u32 + 1);
         let Uid(uid) = u;
-        let f = match source {
-            Source::Cached(c, size) => {
+        let known = match at {
+            // Expunged by another session meanwhile: sorts with empty keys.
+            None => None,
+            Some(Location {
+                cached: Some(c), ..
+            }) => {
                 let keys = c
                     .sort_keys
                     .get_or_init(|| Arc::new(HeaderKeys::from_header(&c.header)));
@@ -120,29 +104,28 @@ fn gather(
                 } else {
                     0
                 };
-                SortFacts::new(Arc::clone(keys), msn, uid, arrival, size.unwrap_or(0))
+                let size = if need_size { mailbox.vsize(u) } else { None };
+                Some(SortFacts::new(
+                    Arc::clone(keys),
+                    msn,
+                    uid,
+                    arrival,
+                    size.unwrap_or(0),
+                ))
             }
-            Source::File(mut path) => {
-                let read = mailbox.read_file(u, &mut path, |p| {
+            Some(Location { mut path, .. }) => mailbox
+                .read_file(u, &mut path, |p| {
                     super::common::file_read(p, read_message(p))
-                })?;
-                match read {
-                    Some((keys, arrival, size, meta)) => {
-                        fresh.push((u, meta));
-                        SortFacts::new(keys, msn, uid, arrival, size)
-                    }
-                    None => {
-                        lost = true;
-                        SortFacts::from_header(b"", msn, uid, 0, 0)
-                    }
-                }
-            }
-            Source::Gone => {
-                lost = true;
-                SortFacts::from_header(b"", msn, uid, 0, 0)
-            }
+                })?
+                .map(|(keys, arrival, size, meta)| {
+                    fresh.push((u, meta));
+                    SortFacts::new(keys, msn, uid, arrival, size)
+                }),
         };
-        facts.push(f);
+        facts.push(known.unwrap_or_else(|| {
+            lost = true;
+            SortFacts::from_header(b"", msn, uid, 0, 0)
+        }));
     }
     for (u, meta) in fresh {
         mailbox.cache_offer(u, meta);
