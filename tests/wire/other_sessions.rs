@@ -147,12 +147,8 @@ fn fetch_follows_a_file_renamed_by_another_program() {
     c.append("INBOX", "", "Subject: moved\r\n\r\nthe body\r\n");
     c.ok("SELECT INBOX");
     let cur = server.root().join("home/alice/Maildir/cur");
-    let file = std::fs::read_dir(&cur)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let entry = std::fs::read_dir(&cur).unwrap().flatten().next();
+    let file = entry.expect("the appended message").path();
     let flagged = format!("{}F", file.display());
     std::fs::rename(&file, &flagged).unwrap();
     let r = c.ok("FETCH 1 (FLAGS BODY.PEEK[])");
