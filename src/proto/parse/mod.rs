@@ -103,7 +103,7 @@ pub enum ParseErrorKind {
     UnknownCommand(String),
     /// Arguments do not follow the grammar.
     Syntax {
-        command: &'static str,
+        command: String,
         pos: usize,
         expected: &'static str,
     },
@@ -145,195 +145,31 @@ pub fn parse_command_with(input: &[u8], limits: ParseLimits) -> Result<Command, 
         tag: None,
         kind: ParseErrorKind::NoTag,
     })?;
-    let syntax_err = |command: &'static str, pos: usize, expected: &'static str| ParseError {
+    let error = |kind| ParseError {
         tag: Some(tag.clone()),
-        kind: ParseErrorKind::Syntax {
-            command,
-            pos,
-            expected,
-        },
+        kind,
     };
     if p.expect_sp().is_err() {
-        return Err(ParseError {
-            tag: Some(tag.clone()),
-            kind: ParseErrorKind::UnknownCommand(String::new()),
-        });
+        return Err(error(ParseErrorKind::UnknownCommand(String::new())));
     }
     let name = p.atom().unwrap_or_default().to_ascii_uppercase();
-    let name_str = String::from_utf8_lossy(&name).into_owned();
-    let body = match name.as_slice() {
-        b"CAPABILITY" => CommandBody::Capability,
-        b"NOOP" => CommandBody::Noop,
-        b"LOGOUT" => CommandBody::Logout,
-        b"STARTTLS" => CommandBody::StartTls,
-        b"LOGIN" => {
-            let args = (|| {
-                p.expect_sp()?;
-                let user = p.astring()?;
-                p.expect_sp()?;
-                let password = p.astring()?;
-                Ok((user, password))
-            })();
-            match args {
-                Ok((user, password)) => CommandBody::Login { user, password },
-                Err(Expected(e)) => return Err(syntax_err("LOGIN", p.pos, e)),
-            }
-        }
-        b"AUTHENTICATE" => {
-            let args = (|| {
-                p.expect_sp()?;
-                let mech = p.atom().ok_or(Expected("mechanism name"))?;
-                let initial = if p.peek() == Some(b' ') {
-                    p.pos += 1;
-                    Some(p.base64_or_eq()?)
-                } else {
-                    None
-                };
-                Ok((mech, initial))
-            })();
-            match args {
-                Ok((mech, initial)) => CommandBody::Authenticate {
-                    mechanism: String::from_utf8_lossy(&mech).to_ascii_uppercase(),
-                    initial,
-                },
-                Err(Expected(e)) => return Err(syntax_err("AUTHENTICATE", p.pos, e)),
-            }
-        }
-        b"ID" => {
-            let args = (|| {
-                p.expect_sp()?;
-                p.id_params()
-            })();
-            match args {
-                Ok(params) => CommandBody::Id(params),
-                Err(Expected(e)) => return Err(syntax_err("ID", p.pos, e)),
-            }
-        }
-        b"SELECT" | b"EXAMINE" => {
-            let read_only = name == b"EXAMINE";
-            let cmd = if read_only { "EXAMINE" } else { "SELECT" };
-            let (mailbox, params) = (|| Ok((p.sp_mailbox()?, p.select_params()?)))()
-                .map_err(|Expected(e)| syntax_err(cmd, p.pos, e))?;
-            CommandBody::Select {
-                mailbox,
-                read_only,
-                params,
-            }
-        }
-        b"CREATE" => p
-            .create()
-            .map_err(|Expected(e)| syntax_err("CREATE", p.pos, e))?,
-        b"DELETE" => CommandBody::Delete {
-            mailbox: p
-                .sp_mailbox()
-                .map_err(|Expected(e)| syntax_err("DELETE", p.pos, e))?,
-        },
-        b"RENAME" => {
-            let args = (|| Ok((p.sp_mailbox()?, p.sp_mailbox()?)))();
-            let (from, to) = args.map_err(|Expected(e)| syntax_err("RENAME", p.pos, e))?;
-            CommandBody::Rename { from, to }
-        }
-        b"SUBSCRIBE" | b"UNSUBSCRIBE" => {
-            let on = name == b"SUBSCRIBE";
-            let cmd = if on { "SUBSCRIBE" } else { "UNSUBSCRIBE" };
-            let mailbox = p
-                .sp_mailbox()
-                .map_err(|Expected(e)| syntax_err(cmd, p.pos, e))?;
-            CommandBody::Subscribe { mailbox, on }
-        }
-        b"LIST" if p.list_is_extended() => p
-            .list_extended()
-            .map_err(|Expected(e)| syntax_err("LIST", p.pos, e))?,
-        b"LIST" | b"LSUB" => {
-            let lsub = name == b"LSUB";
-            let cmd = if lsub { "LSUB" } else { "LIST" };
-            let args = (|| {
-                let reference = p.sp_mailbox()?;
-                p.expect_sp()?;
-                Ok((reference, p.list_mailbox()?))
-            })();
-            let (reference, pattern) = args.map_err(|Expected(e)| syntax_err(cmd, p.pos, e))?;
-            CommandBody::List {
-                reference,
-                pattern,
-                lsub,
-            }
-        }
-        b"STATUS" => {
-            let args = (|| {
-                let mailbox = p.sp_mailbox()?;
-                p.expect_sp()?;
-                Ok((mailbox, p.status_items()?))
-            })();
-            let (mailbox, items) = args.map_err(|Expected(e)| syntax_err("STATUS", p.pos, e))?;
-            CommandBody::Status { mailbox, items }
-        }
-        b"APPEND" => p
-            .append()
-            .map_err(|Expected(e)| syntax_err("APPEND", p.pos, e))?,
-        b"CHECK" => CommandBody::Check,
-        b"IDLE" => CommandBody::Idle,
-        b"CLOSE" => CommandBody::Close,
-        b"UNSELECT" => CommandBody::Unselect,
-        b"EXPUNGE" => CommandBody::Expunge { uids: None },
-        b"FETCH" | b"SEARCH" | b"SORT" | b"THREAD" | b"STORE" | b"COPY" | b"MOVE" => {
-            let (cmd, body) = p.message_command(&name, false);
-            body.map_err(|Expected(e)| syntax_err(cmd, p.pos, e))?
-        }
-        b"NAMESPACE" => CommandBody::Namespace,
-        b"ENABLE" => p
-            .enable()
-            .map_err(|Expected(e)| syntax_err("ENABLE", p.pos, e))?,
-        b"UID" => {
-            let sub = (|| {
-                p.expect_sp()?;
-                p.atom().ok_or(Expected("UID command name"))
-            })()
-            .map_err(|Expected(e)| syntax_err("UID", p.pos, e))?
-            .to_ascii_uppercase();
-            match sub.as_slice() {
-                b"EXPUNGE" => {
-                    let set = (|| {
-                        p.expect_sp()?;
-                        p.sequence_set()
-                    })()
-                    .map_err(|Expected(e)| syntax_err("UID EXPUNGE", p.pos, e))?;
-                    CommandBody::Expunge { uids: Some(set) }
-                }
-                b"FETCH" | b"SEARCH" | b"SORT" | b"THREAD" | b"STORE" | b"COPY" | b"MOVE" => {
-                    let (cmd, body) = p.message_command(&sub, true);
-                    body.map_err(|Expected(e)| syntax_err(cmd, p.pos, e))?
-                }
-                _ => {
-                    return Err(ParseError {
-                        tag: Some(tag),
-                        kind: ParseErrorKind::UnknownCommand(format!(
-                            "UID {}",
-                            String::from_utf8_lossy(&sub)
-                        )),
-                    })
-                }
-            }
-        }
-        b"COMPRESS" => {
-            let mechanism = (|| {
-                p.expect_sp()?;
-                p.atom().ok_or(Expected("compression mechanism"))
-            })()
-            .map_err(|Expected(e)| syntax_err("COMPRESS", p.pos, e))?;
-            CommandBody::Compress {
-                mechanism: String::from_utf8_lossy(&mechanism).to_ascii_uppercase(),
-            }
-        }
-        _ => {
-            return Err(ParseError {
-                tag: Some(tag),
-                kind: ParseErrorKind::UnknownCommand(name_str),
-            })
-        }
+    // What errors call the command: `UID FETCH` once the UID's command
+    // name is read.
+    let mut label = String::from_utf8_lossy(&name).into_owned();
+    let body = p.command_body(&name, &mut label);
+    let syntax = |command: String, pos, expected| ParseErrorKind::Syntax {
+        command,
+        pos,
+        expected,
+    };
+    let body = match body {
+        Ok(Some(body)) => body,
+        Ok(None) => return Err(error(ParseErrorKind::UnknownCommand(label))),
+        Err(Expected(e)) => return Err(error(syntax(label, p.pos, e))),
     };
     if p.pos != input.len() {
-        return Err(syntax_err(body.name(), p.pos, "end of command"));
+        let kind = syntax(body.name().to_string(), p.pos, "end of command");
+        return Err(error(kind));
     }
     Ok(Command { tag, body })
 }
@@ -377,23 +213,122 @@ pub(crate) struct Parser<'a> {
 }
 
 impl Parser<'_> {
-    /// FETCH, SEARCH, SORT, THREAD, STORE, COPY or MOVE, plain or after
-    /// UID: the command's name for errors, and its body.
-    fn message_command(
+    /// The arguments of command `name` (upper case); None for a command
+    /// Roost does not know. After UID, `label` becomes `UID <name>`.
+    fn command_body(
         &mut self,
         name: &[u8],
-        uid: bool,
-    ) -> (&'static str, Result<CommandBody, Expected>) {
-        let (plain, with_uid, body) = match name {
-            b"FETCH" => ("FETCH", "UID FETCH", self.fetch(uid)),
-            b"SEARCH" => ("SEARCH", "UID SEARCH", self.search(uid)),
-            b"SORT" => ("SORT", "UID SORT", self.sort(uid)),
-            b"THREAD" => ("THREAD", "UID THREAD", self.thread(uid)),
-            b"STORE" => ("STORE", "UID STORE", self.store(uid)),
-            b"MOVE" => ("MOVE", "UID MOVE", self.copy(uid, true)),
-            _ => ("COPY", "UID COPY", self.copy(uid, false)),
-        };
-        (if uid { with_uid } else { plain }, body)
+        label: &mut String,
+    ) -> Result<Option<CommandBody>, Expected> {
+        Ok(Some(match name {
+            b"CAPABILITY" => CommandBody::Capability,
+            b"NOOP" => CommandBody::Noop,
+            b"LOGOUT" => CommandBody::Logout,
+            b"STARTTLS" => CommandBody::StartTls,
+            b"LOGIN" => {
+                self.expect_sp()?;
+                let user = self.astring()?;
+                self.expect_sp()?;
+                let password = self.astring()?;
+                CommandBody::Login { user, password }
+            }
+            b"AUTHENTICATE" => {
+                self.expect_sp()?;
+                let mech = self.atom().ok_or(Expected("mechanism name"))?;
+                let initial = if self.peek() == Some(b' ') {
+                    self.pos += 1;
+                    Some(self.base64_or_eq()?)
+                } else {
+                    None
+                };
+                CommandBody::Authenticate {
+                    mechanism: String::from_utf8_lossy(&mech).to_ascii_uppercase(),
+                    initial,
+                }
+            }
+            b"ID" => {
+                self.expect_sp()?;
+                CommandBody::Id(self.id_params()?)
+            }
+            b"SELECT" | b"EXAMINE" => CommandBody::Select {
+                mailbox: self.sp_mailbox()?,
+                read_only: name == b"EXAMINE",
+                params: self.select_params()?,
+            },
+            b"CREATE" => self.create()?,
+            b"DELETE" => CommandBody::Delete {
+                mailbox: self.sp_mailbox()?,
+            },
+            b"RENAME" => CommandBody::Rename {
+                from: self.sp_mailbox()?,
+                to: self.sp_mailbox()?,
+            },
+            b"SUBSCRIBE" | b"UNSUBSCRIBE" => CommandBody::Subscribe {
+                mailbox: self.sp_mailbox()?,
+                on: name == b"SUBSCRIBE",
+            },
+            b"LIST" if self.list_is_extended() => self.list_extended()?,
+            b"LIST" | b"LSUB" => {
+                let reference = self.sp_mailbox()?;
+                self.expect_sp()?;
+                CommandBody::List {
+                    reference,
+                    pattern: self.list_mailbox()?,
+                    lsub: name == b"LSUB",
+                }
+            }
+            b"STATUS" => {
+                let mailbox = self.sp_mailbox()?;
+                self.expect_sp()?;
+                CommandBody::Status {
+                    mailbox,
+                    items: self.status_items()?,
+                }
+            }
+            b"APPEND" => self.append()?,
+            b"CHECK" => CommandBody::Check,
+            b"IDLE" => CommandBody::Idle,
+            b"CLOSE" => CommandBody::Close,
+            b"UNSELECT" => CommandBody::Unselect,
+            b"EXPUNGE" => CommandBody::Expunge { uids: None },
+            b"FETCH" => self.fetch(false)?,
+            b"SEARCH" => self.search(false)?,
+            b"SORT" => self.sort(false)?,
+            b"THREAD" => self.thread(false)?,
+            b"STORE" => self.store(false)?,
+            b"COPY" | b"MOVE" => self.copy(false, name == b"MOVE")?,
+            b"NAMESPACE" => CommandBody::Namespace,
+            b"ENABLE" => self.enable()?,
+            b"UID" => {
+                self.expect_sp()?;
+                let sub = self.atom().ok_or(Expected("UID command name"))?;
+                let sub = sub.to_ascii_uppercase();
+                *label = format!("UID {}", String::from_utf8_lossy(&sub));
+                match sub.as_slice() {
+                    b"EXPUNGE" => {
+                        self.expect_sp()?;
+                        CommandBody::Expunge {
+                            uids: Some(self.sequence_set()?),
+                        }
+                    }
+                    b"FETCH" => self.fetch(true)?,
+                    b"SEARCH" => self.search(true)?,
+                    b"SORT" => self.sort(true)?,
+                    b"THREAD" => self.thread(true)?,
+                    b"STORE" => self.store(true)?,
+                    b"COPY" | b"MOVE" => self.copy(true, sub == b"MOVE")?,
+                    _ => return Ok(None),
+                }
+            }
+            b"COMPRESS" => {
+                self.expect_sp()?;
+                let mechanism = self.atom().ok_or(Expected("compression mechanism"))?;
+                CommandBody::Compress {
+                    mechanism: String::from_utf8_lossy(&mechanism).to_ascii_uppercase(),
+                }
+            }
+            _ => return Ok(None),
+        }))
     }
 
     /// After an element of a parenthesized list: true at the closing `)`,
