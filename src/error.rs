@@ -85,7 +85,6 @@ impl From<crate::store::StoreError> for Error {
                 Some(Code::InUse),
                 "Mailbox is locked by another process; try again.",
             ),
-            S::TooBig => Error::no(Some(Code::TooBig), "Message too big."),
             // Dovecot's default quota_exceeded_message.
             S::OverQuota => Error::no(
                 Some(Code::OverQuota),

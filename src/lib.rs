@@ -33,8 +33,9 @@
 //!   `cmd::common` (names, patterns, STATUS) and `cmd::condstore`.
 //! - `store` never sees protocol types: it takes canonical names, UIDs,
 //!   flags and an `AppendSource`. Every file it opens under a Maildir goes
-//!   through `store::nofollow`, and its look-again-after-a-rename loops
-//!   (`Store::change_flags`, `locate`, `rescan`) are the only ones.
+//!   through `store::nofollow`. Outside `store`, a mailbox's shared state
+//!   is reached only through `store::Mailbox`, whose methods take its lock
+//!   and own the look-again-after-a-rename loops; `cmd` never locks it.
 //! - `mime` is the one MIME model: FETCH renders from it and SEARCH walks
 //!   it (`search`), so the two cannot disagree on what a message holds.
 //! - Modules are `pub(crate)` unless the binary, the tests or the fuzzers

@@ -2,7 +2,7 @@
 //! been told about (RFC 3501 §2.3.1.2), the flags it last reported, and
 //! which messages are \Recent for it.
 //!
-//! The shared `MailboxState` is the truth for all sessions; each session
+//! The shared mailbox state (`store::Mailbox`) is the truth for all sessions; each session
 //! keeps its own numbering and learns of changes only when `sync` runs,
 //! which happens at the end of commands. Expunges are announced only where
 //! RFC 3501 §7.4.1 allows them (not during FETCH, STORE or SEARCH); until
@@ -13,11 +13,9 @@ use crate::proto::encode::ResponseBuf;
 use crate::proto::types::SequenceSet;
 use crate::store::maildir::{flag, Flags};
 use crate::store::names::MailboxName;
-use crate::store::state::MailboxState;
 use crate::store::watch::Subscription;
-use crate::store::{lock, Store, StoreError};
+use crate::store::{KeywordNames, Mailbox, Now, Store, StoreError, Uid};
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
 
 /// What SELECT/EXAMINE reports (RFC 3501 §6.3.1).
 pub struct SelectInfo {
@@ -30,12 +28,35 @@ pub struct SelectInfo {
     pub highest_modseq: u64,
 }
 
+/// A message sequence number (RFC 3501 §2.3.1.2): a message's place in
+/// one session's view, from 1. Its own type, so it is never taken for a
+/// UID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Seq(pub u32);
+
+impl From<Seq> for u64 {
+    fn from(n: Seq) -> u64 {
+        n.0.into()
+    }
+}
+
+impl Seq {
+    /// The sequence number of the message at `index` in the view.
+    pub fn at(index: usize) -> Seq {
+        Seq(index as u32 + 1)
+    }
+
+    fn index(self) -> usize {
+        (self.0 as usize).wrapping_sub(1)
+    }
+}
+
 pub struct Selected {
     pub name: MailboxName,
     pub read_only: bool,
-    state: Arc<Mutex<MailboxState>>,
+    mailbox: Mailbox,
     /// UID of each sequence number (index = MSN - 1), ascending.
-    uids: Vec<u32>,
+    uids: Vec<Uid>,
     /// Flags as last reported to the client, parallel to `uids`.
     flags: Vec<Flags>,
     /// UID ranges that are \Recent for this session.
@@ -44,7 +65,7 @@ pub struct Selected {
     keywords: Vec<(u8, String)>,
     /// Every keyword letter is taken: PERMANENTFLAGS stops offering `\*`.
     keywords_full: bool,
-    /// `MailboxState::change` when this view was last brought up to date.
+    /// The state's change counter when this view was last brought up to date.
     seen_change: u64,
     /// Change notifications for this mailbox (IDLE waits on them).
     subscription: Option<Subscription>,
@@ -61,36 +82,28 @@ impl Selected {
         name: MailboxName,
         read_only: bool,
     ) -> Result<(Selected, SelectInfo), StoreError> {
-        let state = store.mailbox(&name)?;
-        let mut st = lock(&state);
-        let recent = if read_only {
-            // EXAMINE must not change \Recent (RFC 3501 §6.3.2); it shows
-            // what nobody has claimed yet.
-            std::iter::once(st.first_recent_uid..u32::MAX).collect()
-        } else {
+        let mailbox = store.mailbox(&name)?;
+        if !read_only {
             // Maildir: tmp/ files older than 36 hours are abandoned deliveries.
             store.clean_tmp(&name);
-            st.move_new_to_cur();
-            std::iter::once(st.claim_recent()).collect()
-        };
-        let uids: Vec<u32> = st.messages.iter().map(|m| m.uid).collect();
-        let flags: Vec<Flags> = st.messages.iter().map(|m| m.flags).collect();
+        }
+        let opened = mailbox.open(!read_only);
+        let (uids, flags): (Vec<Uid>, Vec<Flags>) = opened.messages.into_iter().unzip();
         let first_unseen = flags
             .iter()
             .position(|f| !f.has(flag::SEEN))
             .map(|i| i as u32 + 1);
-        let keywords = keyword_names(&st);
         let view = Selected {
             name,
             read_only,
-            state: Arc::clone(&state),
-            seen_change: st.change,
+            mailbox,
+            seen_change: opened.change,
             subscription: None,
             condstore: false,
             qresync: false,
-            keywords,
-            keywords_full: st.keywords.is_full(),
-            recent,
+            keywords: wire_keywords(opened.keywords),
+            keywords_full: opened.keywords_full,
+            recent: vec![opened.recent],
             flags,
             uids,
         };
@@ -98,17 +111,16 @@ impl Selected {
             exists: view.uids.len() as u32,
             recent: view.uids.iter().filter(|&&u| view.is_recent(u)).count() as u32,
             first_unseen,
-            uidvalidity: st.uidvalidity,
-            uidnext: st.next_uid,
-            highest_modseq: st.highest_modseq(),
+            uidvalidity: opened.uidvalidity,
+            uidnext: opened.uidnext,
+            highest_modseq: opened.highest_modseq,
         };
-        drop(st);
         Ok((view, info))
     }
 
     /// The mailbox's directory.
     pub fn dir(&self) -> std::path::PathBuf {
-        lock(&self.state).dir().to_path_buf()
+        self.mailbox.dir()
     }
 
     /// Starts receiving change notifications for this mailbox.
@@ -124,7 +136,7 @@ impl Selected {
         self.uids.len() as u32
     }
 
-    pub fn uids(&self) -> &[u32] {
+    pub fn uids(&self) -> &[Uid] {
         &self.uids
     }
 
@@ -142,16 +154,16 @@ impl Selected {
     /// numbers are UIDs, `*` is the highest UID, and UIDs that match
     /// nothing are simply left out (RFC 3501 §6.4.8). Without it, a number
     /// beyond the last message is an error.
-    pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Result<Vec<(u32, u32)>, &'static str> {
+    pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Result<Vec<(Seq, Uid)>, &'static str> {
         // Ranges are merged before anything is expanded, so the result
         // never holds more than one pair per message, whatever the set.
         let mut out = Vec::new();
         if uid {
-            let last = self.uids.last().copied().unwrap_or(0);
+            let last = self.uids.last().map_or(0, |u| u.0);
             for (lo, hi) in set.ranges(last).iter() {
-                let start = self.uids.partition_point(|&u| u < lo);
-                let end = self.uids.partition_point(|&u| u <= hi);
-                out.extend((start..end).map(|i| (i as u32 + 1, self.uids[i])));
+                let start = self.uids.partition_point(|u| u.0 < lo);
+                let end = self.uids.partition_point(|u| u.0 <= hi);
+                out.extend((start..end).map(|i| (Seq::at(i), self.uids[i])));
             }
         } else {
             let last = self.exists();
@@ -159,99 +171,90 @@ impl Selected {
                 if lo == 0 || hi > last {
                     return Err("Invalid messageset");
                 }
-                out.extend((lo..=hi).map(|msn| (msn, self.uids[msn as usize - 1])));
+                out.extend((lo..=hi).map(|msn| (Seq(msn), self.uids[msn as usize - 1])));
             }
         }
         Ok(out)
     }
 
     /// The flags last reported for a sequence number.
-    pub fn reported_flags(&self, msn: u32) -> Flags {
-        self.flags[msn as usize - 1]
+    pub fn reported_flags(&self, msn: Seq) -> Flags {
+        self.flags[msn.index()]
     }
 
     /// Records flags the client has just been told (FETCH, STORE), so the
     /// next sync does not repeat them.
-    pub fn set_reported_flags(&mut self, msn: u32, flags: Flags) {
-        self.flags[msn as usize - 1] = flags;
+    pub fn set_reported_flags(&mut self, msn: Seq, flags: Flags) {
+        self.flags[msn.index()] = flags;
     }
 
-    pub fn is_recent(&self, uid: u32) -> bool {
-        self.recent.iter().any(|r| r.contains(&uid))
+    pub fn is_recent(&self, uid: Uid) -> bool {
+        self.recent.iter().any(|r| r.contains(&uid.0))
     }
 
-    pub fn state(&self) -> &Arc<Mutex<MailboxState>> {
-        &self.state
+    /// The shared state of the mailbox.
+    pub fn mailbox(&self) -> &Mailbox {
+        &self.mailbox
     }
 
     /// Brings the view up to date and writes the untagged responses that
     /// tell the client: EXPUNGE (only if `allow_expunge`), EXISTS, RECENT,
     /// FLAGS for new keywords, and FETCH (FLAGS) for changed flags.
-    pub fn sync(
-        &mut self,
-        store: &Store,
-        out: &mut ResponseBuf,
-        allow_expunge: bool,
-    ) -> Result<(), StoreError> {
-        let state = Arc::clone(&self.state);
-        let mut st = lock(&state);
-        store.sync(&mut st)?;
-        if st.change == self.seen_change && self.keywords.len() == st.keywords.names().count() {
+    pub fn sync(&mut self, out: &mut ResponseBuf, allow_expunge: bool) -> Result<(), StoreError> {
+        let Some(now) = self.mailbox.refresh(
+            self.seen_change,
+            self.keywords.len(),
+            &self.uids,
+            !self.read_only,
+        )?
+        else {
             return Ok(());
-        }
-        let keywords = keyword_names(&st);
+        };
+        let keywords = wire_keywords(now.keywords);
         if keywords != self.keywords {
             self.keywords = keywords;
-            self.keywords_full = st.keywords.is_full();
+            self.keywords_full = now.keywords_full;
             write_flags_lines(out, &self.keywords, self.read_only, self.keywords_full);
         }
-        let mut held_back = false;
-        if allow_expunge && self.qresync {
-            // RFC 7162 §3.2.10.2: one VANISHED for all, by UID.
-            let mut gone = Vec::new();
-            let mut i = 0;
-            while i < self.uids.len() {
-                if st.position(self.uids[i]).is_none() {
-                    gone.push(self.uids.remove(i));
-                    self.flags.remove(i);
-                } else {
-                    i += 1;
-                }
-            }
-            if !gone.is_empty() {
+        // The view's messages as they are now, kept parallel to `uids`.
+        let mut states = now.view;
+        let gone: Vec<usize> = (0..states.len())
+            .filter(|&i| matches!(states[i], Now::Expunged { .. }))
+            .collect();
+        let held_back = !allow_expunge && !gone.is_empty();
+        if allow_expunge && !gone.is_empty() {
+            if self.qresync {
+                // RFC 7162 §3.2.10.2: one VANISHED for all, by UID.
+                let uids: Vec<u32> = gone.iter().map(|&i| self.uids[i].0).collect();
                 out.untagged()
                     .raw("VANISHED ")
                     .raw(&crate::proto::encode::range_set(
-                        &crate::store::modseq::to_ranges(&gone),
+                        &crate::store::modseq::to_ranges(&uids),
                     ))
                     .crlf();
-            }
-        } else if allow_expunge {
-            // Highest first, so each number is right when it is sent.
-            for i in (0..self.uids.len()).rev() {
-                if st.position(self.uids[i]).is_none() {
+            } else {
+                // Highest first, so each number is right when it is sent.
+                for &i in gone.iter().rev() {
                     out.untagged().number(i as u64 + 1).raw(" EXPUNGE").crlf();
-                    self.uids.remove(i);
-                    self.flags.remove(i);
                 }
             }
-        } else {
-            held_back = self.uids.iter().any(|&u| st.position(u).is_none());
+            drop_at(&mut self.uids, &gone);
+            drop_at(&mut self.flags, &gone);
+            drop_at(&mut states, &gone);
         }
         // Flag changes made by others (or by the disk).
         for (i, &uid) in self.uids.iter().enumerate() {
-            if let Some(pos) = st.position(uid) {
-                let now = st.messages[pos].flags;
-                if now != self.flags[i] {
-                    self.flags[i] = now;
+            if let Now::Present { flags, modseq } = states[i] {
+                if flags != self.flags[i] {
+                    self.flags[i] = flags;
                     // RFC 7162 §3.2.4: UID and MODSEQ in every such FETCH.
-                    let condstore = self.condstore.then_some((uid, st.messages[pos].modseq));
+                    let condstore = self.condstore.then_some(uid);
                     write_flags_fetch(
                         out,
-                        i as u32 + 1,
-                        condstore.map(|(u, _)| u),
-                        Some((now, &self.keywords, self.is_recent(uid))),
-                        condstore.map(|(_, m)| m),
+                        Seq::at(i),
+                        condstore,
+                        Some((flags, &self.keywords, self.is_recent(uid))),
+                        condstore.map(|_| modseq),
                     );
                 }
             }
@@ -259,11 +262,12 @@ impl Selected {
         if held_back && self.condstore {
             // RFC 7162 §3.2: the client must not take the MODSEQs above as
             // covering the expunges it has not been told of yet.
-            let pending = self
-                .uids
+            let pending = states
                 .iter()
-                .filter(|&&u| st.position(u).is_none())
-                .filter_map(|&u| st.modseq.expunged_at(u))
+                .filter_map(|n| match n {
+                    Now::Expunged { at } => *at,
+                    Now::Present { .. } => None,
+                })
                 .min();
             if let Some(ms) = pending {
                 out.untagged_status(
@@ -273,20 +277,13 @@ impl Selected {
                 );
             }
         }
-        let last = self.uids.last().copied().unwrap_or(0);
-        let start = st.messages.partition_point(|m| m.uid <= last);
-        if start < st.messages.len() {
-            if !self.read_only {
-                let claimed = st.claim_recent();
-                if !claimed.is_empty() {
-                    self.recent.push(claimed);
-                }
-                // Seen by a read-write session: new/ → cur/ (as at SELECT).
-                st.move_new_to_cur();
+        if !now.new.is_empty() {
+            if !now.claimed.is_empty() {
+                self.recent.push(now.claimed);
             }
-            for m in &st.messages[start..] {
-                self.uids.push(m.uid);
-                self.flags.push(m.flags);
+            for (uid, flags) in now.new {
+                self.uids.push(uid);
+                self.flags.push(flags);
             }
             out.untagged()
                 .number(self.uids.len() as u64)
@@ -297,7 +294,7 @@ impl Selected {
         }
         // Expunges held back must be looked for again next time.
         if !held_back {
-            self.seen_change = st.change;
+            self.seen_change = now.change;
         }
         Ok(())
     }
@@ -305,12 +302,11 @@ impl Selected {
     /// Announces keywords defined since the client was last told (a STORE
     /// or APPEND that created one): RFC 3501 §7.2.6 FLAGS.
     pub fn refresh_keywords(&mut self, out: &mut ResponseBuf) {
-        let st = lock(&self.state);
-        let names = keyword_names(&st);
+        let (names, full) = self.mailbox.keyword_names();
+        let names = wire_keywords(names);
         if names != self.keywords {
             self.keywords = names;
-            self.keywords_full = st.keywords.is_full();
-            drop(st);
+            self.keywords_full = full;
             write_flags_lines(out, &self.keywords, self.read_only, self.keywords_full);
         }
     }
@@ -320,28 +316,16 @@ impl Selected {
     /// EXPUNGE responses. Returns how many were removed.
     pub fn expunge_deleted(
         &mut self,
-        store: &Store,
         out: &mut ResponseBuf,
-        only: Option<&dyn Fn(u32) -> bool>,
+        only: Option<&dyn Fn(Uid) -> bool>,
         announce: bool,
     ) -> Result<usize, StoreError> {
-        let state = Arc::clone(&self.state);
-        let removed = {
-            let mut st = lock(&state);
-            store.sync(&mut st)?;
-            let doomed: Vec<u32> = st
-                .messages
-                .iter()
-                .filter(|m| m.flags.has(flag::DELETED) && only.is_none_or(|f| f(m.uid)))
-                .map(|m| m.uid)
-                .collect();
-            st.expunge(&doomed)?
-        };
+        let removed = self.mailbox.expunge_deleted(only)?;
         if announce {
-            self.sync(store, out, true)?;
+            self.sync(out, true)?;
         } else {
             let mut sink = ResponseBuf::new();
-            self.sync(store, &mut sink, true)?;
+            self.sync(&mut sink, true)?;
         }
         Ok(removed.len())
     }
@@ -349,12 +333,18 @@ impl Selected {
 
 /// Keywords that can be shown on the wire: a keyword is an atom
 /// (RFC 3501 §9 flag-keyword), so names that are not are left out.
-fn keyword_names(st: &MailboxState) -> Vec<(u8, String)> {
-    st.keywords
-        .names()
-        .filter(|(_, n)| !n.is_empty() && n.bytes().all(crate::proto::encode::is_atom_char))
-        .map(|(i, n)| (i, n.to_string()))
-        .collect()
+fn wire_keywords(mut names: KeywordNames) -> KeywordNames {
+    names.retain(|(_, n)| !n.is_empty() && n.bytes().all(crate::proto::encode::is_atom_char));
+    names
+}
+
+/// Removes the elements at `indexes` (ascending) in one pass.
+fn drop_at<T>(v: &mut Vec<T>, indexes: &[usize]) {
+    let mut i = 0;
+    v.retain(|_| {
+        i += 1;
+        indexes.binary_search(&(i - 1)).is_err()
+    });
 }
 
 /// `* FLAGS (...)` and `* OK [PERMANENTFLAGS (...)]` (RFC 3501 §7.2.6, §7.1).
@@ -392,15 +382,15 @@ pub fn write_flags_lines(
 /// told (other sessions' changes, STORE replies, a QRESYNC resync).
 pub fn write_flags_fetch(
     out: &mut ResponseBuf,
-    msn: u32,
-    uid: Option<u32>,
+    msn: Seq,
+    uid: Option<Uid>,
     flags: Option<(Flags, &[(u8, String)], bool)>,
     modseq: Option<u64>,
 ) {
-    out.untagged().number(msn.into()).raw(" FETCH (");
+    out.untagged().number(msn.0.into()).raw(" FETCH (");
     let mut sep = "";
     if let Some(uid) = uid {
-        out.raw("UID ").number(uid.into());
+        out.raw("UID ").number(uid.0.into());
         sep = " ";
     }
     if let Some((flags, keywords, recent)) = flags {

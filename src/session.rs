@@ -186,12 +186,12 @@ impl Session {
     /// each tagged reply (RFC 3501 §7: unsolicited responses). Expunges are
     /// held back when `allow_expunge` is false (RFC 3501 §7.4.1).
     pub fn sync_selected(&mut self, allow_expunge: bool) -> Result<(), crate::error::Error> {
-        let (Some(sel), Some(user)) = (self.selected.as_mut(), self.user.as_ref()) else {
+        let (Some(sel), Some(_)) = (self.selected.as_mut(), self.user.as_ref()) else {
             return Ok(());
         };
         sel.condstore = self.enabled.condstore;
         sel.qresync = self.enabled.qresync;
-        match sel.sync(&user.store, &mut self.out, allow_expunge) {
+        match sel.sync(&mut self.out, allow_expunge) {
             Ok(()) => Ok(()),
             Err(crate::store::StoreError::NotFound) => Err(crate::error::Error::Bye(
                 "Selected mailbox was deleted, have to disconnect.".into(),
@@ -210,7 +210,7 @@ impl Session {
         self.enabled.condstore = true;
         if let Some(sel) = self.selected.as_mut() {
             sel.condstore = true;
-            let highest = crate::store::lock(sel.state()).highest_modseq();
+            let highest = sel.mailbox().highest_modseq();
             self.out.untagged_status(
                 crate::proto::encode::Status::Ok,
                 Some(&crate::proto::encode::Code::HighestModseq(highest)),

@@ -14,6 +14,19 @@ use crate::store::names::{MailboxName, NameError};
 use crate::store::special_use::Uses;
 use crate::store::StoreError;
 
+/// A message file's read: None when the file is not there (another
+/// session renamed or expunged it), an error naming it otherwise.
+pub(super) fn file_read<T>(
+    path: &std::path::Path,
+    r: std::io::Result<T>,
+) -> Result<Option<T>, Error> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::Server(format!("reading {}: {e}", path.display()))),
+    }
+}
+
 /// Decodes a client's mailbox name into canonical form.
 pub(super) fn mailbox_name(s: &Session, raw: &[u8]) -> Result<MailboxName, Error> {
     if s.enabled.utf8_accept {

@@ -6,11 +6,9 @@
 use crate::error::Error;
 use crate::proto::encode::{Code, ResponseBuf, Status};
 use crate::proto::types::{QresyncParams, SelectParams, SeqNumber, SequenceSet};
-use crate::selected::{write_flags_fetch, SelectInfo, Selected};
+use crate::selected::{write_flags_fetch, SelectInfo, Selected, Seq};
 use crate::session::Session;
-use crate::store::lock;
-use crate::store::modseq::UidRanges;
-use crate::store::state::MailboxState;
+use crate::store::Uid;
 
 /// Refuses select parameters the session may not use (before anything
 /// is closed or opened).
@@ -53,9 +51,9 @@ pub fn after_select(s: &mut Session, params: &SelectParams, info: &SelectInfo) {
 
 /// The QRESYNC answer: what vanished, then what changed, since `q.modseq`.
 fn resync(out: &mut ResponseBuf, sel: &Selected, q: &QresyncParams) {
-    let st = lock(sel.state());
+    let mailbox = sel.mailbox();
     let uids = sel.uids();
-    let last = st.next_uid.saturating_sub(1);
+    let last = mailbox.last_uid();
     let known_uids = q.known_uids.as_ref().map(|k| k.ranges(last));
     let known = |u: u32| known_uids.as_ref().is_none_or(|k| k.contains(u));
     // §3.2.5.2: pairs the client has right bound what it can have missed.
@@ -63,41 +61,34 @@ fn resync(out: &mut ResponseBuf, sel: &Selected, q: &QresyncParams) {
     if let Some((seqs, known_uids)) = &q.seq_match {
         for (msn, uid) in expand(seqs).zip(expand(known_uids)) {
             match uids.get((msn as usize).wrapping_sub(1)) {
-                Some(&u) if u == uid => floor = uid,
+                Some(&u) if u.0 == uid => floor = uid,
                 _ => break,
             }
         }
     }
-    let vanished = vanished(&st, q.modseq, &|u| u > floor && known(u));
+    let vanished = mailbox.vanished_since(q.modseq, &|u| u > floor && known(u));
     if !vanished.is_empty() {
         out.untagged()
             .raw("VANISHED (EARLIER) ")
             .raw(&crate::proto::encode::range_set(&vanished))
             .crlf();
     }
-    for (i, &uid) in uids.iter().enumerate() {
-        let Some(pos) = st.position(uid) else {
+    for (i, (&uid, now)) in uids.iter().zip(mailbox.facts(uids)).enumerate() {
+        let Some(m) = now else {
             continue;
         };
-        let m = &st.messages[pos];
-        if m.modseq > q.modseq && known(uid) {
-            write_change(out, sel, i as u32 + 1, uid, m.flags, m.modseq);
+        if m.modseq > q.modseq && known(uid.0) {
+            write_change(out, sel, Seq::at(i), uid, m.flags, m.modseq);
         }
     }
-}
-
-/// UIDs expunged after `since` that `want` accepts.
-pub fn vanished(st: &MailboxState, since: u64, want: &dyn Fn(u32) -> bool) -> UidRanges {
-    let mut absent = (1..st.next_uid).filter(|&u| st.position(u).is_none());
-    st.modseq.vanished_since(since, want, &mut absent)
 }
 
 /// `* n FETCH (UID u FLAGS (...) MODSEQ (m))`.
 pub fn write_change(
     out: &mut ResponseBuf,
     sel: &Selected,
-    msn: u32,
-    uid: u32,
+    msn: Seq,
+    uid: Uid,
     flags: crate::store::maildir::Flags,
     modseq: u64,
 ) {
@@ -108,7 +99,7 @@ pub fn write_change(
 /// The numbers of a `*`-free set, in the order given (capped, as a client
 /// sends only a sample).
 fn expand(set: &SequenceSet) -> impl Iterator<Item = u32> + '_ {
-    set.0
+    set.items()
         .iter()
         .flat_map(|&(a, b)| {
             let v = |n: SeqNumber| match n {
@@ -129,6 +120,6 @@ pub fn expunge_code(s: &Session, removed: usize) -> Option<Code> {
         return None;
     }
     let sel = s.selected.as_ref()?;
-    let highest = lock(sel.state()).highest_modseq();
+    let highest = sel.mailbox().highest_modseq();
     Some(Code::HighestModseq(highest))
 }

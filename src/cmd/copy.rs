@@ -9,8 +9,7 @@ use crate::error::{Error, Tagged};
 use crate::proto::encode::{Code, Status};
 use crate::proto::types::SequenceSet;
 use crate::session::Session;
-use crate::store::{lock, CopyItem, StoreError};
-use std::sync::Arc;
+use crate::store::{StoreError, Uid};
 
 pub fn copy(
     s: &mut Session,
@@ -30,78 +29,47 @@ pub fn copy(
         return Err(Error::no(None, "Mailbox is read-only."));
     }
     let target = super::common::mailbox_name(s, mailbox)?;
-    if !s.store()?.exists(&target) {
-        // RFC 3501 §6.4.7: TRYCREATE tells the client it may CREATE and retry.
-        return Err(Error::no(
+    // RFC 3501 §6.4.7: TRYCREATE tells the client it may CREATE and retry.
+    let missing = || {
+        let name = String::from_utf8_lossy(mailbox);
+        Error::no(
             Some(Code::TryCreate),
-            format!(
-                "Mailbox doesn't exist: {}",
-                String::from_utf8_lossy(mailbox)
-            ),
-        ));
-    }
-    // Gather the sources under the source lock, then let go of it before
-    // touching the target (which may be the same mailbox).
-    let state = Arc::clone(sel.state());
-    let (items, source_uids) = {
-        let st = lock(&state);
-        let mut items = Vec::with_capacity(targets.len());
-        let mut uids = Vec::with_capacity(targets.len());
-        for &(_, uid) in &targets {
-            let Some(i) = st.position(uid) else { continue };
-            let m = &st.messages[i];
-            let parsed = crate::store::maildir::parse_name(&m.file);
-            let keywords = (0..26u8)
-                .filter(|&k| m.flags.has_keyword(k))
-                .filter_map(|k| st.keywords.name(k).map(str::to_string))
-                .collect();
-            items.push(CopyItem {
-                path: st.path_of(m),
-                system_flags: m.flags.system,
-                keywords,
-                size: parsed.size,
-                vsize: m.vsize,
-            });
-            uids.push(uid);
-        }
-        (items, uids)
+            format!("Mailbox doesn't exist: {name}"),
+        )
     };
+    let nothing = Tagged::ok(if is_move {
+        "No messages moved."
+    } else {
+        "No messages copied."
+    });
+    if !s.store()?.exists(&target) {
+        return Err(missing());
+    }
+    // The sources are gathered before the target is touched (it may be
+    // the same mailbox).
+    let source = sel.mailbox().clone();
+    let uids: Vec<Uid> = targets.iter().map(|&(_, uid)| uid).collect();
+    let (source_uids, items): (Vec<Uid>, Vec<_>) = source.copy_sources(&uids).into_iter().unzip();
     if items.is_empty() {
-        return Ok(Tagged::ok(if is_move {
-            "No messages moved."
-        } else {
-            "No messages copied."
-        }));
+        return Ok(nothing);
     }
     let (uidvalidity, new_uids) = match s.store()?.copy_into(&target, &items, is_move) {
         Ok(r) => r,
-        Err(StoreError::NotFound) => {
-            return Err(Error::no(
-                Some(Code::TryCreate),
-                format!(
-                    "Mailbox doesn't exist: {}",
-                    String::from_utf8_lossy(mailbox)
-                ),
-            ))
-        }
+        Err(StoreError::NotFound) => return Err(missing()),
         Err(e) => return Err(e.into()),
     };
     // Messages expunged meanwhile were skipped: pair up the rest.
-    let (source_uids, new_uids): (Vec<u32>, Vec<u32>) = source_uids
+    let (source_uids, new_uids): (Vec<Uid>, Vec<u32>) = source_uids
         .iter()
         .zip(&new_uids)
         .filter_map(|(&from, to)| to.map(|to| (from, to)))
         .unzip();
     if new_uids.is_empty() {
-        return Ok(Tagged::ok(if is_move {
-            "No messages moved."
-        } else {
-            "No messages copied."
-        }));
+        return Ok(nothing);
     }
     let code = Code::CopyUid {
         uidvalidity,
-        from: source_uids.clone(),
+        from: source_uids.iter().map(|u| u.0).collect(),
         to: new_uids,
     };
     if !is_move {
@@ -112,15 +80,8 @@ pub fn copy(
         .untagged_status(Status::Ok, Some(&code), "Moved UIDs.");
     let mut sorted = source_uids;
     sorted.sort_unstable();
-    {
-        let same = s.selected.as_ref().is_some_and(|sel| sel.name == target);
-        let mut st = lock(&state);
-        st.forget_messages(&sorted);
-        if same {
-            // Moving within one mailbox: the new files must be found again.
-            st.mark_dirty();
-        }
-    }
+    let same = s.selected.as_ref().is_some_and(|sel| sel.name == target);
+    source.forget_moved(&sorted, same);
     // The sync before the tagged reply announces the EXPUNGEs (MOVE may
     // send them even in its sequence-number form, RFC 6851 §3.3).
     Ok(Tagged::ok("Move completed."))

@@ -1,9 +1,9 @@
 //! FETCH and UID FETCH (RFC 3501 §6.4.5, §6.4.8, §7.4.2; BINARY from
 //! RFC 3516).
 //!
-//! Per message, what is needed is gathered under the mailbox lock (flags,
-//! file name, size), then the lock is dropped before the file is read and
-//! the response written: no socket write ever waits on a mailbox lock.
+//! Per message, what is needed is copied from the shared state (flags,
+//! file name, size) before the file is read and the response written: no
+//! socket write ever waits on a mailbox lock.
 //! The file is read and parsed (`mime::Message`) once per message, however
 //! many items need it; what each item says is decided in `mime`, so the
 //! answers match Dovecot's.
@@ -14,11 +14,11 @@ use crate::mime::raw;
 use crate::mime::{self, BinaryError, Message};
 use crate::proto::encode::{Code, ResponseBuf};
 use crate::proto::types::{FetchAtt, FetchModifiers, Section, SectionText, SequenceSet};
-use crate::selected::write_flag_names;
+use crate::selected::{write_flag_names, Seq};
 use crate::session::Session;
 use crate::store::cache::CachedMeta;
-use crate::store::lock;
-use crate::store::maildir::{flag, Flags};
+use crate::store::maildir::Flags;
+use crate::store::Uid;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -75,11 +75,10 @@ pub fn fetch(
         .resolve(set, uid_mode)
         .map_err(|e| Error::bad(format!("Error in IMAP command FETCH: {e}")))?;
     if let Some(since) = modifiers.changed_since {
-        let st = lock(sel.state());
+        let mailbox = sel.mailbox();
         if modifiers.vanished {
-            let last = st.next_uid.saturating_sub(1);
-            let asked = set.ranges(last);
-            let gone = super::condstore::vanished(&st, since, &|u| asked.contains(u));
+            let asked = set.ranges(mailbox.last_uid());
+            let gone = mailbox.vanished_since(since, &|u| asked.contains(u));
             if !gone.is_empty() {
                 s.out
                     .untagged()
@@ -89,9 +88,13 @@ pub fn fetch(
             }
         }
         // Messages expunged meanwhile have no modseq to compare: left out.
-        targets.retain(|&(_, uid)| {
-            st.position(uid)
-                .is_some_and(|i| st.messages[i].modseq > since)
+        let uids: Vec<Uid> = targets.iter().map(|&(_, uid)| uid).collect();
+        let known = mailbox.facts(&uids);
+        let mut known = known.iter();
+        targets.retain(|_| {
+            known
+                .next()
+                .is_some_and(|f| f.is_some_and(|f| f.modseq > since))
         });
     }
     let read_only = sel.read_only;
@@ -124,12 +127,7 @@ pub fn fetch(
                     vsize: None,
                     cached: None,
                 };
-                let msg = Loaded {
-                    raw: None,
-                    parsed: None,
-                    cached: None,
-                };
-                write_message(s, msn, uid, uid_mode, items, &gone, msg, false)?;
+                write_message(s, msn, uid, uid_mode, items, &gone, Loaded::NOTHING, false)?;
             } else {
                 missing = true;
             }
@@ -141,46 +139,30 @@ pub fn fetch(
             .is_some_and(|c| items.iter().all(|i| cacheable(i, c)));
         let sized = snap.vsize.is_some() || !items.contains(&FetchAtt::Rfc822Size);
         if !from_cache && header_only && needs_file && sized {
-            match read_with_retry(s, uid, &mut snap, read_header) {
-                Ok(Some(header)) => {
+            match read_with_retry(s, uid, &mut snap, read_header)? {
+                Some(header) => {
                     let meta = remember_header(s, uid, &header, &snap.path);
-                    let msg = Loaded {
-                        raw: None,
-                        parsed: None,
-                        cached: Some(&meta),
-                    };
+                    let msg = Loaded::cached(&meta);
                     write_message(s, msn, uid, uid_mode, items, &snap, msg, sets_seen)?;
-                    if s.out.len() >= FLUSH_AT {
-                        s.flush()?;
-                    }
                 }
-                Ok(None) => missing = true,
-                Err(e) => return Err(e),
+                None => missing = true,
             }
             continue;
         }
         if from_cache {
             if let Some(cached) = snap.cached.clone() {
-                let msg = Loaded {
-                    raw: None,
-                    parsed: None,
-                    cached: Some(&cached),
-                };
+                let msg = Loaded::cached(&cached);
                 write_message(s, msn, uid, uid_mode, items, &snap, msg, sets_seen)?;
-                if s.out.len() >= FLUSH_AT {
-                    s.flush()?;
-                }
                 continue;
             }
         }
         let content = if needs_file {
-            match read_with_retry(s, uid, &mut snap, crate::store::nofollow::read) {
-                Ok(Some(bytes)) => Some(bytes),
-                Ok(None) => {
+            match read_with_retry(s, uid, &mut snap, crate::store::nofollow::read)? {
+                Some(bytes) => Some(bytes),
+                None => {
                     missing = true;
                     continue;
                 }
-                Err(e) => return Err(e),
             }
         } else {
             None
@@ -208,9 +190,6 @@ pub fn fetch(
             cached: meta.as_deref(),
         };
         write_message(s, msn, uid, uid_mode, items, &snap, msg, sets_seen)?;
-        if s.out.len() >= FLUSH_AT {
-            s.flush()?;
-        }
     }
     if missing {
         // RFC 9051 §7.1 EXPUNGEISSUED; Dovecot answers the same way.
@@ -268,6 +247,22 @@ struct Loaded<'a> {
     cached: Option<&'a CachedMeta>,
 }
 
+impl<'a> Loaded<'a> {
+    /// Nothing read: enough for UID, FLAGS and MODSEQ.
+    const NOTHING: Loaded<'static> = Loaded {
+        raw: None,
+        parsed: None,
+        cached: None,
+    };
+
+    fn cached(meta: &'a CachedMeta) -> Loaded<'a> {
+        Loaded {
+            cached: Some(meta),
+            ..Loaded::NOTHING
+        }
+    }
+}
+
 /// Whether a cache entry can answer an item (no body bytes needed).
 fn cacheable(item: &FetchAtt, c: &CachedMeta) -> bool {
     match item {
@@ -307,7 +302,7 @@ fn header_item(item: &FetchAtt) -> bool {
 /// shared cache.
 fn remember(
     s: &Session,
-    uid: u32,
+    uid: Uid,
     parsed: &Message<'_>,
     path: &std::path::Path,
     with_body: bool,
@@ -328,7 +323,7 @@ fn remember(
     };
     let meta = Arc::new(meta);
     if let Some(sel) = s.selected.as_ref() {
-        lock(sel.state()).cache.insert(uid, Arc::clone(&meta));
+        sel.mailbox().cache_insert(uid, Arc::clone(&meta));
     }
     meta
 }
@@ -336,7 +331,7 @@ fn remember(
 /// Caches what the header alone gives: ENVELOPE, the header block, the date.
 fn remember_header(
     s: &Session,
-    uid: u32,
+    uid: Uid,
     header_crlf: &[u8],
     path: &std::path::Path,
 ) -> Arc<CachedMeta> {
@@ -354,48 +349,34 @@ fn remember_header(
         sort_keys: Default::default(),
     });
     if let Some(sel) = s.selected.as_ref() {
-        let mut st = lock(sel.state());
-        // Keep a fuller entry another FETCH may have stored meanwhile.
-        if st.cache.get(uid).is_none_or(|c| c.body_structure.is_none()) {
-            st.cache.insert(uid, Arc::clone(&meta));
-        }
+        // A fuller entry another FETCH may have stored meanwhile is kept.
+        sel.mailbox().cache_offer(uid, Arc::clone(&meta));
     }
     meta
 }
 
-/// Reads a message's file. A file renamed meanwhile (another session
-/// changed its flags) is looked up again once; `None` if it is gone.
+/// Reads a message's file (`Mailbox::read_file` follows a rename); a
+/// file renamed by a flag change comes with fresh facts. `None` if gone.
 fn read_with_retry<T>(
     s: &mut Session,
-    uid: u32,
+    uid: Uid,
     snap: &mut MessageFacts,
     read: impl Fn(&std::path::Path) -> std::io::Result<T>,
 ) -> Result<Option<T>, Error> {
-    for attempt in 0..2 {
-        match read(&snap.path) {
-            Ok(v) => return Ok(Some(v)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if attempt == 1 {
-                    break;
-                }
-                let (Some(sel), Some(user)) = (s.selected.as_ref(), s.user.as_ref()) else {
-                    break;
-                };
-                user.store.rescan(&mut lock(sel.state()))?;
-                match snapshot(s, uid, false)? {
-                    Some(fresh) => *snap = fresh,
-                    None => break,
-                }
-            }
-            Err(e) => {
-                return Err(Error::Server(format!(
-                    "reading {}: {e}",
-                    snap.path.display()
-                )))
-            }
+    let Some(sel) = s.selected.as_ref() else {
+        return Ok(None);
+    };
+    let mut path = snap.path.clone();
+    let got = sel
+        .mailbox()
+        .read_file(uid, &mut path, |p| super::common::file_read(p, read(p)))?;
+    if path != snap.path {
+        match snapshot(s, uid, false)? {
+            Some(fresh) => *snap = fresh,
+            None => return Ok(None),
         }
     }
-    Ok(None)
+    Ok(got)
 }
 
 /// Reads a message file up to the blank line after its header (or all of
@@ -465,44 +446,27 @@ fn binary_error(e: BinaryError) -> Error {
 
 /// Reads a message's state; sets \Seen first when the fetch implies it.
 /// `None` if the message is gone.
-fn snapshot(s: &mut Session, uid: u32, set_seen: bool) -> Result<Option<MessageFacts>, Error> {
-    let (Some(sel), Some(user)) = (s.selected.as_ref(), s.user.as_ref()) else {
+fn snapshot(s: &mut Session, uid: Uid, set_seen: bool) -> Result<Option<MessageFacts>, Error> {
+    let Some(sel) = s.selected.as_ref() else {
         return Ok(None);
     };
-    let state = std::sync::Arc::clone(sel.state());
-    let mut st = lock(&state);
-    let unseen = st
-        .position(uid)
-        .is_some_and(|i| !st.messages[i].flags.has(flag::SEEN));
-    if set_seen && unseen {
-        let seen = user.store.change_flags(&mut st, uid, |m| {
-            let mut f = m.flags;
-            f.set(flag::SEEN, true);
-            Some(f)
-        })?;
-        if seen.is_none() {
-            return Ok(None);
-        }
-        st.flush_modseq();
-    }
-    let Some(i) = st.position(uid) else {
-        return Ok(None);
-    };
-    let m = &st.messages[i];
-    Ok(Some(MessageFacts {
-        flags: m.flags,
-        modseq: m.modseq,
-        path: st.path_of(m),
-        vsize: m.vsize,
-        cached: st.cache.get(uid),
-    }))
+    Ok(sel
+        .mailbox()
+        .message(uid, set_seen)?
+        .map(|(facts, at)| MessageFacts {
+            flags: facts.flags,
+            modseq: facts.modseq,
+            path: at.path,
+            vsize: facts.vsize,
+            cached: at.cached,
+        }))
 }
 
 #[allow(clippy::too_many_arguments)]
 fn write_message(
     s: &mut Session,
-    msn: u32,
-    uid: u32,
+    msn: Seq,
+    uid: Uid,
     uid_mode: bool,
     items: &[FetchAtt],
     snap: &MessageFacts,
@@ -533,53 +497,52 @@ fn write_message(
     let out = &mut s.out;
     out.untagged().number(msn.into()).raw(" FETCH (");
     let mut first = true;
-    // UID first: some clients (Thunderbird) read it before anything else.
-    if uid_mode || implied || items.contains(&FetchAtt::Uid) {
-        out.raw("UID ").number(uid.into());
-        first = false;
-    }
-    let mut flags_written = false;
-    for (item, decoded) in items.iter().zip(decoded) {
-        if matches!(item, FetchAtt::Uid) {
-            continue;
-        }
-        // FLAGS where the client asked for it, as Dovecot orders them.
-        if matches!(item, FetchAtt::Flags) {
-            if !flags_written {
-                if !first {
-                    out.sp();
-                }
-                first = false;
-                out.raw("FLAGS (");
-                write_flag_names(out, snap.flags, &keywords, recent);
-                out.raw(")");
-                flags_written = true;
-            }
-            continue;
-        }
+    let mut sep = |out: &mut ResponseBuf| {
         if !first {
             out.sp();
         }
         first = false;
-        write_item(out, item, snap, msg, decoded);
-    }
-    // FLAGS not asked for but changed by this FETCH (\Seen) go last.
-    if report_flags && !flags_written {
-        if !first {
-            out.sp();
-        }
-        first = false;
+    };
+    let flag_list = |out: &mut ResponseBuf| {
         out.raw("FLAGS (");
         write_flag_names(out, snap.flags, &keywords, recent);
         out.raw(")");
+    };
+    // UID first: some clients (Thunderbird) read it before anything else.
+    if uid_mode || implied || items.contains(&FetchAtt::Uid) {
+        sep(out);
+        out.raw("UID ").number(uid.into());
+    }
+    let mut flags_written = false;
+    for (item, decoded) in items.iter().zip(decoded) {
+        match item {
+            FetchAtt::Uid => {}
+            // FLAGS where the client asked for it, as Dovecot orders them.
+            FetchAtt::Flags if flags_written => {}
+            FetchAtt::Flags => {
+                sep(out);
+                flag_list(out);
+                flags_written = true;
+            }
+            _ => {
+                sep(out);
+                write_item(out, item, snap, msg, decoded);
+            }
+        }
+    }
+    // FLAGS not asked for but changed by this FETCH (\Seen) go last.
+    if report_flags && !flags_written {
+        sep(out);
+        flag_list(out);
     }
     if implied && !items.contains(&FetchAtt::Modseq) {
-        if !first {
-            out.sp();
-        }
+        sep(out);
         out.raw("MODSEQ (").number(snap.modseq).raw(")");
     }
     out.raw(")").crlf();
+    if s.out.len() >= FLUSH_AT {
+        s.flush()?;
+    }
     Ok(())
 }
 

@@ -1,24 +1,21 @@
 //! Which messages of the session's view a search program matches: the
 //! two passes SEARCH, SORT and THREAD share.
 //!
-//! First, under the mailbox lock, every message is tried with what the
-//! shared state knows: flags, \Recent, UIDs, sizes from `,W=` in file
+//! First every message is tried with what the shared state knows: flags, \Recent, UIDs, sizes from `,W=` in file
 //! names. Most searches end there. The messages whose outcome depends on
-//! their contents (or a date, which takes a `stat`) are then read with the
-//! lock released, a few hundred at a time, each file once
+//! their contents (or a date, which takes a `stat`) are then read, their
+//! paths looked up a few hundred at a time, each file once
 //! (`search::MessageFile`).
 
 use crate::error::Error;
 use crate::proto::encode::Code;
 use crate::proto::types::SearchKey;
 use crate::search::{CompileError, Facts, IndexOnly, MessageFile, Query, Scope, Stop, CHARSETS};
-use crate::session::{Session, User};
-use crate::store::lock;
-use crate::store::state::MailboxState;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use crate::selected::Seq;
+use crate::session::Session;
+use crate::store::{Mailbox, Uid};
 
-/// Messages whose paths are looked up under one lock in the second pass.
+/// Messages whose paths are looked up at once in the second pass.
 const PATH_BATCH: usize = 256;
 
 /// A message the first pass could not decide.
@@ -36,101 +33,76 @@ pub(crate) fn find(
     keys: &[SearchKey],
     uid: bool,
 ) -> Result<(Vec<u32>, Vec<u64>, bool), Error> {
-    let (Some(sel), Some(user)) = (s.selected.as_ref(), s.user.as_ref()) else {
+    let Some(sel) = s.selected.as_ref() else {
         return Err(Error::bad("No mailbox selected."));
     };
+    let mailbox = sel.mailbox();
     let scope = Scope {
         exists: sel.exists(),
-        last_uid: sel.uids().last().copied().unwrap_or(0),
+        last_uid: sel.uids().last().map_or(0, |u| u.0),
     };
     let number = |f: &Facts| if uid { f.uid } else { f.msn };
-    let state = Arc::clone(sel.state());
     let mut found = Vec::new();
     let mut pending = Vec::new();
     let mut lost = false;
-    let query = {
-        let mut st = lock(&state);
-        // Flag changes other programs made since the last command count.
-        user.store.sync(&mut st)?;
-        let query = Query::compile(keys, charset, scope, |name| st.keywords.index_of(name))
-            .map_err(compile_error)?;
-        for (i, &msg_uid) in sel.uids().iter().enumerate() {
-            let msn = i as u32 + 1;
-            let pos = st.position(msg_uid);
-            let facts = Facts {
-                msn,
-                uid: msg_uid,
-                flags: pos.map_or_else(|| sel.reported_flags(msn), |p| st.messages[p].flags),
-                recent: sel.is_recent(msg_uid),
-                modseq: pos.map_or(0, |p| st.messages[p].modseq),
-            };
-            let vsize = pos.and_then(|p| st.messages[p].vsize);
-            match query.eval(&facts, &mut IndexOnly { vsize }) {
-                Ok(Some(true)) => found.push((number(&facts), facts.modseq)),
-                Ok(Some(false)) => {}
-                // Only the contents can tell; an expunged message has none.
-                Ok(None) | Err(_) if pos.is_some() => pending.push(Pending { facts, vsize }),
-                Ok(None) | Err(_) => lost = true,
-            }
+    // Flag changes other programs made since the last command count.
+    mailbox.sync()?;
+    let query = Query::compile(keys, charset, scope, |name| mailbox.keyword_index(name))
+        .map_err(compile_error)?;
+    let known = mailbox.facts(sel.uids());
+    for (i, (&msg_uid, now)) in sel.uids().iter().zip(known).enumerate() {
+        let msn = i as u32 + 1;
+        let facts = Facts {
+            msn,
+            uid: msg_uid.0,
+            flags: now.map_or_else(|| sel.reported_flags(Seq(msn)), |n| n.flags),
+            recent: sel.is_recent(msg_uid),
+            modseq: now.map_or(0, |n| n.modseq),
+        };
+        let vsize = now.and_then(|n| n.vsize);
+        match query.eval(&facts, &mut IndexOnly { vsize }) {
+            Ok(Some(true)) => found.push((number(&facts), facts.modseq)),
+            Ok(Some(false)) => {}
+            // Only the contents can tell; an expunged message has none.
+            Ok(None) | Err(_) if now.is_some() => pending.push(Pending { facts, vsize }),
+            Ok(None) | Err(_) => lost = true,
         }
-        query
-    };
+    }
 
-    narrow_by_index(s, user, &state, &query, &mut pending);
+    narrow_by_index(s, mailbox, &query, &mut pending);
     let mut learned = Vec::new();
     for batch in pending.chunks(PATH_BATCH) {
-        type Located = Option<(
-            PathBuf,
-            Option<std::sync::Arc<crate::store::cache::CachedMeta>>,
-        )>;
-        let paths: Vec<Located> = {
-            let st = lock(&state);
-            batch
-                .iter()
-                .map(|p| {
-                    st.position(p.facts.uid)
-                        .map(|i| (st.path_of(&st.messages[i]), st.cache.get(p.facts.uid)))
-                })
-                .collect()
-        };
-        for (p, path) in batch.iter().zip(paths) {
-            let Some((mut path, cached)) = path else {
+        let uids: Vec<Uid> = batch.iter().map(|p| Uid(p.facts.uid)).collect();
+        for (p, at) in batch.iter().zip(mailbox.locations(&uids)) {
+            let Some(at) = at else {
                 lost = true;
                 continue;
             };
-            for attempt in 0..2 {
-                let mut file = MessageFile::new(path.clone(), p.vsize).with_cached(cached.clone());
+            let mut path = at.path;
+            let matched = mailbox.read_file(Uid(p.facts.uid), &mut path, |path| {
+                let mut file =
+                    MessageFile::new(path.to_path_buf(), p.vsize).with_cached(at.cached.clone());
                 let outcome = query.eval(&p.facts, &mut file);
                 if let Some(v) = file.learned_vsize() {
-                    learned.push((p.facts.uid, v));
+                    learned.push((Uid(p.facts.uid), v));
                 }
                 match outcome {
-                    Ok(Some(true)) => found.push((number(&p.facts), p.facts.modseq)),
-                    Ok(_) => {}
-                    Err(Stop::Gone) => match relocate(user, &state, p.facts.uid)? {
-                        // Renamed by a flag change meanwhile: read it there.
-                        Some(moved) if attempt == 0 && moved != path => {
-                            path = moved;
-                            continue;
-                        }
-                        _ => lost = true,
-                    },
+                    Ok(m) => Ok(Some(m == Some(true))),
+                    Err(Stop::Gone) => Ok(None),
                     Err(Stop::Io(e)) => {
-                        return Err(Error::Server(format!("reading {}: {e}", path.display())))
+                        Err(Error::Server(format!("reading {}: {e}", path.display())))
                     }
                 }
-                break;
+            })?;
+            match matched {
+                Some(true) => found.push((number(&p.facts), p.facts.modseq)),
+                Some(false) => {}
+                None => lost = true,
             }
         }
     }
     if !learned.is_empty() {
-        // Sizes read from files, kept as MailboxState::vsize would.
-        let mut st = lock(&state);
-        for (msg_uid, v) in learned {
-            if let Some(i) = st.position(msg_uid) {
-                st.messages[i].vsize.get_or_insert(v);
-            }
-        }
+        mailbox.learn_vsizes(&learned);
     }
 
     found.sort_unstable();
@@ -144,13 +116,7 @@ const INDEX_MIN: usize = 64;
 
 /// Drops the pending messages the full-text index shows cannot match
 /// (`crate::fts`); the rest are still read and checked.
-fn narrow_by_index(
-    s: &Session,
-    user: &User,
-    state: &Mutex<MailboxState>,
-    query: &Query,
-    pending: &mut Vec<Pending>,
-) {
+fn narrow_by_index(s: &Session, mailbox: &Mailbox, query: &Query, pending: &mut Vec<Pending>) {
     if !s.ctx.config.fts_index || pending.len() < INDEX_MIN {
         return;
     }
@@ -158,26 +124,19 @@ fn narrow_by_index(
     if clauses.is_empty() {
         return;
     }
-    let (dir, uidvalidity, all) = {
-        let st = lock(state);
-        let all: Vec<u32> = st.messages.iter().map(|m| m.uid).collect();
-        (st.dir().to_path_buf(), st.uidvalidity, all)
-    };
+    let dir = mailbox.dir();
+    let (uidvalidity, all) = mailbox.uid_list();
     let wanted: Vec<u32> = pending.iter().map(|p| p.facts.uid).collect();
     let mut read = |uid: u32| {
-        let path = {
-            let st = lock(state);
-            st.position(uid).map(|i| st.path_of(&st.messages[i]))
-        }?;
+        let at = mailbox.locations(&[Uid(uid)]).pop().flatten()?;
         let mut f = crate::store::nofollow::options()
             .read(true)
-            .open(path)
+            .open(at.path)
             .ok()?;
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut f, &mut bytes).ok()?;
         Some(bytes)
     };
-    let _ = user;
     if let Some(keep) =
         crate::fts::candidates(&dir, uidvalidity, &all, &wanted, &clauses, &mut read)
     {
@@ -189,12 +148,6 @@ fn narrow_by_index(
         );
         pending.retain(|p| keep.binary_search(&p.facts.uid).is_ok());
     }
-}
-
-/// Where a message's file is now, after a fresh look at the disk; `None`
-/// when it is gone.
-fn relocate(user: &User, state: &Mutex<MailboxState>, uid: u32) -> Result<Option<PathBuf>, Error> {
-    Ok(user.store.locate(&mut lock(state), uid)?)
 }
 
 fn compile_error(e: CompileError) -> Error {

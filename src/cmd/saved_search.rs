@@ -10,16 +10,17 @@
 use crate::proto::types::SearchKey;
 use crate::proto::types::{CommandBody, SequenceSet};
 use crate::session::Session;
+use crate::store::Uid;
 
 /// Replaces each `$` in `body` with the saved result.
 pub fn expand(s: &Session, body: &mut CommandBody) {
     let uids = &s.saved_search;
-    let view: &[u32] = s.selected.as_ref().map_or(&[], |sel| sel.uids());
+    let view: &[Uid] = s.selected.as_ref().map_or(&[], |sel| sel.uids());
     let as_uids = || SequenceSet::from_sorted(uids);
     let as_msns = || {
         let msns: Vec<u32> = uids
             .iter()
-            .filter_map(|u| view.binary_search(u).ok().map(|i| i as u32 + 1))
+            .filter_map(|&u| view.binary_search(&Uid(u)).ok().map(|i| i as u32 + 1))
             .collect();
         SequenceSet::from_sorted(&msns)
     };

@@ -102,7 +102,7 @@ fn save_result(s: &mut Session, found: &[u32], uid: bool, r: &SearchReturn) {
         let view = s.selected.as_ref().map(|sel| sel.uids()).unwrap_or(&[]);
         picked
             .iter()
-            .filter_map(|&msn| view.get(msn as usize - 1).copied())
+            .filter_map(|&msn| view.get(msn as usize - 1).map(|u| u.0))
             .collect()
     };
     s.saved_search = uids;

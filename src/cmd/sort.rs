@@ -12,8 +12,7 @@ use crate::proto::types::{SearchKey, SearchReturn, SortCriterion, SortKey, Threa
 use crate::session::Session;
 use crate::sort::{self, thread, HeaderKeys, SortFacts};
 use crate::store::cache::CachedMeta;
-use crate::store::lock;
-use std::path::PathBuf;
+use crate::store::{Location, Uid};
 use std::sync::Arc;
 
 /// SORT / UID SORT; with RETURN options (RFC 5267 ESORT) the answer is an
@@ -79,14 +78,6 @@ fn done(lost: bool, text: &'static str) -> Result<Tagged, Error> {
     Ok(Tagged::ok(text))
 }
 
-/// Where a matched message's keys come from.
-enum Source {
-    Cached(Arc<CachedMeta>, Option<u64>),
-    File(PathBuf),
-    /// Expunged by another session meanwhile: sorts with empty keys.
-    Gone,
-}
-
 /// The matched messages' sort facts, and whether some could not be read.
 fn gather(
     s: &mut Session,
@@ -95,35 +86,24 @@ fn gather(
     need_size: bool,
     need_arrival: bool,
 ) -> Result<(Vec<SortFacts>, bool), Error> {
-    let (uids, _, mut lost) = find(s, Some(charset), keys, true)?;
-    let (Some(sel), Some(user)) = (s.selected.as_ref(), s.user.as_ref()) else {
+    let (found, _, mut lost) = find(s, Some(charset), keys, true)?;
+    let uids: Vec<Uid> = found.into_iter().map(Uid).collect();
+    let Some(sel) = s.selected.as_ref() else {
         return Err(Error::bad("No mailbox selected."));
     };
     let view = sel.uids();
-    let state = Arc::clone(sel.state());
-    let sources: Vec<Source> = {
-        let mut st = lock(&state);
-        uids.iter()
-            .map(|&u| {
-                let Some(p) = st.position(u) else {
-                    return Source::Gone;
-                };
-                match st.cache.get(u) {
-                    Some(c) => {
-                        let size = if need_size { st.vsize(p).ok() } else { None };
-                        Source::Cached(c, size)
-                    }
-                    None => Source::File(st.path_of(&st.messages[p])),
-                }
-            })
-            .collect()
-    };
+    let mailbox = sel.mailbox();
     let mut facts = Vec::with_capacity(uids.len());
     let mut fresh = Vec::new();
-    for (&u, source) in uids.iter().zip(sources) {
+    for (&u, at) in uids.iter().zip(mailbox.locations(&uids)) {
         let msn = view.binary_search(&u).map_or(0, |i| i as u32 + 1);
-        let f = match source {
-            Source::Cached(c, size) => {
+        let Uid(uid) = u;
+        let known = match at {
+            // Expunged by another session meanwhile: sorts with empty keys.
+            None => None,
+            Some(Location {
+                cached: Some(c), ..
+            }) => {
                 let keys = c
                     .sort_keys
                     .get_or_init(|| Arc::new(HeaderKeys::from_header(&c.header)));
@@ -135,45 +115,31 @@ fn gather(
                 } else {
                     0
                 };
-                SortFacts::new(Arc::clone(keys), msn, u, arrival, size.unwrap_or(0))
+                let size = if need_size { mailbox.vsize(u) } else { None };
+                Some(SortFacts::new(
+                    Arc::clone(keys),
+                    msn,
+                    uid,
+                    arrival,
+                    size.unwrap_or(0),
+                ))
             }
-            Source::File(mut path) => {
-                let mut read = read_message(&path);
-                if matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
-                    // Renamed by a flag change meanwhile: look once more.
-                    if let Some(moved) = user.store.locate(&mut lock(&state), u)? {
-                        path = moved;
-                        read = read_message(&path);
-                    }
-                }
-                match read {
-                    Ok((keys, arrival, size, meta)) => {
-                        fresh.push((u, meta));
-                        SortFacts::new(keys, msn, u, arrival, size)
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        lost = true;
-                        SortFacts::from_header(b"", msn, u, 0, 0)
-                    }
-                    Err(e) => {
-                        return Err(Error::Server(format!("reading {}: {e}", path.display())))
-                    }
-                }
-            }
-            Source::Gone => {
-                lost = true;
-                SortFacts::from_header(b"", msn, u, 0, 0)
-            }
+            Some(Location { mut path, .. }) => mailbox
+                .read_file(u, &mut path, |p| {
+                    super::common::file_read(p, read_message(p))
+                })?
+                .map(|(keys, arrival, size, meta)| {
+                    fresh.push((u, meta));
+                    SortFacts::new(keys, msn, uid, arrival, size)
+                }),
         };
-        facts.push(f);
+        facts.push(known.unwrap_or_else(|| {
+            lost = true;
+            SortFacts::from_header(b"", msn, uid, 0, 0)
+        }));
     }
-    if !fresh.is_empty() {
-        let mut st = lock(&state);
-        for (u, meta) in fresh {
-            if st.cache.get(u).is_none() {
-                st.cache.insert(u, meta);
-            }
-        }
+    for (u, meta) in fresh {
+        mailbox.cache_offer(u, meta);
     }
     Ok((facts, lost))
 }

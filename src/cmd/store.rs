@@ -7,11 +7,10 @@
 
 use crate::error::{Error, Tagged};
 use crate::proto::types::{Flag, SequenceSet, StoreMode};
-use crate::selected::write_flags_fetch;
+use crate::selected::{write_flags_fetch, Seq};
 use crate::session::Session;
-use crate::store::lock;
 use crate::store::maildir::{flag, Flags};
-use std::sync::Arc;
+use crate::store::{Changed, FlagChange, FlagOp, Uid};
 
 pub fn store(
     s: &mut Session,
@@ -27,7 +26,7 @@ pub fn store(
         s.enable_condstore();
     }
     let condstore = s.enabled.condstore;
-    let (Some(sel), Some(user)) = (s.selected.as_ref(), s.user.as_ref()) else {
+    let Some(sel) = s.selected.as_ref() else {
         return Err(Error::bad("No mailbox selected."));
     };
     let targets = sel
@@ -51,56 +50,26 @@ pub fn store(
             Flag::Extension(x) => return Err(Error::bad(format!("Invalid system flag \\{x}"))),
         }
     }
-    let state = Arc::clone(sel.state());
-    let mut results: Vec<(u32, u32, Flags, u64)> = Vec::with_capacity(targets.len());
+    let change = FlagChange {
+        op: match mode {
+            StoreMode::Replace => FlagOp::Replace,
+            StoreMode::Add => FlagOp::Add,
+            StoreMode::Remove => FlagOp::Remove,
+        },
+        system,
+        keywords: &keyword_names,
+        unchanged_since,
+    };
+    let uids: Vec<Uid> = targets.iter().map(|&(_, uid)| uid).collect();
+    let outcome = sel.mailbox().change_flags(&uids, &change)?;
+    let mut results: Vec<(Seq, Uid, Flags, u64)> = Vec::with_capacity(targets.len());
     let mut modified: Vec<u32> = Vec::new();
-    {
-        let mut st = lock(&state);
-        let create = mode != StoreMode::Remove;
-        if unchanged_since.is_some() {
-            // The test is against the current mod-sequences: another
-            // process may have changed flags on disk since the last sync.
-            user.store.sync(&mut st)?;
+    for (&(msn, uid), done) in targets.iter().zip(outcome) {
+        match done {
+            Changed::Set(f, ms) => results.push((msn, uid, f, ms)),
+            Changed::Modified => modified.push(if uid_mode { uid.0 } else { msn.0 }),
+            Changed::Gone => {}
         }
-        let letters = user.store.keywords_for(&mut st, &keyword_names, create)?;
-        let mut change = Flags {
-            system,
-            keywords: 0,
-        };
-        for l in letters {
-            change.set_keyword(l, true);
-        }
-        for &(msn, uid) in &targets {
-            let done = user.store.change_flags(&mut st, uid, |m| {
-                if let Some(limit) = unchanged_since {
-                    // One mod-sequence per message, as Dovecot keeps: any
-                    // change after `limit` fails the test. (§3.1.12's
-                    // shortcut would compare with what this session was
-                    // told, which may already include that change.)
-                    // UNCHANGEDSINCE 0 always fails (example 8).
-                    if m.modseq > limit || limit == 0 {
-                        modified.push(if uid_mode { uid } else { msn });
-                        return None;
-                    }
-                }
-                let old = m.flags;
-                Some(match mode {
-                    StoreMode::Replace => change,
-                    StoreMode::Add => Flags {
-                        system: old.system | change.system,
-                        keywords: old.keywords | change.keywords,
-                    },
-                    StoreMode::Remove => Flags {
-                        system: old.system & !change.system,
-                        keywords: old.keywords & !change.keywords,
-                    },
-                })
-            })?;
-            if let Some((f, ms)) = done {
-                results.push((msn, uid, f, ms));
-            }
-        }
-        st.flush_modseq();
     }
     let Some(sel) = s.selected.as_mut() else {
         return Ok(Tagged::ok("Store completed."));

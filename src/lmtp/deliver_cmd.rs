@@ -170,7 +170,7 @@ fn deliver_filtered(
     }
     let d = crate::sieve::deliver::Delivery {
         config,
-        registry: std::sync::Arc::new(crate::store::Registry::new()),
+        registry: std::sync::Arc::new(crate::store::Registry::default()),
         session: "deliver",
         user: &rcpt.user.name,
         home: rcpt.user.home.as_deref(),

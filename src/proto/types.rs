@@ -407,23 +407,29 @@ pub enum SeqNumber {
 /// `sequence-set = (seq-number / seq-range) *("," sequence-set)`; a single
 /// number is stored as a range from itself to itself.
 ///
-/// RFC 5182 adds `sequence-set =/ "$"`, the saved SEARCH result. The parser
-/// never makes an empty set otherwise, so an empty one stands for `$` until
-/// the dispatcher puts the saved messages in its place
-/// (`cmd::saved_search`); an empty saved result stays empty, which selects
-/// nothing, as RFC 5182 §2.1 wants.
+/// RFC 5182 adds `sequence-set =/ "$"`, the saved SEARCH result: its own
+/// form until the dispatcher puts the saved messages in its place
+/// (`cmd::saved_search`). An empty saved result becomes an empty `Ranges`,
+/// which selects nothing, as RFC 5182 §2.1 wants.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SequenceSet(pub Vec<(SeqNumber, SeqNumber)>);
+pub enum SequenceSet {
+    /// `$`, not expanded yet; selects nothing if it stays so.
+    Saved,
+    Ranges(Vec<(SeqNumber, SeqNumber)>),
+}
 
 impl SequenceSet {
-    /// `$`: the saved search result (RFC 5182).
-    pub fn saved() -> SequenceSet {
-        SequenceSet(Vec::new())
-    }
-
     /// True for `$` before the dispatcher expanded it.
     pub fn is_saved(&self) -> bool {
-        self.0.is_empty()
+        matches!(self, SequenceSet::Saved)
+    }
+
+    /// The ranges as the client wrote them (none for `$`).
+    pub fn items(&self) -> &[(SeqNumber, SeqNumber)] {
+        match self {
+            SequenceSet::Saved => &[],
+            SequenceSet::Ranges(r) => r,
+        }
     }
 
     /// A set naming exactly `numbers` (ascending), runs folded into
@@ -445,7 +451,7 @@ impl SequenceSet {
         if let Some((lo, hi)) = run {
             ranges.push((SeqNumber::Value(lo), SeqNumber::Value(hi)));
         }
-        SequenceSet(ranges)
+        SequenceSet::Ranges(ranges)
     }
 
     /// The set as sorted, merged ranges, with `*` standing for `last`
@@ -459,7 +465,7 @@ impl SequenceSet {
             SeqNumber::Last => last,
         };
         SeqRanges::new(
-            self.0
+            self.items()
                 .iter()
                 .map(|&(a, b)| {
                     let (a, b) = (value(a), value(b));
@@ -710,7 +716,7 @@ mod tests {
     #[test]
     fn ranges_are_sorted_and_merged() {
         let v = SeqNumber::Value;
-        let set = SequenceSet(vec![
+        let set = SequenceSet::Ranges(vec![
             (v(9), v(7)),
             (SeqNumber::Last, v(20)),
             (v(1), v(3)),
@@ -719,7 +725,7 @@ mod tests {
             (v(1), SeqNumber::Last),
         ]);
         assert_eq!(set.ranges(5).iter().collect::<Vec<_>>(), vec![(1, 20)]);
-        let set = SequenceSet(vec![
+        let set = SequenceSet::Ranges(vec![
             (v(9), v(7)),
             (v(1), v(3)),
             (v(4), v(4)),
@@ -730,6 +736,6 @@ mod tests {
         assert!(
             r.contains(4) && r.contains(11) && !r.contains(5) && !r.contains(10) && !r.contains(13)
         );
-        assert!(!SequenceSet(vec![]).ranges(3).contains(1));
+        assert!(!SequenceSet::Ranges(vec![]).ranges(3).contains(1));
     }
 }

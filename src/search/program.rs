@@ -63,7 +63,7 @@ impl Ranges {
     /// the end are no error (RFC 9051 §9 would have a BAD).
     fn sequence(set: &SequenceSet, exists: u32) -> SeqRanges {
         SeqRanges::new(
-            set.0
+            set.items()
                 .iter()
                 .map(|&(a, b)| match (a, b) {
                     (SeqNumber::Last, SeqNumber::Last) => (exists, exists),

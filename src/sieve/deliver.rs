@@ -310,8 +310,13 @@ fn save(store: &Store, name: &MailboxName, message: &[u8], flags: &NewFlags) -> 
             e => e.to_string(),
         })
     } else {
+        let item = crate::store::AppendItem {
+            source: crate::store::AppendSource::Bytes(message),
+            flags: flags.clone(),
+            internal_date: None,
+        };
         store
-            .append(name, message, flags, None)
+            .append_all(name, &[item])
             .map(|_| ())
             .map_err(|e| match e {
                 StoreError::OverQuota => OVER_QUOTA.to_string(),

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// Bytes all message caches together may hold.
-pub const CACHE_BUDGET: usize = 256 << 20;
+pub(crate) const CACHE_BUDGET: usize = 256 << 20;
 
 static USED: AtomicUsize = AtomicUsize::new(0);
 
@@ -19,16 +19,16 @@ static USED: AtomicUsize = AtomicUsize::new(0);
 /// BODYSTRUCTURE are missing when only the header was read (a client
 /// fetched header fields only).
 #[derive(Debug)]
-pub struct CachedMeta {
-    pub envelope: Box<[u8]>,
-    pub body: Option<Box<[u8]>>,
-    pub body_structure: Option<Box<[u8]>>,
+pub(crate) struct CachedMeta {
+    pub(crate) envelope: Box<[u8]>,
+    pub(crate) body: Option<Box<[u8]>>,
+    pub(crate) body_structure: Option<Box<[u8]>>,
     /// The header block in CRLF form, blank line included.
-    pub header: Box<[u8]>,
+    pub(crate) header: Box<[u8]>,
     /// The INTERNALDATE string (the file's mtime never changes).
-    pub internal_date: Box<str>,
+    pub(crate) internal_date: Box<str>,
     /// SORT and THREAD keys, worked out from `header` on first use.
-    pub sort_keys: OnceLock<Arc<HeaderKeys>>,
+    pub(crate) sort_keys: OnceLock<Arc<HeaderKeys>>,
 }
 
 impl CachedMeta {
@@ -46,18 +46,18 @@ impl CachedMeta {
 
 /// The cache of one mailbox, keyed by UID.
 #[derive(Debug, Default)]
-pub struct MessageCache {
+pub(crate) struct MessageCache {
     map: HashMap<u32, Arc<CachedMeta>>,
     bytes: usize,
 }
 
 impl MessageCache {
-    pub fn get(&self, uid: u32) -> Option<Arc<CachedMeta>> {
+    pub(crate) fn get(&self, uid: u32) -> Option<Arc<CachedMeta>> {
         self.map.get(&uid).cloned()
     }
 
     /// Stores an entry if the global budget allows.
-    pub fn insert(&mut self, uid: u32, meta: Arc<CachedMeta>) {
+    pub(crate) fn insert(&mut self, uid: u32, meta: Arc<CachedMeta>) {
         let cost = meta.cost();
         let reserved = USED.fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
             (used + cost <= CACHE_BUDGET).then_some(used + cost)
@@ -72,7 +72,7 @@ impl MessageCache {
     }
 
     /// Drops entries for UIDs that no longer exist.
-    pub fn retain(&mut self, keep: impl Fn(u32) -> bool) {
+    pub(crate) fn retain(&mut self, keep: impl Fn(u32) -> bool) {
         let mut freed = 0;
         self.map.retain(|&uid, meta| {
             let k = keep(uid);
@@ -84,7 +84,7 @@ impl MessageCache {
         self.release(freed);
     }
 
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.map.clear();
         let bytes = self.bytes;
         self.release(bytes);

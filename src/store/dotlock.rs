@@ -18,15 +18,15 @@ use std::time::{Duration, Instant, SystemTime};
 /// Settings for one kind of lock. Dovecot: uidlist stale after 120 s;
 /// keywords 120 s; subscriptions 30 s.
 #[derive(Clone, Copy, Debug)]
-pub struct LockOptions {
+pub(crate) struct LockOptions {
     /// A lock whose mtime is older than this is broken.
-    pub stale_after: Duration,
+    pub(crate) stale_after: Duration,
     /// How long `acquire` waits for a live lock before giving up.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 /// The `dovecot-uidlist.lock` settings (`MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT`).
-pub const UIDLIST_LOCK: LockOptions = LockOptions {
+pub(crate) const UIDLIST_LOCK: LockOptions = LockOptions {
     stale_after: Duration::from_secs(120),
     timeout: Duration::from_secs(30),
 };
@@ -40,7 +40,7 @@ const MAX_LOCK_CONTENT: u64 = 512;
 
 /// This host's name as Dovecot writes it into lock files: the kernel's
 /// hostname, else `/etc/hostname`, else `localhost`. Read once.
-pub fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     static NAME: OnceLock<String> = OnceLock::new();
     NAME.get_or_init(|| {
         ["/proc/sys/kernel/hostname", "/etc/hostname"]
@@ -56,7 +56,7 @@ pub fn hostname() -> String {
 /// A held dot-lock `<target>.lock`. Dropping it removes the lock file, but
 /// only while the file at that path is still the one we created.
 #[derive(Debug)]
-pub struct DotLock {
+pub(crate) struct DotLock {
     path: PathBuf,
     target: PathBuf,
     /// Kept open so the inode cannot be recycled for someone else's lock
@@ -103,7 +103,7 @@ impl DotLock {
     /// host and a pid that is not running, or when its mtime is older than
     /// `opts.stale_after`; otherwise we retry with backoff (5 ms doubling
     /// to 100 ms) and fail with `ErrorKind::TimedOut` after `opts.timeout`.
-    pub fn acquire(target: &Path, opts: LockOptions) -> io::Result<DotLock> {
+    pub(crate) fn acquire(target: &Path, opts: LockOptions) -> io::Result<DotLock> {
         let path = lock_path(target);
         let deadline = Instant::now() + opts.timeout;
         let mut backoff = FIRST_BACKOFF;
@@ -169,28 +169,21 @@ impl DotLock {
     /// no delivery is half-way through): the lock file moved along and is
     /// released at its new place, not left behind to block the next user
     /// of the folder until it goes stale.
-    pub fn moved_to(&mut self, new_target: &Path) {
+    pub(crate) fn moved_to(&mut self, new_target: &Path) {
         self.path = lock_path(new_target);
         self.target = new_target.to_path_buf();
     }
 
     /// The lock file's path (`<target>.lock`).
-    pub fn path(&self) -> &Path {
+    #[cfg(test)]
+    pub(crate) fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// Refreshes the lock's mtime so others don't think it stale during
-    /// long work (Dovecot touches every 10 s). Fails if the lock has been
-    /// broken or replaced by someone else meanwhile.
-    pub fn touch(&self) -> io::Result<()> {
-        self.check_ours()?;
-        self.file.set_modified(SystemTime::now())
     }
 
     /// Writes `content` into the lock file itself, fsyncs it and renames it
     /// over the target (Dovecot's "dotlock replace", used for
     /// `dovecot-keywords` and `subscriptions`). Afterwards no lock exists.
-    pub fn replace_target(mut self, content: &[u8]) -> io::Result<()> {
+    pub(crate) fn replace_target(mut self, content: &[u8]) -> io::Result<()> {
         self.check_ours()?;
         self.file.set_len(0)?;
         self.file.write_all_at(content, 0)?;
@@ -478,26 +471,9 @@ mod tests {
         // Someone broke our lock and took their own.
         fs::remove_file(&path).unwrap();
         fs::write(&path, "1:elsewhere").unwrap();
-        assert!(lock.touch().is_err());
+        assert!(lock.check_ours().is_err());
         drop(lock);
         assert_eq!(fs::read_to_string(&path).unwrap(), "1:elsewhere");
-    }
-
-    #[test]
-    fn touch_refreshes_mtime() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = target_in(&dir);
-        let lock = DotLock::acquire(&target, UIDLIST_LOCK).unwrap();
-        let old = SystemTime::now() - Duration::from_secs(100);
-        File::options()
-            .write(true)
-            .open(lock.path())
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
-        lock.touch().unwrap();
-        let mtime = fs::metadata(lock.path()).unwrap().modified().unwrap();
-        assert!(mtime > old + Duration::from_secs(50));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use crate::store::dotlock::{DotLock, LockOptions};
 
-pub const FILE_NAME: &str = "dovecot-keywords";
+pub(crate) const FILE_NAME: &str = "dovecot-keywords";
 
 /// `MAILDIR_MAX_KEYWORDS`: one slot per letter `a`..=`z`.
 const SLOTS: usize = 26;
@@ -30,7 +30,7 @@ const LOCK: LockOptions = LockOptions {
 
 /// The 26 keyword slots of one mailbox.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Keywords {
+pub(crate) struct Keywords {
     slots: [Option<String>; SLOTS],
 }
 
@@ -49,7 +49,8 @@ impl Keywords {
     /// space, with an index that is not a decimal number below 26, or with
     /// an empty name are skipped; the name is everything after the first
     /// space (it may itself contain spaces).
-    pub fn parse(text: &str) -> Keywords {
+    #[cfg(test)]
+    pub(crate) fn parse(text: &str) -> Keywords {
         Keywords::parse_bytes(text.as_bytes())
     }
 
@@ -87,7 +88,7 @@ impl Keywords {
     }
 
     /// The file's content: filled slots only, ascending index.
-    pub fn serialize(&self) -> String {
+    pub(crate) fn serialize(&self) -> String {
         let mut out = String::new();
         for (i, name) in self.names() {
             out.push_str(&format!("{i} {name}\n"));
@@ -96,28 +97,23 @@ impl Keywords {
     }
 
     /// The keyword in slot `idx` (letter `'a' + idx`).
-    pub fn name(&self, idx: u8) -> Option<&str> {
+    pub(crate) fn name(&self, idx: u8) -> Option<&str> {
         self.slots.get(usize::from(idx))?.as_deref()
     }
 
     /// The slot holding `name`, compared ASCII case-insensitively (see
     /// `same_name` for why).
-    pub fn index_of(&self, name: &str) -> Option<u8> {
+    pub(crate) fn index_of(&self, name: &str) -> Option<u8> {
         self.names()
             .find(|(_, n)| same_name(n, name))
             .map(|(i, _)| i)
-    }
-
-    /// The filename letter for `name`.
-    pub fn letter_of(&self, name: &str) -> Option<char> {
-        self.index_of(name).map(letter)
     }
 
     /// Assigns the first free slot; None when all 26 are taken.
     ///
     /// A name that is already present keeps (and returns) its slot. Names
     /// the file cannot hold (empty, or containing CR, LF or NUL) get None.
-    pub fn add(&mut self, name: &str) -> Option<u8> {
+    pub(crate) fn add(&mut self, name: &str) -> Option<u8> {
         if name.is_empty() || name.contains(['\r', '\n', '\0']) {
             return None;
         }
@@ -131,11 +127,11 @@ impl Keywords {
 
     /// `(index, name)` of every filled slot, ascending.
     /// True when every keyword letter is taken: no new name can be added.
-    pub fn is_full(&self) -> bool {
+    pub(crate) fn is_full(&self) -> bool {
         self.slots.iter().all(Option::is_some)
     }
 
-    pub fn names(&self) -> impl Iterator<Item = (u8, &str)> {
+    pub(crate) fn names(&self) -> impl Iterator<Item = (u8, &str)> {
         self.slots
             .iter()
             .zip(0u8..)
@@ -143,7 +139,7 @@ impl Keywords {
     }
 
     /// Reads `<dir>/dovecot-keywords`; a missing file is an empty table.
-    pub fn load(dir: &Path) -> io::Result<Keywords> {
+    pub(crate) fn load(dir: &Path) -> io::Result<Keywords> {
         match super::nofollow::read(&dir.join(FILE_NAME)) {
             Ok(data) => Ok(Keywords::parse_bytes(&data)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Keywords::default()),
@@ -153,7 +149,7 @@ impl Keywords {
 
     /// Writes via `<dir>/dovecot-keywords.lock` (DotLock, stale after 120 s,
     /// timeout 30 s) + replace_target, as Dovecot does.
-    pub fn save(&self, dir: &Path) -> io::Result<()> {
+    pub(crate) fn save(&self, dir: &Path) -> io::Result<()> {
         let target = dir.join(FILE_NAME);
         let lock = DotLock::acquire(&target, LOCK)?;
         let old_mtime = mtime_secs(&target);
@@ -173,10 +169,6 @@ fn parse_index(s: &str) -> Option<usize> {
         return None;
     }
     s.parse::<usize>().ok().filter(|&i| i < SLOTS)
-}
-
-fn letter(idx: u8) -> char {
-    char::from(b'a' + idx)
 }
 
 fn mtime_secs(path: &Path) -> Option<u64> {
@@ -213,7 +205,7 @@ mod tests {
         assert_eq!(k.name(1), Some("$NonJunk"));
         assert_eq!(k.name(2), None);
         assert_eq!(k.name(200), None);
-        assert_eq!(k.letter_of("$NonJunk"), Some('b'));
+        assert_eq!(k.index_of("$NonJunk"), Some(1));
         assert_eq!(k.serialize(), "0 $Junk\n1 $NonJunk\n");
     }
 
@@ -250,9 +242,9 @@ mod tests {
         let k = kw("0 $NotJunk\n1 $Junk\n2 JunkRecorded\n3 $Forwarded\n4 $MDNSent\n");
         assert_eq!(k.index_of("$Forwarded"), Some(3));
         assert_eq!(k.index_of("$FORWARDED"), Some(3));
-        assert_eq!(k.letter_of("$mdnsent"), Some('e'));
+        assert_eq!(k.index_of("$mdnsent"), Some(4));
         assert_eq!(k.index_of("$Forwarde"), None);
-        assert_eq!(k.letter_of("nope"), None);
+        assert_eq!(k.index_of("nope"), None);
     }
 
     #[test]
@@ -276,7 +268,7 @@ mod tests {
         }
         assert_eq!(k.add("one-too-many"), None);
         assert_eq!(k.add("KW25"), Some(25));
-        assert_eq!(k.letter_of("kw25"), Some('z'));
+        assert_eq!(k.index_of("kw25"), Some(25));
         assert_eq!(k.names().count(), 26);
         assert_eq!(kw(&k.serialize()), k);
     }

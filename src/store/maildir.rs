@@ -6,37 +6,55 @@
 //! base names. Flag letters Roost does not know (`P` Passed, other upper-case
 //! letters, anything after a second `,`) are preserved when flags change,
 //! as the Maildir convention asks.
+//!
+//! # Why not the `maildir` crate
+//!
+//! The design card names it; its 0.6 release was read and left out, as its
+//! `store_new`/`store_cur_with_flags` (the only part Roost could use, for
+//! `roost deliver` and LMTP) lack what Roost must do there:
+//! - the name gets `,S=` but no `,W=`, so every FETCH RFC822.SIZE, SEARCH
+//!   LARGER and STATUS SIZE would read the file (Dovecot writes both; see
+//!   the test `names_carry_the_crlf_size`);
+//! - the host part is not escaped: a `/` or `:` in the host name makes a
+//!   path elsewhere or a false info separator (Dovecot writes `\057`,
+//!   `\072`);
+//! - no fsync of `new/` or `cur/` after the rename, so an acknowledged
+//!   delivery can vanish in a crash;
+//! - files are opened following symlinks and with the umask's mode, where
+//!   Roost opens with `O_NOFOLLOW` and 0600 (`nofollow`);
+//! - the message must be in memory, where LMTP streams it with a limit;
+//! - it pulls in a second, older `mailparse` (0.15) next to Roost's.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The info separator; fixed by the Maildir convention on Unix.
-pub const INFO_SEP: char = ':';
+pub(crate) const INFO_SEP: char = ':';
 
 /// System flags as bits.
-pub mod flag {
-    pub const SEEN: u8 = 1;
-    pub const ANSWERED: u8 = 2;
-    pub const FLAGGED: u8 = 4;
-    pub const DELETED: u8 = 8;
-    pub const DRAFT: u8 = 16;
+pub(crate) mod flag {
+    pub(crate) const SEEN: u8 = 1;
+    pub(crate) const ANSWERED: u8 = 2;
+    pub(crate) const FLAGGED: u8 = 4;
+    pub(crate) const DELETED: u8 = 8;
+    pub(crate) const DRAFT: u8 = 16;
 }
 
 /// A message's flags as stored on disk: system flags and keyword letters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Flags {
+pub(crate) struct Flags {
     /// Bits from `flag::*`.
-    pub system: u8,
+    pub(crate) system: u8,
     /// Bit `i` set = keyword letter `'a' + i` (see `dovecot-keywords`).
-    pub keywords: u32,
+    pub(crate) keywords: u32,
 }
 
 impl Flags {
-    pub fn has(&self, bit: u8) -> bool {
+    pub(crate) fn has(&self, bit: u8) -> bool {
         self.system & bit != 0
     }
 
-    pub fn set(&mut self, bit: u8, on: bool) {
+    pub(crate) fn set(&mut self, bit: u8, on: bool) {
         if on {
             self.system |= bit;
         } else {
@@ -44,11 +62,11 @@ impl Flags {
         }
     }
 
-    pub fn has_keyword(&self, idx: u8) -> bool {
+    pub(crate) fn has_keyword(&self, idx: u8) -> bool {
         idx < 26 && self.keywords & (1 << idx) != 0
     }
 
-    pub fn set_keyword(&mut self, idx: u8, on: bool) {
+    pub(crate) fn set_keyword(&mut self, idx: u8, on: bool) {
         if idx < 26 {
             if on {
                 self.keywords |= 1 << idx;
@@ -70,18 +88,18 @@ const SYSTEM_LETTERS: [(char, u8); 5] = [
 
 /// The parts of a Maildir file name.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParsedName<'a> {
+pub(crate) struct ParsedName<'a> {
     /// Everything before the first `:` (the part `dovecot-uidlist` keys on).
-    pub base: &'a str,
+    pub(crate) base: &'a str,
     /// `,S=`: the file's size.
-    pub size: Option<u64>,
+    pub(crate) size: Option<u64>,
     /// `,W=`: the size with CRLF line endings (RFC822.SIZE).
-    pub vsize: Option<u64>,
-    pub flags: Flags,
+    pub(crate) vsize: Option<u64>,
+    pub(crate) flags: Flags,
 }
 
 /// Parses a file name from `cur/` or `new/`.
-pub fn parse_name(name: &str) -> ParsedName<'_> {
+pub(crate) fn parse_name(name: &str) -> ParsedName<'_> {
     let (base, info) = match name.split_once(INFO_SEP) {
         Some((b, i)) => (b, Some(i)),
         None => (name, None),
@@ -120,7 +138,7 @@ fn size_field(base: &str, key: char) -> Option<u64> {
 
 /// The file name with its flags replaced by `flags`, keeping the base and
 /// any flag letters and extra info we do not interpret.
-pub fn with_flags(name: &str, flags: Flags) -> String {
+pub(crate) fn with_flags(name: &str, flags: Flags) -> String {
     let (base, info) = match name.split_once(INFO_SEP) {
         Some((b, i)) => (b, i),
         None => (name, ""),
@@ -163,7 +181,7 @@ pub fn with_flags(name: &str, flags: Flags) -> String {
 
 /// A new unique base name: `<secs>.M<usecs>P<pid>Q<n>.<host>`, the
 /// Maildir convention (time, then process-unique parts, then the host).
-pub fn new_base(host: &str) -> String {
+pub(crate) fn new_base(host: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -196,7 +214,7 @@ fn safe_host(host: &str) -> String {
 }
 
 /// The name a delivered message gets in `cur/`.
-pub fn cur_name(base: &str, size: u64, vsize: u64, flags: Flags) -> String {
+pub(crate) fn cur_name(base: &str, size: u64, vsize: u64, flags: Flags) -> String {
     with_flags(&format!("{base},S={size},W={vsize}"), flags)
 }
 
@@ -217,7 +235,7 @@ pub fn crlf_size(bytes: &[u8]) -> u64 {
 /// Sort key for assigning UIDs to new files in a stable, Dovecot-like
 /// order: the leading seconds, then the microseconds after `.M`, then the
 /// whole name.
-pub fn delivery_order(name: &str) -> (u64, u64, &str) {
+pub(crate) fn delivery_order(name: &str) -> (u64, u64, &str) {
     let secs = name
         .split('.')
         .next()
@@ -298,6 +316,20 @@ mod tests {
             assert_eq!(with_flags(name, *flags), *want, "{name}");
             assert_eq!(parse_name(&with_flags(name, *flags)).flags, *flags);
         }
+    }
+
+    #[test]
+    fn names_carry_the_crlf_size() {
+        // A name as the maildir crate writes it tells the size on disk
+        // only; RFC822.SIZE of a bare-LF message then needs the file.
+        let crate_style = parse_name("1463941010.#0M5P7V2049I7.host,S=9:2,S");
+        assert_eq!((crate_style.size, crate_style.vsize), (Some(9), None));
+        let body = b"a\nb\nc\n";
+        let ours = cur_name("1.M2P3.h", body.len() as u64, crlf_size(body), f(0, 0));
+        assert_eq!(
+            (parse_name(&ours).size, parse_name(&ours).vsize),
+            (Some(6), Some(9))
+        );
     }
 
     #[test]

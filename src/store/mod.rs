@@ -10,23 +10,25 @@
 //! Local file systems only: the dot-lock and rename rules assume POSIX
 //! semantics without NFS caching.
 
-pub mod cache;
+pub(crate) mod cache;
 pub mod deliver;
-pub mod dotlock;
-pub mod keywords;
+pub(crate) mod dotlock;
+mod handle;
+pub(crate) mod keywords;
 pub mod maildir;
 pub mod modseq;
 pub mod names;
-pub mod nofollow;
-pub mod perms;
-pub mod quota;
+pub(crate) mod nofollow;
+pub(crate) mod perms;
+pub(crate) mod quota;
 pub mod special_use;
-pub mod state;
-pub mod subscriptions;
+mod state;
+pub(crate) mod subscriptions;
 pub mod uidlist;
-pub mod watch;
+pub(crate) mod watch;
 
 use dotlock::{DotLock, LockOptions, UIDLIST_LOCK};
+pub(crate) use handle::{Changed, FlagChange, FlagOp, KeywordNames, Location, Mailbox, Now};
 use maildir::Flags;
 use names::{MailboxName, Namespace};
 use state::{MailboxState, Message};
@@ -47,9 +49,21 @@ const UIDVALIDITY_LOCK: LockOptions = LockOptions {
     timeout: Duration::from_secs(10),
 };
 
+/// A message's UID (RFC 3501 §2.3.1.1), kept apart from sequence numbers
+/// by its type: taking one for the other reads or changes the wrong
+/// message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Uid(pub u32);
+
+impl From<Uid> for u64 {
+    fn from(u: Uid) -> u64 {
+        u.0.into()
+    }
+}
+
 /// Storage failures, by kind (`error.rs` maps them to response codes).
 #[derive(Debug)]
-pub enum StoreError {
+pub(crate) enum StoreError {
     NotFound,
     Exists,
     /// The name is not acceptable; the text says why.
@@ -60,7 +74,6 @@ pub enum StoreError {
     HasChildren,
     /// Another process holds a lock for too long.
     InUse,
-    TooBig,
     /// Every keyword letter of the folder is taken.
     KeywordLimit,
     /// The user's quota has no room for it (RFC 9208 OVERQUOTA).
@@ -77,7 +90,6 @@ impl fmt::Display for StoreError {
             StoreError::NotPossible(why) => f.write_str(why),
             StoreError::HasChildren => f.write_str("mailbox has children"),
             StoreError::InUse => f.write_str("mailbox is locked by another process"),
-            StoreError::TooBig => f.write_str("message too big"),
             StoreError::KeywordLimit => f.write_str("no keyword letter left"),
             StoreError::OverQuota => f.write_str("quota exceeded"),
             StoreError::Io(e) => write!(f, "I/O error: {e}"),
@@ -114,13 +126,9 @@ struct RegistryInner {
 }
 
 impl Registry {
-    pub fn new() -> Registry {
-        Registry::default()
-    }
-
     /// A registry whose mailboxes ask `watcher` whether anyone else changed
     /// them, instead of rescanning within the mtime window.
-    pub fn with_watcher(watcher: watch::Watcher) -> Registry {
+    pub(crate) fn with_watcher(watcher: watch::Watcher) -> Registry {
         Registry {
             watcher: Some(watcher),
             ..Registry::default()
@@ -128,7 +136,7 @@ impl Registry {
     }
 
     /// The state for a mailbox directory, created empty on first use.
-    pub fn get(&self, dir: &Path) -> Arc<Mutex<MailboxState>> {
+    fn get(&self, dir: &Path) -> Arc<Mutex<MailboxState>> {
         let mut inner = lock(&self.inner);
         if let Some(state) = inner.map.get(dir) {
             let state = Arc::clone(state);
@@ -155,7 +163,7 @@ impl Registry {
 
     /// Drops the states of a directory and everything below it (DELETE,
     /// RENAME), so no session keeps stale UIDs for a reused name.
-    pub fn forget(&self, dir: &Path) {
+    fn forget(&self, dir: &Path) {
         let mut inner = lock(&self.inner);
         let gone: Vec<PathBuf> = inner
             .map
@@ -174,43 +182,43 @@ impl Registry {
 
 /// Locks a mutex, recovering from a panic in another holder: the data is a
 /// cache of the disk, and a sync repairs it.
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// What LIST shows for a mailbox.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ListEntry {
-    pub name: MailboxName,
+pub(crate) struct ListEntry {
+    pub(crate) name: MailboxName,
     /// False for a name that only exists as the parent of others.
-    pub selectable: bool,
-    pub has_children: bool,
+    pub(crate) selectable: bool,
+    pub(crate) has_children: bool,
 }
 
 /// Counts for STATUS (RFC 3501 §6.3.10).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct StatusCounts {
-    pub messages: u32,
-    pub recent: u32,
-    pub uidnext: u32,
-    pub uidvalidity: u32,
-    pub unseen: u32,
+pub(crate) struct StatusCounts {
+    pub(crate) messages: u32,
+    pub(crate) recent: u32,
+    pub(crate) uidnext: u32,
+    pub(crate) uidvalidity: u32,
+    pub(crate) unseen: u32,
     /// RFC 8438: the sum of RFC822.SIZEs; None unless asked for.
-    pub size: Option<u64>,
+    pub(crate) size: Option<u64>,
     /// RFC 7162 §3.1.7.
-    pub highest_modseq: u64,
+    pub(crate) highest_modseq: u64,
 }
 
 /// Flags for a message being appended: system flags plus keyword names.
 #[derive(Clone, Debug, Default)]
-pub struct NewFlags {
-    pub system: u8,
-    pub keywords: Vec<String>,
+pub(crate) struct NewFlags {
+    pub(crate) system: u8,
+    pub(crate) keywords: Vec<String>,
 }
 
 /// Where the bytes of a message being appended are.
 #[derive(Clone, Copy, Debug)]
-pub enum AppendSource<'a> {
+pub(crate) enum AppendSource<'a> {
     /// In memory.
     Bytes(&'a [u8]),
     /// In a file the caller wrote (and fsynced) in this store's `tmp/`: it
@@ -235,22 +243,22 @@ impl AppendSource<'_> {
 
 /// One message of an APPEND (RFC 3502: there may be several).
 #[derive(Clone, Debug)]
-pub struct AppendItem<'a> {
-    pub source: AppendSource<'a>,
-    pub flags: NewFlags,
+pub(crate) struct AppendItem<'a> {
+    pub(crate) source: AppendSource<'a>,
+    pub(crate) flags: NewFlags,
     /// The INTERNALDATE asked for; now when `None`.
-    pub internal_date: Option<SystemTime>,
+    pub(crate) internal_date: Option<SystemTime>,
 }
 
 /// A message to COPY or MOVE: its file and what to carry over.
 #[derive(Clone, Debug)]
-pub struct CopyItem {
-    pub path: PathBuf,
-    pub system_flags: u8,
-    pub keywords: Vec<String>,
+pub(crate) struct CopyItem {
+    pub(crate) path: PathBuf,
+    pub(crate) system_flags: u8,
+    pub(crate) keywords: Vec<String>,
     /// From the file name when known (`,S=`, `,W=`).
-    pub size: Option<u64>,
-    pub vsize: Option<u64>,
+    pub(crate) size: Option<u64>,
+    pub(crate) vsize: Option<u64>,
 }
 
 /// One user's tree.
@@ -264,7 +272,7 @@ pub struct Store {
 
 impl Store {
     /// Opens a user's tree, creating the root Maildir if it is missing.
-    pub fn open(
+    pub(crate) fn open(
         root: PathBuf,
         ns: Namespace,
         registry: Arc<Registry>,
@@ -282,11 +290,11 @@ impl Store {
     }
 
     /// Sets the user's quota limits (none until this is called).
-    pub fn set_quota_limits(&mut self, limits: quota::Limits) {
+    pub(crate) fn set_quota_limits(&mut self, limits: quota::Limits) {
         self.quota = quota::Quota::new(self.root.clone(), limits);
     }
 
-    pub fn quota(&self) -> &quota::Quota {
+    pub(crate) fn quota(&self) -> &quota::Quota {
         &self.quota
     }
 
@@ -298,16 +306,16 @@ impl Store {
             .map_err(|quota::OverQuota| StoreError::OverQuota)
     }
 
-    pub fn namespace(&self) -> &Namespace {
+    pub(crate) fn namespace(&self) -> &Namespace {
         &self.ns
     }
 
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
     /// A mailbox's directory.
-    pub fn path_of(&self, name: &MailboxName) -> PathBuf {
+    pub(crate) fn path_of(&self, name: &MailboxName) -> PathBuf {
         match self.ns.dir_name(name) {
             None => self.root.clone(),
             Some(dir) => self.root.join(dir),
@@ -317,7 +325,7 @@ impl Store {
     /// True if the mailbox exists and can be selected. A folder that is a
     /// symlink, or whose `cur/` is one, does not count: symlinks are not
     /// followed out of the user's tree.
-    pub fn exists(&self, name: &MailboxName) -> bool {
+    pub(crate) fn exists(&self, name: &MailboxName) -> bool {
         let dir = self.path_of(name);
         let real_dir =
             |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir() && !m.is_symlink());
@@ -335,7 +343,7 @@ impl Store {
     }
 
     /// Every mailbox, plus parents implied by deeper names, sorted.
-    pub fn list(&self) -> Result<Vec<ListEntry>, StoreError> {
+    pub(crate) fn list(&self) -> Result<Vec<ListEntry>, StoreError> {
         let mut real = BTreeSet::new();
         real.insert(MailboxName::inbox());
         for entry in fs::read_dir(&self.root)? {
@@ -370,7 +378,7 @@ impl Store {
     /// The folder is built under a name LIST never shows and renamed into
     /// place whole, so a CREATE that fails half-way (no inodes, no space)
     /// leaves nothing behind that a client could see.
-    pub fn create(&self, name: &MailboxName) -> Result<(), StoreError> {
+    pub(crate) fn create(&self, name: &MailboxName) -> Result<(), StoreError> {
         if name.is_inbox() || self.exists(name) {
             return Err(StoreError::Exists);
         }
@@ -407,7 +415,7 @@ impl Store {
     /// DELETE (RFC 3501 §6.3.4). In Maildir++ a folder's children are
     /// separate directories, so deleting a folder that has children leaves
     /// its name as a non-selectable parent, as RFC 3501 describes.
-    pub fn delete(&self, name: &MailboxName) -> Result<(), StoreError> {
+    pub(crate) fn delete(&self, name: &MailboxName) -> Result<(), StoreError> {
         if name.is_inbox() {
             return Err(StoreError::NotPossible("INBOX cannot be deleted"));
         }
@@ -453,7 +461,7 @@ impl Store {
 
     /// RENAME (RFC 3501 §6.3.5): children move too; renaming INBOX moves
     /// its messages to the new folder and leaves INBOX empty.
-    pub fn rename(&self, from: &MailboxName, to: &MailboxName) -> Result<(), StoreError> {
+    pub(crate) fn rename(&self, from: &MailboxName, to: &MailboxName) -> Result<(), StoreError> {
         if to.is_inbox() || self.exists(to) {
             return Err(StoreError::Exists);
         }
@@ -511,33 +519,15 @@ impl Store {
         Ok(())
     }
 
-    /// The shared state of a mailbox, synced with the disk.
-    pub fn mailbox(&self, name: &MailboxName) -> Result<Arc<Mutex<MailboxState>>, StoreError> {
+    /// A handle on a mailbox's shared state, synced with the disk.
+    pub(crate) fn mailbox(&self, name: &MailboxName) -> Result<Mailbox, StoreError> {
         let dir = self.path_of(name);
         if !name.is_inbox() && fs::symlink_metadata(&dir).is_ok_and(|m| m.is_symlink()) {
             return Err(StoreError::NotFound);
         }
-        let state = self.registry.get(&dir);
-        {
-            let mut st = lock(&state);
-            self.sync(&mut st)?;
-        }
-        Ok(state)
-    }
-
-    /// Syncs a locked state with the disk.
-    pub fn sync(&self, st: &mut MailboxState) -> Result<(), StoreError> {
-        let root = self.root.clone();
-        st.sync(&move || next_uidvalidity(&root))
-            .map_err(|e| match e {
-                // The folder was renamed or deleted while it was being read.
-                StoreError::Io(io)
-                    if io.kind() == io::ErrorKind::NotFound && !st.dir().is_dir() =>
-                {
-                    StoreError::NotFound
-                }
-                e => e,
-            })
+        let mailbox = Mailbox::new(self.registry.get(&dir), &self.root);
+        mailbox.sync()?;
+        Ok(mailbox)
     }
 
     /// Renames a folder's directory under its uidlist lock, so no APPEND,
@@ -557,53 +547,14 @@ impl Store {
         Ok(())
     }
 
-    /// Reads the directories again: a file was renamed or removed under
-    /// us (another process changed its flags or expunged it).
-    pub fn rescan(&self, st: &mut MailboxState) -> Result<(), StoreError> {
-        st.mark_dirty();
-        self.sync(st)
-    }
-
-    /// Where a message's file is after a fresh look at the disk; None when
-    /// the message is gone.
-    pub fn locate(&self, st: &mut MailboxState, uid: u32) -> Result<Option<PathBuf>, StoreError> {
-        self.rescan(st)?;
-        Ok(st.position(uid).map(|i| st.path_of(&st.messages[i])))
-    }
-
-    /// Sets a message's flags to what `change` makes of it, looking the
-    /// file up again once if another process renamed it meanwhile. `change`
-    /// sees the message as it is now and may decline (None). Returns the
-    /// new flags and mod-sequence; None if declined or the message is gone.
-    /// The caller writes the mod-sequence journal once per batch
-    /// (`flush_modseq`).
-    pub fn change_flags(
-        &self,
-        st: &mut MailboxState,
-        uid: u32,
-        mut change: impl FnMut(&state::Message) -> Option<Flags>,
-    ) -> Result<Option<(Flags, u64)>, StoreError> {
-        for attempt in 0..2 {
-            let Some(i) = st.position(uid) else {
-                return Ok(None);
-            };
-            let Some(new) = change(&st.messages[i]) else {
-                return Ok(None);
-            };
-            if st.set_flags(i, new)? {
-                return Ok(Some((new, st.messages[i].modseq)));
-            }
-            if attempt == 0 {
-                self.rescan(st)?;
-            }
-        }
-        Ok(None)
-    }
-
     /// STATUS counts without selecting.
-    pub fn status(&self, name: &MailboxName, want_size: bool) -> Result<StatusCounts, StoreError> {
-        let state = self.mailbox(name)?;
-        let mut st = lock(&state);
+    pub(crate) fn status(
+        &self,
+        name: &MailboxName,
+        want_size: bool,
+    ) -> Result<StatusCounts, StoreError> {
+        let mailbox = self.mailbox(name)?;
+        let mut st = mailbox.locked();
         let size = if want_size {
             let mut total = 0u64;
             for i in 0..st.messages.len() {
@@ -625,42 +576,12 @@ impl Store {
         })
     }
 
-    /// APPEND (RFC 3501 §6.3.11): delivers `bytes` into the mailbox and
-    /// returns `(uidvalidity, uid)` (RFC 4315 APPENDUID).
-    ///
-    /// Crash safety: the message is written to `tmp/` and fsynced, then
-    /// renamed into `cur/` under the uidlist lock and given its UID there;
-    /// a crash before the rename leaves only a `tmp/` file (cleaned after
-    /// 36 hours), one after it leaves a message the next sync numbers.
-    pub fn append(
-        &self,
-        name: &MailboxName,
-        bytes: &[u8],
-        flags: &NewFlags,
-        internal_date: Option<SystemTime>,
-    ) -> Result<(u32, u32), StoreError> {
-        let dir = self.path_of(name);
-        self.check_writable(name, &dir)?;
-        self.check_quota(bytes.len() as u64, 1)?;
-        let base = maildir::new_base(&self.host);
-        let tmp = dir.join("tmp").join(&base);
-        write_synced(&tmp, bytes).map_err(gone_if_missing)?;
-        let result = self.deliver_tmp(name, &dir, &base, &tmp, bytes, flags, internal_date);
-        match &result {
-            Ok(_) => self.quota.record(bytes.len() as i64, 1),
-            Err(_) => {
-                let _ = fs::remove_file(&tmp);
-            }
-        }
-        result
-    }
-
     /// MULTIAPPEND (RFC 3502): delivers several messages, all or none.
     /// Every message is written to `tmp/` and fsynced first; only then are
     /// they renamed into `cur/` and numbered together under the uidlist
     /// lock. Any failure removes what was placed, so no message of a failed
     /// command remains. Returns the UIDVALIDITY and the UIDs, in order.
-    pub fn append_all(
+    pub(crate) fn append_all(
         &self,
         name: &MailboxName,
         items: &[AppendItem<'_>],
@@ -688,14 +609,14 @@ impl Store {
             }
             written.push((base, tmp));
         }
-        let state = match self.mailbox(name) {
+        let mailbox = match self.mailbox(name) {
             Ok(st) => st,
             Err(e) => {
                 cleanup(&mut written.iter().map(|(_, p)| p));
                 return Err(e);
             }
         };
-        let mut st = lock(&state);
+        let mut st = mailbox.locked();
         let placed = self.place_all(&dir, &mut st, items, &written);
         match placed {
             Ok(r) => {
@@ -724,17 +645,10 @@ impl Store {
         let _uidlist_lock = lock_uidlist(dir).map_err(|e| (e, Vec::new()))?;
         let mut placed: Vec<(String, Message)> = Vec::with_capacity(items.len());
         for (item, (base, tmp)) in items.iter().zip(written) {
-            let mut flags = Flags {
-                system: item.flags.system,
-                keywords: 0,
-            };
-            let letters = match keyword_letters(dir, st, &item.flags.keywords, true) {
-                Ok(l) => l,
+            let flags = match disk_flags(dir, st, item.flags.system, &item.flags.keywords) {
+                Ok(f) => f,
                 Err(e) => return Err((e, in_cur)),
             };
-            for idx in letters {
-                flags.set_keyword(idx, true);
-            }
             let (size, vsize) = item.source.sizes();
             let file = maildir::cur_name(base, size, vsize, flags);
             let dest = dir.join("cur").join(&file);
@@ -764,94 +678,13 @@ impl Store {
         Ok((st.uidvalidity, uids))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn deliver_tmp(
-        &self,
-        name: &MailboxName,
-        dir: &Path,
-        base: &str,
-        tmp: &Path,
-        bytes: &[u8],
-        flags: &NewFlags,
-        internal_date: Option<SystemTime>,
-    ) -> Result<(u32, u32), StoreError> {
-        let state = self.mailbox(name)?;
-        let mut st = lock(&state);
-        let _uidlist_lock = lock_uidlist(dir)?;
-        let mut disk_flags = Flags {
-            system: flags.system,
-            keywords: 0,
-        };
-        for idx in keyword_letters(dir, &mut st, &flags.keywords, true)? {
-            disk_flags.set_keyword(idx, true);
-        }
-        let vsize = maildir::crlf_size(bytes);
-        let file = maildir::cur_name(base, bytes.len() as u64, vsize, disk_flags);
-        st.expect_own("cur", &file);
-        let dest = dir.join("cur").join(&file);
-        fs::rename(tmp, &dest).map_err(gone_if_missing)?;
-        if let Some(date) = internal_date {
-            set_internal_date(&dest, date);
-        }
-        sync_dir(&dir.join("cur"));
-        let root = self.root.clone();
-        // The uidlist keys on everything before ':' (sizes included).
-        let key = file
-            .split(maildir::INFO_SEP)
-            .next()
-            .unwrap_or(&file)
-            .to_string();
-        let uids =
-            st.persist_new_uids(std::slice::from_ref(&key), &move || next_uidvalidity(&root))?;
-        let uid = uids
-            .first()
-            .copied()
-            .ok_or(StoreError::NotPossible("no UID assigned"))?;
-        st.note_appended(
-            Message {
-                uid,
-                file: file.into_boxed_str(),
-                in_new: false,
-                flags: disk_flags,
-                vsize: Some(vsize),
-                modseq: 0,
-            },
-            true,
-        );
-        st.flush_modseq();
-        Ok((st.uidvalidity, uid))
-    }
-
-    /// The keyword letters for `names` in a mailbox, creating letters for
-    /// new names (under the uidlist lock, as Dovecot requires) if `create`.
-    pub fn keywords_for(
-        &self,
-        st: &mut MailboxState,
-        names: &[String],
-        create: bool,
-    ) -> Result<Vec<u8>, StoreError> {
-        let dir = st.dir().to_path_buf();
-        let known: Option<Vec<u8>> = names.iter().map(|n| st.keywords.index_of(n)).collect();
-        if let Some(known) = known {
-            return Ok(known);
-        }
-        if !create {
-            return Ok(names
-                .iter()
-                .filter_map(|n| st.keywords.index_of(n))
-                .collect());
-        }
-        let _lock = lock_uidlist(&dir)?;
-        keyword_letters(&dir, st, names, true)
-    }
-
     /// COPY / MOVE (RFC 3501 §6.4.7, RFC 6851): puts the given files into
     /// `target` with new names and UIDs, keeping flags, keywords (by name)
     /// and the internal date (the file's mtime). COPY hard-links, as Dovecot
     /// does (falling back to a real copy across file systems); MOVE renames.
     /// Returns the target's UIDVALIDITY and the new UIDs, in item order;
     /// None for a message expunged meanwhile.
-    pub fn copy_into(
+    pub(crate) fn copy_into(
         &self,
         target: &MailboxName,
         items: &[CopyItem],
@@ -865,20 +698,14 @@ impl Store {
             let total: u64 = items.iter().map(copy_size).sum();
             self.check_quota(total, items.len() as u64)?;
         }
-        let state = self.mailbox(target)?;
-        let mut st = lock(&state);
+        let mailbox = self.mailbox(target)?;
+        let mut st = mailbox.locked();
         let _uidlist_lock = lock_uidlist(&dir)?;
         let mut placed: Vec<Option<(String, Message)>> = Vec::with_capacity(items.len());
         let mut copied_bytes = 0i64;
         let mut copied = 0i64;
         for item in items {
-            let mut flags = Flags {
-                system: item.system_flags,
-                keywords: 0,
-            };
-            for idx in keyword_letters(&dir, &mut st, &item.keywords, true)? {
-                flags.set_keyword(idx, true);
-            }
+            let flags = disk_flags(&dir, &mut st, item.system_flags, &item.keywords)?;
             // Other sessions rename a file when its flags change and remove
             // it on EXPUNGE, after the caller read its path: look it up again
             // by its unique name (a few times); a message gone is skipped.
@@ -976,7 +803,7 @@ impl Store {
     }
 
     /// Names the user subscribed to.
-    pub fn subscriptions(&self) -> Result<Vec<MailboxName>, StoreError> {
+    pub(crate) fn subscriptions(&self) -> Result<Vec<MailboxName>, StoreError> {
         let subs = subscriptions::Subscriptions::load(&self.root)?;
         Ok(subs
             .iter()
@@ -984,7 +811,7 @@ impl Store {
             .collect())
     }
 
-    pub fn subscribe(&self, name: &MailboxName, on: bool) -> Result<(), StoreError> {
+    pub(crate) fn subscribe(&self, name: &MailboxName, on: bool) -> Result<(), StoreError> {
         let mut subs = subscriptions::Subscriptions::load(&self.root)?;
         let changed = if on {
             subs.add(name.levels().to_vec())
@@ -1001,7 +828,7 @@ impl Store {
     /// Nothing Roost writes there carries an old mtime (INTERNALDATEs are
     /// set after the move into `cur/`), so a file in flight is never taken
     /// for a leftover.
-    pub fn clean_tmp(&self, name: &MailboxName) {
+    pub(crate) fn clean_tmp(&self, name: &MailboxName) {
         let tmp = self.path_of(name).join("tmp");
         // A tmp/ that is a symlink leads out of the tree: never clean there.
         if !nofollow::is_real_dir(&tmp) {
@@ -1024,43 +851,55 @@ impl Store {
     }
 }
 
-/// Maps keyword names to letters, re-reading `dovecot-keywords` and adding
-/// new names when `create` (the caller holds the uidlist lock).
-fn keyword_letters(
+/// Syncs a locked state with the disk; `root` is where a new
+/// UIDVALIDITY is counted.
+fn sync_state(root: &Path, st: &mut MailboxState) -> Result<(), StoreError> {
+    let root = root.to_path_buf();
+    st.sync(&move || next_uidvalidity(&root))
+        .map_err(|e| match e {
+            // The folder was renamed or deleted while it was being read.
+            StoreError::Io(io) if io.kind() == io::ErrorKind::NotFound && !st.dir().is_dir() => {
+                StoreError::NotFound
+            }
+            e => e,
+        })
+}
+
+/// The flags to write for `system` plus the keywords `names`, re-reading
+/// `dovecot-keywords` and giving new names letters (the caller holds the
+/// uidlist lock).
+fn disk_flags(
     dir: &Path,
     st: &mut MailboxState,
+    system: u8,
     names: &[String],
-    create: bool,
-) -> Result<Vec<u8>, StoreError> {
+) -> Result<Flags, StoreError> {
+    let mut flags = Flags {
+        system,
+        keywords: 0,
+    };
     if names.is_empty() {
-        return Ok(Vec::new());
+        return Ok(flags);
     }
     let mut keywords = keywords::Keywords::load(dir).unwrap_or_default();
     let before = keywords.clone();
-    let mut letters = Vec::new();
     for k in names {
-        let idx = if create {
-            keywords.index_of(k).or_else(|| keywords.add(k))
-        } else {
-            keywords.index_of(k)
-        };
-        match idx {
-            Some(i) => letters.push(i),
+        match keywords.index_of(k).or_else(|| keywords.add(k)) {
+            Some(i) => flags.set_keyword(i, true),
             // Maildir has 26 keyword letters; Dovecot keeps more only in
             // its index, which Roost does not have. Refuse the whole
             // command rather than keep some keywords and drop others.
-            None if create => {
+            None => {
                 log::info!("{}: no keyword letter left for {k:?}", dir.display());
                 return Err(StoreError::KeywordLimit);
             }
-            None => {}
         }
     }
     if keywords != before {
         keywords.save(dir)?;
     }
     st.keywords = keywords;
-    Ok(letters)
+    Ok(flags)
 }
 
 /// Takes `dovecot-uidlist.lock` of a mailbox directory; a lock held too
@@ -1241,7 +1080,7 @@ fn sync_dir(dir: &Path) {
 /// out before and, like Dovecot's, normally the current time. The counter
 /// lives in `<root>/dovecot-uidvalidity` (8 hex digits), which Dovecot
 /// shares.
-pub fn next_uidvalidity(root: &Path) -> u32 {
+pub(crate) fn next_uidvalidity(root: &Path) -> u32 {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as u32)
@@ -1270,7 +1109,7 @@ mod tests {
         let s = Store::open(
             dir.path().join("Maildir"),
             Namespace::default(),
-            Arc::new(Registry::new()),
+            Arc::new(Registry::default()),
         )
         .unwrap();
         (dir, s)
@@ -1332,12 +1171,17 @@ mod tests {
             system: maildir::flag::SEEN,
             keywords: vec!["$Forwarded".into()],
         };
-        let (uv, uid1) = s
-            .append(&inbox, b"Subject: a\n\nbody\n", &flags, None)
-            .unwrap();
-        let (uv2, uid2) = s
-            .append(&inbox, b"Subject: b\n\nbody\n", &NewFlags::default(), None)
-            .unwrap();
+        let append = |bytes: &[u8], flags: &NewFlags| {
+            let item = AppendItem {
+                source: AppendSource::Bytes(bytes),
+                flags: flags.clone(),
+                internal_date: None,
+            };
+            let (uv, uids) = s.append_all(&inbox, &[item]).unwrap();
+            (uv, uids[0])
+        };
+        let (uv, uid1) = append(b"Subject: a\n\nbody\n", &flags);
+        let (uv2, uid2) = append(b"Subject: b\n\nbody\n", &NewFlags::default());
         assert_eq!((uid1, uid2), (1, 2));
         assert_eq!(uv, uv2);
         let text = fs::read_to_string(s.root().join("dovecot-uidlist")).unwrap();
@@ -1350,11 +1194,11 @@ mod tests {
         let again = Store::open(
             s.root().to_path_buf(),
             Namespace::default(),
-            Arc::new(Registry::new()),
+            Arc::new(Registry::default()),
         )
         .unwrap();
         let state = again.mailbox(&inbox).unwrap();
-        let st = lock(&state);
+        let st = state.locked();
         assert_eq!(st.uidvalidity, uv);
         assert_eq!(
             st.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
@@ -1378,7 +1222,7 @@ mod tests {
         fs::write(s.root().join("cur/999.M5P1.host:2,S"), "b\n").unwrap();
         let state = s.mailbox(&inbox).unwrap();
         {
-            let st = lock(&state);
+            let st = state.locked();
             let got: Vec<(u32, &str)> = st.messages.iter().map(|m| (m.uid, &*m.file)).collect();
             assert_eq!(got, vec![(1, "999.M5P1.host:2,S"), (2, "1000.M1P1.host")]);
             // No uidlist yet: all \Recent, as with Dovecot.
@@ -1386,9 +1230,9 @@ mod tests {
         }
         fs::remove_file(s.root().join("cur/999.M5P1.host:2,S")).unwrap();
         fs::write(s.root().join("new/1001.M1P1.host"), "c\n").unwrap();
-        let mut st = lock(&state);
+        let mut st = state.locked();
         // Wait out nothing: the dirty-window rule forces a rescan anyway.
-        s.sync(&mut st).unwrap();
+        sync_state(s.root(), &mut st).unwrap();
         let got: Vec<u32> = st.messages.iter().map(|m| m.uid).collect();
         assert_eq!(got, vec![2, 3]);
     }

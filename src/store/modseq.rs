@@ -39,29 +39,29 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub const FILE_NAME: &str = "roost-modseq";
+pub(crate) const FILE_NAME: &str = "roost-modseq";
 const TMP_NAME: &str = "roost-modseq.tmp";
 const HEADER: &str = "roost-modseq 1";
 /// Remembered expunge history, in UID ranges, before the oldest is dropped.
 const MAX_HISTORY_RANGES: usize = 100_000;
 
 /// Inclusive UID ranges, ascending and disjoint.
-pub type UidRanges = Vec<(u32, u32)>;
+pub(crate) type UidRanges = Vec<(u32, u32)>;
 
 /// What a `roost-modseq` file said, before it is matched to the messages.
 #[derive(Debug, Default)]
 pub struct Journal {
-    pub highest: u64,
-    pub forgotten: u64,
+    pub(crate) highest: u64,
+    pub(crate) forgotten: u64,
     /// UID → (modseq, flags) of every message the journal knows as present.
-    pub messages: HashMap<u32, (u64, Flags)>,
-    pub history: Vec<(u64, UidRanges)>,
-    pub lines: usize,
+    pub(crate) messages: HashMap<u32, (u64, Flags)>,
+    pub(crate) history: Vec<(u64, UidRanges)>,
+    pub(crate) lines: usize,
 }
 
 /// The mod-sequence bookkeeping of one mailbox.
 #[derive(Debug, Default)]
-pub struct ModseqLog {
+pub(crate) struct ModseqLog {
     uidvalidity: u32,
     highest: u64,
     /// Expunges with a modseq at or below this are no longer known.
@@ -90,7 +90,7 @@ fn now_ms() -> u64 {
 impl ModseqLog {
     /// A log for a mailbox whose journal is missing or belongs to another
     /// UIDVALIDITY: everything starts at a time-based modseq.
-    pub fn fresh(uidvalidity: u32) -> ModseqLog {
+    pub(crate) fn fresh(uidvalidity: u32) -> ModseqLog {
         let seed = now_ms();
         ModseqLog {
             uidvalidity,
@@ -103,7 +103,7 @@ impl ModseqLog {
     }
 
     /// A log continuing what `journal` recorded.
-    pub fn resume(uidvalidity: u32, journal: &mut Journal) -> ModseqLog {
+    pub(crate) fn resume(uidvalidity: u32, journal: &mut Journal) -> ModseqLog {
         let history = std::mem::take(&mut journal.history);
         let history_ranges = history.iter().map(|(_, r)| r.len()).sum();
         ModseqLog {
@@ -119,16 +119,16 @@ impl ModseqLog {
         }
     }
 
-    pub fn highest(&self) -> u64 {
+    pub(crate) fn highest(&self) -> u64 {
         self.highest
     }
 
-    pub fn uidvalidity(&self) -> u32 {
+    pub(crate) fn uidvalidity(&self) -> u32 {
         self.uidvalidity
     }
 
     /// A new modseq, above every one handed out before.
-    pub fn allocate(&mut self) -> u64 {
+    pub(crate) fn allocate(&mut self) -> u64 {
         if !self.jumped {
             self.jumped = true;
             self.highest = self.highest.max(now_ms());
@@ -138,7 +138,7 @@ impl ModseqLog {
     }
 
     /// Records a message's current modseq and flags.
-    pub fn note_message(&mut self, uid: u32, modseq: u64, flags: Flags) {
+    pub(crate) fn note_message(&mut self, uid: u32, modseq: u64, flags: Flags) {
         let _ = writeln!(
             self.pending,
             "m {uid} {modseq} {} {}",
@@ -147,7 +147,7 @@ impl ModseqLog {
     }
 
     /// Records UIDs expunged at `modseq` (ascending input not required).
-    pub fn note_expunged(&mut self, modseq: u64, uids: &[u32]) {
+    pub(crate) fn note_expunged(&mut self, modseq: u64, uids: &[u32]) {
         if uids.is_empty() {
             return;
         }
@@ -166,7 +166,7 @@ impl ModseqLog {
     /// UIDs expunged after `since` among those `known` accepts, as ranges;
     /// `absent` lists every UID below UIDNEXT that is not present, for
     /// when the history does not reach back far enough.
-    pub fn vanished_since(
+    pub(crate) fn vanished_since(
         &self,
         since: u64,
         known: &dyn Fn(u32) -> bool,
@@ -188,7 +188,7 @@ impl ModseqLog {
     }
 
     /// The modseq at which `uid` was expunged, if remembered.
-    pub fn expunged_at(&self, uid: u32) -> Option<u64> {
+    pub(crate) fn expunged_at(&self, uid: u32) -> Option<u64> {
         self.history
             .iter()
             .rev()
@@ -198,7 +198,11 @@ impl ModseqLog {
 
     /// Writes what changed: appends to the journal, or rewrites it whole
     /// (from `messages`) when it is new, missing or mostly stale.
-    pub fn flush(&mut self, dir: &Path, messages: &mut dyn Iterator<Item = (u32, u64, Flags)>) {
+    pub(crate) fn flush(
+        &mut self,
+        dir: &Path,
+        messages: &mut dyn Iterator<Item = (u32, u64, Flags)>,
+    ) {
         let path = dir.join(FILE_NAME);
         let live_lines = messages.size_hint().0 + self.history.len() + 2;
         if !self.rewrite && self.lines_in_file > 2 * live_lines + 1000 {
@@ -252,7 +256,7 @@ impl ModseqLog {
 
 /// Reads a mailbox's journal; `None` when it is missing, unreadable or of
 /// another UIDVALIDITY (then everything starts afresh).
-pub fn load(dir: &Path, uidvalidity: u32) -> Option<Journal> {
+pub(crate) fn load(dir: &Path, uidvalidity: u32) -> Option<Journal> {
     let path = dir.join(FILE_NAME);
     let text = match super::nofollow::read(&path) {
         Ok(b) => b,
@@ -352,7 +356,7 @@ fn write_atomic(dir: &Path, data: &[u8]) -> io::Result<()> {
 }
 
 /// Sorted, deduplicated UIDs → ranges. Unsorted input is sorted first.
-pub fn to_ranges(uids: &[u32]) -> UidRanges {
+pub(crate) fn to_ranges(uids: &[u32]) -> UidRanges {
     let mut sorted;
     let uids = if uids.windows(2).all(|w| w[0] < w[1]) {
         uids

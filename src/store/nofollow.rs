@@ -17,14 +17,14 @@ use std::path::Path;
 const ELOOP: i32 = nix::errno::Errno::ELOOP as i32;
 
 /// Open options that refuse a symlink as the last component.
-pub fn options() -> OpenOptions {
+pub(crate) fn options() -> OpenOptions {
     let mut o = OpenOptions::new();
     o.custom_flags(OFlag::O_NOFOLLOW.bits());
     o
 }
 
 /// Opens an existing file for reading.
-pub fn open(path: &Path) -> io::Result<File> {
+pub(crate) fn open(path: &Path) -> io::Result<File> {
     options()
         .read(true)
         .open(path)
@@ -32,7 +32,7 @@ pub fn open(path: &Path) -> io::Result<File> {
 }
 
 /// Reads a whole file.
-pub fn read(path: &Path) -> io::Result<Vec<u8>> {
+pub(crate) fn read(path: &Path) -> io::Result<Vec<u8>> {
     let mut f = open(path)?;
     let mut buf = Vec::new();
     f.read_to_end(&mut buf)?;
@@ -42,7 +42,7 @@ pub fn read(path: &Path) -> io::Result<Vec<u8>> {
 /// Creates `path` afresh for writing, replacing whatever stands there (a
 /// leftover temporary file, or a planted symlink, which is removed rather
 /// than written through). The caller holds the lock that owns `path`.
-pub fn recreate(path: &Path, mode: u32) -> io::Result<File> {
+pub(crate) fn recreate(path: &Path, mode: u32) -> io::Result<File> {
     match fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -52,7 +52,7 @@ pub fn recreate(path: &Path, mode: u32) -> io::Result<File> {
 }
 
 /// True for a symlink where a file was expected.
-pub fn is_symlink_error(e: &io::Error) -> bool {
+pub(crate) fn is_symlink_error(e: &io::Error) -> bool {
     e.raw_os_error() == Some(ELOOP)
 }
 
@@ -67,13 +67,13 @@ fn refused(path: &Path, e: io::Error) -> io::Error {
 }
 
 /// True if `path` is a directory itself, not a symlink to one.
-pub fn is_real_dir(path: &Path) -> bool {
+pub(crate) fn is_real_dir(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
 }
 
 /// Checks that a folder's `cur/`, `new/` and `tmp/` are real directories
 /// before anything is written into them.
-pub fn check_maildir(dir: &Path) -> io::Result<()> {
+pub(crate) fn check_maildir(dir: &Path) -> io::Result<()> {
     for sub in ["cur", "new", "tmp"] {
         if !is_real_dir(&dir.join(sub)) {
             return Err(io::Error::new(

@@ -25,7 +25,7 @@ use std::io;
 use std::path::Path;
 use std::time::Duration;
 
-pub const FILE_NAME: &str = "roost-special-use";
+pub(crate) const FILE_NAME: &str = "roost-special-use";
 
 const LOCK: LockOptions = LockOptions {
     stale_after: Duration::from_secs(30),
@@ -45,7 +45,7 @@ pub enum SpecialUse {
 }
 
 impl SpecialUse {
-    pub const ALL: [SpecialUse; 7] = [
+    pub(crate) const ALL: [SpecialUse; 7] = [
         SpecialUse::All,
         SpecialUse::Archive,
         SpecialUse::Drafts,
@@ -56,7 +56,7 @@ impl SpecialUse {
     ];
 
     /// The attribute as LIST shows it, e.g. `\Sent`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SpecialUse::All => "\\All",
             SpecialUse::Archive => "\\Archive",
@@ -69,7 +69,7 @@ impl SpecialUse {
     }
 
     /// Parses `\Sent` (any case).
-    pub fn parse(text: &str) -> Option<SpecialUse> {
+    pub(crate) fn parse(text: &str) -> Option<SpecialUse> {
         SpecialUse::ALL
             .into_iter()
             .find(|u| u.as_str().eq_ignore_ascii_case(text))
@@ -77,7 +77,7 @@ impl SpecialUse {
 
     /// Whether a client may give a real folder this use with CREATE. `\All`
     /// and `\Flagged` describe virtual mailboxes, which Roost has not.
-    pub fn creatable(self) -> bool {
+    pub(crate) fn creatable(self) -> bool {
         !matches!(self, SpecialUse::All | SpecialUse::Flagged)
     }
 }
@@ -91,7 +91,7 @@ impl fmt::Display for SpecialUse {
 /// Parses the `special_use` setting: `Name=\Use, Other Name=\Use`. Names
 /// are kept as written (the wire form clients see, UTF-8); they are checked
 /// against the namespace later, when it is known.
-pub fn parse_setting(value: &str) -> Result<Vec<(String, SpecialUse)>, String> {
+pub(crate) fn parse_setting(value: &str) -> Result<Vec<(String, SpecialUse)>, String> {
     let mut out = Vec::new();
     for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (name, used) = item
@@ -116,7 +116,7 @@ pub fn parse_setting(value: &str) -> Result<Vec<(String, SpecialUse)>, String> {
 /// The configured names as mailboxes of a namespace. A name is read as a
 /// client would send it; one outside a `namespace_prefix` gets the prefix,
 /// so the default list works with `INBOX.` too.
-pub fn resolve(
+pub(crate) fn resolve(
     ns: &Namespace,
     entries: &[(String, SpecialUse)],
 ) -> Result<Vec<(MailboxName, SpecialUse)>, String> {
@@ -135,14 +135,18 @@ pub fn resolve(
 
 /// Every folder's uses for one user: the setting's and the user's file's.
 #[derive(Clone, Debug, Default)]
-pub struct Uses {
+pub(crate) struct Uses {
     pairs: Vec<(MailboxName, SpecialUse)>,
 }
 
 impl Uses {
     /// Merges the `special_use` setting (`config`) with the user's file.
     /// Names of the setting that do not resolve were refused at startup.
-    pub fn load(root: &Path, ns: &Namespace, config: &[(String, SpecialUse)]) -> io::Result<Uses> {
+    pub(crate) fn load(
+        root: &Path,
+        ns: &Namespace,
+        config: &[(String, SpecialUse)],
+    ) -> io::Result<Uses> {
         let mut pairs = resolve(ns, config).unwrap_or_default();
         let user = UserUses::load(root)?;
         for (name, list) in &user.entries {
@@ -152,7 +156,7 @@ impl Uses {
     }
 
     /// A mailbox's uses, in RFC 6154 order, without repeats.
-    pub fn of(&self, name: &MailboxName) -> Vec<SpecialUse> {
+    pub(crate) fn of(&self, name: &MailboxName) -> Vec<SpecialUse> {
         let mut v: Vec<SpecialUse> = self
             .pairs
             .iter()
@@ -168,7 +172,7 @@ impl Uses {
 /// At login (`autocreate_special_use`): creates and subscribes the first
 /// folder named for each use when it does not exist, as Dovecot's
 /// `auto = subscribe` does. Failures are logged, never fatal to a login.
-pub fn autocreate(store: &Store, config: &[(String, SpecialUse)], user: &str) {
+pub(crate) fn autocreate(store: &Store, config: &[(String, SpecialUse)], user: &str) {
     let Ok(resolved) = resolve(store.namespace(), config) else {
         return;
     };
@@ -193,7 +197,7 @@ pub fn autocreate(store: &Store, config: &[(String, SpecialUse)], user: &str) {
 }
 
 /// The setting written back in its text form.
-pub fn format_setting(entries: &[(String, SpecialUse)]) -> String {
+pub(crate) fn format_setting(entries: &[(String, SpecialUse)]) -> String {
     entries
         .iter()
         .map(|(n, u)| format!("{n}={u}"))
@@ -203,14 +207,14 @@ pub fn format_setting(entries: &[(String, SpecialUse)]) -> String {
 
 /// Uses clients set with CREATE, as stored in `roost-special-use`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct UserUses {
+pub(crate) struct UserUses {
     entries: Vec<(MailboxName, Vec<SpecialUse>)>,
 }
 
 impl UserUses {
     /// Reads the file; a missing file is an empty set, unreadable lines are
     /// skipped.
-    pub fn load(root: &Path) -> io::Result<UserUses> {
+    pub(crate) fn load(root: &Path) -> io::Result<UserUses> {
         match super::nofollow::read(&root.join(FILE_NAME)) {
             Ok(bytes) => Ok(UserUses::parse(&String::from_utf8_lossy(&bytes))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(UserUses::default()),
@@ -218,7 +222,7 @@ impl UserUses {
         }
     }
 
-    pub fn parse(text: &str) -> UserUses {
+    pub(crate) fn parse(text: &str) -> UserUses {
         let mut uses = UserUses::default();
         for line in text.lines() {
             let mut fields = line.split('\t');
@@ -235,7 +239,7 @@ impl UserUses {
         uses
     }
 
-    pub fn serialize(&self) -> String {
+    pub(crate) fn serialize(&self) -> String {
         let mut out = String::new();
         for (name, list) in &self.entries {
             let attrs: Vec<&str> = list.iter().map(|u| u.as_str()).collect();
@@ -250,7 +254,8 @@ impl UserUses {
     }
 
     /// The uses recorded for a mailbox.
-    pub fn get(&self, name: &MailboxName) -> &[SpecialUse] {
+    #[cfg(test)]
+    pub(crate) fn get(&self, name: &MailboxName) -> &[SpecialUse] {
         self.entries
             .iter()
             .find(|(n, _)| n == name)
@@ -258,7 +263,7 @@ impl UserUses {
     }
 
     /// Records a mailbox's uses (an empty list removes it).
-    pub fn set(&mut self, name: &MailboxName, mut list: Vec<SpecialUse>) {
+    pub(crate) fn set(&mut self, name: &MailboxName, mut list: Vec<SpecialUse>) {
         list.sort_unstable();
         list.dedup();
         self.entries.retain(|(n, _)| n != name);
@@ -269,14 +274,14 @@ impl UserUses {
 
     /// DELETE: the mailbox's uses go with it (children keep theirs: in
     /// Maildir++ they are separate folders and survive).
-    pub fn forget(&mut self, name: &MailboxName) -> bool {
+    pub(crate) fn forget(&mut self, name: &MailboxName) -> bool {
         let before = self.entries.len();
         self.entries.retain(|(n, _)| n != name);
         before != self.entries.len()
     }
 
     /// RENAME: uses follow the mailbox and everything below it.
-    pub fn rename(&mut self, from: &MailboxName, to: &MailboxName) -> bool {
+    pub(crate) fn rename(&mut self, from: &MailboxName, to: &MailboxName) -> bool {
         let mut changed = false;
         for (n, _) in &mut self.entries {
             if n == from || n.is_child_of(from) {
@@ -289,7 +294,7 @@ impl UserUses {
 
     /// Changes the file under its lock: reads it fresh, applies `f`, and
     /// writes it back if `f` says something changed.
-    pub fn update(root: &Path, f: impl FnOnce(&mut UserUses) -> bool) -> io::Result<()> {
+    pub(crate) fn update(root: &Path, f: impl FnOnce(&mut UserUses) -> bool) -> io::Result<()> {
         let lock = DotLock::acquire(&root.join(FILE_NAME), LOCK)?;
         let mut uses = UserUses::load(root)?;
         if f(&mut uses) {

@@ -32,7 +32,7 @@ use std::time::Duration;
 use crate::proto::utf7;
 use crate::store::dotlock::{DotLock, LockOptions};
 
-pub const FILE_NAME: &str = "subscriptions";
+pub(crate) const FILE_NAME: &str = "subscriptions";
 
 /// `version2_header` in `subscription-file.c`.
 const V2_HEADER: &str = "V\t2\n\n";
@@ -49,9 +49,9 @@ const LOCK: LockOptions = LockOptions {
 /// The parsed `subscriptions` file: names as lists of UTF-8 hierarchy
 /// levels, in file order, without duplicates.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Subscriptions {
+pub(crate) struct Subscriptions {
     /// 1 or 2; the format [`Subscriptions::serialize`] writes.
-    pub version: u8,
+    pub(crate) version: u8,
     names: Vec<Vec<String>>,
 }
 
@@ -62,7 +62,8 @@ impl Subscriptions {
     /// case becomes `INBOX`, duplicates are dropped. Names with an empty
     /// level in the middle (`a..b`) are dropped, as Dovecot drops names it
     /// finds invalid.
-    pub fn parse(text: &str) -> Subscriptions {
+    #[cfg(test)]
+    pub(crate) fn parse(text: &str) -> Subscriptions {
         Subscriptions::parse_bytes(text.as_bytes())
     }
 
@@ -103,7 +104,7 @@ impl Subscriptions {
     }
 
     /// The file's content in this object's version.
-    pub fn serialize(&self) -> String {
+    pub(crate) fn serialize(&self) -> String {
         let mut out = String::new();
         if self.version >= 2 {
             out.push_str(V2_HEADER);
@@ -122,7 +123,7 @@ impl Subscriptions {
     }
 
     /// An empty list that will be written as v2, as Dovecot creates new files.
-    pub fn new_v2() -> Subscriptions {
+    pub(crate) fn new_v2() -> Subscriptions {
         Subscriptions {
             version: 2,
             names: Vec::new(),
@@ -130,7 +131,8 @@ impl Subscriptions {
     }
 
     /// Whether `levels` is subscribed (`inbox` in any case means `INBOX`).
-    pub fn contains(&self, levels: &[String]) -> bool {
+    #[cfg(test)]
+    pub(crate) fn contains(&self, levels: &[String]) -> bool {
         match normalize(levels.to_vec()) {
             Some(levels) => self.names.contains(&levels),
             None => false,
@@ -143,7 +145,7 @@ impl Subscriptions {
     /// no levels, or an empty level. Levels must not contain `.` in a v1
     /// file (it would read back as two levels); checking mailbox names is
     /// the caller's job.
-    pub fn add(&mut self, levels: Vec<String>) -> bool {
+    pub(crate) fn add(&mut self, levels: Vec<String>) -> bool {
         let Some(levels) = normalize(levels) else {
             return false;
         };
@@ -155,7 +157,7 @@ impl Subscriptions {
     }
 
     /// Unsubscribes `levels`; false if it wasn't subscribed.
-    pub fn remove(&mut self, levels: &[String]) -> bool {
+    pub(crate) fn remove(&mut self, levels: &[String]) -> bool {
         let Some(levels) = normalize(levels.to_vec()) else {
             return false;
         };
@@ -165,12 +167,12 @@ impl Subscriptions {
     }
 
     /// The subscribed names in file order.
-    pub fn iter(&self) -> impl Iterator<Item = &[String]> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[String]> {
         self.names.iter().map(Vec::as_slice)
     }
 
     /// Reads `<root>/subscriptions`; a missing file gives [`Self::new_v2`].
-    pub fn load(root: &Path) -> io::Result<Subscriptions> {
+    pub(crate) fn load(root: &Path) -> io::Result<Subscriptions> {
         match super::nofollow::read(&root.join(FILE_NAME)) {
             Ok(data) => Ok(Subscriptions::parse_bytes(&data)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Subscriptions::new_v2()),
@@ -180,7 +182,7 @@ impl Subscriptions {
 
     /// Writes via `<root>/subscriptions.lock` (DotLock: stale after 30 s,
     /// timeout 30 s) + replace_target.
-    pub fn save(&self, root: &Path) -> io::Result<()> {
+    pub(crate) fn save(&self, root: &Path) -> io::Result<()> {
         let lock = DotLock::acquire(&root.join(FILE_NAME), LOCK)?;
         lock.replace_target(self.serialize().as_bytes())
     }

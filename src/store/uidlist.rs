@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::store::dotlock::sync_dir;
 
 /// The file's name inside the mailbox's control directory.
-pub const FILE_NAME: &str = "dovecot-uidlist";
+pub(crate) const FILE_NAME: &str = "dovecot-uidlist";
 
 /// Where a rewrite is staged before being renamed over `FILE_NAME`.
 const TMP_NAME: &str = "dovecot-uidlist.tmp";
@@ -29,16 +29,17 @@ const TMP_NAME: &str = "dovecot-uidlist.tmp";
 /// One message: its UID, its raw extension fields and its base file name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UidRecord {
-    pub uid: u32,
+    pub(crate) uid: u32,
     /// Space-separated `[A-Z]<value>` fields, kept verbatim (e.g. `W2481`).
-    pub ext: String,
+    pub(crate) ext: String,
     /// The Maildir file name up to its first ':' (no `:2,FLAGS` info).
-    pub base: String,
+    pub(crate) base: String,
 }
 
 impl UidRecord {
     /// The value of extension field `key`, e.g. 'W' → virtual size.
-    pub fn ext_value(&self, key: char) -> Option<&str> {
+    #[cfg(test)]
+    pub(crate) fn ext_value(&self, key: char) -> Option<&str> {
         self.ext.split(' ').find_map(|f| f.strip_prefix(key))
     }
 }
@@ -49,27 +50,27 @@ pub struct UidList {
     pub uidvalidity: u32,
     /// The effective next UID: the header's N, or one past the last record
     /// when records were appended beyond it.
-    pub next_uid: u32,
+    pub(crate) next_uid: u32,
     /// The mailbox GUID (32 hex chars) as found in the header.
-    pub guid: Option<String>,
+    pub(crate) guid: Option<String>,
     /// Header fields we don't interpret, verbatim and in order (e.g. `P…`).
-    pub extra_header: Vec<String>,
+    pub(crate) extra_header: Vec<String>,
     /// Records in ascending UID order.
-    pub records: Vec<UidRecord>,
+    pub(crate) records: Vec<UidRecord>,
     /// The version read (1 or 3); `serialize` always writes 3.
-    pub version: u8,
+    pub(crate) version: u8,
     /// Dovecot would recreate this file: a duplicate file name was dropped,
     /// an invalid extension field removed, or the file is version 1 or has
     /// no GUID.
-    pub needs_rewrite: bool,
+    pub(crate) needs_rewrite: bool,
 }
 
 /// A corrupt `dovecot-uidlist`: Dovecot would discard the file.
 #[derive(Debug)]
 pub struct UidListError {
     /// 1-based line number (the header is line 1).
-    pub line: usize,
-    pub message: String,
+    pub(crate) line: usize,
+    pub(crate) message: String,
 }
 
 impl fmt::Display for UidListError {
@@ -286,7 +287,7 @@ fn split_v3_fields<'a>(
 
 /// The whole file in version 3, header N never below the last UID + 1.
 /// `G` is written only when `list.guid` is set; the caller picks the GUID.
-pub fn serialize(list: &UidList) -> Vec<u8> {
+pub(crate) fn serialize(list: &UidList) -> Vec<u8> {
     let after_last = list.records.last().map_or(0, |r| r.uid.saturating_add(1));
     let next_uid = list.next_uid.max(after_last);
     let mut out = format!("3 V{} N{}", list.uidvalidity, next_uid);
@@ -307,7 +308,7 @@ pub fn serialize(list: &UidList) -> Vec<u8> {
 
 /// One record line: `<uid>[ <ext>] :<base>\n`. Like Dovecot, anything from
 /// the first ':' of the name on is not written.
-pub fn record_line(rec: &UidRecord) -> String {
+pub(crate) fn record_line(rec: &UidRecord) -> String {
     let base = rec.base.split(':').next().unwrap_or_default();
     debug_assert!(!base.contains(['\n', '/']), "bad base name {base:?}");
     let ext = rec.ext.trim();
@@ -320,7 +321,7 @@ pub fn record_line(rec: &UidRecord) -> String {
 
 /// A fresh mailbox GUID: 32 lowercase hex chars from /dev/urandom, or from
 /// the clock, pid and a counter through randomly keyed hashes if that fails.
-pub fn new_guid() -> String {
+pub(crate) fn new_guid() -> String {
     let mut bytes = [0u8; 16];
     let from_urandom = File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
     if from_urandom.is_err() {
@@ -345,7 +346,7 @@ pub fn new_guid() -> String {
 /// `dovecot-uidlist.tmp` (keeping the old file's mode, else 0600),
 /// fdatasyncs it, makes its mtime later than the old file's, renames it
 /// over and fsyncs the directory. The caller holds the dotlock.
-pub fn write_atomic(dir: &Path, list: &UidList) -> io::Result<()> {
+pub(crate) fn write_atomic(dir: &Path, list: &UidList) -> io::Result<()> {
     let path = dir.join(FILE_NAME);
     let tmp = dir.join(TMP_NAME);
     let old = match fs::symlink_metadata(&path).map(|m| (!m.is_symlink()).then_some(m)) {
@@ -394,7 +395,7 @@ fn ensure_later_mtime(file: &File, old: SystemTime) -> io::Result<()> {
 /// for new messages; the header is left alone. The caller holds the
 /// dotlock, so a partial last line can only be a crashed writer's and is
 /// cut off first (appending to it would corrupt both lines).
-pub fn append(dir: &Path, records: &[UidRecord]) -> io::Result<()> {
+pub(crate) fn append(dir: &Path, records: &[UidRecord]) -> io::Result<()> {
     if records.is_empty() {
         return Ok(());
     }

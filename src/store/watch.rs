@@ -118,7 +118,7 @@ impl std::fmt::Debug for Watcher {
 }
 
 /// A session's interest in one mailbox; dropping it unsubscribes.
-pub struct Subscription {
+pub(crate) struct Subscription {
     inner: Arc<Inner>,
     dir: PathBuf,
     id: u64,
@@ -128,12 +128,12 @@ pub struct Subscription {
 
 impl Subscription {
     /// True (once) if the mailbox changed since the last call.
-    pub fn changed(&self) -> bool {
+    pub(crate) fn changed(&self) -> bool {
         self.rx.try_recv().is_ok()
     }
 
     /// While set, a change also wakes this waker (a session in IDLE).
-    pub fn set_waker(&self, waker: Option<Arc<mio::Waker>>) {
+    pub(crate) fn set_waker(&self, waker: Option<Arc<mio::Waker>>) {
         *super::lock(&self.waker) = waker;
     }
 }
@@ -153,7 +153,7 @@ impl Drop for Subscription {
 
 impl Watcher {
     /// Starts the watcher thread.
-    pub fn start() -> Watcher {
+    pub(crate) fn start() -> Watcher {
         let inotify = match Inotify::init() {
             Ok(i) => Some(i),
             Err(e) => {
@@ -187,7 +187,7 @@ impl Watcher {
     /// mailbox in `dir` since it was first watched, counting every event
     /// queued before this call; None when it is not watched (then only
     /// the directories' stamps can tell).
-    pub fn generation(&self, dir: &Path) -> Option<u64> {
+    pub(crate) fn generation(&self, dir: &Path) -> Option<u64> {
         drain(&self.inner);
         let table = super::lock(&self.inner.table);
         table
@@ -200,7 +200,7 @@ impl Watcher {
     /// Announces that this process is about to create, rename or remove
     /// `name` in `sub` (`"new"` or `"cur"`) of the mailbox in `dir`, so
     /// its event does not count as an outside change.
-    pub fn expect(&self, dir: &Path, sub: &'static str, name: &str) {
+    pub(crate) fn expect(&self, dir: &Path, sub: &'static str, name: &str) {
         let mut table = super::lock(&self.inner.table);
         if table.dirs.get(dir).is_some_and(|e| !e.wds.is_empty()) {
             table
@@ -210,7 +210,7 @@ impl Watcher {
     }
 
     /// Subscribes to changes of the mailbox in `dir`.
-    pub fn subscribe(&self, dir: &Path) -> Subscription {
+    pub(crate) fn subscribe(&self, dir: &Path) -> Subscription {
         let (tx, rx) = bounded(1);
         let waker = Arc::new(Mutex::new(None));
         let mut table = super::lock(&self.inner.table);

@@ -136,3 +136,23 @@ fn logout_after_the_selected_mailbox_was_deleted() {
     assert!(r.untagged[0].starts_with("* BYE "), "{r:?}");
     assert!(a.closed());
 }
+
+/// Another program (a mail client on the Maildir, Dovecot) flags a message
+/// by renaming its file after this session last looked: FETCH reads it
+/// under its new name, and reports the flags that came with the rename.
+#[test]
+fn fetch_follows_a_file_renamed_by_another_program() {
+    let server = TestServer::start();
+    let mut c = server.login();
+    c.append("INBOX", "", "Subject: moved\r\n\r\nthe body\r\n");
+    c.ok("SELECT INBOX");
+    let cur = server.root().join("home/alice/Maildir/cur");
+    let entry = std::fs::read_dir(&cur).unwrap().flatten().next();
+    let file = entry.expect("the appended message").path();
+    let flagged = format!("{}F", file.display());
+    std::fs::rename(&file, &flagged).unwrap();
+    let r = c.ok("FETCH 1 (FLAGS BODY.PEEK[])");
+    let all = r.untagged.join("\n");
+    assert!(all.contains("the body"), "{r:?}");
+    assert!(all.contains("\\Flagged"), "{r:?}");
+}

@@ -104,7 +104,7 @@ pub enum ParseErrorKind {
     UnknownCommand(String),
     /// Arguments do not follow the grammar.
     Syntax {
-        command: &'static str,
+        command: String,
         pos: usize,
         expected: &'static str,
     },
@@ -146,238 +146,31 @@ pub fn parse_command_with(input: &[u8], limits: ParseLimits) -> Result<Command, 
         tag: None,
         kind: ParseErrorKind::NoTag,
     })?;
-    let syntax_err = |command: &'static str, pos: usize, expected: &'static str| ParseError {
+    let error = |kind| ParseError {
         tag: Some(tag.clone()),
-        kind: ParseErrorKind::Syntax {
-            command,
-            pos,
-            expected,
-        },
+        kind,
     };
     if p.expect_sp().is_err() {
-        return Err(ParseError {
-            tag: Some(tag.clone()),
-            kind: ParseErrorKind::UnknownCommand(String::new()),
-        });
+        return Err(error(ParseErrorKind::UnknownCommand(String::new())));
     }
     let name = p.atom().unwrap_or_default().to_ascii_uppercase();
-    let name_str = String::from_utf8_lossy(&name).into_owned();
-    let body = match name.as_slice() {
-        b"CAPABILITY" => CommandBody::Capability,
-        b"NOOP" => CommandBody::Noop,
-        b"LOGOUT" => CommandBody::Logout,
-        b"STARTTLS" => CommandBody::StartTls,
-        b"LOGIN" => {
-            let args = (|| {
-                p.expect_sp()?;
-                let user = p.astring()?;
-                p.expect_sp()?;
-                let password = p.astring()?;
-                Ok((user, password))
-            })();
-            match args {
-                Ok((user, password)) => CommandBody::Login { user, password },
-                Err(Expected(e)) => return Err(syntax_err("LOGIN", p.pos, e)),
-            }
-        }
-        b"AUTHENTICATE" => {
-            let args = (|| {
-                p.expect_sp()?;
-                let mech = p.atom().ok_or(Expected("mechanism name"))?;
-                let initial = if p.peek() == Some(b' ') {
-                    p.pos += 1;
-                    Some(p.base64_or_eq()?)
-                } else {
-                    None
-                };
-                Ok((mech, initial))
-            })();
-            match args {
-                Ok((mech, initial)) => CommandBody::Authenticate {
-                    mechanism: String::from_utf8_lossy(&mech).to_ascii_uppercase(),
-                    initial,
-                },
-                Err(Expected(e)) => return Err(syntax_err("AUTHENTICATE", p.pos, e)),
-            }
-        }
-        b"ID" => {
-            let args = (|| {
-                p.expect_sp()?;
-                p.id_params()
-            })();
-            match args {
-                Ok(params) => CommandBody::Id(params),
-                Err(Expected(e)) => return Err(syntax_err("ID", p.pos, e)),
-            }
-        }
-        b"SELECT" | b"EXAMINE" => {
-            let read_only = name == b"EXAMINE";
-            let cmd = if read_only { "EXAMINE" } else { "SELECT" };
-            let (mailbox, params) = (|| Ok((p.sp_mailbox()?, p.select_params()?)))()
-                .map_err(|Expected(e)| syntax_err(cmd, p.pos, e))?;
-            CommandBody::Select {
-                mailbox,
-                read_only,
-                params,
-            }
-        }
-        b"CREATE" => p
-            .create()
-            .map_err(|Expected(e)| syntax_err("CREATE", p.pos, e))?,
-        b"DELETE" => CommandBody::Delete {
-            mailbox: p
-                .sp_mailbox()
-                .map_err(|Expected(e)| syntax_err("DELETE", p.pos, e))?,
-        },
-        b"RENAME" => {
-            let args = (|| Ok((p.sp_mailbox()?, p.sp_mailbox()?)))();
-            let (from, to) = args.map_err(|Expected(e)| syntax_err("RENAME", p.pos, e))?;
-            CommandBody::Rename { from, to }
-        }
-        b"SUBSCRIBE" | b"UNSUBSCRIBE" => {
-            let on = name == b"SUBSCRIBE";
-            let cmd = if on { "SUBSCRIBE" } else { "UNSUBSCRIBE" };
-            let mailbox = p
-                .sp_mailbox()
-                .map_err(|Expected(e)| syntax_err(cmd, p.pos, e))?;
-            CommandBody::Subscribe { mailbox, on }
-        }
-        b"LIST" if p.list_is_extended() => p
-            .list_extended()
-            .map_err(|Expected(e)| syntax_err("LIST", p.pos, e))?,
-        b"LIST" | b"LSUB" => {
-            let lsub = name == b"LSUB";
-            let cmd = if lsub { "LSUB" } else { "LIST" };
-            let args = (|| {
-                let reference = p.sp_mailbox()?;
-                p.expect_sp()?;
-                Ok((reference, p.list_mailbox()?))
-            })();
-            let (reference, pattern) = args.map_err(|Expected(e)| syntax_err(cmd, p.pos, e))?;
-            CommandBody::List {
-                reference,
-                pattern,
-                lsub,
-            }
-        }
-        b"STATUS" => {
-            let args = (|| {
-                let mailbox = p.sp_mailbox()?;
-                p.expect_sp()?;
-                Ok((mailbox, p.status_items()?))
-            })();
-            let (mailbox, items) = args.map_err(|Expected(e)| syntax_err("STATUS", p.pos, e))?;
-            CommandBody::Status { mailbox, items }
-        }
-        b"APPEND" => p
-            .append()
-            .map_err(|Expected(e)| syntax_err("APPEND", p.pos, e))?,
-        b"CHECK" => CommandBody::Check,
-        b"IDLE" => CommandBody::Idle,
-        b"CLOSE" => CommandBody::Close,
-        b"UNSELECT" => CommandBody::Unselect,
-        b"EXPUNGE" => CommandBody::Expunge { uids: None },
-        b"FETCH" => p
-            .fetch(false)
-            .map_err(|Expected(e)| syntax_err("FETCH", p.pos, e))?,
-        b"SEARCH" => p
-            .search(false)
-            .map_err(|Expected(e)| syntax_err("SEARCH", p.pos, e))?,
-        b"SORT" => p
-            .sort(false)
-            .map_err(|Expected(e)| syntax_err("SORT", p.pos, e))?,
-        b"THREAD" => p
-            .thread(false)
-            .map_err(|Expected(e)| syntax_err("THREAD", p.pos, e))?,
-        b"COPY" | b"MOVE" => {
-            let is_move = name == b"MOVE";
-            p.copy(false, is_move).map_err(|Expected(e)| {
-                syntax_err(if is_move { "MOVE" } else { "COPY" }, p.pos, e)
-            })?
-        }
-        b"STORE" => p
-            .store(false)
-            .map_err(|Expected(e)| syntax_err("STORE", p.pos, e))?,
-        b"NAMESPACE" => CommandBody::Namespace,
-        b"GETQUOTA" => p
-            .getquota()
-            .map_err(|Expected(e)| syntax_err("GETQUOTA", p.pos, e))?,
-        b"GETQUOTAROOT" => p
-            .getquotaroot()
-            .map_err(|Expected(e)| syntax_err("GETQUOTAROOT", p.pos, e))?,
-        b"SETQUOTA" => p
-            .setquota()
-            .map_err(|Expected(e)| syntax_err("SETQUOTA", p.pos, e))?,
-        b"ENABLE" => p
-            .enable()
-            .map_err(|Expected(e)| syntax_err("ENABLE", p.pos, e))?,
-        b"UID" => {
-            let sub = (|| {
-                p.expect_sp()?;
-                p.atom().ok_or(Expected("UID command name"))
-            })()
-            .map_err(|Expected(e)| syntax_err("UID", p.pos, e))?
-            .to_ascii_uppercase();
-            match sub.as_slice() {
-                b"EXPUNGE" => {
-                    let set = (|| {
-                        p.expect_sp()?;
-                        p.sequence_set()
-                    })()
-                    .map_err(|Expected(e)| syntax_err("UID EXPUNGE", p.pos, e))?;
-                    CommandBody::Expunge { uids: Some(set) }
-                }
-                b"FETCH" => p
-                    .fetch(true)
-                    .map_err(|Expected(e)| syntax_err("UID FETCH", p.pos, e))?,
-                b"SEARCH" => p
-                    .search(true)
-                    .map_err(|Expected(e)| syntax_err("UID SEARCH", p.pos, e))?,
-                b"SORT" => p
-                    .sort(true)
-                    .map_err(|Expected(e)| syntax_err("UID SORT", p.pos, e))?,
-                b"THREAD" => p
-                    .thread(true)
-                    .map_err(|Expected(e)| syntax_err("UID THREAD", p.pos, e))?,
-                b"COPY" | b"MOVE" => {
-                    let is_move = sub == b"MOVE";
-                    p.copy(true, is_move).map_err(|Expected(e)| {
-                        syntax_err(if is_move { "UID MOVE" } else { "UID COPY" }, p.pos, e)
-                    })?
-                }
-                b"STORE" => p
-                    .store(true)
-                    .map_err(|Expected(e)| syntax_err("UID STORE", p.pos, e))?,
-                _ => {
-                    return Err(ParseError {
-                        tag: Some(tag),
-                        kind: ParseErrorKind::UnknownCommand(format!(
-                            "UID {}",
-                            String::from_utf8_lossy(&sub)
-                        )),
-                    })
-                }
-            }
-        }
-        b"COMPRESS" => {
-            let mechanism = (|| {
-                p.expect_sp()?;
-                p.atom().ok_or(Expected("compression mechanism"))
-            })()
-            .map_err(|Expected(e)| syntax_err("COMPRESS", p.pos, e))?;
-            CommandBody::Compress {
-                mechanism: String::from_utf8_lossy(&mechanism).to_ascii_uppercase(),
-            }
-        }
-        _ => {
-            return Err(ParseError {
-                tag: Some(tag),
-                kind: ParseErrorKind::UnknownCommand(name_str),
-            })
-        }
+    // What errors call the command: `UID FETCH` once the UID's command
+    // name is read.
+    let mut label = String::from_utf8_lossy(&name).into_owned();
+    let body = p.command_body(&name, &mut label);
+    let syntax = |command: String, pos, expected| ParseErrorKind::Syntax {
+        command,
+        pos,
+        expected,
+    };
+    let body = match body {
+        Ok(Some(body)) => body,
+        Ok(None) => return Err(error(ParseErrorKind::UnknownCommand(label))),
+        Err(Expected(e)) => return Err(error(syntax(label, p.pos, e))),
     };
     if p.pos != input.len() {
-        return Err(syntax_err(body.name(), p.pos, "end of command"));
+        let kind = syntax(body.name().to_string(), p.pos, "end of command");
+        return Err(error(kind));
     }
     Ok(Command { tag, body })
 }
@@ -421,6 +214,138 @@ pub(crate) struct Parser<'a> {
 }
 
 impl Parser<'_> {
+    /// The arguments of command `name` (upper case); None for a command
+    /// Roost does not know. After UID, `label` becomes `UID <name>`.
+    fn command_body(
+        &mut self,
+        name: &[u8],
+        label: &mut String,
+    ) -> Result<Option<CommandBody>, Expected> {
+        Ok(Some(match name {
+            b"CAPABILITY" => CommandBody::Capability,
+            b"NOOP" => CommandBody::Noop,
+            b"LOGOUT" => CommandBody::Logout,
+            b"STARTTLS" => CommandBody::StartTls,
+            b"LOGIN" => {
+                self.expect_sp()?;
+                let user = self.astring()?;
+                self.expect_sp()?;
+                let password = self.astring()?;
+                CommandBody::Login { user, password }
+            }
+            b"AUTHENTICATE" => {
+                self.expect_sp()?;
+                let mech = self.atom().ok_or(Expected("mechanism name"))?;
+                let initial = if self.peek() == Some(b' ') {
+                    self.pos += 1;
+                    Some(self.base64_or_eq()?)
+                } else {
+                    None
+                };
+                CommandBody::Authenticate {
+                    mechanism: String::from_utf8_lossy(&mech).to_ascii_uppercase(),
+                    initial,
+                }
+            }
+            b"ID" => {
+                self.expect_sp()?;
+                CommandBody::Id(self.id_params()?)
+            }
+            b"SELECT" | b"EXAMINE" => CommandBody::Select {
+                mailbox: self.sp_mailbox()?,
+                read_only: name == b"EXAMINE",
+                params: self.select_params()?,
+            },
+            b"CREATE" => self.create()?,
+            b"DELETE" => CommandBody::Delete {
+                mailbox: self.sp_mailbox()?,
+            },
+            b"RENAME" => CommandBody::Rename {
+                from: self.sp_mailbox()?,
+                to: self.sp_mailbox()?,
+            },
+            b"SUBSCRIBE" | b"UNSUBSCRIBE" => CommandBody::Subscribe {
+                mailbox: self.sp_mailbox()?,
+                on: name == b"SUBSCRIBE",
+            },
+            b"LIST" if self.list_is_extended() => self.list_extended()?,
+            b"LIST" | b"LSUB" => {
+                let reference = self.sp_mailbox()?;
+                self.expect_sp()?;
+                CommandBody::List {
+                    reference,
+                    pattern: self.list_mailbox()?,
+                    lsub: name == b"LSUB",
+                }
+            }
+            b"STATUS" => {
+                let mailbox = self.sp_mailbox()?;
+                self.expect_sp()?;
+                CommandBody::Status {
+                    mailbox,
+                    items: self.status_items()?,
+                }
+            }
+            b"APPEND" => self.append()?,
+            b"CHECK" => CommandBody::Check,
+            b"IDLE" => CommandBody::Idle,
+            b"CLOSE" => CommandBody::Close,
+            b"UNSELECT" => CommandBody::Unselect,
+            b"EXPUNGE" => CommandBody::Expunge { uids: None },
+            b"FETCH" => self.fetch(false)?,
+            b"SEARCH" => self.search(false)?,
+            b"SORT" => self.sort(false)?,
+            b"THREAD" => self.thread(false)?,
+            b"STORE" => self.store(false)?,
+            b"COPY" | b"MOVE" => self.copy(false, name == b"MOVE")?,
+            b"NAMESPACE" => CommandBody::Namespace,
+            b"GETQUOTA" => self.getquota()?,
+            b"GETQUOTAROOT" => self.getquotaroot()?,
+            b"SETQUOTA" => self.setquota()?,
+            b"ENABLE" => self.enable()?,
+            b"UID" => {
+                self.expect_sp()?;
+                let sub = self.atom().ok_or(Expected("UID command name"))?;
+                let sub = sub.to_ascii_uppercase();
+                *label = format!("UID {}", String::from_utf8_lossy(&sub));
+                match sub.as_slice() {
+                    b"EXPUNGE" => {
+                        self.expect_sp()?;
+                        CommandBody::Expunge {
+                            uids: Some(self.sequence_set()?),
+                        }
+                    }
+                    b"FETCH" => self.fetch(true)?,
+                    b"SEARCH" => self.search(true)?,
+                    b"SORT" => self.sort(true)?,
+                    b"THREAD" => self.thread(true)?,
+                    b"STORE" => self.store(true)?,
+                    b"COPY" | b"MOVE" => self.copy(true, sub == b"MOVE")?,
+                    _ => return Ok(None),
+                }
+            }
+            b"COMPRESS" => {
+                self.expect_sp()?;
+                let mechanism = self.atom().ok_or(Expected("compression mechanism"))?;
+                CommandBody::Compress {
+                    mechanism: String::from_utf8_lossy(&mechanism).to_ascii_uppercase(),
+                }
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// After an element of a parenthesized list: true at the closing `)`,
+    /// false at the SP before the next element (either is consumed).
+    pub(crate) fn list_end(&mut self, what: &'static str) -> Result<bool, Expected> {
+        let end = self.peek() == Some(b')');
+        if !end && self.peek() != Some(b' ') {
+            return Err(Expected(what));
+        }
+        self.pos += 1;
+        Ok(end)
+    }
+
     pub(crate) fn peek(&self) -> Option<u8> {
         self.input.get(self.pos).copied()
     }
@@ -615,13 +540,8 @@ impl Parser<'_> {
                     ))
                 }
             });
-            match self.peek() {
-                Some(b' ') => self.pos += 1,
-                Some(b')') => {
-                    self.pos += 1;
-                    return Ok(items);
-                }
-                _ => return Err(Expected("SP or )")),
+            if self.list_end("SP or )")? {
+                return Ok(items);
             }
         }
     }
@@ -689,13 +609,8 @@ impl Parser<'_> {
         }
         loop {
             flags.push(self.flag()?);
-            match self.peek() {
-                Some(b' ') => self.pos += 1,
-                Some(b')') => {
-                    self.pos += 1;
-                    return Ok(flags);
-                }
-                _ => return Err(Expected("SP or ) in flag list")),
+            if self.list_end("SP or ) in flag list")? {
+                return Ok(flags);
             }
         }
     }
@@ -732,7 +647,7 @@ impl Parser<'_> {
     pub(crate) fn sequence_set(&mut self) -> Result<SequenceSet, Expected> {
         if self.peek() == Some(b'$') {
             self.pos += 1;
-            return Ok(SequenceSet::saved());
+            return Ok(SequenceSet::Saved);
         }
         let mut ranges = Vec::new();
         loop {
@@ -750,7 +665,7 @@ impl Parser<'_> {
             if self.peek() == Some(b',') {
                 self.pos += 1;
             } else {
-                return Ok(SequenceSet(ranges));
+                return Ok(SequenceSet::Ranges(ranges));
             }
         }
     }
@@ -766,13 +681,8 @@ impl Parser<'_> {
             self.pos += 1;
             loop {
                 items.push(self.fetch_att()?);
-                match self.peek() {
-                    Some(b' ') => self.pos += 1,
-                    Some(b')') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return Err(Expected("SP or ) in fetch attribute list")),
+                if self.list_end("SP or ) in fetch attribute list")? {
+                    break;
                 }
             }
         } else {
@@ -920,13 +830,8 @@ impl Parser<'_> {
         let mut names = Vec::new();
         loop {
             names.push(self.astring()?);
-            match self.peek() {
-                Some(b' ') => self.pos += 1,
-                Some(b')') => {
-                    self.pos += 1;
-                    return Ok(names);
-                }
-                _ => return Err(Expected("SP or ) in header list")),
+            if self.list_end("SP or ) in header list")? {
+                return Ok(names);
             }
         }
     }
@@ -1156,13 +1061,8 @@ impl Parser<'_> {
             self.pos += 1;
             loop {
                 cmd.patterns.push(self.list_mailbox()?);
-                match self.peek() {
-                    Some(b' ') => self.pos += 1,
-                    Some(b')') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return Err(Expected("SP or ) in pattern list")),
+                if self.list_end("SP or ) in pattern list")? {
+                    break;
                 }
             }
         } else {
@@ -1255,13 +1155,8 @@ impl Parser<'_> {
                 return Err(Expected("at most 30 ID fields"));
             }
             pairs.push((key, value));
-            match self.peek() {
-                Some(b' ') => self.pos += 1,
-                Some(b')') => {
-                    self.pos += 1;
-                    return Ok(Some(pairs));
-                }
-                _ => return Err(Expected("SP or )")),
+            if self.list_end("SP or )")? {
+                return Ok(Some(pairs));
             }
         }
     }
@@ -1275,6 +1170,18 @@ mod tests {
         match parse_command(input) {
             Ok(c) => c,
             Err(e) => panic!("{}: {e}", String::from_utf8_lossy(input)),
+        }
+    }
+
+    /// Every input fails to parse.
+    pub(super) fn rejects(inputs: &[&[u8]]) {
+        for bad in inputs {
+            let bad: &[u8] = bad;
+            assert!(
+                parse_command(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
@@ -1467,7 +1374,7 @@ mod tests {
         assert_eq!(
             ok(b"a UID EXPUNGE 3000:3002,*").body,
             CommandBody::Expunge {
-                uids: Some(SequenceSet(vec![
+                uids: Some(SequenceSet::Ranges(vec![
                     (SeqNumber::Value(3000), SeqNumber::Value(3002)),
                     (SeqNumber::Last, SeqNumber::Last)
                 ]))
@@ -1513,20 +1420,14 @@ mod tests {
         assert_eq!(messages.len(), 2);
         assert_eq!(messages[1].message, b"de");
         assert!(messages[1].date.is_some() && messages[0].date.is_none());
-        for bad in [
+        rejects(&[
             &b"a APPEND INBOX hello"[..],
             b"a APPEND INBOX \"31-Feb-2024 00:00:00 +0000\" {1}\r\nx",
             b"a APPEND INBOX",
             b"a APPEND INBOX {1}\r\nx ",
             b"a APPEND INBOX UTF8 ({1}\r\nx)",
             b"a APPEND INBOX UTF8 (~{1}\r\nx",
-        ] {
-            assert!(
-                parse_command(bad).is_err(),
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
-        }
+        ]);
         assert_eq!(
             parse_date_time(b" 1-Jan-2000 00:00:00 +0000").unwrap().unix,
             946_684_800
@@ -1579,7 +1480,7 @@ mod tests {
         );
         let c = ok(b"a FETCH 2 (BODY BINARY.PEEK[1]<5.10> BINARY.SIZE[2] BODY[3])");
         assert!(matches!(c.body, CommandBody::Fetch { ref items, .. } if items.len() == 4));
-        for bad in [
+        rejects(&[
             &b"a FETCH 1 (UID"[..],
             b"a FETCH 1 BODY.PEEK",
             b"a FETCH 1 BODY[0]",
@@ -1587,13 +1488,7 @@ mod tests {
             b"a FETCH 1 BODY[MIME]",
             b"a FETCH 1 FROB",
             b"a FETCH 1 BODY[HEADER.FIELDS ()]",
-        ] {
-            assert!(
-                parse_command(bad).is_err(),
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
-        }
+        ]);
     }
 
     #[test]
@@ -1602,7 +1497,7 @@ mod tests {
         assert_eq!(
             c.body,
             CommandBody::Store {
-                set: SequenceSet(vec![(SeqNumber::Value(2), SeqNumber::Value(4))]),
+                set: SequenceSet::Ranges(vec![(SeqNumber::Value(2), SeqNumber::Value(4))]),
                 mode: StoreMode::Add,
                 silent: false,
                 flags: vec![Flag::Deleted],
@@ -1623,28 +1518,24 @@ mod tests {
 
     #[test]
     fn sequence_set_errors() {
-        for bad in [
+        rejects(&[
             &b"a UID EXPUNGE 0"[..],
             b"a UID EXPUNGE 1:",
             b"a UID EXPUNGE ,1",
             b"a UID EXPUNGE",
-        ] {
-            assert!(
-                parse_command(bad).is_err(),
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
-        }
-        let set = SequenceSet(vec![(SeqNumber::Value(4), SeqNumber::Last)]);
+        ]);
+        let set = SequenceSet::Ranges(vec![(SeqNumber::Value(4), SeqNumber::Last)]);
         assert!(
             set.ranges(10).contains(9) && !set.ranges(10).contains(3) && set.ranges(2).contains(4)
         );
         let v = SeqNumber::Value;
         assert_eq!(
             SequenceSet::from_sorted(&[2, 4, 5, 6, 9, 9]),
-            SequenceSet(vec![(v(2), v(2)), (v(4), v(6)), (v(9), v(9))])
+            SequenceSet::Ranges(vec![(v(2), v(2)), (v(4), v(6)), (v(9), v(9))])
         );
-        assert!(SequenceSet::from_sorted(&[]).is_saved());
+        // An empty saved result, once expanded, is an empty set, not `$`.
+        let empty = SequenceSet::from_sorted(&[]);
+        assert!(!empty.is_saved() && empty.ranges(10).iter().next().is_none());
         for input in [
             &b"a FETCH $ UID"[..],
             b"a UID EXPUNGE $",
@@ -1689,19 +1580,13 @@ mod tests {
             ok(b"a LIST \"\" * RETURN ()").body,
             CommandBody::ListExtended(_)
         ));
-        for bad in [
+        rejects(&[
             &b"a LIST (RECURSIVEMATCH) \"\" *"[..],
             b"a LIST (X) \"\" *",
             b"a LIST \"\" * RETURN (X)",
             b"a LIST \"\" * RETURN",
             b"a LIST \"\" ()",
-        ] {
-            assert!(
-                parse_command(bad).is_err(),
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
-        }
+        ]);
         assert_eq!(
             ok(b"a CREATE x (USE (\\Sent \\Drafts))").body,
             CommandBody::CreateSpecialUse {
@@ -1723,18 +1608,12 @@ mod tests {
             ok(b"a ENABLE condstore UTF8=ACCEPT X-Y").body,
             CommandBody::Enable(vec!["CONDSTORE".into(), "UTF8=ACCEPT".into(), "X-Y".into()])
         );
-        for bad in [
+        rejects(&[
             &b"a ENABLE"[..],
             b"a ENABLE ",
             b"a ENABLE (x)",
             b"a NAMESPACE x",
-        ] {
-            assert!(
-                parse_command(bad).is_err(),
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
-        }
+        ]);
     }
 
     #[test]
@@ -1759,8 +1638,6 @@ mod tests {
                 mechanism: "X-FOO".into()
             }
         );
-        for bad in [&b"a COMPRESS"[..], b"a COMPRESS ", b"a COMPRESS DEFLATE x"] {
-            assert!(parse_command(bad).is_err());
-        }
+        rejects(&[b"a COMPRESS", b"a COMPRESS ", b"a COMPRESS DEFLATE x"]);
     }
 }

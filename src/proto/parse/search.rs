@@ -361,7 +361,10 @@ mod tests {
             ("TO ann@example.org", K::To(b("ann@example.org"))),
             (
                 "UID 1:*",
-                K::Uid(SequenceSet(vec![(SeqNumber::Value(1), SeqNumber::Last)])),
+                K::Uid(SequenceSet::Ranges(vec![(
+                    SeqNumber::Value(1),
+                    SeqNumber::Last,
+                )])),
             ),
             ("UNANSWERED", K::Unanswered),
             ("UNDELETED", K::Undeleted),
@@ -371,7 +374,7 @@ mod tests {
             ("UNSEEN", K::Unseen),
             (
                 "2,4:*",
-                K::SequenceSet(SequenceSet(vec![
+                K::SequenceSet(SequenceSet::Ranges(vec![
                     (SeqNumber::Value(2), SeqNumber::Value(2)),
                     (SeqNumber::Value(4), SeqNumber::Last),
                 ])),
@@ -395,7 +398,7 @@ mod tests {
                     Box::new(K::And(vec![K::Seen, K::Flagged])),
                     Box::new(K::Not(Box::new(K::And(vec![K::Deleted])))),
                 ),
-                K::SequenceSet(SequenceSet(vec![(
+                K::SequenceSet(SequenceSet::Ranges(vec![(
                     SeqNumber::Value(1),
                     SeqNumber::Value(3)
                 )])),
@@ -434,13 +437,13 @@ mod tests {
             k,
             vec![
                 K::Or(
-                    Box::new(K::SequenceSet(SequenceSet::saved())),
-                    Box::new(K::SequenceSet(SequenceSet(vec![(
+                    Box::new(K::SequenceSet(SequenceSet::Saved)),
+                    Box::new(K::SequenceSet(SequenceSet::Ranges(vec![(
                         SeqNumber::Value(1),
                         SeqNumber::Value(1)
                     )])))
                 ),
-                K::Uid(SequenceSet::saved()),
+                K::Uid(SequenceSet::Saved),
             ]
         );
         assert!(parse_command(b"a SEARCH $,1").is_err());
