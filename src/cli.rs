@@ -30,7 +30,7 @@ Usage:
   roost demo [--port N] [--tls-port N] [-v]...
                        create ./{DEMO_DIR}/ (user demo, password demo) and serve it
                        on 127.0.0.1:{DEMO_PLAIN_PORT} (STARTTLS) and 127.0.0.1:{DEMO_TLS_PORT} (TLS)
-  roost hash [--scheme BLF-CRYPT|SHA512-CRYPT|SHA256-CRYPT]
+  roost hash [--scheme BLF-CRYPT|SHA512-CRYPT|SHA256-CRYPT|SCRAM-SHA-256]
                        read a password on stdin, print a passwd-file hash
   roost check [-c FILE] [-o KEY=VALUE]... [--unit FILE]
                        validate the configuration, print the effective settings,
@@ -328,8 +328,15 @@ fn hash(m: &Matches) -> i32 {
         .unwrap_or("BLF-CRYPT")
         .parse()
     {
-        Ok(s @ (Scheme::BlfCrypt | Scheme::Sha512Crypt | Scheme::Sha256Crypt)) => s,
-        _ => return usage_error("--scheme must be BLF-CRYPT, SHA512-CRYPT or SHA256-CRYPT"),
+        Ok(
+            s
+            @ (Scheme::BlfCrypt | Scheme::Sha512Crypt | Scheme::Sha256Crypt | Scheme::ScramSha256),
+        ) => s,
+        _ => {
+            return usage_error(
+                "--scheme must be BLF-CRYPT, SHA512-CRYPT, SHA256-CRYPT or SCRAM-SHA-256",
+            )
+        }
     };
     let password = match read_password() {
         Ok(p) => p,

@@ -154,6 +154,11 @@ impl Session {
             if self.ctx.tls.is_some() && !self.transport.is_tls() {
                 caps.push("STARTTLS");
             }
+            // SCRAM never shows the password: offered with or without TLS.
+            caps.push("AUTH=SCRAM-SHA-256");
+            if self.transport.is_tls() {
+                caps.push("AUTH=SCRAM-SHA-256-PLUS");
+            }
             if self.plaintext_allowed() {
                 caps.extend(["AUTH=PLAIN", "AUTH=LOGIN"]);
             } else {

@@ -136,17 +136,24 @@ impl ClientFirst {
         let mut parts = msg.splitn(3, ',');
         let flag = parts.next().unwrap_or("");
         let authz = parts.next().ok_or(ScramError::Malformed("no GS2 header"))?;
-        let bare = parts.next().ok_or(ScramError::Malformed("no client-first-message-bare"))?;
+        let bare = parts
+            .next()
+            .ok_or(ScramError::Malformed("no client-first-message-bare"))?;
         let binding = match flag {
             "n" => None,
-            "y" if plus_offered => return Err(ScramError::ChannelBinding("client could bind, but did not")),
+            "y" if plus_offered => {
+                return Err(ScramError::ChannelBinding("client could bind, but did not"))
+            }
             "y" => None,
             p if p.starts_with("p=") => Some(p[2..].to_string()),
             _ => return Err(ScramError::Malformed("bad GS2 flag")),
         };
         let authzid = match authz {
             "" => String::new(),
-            a => unescape(a.strip_prefix("a=").ok_or(ScramError::Malformed("bad authzid"))?)?,
+            a => unescape(
+                a.strip_prefix("a=")
+                    .ok_or(ScramError::Malformed("bad authzid"))?,
+            )?,
         };
         let mut user = None;
         let mut nonce = None;
@@ -190,9 +197,18 @@ impl Exchange {
     /// Answers the client's first message. `server_nonce`: fresh random
     /// printable characters; `cbind`: the binding data of the channel the
     /// client named (None if the client asked for none).
-    pub fn start(first: &ClientFirst, creds: Credentials, server_nonce: &str, cbind: Option<Vec<u8>>) -> (Exchange, String) {
+    pub fn start(
+        first: &ClientFirst,
+        creds: Credentials,
+        server_nonce: &str,
+        cbind: Option<Vec<u8>>,
+    ) -> (Exchange, String) {
         let nonce = format!("{}{server_nonce}", first.nonce);
-        let server_first = format!("r={nonce},s={},i={}", STANDARD.encode(&creds.salt), creds.iterations);
+        let server_first = format!(
+            "r={nonce},s={},i={}",
+            STANDARD.encode(&creds.salt),
+            creds.iterations
+        );
         let ex = Exchange {
             creds,
             auth_prefix: format!("{},{server_first},", first.bare),
@@ -206,20 +222,32 @@ impl Exchange {
     /// Checks the client's final message; the server's final message.
     pub fn finish(self, msg: &[u8]) -> Result<String, ScramError> {
         let msg = std::str::from_utf8(msg).map_err(|_| ScramError::Malformed("not UTF-8"))?;
-        let (without_proof, proof) = msg.rsplit_once(",p=").ok_or(ScramError::Malformed("no proof"))?;
+        let (without_proof, proof) = msg
+            .rsplit_once(",p=")
+            .ok_or(ScramError::Malformed("no proof"))?;
         let mut attrs = without_proof.split(',');
-        let c = attrs.next().and_then(|a| a.strip_prefix("c=")).ok_or(ScramError::Malformed("no c="))?;
-        let r = attrs.next().and_then(|a| a.strip_prefix("r=")).ok_or(ScramError::Malformed("no r="))?;
+        let c = attrs
+            .next()
+            .and_then(|a| a.strip_prefix("c="))
+            .ok_or(ScramError::Malformed("no c="))?;
+        let r = attrs
+            .next()
+            .and_then(|a| a.strip_prefix("r="))
+            .ok_or(ScramError::Malformed("no r="))?;
         if r != self.nonce {
             return Err(ScramError::Malformed("nonce mismatch"));
         }
         let mut expected_c = self.gs2_header.as_bytes().to_vec();
         expected_c.extend_from_slice(&self.cbind);
-        let got_c = STANDARD.decode(c).map_err(|_| ScramError::Malformed("bad c="))?;
+        let got_c = STANDARD
+            .decode(c)
+            .map_err(|_| ScramError::Malformed("bad c="))?;
         if got_c != expected_c {
             return Err(ScramError::ChannelBinding("channel binding data differs"));
         }
-        let proof = STANDARD.decode(proof).map_err(|_| ScramError::Malformed("bad proof"))?;
+        let proof = STANDARD
+            .decode(proof)
+            .map_err(|_| ScramError::Malformed("bad proof"))?;
         if proof.len() != 32 {
             return Err(ScramError::Proof);
         }
@@ -228,7 +256,12 @@ impl Exchange {
         let client_key: Vec<u8> = proof.iter().zip(signature).map(|(p, s)| p ^ s).collect();
         let check: [u8; 32] = Sha256::digest(&client_key).into();
         // Constant-time enough: both sides are fixed-size digests.
-        if check.iter().zip(self.creds.stored_key).fold(0u8, |acc, (a, b)| acc | (a ^ b)) != 0 {
+        if check
+            .iter()
+            .zip(self.creds.stored_key)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            != 0
+        {
             return Err(ScramError::Proof);
         }
         let server_signature = hmac(&self.creds.server_key, auth_message.as_bytes());
@@ -247,12 +280,20 @@ mod tests {
         assert_eq!(first.user, "user");
         let salt = STANDARD.decode("W22ZaJ0SNY7soEsUEjb6gQ==").unwrap();
         let creds = Credentials::derive(b"pencil", &salt, 4096);
-        let (ex, server_first) = Exchange::start(&first, creds.clone(), "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0", None);
+        let (ex, server_first) = Exchange::start(
+            &first,
+            creds.clone(),
+            "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
+            None,
+        );
         assert_eq!(server_first, "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096");
         let server_final = ex
             .finish(b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
             .unwrap();
-        assert_eq!(server_final, "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
+        assert_eq!(
+            server_final,
+            "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
+        );
         // The stored form goes round.
         assert_eq!(Credentials::parse(&creds.encode()), Some(creds.clone()));
         // A wrong proof fails.
@@ -265,7 +306,10 @@ mod tests {
 
     #[test]
     fn channel_binding_and_bad_input() {
-        assert!(matches!(ClientFirst::parse(b"y,,n=u,r=abc", true), Err(ScramError::ChannelBinding(_))));
+        assert!(matches!(
+            ClientFirst::parse(b"y,,n=u,r=abc", true),
+            Err(ScramError::ChannelBinding(_))
+        ));
         assert!(ClientFirst::parse(b"y,,n=u,r=abc", false).is_ok());
         let f = ClientFirst::parse(b"p=tls-exporter,,n=u,r=abc", true).unwrap();
         assert_eq!(f.binding.as_deref(), Some("tls-exporter"));
@@ -273,11 +317,26 @@ mod tests {
         let (ex, _) = Exchange::start(&f, creds, "xyz", Some(vec![1, 2, 3]));
         // c= without the binding data is refused.
         let c = STANDARD.encode(b"p=tls-exporter,,");
-        assert!(matches!(ex.finish(format!("c={c},r=abcxyz,p=AAAA").as_bytes()), Err(ScramError::ChannelBinding(_))));
-        for bad in [&b"x,,n=u,r=a"[..], b"n,,r=a,n=u", b"n,,m=x,n=u,r=a", b"n,,n=u=ZZ,r=a", b"n,,n=,r=a", b"n"] {
+        assert!(matches!(
+            ex.finish(format!("c={c},r=abcxyz,p=AAAA").as_bytes()),
+            Err(ScramError::ChannelBinding(_))
+        ));
+        for bad in [
+            &b"x,,n=u,r=a"[..],
+            b"n,,r=a,n=u",
+            b"n,,m=x,n=u,r=a",
+            b"n,,n=u=ZZ,r=a",
+            b"n,,n=,r=a",
+            b"n",
+        ] {
             assert!(ClientFirst::parse(bad, false).is_err(), "{bad:?}");
         }
-        assert_eq!(ClientFirst::parse(b"n,a=b=2Cc,n=d=3De,r=a", false).unwrap().authzid, "b,c");
+        assert_eq!(
+            ClientFirst::parse(b"n,a=b=2Cc,n=d=3De,r=a", false)
+                .unwrap()
+                .authzid,
+            "b,c"
+        );
         assert!(Credentials::parse("0,AA==,AA==,AA==").is_none());
         assert!(Credentials::parse("4096,c2FsdA==,xx,yy").is_none());
     }

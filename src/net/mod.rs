@@ -162,6 +162,23 @@ impl Transport {
         }
     }
 
+    /// RFC 9266 `tls-exporter` channel-binding data (TLS 1.3 only, as the
+    /// RFC requires); `None` on a plain or TLS 1.2 connection.
+    pub fn tls_exporter(&self) -> Option<Vec<u8>> {
+        match &self.stream {
+            Stream::Tls(s)
+                if s.conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3) =>
+            {
+                let mut out = vec![0u8; 32];
+                s.conn
+                    .export_keying_material(&mut out, b"EXPORTER-Channel-Binding", None)
+                    .ok()?;
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+
     /// Sends a TLS close_notify if TLS is active, then shuts the socket.
     pub fn close(&mut self) {
         if let Stream::Tls(s) = &mut self.stream {
@@ -278,6 +295,9 @@ impl Write for Transport {
 /// The server's TLS settings, replaceable at runtime (SIGHUP re-reads the
 /// certificate and key; sessions that already started keep theirs).
 pub struct TlsSettings {
+    /// SHA-256 of the certificate in use, for RFC 5929
+    /// `tls-server-end-point` channel binding.
+    leaf_sha256: RwLock<[u8; 32]>,
     cert: PathBuf,
     key: PathBuf,
     session_tickets: bool,
@@ -290,6 +310,7 @@ impl TlsSettings {
     pub fn load(cert: &Path, key: &Path, session_tickets: bool) -> Result<TlsSettings, String> {
         let config = build_server_config(cert, key, session_tickets)?;
         Ok(TlsSettings {
+            leaf_sha256: RwLock::new(leaf_hash(cert)?),
             cert: cert.to_path_buf(),
             key: key.to_path_buf(),
             session_tickets,
@@ -305,9 +326,24 @@ impl TlsSettings {
         }
     }
 
+    /// `tls-server-end-point` data: the certificate's SHA-256 (RFC 5929
+    /// §4.1 names SHA-256 for SHA-256-, SHA-1- and MD5-signed certificates,
+    /// the ones in use).
+    pub fn end_point_hash(&self) -> [u8; 32] {
+        match self.leaf_sha256.read() {
+            Ok(h) => *h,
+            Err(p) => *p.into_inner(),
+        }
+    }
+
     /// Re-reads the PEM files; on error the old configuration stays.
     pub fn reload(&self) -> Result<(), String> {
         let fresh = build_server_config(&self.cert, &self.key, self.session_tickets)?;
+        let hash = leaf_hash(&self.cert)?;
+        match self.leaf_sha256.write() {
+            Ok(mut h) => *h = hash,
+            Err(p) => *p.into_inner() = hash,
+        }
         match self.current.write() {
             Ok(mut c) => *c = fresh,
             Err(poisoned) => *poisoned.into_inner() = fresh,
@@ -319,6 +355,17 @@ impl TlsSettings {
 /// Tickets rustls sends after a TLS 1.3 handshake when they are on (its
 /// own default).
 const TLS13_TICKETS: usize = 2;
+
+/// SHA-256 of the first certificate in the PEM file.
+fn leaf_hash(cert: &Path) -> Result<[u8; 32], String> {
+    use sha2::Digest;
+    let first = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| format!("{}: {e}", cert.display()))?
+        .next()
+        .ok_or_else(|| format!("{}: no certificate found", cert.display()))?
+        .map_err(|e| format!("{}: {e}", cert.display()))?;
+    Ok(sha2::Sha256::digest(first.as_ref()).into())
+}
 
 fn build_server_config(
     cert: &Path,

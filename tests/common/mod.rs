@@ -500,6 +500,20 @@ impl Client {
         Ok(c)
     }
 
+    /// RFC 9266 `tls-exporter` data of this TLS connection (TLS 1.3).
+    pub fn tls_exporter(&self) -> Option<Vec<u8>> {
+        match &self.stream {
+            Stream::Tls(s) => {
+                let mut out = vec![0u8; 32];
+                s.conn
+                    .export_keying_material(&mut out, b"EXPORTER-Channel-Binding", None)
+                    .ok()?;
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+
     pub fn is_tls(&self) -> bool {
         matches!(self.stream, Stream::Tls(_))
     }

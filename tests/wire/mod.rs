@@ -26,6 +26,7 @@ mod quota;
 mod recent;
 mod roundcube;
 mod safety;
+mod scram;
 mod search;
 mod sessions;
 mod sort;
