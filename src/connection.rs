@@ -273,7 +273,10 @@ fn execute(s: &mut Session, framed: &Framed) -> Outcome {
     // Unsolicited updates for the selected mailbox go before the tagged
     // reply (RFC 3501 §7), whether the command succeeded or not.
     if !matches!(result, Err(Error::Io(_)) | Err(Error::Bye(_))) {
-        match s.sync_selected(allow_expunge) {
+        match s
+            .sync_selected(allow_expunge)
+            .and_then(|()| cmd::update_search_contexts(s))
+        {
             Ok(()) => {}
             Err(bye @ Error::Bye(_)) => result = Err(bye),
             // The command itself is done; a failed update is retried at the

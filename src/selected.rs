@@ -73,6 +73,45 @@ pub struct Selected {
     pub condstore: bool,
     /// RFC 7162 §3.2.10.2: expunges are announced as VANISHED.
     pub qresync: bool,
+    /// RFC 5267 §4: searches whose results the client asked to be kept
+    /// up to date (SEARCH RETURN (UPDATE)).
+    pub contexts: Vec<SearchContext>,
+}
+
+/// A SEARCH the client keeps updated: its keys, and the result as last
+/// told (UIDs, ascending).
+#[derive(Clone)]
+pub struct SearchContext {
+    pub tag: Vec<u8>,
+    pub uid: bool,
+    pub charset: Option<String>,
+    pub keys: Vec<crate::proto::types::SearchKey>,
+    pub result: Vec<Uid>,
+    /// The mailbox change counter and view size the result was computed at.
+    pub at: (u64, usize),
+}
+
+/// `* ESEARCH (TAG "t") [UID] ADDTO|REMOVEFROM (0 set)`: position 0, as
+/// Dovecot sends for unsorted results.
+pub fn write_context_update(
+    out: &mut ResponseBuf,
+    tag: &[u8],
+    uid: bool,
+    add: bool,
+    numbers: &[u32],
+) {
+    if numbers.is_empty() {
+        return;
+    }
+    out.untagged().raw("ESEARCH (TAG ").string(tag).raw(")");
+    if uid {
+        out.raw(" UID");
+    }
+    out.raw(if add { " ADDTO (0 " } else { " REMOVEFROM (0 " });
+    let mut sorted = numbers.to_vec();
+    sorted.sort_unstable();
+    out.raw(&crate::proto::encode::number_set(&sorted));
+    out.raw(")").crlf();
 }
 
 impl Selected {
@@ -101,6 +140,7 @@ impl Selected {
             subscription: None,
             condstore: false,
             qresync: false,
+            contexts: Vec::new(),
             keywords: wire_keywords(opened.keywords),
             keywords_full: opened.keywords_full,
             recent: vec![opened.recent],
@@ -223,6 +263,20 @@ impl Selected {
             .collect();
         let held_back = !allow_expunge && !gone.is_empty();
         if allow_expunge && !gone.is_empty() {
+            // Updated searches lose the expunged messages first, numbered
+            // as the client still knows them (before the EXPUNGEs).
+            for ctx in &mut self.contexts {
+                let mut removed = Vec::new();
+                for &i in &gone {
+                    let uid = self.uids[i];
+                    if ctx.result.binary_search(&uid).is_ok() {
+                        removed.push(if ctx.uid { uid.0 } else { i as u32 + 1 });
+                    }
+                }
+                ctx.result
+                    .retain(|u| gone.iter().all(|&i| self.uids[i] != *u));
+                write_context_update(out, &ctx.tag, ctx.uid, false, &removed);
+            }
             if self.qresync {
                 // RFC 7162 §3.2.10.2: one VANISHED for all, by UID.
                 let uids: Vec<u32> = gone.iter().map(|&i| self.uids[i].0).collect();

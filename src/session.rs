@@ -148,6 +148,7 @@ impl Session {
             caps.push("MULTIAPPEND");
             // RFC 9208; usage kept in Maildir++ maildirsize (store::quota).
             caps.extend(["QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"]);
+            caps.push("CONTEXT=SEARCH");
             caps.push(&appendlimit);
         }
         if self.state == State::NotAuthenticated {

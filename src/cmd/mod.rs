@@ -73,6 +73,7 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::Expunge { .. }
         | CommandBody::Fetch { .. }
         | CommandBody::Search { .. }
+        | CommandBody::CancelUpdate(_)
         | CommandBody::Sort { .. }
         | CommandBody::Thread { .. }
         | CommandBody::Copy { .. }
@@ -108,6 +109,11 @@ pub fn allows_expunge(body: &CommandBody) -> bool {
             | CommandBody::Sort { uid: false, .. }
             | CommandBody::Thread { uid: false, .. }
     )
+}
+
+/// RFC 5267 updates of kept searches, after each command's sync.
+pub fn update_search_contexts(s: &mut Session) -> Result<(), Error> {
+    search::update_contexts(s)
 }
 
 /// Runs one command.
@@ -187,6 +193,7 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
             uid,
             ret,
         } => search::search(s, &cmd.tag, charset.as_deref(), &keys, uid, ret),
+        CommandBody::CancelUpdate(tags) => search::cancel_update(s, &tags),
         CommandBody::Sort {
             criteria,
             charset,

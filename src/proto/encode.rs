@@ -63,6 +63,8 @@ pub enum Code {
     CompressionActive,
     /// Dovecot's code for DELETE of a folder with children.
     HasChildren,
+    /// RFC 5267 §4.2: a search that will not be kept updated (its tag).
+    NoUpdate(Vec<u8>),
 }
 
 impl fmt::Display for Code {
@@ -70,6 +72,10 @@ impl fmt::Display for Code {
         let s = match self {
             Code::AuthenticationFailed => "AUTHENTICATIONFAILED",
             Code::Capability(caps) => return write!(f, "CAPABILITY {caps}"),
+            Code::NoUpdate(tag) => {
+                // A tag holds no quote or backslash (RFC 3501 tag = astring chars).
+                return write!(f, "NOUPDATE \"{}\"", String::from_utf8_lossy(tag));
+            }
             Code::Cannot => "CANNOT",
             Code::PrivacyRequired => "PRIVACYREQUIRED",
             Code::ServerBug => "SERVERBUG",

@@ -93,6 +93,8 @@ pub enum CommandBody {
     },
     /// `search = "SEARCH" [search-return-opts] [SP "CHARSET" SP astring]
     /// 1*(SP search-key)` (RETURN: RFC 4466 §2.6, RFC 4731, RFC 5182).
+    /// `CANCELUPDATE SP tag-string *(SP tag-string)` (RFC 5267 §4.3).
+    CancelUpdate(Vec<Vec<u8>>),
     Search {
         charset: Option<String>,
         keys: Vec<SearchKey>,
@@ -332,13 +334,15 @@ pub struct SearchReturn {
     /// RFC 5267 §4.4: positions `first..=last` (1-based, first <= last)
     /// of the result.
     pub partial: Option<(u32, u32)>,
+    /// RFC 5267 §4.1: keep the result up to date (ADDTO / REMOVEFROM).
+    pub update: bool,
 }
 
 impl SearchReturn {
     /// Whether an ESEARCH response is sent: SAVE alone asks for none
     /// (RFC 5182 §2.2 example 1; Dovecot sends none either).
     pub fn wants_response(&self) -> bool {
-        self.min || self.max || self.all || self.count || self.partial.is_some()
+        self.min || self.max || self.all || self.count || self.partial.is_some() || self.update
     }
 }
 
@@ -517,6 +521,7 @@ impl CommandBody {
             CommandBody::Login { .. } => "LOGIN",
             CommandBody::Authenticate { .. } => "AUTHENTICATE",
             CommandBody::Id(_) => "ID",
+            CommandBody::CancelUpdate(_) => "CANCELUPDATE",
             CommandBody::Select {
                 read_only: false, ..
             } => "SELECT",

@@ -333,6 +333,11 @@ impl Mailbox {
         (st.uidvalidity, st.messages.iter().map(|m| m.uid).collect())
     }
 
+    /// A number that grows with every change to the mailbox's state.
+    pub(crate) fn change_counter(&self) -> u64 {
+        self.locked().change
+    }
+
     /// The highest UID handed out so far.
     pub(crate) fn last_uid(&self) -> u32 {
         self.locked().next_uid.saturating_sub(1)

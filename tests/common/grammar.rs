@@ -191,6 +191,14 @@ fn esearch(rest: &[u8]) -> Result<(), String> {
                 matches!((range, set), (Some((a, b)), Some(set))
                     if is_nz_number(a) && is_nz_number(b) && (set == "NIL" || is_number_set(set)))
             }
+            // RFC 5267 §4.3: `("ADDTO" / "REMOVEFROM") SP "(" position SP
+            // sequence-set ")"`, position a number (0 for SEARCH).
+            "ADDTO" | "REMOVEFROM" => {
+                let pos = arg.strip_prefix('(');
+                let set = words.get(i + 2).and_then(|w| w.strip_suffix(')'));
+                i += 1;
+                matches!((pos, set), (Some(p), Some(set)) if is_number(p) && is_number_set(set))
+            }
             _ => false,
         };
         if !ok {
@@ -414,6 +422,8 @@ mod tests {
             b"* OK [NONEXISTENT] no such thing",
             b"* ESEARCH (TAG \"t3\") UID MIN 2 MAX 9 COUNT 3 ALL 2,5:9",
             b"* ESEARCH (TAG \"t3\") UID",
+            b"* ESEARCH (TAG \"t3\") ADDTO (0 1:2,4)",
+            b"* ESEARCH (TAG \"t3\") UID REMOVEFROM (0 7)",
             b"* LIST (\\HasChildren) \".\" Foo (\"CHILDINFO\" (\"SUBSCRIBED\"))",
             b"* LIST () \"/\" Foo (CHILDINFO (\"SUBSCRIBED\"))",
             b"* LIST () \"/\" \"a (b\" (CHILDINFO (\"SUBSCRIBED\") OLDNAME (\"old\"))",

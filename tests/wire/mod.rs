@@ -6,6 +6,7 @@ mod cache;
 mod compress;
 mod condstore;
 mod consistency;
+mod context;
 mod copy;
 mod esearch;
 mod esearch_modseq;

@@ -299,6 +299,17 @@ impl Parser<'_> {
             b"STORE" => self.store(false)?,
             b"COPY" | b"MOVE" => self.copy(false, name == b"MOVE")?,
             b"NAMESPACE" => CommandBody::Namespace,
+            b"CANCELUPDATE" => {
+                let mut tags = Vec::new();
+                while self.peek() == Some(b' ') {
+                    self.pos += 1;
+                    tags.push(self.string()?);
+                }
+                if tags.is_empty() {
+                    return Err(Expected("SP and a tag string"));
+                }
+                CommandBody::CancelUpdate(tags)
+            }
             b"GETQUOTA" => self.getquota()?,
             b"GETQUOTAROOT" => self.getquotaroot()?,
             b"SETQUOTA" => self.setquota()?,

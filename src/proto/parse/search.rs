@@ -92,6 +92,7 @@ impl Parser<'_> {
                 b"ALL" => ret.all = true,
                 b"COUNT" => ret.count = true,
                 b"SAVE" => ret.save = true,
+                b"UPDATE" => ret.update = true,
                 b"PARTIAL" => {
                     // RFC 5267 §4.4: `partial-range = nz-number ":" nz-number`,
                     // either order.
@@ -101,7 +102,7 @@ impl Parser<'_> {
                     let b = self.nz_number()?;
                     ret.partial = Some((a.min(b), a.max(b)));
                 }
-                _ => return Err(Expected("MIN, MAX, ALL, COUNT, SAVE or PARTIAL")),
+                _ => return Err(Expected("MIN, MAX, ALL, COUNT, SAVE, PARTIAL or UPDATE")),
             }
             any = true;
         }
