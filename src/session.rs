@@ -149,6 +149,7 @@ impl Session {
             // RFC 9208; usage kept in Maildir++ maildirsize (store::quota).
             caps.extend(["QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"]);
             caps.push("CONTEXT=SEARCH");
+            caps.push("PREVIEW");
             caps.push(&appendlimit);
         }
         if self.state == State::NotAuthenticated {

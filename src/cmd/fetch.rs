@@ -228,6 +228,7 @@ fn needs_structure(item: &FetchAtt) -> bool {
         FetchAtt::Envelope
         | FetchAtt::Body
         | FetchAtt::BodyStructure
+        | FetchAtt::Preview { .. }
         | FetchAtt::Rfc822Header
         | FetchAtt::Rfc822Text
         | FetchAtt::Binary { .. }
@@ -579,6 +580,10 @@ fn write_item(
         FetchAtt::Uid | FetchAtt::Flags => {}
         FetchAtt::Modseq => {
             out.raw("MODSEQ (").number(snap.modseq).raw(")");
+        }
+        FetchAtt::Preview { .. } => {
+            let text = msg.parsed.map(mime::preview::preview).unwrap_or_default();
+            out.raw("PREVIEW ").string(text.as_bytes());
         }
         FetchAtt::InternalDate => {
             let date = match msg.cached {

@@ -34,6 +34,7 @@ pub(crate) mod header;
 mod lexer;
 mod params;
 mod parser;
+pub(crate) mod preview;
 pub mod raw;
 mod section;
 mod structure;

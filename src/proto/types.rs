@@ -286,6 +286,10 @@ pub enum FetchAtt {
     },
     /// RFC 7162 §3.1.4.2.
     Modseq,
+    /// RFC 8970: `PREVIEW` or `PREVIEW (LAZY)`.
+    Preview {
+        lazy: bool,
+    },
 }
 
 /// `section = "[" [section-spec] "]"`

@@ -77,6 +77,9 @@ pub fn check_response(line: &[u8]) -> Result<(), String> {
         Err(e) if line.starts_with(b"* STATUS ") => {
             status_appendlimit(line).map_err(|x| format!("{e}; {x}"))
         }
+        Err(e) if line.starts_with(b"* ") && find(line, b"PREVIEW ").is_some() => {
+            fetch_preview(line).map_err(|x| format!("{e}; {x}"))
+        }
         other => other,
     }
 }
@@ -207,6 +210,68 @@ fn esearch(rest: &[u8]) -> Result<(), String> {
         i += 2;
     }
     Ok(())
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// imap-codec has no PREVIEW (RFC 8970 §7: `"PREVIEW" SP nstring`): the
+/// item is checked here and the rest of the FETCH goes back through
+/// imap-codec (with `UID 1` standing in if PREVIEW was all).
+fn fetch_preview(line: &[u8]) -> Result<(), String> {
+    let at = find(line, b"PREVIEW ").ok_or("no PREVIEW")?;
+    if at == 0
+        || !matches!(line.get(at - 1), Some(b'(') | Some(b' '))
+        || find(&line[..at], b" FETCH (").is_none()
+    {
+        return Err("PREVIEW outside a FETCH list".into());
+    }
+    let value = at + b"PREVIEW ".len();
+    let end = match line.get(value) {
+        Some(b'"') => {
+            let mut i = value + 1;
+            loop {
+                match line.get(i) {
+                    Some(b'\\') if matches!(line.get(i + 1), Some(b'"') | Some(b'\\')) => i += 2,
+                    Some(b'"') => break i + 1,
+                    Some(b'\r') | Some(b'\n') | Some(b'\\') | None => {
+                        return Err("bad quoted PREVIEW".into())
+                    }
+                    Some(&b) if b >= 0x80 => return Err("8-bit in a quoted PREVIEW".into()),
+                    Some(_) => i += 1,
+                }
+            }
+        }
+        Some(b'{') => {
+            let close = line[value..]
+                .iter()
+                .position(|&b| b == b'}')
+                .ok_or("bad literal")?
+                + value;
+            let n: usize = std::str::from_utf8(&line[value + 1..close])
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .ok_or("bad literal length")?;
+            if line.get(close + 1..close + 3) != Some(b"\r\n") {
+                return Err("literal without CRLF".into());
+            }
+            close + 3 + n
+        }
+        _ if line[value..].starts_with(b"NIL") => value + 3,
+        _ => return Err("PREVIEW without an nstring".into()),
+    };
+    let mut rest = line[..at].to_vec();
+    let tail = line.get(end..).ok_or("PREVIEW runs past the line")?;
+    let tail = tail.strip_prefix(b" ").unwrap_or(tail);
+    if rest.last() == Some(&b' ') && tail.first() == Some(&b')') {
+        rest.pop();
+    }
+    if rest.last() == Some(&b'(') && tail.first() == Some(&b')') {
+        rest.extend_from_slice(b"UID 1");
+    }
+    rest.extend_from_slice(tail);
+    check_response(&rest)
 }
 
 /// imap-codec reads APPENDUID with one UID only; RFC 4315 §4 allows a

@@ -23,6 +23,7 @@ mod multiappend;
 mod namespace;
 mod other_sessions;
 mod preauth_flood;
+mod preview;
 mod quota;
 mod recent;
 mod roundcube;

@@ -789,6 +789,18 @@ impl Parser<'_> {
                 part: self.section_binary()?,
             },
             b"MODSEQ" => FetchAtt::Modseq,
+            b"PREVIEW" => {
+                // RFC 8970 §3: `["(" "LAZY" ")"]`; LAZY only allows a later
+                // answer, and ours is always ready.
+                let lazy = self
+                    .input
+                    .get(self.pos..self.pos + 7)
+                    .is_some_and(|w| w.eq_ignore_ascii_case(b" (LAZY)"));
+                if lazy {
+                    self.pos += 7;
+                }
+                FetchAtt::Preview { lazy }
+            }
             _ => return Err(Expected("fetch attribute")),
         })
     }
