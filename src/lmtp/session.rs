@@ -5,6 +5,7 @@
 
 use super::command::{self, Command, Refusal};
 use super::data;
+use super::input::{self, Input};
 use super::listen::Stream;
 use super::recipient::{self, Recipient, Unknown};
 use crate::context::ServerContext;
@@ -45,7 +46,10 @@ struct Session {
 /// Serves one connection to its end.
 pub fn serve(ctx: Arc<ServerContext>, stream: Stream, peer: String) {
     let _ = stream.set_timeouts(TIMEOUT);
-    let reader = match stream.try_clone() {
+    let reader = match stream
+        .try_clone()
+        .and_then(|r| Input::new(r, Arc::clone(&ctx), TIMEOUT))
+    {
         Ok(r) => r,
         Err(e) => {
             log::error!("lmtp peer={peer}: cannot use the connection: {e}");
@@ -63,7 +67,11 @@ pub fn serve(ctx: Arc<ServerContext>, stream: Stream, peer: String) {
         txn: None,
     };
     if let Err(e) = s.run(&mut input) {
-        if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut {
+        if input::is_shutdown(&e) {
+            // Nothing of an unfinished DATA was acknowledged: the client
+            // keeps the message and retries.
+            let _ = s.reply(421, "4.3.2", "Server shutting down, try again later");
+        } else if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut {
             let _ = s.reply(421, "4.4.2", "Timeout, closing");
         }
         log::debug!("lmtp peer={}: connection ended: {e}", s.peer);
@@ -71,7 +79,7 @@ pub fn serve(ctx: Arc<ServerContext>, stream: Stream, peer: String) {
 }
 
 impl Session {
-    fn run(&mut self, input: &mut BufReader<Stream>) -> io::Result<()> {
+    fn run(&mut self, input: &mut BufReader<Input>) -> io::Result<()> {
         let greeting = format!("{} Roost LMTP ready", self.host);
         self.reply(220, "", &greeting)?;
         let mut errors = 0;
@@ -117,7 +125,7 @@ impl Session {
     fn execute(
         &mut self,
         c: Command,
-        input: &mut BufReader<Stream>,
+        input: &mut BufReader<Input>,
     ) -> io::Result<(Result<(), Refusal>, bool)> {
         let refuse = |code, enh, text: &str| Ok((Err(Refusal(code, enh, text.into())), false));
         match c {
@@ -216,21 +224,14 @@ impl Session {
 
     /// DATA: spools the message once, then stores a copy per recipient and
     /// answers for each, in RCPT order (RFC 2033 §4.2).
-    fn data(&mut self, txn: Transaction, input: &mut BufReader<Stream>) -> io::Result<()> {
+    fn data(&mut self, txn: Transaction, input: &mut BufReader<Input>) -> io::Result<()> {
         self.reply(354, "", "Start mail input; end with <CRLF>.<CRLF>")?;
         let max = self.ctx.config.max_append_size as u64;
         let spool = open_spool(&txn.rcpts);
-        let result = match &spool {
-            Ok(file) => {
-                let mut w = BufWriter::new(file);
-                let mut r = data::read_data(input, Some(&mut w), max)?;
-                if let Err(e) = w.flush() {
-                    r.write_error.get_or_insert(e);
-                }
-                r
-            }
-            Err(_) => data::read_data(input, None, max)?,
-        };
+        input.get_mut().in_data = true;
+        let result = self.read_message(&spool, input, max);
+        input.get_mut().in_data = false;
+        let result = result?;
         let from = printable(&txn.from);
         for rcpt in &txn.rcpts {
             let to = printable(&rcpt.address);
@@ -285,6 +286,26 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Reads the message into the spool (or, without one, only counts it).
+    fn read_message(
+        &mut self,
+        spool: &io::Result<File>,
+        input: &mut BufReader<Input>,
+        max: u64,
+    ) -> io::Result<data::DataResult> {
+        Ok(match spool {
+            Ok(file) => {
+                let mut w = BufWriter::new(file);
+                let mut r = data::read_data(input, Some(&mut w), max)?;
+                if let Err(e) = w.flush() {
+                    r.write_error.get_or_insert(e);
+                }
+                r
+            }
+            Err(_) => data::read_data(input, None, max)?,
+        })
     }
 
     fn reply(&mut self, code: u16, enhanced: &str, text: &str) -> io::Result<()> {

@@ -5,4 +5,5 @@ mod auth_socket;
 mod check;
 mod deliver;
 mod postfix;
+mod shutdown;
 mod wire;

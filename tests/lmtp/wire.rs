@@ -57,6 +57,16 @@ impl Lmtp {
         let mut line = String::new();
         matches!(self.r.read_line(&mut line), Ok(0))
     }
+
+    /// Closed, or reset because the server hung up on unread input (what
+    /// Linux reports on a Unix socket closed with data still queued).
+    pub fn hung_up(&mut self) -> bool {
+        let mut line = String::new();
+        match self.r.read_line(&mut line) {
+            Ok(n) => n == 0,
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    }
 }
 
 /// A server with LMTP on a Unix socket; the socket's path.
@@ -104,7 +114,7 @@ pub fn without_received(msg: &[u8]) -> Vec<u8> {
     out
 }
 
-fn maildir(server: &TestServer, user: &str) -> PathBuf {
+pub fn maildir(server: &TestServer, user: &str) -> PathBuf {
     server.root().join("home").join(user).join("Maildir")
 }
 
