@@ -233,6 +233,24 @@ impl Session {
         input.get_mut().in_data = false;
         let result = result?;
         let from = printable(&txn.from);
+        // A Unix socket's path says nothing about the sender.
+        let peer = match self.peer.parse::<std::net::SocketAddr>() {
+            Ok(addr) => format!("[{}]", addr.ip()),
+            Err(_) => "local".to_string(),
+        };
+        let trace = recipient::Trace {
+            lhlo: self.lhlo.as_deref().unwrap_or(""),
+            peer: &peer,
+            host: &self.host,
+            id: &self.id,
+        };
+        let only = match txn.rcpts.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        };
+        let header = recipient::added_headers(&txn.from, only, &trace);
+        // Copies already stored, to link the next ones to.
+        let mut stored_copies = Vec::new();
         for rcpt in &txn.rcpts {
             let to = printable(&rcpt.address);
             if result.too_large {
@@ -245,20 +263,14 @@ impl Session {
             }
             let stored = match (&spool, &result.write_error) {
                 (Err(e), _) | (_, Some(e)) => Err(format!("spooling the message: {e}")),
-                (Ok(file), None) => {
-                    let trace = recipient::Trace {
-                        lhlo: self.lhlo.as_deref().unwrap_or(""),
-                        // A Unix socket's path says nothing about the sender.
-                        peer: if self.peer.starts_with("unix:") {
-                            "local"
-                        } else {
-                            &self.peer
-                        },
-                        host: &self.host,
-                        id: &self.id,
-                    };
-                    store_copy(&self.ctx, file, result.size, &txn.from, rcpt, &trace)
-                }
+                (Ok(file), None) => store_copy(
+                    &self.ctx,
+                    file,
+                    result.size,
+                    &header,
+                    rcpt,
+                    &mut stored_copies,
+                ),
             };
             match stored {
                 Ok(folder) => {
@@ -318,30 +330,62 @@ impl Session {
     }
 }
 
-/// Stores one recipient's copy from the spool; the folder it went to.
+/// A copy stored for one recipient, and whose it is.
+struct StoredCopy {
+    owner: Option<u32>,
+    file: deliver::Delivered,
+}
+
+/// Stores one recipient's copy; the folder it went to. Every recipient's
+/// copy has the same bytes (see `added_headers`), so after the first it is
+/// a hard link to an earlier copy of the same owner (a link to another
+/// user's file would be theirs to read), and written from the spool only
+/// where linking fails (another file system).
 fn store_copy(
     ctx: &ServerContext,
     spool: &File,
     size: u64,
-    from: &str,
+    header: &[u8],
     rcpt: &Recipient,
-    trace: &recipient::Trace<'_>,
+    stored: &mut Vec<StoredCopy>,
 ) -> Result<String, String> {
     deliver::ensure_inbox(&rcpt.mail_root)
         .map_err(|e| format!("{}: {e}", rcpt.mail_root.display()))?;
     let dir = recipient::target_dir(&ctx.config, rcpt, None);
-    let mut reader = spool;
-    reader.rewind().map_err(|e| e.to_string())?;
-    let header = recipient::added_headers(from, rcpt, trace);
-    deliver::deliver(&dir, &header, &mut reader.take(size), u64::MAX)
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    Ok(if dir == rcpt.mail_root {
+    let folder = if dir == rcpt.mail_root {
         "INBOX".to_string()
     } else {
         dir.file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
-    })
+    };
+    let same_owner = stored.iter().position(|c| c.owner == rcpt.user.uid);
+    if let Some(i) = same_owner {
+        let source = &stored[i].file;
+        match deliver::link_into(&dir, source) {
+            Ok(_) => return Ok(folder),
+            Err(e) => log::debug!(
+                "lmtp: cannot link {} into {}: {e}; writing a copy",
+                source.path.display(),
+                dir.display()
+            ),
+        }
+    }
+    let mut reader = spool;
+    reader.rewind().map_err(|e| e.to_string())?;
+    let file = deliver::deliver(&dir, header, &mut reader.take(size), u64::MAX)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    // The newest copy is the one to link to next: the older one may have
+    // moved to cur/ or be on another file system.
+    let copy = StoredCopy {
+        owner: rcpt.user.uid,
+        file,
+    };
+    match same_owner {
+        Some(i) => stored[i] = copy,
+        None => stored.push(copy),
+    }
+    Ok(folder)
 }
 
 /// An unnamed file in the first usable recipient's `tmp/`: on the disk the
