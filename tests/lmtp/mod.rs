@@ -4,6 +4,7 @@
 mod auth_socket;
 mod check;
 mod deliver;
+mod dovecot_lmtp;
 mod postfix;
 mod shutdown;
 mod wire;
