@@ -120,10 +120,12 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 fn shutdown(ctx: &ServerContext) {
     ctx.begin_shutdown();
     let deadline = std::time::Instant::now() + SHUTDOWN_GRACE;
-    while ctx.connections.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {
+    // LMTP sessions too: one may be finishing a delivery it will confirm.
+    let busy = || ctx.connections.load(Ordering::Acquire) + crate::lmtp::listen::lmtp_sessions();
+    while busy() > 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let left = ctx.connections.load(Ordering::Acquire);
+    let left = busy();
     if left > 0 {
         log::warn!("{left} sessions still busy after {SHUTDOWN_GRACE:?}; exiting anyway");
     }

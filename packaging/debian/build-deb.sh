@@ -59,6 +59,9 @@ gzip -9n <man/roost.conf.5 >"$stage/usr/share/man/man5/roost.conf.5.gz"
 gzip -9n <README.md >"$stage/usr/share/doc/roost/README.md.gz"
 gzip -9n <"$here/changelog" >"$stage/usr/share/doc/roost/changelog.gz"
 install -m 0644 "$here/copyright" "$stage/usr/share/doc/roost/copyright"
+# The systemd drop-in for Postfix's sockets (README, With Postfix).
+install -D -m 0644 packaging/roost-postfix.conf \
+    "$stage/usr/share/doc/roost/examples/roost-postfix.conf"
 find "$stage/usr/share" -type f -exec chmod 0644 {} +
 
 # Maintainer scripts and control files.

@@ -46,6 +46,13 @@ impl Stream {
         })
     }
 
+    pub fn set_read_timeout(&self, t: Duration) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_read_timeout(Some(t)),
+            Stream::Unix(s) => s.set_read_timeout(Some(t)),
+        }
+    }
+
     pub fn set_timeouts(&self, t: Duration) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => {
@@ -229,6 +236,12 @@ fn accept_loop(ctx: Arc<ServerContext>, l: Listener) {
             }
         };
         if ctx.shutting_down.load(Ordering::SeqCst) {
+            let mut stream = stream;
+            let _ = stream.write_all(match l.service {
+                Service::Lmtp => b"421 4.3.2 Server shutting down, try again later\r\n" as &[u8],
+                Service::Auth => b"",
+                Service::ManageSieve => b"BYE \"Server shutting down.\"\r\n",
+            });
             continue;
         }
         let max = ctx.config.max_connections;
@@ -251,12 +264,19 @@ fn accept_loop(ctx: Arc<ServerContext>, l: Listener) {
             continue;
         }
         let ctx = Arc::clone(&ctx);
-        let count = Arc::new(Counted(Arc::clone(&running)));
+        let count = Counted(Arc::clone(&running));
         let service = l.service;
+        // Counted before the thread starts, so a shutdown that begins now
+        // already waits for it.
+        let delivering = (service == Service::Lmtp).then(|| {
+            LMTP_SESSIONS.fetch_add(1, Ordering::AcqRel);
+            LmtpSession
+        });
         let spawned = std::thread::Builder::new()
             .name(format!("{}-{peer}", service.name()))
             .spawn(move || {
                 let _count = count;
+                let _delivering = delivering;
                 match service {
                     Service::Lmtp => super::session::serve(ctx, stream, peer),
                     Service::Auth => crate::auth::socket::serve(ctx, stream, peer),
@@ -270,6 +290,23 @@ fn accept_loop(ctx: Arc<ServerContext>, l: Listener) {
         if let Err(e) = spawned {
             log::error!("{} cannot start a thread: {e}", l.service.name());
         }
+    }
+}
+
+/// LMTP sessions running now, in all listeners: shutdown waits for them
+/// (each finishes or refuses the message it is reading, then says 421).
+static LMTP_SESSIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many LMTP sessions are still running.
+pub fn lmtp_sessions() -> usize {
+    LMTP_SESSIONS.load(Ordering::Acquire)
+}
+
+struct LmtpSession;
+
+impl Drop for LmtpSession {
+    fn drop(&mut self) {
+        LMTP_SESSIONS.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -5,6 +5,7 @@
 mod command;
 mod data;
 pub mod deliver_cmd;
+mod input;
 pub mod listen;
 pub mod recipient;
 mod session;

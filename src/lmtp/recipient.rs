@@ -116,7 +116,7 @@ pub fn target_dir(config: &Config, rcpt: &Recipient, explicit: Option<&str>) -> 
 pub struct Trace<'a> {
     /// The LHLO name.
     pub lhlo: &'a str,
-    /// The client: an IP address, or the Unix socket.
+    /// The client: `[IP]`, or `local` for a Unix socket.
     pub peer: &'a str,
     /// This host's name.
     pub host: &'a str,
@@ -125,9 +125,13 @@ pub struct Trace<'a> {
 }
 
 /// The header lines LMTP adds on top, as Dovecot's LMTP does:
-/// `Return-Path:`, `Delivered-To:`, then a `Received:` line. The sender
-/// and names were checked to hold no line breaks.
-pub fn added_headers(sender: &str, rcpt: &Recipient, trace: &Trace<'_>) -> Vec<u8> {
+/// `Return-Path:`, then with a single recipient `Delivered-To:`, then a
+/// `Received:` line naming that recipient. With several recipients
+/// neither names one, so every copy has the same bytes and can be one
+/// file hard-linked into each Maildir (Dovecot does the same; a copy
+/// naming its recipient would also tell each one who else got it). The
+/// sender and names were checked to hold no line breaks.
+pub fn added_headers(sender: &str, only_rcpt: Option<&Recipient>, trace: &Trace<'_>) -> Vec<u8> {
     let now = crate::datetime::Utc::now();
     let date = format!(
         "{} {} {} {:02}:{:02}:{:02} +0000",
@@ -138,17 +142,22 @@ pub fn added_headers(sender: &str, rcpt: &Recipient, trace: &Trace<'_>) -> Vec<u
         now.minute,
         now.second
     );
-    format!(
-        "Return-Path: <{sender}>\nDelivered-To: {addr}\n\
-         Received: from {lhlo} ({peer})\n\tby {host} (Roost) with LMTP id {id}\n\
-         \t(envelope-from <{sender}>)\n\tfor <{addr}>; {date}\n",
-        addr = rcpt.address,
+    let mut out = format!("Return-Path: <{sender}>\n");
+    if let Some(rcpt) = only_rcpt {
+        out.push_str(&format!("Delivered-To: {}\n", rcpt.address));
+    }
+    out.push_str(&format!(
+        "Received: from {lhlo} ({peer})\n\tby {host} with LMTP\n\tid {id}\n\t(envelope-from <{sender}>)",
         lhlo = trace.lhlo,
         peer = trace.peer,
         host = trace.host,
         id = trace.id,
-    )
-    .into_bytes()
+    ));
+    match only_rcpt {
+        Some(rcpt) => out.push_str(&format!("\n\tfor <{}>; {date}\n", rcpt.address)),
+        None => out.push_str(&format!("; {date}\n")),
+    }
+    out.into_bytes()
 }
 
 #[cfg(test)]
@@ -173,23 +182,30 @@ mod tests {
         };
         let trace = Trace {
             lhlo: "mx.example.org",
-            peer: "127.0.0.1:4321",
+            peer: "[127.0.0.1]",
             host: "imap.example.org",
             id: "lmtp-1-2",
         };
-        let h = String::from_utf8(added_headers("bob@example.org", &rcpt, &trace)).unwrap();
+        let h = String::from_utf8(added_headers("bob@example.org", Some(&rcpt), &trace)).unwrap();
         let lines: Vec<&str> = h.lines().collect();
         assert_eq!(lines[0], "Return-Path: <bob@example.org>");
         assert_eq!(lines[1], "Delivered-To: alice+x@example.org");
-        assert_eq!(lines[2], "Received: from mx.example.org (127.0.0.1:4321)");
-        assert_eq!(
-            lines[3],
-            "\tby imap.example.org (Roost) with LMTP id lmtp-1-2"
+        assert_eq!(lines[2], "Received: from mx.example.org ([127.0.0.1])");
+        assert_eq!(lines[3], "\tby imap.example.org with LMTP");
+        assert_eq!(lines[4], "\tid lmtp-1-2");
+        assert_eq!(lines[5], "\t(envelope-from <bob@example.org>)");
+        assert!(lines[6].starts_with("\tfor <alice+x@example.org>; "), "{h}");
+        assert!(lines[6].ends_with(" +0000"), "{h}");
+        assert_eq!(lines.len(), 7);
+        // Several recipients: nothing names one.
+        let h = String::from_utf8(added_headers("bob@example.org", None, &trace)).unwrap();
+        let lines: Vec<&str> = h.lines().collect();
+        assert_eq!(lines[1], "Received: from mx.example.org ([127.0.0.1])");
+        assert!(
+            lines[4].starts_with("\t(envelope-from <bob@example.org>); "),
+            "{h}"
         );
-        assert_eq!(lines[4], "\t(envelope-from <bob@example.org>)");
-        assert!(lines[5].starts_with("\tfor <alice+x@example.org>; "), "{h}");
-        assert!(lines[5].ends_with(" +0000"), "{h}");
-        assert_eq!(lines.len(), 6);
+        assert_eq!(lines.len(), 5);
     }
 
     #[test]

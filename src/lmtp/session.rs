@@ -5,6 +5,7 @@
 
 use super::command::{self, Command, Refusal};
 use super::data;
+use super::input::{self, Input};
 use super::listen::Stream;
 use super::recipient::{self, Recipient, Unknown};
 use crate::context::ServerContext;
@@ -45,7 +46,10 @@ struct Session {
 /// Serves one connection to its end.
 pub fn serve(ctx: Arc<ServerContext>, stream: Stream, peer: String) {
     let _ = stream.set_timeouts(TIMEOUT);
-    let reader = match stream.try_clone() {
+    let reader = match stream
+        .try_clone()
+        .and_then(|r| Input::new(r, Arc::clone(&ctx), TIMEOUT))
+    {
         Ok(r) => r,
         Err(e) => {
             log::error!("lmtp peer={peer}: cannot use the connection: {e}");
@@ -63,7 +67,11 @@ pub fn serve(ctx: Arc<ServerContext>, stream: Stream, peer: String) {
         txn: None,
     };
     if let Err(e) = s.run(&mut input) {
-        if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut {
+        if input::is_shutdown(&e) {
+            // Nothing of an unfinished DATA was acknowledged: the client
+            // keeps the message and retries.
+            let _ = s.reply(421, "4.3.2", "Server shutting down, try again later");
+        } else if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut {
             let _ = s.reply(421, "4.4.2", "Timeout, closing");
         }
         log::debug!("lmtp peer={}: connection ended: {e}", s.peer);
@@ -71,7 +79,7 @@ pub fn serve(ctx: Arc<ServerContext>, stream: Stream, peer: String) {
 }
 
 impl Session {
-    fn run(&mut self, input: &mut BufReader<Stream>) -> io::Result<()> {
+    fn run(&mut self, input: &mut BufReader<Input>) -> io::Result<()> {
         let greeting = format!("{} Roost LMTP ready", self.host);
         self.reply(220, "", &greeting)?;
         let mut errors = 0;
@@ -117,7 +125,7 @@ impl Session {
     fn execute(
         &mut self,
         c: Command,
-        input: &mut BufReader<Stream>,
+        input: &mut BufReader<Input>,
     ) -> io::Result<(Result<(), Refusal>, bool)> {
         let refuse = |code, enh, text: &str| Ok((Err(Refusal(code, enh, text.into())), false));
         match c {
@@ -216,22 +224,33 @@ impl Session {
 
     /// DATA: spools the message once, then stores a copy per recipient and
     /// answers for each, in RCPT order (RFC 2033 §4.2).
-    fn data(&mut self, txn: Transaction, input: &mut BufReader<Stream>) -> io::Result<()> {
+    fn data(&mut self, txn: Transaction, input: &mut BufReader<Input>) -> io::Result<()> {
         self.reply(354, "", "Start mail input; end with <CRLF>.<CRLF>")?;
         let max = self.ctx.config.max_append_size as u64;
         let spool = open_spool(&txn.rcpts);
-        let result = match &spool {
-            Ok(file) => {
-                let mut w = BufWriter::new(file);
-                let mut r = data::read_data(input, Some(&mut w), max)?;
-                if let Err(e) = w.flush() {
-                    r.write_error.get_or_insert(e);
-                }
-                r
-            }
-            Err(_) => data::read_data(input, None, max)?,
-        };
+        input.get_mut().in_data = true;
+        let result = self.read_message(&spool, input, max);
+        input.get_mut().in_data = false;
+        let result = result?;
         let from = printable(&txn.from);
+        // A Unix socket's path says nothing about the sender.
+        let peer = match self.peer.parse::<std::net::SocketAddr>() {
+            Ok(addr) => format!("[{}]", addr.ip()),
+            Err(_) => "local".to_string(),
+        };
+        let trace = recipient::Trace {
+            lhlo: self.lhlo.as_deref().unwrap_or(""),
+            peer: &peer,
+            host: &self.host,
+            id: &self.id,
+        };
+        let only = match txn.rcpts.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        };
+        let header = recipient::added_headers(&txn.from, only, &trace);
+        // Copies already stored, to link the next ones to.
+        let mut stored_copies = Vec::new();
         for rcpt in &txn.rcpts {
             let to = printable(&rcpt.address);
             if result.too_large {
@@ -244,20 +263,18 @@ impl Session {
             }
             let stored = match (&spool, &result.write_error) {
                 (Err(e), _) | (_, Some(e)) => Err(format!("spooling the message: {e}")),
-                (Ok(file), None) => {
-                    let trace = recipient::Trace {
-                        lhlo: self.lhlo.as_deref().unwrap_or(""),
-                        // A Unix socket's path says nothing about the sender.
-                        peer: if self.peer.starts_with("unix:") {
-                            "local"
-                        } else {
-                            &self.peer
-                        },
-                        host: &self.host,
-                        id: &self.id,
-                    };
-                    store_copy(&self.ctx, file, result.size, &txn.from, rcpt, &trace)
-                }
+                (Ok(file), None) => store_copy(
+                    &self.ctx,
+                    file,
+                    result.size,
+                    &header,
+                    rcpt,
+                    &mut stored_copies,
+                    &Envelope {
+                        from: &txn.from,
+                        session: &self.id,
+                    },
+                ),
             };
             match stored {
                 Ok(Stored::OverQuota) => {
@@ -272,6 +289,20 @@ impl Session {
                         "5.2.2",
                         &format!("<{to}> Quota exceeded (mailbox for user is full)"),
                     )?;
+                }
+                Ok(Stored::Refused(reason)) => {
+                    log::info!(
+                        "conn={} peer={} from=<{from}> rcpt=<{to}> user={} refused by Sieve",
+                        self.id,
+                        self.peer,
+                        rcpt.user.name
+                    );
+                    let reason: String = reason
+                        .chars()
+                        .map(|c| if c.is_control() { ' ' } else { c })
+                        .take(400)
+                        .collect();
+                    self.reply(550, "5.7.1", &format!("<{to}> {reason}"))?;
                 }
                 Ok(Stored::Saved(folder)) => {
                     log::info!(
@@ -300,6 +331,26 @@ impl Session {
         Ok(())
     }
 
+    /// Reads the message into the spool (or, without one, only counts it).
+    fn read_message(
+        &mut self,
+        spool: &io::Result<File>,
+        input: &mut BufReader<Input>,
+        max: u64,
+    ) -> io::Result<data::DataResult> {
+        Ok(match spool {
+            Ok(file) => {
+                let mut w = BufWriter::new(file);
+                let mut r = data::read_data(input, Some(&mut w), max)?;
+                if let Err(e) = w.flush() {
+                    r.write_error.get_or_insert(e);
+                }
+                r
+            }
+            Err(_) => data::read_data(input, None, max)?,
+        })
+    }
+
     fn reply(&mut self, code: u16, enhanced: &str, text: &str) -> io::Result<()> {
         if enhanced.is_empty() {
             write!(self.out, "{code} {text}\r\n")?;
@@ -312,48 +363,136 @@ impl Session {
 
 /// What became of one recipient's copy.
 enum Stored {
-    /// Saved into this folder.
+    /// Saved into this folder (or these, after Sieve).
     Saved(String),
     /// Refused: the user's quota is full.
     OverQuota,
+    /// Refused by the user's Sieve script (`ereject`), with its reason.
+    Refused(String),
 }
 
-/// Stores one recipient's copy from the spool.
+/// A copy stored for one recipient, and whose it is.
+struct StoredCopy {
+    owner: Option<u32>,
+    file: deliver::Delivered,
+}
+
+/// The envelope of the message being stored, for Sieve and the logs.
+struct Envelope<'a> {
+    from: &'a str,
+    session: &'a str,
+}
+
+/// Stores one recipient's copy. Every recipient's copy has the same bytes
+/// (see `added_headers`), so after the first it is a hard link to an
+/// earlier copy of the same owner (a link to another user's file would be
+/// theirs to read), and written from the spool only where linking fails
+/// (another file system). A user with Sieve scripts gets them run instead
+/// (`sieve::deliver`). Files are written with the recipient's identity
+/// under `userdb = passwd`.
 fn store_copy(
     ctx: &ServerContext,
     spool: &File,
     size: u64,
-    from: &str,
+    header: &[u8],
     rcpt: &Recipient,
-    trace: &recipient::Trace<'_>,
+    stored: &mut Vec<StoredCopy>,
+    envelope: &Envelope<'_>,
 ) -> Result<Stored, String> {
-    let header = recipient::added_headers(from, rcpt, trace);
     let quota = crate::store::quota::Quota::new(
         rcpt.mail_root.clone(),
         ctx.config.quota_limits(&rcpt.user.extra),
     );
-    // Written with the recipient's identity under `userdb = passwd`.
-    let written = recipient::as_recipient(rcpt, || {
+    if crate::sieve::deliver::has_scripts(&ctx.config, rcpt.user.home.as_deref()) {
+        return filtered(ctx, spool, size, header, rcpt, envelope);
+    }
+    recipient::as_recipient(rcpt, || {
         deliver::ensure_inbox(&rcpt.mail_root)
             .map_err(|e| format!("{}: {e}", rcpt.mail_root.display()))?;
         let dir = recipient::target_dir(&ctx.config, rcpt, None);
+        let folder = if dir == rcpt.mail_root {
+            "INBOX".to_string()
+        } else {
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let same_owner = stored.iter().position(|c| c.owner == rcpt.user.uid);
+        if let Some(i) = same_owner {
+            let source = &stored[i].file;
+            if let Ok(Err(_)) = quota.check(source.size, 1) {
+                return Ok(Stored::OverQuota);
+            }
+            match deliver::link_into(&dir, source) {
+                Ok(_) => {
+                    quota.record(source.size as i64, 1);
+                    return Ok(Stored::Saved(folder));
+                }
+                Err(e) => log::debug!(
+                    "lmtp: cannot link {} into {}: {e}; writing a copy",
+                    source.path.display(),
+                    dir.display()
+                ),
+            }
+        }
         let mut reader = spool;
         reader.rewind().map_err(|e| e.to_string())?;
-        let result = deliver::deliver(&dir, &header, &mut reader.take(size), u64::MAX, &quota);
-        Ok::<_, String>((result, dir))
-    })??;
-    let dir = match written {
-        (Ok(_), dir) => dir,
-        (Err(deliver::DeliverError::OverQuota), _) => return Ok(Stored::OverQuota),
-        (Err(e), dir) => return Err(format!("{}: {e}", dir.display())),
+        let file = match deliver::deliver(&dir, header, &mut reader.take(size), u64::MAX, &quota) {
+            Ok(f) => f,
+            Err(deliver::DeliverError::OverQuota) => return Ok(Stored::OverQuota),
+            Err(e) => return Err(format!("{}: {e}", dir.display())),
+        };
+        // The newest copy is the one to link to next: the older one may have
+        // moved to cur/ or be on another file system.
+        let copy = StoredCopy {
+            owner: rcpt.user.uid,
+            file,
+        };
+        match same_owner {
+            Some(i) => stored[i] = copy,
+            None => stored.push(copy),
+        }
+        Ok(Stored::Saved(folder))
+    })?
+}
+
+/// Delivery through the recipient's Sieve scripts: the message (at most
+/// `max_append_size`, as LMTP accepted it) is read into memory for them.
+fn filtered(
+    ctx: &ServerContext,
+    spool: &File,
+    size: u64,
+    header: &[u8],
+    rcpt: &Recipient,
+    envelope: &Envelope<'_>,
+) -> Result<Stored, String> {
+    let mut message = header.to_vec();
+    let mut reader = spool;
+    reader.rewind().map_err(|e| e.to_string())?;
+    reader
+        .take(size)
+        .read_to_end(&mut message)
+        .map_err(|e| e.to_string())?;
+    let d = crate::sieve::deliver::Delivery {
+        config: &ctx.config,
+        registry: std::sync::Arc::clone(&ctx.registry),
+        session: envelope.session,
+        user: &rcpt.user.name,
+        home: rcpt.user.home.as_deref(),
+        mail_root: &rcpt.mail_root,
+        envelope_from: envelope.from,
+        recipient: &rcpt.address,
+        quota: ctx.config.quota_limits(&rcpt.user.extra),
     };
-    Ok(Stored::Saved(if dir == rcpt.mail_root {
-        "INBOX".to_string()
-    } else {
-        dir.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    }))
+    use crate::sieve::deliver::Filtered;
+    match recipient::as_recipient(rcpt, || crate::sieve::deliver::deliver(&d, &message))?? {
+        Filtered::Delivered(folders) if folders.is_empty() => {
+            Ok(Stored::Saved("(nowhere: Sieve)".into()))
+        }
+        Filtered::Delivered(folders) => Ok(Stored::Saved(folders.join(","))),
+        Filtered::OverQuota => Ok(Stored::OverQuota),
+        Filtered::Refused(reason) => Ok(Stored::Refused(reason)),
+    }
 }
 
 /// An unnamed file in the first usable recipient's `tmp/`: on the disk the

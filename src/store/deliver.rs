@@ -49,11 +49,13 @@ impl From<io::Error> for DeliverError {
     }
 }
 
-/// The result of a delivery: where the file went and its size.
+/// The result of a delivery: where the file went and its sizes.
 #[derive(Debug)]
 pub struct Delivered {
     pub path: PathBuf,
     pub size: u64,
+    /// The size with CRLF line ends (the name's `,W=`).
+    pub vsize: u64,
 }
 
 /// Creates the user's INBOX (the Maildir root with `cur/`, `new/`, `tmp/`)
@@ -148,7 +150,31 @@ pub fn deliver(
     }
     quota.record(size as i64, 1);
     fs::File::open(dir.join("new"))?.sync_all()?;
-    Ok(Delivered { path: dest, size })
+    Ok(Delivered {
+        path: dest,
+        size,
+        vsize,
+    })
+}
+
+/// Gives a message already delivered (and fsynced) another name in folder
+/// `dir`'s `new/`: a hard link, so one message for several recipients
+/// takes its space once. The link appears whole or not at all, so it goes
+/// straight into `new/`. Fails across file systems (EXDEV), when the
+/// source has meanwhile moved to `cur/`, or where links are refused; the
+/// caller then writes a copy.
+pub fn link_into(dir: &Path, source: &Delivered) -> io::Result<Delivered> {
+    nofollow::check_maildir(dir)?;
+    let base = maildir::new_base(&super::dotlock::hostname());
+    let name = format!("{base},S={},W={}", source.size, source.vsize);
+    let dest = dir.join("new").join(name);
+    fs::hard_link(&source.path, &dest)?;
+    fs::File::open(dir.join("new"))?.sync_all()?;
+    Ok(Delivered {
+        path: dest,
+        size: source.size,
+        vsize: source.vsize,
+    })
 }
 
 /// Copies `prefix` and `body` into `out`, counting the size and the size
@@ -232,6 +258,17 @@ mod tests {
         assert!(big.is_empty(), "the rest was read");
         assert_eq!(fs::read_dir(root.join("tmp")).unwrap().count(), 0);
         assert_eq!(fs::read_dir(root.join("new")).unwrap().count(), 1);
+
+        let other = d.path().join("Other");
+        ensure_inbox(&other).unwrap();
+        let linked = link_into(&other, &got).unwrap();
+        assert_eq!(
+            fs::read(&linked.path).unwrap(),
+            fs::read(&got.path).unwrap()
+        );
+        assert!(linked.path.to_str().unwrap().ends_with(",S=35,W=38"));
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(fs::metadata(&got.path).unwrap().nlink(), 2);
 
         let ns = Namespace::default();
         assert_eq!(existing_folder(&root, &ns, "Work"), None);

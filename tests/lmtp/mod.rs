@@ -4,8 +4,10 @@
 mod auth_socket;
 mod check;
 mod deliver;
+mod dovecot_lmtp;
 mod managesieve;
 mod postfix;
+mod shutdown;
 mod sieve;
 mod sieve_differential;
 mod wire;

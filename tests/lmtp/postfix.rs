@@ -334,20 +334,20 @@ fn postfix_authenticates_through_roost_and_delivers_over_lmtp_and_deliver() {
     assert!(ok, "{out}");
     let inbox = homes.join("carol/Maildir");
     let stored_body = MESSAGE.replace("\r\n", "\n");
-    for (dir, delivered_to) in [
-        (inbox.clone(), "carol@example.test"),
-        (inbox.join(".lists"), "carol+lists@example.test"),
-    ] {
+    // Postfix hands both recipients over in one transaction: as with
+    // Dovecot, no Delivered-To then, and one file linked into both folders.
+    let mut copies = Vec::new();
+    for dir in [inbox.clone(), inbox.join(".lists")] {
         let files = wait_for_mail(&dir, 1, &pf);
         let text = String::from_utf8(files[0].clone()).unwrap();
         assert!(
-            text.starts_with(&format!(
-                "Return-Path: <bob@example.org>\nDelivered-To: {delivered_to}\nReceived: from "
-            )),
+            text.starts_with("Return-Path: <bob@example.org>\nReceived: from "),
             "{text}"
         );
         assert!(text.ends_with(&stored_body), "{text}");
+        copies.push(text);
     }
+    assert_eq!(copies[0], copies[1]);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         assert!(Instant::now() < deadline, "no EXISTS");
@@ -379,4 +379,142 @@ fn postfix_authenticates_through_roost_and_delivers_over_lmtp_and_deliver() {
         "{text}"
     );
     assert!(text.ends_with(&stored_body), "{text}");
+}
+
+/// A small tmpfs mounted for one test; unmounted on drop.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(at: &Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0755")])
+            .arg("tmpfs")
+            .arg(at)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| SmallDisk(at.to_path_buf()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        // Lazy: a process still holding a directory there must not keep
+        // the mount behind.
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Fills the file system holding `dir` with one file; its path.
+fn fill_up(dir: &Path) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let block = vec![0u8; 4096];
+    // Bounded: the disk is a few hundred KiB.
+    for _ in 0..100_000 {
+        if f.write_all(&block).and_then(|_| f.sync_all()).is_err() {
+            return path;
+        }
+    }
+    panic!("{} never filled up", dir.display());
+}
+
+fn postqueue(pf: &Postfix, flag: &str) -> String {
+    let out = Command::new("postqueue")
+        .arg("-c")
+        .arg(pf.config_dir())
+        .arg(flag)
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Waits (bounded) for the maillog to show `needle`.
+fn wait_for_maillog(pf: &Postfix, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !pf.maillog().contains(needle) {
+        assert!(
+            Instant::now() < deadline,
+            "maillog never showed {needle:?}:\n{}",
+            pf.maillog()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn disk_full_keeps_the_message_in_postfix_queue_until_space_returns() {
+    if !runnable() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    open_up(work.path());
+    let homes = work.path().join("homes");
+    let sockets = work.path().join("sockets");
+    std::fs::create_dir_all(&sockets).unwrap();
+    // Dropped last: after Postfix and Roost have stopped.
+    let Some(_disk) = SmallDisk::mount(&homes.join("carol"), "256k") else {
+        eprintln!("note: cannot mount a tmpfs here; skipped");
+        return;
+    };
+    let server = start_roost(&homes, &sockets);
+    let pf = start_postfix(
+        &sockets,
+        &server.root().join("roost-bin"),
+        &server.root().join("roost.conf"),
+    );
+    let inbox = homes.join("carol/Maildir");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(inbox.join(sub)).unwrap();
+        std::os::unix::fs::chown(inbox.join(sub), Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+    std::os::unix::fs::chown(&inbox, Some(NOBODY), Some(NOBODY)).unwrap();
+    let filler = fill_up(&homes.join("carol"));
+    let msg_file = work.path().join("message.eml");
+    std::fs::write(&msg_file, MESSAGE.trim_end()).unwrap();
+
+    let (ok, out) = swaks(
+        pf.port,
+        &["--from", "bob@example.org", "--to", "carol@example.test"],
+        &msg_file,
+    );
+    assert!(ok, "{out}");
+    // Roost said 452 4.3.1; Postfix keeps the message and will retry.
+    wait_for_maillog(&pf, "status=deferred");
+    let log = pf.maillog();
+    assert!(log.contains("452 4.3.1"), "{log}");
+    server.wait_for_log("not delivered (will be retried)");
+    let queue = postqueue(&pf, "-p");
+    assert!(queue.contains("carol@example.test"), "{queue}");
+    assert_eq!(
+        std::fs::read_dir(inbox.join("new")).unwrap().count(),
+        0,
+        "nothing half-delivered"
+    );
+    assert_eq!(std::fs::read_dir(inbox.join("tmp")).unwrap().count(), 0);
+
+    // Space returns; the queue is flushed: delivered once.
+    std::fs::remove_file(filler).unwrap();
+    postqueue(&pf, "-f");
+    wait_for_maillog(&pf, "status=sent");
+    let files = wait_for_mail(&inbox, 1, &pf);
+    assert_eq!(files.len(), 1);
+    let text = String::from_utf8(files[0].clone()).unwrap();
+    assert!(text.ends_with(&MESSAGE.replace("\r\n", "\n")), "{text}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let queue = postqueue(&pf, "-p");
+        if queue.contains("Mail queue is empty") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still queued: {queue}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(pf.maillog().matches("status=sent").count(), 1);
+    assert_eq!(wait_for_mail(&inbox, 1, &pf).len(), 1);
 }

@@ -280,3 +280,49 @@ fn sieve_before_runs_first_and_stop_ends_the_sequence() {
     assert_eq!(s.imap_view("Team").0, 1);
     assert_eq!(s.imap_view("INBOX").0, 0);
 }
+
+#[test]
+fn lmtp_delivery_runs_the_script_and_ereject_refuses_in_the_protocol() {
+    let (server, _sock_dir, sock) = crate::lmtp::wire::lmtp_server(&[]);
+    let home = server.root().join("home/alice");
+    std::fs::create_dir_all(home.join("sieve")).unwrap();
+    std::fs::write(
+        home.join("sieve/main.sieve"),
+        "require [\"fileinto\", \"ereject\", \"imap4flags\"];\n\
+         if header :contains \"subject\" \"spam\" { ereject \"No spam here.\"; stop; }\n\
+         fileinto :flags \"\\\\Flagged\" \"Filed\";\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("sieve/main.sieve", home.join(".dovecot.sieve")).unwrap();
+    let mut c = server.login();
+    c.ok("CREATE Filed");
+    let mut l = crate::lmtp::wire::Lmtp::connect(&sock);
+    assert!(l.cmd("LHLO test").starts_with("250"));
+    assert!(l.cmd("MAIL FROM:<bob@example.org>").starts_with("250"));
+    assert!(l.cmd("RCPT TO:<alice>").starts_with("250"));
+    assert!(l.cmd("RCPT TO:<carol>").starts_with("250"));
+    assert!(l.cmd("DATA").starts_with("354"));
+    l.send(b"Subject: spam offer\r\n\r\nbuy\r\n.\r\n");
+    // alice's script refuses; carol has none and gets it.
+    let alice = l.reply().pop().unwrap();
+    let carol = l.reply().pop().unwrap();
+    assert_eq!(alice, "550 5.7.1 <alice> No spam here.");
+    assert!(carol.starts_with("250"), "{carol}");
+    assert!(l.cmd("MAIL FROM:<bob@example.org>").starts_with("250"));
+    assert!(l.cmd("RCPT TO:<alice>").starts_with("250"));
+    assert!(l.cmd("DATA").starts_with("354"));
+    l.send(b"Subject: report\r\n\r\nnumbers\r\n.\r\n");
+    assert!(l.reply().pop().unwrap().starts_with("250"));
+    let r = c.ok("EXAMINE Filed");
+    assert!(r.find("* 1 EXISTS").len() == 1, "{:?}", r.untagged);
+    let r = c.ok("FETCH 1 (FLAGS)");
+    assert!(
+        r.find("* 1 FETCH")[0].contains("\\Flagged"),
+        "{:?}",
+        r.untagged
+    );
+    assert_eq!(
+        c.ok("STATUS INBOX (MESSAGES)").find("* STATUS")[0],
+        "* STATUS INBOX (MESSAGES 0)"
+    );
+}

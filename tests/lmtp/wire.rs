@@ -57,6 +57,16 @@ impl Lmtp {
         let mut line = String::new();
         matches!(self.r.read_line(&mut line), Ok(0))
     }
+
+    /// Closed, or reset because the server hung up on unread input (what
+    /// Linux reports on a Unix socket closed with data still queued).
+    pub fn hung_up(&mut self) -> bool {
+        let mut line = String::new();
+        match self.r.read_line(&mut line) {
+            Ok(n) => n == 0,
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    }
 }
 
 /// A server with LMTP on a Unix socket; the socket's path.
@@ -73,6 +83,13 @@ pub fn lmtp_server(extra: &[(&str, &str)]) -> (TestServer, tempfile::TempDir, Pa
     (server, sock_dir, sock)
 }
 
+pub fn new_paths(dir: &Path) -> Vec<PathBuf> {
+    match std::fs::read_dir(dir.join("new")) {
+        Ok(entries) => entries.map(|e| e.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 pub fn new_files(dir: &Path) -> Vec<Vec<u8>> {
     match std::fs::read_dir(dir.join("new")) {
         Ok(entries) => entries
@@ -83,28 +100,34 @@ pub fn new_files(dir: &Path) -> Vec<Vec<u8>> {
 }
 
 /// A stored message without the `Received:` field LMTP adds (checked to
-/// be there, third, naming the recipient).
+/// be there, after Return-Path and any Delivered-To, and to name the
+/// recipient when there was only one).
 pub fn without_received(msg: &[u8]) -> Vec<u8> {
     let text = String::from_utf8_lossy(msg);
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    assert!(lines[2].starts_with("Received: from "), "{text}");
-    let fields = lines[2..]
+    let at = if lines[1].starts_with("Delivered-To: ") {
+        2
+    } else {
+        1
+    };
+    assert!(lines[at].starts_with("Received: from "), "{text}");
+    let fields = lines[at..]
         .iter()
         .take_while(|l| l.starts_with('\t') || l.starts_with("Received:"));
     let received: String = fields.clone().copied().collect();
-    assert!(received.contains(" with LMTP id "), "{received}");
-    assert!(received.contains("\tfor <"), "{received}");
+    assert!(received.contains(" with LMTP\n\tid "), "{received}");
+    assert_eq!(received.contains("\tfor <"), at == 2, "{received}");
     let n = fields.count();
     let mut out: Vec<u8> = Vec::new();
     for (i, l) in lines.iter().enumerate() {
-        if !(2..2 + n).contains(&i) {
+        if !(at..at + n).contains(&i) {
             out.extend_from_slice(l.as_bytes());
         }
     }
     out
 }
 
-fn maildir(server: &TestServer, user: &str) -> PathBuf {
+pub fn maildir(server: &TestServer, user: &str) -> PathBuf {
     server.root().join("home").join(user).join("Maildir")
 }
 
@@ -143,21 +166,40 @@ fn one_message_to_several_recipients_gets_one_reply_and_one_copy_each() {
     c.send(WIRE_MSG);
     assert_eq!(c.reply(), ["250 2.0.0 <alice> Saved"]);
     assert_eq!(c.reply(), ["250 2.0.0 <carol+x@example.org> Saved"]);
-    let mut alice = b"Return-Path: <bob@example.org>\nDelivered-To: alice\n".to_vec();
-    alice.extend_from_slice(STORED_MSG);
-    let raw = new_files(&maildir(&server, "alice"));
-    let text = String::from_utf8_lossy(&raw[0]);
+    // Several recipients: as in Dovecot, no Delivered-To and no `for`, so
+    // one file serves both, hard-linked (same file system, same owner).
+    let mut shared = b"Return-Path: <bob@example.org>\n".to_vec();
+    shared.extend_from_slice(STORED_MSG);
+    let alice_paths = new_paths(&maildir(&server, "alice"));
+    let carol_paths = new_paths(&maildir(&server, "carol"));
+    assert_eq!((alice_paths.len(), carol_paths.len()), (1, 1));
+    let raw = std::fs::read(&alice_paths[0]).unwrap();
+    let text = String::from_utf8_lossy(&raw);
     assert!(
         text.contains("\nReceived: from mx.example.org (local)\n\tby "),
         "{text}"
     );
-    let stored: Vec<Vec<u8>> = raw.iter().map(|m| without_received(m)).collect();
-    assert_eq!(stored, vec![alice]);
+    assert_eq!(without_received(&raw), shared);
+    assert_eq!(std::fs::read(&carol_paths[0]).unwrap(), raw);
+    use std::os::unix::fs::MetadataExt;
+    let (a, b) = (
+        std::fs::metadata(&alice_paths[0]).unwrap(),
+        std::fs::metadata(&carol_paths[0]).unwrap(),
+    );
+    assert_eq!((a.dev(), a.ino(), a.nlink()), (b.dev(), b.ino(), 2));
+    // One recipient: Delivered-To and `for <…>` name it.
+    c.send(b"MAIL FROM:<bob@example.org>\r\nRCPT TO:<carol+x@example.org>\r\nDATA\r\n");
+    assert_eq!(c.reply(), ["250 2.1.0 OK"]);
+    assert_eq!(c.reply(), ["250 2.1.5 OK"]);
+    assert!(c.reply()[0].starts_with("354 "));
+    c.send(WIRE_MSG);
+    assert_eq!(c.reply(), ["250 2.0.0 <carol+x@example.org> Saved"]);
     let mut carol = b"Return-Path: <bob@example.org>\nDelivered-To: carol+x@example.org\n".to_vec();
     carol.extend_from_slice(STORED_MSG);
     let stored: Vec<Vec<u8>> = new_files(&maildir(&server, "carol"))
         .iter()
         .map(|m| without_received(m))
+        .filter(|m| m.starts_with(b"Return-Path: <bob@example.org>\nDelivered-To: "))
         .collect();
     assert_eq!(stored, vec![carol]);
     // A second transaction on the same connection, pipelined.
@@ -168,6 +210,7 @@ fn one_message_to_several_recipients_gets_one_reply_and_one_copy_each() {
     c.send(b"x\r\n.\r\n");
     assert_eq!(c.reply(), ["250 2.0.0 <alice> Saved"]);
     assert_eq!(new_files(&maildir(&server, "alice")).len(), 2);
+    assert_eq!(new_files(&maildir(&server, "carol")).len(), 2);
     assert_eq!(c.cmd("QUIT"), "221 2.0.0 Bye");
     assert!(c.closed());
     server.wait_for_log("rcpt=<carol+x@example.org> user=carol size=");
@@ -183,14 +226,15 @@ fn detail_goes_to_its_folder_and_idle_sees_inbox_delivery() {
     assert_eq!(imap.line(), "+ idling");
     let mut c = Lmtp::connect(&sock);
     c.cmd("LHLO mx");
-    c.send(b"MAIL FROM:<bob@example.org>\r\nRCPT TO:<alice+Lists@example.org>\r\nRCPT TO:<alice+Nope>\r\nDATA\r\n");
-    for _ in 0..3 {
-        assert!(c.reply()[0].starts_with("250 "));
+    for rcpt in ["alice+Lists@example.org", "alice+Nope"] {
+        c.send(format!("MAIL FROM:<bob@example.org>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n").as_bytes());
+        for _ in 0..2 {
+            assert!(c.reply()[0].starts_with("250 "));
+        }
+        assert!(c.reply()[0].starts_with("354 "));
+        c.send(WIRE_MSG);
+        assert!(c.reply()[0].starts_with("250 2.0.0"));
     }
-    assert!(c.reply()[0].starts_with("354 "));
-    c.send(WIRE_MSG);
-    assert!(c.reply()[0].starts_with("250 2.0.0"));
-    assert!(c.reply()[0].starts_with("250 2.0.0"));
     let md = maildir(&server, "alice");
     assert_eq!(new_files(&md.join(".Lists")).len(), 1);
     assert_eq!(new_files(&md).len(), 1, "a missing folder means INBOX");
@@ -437,4 +481,51 @@ fn unix_sockets_get_their_mode_and_owner_and_are_not_stolen() {
         .start();
     let mut c = Lmtp::connect(&sock);
     assert_eq!(c.cmd("NOOP"), "250 2.0.0 OK");
+}
+
+#[test]
+fn several_recipients_on_other_file_systems_get_their_own_copies() {
+    // /dev/shm is a tmpfs, the test trees are not: a link between them
+    // fails with EXDEV and the second copy is written out instead.
+    let shm = Path::new("/dev/shm");
+    let other_fs = match tempfile::tempdir_in(shm) {
+        Ok(d) => d,
+        Err(_) => {
+            eprintln!("note: no /dev/shm; skipped");
+            return;
+        }
+    };
+    use std::os::unix::fs::MetadataExt;
+    let sock_dir = tempfile::tempdir().unwrap();
+    if std::fs::metadata(shm).unwrap().dev() == std::fs::metadata(sock_dir.path()).unwrap().dev() {
+        eprintln!("note: /dev/shm is on the test trees' file system; skipped");
+        return;
+    }
+    let sock = sock_dir.path().join("lmtp");
+    let server = TestServer::builder()
+        .passwd_line(&format!(
+            "dave:{{PLAIN}}pw::::{}/dave::",
+            other_fs.path().display()
+        ))
+        .opt("lmtp_listen", &format!("unix:{}", sock.display()))
+        .start();
+    let mut c = Lmtp::connect(&sock);
+    c.cmd("LHLO mx");
+    c.send(b"MAIL FROM:<bob@example.org>\r\nRCPT TO:<alice>\r\nRCPT TO:<dave>\r\nDATA\r\n");
+    for _ in 0..3 {
+        assert!(c.reply()[0].starts_with("250 "));
+    }
+    assert!(c.reply()[0].starts_with("354 "));
+    c.send(WIRE_MSG);
+    assert_eq!(c.reply(), ["250 2.0.0 <alice> Saved"]);
+    assert_eq!(c.reply(), ["250 2.0.0 <dave> Saved"]);
+    let alice = new_paths(&maildir(&server, "alice"));
+    let dave = new_paths(&other_fs.path().join("dave/Maildir"));
+    assert_eq!((alice.len(), dave.len()), (1, 1));
+    assert_eq!(
+        std::fs::read(&alice[0]).unwrap(),
+        std::fs::read(&dave[0]).unwrap()
+    );
+    assert_eq!(std::fs::metadata(&alice[0]).unwrap().nlink(), 1);
+    assert_eq!(std::fs::metadata(&dave[0]).unwrap().nlink(), 1);
 }
