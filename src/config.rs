@@ -42,6 +42,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "tls-or-local | always | never: when password logins are allowed without TLS",
     ),
     (
+        "auth_mechanisms",
+        "plain login",
+        "SASL mechanisms offered, as Dovecot's setting: plain, login, scram-sha-256 (also -PLUS over TLS; needs {SCRAM-SHA-256} or {PLAIN} passwords)",
+    ),
+    (
         "passwd_file",
         "/etc/roost/passwd",
         "Dovecot-format users file (user:{SCHEME}hash:uid:gid:gecos:home:shell:extra)",
@@ -422,6 +427,8 @@ pub struct Config {
     /// Whether TLS 1.3 handshakes end with session tickets (resumption).
     pub tls_session_tickets: bool,
     pub plaintext_auth: PlaintextAuth,
+    /// SCRAM-SHA-256 (and -PLUS) offered (`auth_mechanisms`).
+    pub auth_scram: bool,
     pub passwd_file: PathBuf,
     /// Password databases, tried in order until one accepts.
     pub passdb: Vec<Passdb>,
@@ -515,6 +522,7 @@ impl Default for Config {
             tls_key: None,
             tls_session_tickets: false,
             plaintext_auth: PlaintextAuth::TlsOrLocal,
+            auth_scram: false,
             passwd_file: PathBuf::new(),
             passdb: Vec::new(),
             userdb: Userdb::PasswdFile,
@@ -640,6 +648,18 @@ impl Config {
             "tls_cert" => self.tls_cert = opt_path(value),
             "tls_key" => self.tls_key = opt_path(value),
             "tls_session_tickets" => self.tls_session_tickets = parse_bool(key, value)?,
+            "auth_mechanisms" => {
+                let mut scram = false;
+                for m in value.split([' ', ',']).filter(|m| !m.is_empty()) {
+                    match m.to_ascii_lowercase().as_str() {
+                        // PLAIN and LOGIN are always there (plaintext_auth decides when).
+                        "plain" | "login" => {}
+                        "scram-sha-256" | "scram-sha-256-plus" => scram = true,
+                        other => return Err(format!("auth_mechanisms: {other:?} is not offered (plain, login, scram-sha-256)")),
+                    }
+                }
+                self.auth_scram = scram;
+            }
             "plaintext_auth" => {
                 self.plaintext_auth = match value {
                     "tls-or-local" => PlaintextAuth::TlsOrLocal,
@@ -916,6 +936,13 @@ impl Config {
                     "tls_cert" => path(&self.tls_cert),
                     "tls_key" => path(&self.tls_key),
                     "tls_session_tickets" => yes_no(self.tls_session_tickets),
+                    "auth_mechanisms" => {
+                        if self.auth_scram {
+                            "plain login scram-sha-256".to_string()
+                        } else {
+                            "plain login".to_string()
+                        }
+                    }
                     "plaintext_auth" => self.plaintext_auth.as_str().to_string(),
                     "passwd_file" => self.passwd_file.display().to_string(),
                     "passdb" => self

@@ -156,10 +156,14 @@ impl Session {
             if self.ctx.tls.is_some() && !self.transport.is_tls() {
                 caps.push("STARTTLS");
             }
-            // SCRAM never shows the password: offered with or without TLS.
-            caps.push("AUTH=SCRAM-SHA-256");
-            if self.transport.is_tls() {
-                caps.push("AUTH=SCRAM-SHA-256-PLUS");
+            // SCRAM never shows the password: offered with or without TLS,
+            // but only when configured: clients take the strongest offer,
+            // and a bcrypt-stored user cannot do SCRAM.
+            if self.ctx.config.auth_scram {
+                caps.push("AUTH=SCRAM-SHA-256");
+                if self.transport.is_tls() {
+                    caps.push("AUTH=SCRAM-SHA-256-PLUS");
+                }
             }
             if self.plaintext_allowed() {
                 caps.extend(["AUTH=PLAIN", "AUTH=LOGIN"]);

@@ -61,7 +61,9 @@ pub fn authenticate(
     mechanism: &str,
     initial: Option<&[u8]>,
 ) -> Result<Tagged, Error> {
-    if mechanism == "SCRAM-SHA-256" || mechanism == "SCRAM-SHA-256-PLUS" {
+    if s.ctx.config.auth_scram
+        && (mechanism == "SCRAM-SHA-256" || mechanism == "SCRAM-SHA-256-PLUS")
+    {
         let initial = match initial {
             Some(line) if sasl::is_cancel(line) => return Err(aborted()),
             Some(line) => Some(sasl::decode_response(line).map_err(bad_sasl)?),

@@ -133,6 +133,7 @@ fn server() -> (TestServer, tempfile::TempDir) {
     let server = TestServer::builder()
         .passwd_line(&format!("carol:{}::::{h}/carol::", stored_scram("pencil")))
         .passwd_line(&format!("dave:{{PLAIN}}plainpass::::{h}/dave::"))
+        .opt("auth_mechanisms", "plain login scram-sha-256")
         .start();
     (server, homes)
 }
@@ -165,6 +166,17 @@ fn scram_logs_in_stored_and_plaintext_users_and_refuses_wrong_ones() {
         "{log}"
     );
     assert!(!log.contains("pencil"));
+}
+
+#[test]
+fn scram_is_offered_only_when_configured() {
+    // Clients pick the strongest mechanism offered; a bcrypt user cannot
+    // do SCRAM, so it is off unless the admin turns it on.
+    let server = TestServer::start();
+    let mut c = server.connect();
+    assert!(!c.capabilities().iter().any(|x| x.starts_with("AUTH=SCRAM")));
+    let r = c.cmd("AUTHENTICATE SCRAM-SHA-256");
+    assert!(r.tagged.contains("NO"), "{}", r.tagged);
 }
 
 #[test]
