@@ -150,6 +150,10 @@ impl Session {
             caps.extend(["QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"]);
             caps.push("CONTEXT=SEARCH");
             caps.push("PREVIEW");
+            caps.push("REPLACE");
+            if self.ctx.config.userdb == crate::config::Userdb::PasswdFile {
+                caps.push("UNAUTHENTICATE");
+            }
             caps.push(&appendlimit);
         }
         if self.state == State::NotAuthenticated {

@@ -419,6 +419,29 @@ fn complete_login(
     ))
 }
 
+/// UNAUTHENTICATE (RFC 8437): back to the not-authenticated state, the
+/// connection (TLS, COMPRESS) kept; the user's mailbox, store, session
+/// slot and ENABLEd extensions are let go. Not offered where sessions take
+/// a system user's identity: such a thread stays that user.
+pub fn unauthenticate(s: &mut Session) -> Result<Tagged, Error> {
+    if s.ctx.config.userdb != crate::config::Userdb::PasswdFile {
+        return Err(Error::bad("Unknown command UNAUTHENTICATE."));
+    }
+    if let Some(user) = &s.user {
+        log::info!(
+            "conn={} peer={} user={} unauthenticate",
+            s.id,
+            s.peer,
+            user.entry.name
+        );
+    }
+    s.deselect();
+    s.user = None;
+    s.enabled = Default::default();
+    s.state = State::NotAuthenticated;
+    Ok(Tagged::ok("Unauthenticate completed."))
+}
+
 /// A login that failed after the thread took a user's identity (or while
 /// taking it): the connection cannot be reused for another login, so it
 /// says BYE and ends.

@@ -290,3 +290,73 @@ fn append_item<'a>(
         internal_date: when,
     })
 }
+
+/// REPLACE and UID REPLACE (RFC 8508): the new message is appended first;
+/// only once it is safely stored is the old one expunged, so a failure
+/// leaves the old message in place and never loses both.
+pub fn replace(
+    s: &mut Session,
+    uid: bool,
+    number: u32,
+    raw: &[u8],
+    message: &AppendMessage,
+) -> Result<Tagged, Error> {
+    let old = {
+        let Some(sel) = s.selected.as_ref() else {
+            return Err(Error::bad("No mailbox selected."));
+        };
+        if sel.read_only {
+            return Err(Error::no(Some(Code::ReadOnly), "Mailbox is read-only."));
+        }
+        let view = sel.uids();
+        if uid {
+            match view.iter().find(|u| u.0 == number) {
+                Some(&u) => u,
+                None => return Err(Error::no(None, "Message to replace not found.")),
+            }
+        } else {
+            match view.get(number as usize - 1) {
+                Some(&u) => u,
+                None => return Err(Error::bad("Invalid message sequence number.")),
+            }
+        }
+    };
+    let name = mailbox_name(s, raw)?;
+    let spooled = std::mem::take(&mut s.spooled);
+    let file = if message.message.is_empty() {
+        spooled.front()
+    } else {
+        None
+    };
+    let item = append_item(message, file)?;
+    let (uidvalidity, uids) = match s.store()?.append_all(&name, &[item]) {
+        Ok(r) => r,
+        Err(StoreError::NotFound) => {
+            return Err(Error::no(
+                Some(Code::TryCreate),
+                format!("Mailbox doesn't exist: {}", String::from_utf8_lossy(raw)),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    s.out.untagged_status(
+        Status::Ok,
+        Some(&Code::AppendUid { uidvalidity, uids }),
+        "Replacement Message ID",
+    );
+    let Some(sel) = s.selected.as_mut() else {
+        return Ok(Tagged::ok("Replace completed."));
+    };
+    let deleted = crate::store::FlagChange {
+        op: crate::store::FlagOp::Add,
+        system: flag::DELETED,
+        keywords: &[],
+        unchanged_since: None,
+    };
+    sel.mailbox().change_flags(&[old], &deleted)?;
+    sel.qresync = s.enabled.qresync;
+    sel.condstore = s.enabled.condstore;
+    let only = move |u: crate::store::Uid| u == old;
+    sel.expunge_deleted(&mut s.out, Some(&only), true)?;
+    Ok(Tagged::ok("Replace completed."))
+}

@@ -67,6 +67,7 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::ListExtended(_)
         | CommandBody::CreateSpecialUse { .. } => Allowed::Authenticated,
         CommandBody::Enable(_) => Allowed::AuthenticatedOnly,
+        CommandBody::Unauthenticate => Allowed::Authenticated,
         CommandBody::Check
         | CommandBody::Close
         | CommandBody::Unselect
@@ -74,6 +75,7 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::Fetch { .. }
         | CommandBody::Search { .. }
         | CommandBody::CancelUpdate(_)
+        | CommandBody::Replace { .. }
         | CommandBody::Sort { .. }
         | CommandBody::Thread { .. }
         | CommandBody::Copy { .. }
@@ -93,6 +95,7 @@ fn names_uids(body: &CommandBody) -> bool {
             | CommandBody::Sort { uid: true, .. }
             | CommandBody::Thread { uid: true, .. }
             | CommandBody::Copy { uid: true, .. }
+            | CommandBody::Replace { uid: true, .. }
             | CommandBody::Expunge { uids: Some(_) }
     )
 }
@@ -194,6 +197,13 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
             ret,
         } => search::search(s, &cmd.tag, charset.as_deref(), &keys, uid, ret),
         CommandBody::CancelUpdate(tags) => search::cancel_update(s, &tags),
+        CommandBody::Replace {
+            uid,
+            number,
+            mailbox,
+            message,
+        } => mailbox::replace(s, uid, number, &mailbox, &message),
+        CommandBody::Unauthenticate => auth::unauthenticate(s),
         CommandBody::Sort {
             criteria,
             charset,

@@ -611,10 +611,22 @@ fn first_word(bytes: &[u8]) -> Option<&[u8]> {
 
 /// True if the command's name (second word) is APPEND, which gets the
 /// larger literal limit.
+/// APPEND, REPLACE and UID REPLACE carry messages: their literals get the
+/// message size limit and go to spool files when large.
 fn is_append(bytes: &[u8]) -> bool {
-    let mut words = bytes.splitn(3, |&b| b == b' ');
+    let mut words = bytes.splitn(4, |&b| b == b' ');
     let _tag = words.next();
-    matches!(words.next(), Some(name) if name.eq_ignore_ascii_case(b"APPEND"))
+    match words.next() {
+        Some(name)
+            if name.eq_ignore_ascii_case(b"APPEND") || name.eq_ignore_ascii_case(b"REPLACE") =>
+        {
+            true
+        }
+        Some(name) if name.eq_ignore_ascii_case(b"UID") => {
+            matches!(words.next(), Some(sub) if sub.eq_ignore_ascii_case(b"REPLACE"))
+        }
+        _ => false,
+    }
 }
 
 /// If `line` ends in `{n}` or `{n+}` (RFC 3501 literal, RFC 7888 literal+),

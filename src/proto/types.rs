@@ -95,6 +95,15 @@ pub enum CommandBody {
     /// 1*(SP search-key)` (RETURN: RFC 4466 §2.6, RFC 4731, RFC 5182).
     /// `CANCELUPDATE SP tag-string *(SP tag-string)` (RFC 5267 §4.3).
     CancelUpdate(Vec<Vec<u8>>),
+    /// `[UID] REPLACE SP seq-or-uid SP mailbox SP append-message` (RFC 8508).
+    Replace {
+        uid: bool,
+        number: u32,
+        mailbox: Vec<u8>,
+        message: AppendMessage,
+    },
+    /// `UNAUTHENTICATE` (RFC 8437).
+    Unauthenticate,
     Search {
         charset: Option<String>,
         keys: Vec<SearchKey>,
@@ -526,6 +535,9 @@ impl CommandBody {
             CommandBody::Authenticate { .. } => "AUTHENTICATE",
             CommandBody::Id(_) => "ID",
             CommandBody::CancelUpdate(_) => "CANCELUPDATE",
+            CommandBody::Replace { uid: false, .. } => "REPLACE",
+            CommandBody::Replace { uid: true, .. } => "UID REPLACE",
+            CommandBody::Unauthenticate => "UNAUTHENTICATE",
             CommandBody::Select {
                 read_only: false, ..
             } => "SELECT",

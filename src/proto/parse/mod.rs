@@ -310,6 +310,8 @@ impl Parser<'_> {
                 }
                 CommandBody::CancelUpdate(tags)
             }
+            b"REPLACE" => self.replace(false)?,
+            b"UNAUTHENTICATE" => CommandBody::Unauthenticate,
             b"GETQUOTA" => self.getquota()?,
             b"GETQUOTAROOT" => self.getquotaroot()?,
             b"SETQUOTA" => self.setquota()?,
@@ -327,6 +329,7 @@ impl Parser<'_> {
                         }
                     }
                     b"FETCH" => self.fetch(true)?,
+                    b"REPLACE" => self.replace(true)?,
                     b"SEARCH" => self.search(true)?,
                     b"SORT" => self.sort(true)?,
                     b"THREAD" => self.thread(true)?,
@@ -570,6 +573,22 @@ impl Parser<'_> {
             return Err(Expected("SP and a message literal"));
         }
         Ok(CommandBody::Append { mailbox, messages })
+    }
+
+    /// `replace = "REPLACE" SP seq-number SP mailbox SP append-message`
+    /// (RFC 8508 §6; `UID REPLACE` takes a UID).
+    fn replace(&mut self, uid: bool) -> Result<CommandBody, Expected> {
+        self.expect_sp()?;
+        let number = self.nz_number()?;
+        let mailbox = self.sp_mailbox()?;
+        self.expect_sp()?;
+        let message = self.append_message()?;
+        Ok(CommandBody::Replace {
+            uid,
+            number,
+            mailbox,
+            message,
+        })
     }
 
     /// One `append-message`, the SP before it already read.
