@@ -7,6 +7,10 @@ Dovecot in one run:
                 messages, one recipient per transaction and connections
                 kept open (as Postfix's lmtp client does); every message
                 fsynced, as both servers do by default.
+  Sieve         the same LMTP deliveries to users with a 50-rule Sieve
+                script (Roost's interpreter; Dovecot with Pigeonhole's
+                sieve plugin, dovecot-sieve), which the mail matches none
+                of, so every rule runs.
   SASL          PLAIN authentications per second through the auth socket
                 (Dovecot's auth client protocol, as Postfix's smtpd uses
                 it), 1 and 10 connections.
@@ -37,6 +41,35 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from servers import ROOT, NOBODY, chown_tree, mail_uid  # noqa: E402
 
 USERS = [f"user{i}" for i in range(10)]
+# Users with a 50-rule Sieve script (Pigeonhole's layout for both servers).
+SIEVE_USERS = [f"sieve{i}" for i in range(10)]
+
+
+def sieve_script():
+    """50 rules of the kinds users write; the benchmark mail matches none,
+    so every rule is evaluated and the message is kept."""
+    rules = ['require ["fileinto", "imap4flags", "envelope", "relational", "comparator-i;ascii-numeric"];']
+    for i in range(50):
+        kind = i % 5
+        if kind == 0:
+            rules.append(f'if header :contains "subject" "project-{i}" {{ fileinto "P{i}"; stop; }}')
+        elif kind == 1:
+            rules.append(f'if address :domain :is "from" "list{i}.example.net" {{ fileinto "L{i}"; stop; }}')
+        elif kind == 2:
+            rules.append(f'if header :matches "x-mailing-list" "*list-{i}*" {{ addflag "$List{i}"; }}')
+        elif kind == 3:
+            rules.append(f'if envelope :is "from" "sender{i}@example.org" {{ fileinto "S{i}"; stop; }}')
+        else:
+            rules.append(f'if allof (exists "x-spam-score", header :value "gt" :comparator "i;ascii-numeric" "x-spam-score" "{i}") {{ fileinto "Junk"; stop; }}')
+    return "\n".join(rules) + "\n"
+
+
+def install_sieve(home):
+    (home / "sieve").mkdir(parents=True, exist_ok=True)
+    (home / "sieve" / "rules.sieve").write_text(sieve_script())
+    link = home / ".dovecot.sieve"
+    if not link.exists():
+        link.symlink_to("sieve/rules.sieve")
 DEADLINE = 60  # seconds any single reply may take
 
 
@@ -132,6 +165,12 @@ userdb {{
   driver = passwd-file
   args = username_format=%n {passwd}
 }}
+protocol lmtp {{
+  mail_plugins = sieve
+}}
+plugin {{
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+}}
 service lmtp {{
   unix_listener {self.lmtp} {{
     mode = 0666
@@ -222,7 +261,7 @@ def sasl_worker(path, user, _data, stop, counts, slot):
     c.close()
 
 
-def rate(worker, path, conns, data, seconds):
+def rate(worker, path, conns, data, seconds, users=USERS):
     """Operations per second over `seconds` with `conns` connections."""
     stop = threading.Event()
     counts = [0] * conns
@@ -230,7 +269,7 @@ def rate(worker, path, conns, data, seconds):
 
     def run(slot):
         try:
-            worker(path, USERS[slot % len(USERS)], data, stop, counts, slot)
+            worker(path, users[slot % len(users)], data, stop, counts, slot)
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
             stop.set()
@@ -269,24 +308,28 @@ def main():
     sides = []
     try:
         for cls in (RoostSide, DovecotSide):
-            homes = {u: work / cls.name.lower() / "home" / u for u in USERS}
+            homes = {u: work / cls.name.lower() / "home" / u for u in USERS + SIEVE_USERS}
             for h in homes.values():
                 h.mkdir(parents=True)
+            for u in SIEVE_USERS:
+                install_sieve(homes[u])
             side = cls(work, homes)
             chown_tree(work / cls.name.lower() / "home")
             side.start()
             sides.append(side)
         rows = []
-        for label, worker, path_of, conns, size in [
-            ("LMTP 4 KiB, 1 connection (msg/s)", lmtp_worker, "lmtp", 1, 4096),
-            ("LMTP 4 KiB, 10 connections (msg/s)", lmtp_worker, "lmtp", 10, 4096),
-            ("LMTP 100 KiB, 1 connection (msg/s)", lmtp_worker, "lmtp", 1, 102400),
-            ("LMTP 100 KiB, 10 connections (msg/s)", lmtp_worker, "lmtp", 10, 102400),
-            ("SASL PLAIN, 1 connection (auth/s)", sasl_worker, "auth", 1, 0),
-            ("SASL PLAIN, 10 connections (auth/s)", sasl_worker, "auth", 10, 0),
+        for label, worker, path_of, conns, size, users in [
+            ("LMTP 4 KiB, 1 connection (msg/s)", lmtp_worker, "lmtp", 1, 4096, USERS),
+            ("LMTP 4 KiB, 10 connections (msg/s)", lmtp_worker, "lmtp", 10, 4096, USERS),
+            ("LMTP 100 KiB, 1 connection (msg/s)", lmtp_worker, "lmtp", 1, 102400, USERS),
+            ("LMTP 100 KiB, 10 connections (msg/s)", lmtp_worker, "lmtp", 10, 102400, USERS),
+            ("LMTP 4 KiB, 50-rule Sieve, 1 conn (msg/s)", lmtp_worker, "lmtp", 1, 4096, SIEVE_USERS),
+            ("LMTP 4 KiB, 50-rule Sieve, 10 conns (msg/s)", lmtp_worker, "lmtp", 10, 4096, SIEVE_USERS),
+            ("SASL PLAIN, 1 connection (auth/s)", sasl_worker, "auth", 1, 0, USERS),
+            ("SASL PLAIN, 10 connections (auth/s)", sasl_worker, "auth", 10, 0, USERS),
         ]:
             data = message(size) if size else b""
-            got = [rate(worker, getattr(s, path_of), conns, data, args.seconds) for s in sides]
+            got = [rate(worker, getattr(s, path_of), conns, data, args.seconds, users) for s in sides]
             rows.append((label, got[0], got[1]))
             print(f"{label:40} Roost {got[0]:9.0f}  Dovecot {got[1]:9.0f}  ratio {got[0] / got[1]:5.2f}",
                   flush=True)
