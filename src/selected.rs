@@ -78,40 +78,89 @@ pub struct Selected {
     pub contexts: Vec<SearchContext>,
 }
 
-/// A SEARCH the client keeps updated: its keys, and the result as last
-/// told (UIDs, ascending).
+/// A SEARCH or SORT the client keeps updated (RFC 5267 §4): its keys, and
+/// the result as last told, in result order (ascending UIDs for SEARCH,
+/// the sort order for SORT).
 #[derive(Clone)]
 pub struct SearchContext {
     pub tag: Vec<u8>,
     pub uid: bool,
     pub charset: Option<String>,
     pub keys: Vec<crate::proto::types::SearchKey>,
+    /// `Some` for SORT RETURN (UPDATE): positions then count.
+    pub sort: Option<Vec<crate::proto::types::SortCriterion>>,
     pub result: Vec<Uid>,
     /// The mailbox change counter and view size the result was computed at.
     pub at: (u64, usize),
 }
 
-/// `* ESEARCH (TAG "t") [UID] ADDTO|REMOVEFROM (0 set)`: position 0, as
-/// Dovecot sends for unsorted results.
-pub fn write_context_update(
+/// Tells the client how `old` became `new` for one kept search, numbers
+/// from `number` (UIDs or sequence numbers). SEARCH results go as sets at
+/// position 0 (as Dovecot sends); SORT results name each message's place:
+/// removals highest place first (each place still right when read), then
+/// additions in their new order, so applying them one by one gives `new`.
+pub fn write_context_diff(
     out: &mut ResponseBuf,
-    tag: &[u8],
-    uid: bool,
-    add: bool,
-    numbers: &[u32],
+    ctx: &SearchContext,
+    new: &[Uid],
+    number: &dyn Fn(Uid) -> Option<u32>,
 ) {
-    if numbers.is_empty() {
+    let in_new: std::collections::HashSet<Uid> = new.iter().copied().collect();
+    let in_old: std::collections::HashSet<Uid> = ctx.result.iter().copied().collect();
+    let mut items: Vec<String> = Vec::new();
+    if ctx.sort.is_none() {
+        let set = |v: Vec<u32>| {
+            let mut v = v;
+            v.sort_unstable();
+            crate::proto::encode::number_set(&v)
+        };
+        let removed: Vec<u32> = ctx
+            .result
+            .iter()
+            .filter(|u| !in_new.contains(u))
+            .filter_map(|&u| number(u))
+            .collect();
+        let added: Vec<u32> = new
+            .iter()
+            .filter(|u| !in_old.contains(u))
+            .filter_map(|&u| number(u))
+            .collect();
+        if !removed.is_empty() {
+            items.push(format!("REMOVEFROM (0 {})", set(removed)));
+        }
+        if !added.is_empty() {
+            items.push(format!("ADDTO (0 {})", set(added)));
+        }
+    } else {
+        for (i, u) in ctx.result.iter().enumerate().rev() {
+            if !in_new.contains(u) {
+                if let Some(n) = number(*u) {
+                    items.push(format!("REMOVEFROM ({} {n})", i + 1));
+                }
+            }
+        }
+        for (i, u) in new.iter().enumerate() {
+            if !in_old.contains(u) {
+                if let Some(n) = number(*u) {
+                    items.push(format!("ADDTO ({} {n})", i + 1));
+                }
+            }
+        }
+    }
+    if items.is_empty() {
         return;
     }
-    out.untagged().raw("ESEARCH (TAG ").string(tag).raw(")");
-    if uid {
+    out.untagged()
+        .raw("ESEARCH (TAG ")
+        .string(&ctx.tag)
+        .raw(")");
+    if ctx.uid {
         out.raw(" UID");
     }
-    out.raw(if add { " ADDTO (0 " } else { " REMOVEFROM (0 " });
-    let mut sorted = numbers.to_vec();
-    sorted.sort_unstable();
-    out.raw(&crate::proto::encode::number_set(&sorted));
-    out.raw(")").crlf();
+    for item in items {
+        out.raw(" ").raw(&item);
+    }
+    out.crlf();
 }
 
 impl Selected {
@@ -265,17 +314,26 @@ impl Selected {
         if allow_expunge && !gone.is_empty() {
             // Updated searches lose the expunged messages first, numbered
             // as the client still knows them (before the EXPUNGEs).
+            let gone_uids: std::collections::HashSet<Uid> =
+                gone.iter().map(|&i| self.uids[i]).collect();
+            let view = &self.uids;
             for ctx in &mut self.contexts {
-                let mut removed = Vec::new();
-                for &i in &gone {
-                    let uid = self.uids[i];
-                    if ctx.result.binary_search(&uid).is_ok() {
-                        removed.push(if ctx.uid { uid.0 } else { i as u32 + 1 });
+                let kept: Vec<Uid> = ctx
+                    .result
+                    .iter()
+                    .copied()
+                    .filter(|u| !gone_uids.contains(u))
+                    .collect();
+                let uid = ctx.uid;
+                let number = |u: Uid| -> Option<u32> {
+                    if uid {
+                        Some(u.0)
+                    } else {
+                        view.binary_search(&u).ok().map(|i| i as u32 + 1)
                     }
-                }
-                ctx.result
-                    .retain(|u| gone.iter().all(|&i| self.uids[i] != *u));
-                write_context_update(out, &ctx.tag, ctx.uid, false, &removed);
+                };
+                write_context_diff(out, ctx, &kept, &number);
+                ctx.result = kept;
             }
             if self.qresync {
                 // RFC 7162 §3.2.10.2: one VANISHED for all, by UID.

@@ -148,7 +148,7 @@ impl Session {
             caps.push("MULTIAPPEND");
             // RFC 9208; usage kept in Maildir++ maildirsize (store::quota).
             caps.extend(["QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"]);
-            caps.push("CONTEXT=SEARCH");
+            caps.extend(["CONTEXT=SEARCH", "CONTEXT=SORT"]);
             caps.push("PREVIEW");
             caps.push("REPLACE");
             if self.ctx.config.userdb == crate::config::Userdb::PasswdFile {

@@ -96,7 +96,7 @@ fn wait(s: &mut Session, poll: &mut Poll) -> Result<Tagged, Error> {
             .is_some_and(|sub| sub.changed());
         if changed {
             s.sync_selected(true)?;
-            super::search::update_contexts(s)?;
+            super::contexts::update(s)?;
             if !s.out.is_empty() {
                 s.flush()?;
                 last_sent = Instant::now();

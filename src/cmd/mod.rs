@@ -9,6 +9,7 @@ mod auth;
 mod common;
 mod compress;
 mod condstore;
+mod contexts;
 mod copy;
 mod enable;
 mod expunge;
@@ -116,7 +117,7 @@ pub fn allows_expunge(body: &CommandBody) -> bool {
 
 /// RFC 5267 updates of kept searches, after each command's sync.
 pub fn update_search_contexts(s: &mut Session) -> Result<(), Error> {
-    search::update_contexts(s)
+    contexts::update(s)
 }
 
 /// Runs one command.
@@ -196,7 +197,7 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
             uid,
             ret,
         } => search::search(s, &cmd.tag, charset.as_deref(), &keys, uid, ret),
-        CommandBody::CancelUpdate(tags) => search::cancel_update(s, &tags),
+        CommandBody::CancelUpdate(tags) => contexts::cancel(s, &tags),
         CommandBody::Replace {
             uid,
             number,

@@ -64,7 +64,7 @@ pub fn search(
             if r.save {
                 save_result(s, &found, uid, &r);
             }
-            if r.update && !keep_updated(s, tag, charset, keys, uid, &found) {
+            if r.update && !super::contexts::keep(s, tag, charset, keys, None, uid, &found) {
                 write_esearch(&mut s.out, tag, uid, &r, &found, None);
                 return Ok(Tagged::with_code(
                     Code::NoUpdate(tag.to_vec()),
@@ -83,113 +83,6 @@ pub fn search(
         return Ok(Tagged::with_code(Code::ExpungeIssued, "Search completed."));
     }
     Ok(Tagged::ok("Search completed."))
-}
-
-/// Searches kept updated per session at most; more get NOUPDATE.
-const MAX_CONTEXTS: usize = 8;
-
-/// RFC 5267 §4: remembers a SEARCH RETURN (UPDATE) with its result;
-/// false when the session already keeps as many as it may.
-fn keep_updated(
-    s: &mut Session,
-    tag: &[u8],
-    charset: Option<&str>,
-    keys: &[SearchKey],
-    uid: bool,
-    found: &[u32],
-) -> bool {
-    let Some(sel) = s.selected.as_mut() else {
-        return false;
-    };
-    if sel.contexts.len() >= MAX_CONTEXTS {
-        return false;
-    }
-    let view = sel.uids();
-    let mut result: Vec<crate::store::Uid> = if uid {
-        found.iter().map(|&u| crate::store::Uid(u)).collect()
-    } else {
-        found
-            .iter()
-            .filter_map(|&n| view.get(n as usize - 1).copied())
-            .collect()
-    };
-    result.sort_unstable();
-    let at = (sel.mailbox().change_counter(), view.len());
-    sel.contexts.retain(|c| c.tag != tag);
-    sel.contexts.push(crate::selected::SearchContext {
-        tag: tag.to_vec(),
-        uid,
-        charset: charset.map(str::to_string),
-        keys: keys.to_vec(),
-        result,
-        at,
-    });
-    true
-}
-
-/// CANCELUPDATE (RFC 5267 §4.3): stops the updates of those searches.
-pub fn cancel_update(s: &mut Session, tags: &[Vec<u8>]) -> Result<Tagged, Error> {
-    if let Some(sel) = s.selected.as_mut() {
-        sel.contexts.retain(|c| !tags.contains(&c.tag));
-    }
-    Ok(Tagged::ok("Updates cancelled."))
-}
-
-/// Re-runs the updated searches whose mailbox changed and tells the
-/// client what joined (ADDTO) and what left (REMOVEFROM) each result.
-pub fn update_contexts(s: &mut Session) -> Result<(), Error> {
-    let Some(sel) = s.selected.as_ref() else {
-        return Ok(());
-    };
-    if sel.contexts.is_empty() {
-        return Ok(());
-    }
-    let now = (sel.mailbox().change_counter(), sel.uids().len());
-    let stale: Vec<crate::selected::SearchContext> = sel
-        .contexts
-        .iter()
-        .filter(|c| c.at != now)
-        .cloned()
-        .collect();
-    let mut fresh = Vec::new();
-    for ctx in stale {
-        let (found, _, _) = find(s, ctx.charset.as_deref(), &ctx.keys, true)?;
-        fresh.push((ctx.tag, found));
-    }
-    let Some(sel) = s.selected.as_mut() else {
-        return Ok(());
-    };
-    let view: Vec<crate::store::Uid> = sel.uids().to_vec();
-    let seq_of = |u: crate::store::Uid| view.binary_search(&u).ok().map(|i| i as u32 + 1);
-    for (tag, found) in fresh {
-        let Some(ctx) = sel.contexts.iter_mut().find(|c| c.tag == tag) else {
-            continue;
-        };
-        let new: Vec<crate::store::Uid> = found.iter().map(|&u| crate::store::Uid(u)).collect();
-        let added: Vec<crate::store::Uid> = new
-            .iter()
-            .copied()
-            .filter(|u| ctx.result.binary_search(u).is_err())
-            .collect();
-        let removed: Vec<crate::store::Uid> = ctx
-            .result
-            .iter()
-            .copied()
-            .filter(|u| new.binary_search(u).is_err())
-            .collect();
-        let numbers = |set: &[crate::store::Uid]| -> Vec<u32> {
-            if ctx.uid {
-                set.iter().map(|u| u.0).collect()
-            } else {
-                set.iter().filter_map(|&u| seq_of(u)).collect()
-            }
-        };
-        crate::selected::write_context_update(&mut s.out, &tag, ctx.uid, false, &numbers(&removed));
-        crate::selected::write_context_update(&mut s.out, &tag, ctx.uid, true, &numbers(&added));
-        ctx.result = new;
-        ctx.at = now;
-    }
-    Ok(())
 }
 
 /// RFC 5182 §2.4: what `$` holds after a SAVE, kept as UIDs so later

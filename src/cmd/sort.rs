@@ -35,6 +35,15 @@ pub fn sort(
             .iter()
             .map(|f| if uid { f.uid } else { f.msn })
             .collect();
+        if r.update
+            && !super::contexts::keep(s, tag, Some(charset), keys, Some(criteria), uid, &numbers)
+        {
+            super::search::write_esearch(&mut s.out, tag, uid, &r, &numbers, None);
+            return Ok(Tagged::with_code(
+                Code::NoUpdate(tag.to_vec()),
+                "Sort completed, not updated.",
+            ));
+        }
         super::search::write_esearch(&mut s.out, tag, uid, &r, &numbers, None);
         return done(lost, "Sort completed.");
     }
@@ -46,6 +55,25 @@ pub fn sort(
     }
     s.out.crlf();
     done(lost, "Sort completed.")
+}
+
+/// The UIDs a SORT would answer, in sort order (for kept sorts).
+pub(super) fn sorted_uids(
+    s: &mut Session,
+    criteria: &[SortCriterion],
+    charset: &str,
+    keys: &[SearchKey],
+) -> Result<Vec<u32>, Error> {
+    let need = |k| criteria.iter().any(|c| c.key == k);
+    let (mut facts, _) = gather(
+        s,
+        charset,
+        keys,
+        need(SortKey::Size),
+        need(SortKey::Arrival),
+    )?;
+    sort::sort(&mut facts, criteria);
+    Ok(facts.iter().map(|f| f.uid).collect())
 }
 
 /// THREAD / UID THREAD.
