@@ -26,6 +26,7 @@ mod preauth_flood;
 mod preview;
 mod quota;
 mod recent;
+mod rev2;
 mod roundcube;
 mod safety;
 mod scram;
