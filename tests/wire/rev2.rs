@@ -274,3 +274,31 @@ fn list_marks_subscribed_names_that_do_not_exist_under_rev2() {
         vec!["* LIST () \".\" INBOX", "* LIST (\\Subscribed) \".\" Kept",]
     );
 }
+
+/// A real rev2 client: imapflow (npm) enables IMAP4rev2 by itself and then
+/// relies on ESEARCH, STATUS DELETED and UTF-8 names. It is no Debian
+/// package, so this runs only when ROOST_IMAPFLOW names a node_modules
+/// directory that holds it (`npm install imapflow` somewhere).
+#[test]
+fn imapflow_works_as_a_rev2_client() {
+    let Some(modules) = std::env::var_os("ROOST_IMAPFLOW") else {
+        eprintln!("note: ROOST_IMAPFLOW not set, imapflow scenario skipped");
+        return;
+    };
+    assert!(
+        std::path::Path::new(&modules).join("imapflow").is_dir(),
+        "ROOST_IMAPFLOW={modules:?} has no imapflow"
+    );
+    let server = TestServer::start();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/imapflow_rev2.js"
+    );
+    let port = server.port.to_string();
+    let (ok, out, err) = crate::common::run_tool("node", &[script, &port], b"");
+    assert!(
+        ok && out.contains("imapflow rev2 ok"),
+        "stdout:\n{out}\nstderr:\n{err}\nlog:\n{}",
+        server.log()
+    );
+}
