@@ -73,6 +73,9 @@ pub struct Selected {
     pub condstore: bool,
     /// RFC 7162 §3.2.10.2: expunges are announced as VANISHED.
     pub qresync: bool,
+    /// RFC 9051 (ENABLE IMAP4rev2): no \Recent and no RECENT responses;
+    /// unsolicited FETCHes carry the UID (§7.5.2).
+    pub rev2: bool,
     /// RFC 5267 §4: searches whose results the client asked to be kept
     /// up to date (SEARCH RETURN (UPDATE)).
     pub contexts: Vec<SearchContext>,
@@ -189,6 +192,7 @@ impl Selected {
             subscription: None,
             condstore: false,
             qresync: false,
+            rev2: false,
             contexts: Vec::new(),
             keywords: wire_keywords(opened.keywords),
             keywords_full: opened.keywords_full,
@@ -277,8 +281,10 @@ impl Selected {
         self.flags[msn.index()] = flags;
     }
 
+    /// Whether the message is \Recent for this session; never under
+    /// IMAP4rev2, which has no \Recent (RFC 9051 Appendix E item 12).
     pub fn is_recent(&self, uid: Uid) -> bool {
-        self.recent.iter().any(|r| r.contains(&uid.0))
+        !self.rev2 && self.recent.iter().any(|r| r.contains(&uid.0))
     }
 
     /// The shared state of the mailbox.
@@ -359,14 +365,14 @@ impl Selected {
             if let Now::Present { flags, modseq } = states[i] {
                 if flags != self.flags[i] {
                     self.flags[i] = flags;
-                    // RFC 7162 §3.2.4: UID and MODSEQ in every such FETCH.
-                    let condstore = self.condstore.then_some(uid);
+                    // RFC 7162 §3.2.4: UID and MODSEQ in every such FETCH;
+                    // RFC 9051 §7.5.2: the UID at least under IMAP4rev2.
                     write_flags_fetch(
                         out,
                         Seq::at(i),
-                        condstore,
+                        (self.condstore || self.rev2).then_some(uid),
                         Some((flags, &self.keywords, self.is_recent(uid))),
-                        condstore.map(|_| modseq),
+                        self.condstore.then_some(modseq),
                     );
                 }
             }
@@ -401,8 +407,10 @@ impl Selected {
                 .number(self.uids.len() as u64)
                 .raw(" EXISTS")
                 .crlf();
-            let recent = self.uids.iter().filter(|&&u| self.is_recent(u)).count();
-            out.untagged().number(recent as u64).raw(" RECENT").crlf();
+            if !self.rev2 {
+                let recent = self.uids.iter().filter(|&&u| self.is_recent(u)).count();
+                out.untagged().number(recent as u64).raw(" RECENT").crlf();
+            }
         }
         // Expunges held back must be looked for again next time.
         if !held_back {

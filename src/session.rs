@@ -34,6 +34,17 @@ pub struct Enabled {
     pub qresync: bool,
     /// RFC 6855: UTF-8 in mailbox names and quoted strings.
     pub utf8_accept: bool,
+    /// RFC 9051 Appendix A: IMAP4rev2 semantics (no \Recent, ESEARCH for
+    /// SEARCH, UTF-8 mailbox names, LIST in SELECT).
+    pub imap4rev2: bool,
+}
+
+impl Enabled {
+    /// Mailbox names and quoted strings travel as UTF-8 (RFC 6855 §3,
+    /// RFC 9051 §5.1), not modified UTF-7.
+    pub fn utf8_names(&self) -> bool {
+        self.utf8_accept || self.imap4rev2
+    }
 }
 
 /// A logged-in user.
@@ -111,7 +122,8 @@ impl Session {
     /// The CAPABILITY list for the current state (RFC 3501 §6.1.1).
     pub fn capabilities(&self) -> String {
         let appendlimit = format!("APPENDLIMIT={}", self.ctx.config.max_append_size);
-        let mut caps = vec!["IMAP4rev1", "SASL-IR", "LITERAL+", "ID"];
+        // RFC 9051 Appendix A: both revisions; rev2 after ENABLE IMAP4rev2.
+        let mut caps = vec!["IMAP4rev1", "IMAP4rev2", "SASL-IR", "LITERAL+", "ID"];
         if self.state != State::NotAuthenticated {
             caps.extend([
                 "IDLE",
@@ -206,6 +218,7 @@ impl Session {
         };
         sel.condstore = self.enabled.condstore;
         sel.qresync = self.enabled.qresync;
+        sel.rev2 = self.enabled.imap4rev2;
         match sel.sync(&mut self.out, allow_expunge) {
             Ok(()) => Ok(()),
             Err(crate::store::StoreError::NotFound) => Err(crate::error::Error::Bye(

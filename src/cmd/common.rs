@@ -29,7 +29,7 @@ pub(super) fn file_read<T>(
 
 /// Decodes a client's mailbox name into canonical form.
 pub(super) fn mailbox_name(s: &Session, raw: &[u8]) -> Result<MailboxName, Error> {
-    if s.enabled.utf8_accept {
+    if s.enabled.utf8_names() {
         return utf8_mailbox_name(s, raw);
     }
     let text = std::str::from_utf8(raw).map_err(|_| {
@@ -99,7 +99,7 @@ pub(super) fn within_limits(s: &Session, raw: &[u8], name: &MailboxName) -> Resu
 /// Mailbox-name text for the wire: UTF-8 once the client has enabled
 /// UTF8=ACCEPT (RFC 6855 §3), modified UTF-7 otherwise.
 pub(super) fn wire_text(s: &Session, text: &str) -> Vec<u8> {
-    if s.enabled.utf8_accept {
+    if s.enabled.utf8_names() {
         text.as_bytes().to_vec()
     } else {
         utf7::encode(text).into_bytes()
@@ -181,6 +181,7 @@ pub(super) fn status_response(
             StatusItem::UidNext => ("UIDNEXT", u64::from(counts.uidnext)),
             StatusItem::UidValidity => ("UIDVALIDITY", u64::from(counts.uidvalidity)),
             StatusItem::Unseen => ("UNSEEN", u64::from(counts.unseen)),
+            StatusItem::Deleted => ("DELETED", u64::from(counts.deleted)),
             StatusItem::Size => ("SIZE", counts.size.unwrap_or(0)),
             StatusItem::HighestModseq => ("HIGHESTMODSEQ", counts.highest_modseq),
             StatusItem::AppendLimit => ("APPENDLIMIT", s.ctx.config.max_append_size as u64),

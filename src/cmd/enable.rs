@@ -28,6 +28,13 @@ pub fn enable(s: &mut Session, names: &[String]) -> Result<Tagged, Error> {
                 s.out.allow_utf8_quoted();
                 newly.push("UTF8=ACCEPT");
             }
+            "IMAP4REV2" if !s.enabled.imap4rev2 => {
+                // RFC 9051 Appendix A: a client that wants rev2 semantics
+                // asks for them; UTF-8 quoted strings come with them.
+                s.enabled.imap4rev2 = true;
+                s.out.allow_utf8_quoted();
+                newly.push("IMAP4rev2");
+            }
             _ => {}
         }
     }

@@ -287,3 +287,33 @@ pub fn list_extended(s: &mut Session, cmd: &ListExtended) -> Result<Tagged, Erro
     }
     Ok(Tagged::ok("List completed."))
 }
+
+/// RFC 9051 §6.3.2: the `* LIST` line SELECT/EXAMINE sends under
+/// IMAP4rev2, with the attributes a basic LIST gives the mailbox.
+pub(super) fn selected_list_line(s: &mut Session, name: &MailboxName) -> Result<(), Error> {
+    let store = s.store()?;
+    let ns = store.namespace().clone();
+    let has_children = store
+        .list()?
+        .iter()
+        .any(|e| &e.name == name && e.has_children);
+    let uses = special_uses(s)?;
+    let mut attrs = vec![if has_children {
+        "\\HasChildren"
+    } else {
+        "\\HasNoChildren"
+    }];
+    attrs.extend(uses.of(name).iter().map(|u| u.as_str()));
+    let wire = wire_text(s, &ns.to_wire(name));
+    s.out
+        .untagged()
+        .raw("LIST (")
+        .raw(&attrs.join(" "))
+        .raw(") ");
+    s.out
+        .string(&[ns.separator as u8])
+        .sp()
+        .astring(&wire)
+        .crlf();
+    Ok(())
+}

@@ -43,20 +43,28 @@ pub fn select(
         Err(StoreError::NotFound) => return Err(not_found(raw)),
         Err(e) => return Err(e.into()),
     };
+    let rev2 = s.enabled.imap4rev2;
+    view.rev2 = rev2;
     write_flags_lines(&mut s.out, view.keywords(), read_only, view.keywords_full());
     s.out
         .untagged()
         .number(info.exists.into())
         .raw(" EXISTS")
         .crlf();
-    s.out
-        .untagged()
-        .number(info.recent.into())
-        .raw(" RECENT")
-        .crlf();
-    if let Some(n) = info.first_unseen {
+    if rev2 {
+        // RFC 9051 §6.3.2: a LIST response replaces RECENT and UNSEEN,
+        // which rev2 no longer has (Appendix E items 10-12).
+        super::list::selected_list_line(s, &view.name)?;
+    } else {
         s.out
-            .untagged_status(Status::Ok, Some(&Code::Unseen(n)), "First unseen.");
+            .untagged()
+            .number(info.recent.into())
+            .raw(" RECENT")
+            .crlf();
+        if let Some(n) = info.first_unseen {
+            s.out
+                .untagged_status(Status::Ok, Some(&Code::Unseen(n)), "First unseen.");
+        }
     }
     s.out.untagged_status(
         Status::Ok,

@@ -34,6 +34,15 @@ pub fn search(
         // RFC 7162 §3.1: a CONDSTORE enabling command.
         s.enable_condstore();
     }
+    // RFC 9051 §6.4.4: under IMAP4rev2 a SEARCH without RETURN means
+    // RETURN (ALL), answered by ESEARCH; SEARCH responses are not sent.
+    let ret = match ret {
+        None if s.enabled.imap4rev2 => Some(SearchReturn {
+            all: true,
+            ..SearchReturn::default()
+        }),
+        r => r,
+    };
     let outcome = find(s, charset, keys, uid);
     let save = ret.is_some_and(|r| r.save);
     let (found, modseqs, lost) = match outcome {

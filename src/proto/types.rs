@@ -327,6 +327,8 @@ pub enum StatusItem {
     UidNext,
     UidValidity,
     Unseen,
+    /// RFC 9051 §6.3.11: messages with \Deleted.
+    Deleted,
     Size,
     /// RFC 7162 §3.1.7.
     HighestModseq,

@@ -203,6 +203,8 @@ pub(crate) struct StatusCounts {
     pub(crate) uidnext: u32,
     pub(crate) uidvalidity: u32,
     pub(crate) unseen: u32,
+    /// RFC 9051 §6.3.11 STATUS DELETED.
+    pub(crate) deleted: u32,
     /// RFC 8438: the sum of RFC822.SIZEs; None unless asked for.
     pub(crate) size: Option<u64>,
     /// RFC 7162 §3.1.7.
@@ -571,6 +573,11 @@ impl Store {
             uidnext: st.next_uid,
             uidvalidity: st.uidvalidity,
             unseen: st.unseen() as u32,
+            deleted: st
+                .messages
+                .iter()
+                .filter(|m| m.flags.has(maildir::flag::DELETED))
+                .count() as u32,
             size,
             highest_modseq: st.highest_modseq(),
         })

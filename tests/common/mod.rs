@@ -577,9 +577,10 @@ impl Client {
             );
         }
         if line.starts_with(b"* ENABLED ")
-            && String::from_utf8_lossy(line)
-                .split(' ')
-                .any(|cap| cap.eq_ignore_ascii_case("UTF8=ACCEPT"))
+            && String::from_utf8_lossy(line).split(' ').any(|cap| {
+                // RFC 9051 §5.1: IMAP4rev2 brings UTF-8 strings too.
+                cap.eq_ignore_ascii_case("UTF8=ACCEPT") || cap.eq_ignore_ascii_case("IMAP4rev2")
+            })
         {
             self.utf8_accepted = true;
         }

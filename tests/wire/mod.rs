@@ -27,6 +27,7 @@ mod preview;
 mod quota;
 mod recent;
 mod replace;
+mod rev2;
 mod roundcube;
 mod safety;
 mod scram;

@@ -545,12 +545,13 @@ impl Parser<'_> {
                 b"UIDNEXT" => StatusItem::UidNext,
                 b"UIDVALIDITY" => StatusItem::UidValidity,
                 b"UNSEEN" => StatusItem::Unseen,
+                b"DELETED" => StatusItem::Deleted,
                 b"SIZE" => StatusItem::Size,
                 b"HIGHESTMODSEQ" => StatusItem::HighestModseq,
                 b"APPENDLIMIT" => StatusItem::AppendLimit,
                 _ => {
                     return Err(Expected(
-                        "MESSAGES, RECENT, UIDNEXT, UIDVALIDITY, UNSEEN, SIZE, HIGHESTMODSEQ or APPENDLIMIT",
+                        "MESSAGES, RECENT, UIDNEXT, UIDVALIDITY, UNSEEN, DELETED, SIZE, HIGHESTMODSEQ or APPENDLIMIT",
                     ))
                 }
             });
