@@ -150,6 +150,7 @@ impl Session {
             caps.extend(["QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"]);
             caps.push("CONTEXT=SEARCH");
             caps.push("PREVIEW");
+            caps.push("METADATA");
             caps.push(&appendlimit);
         }
         if self.state == State::NotAuthenticated {

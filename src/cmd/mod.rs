@@ -17,6 +17,7 @@ mod idle;
 mod list;
 mod mailbox;
 mod matches;
+mod metadata;
 mod namespace;
 mod quota;
 mod saved_search;
@@ -65,7 +66,10 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::GetQuotaRoot { .. }
         | CommandBody::SetQuota { .. }
         | CommandBody::ListExtended(_)
-        | CommandBody::CreateSpecialUse { .. } => Allowed::Authenticated,
+        | CommandBody::CreateSpecialUse { .. }
+        | CommandBody::GetMetadata(_)
+        | CommandBody::SetMetadata { .. }
+        | CommandBody::Notify(_) => Allowed::Authenticated,
         CommandBody::Enable(_) => Allowed::AuthenticatedOnly,
         CommandBody::Check
         | CommandBody::Close
@@ -231,5 +235,10 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
         CommandBody::CreateSpecialUse { mailbox, uses } => {
             mailbox::create_special_use(s, &mailbox, &uses)
         }
+        CommandBody::GetMetadata(get) => metadata::getmetadata(s, &get),
+        CommandBody::SetMetadata { mailbox, entries } => {
+            metadata::setmetadata(s, &mailbox, &entries)
+        }
+        CommandBody::Notify(_) => Err(Error::bad("NOTIFY is not supported yet.")),
     }
 }

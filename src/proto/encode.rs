@@ -65,6 +65,12 @@ pub enum Code {
     HasChildren,
     /// RFC 5267 §4.2: a search that will not be kept updated (its tag).
     NoUpdate(Vec<u8>),
+    /// RFC 5464 §4.2.1: the largest value GETMETADATA left out.
+    MetadataLongEntries(u64),
+    /// RFC 5464 §4.3: the largest value SETMETADATA takes.
+    MetadataMaxSize(u64),
+    /// RFC 5464 §4.3: no room for more entries.
+    MetadataTooMany,
 }
 
 impl fmt::Display for Code {
@@ -117,6 +123,9 @@ impl fmt::Display for Code {
             Code::UnknownCte => "UNKNOWN-CTE",
             Code::CompressionActive => "COMPRESSIONACTIVE",
             Code::HasChildren => "HASCHILDREN",
+            Code::MetadataLongEntries(n) => return write!(f, "METADATA LONGENTRIES {n}"),
+            Code::MetadataMaxSize(n) => return write!(f, "METADATA MAXSIZE {n}"),
+            Code::MetadataTooMany => "METADATA TOOMANY",
         };
         f.write_str(s)
     }

@@ -19,6 +19,7 @@ mod limits;
 mod list_extended;
 mod logging;
 mod mailbox;
+mod metadata;
 mod multiappend;
 mod namespace;
 mod other_sessions;
