@@ -19,6 +19,7 @@ mod mailbox;
 mod matches;
 mod metadata;
 mod namespace;
+pub(crate) mod notify;
 mod quota;
 mod saved_search;
 mod search;
@@ -115,9 +116,11 @@ pub fn allows_expunge(body: &CommandBody) -> bool {
     )
 }
 
-/// RFC 5267 updates of kept searches, after each command's sync.
+/// RFC 5267 updates of kept searches, after each command's sync, then
+/// RFC 5465 NOTIFY events.
 pub fn update_search_contexts(s: &mut Session) -> Result<(), Error> {
-    search::update_contexts(s)
+    search::update_contexts(s)?;
+    notify::report(s, true)
 }
 
 /// Runs one command.
@@ -239,6 +242,6 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
         CommandBody::SetMetadata { mailbox, entries } => {
             metadata::setmetadata(s, &mailbox, &entries)
         }
-        CommandBody::Notify(_) => Err(Error::bad("NOTIFY is not supported yet.")),
+        CommandBody::Notify(set) => notify::notify(s, set.as_ref()),
     }
 }

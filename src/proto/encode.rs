@@ -71,6 +71,8 @@ pub enum Code {
     MetadataMaxSize(u64),
     /// RFC 5464 §4.3: no room for more entries.
     MetadataTooMany,
+    /// RFC 5465 §5: the events Roost can report (`BADEVENT (...)`).
+    BadEvent(&'static str),
 }
 
 impl fmt::Display for Code {
@@ -126,6 +128,7 @@ impl fmt::Display for Code {
             Code::MetadataLongEntries(n) => return write!(f, "METADATA LONGENTRIES {n}"),
             Code::MetadataMaxSize(n) => return write!(f, "METADATA MAXSIZE {n}"),
             Code::MetadataTooMany => "METADATA TOOMANY",
+            Code::BadEvent(events) => return write!(f, "BADEVENT ({events})"),
         };
         f.write_str(s)
     }

@@ -22,6 +22,7 @@ mod mailbox;
 mod metadata;
 mod multiappend;
 mod namespace;
+mod notify;
 mod other_sessions;
 mod preauth_flood;
 mod preview;
