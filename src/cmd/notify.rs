@@ -12,13 +12,15 @@
 //! the subscriptions with what the client last heard, after each command:
 //! a new or renamed-to folder is `* LIST () "." name`, a removed one `* LIST
 //! (\NonExistent) "." name`, a subscription change `* LIST (\Subscribed)`
-//! or `* LIST ()` (RFC 5465 §5.4, §5.5).
+//! or `* LIST ()` (RFC 5465 §5.4, §5.5). Metadata changes are `* METADATA
+//! mailbox entry` (RFC 5464 §4.4.2), found the same way.
 
 use super::common::{mailbox_name, wire_text};
 use crate::error::{Error, Tagged};
 use crate::proto::encode::Code;
 use crate::proto::types::{NotifyEvents, NotifyFilter, NotifySet};
 use crate::session::Session;
+use crate::store::metadata::Metadata;
 use crate::store::names::MailboxName;
 use crate::store::watch::Subscription;
 use crate::store::StatusCounts;
@@ -31,7 +33,7 @@ const MAX_WATCHED: usize = 500;
 
 /// The events Roost reports, for `[BADEVENT (...)]`.
 const SUPPORTED: &str = "MessageNew MessageExpunge FlagChange AnnotationChange MailboxName \
-                         SubscriptionChange";
+                         SubscriptionChange MailboxMetadataChange ServerMetadataChange";
 
 /// A session's NOTIFY SET.
 pub(crate) struct Notifying {
@@ -41,6 +43,9 @@ pub(crate) struct Notifying {
     names: Option<BTreeSet<MailboxName>>,
     /// Subscriptions the client last heard of (SubscriptionChange).
     subscribed: Option<BTreeSet<MailboxName>>,
+    /// Metadata entries the client last heard of, when it asked for
+    /// MailboxMetadataChange or ServerMetadataChange (which of the two).
+    metadata: Option<(Metadata, bool, bool)>,
 }
 
 /// One mailbox watched for message events.
@@ -84,6 +89,7 @@ pub fn notify(s: &mut Session, set: Option<&NotifySet>) -> Result<Tagged, Error>
     let mut message_boxes: BTreeSet<MailboxName> = BTreeSet::new();
     let mut names = false;
     let mut subscribed = false;
+    let (mut mailbox_md, mut server_md) = (false, false);
     for group in &set.groups {
         let Some(events) = &group.events else {
             continue;
@@ -100,6 +106,8 @@ pub fn notify(s: &mut Session, set: Option<&NotifySet>) -> Result<Tagged, Error>
         }
         names |= events.mailbox_name;
         subscribed |= events.subscription_change;
+        mailbox_md |= events.mailbox_metadata_change;
+        server_md |= events.server_metadata_change;
         if selected || !wants_messages(events) {
             continue;
         }
@@ -134,6 +142,11 @@ pub fn notify(s: &mut Session, set: Option<&NotifySet>) -> Result<Tagged, Error>
         names: if names { Some(folder_names(s)?) } else { None },
         subscribed: if subscribed {
             Some(store.subscriptions()?.into_iter().collect())
+        } else {
+            None
+        },
+        metadata: if mailbox_md || server_md {
+            Some((Metadata::load(store.root())?, mailbox_md, server_md))
         } else {
             None
         },
@@ -284,6 +297,28 @@ fn report_into(s: &mut Session, state: &mut Notifying, after_command: bool) -> R
         }
         for name in now.difference(known) {
             list_line(s, "\\Subscribed", name);
+        }
+        *known = now;
+    }
+    if let Some((known, mailboxes, server)) = state.metadata.as_mut() {
+        let now = Metadata::load(s.store()?.root())?;
+        for (owner, entry) in now.changed_since(known) {
+            // RFC 5464 §4.4.2: `* METADATA mailbox entry`, no value.
+            let wire = match &owner {
+                None if *server => Vec::new(),
+                Some(name) if *mailboxes => {
+                    let store = s.store()?;
+                    wire_text(s, &store.namespace().to_wire(name))
+                }
+                _ => continue,
+            };
+            s.out
+                .untagged()
+                .raw("METADATA ")
+                .astring(&wire)
+                .sp()
+                .raw(&entry)
+                .crlf();
         }
         *known = now;
     }

@@ -130,6 +130,19 @@ impl Metadata {
         }
     }
 
+    /// The entries whose value differs between `self` and `other` (set,
+    /// changed or deleted), as (owner, entry).
+    pub(crate) fn changed_since(&self, other: &Metadata) -> Vec<(Owner, String)> {
+        let mut out: Vec<(Owner, String)> = Vec::new();
+        for (o, e, _) in self.entries.iter().chain(&other.entries) {
+            let differs = self.get(o, e) != other.get(o, e);
+            if differs && !out.iter().any(|(a, b)| a == o && b == e) {
+                out.push((o.clone(), e.clone()));
+            }
+        }
+        out
+    }
+
     /// How many entries the user has in all.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
