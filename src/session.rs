@@ -80,6 +80,8 @@ pub struct Session {
     pub saved_search: Vec<u32>,
     /// Set by COMPRESS: the loop turns DEFLATE on after the tagged OK.
     pub compress_pending: bool,
+    /// RFC 5465 NOTIFY SET: the mailboxes watched beside the selected one.
+    pub(crate) notify: Option<crate::cmd::notify::Notifying>,
 }
 
 impl Session {
@@ -103,6 +105,7 @@ impl Session {
             spooled: Default::default(),
             saved_search: Vec::new(),
             compress_pending: false,
+            notify: None,
         }
     }
 
@@ -166,6 +169,8 @@ impl Session {
             if self.ctx.config.userdb == crate::config::Userdb::PasswdFile {
                 caps.push("UNAUTHENTICATE");
             }
+            caps.push("METADATA");
+            caps.push("NOTIFY");
             caps.push(&appendlimit);
         }
         if self.state == State::NotAuthenticated {

@@ -45,6 +45,10 @@ pub fn idle(s: &mut Session) -> Result<Tagged, Error> {
     if let Some(sub) = s.selected.as_ref().and_then(|sel| sel.subscription()) {
         sub.set_waker(Some(Arc::clone(&waker)));
     }
+    // RFC 5465: NOTIFY's mailboxes wake the wait too.
+    if let Some(n) = s.notify.as_ref() {
+        n.set_waker(Some(&waker));
+    }
     s.out.continuation("idling");
     let result = s
         .flush()
@@ -52,6 +56,9 @@ pub fn idle(s: &mut Session) -> Result<Tagged, Error> {
         .and_then(|()| wait(s, &mut poll));
     if let Some(sub) = s.selected.as_ref().and_then(|sel| sel.subscription()) {
         sub.set_waker(None);
+    }
+    if let Some(n) = s.notify.as_ref() {
+        n.set_waker(None);
     }
     result
 }
@@ -62,6 +69,7 @@ fn wait(s: &mut Session, poll: &mut Poll) -> Result<Tagged, Error> {
     let mut last_sent = Instant::now();
     // Changes made between the command and now.
     s.sync_selected(true)?;
+    super::notify::report(s, false)?;
     s.flush()?;
     loop {
         s.transport.set_read_timeout(Some(DRAIN))?;
@@ -97,10 +105,12 @@ fn wait(s: &mut Session, poll: &mut Poll) -> Result<Tagged, Error> {
         if changed {
             s.sync_selected(true)?;
             super::contexts::update(s)?;
-            if !s.out.is_empty() {
-                s.flush()?;
-                last_sent = Instant::now();
-            }
+        }
+        // Cheap when nothing changed: one channel poll per watched mailbox.
+        super::notify::report(s, false)?;
+        if !s.out.is_empty() {
+            s.flush()?;
+            last_sent = Instant::now();
         }
         if last_sent.elapsed() >= keepalive {
             s.out.untagged_status(Status::Ok, None, "Still here");

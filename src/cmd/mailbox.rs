@@ -10,6 +10,7 @@ use crate::proto::types::{AppendMessage, Flag, SelectParams, StatusItem};
 use crate::selected::{write_flags_lines, Selected};
 use crate::session::{Session, State};
 use crate::store::maildir::flag;
+use crate::store::metadata::Metadata;
 use crate::store::special_use::{SpecialUse, UserUses};
 use crate::store::{AppendItem, AppendSource, NewFlags, StoreError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -161,6 +162,10 @@ pub fn delete(s: &mut Session, raw: &[u8]) -> Result<Tagged, Error> {
             if let Err(e) = UserUses::update(&root, |u| u.forget(&name)) {
                 log::warn!("{}: {e}", root.display());
             }
+            // RFC 5464 §3.1: a mailbox's entries go with it.
+            if let Err(e) = Metadata::update(&root, |m| Ok::<_, std::io::Error>(m.forget(&name))) {
+                log::warn!("{}: {e}", root.display());
+            }
             Ok(Tagged::ok("Delete completed."))
         }
         Err(StoreError::NotFound) => Err(not_found(raw)),
@@ -185,6 +190,10 @@ pub fn rename(s: &mut Session, from: &[u8], to: &[u8]) -> Result<Tagged, Error> 
             if !old.is_inbox() {
                 let root = s.store()?.root().to_path_buf();
                 if let Err(e) = UserUses::update(&root, |u| u.rename(&old, &new)) {
+                    log::warn!("{}: {e}", root.display());
+                }
+                let moved = |m: &mut Metadata| Ok::<_, std::io::Error>(m.rename(&old, &new));
+                if let Err(e) = Metadata::update(&root, moved) {
                     log::warn!("{}: {e}", root.display());
                 }
             }

@@ -18,7 +18,9 @@ mod idle;
 mod list;
 mod mailbox;
 mod matches;
+mod metadata;
 mod namespace;
+pub(crate) mod notify;
 mod quota;
 mod saved_search;
 mod search;
@@ -66,7 +68,10 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::GetQuotaRoot { .. }
         | CommandBody::SetQuota { .. }
         | CommandBody::ListExtended(_)
-        | CommandBody::CreateSpecialUse { .. } => Allowed::Authenticated,
+        | CommandBody::CreateSpecialUse { .. }
+        | CommandBody::GetMetadata(_)
+        | CommandBody::SetMetadata { .. }
+        | CommandBody::Notify(_) => Allowed::Authenticated,
         CommandBody::Enable(_) => Allowed::AuthenticatedOnly,
         CommandBody::Unauthenticate => Allowed::Authenticated,
         CommandBody::Check
@@ -115,9 +120,11 @@ pub fn allows_expunge(body: &CommandBody) -> bool {
     )
 }
 
-/// RFC 5267 updates of kept searches, after each command's sync.
+/// RFC 5267 updates of kept searches, after each command's sync, then
+/// RFC 5465 NOTIFY events.
 pub fn update_search_contexts(s: &mut Session) -> Result<(), Error> {
-    contexts::update(s)
+    contexts::update(s)?;
+    notify::report(s, true)
 }
 
 /// Runs one command.
@@ -242,5 +249,10 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
         CommandBody::CreateSpecialUse { mailbox, uses } => {
             mailbox::create_special_use(s, &mailbox, &uses)
         }
+        CommandBody::GetMetadata(get) => metadata::getmetadata(s, &get),
+        CommandBody::SetMetadata { mailbox, entries } => {
+            metadata::setmetadata(s, &mailbox, &entries)
+        }
+        CommandBody::Notify(set) => notify::notify(s, set.as_ref()),
     }
 }

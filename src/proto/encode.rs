@@ -65,6 +65,14 @@ pub enum Code {
     HasChildren,
     /// RFC 5267 §4.2: a search that will not be kept updated (its tag).
     NoUpdate(Vec<u8>),
+    /// RFC 5464 §4.2.1: the largest value GETMETADATA left out.
+    MetadataLongEntries(u64),
+    /// RFC 5464 §4.3: the largest value SETMETADATA takes.
+    MetadataMaxSize(u64),
+    /// RFC 5464 §4.3: no room for more entries.
+    MetadataTooMany,
+    /// RFC 5465 §5: the events Roost can report (`BADEVENT (...)`).
+    BadEvent(&'static str),
 }
 
 impl fmt::Display for Code {
@@ -117,6 +125,10 @@ impl fmt::Display for Code {
             Code::UnknownCte => "UNKNOWN-CTE",
             Code::CompressionActive => "COMPRESSIONACTIVE",
             Code::HasChildren => "HASCHILDREN",
+            Code::MetadataLongEntries(n) => return write!(f, "METADATA LONGENTRIES {n}"),
+            Code::MetadataMaxSize(n) => return write!(f, "METADATA MAXSIZE {n}"),
+            Code::MetadataTooMany => "METADATA TOOMANY",
+            Code::BadEvent(events) => return write!(f, "BADEVENT ({events})"),
         };
         f.write_str(s)
     }

@@ -175,6 +175,76 @@ pub enum CommandBody {
         mailbox: Vec<u8>,
         uses: Vec<String>,
     },
+    /// RFC 5464 §4.2 `getmetadata = "GETMETADATA" [SP getmetadata-options]
+    /// SP mailbox SP entries`.
+    GetMetadata(GetMetadata),
+    /// RFC 5464 §4.3 `setmetadata = "SETMETADATA" SP mailbox SP
+    /// list-of-entry-values`; `None` deletes the entry.
+    SetMetadata {
+        mailbox: Vec<u8>,
+        entries: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    },
+    /// RFC 5465 §8 `notify = "NOTIFY" SP (notify-set / notify-none)`;
+    /// `None` for NOTIFY NONE.
+    Notify(Option<NotifySet>),
+}
+
+/// GETMETADATA's options and arguments (RFC 5464 §4.2).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GetMetadata {
+    /// `MAXSIZE n`: longer values are left out.
+    pub maxsize: Option<u64>,
+    /// `DEPTH 0 / 1 / infinity`; `None` is infinity.
+    pub depth: Option<usize>,
+    /// `""` for the server's entries.
+    pub mailbox: Vec<u8>,
+    /// Entry names as sent; checked by the handler.
+    pub entries: Vec<Vec<u8>>,
+}
+
+/// `notify-set = "SET" [status-indicator] SP event-groups` (RFC 5465 §8).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NotifySet {
+    /// `SP "STATUS"`: send each watched mailbox's STATUS at once.
+    pub status: bool,
+    pub groups: Vec<NotifyGroup>,
+}
+
+/// `event-group = "(" filter-mailboxes SP events ")"`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifyGroup {
+    pub filter: NotifyFilter,
+    /// `None` for the `NONE` events list.
+    pub events: Option<NotifyEvents>,
+}
+
+/// `filter-mailboxes` (RFC 5465 §6); mailbox names as sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotifyFilter {
+    Selected,
+    SelectedDelayed,
+    Inboxes,
+    Personal,
+    Subscribed,
+    Subtree(Vec<Vec<u8>>),
+    Mailboxes(Vec<Vec<u8>>),
+}
+
+/// The events of one group (RFC 5465 §5).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NotifyEvents {
+    /// `MessageNew [(fetch-att ...)]`: `Some` when asked for, with the
+    /// attributes to send with each new message.
+    pub message_new: Option<Vec<FetchAtt>>,
+    pub message_expunge: bool,
+    pub flag_change: bool,
+    pub annotation_change: bool,
+    pub mailbox_name: bool,
+    pub subscription_change: bool,
+    pub mailbox_metadata_change: bool,
+    pub server_metadata_change: bool,
+    /// Event names Roost does not know, as sent (RFC 5465 §8 BADEVENT).
+    pub unknown: Vec<String>,
 }
 
 /// `select-param` (RFC 7162 §7): `CONDSTORE` and `QRESYNC (...)`.
@@ -599,6 +669,9 @@ impl CommandBody {
             CommandBody::Compress { .. } => "COMPRESS",
             CommandBody::ListExtended(_) => "LIST",
             CommandBody::CreateSpecialUse { .. } => "CREATE",
+            CommandBody::GetMetadata(_) => "GETMETADATA",
+            CommandBody::SetMetadata { .. } => "SETMETADATA",
+            CommandBody::Notify(_) => "NOTIFY",
         }
     }
 }

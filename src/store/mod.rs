@@ -16,6 +16,7 @@ pub(crate) mod dotlock;
 mod handle;
 pub(crate) mod keywords;
 pub mod maildir;
+pub(crate) mod metadata;
 pub mod modseq;
 pub mod names;
 pub(crate) mod nofollow;

@@ -10,6 +10,8 @@ use super::types::{
 use std::fmt;
 
 mod condstore;
+mod metadata;
+mod notify;
 mod quota;
 mod search;
 mod sort;
@@ -316,6 +318,9 @@ impl Parser<'_> {
             b"GETQUOTAROOT" => self.getquotaroot()?,
             b"SETQUOTA" => self.setquota()?,
             b"ENABLE" => self.enable()?,
+            b"GETMETADATA" => self.getmetadata()?,
+            b"SETMETADATA" => self.setmetadata()?,
+            b"NOTIFY" => self.notify()?,
             b"UID" => {
                 self.expect_sp()?;
                 let sub = self.atom().ok_or(Expected("UID command name"))?;

@@ -1,0 +1,82 @@
+//! The METADATA grammar (RFC 5464 §5): GETMETADATA and SETMETADATA.
+
+use super::{Expected, Parser};
+use crate::proto::types::{CommandBody, GetMetadata};
+
+impl Parser<'_> {
+    /// `getmetadata = "GETMETADATA" [SP getmetadata-options] SP mailbox SP
+    /// entries`, with `getmetadata-options = "(" getmetadata-option *(SP
+    /// getmetadata-option) ")"`, options `MAXSIZE number` and `DEPTH ("0" /
+    /// "1" / "infinity")`, and `entries = entry / "(" entry *(SP entry) ")"`.
+    pub(crate) fn getmetadata(&mut self) -> Result<CommandBody, Expected> {
+        self.expect_sp()?;
+        // RFC 5464 §4.2.2: DEPTH 0 unless asked otherwise.
+        let mut get = GetMetadata {
+            depth: Some(0),
+            ..GetMetadata::default()
+        };
+        if self.peek() == Some(b'(') {
+            self.pos += 1;
+            loop {
+                let name = self.atom().ok_or(Expected("MAXSIZE or DEPTH"))?;
+                self.expect_sp()?;
+                if name.eq_ignore_ascii_case(b"MAXSIZE") {
+                    get.maxsize = Some(self.number()?.into());
+                } else if name.eq_ignore_ascii_case(b"DEPTH") {
+                    let value = self.atom().ok_or(Expected("0, 1 or infinity"))?;
+                    get.depth = match value.to_ascii_lowercase().as_slice() {
+                        b"0" => Some(0),
+                        b"1" => Some(1),
+                        b"infinity" => None,
+                        _ => return Err(Expected("0, 1 or infinity")),
+                    };
+                } else {
+                    return Err(Expected("MAXSIZE or DEPTH"));
+                }
+                if self.list_end("SP or ) in GETMETADATA options")? {
+                    break;
+                }
+            }
+            self.expect_sp()?;
+        }
+        get.mailbox = self.astring().map_err(|_| Expected("mailbox name"))?;
+        self.expect_sp()?;
+        if self.peek() == Some(b'(') {
+            self.pos += 1;
+            loop {
+                get.entries.push(self.astring()?);
+                if self.list_end("SP or ) in entry list")? {
+                    break;
+                }
+            }
+        } else {
+            get.entries.push(self.astring()?);
+        }
+        Ok(CommandBody::GetMetadata(get))
+    }
+
+    /// `setmetadata = "SETMETADATA" SP mailbox SP list-of-entry-values`,
+    /// `list-of-entry-values = "(" entry-value *(SP entry-value) ")"`,
+    /// `entry-value = entry SP value`, `value = nstring / literal8`.
+    pub(crate) fn setmetadata(&mut self) -> Result<CommandBody, Expected> {
+        let mailbox = self.sp_mailbox()?;
+        self.expect_sp()?;
+        self.expect(b'(', "( entry values")?;
+        let mut entries = Vec::new();
+        loop {
+            let entry = self.astring()?;
+            self.expect_sp()?;
+            let value = if self.peek() == Some(b'~') {
+                self.pos += 1;
+                Some(self.literal()?)
+            } else {
+                self.nstring()?
+            };
+            entries.push((entry, value));
+            if self.list_end("SP or ) in entry values")? {
+                break;
+            }
+        }
+        Ok(CommandBody::SetMetadata { mailbox, entries })
+    }
+}
