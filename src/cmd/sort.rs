@@ -12,7 +12,7 @@ use crate::proto::types::{SearchKey, SearchReturn, SortCriterion, SortKey, Threa
 use crate::session::Session;
 use crate::sort::{self, thread, HeaderKeys, SortFacts};
 use crate::store::cache::CachedMeta;
-use crate::store::{Location, Uid};
+use crate::store::Uid;
 use std::sync::Arc;
 
 /// SORT / UID SORT; with RETURN options (RFC 5267 ESORT) the answer is an
@@ -123,15 +123,13 @@ fn gather(
     let mailbox = sel.mailbox();
     let mut facts = Vec::with_capacity(uids.len());
     let mut fresh = Vec::new();
-    for (&u, at) in uids.iter().zip(mailbox.locations(&uids)) {
+    for (&u, at) in uids.iter().zip(mailbox.cached_or_paths(&uids)) {
         let msn = view.binary_search(&u).map_or(0, |i| i as u32 + 1);
         let Uid(uid) = u;
         let known = match at {
             // Expunged by another session meanwhile: sorts with empty keys.
             None => None,
-            Some(Location {
-                cached: Some(c), ..
-            }) => {
+            Some(Ok(c)) => {
                 let keys = c
                     .sort_keys
                     .get_or_init(|| Arc::new(HeaderKeys::from_header(&c.header)));
@@ -152,7 +150,7 @@ fn gather(
                     size.unwrap_or(0),
                 ))
             }
-            Some(Location { mut path, .. }) => mailbox
+            Some(Err(mut path)) => mailbox
                 .read_file(u, &mut path, |p| {
                     super::common::file_read(p, read_message(p))
                 })?

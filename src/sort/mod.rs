@@ -220,8 +220,44 @@ fn compare_key(key: SortKey, a: &SortFacts, b: &SortFacts) -> Ordering {
     }
 }
 
+/// A message's string key, for the one-criterion fast path.
+fn string_key(key: SortKey, m: &SortFacts) -> &str {
+    match key {
+        SortKey::Subject => &m.subject.text,
+        SortKey::From => &m.from,
+        SortKey::To => &m.to,
+        SortKey::Cc => &m.cc,
+        SortKey::DisplayFrom => &m.display_from,
+        SortKey::DisplayTo => &m.display_to,
+        SortKey::Arrival | SortKey::Date | SortKey::Size => "",
+    }
+}
+
 /// Sorts messages by the criteria, ties by sequence number.
 pub fn sort(messages: &mut [SortFacts], criteria: &[SortCriterion]) {
+    if let [c] = criteria {
+        // One string key (the usual SORT): sort (key, msn, index) triples,
+        // which sit together in memory, instead of chasing each message's
+        // shared keys at every comparison. Sequence numbers are unique, so
+        // an unstable sort gives the same order.
+        let by_string = !matches!(c.key, SortKey::Arrival | SortKey::Date | SortKey::Size);
+        if by_string {
+            let mut order: Vec<(&str, u32, usize)> = messages
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (string_key(c.key, m), m.msn, i))
+                .collect();
+            order.sort_unstable_by(|a, b| {
+                let o = a.0.cmp(b.0);
+                let o = if c.reverse { o.reverse() } else { o };
+                o.then(a.1.cmp(&b.1))
+            });
+            let sorted: Vec<SortFacts> =
+                order.iter().map(|&(_, _, i)| messages[i].clone()).collect();
+            messages.clone_from_slice(&sorted);
+            return;
+        }
+    }
     messages.sort_by(|a, b| {
         for c in criteria {
             let o = compare_key(c.key, a, b);

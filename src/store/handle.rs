@@ -261,6 +261,24 @@ impl Mailbox {
     }
 
     /// The file and cache entry of each of `uids` (None: expunged).
+    /// For each UID its cache entry when there is one, else its file:
+    /// SORT needs a path only for what is not cached (building 100,000
+    /// paths took a quarter of a warm SORT).
+    pub(crate) fn cached_or_paths(
+        &self,
+        uids: &[Uid],
+    ) -> Vec<Option<Result<Arc<CachedMeta>, PathBuf>>> {
+        let st = self.locked();
+        uids.iter()
+            .map(|&Uid(uid)| {
+                st.position(uid).map(|i| match st.cache.get(uid) {
+                    Some(c) => Ok(c),
+                    None => Err(st.path_of(&st.messages[i])),
+                })
+            })
+            .collect()
+    }
+
     pub(crate) fn locations(&self, uids: &[Uid]) -> Vec<Option<Location>> {
         let st = self.locked();
         uids.iter()

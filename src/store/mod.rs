@@ -29,7 +29,7 @@ pub mod uidlist;
 pub(crate) mod watch;
 
 use dotlock::{DotLock, LockOptions, UIDLIST_LOCK};
-pub(crate) use handle::{Changed, FlagChange, FlagOp, KeywordNames, Location, Mailbox, Now};
+pub(crate) use handle::{Changed, FlagChange, FlagOp, KeywordNames, Mailbox, Now};
 use maildir::Flags;
 use names::{MailboxName, Namespace};
 use state::{MailboxState, Message};

@@ -55,7 +55,10 @@ fn sigterm_mid_data_lets_the_message_finish_then_closes_with_421() {
     assert_eq!(stored.len(), 1);
     let text = String::from_utf8_lossy(&stored[0]);
     assert!(text.ends_with("\nfirst half\nsecond half\n"), "{text}");
-    let next = c.cmd("MAIL FROM:<bob@example.org>");
+    // The server may say 421 and close before this command reaches it (a
+    // loaded machine): the write may fail, the 421 must be there to read.
+    let _ = c.try_send(b"MAIL FROM:<bob@example.org>\r\n");
+    let next = c.reply().pop().unwrap_or_default();
     assert!(next.starts_with("421 4.3.2 "), "{next}");
     assert!(c.hung_up());
     turned_away(&sock);

@@ -29,6 +29,11 @@ impl Lmtp {
         self.w.write_all(bytes).unwrap();
     }
 
+    /// Sends what may meet a connection the server already closed.
+    pub fn try_send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.w.write_all(bytes)
+    }
+
     /// One reply, all its lines.
     pub fn reply(&mut self) -> Vec<String> {
         let mut lines = Vec::new();
