@@ -327,6 +327,16 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "",
         "a second default quota rule (*:messages=10000); userdb_quota_rule2 replaces it",
     ),
+    (
+        "watch",
+        "auto",
+        "inotify | poll | auto: how mailbox changes are noticed; auto polls Maildirs on NFS, FUSE, CIFS and other shared file systems",
+    ),
+    (
+        "watch_poll_interval_ms",
+        "1000",
+        "how often polled mailboxes are checked for changes other hosts made",
+    ),
 ];
 
 /// A listening socket: a Unix socket path or a TCP address.
@@ -484,6 +494,8 @@ pub struct Config {
     /// Dovecot-syntax quota rules (`quota_rule`, `quota_rule2`).
     pub quota_rule: String,
     pub quota_rule2: String,
+    pub watch: crate::store::watch::WatchMode,
+    pub watch_poll_interval: Duration,
 }
 
 /// A configuration problem, naming where it was found.
@@ -571,6 +583,8 @@ impl Default for Config {
             managesieve_listen: Vec::new(),
             quota_rule: String::new(),
             quota_rule2: String::new(),
+            watch: crate::store::watch::WatchMode::Auto,
+            watch_poll_interval: Duration::ZERO,
         };
         for (key, default, _) in KEYS {
             // The defaults are constants checked by a unit test.
@@ -830,6 +844,14 @@ impl Config {
                     _ => self.quota_rule2 = value.to_string(),
                 }
             }
+            "watch" => {
+                self.watch = crate::store::watch::WatchMode::parse(value)
+                    .ok_or_else(|| format!("watch: {value:?} is not inotify, poll or auto"))?
+            }
+            "watch_poll_interval_ms" => {
+                self.watch_poll_interval =
+                    Duration::from_millis(parse_num(key, value, 10, 60_000)? as u64)
+            }
             _ => return Err(format!("unknown key {key:?}")),
         }
         Ok(())
@@ -996,6 +1018,8 @@ impl Config {
 
                     "quota_rule" => self.quota_rule.clone(),
                     "quota_rule2" => self.quota_rule2.clone(),
+                    "watch" => self.watch.as_str().to_string(),
+                    "watch_poll_interval_ms" => self.watch_poll_interval.as_millis().to_string(),
                     _ => String::new(),
                 };
                 (*key, v)

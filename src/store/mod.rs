@@ -13,6 +13,7 @@
 pub(crate) mod cache;
 pub mod deliver;
 pub(crate) mod dotlock;
+mod fs_kind;
 mod handle;
 pub(crate) mod keywords;
 pub mod maildir;

@@ -28,6 +28,7 @@ mod quota;
 mod recent;
 mod roundcube;
 mod safety;
+mod scale_out;
 mod scram;
 mod search;
 mod sessions;

@@ -1,0 +1,190 @@
+//! Scaling out (issue 24): several Roost nodes serving one Maildir tree
+//! (as on NFS or GlusterFS), each noticing what the others change by
+//! polling (`watch = poll`), and sharing UIDs through the uidlist and its
+//! dotlock.
+
+use crate::common::{passwd_line, Client, TestServer};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// A node serving user bob, whose home is in the shared `tree`.
+fn node(tree: &Path) -> TestServer {
+    TestServer::builder()
+        .no_tls()
+        .passwd_line(passwd_line(tree, "bob", "pw").trim_end())
+        .opt("watch", "poll")
+        .start()
+}
+
+fn bob(server: &TestServer) -> Client {
+    server.login_as("bob", "pw")
+}
+
+/// Reads lines until one starts with `prefix`; fails after `within`.
+fn expect_within(c: &mut Client, prefix: &str, within: Duration) -> (String, Duration) {
+    let start = Instant::now();
+    loop {
+        assert!(start.elapsed() < within, "no {prefix:?} within {within:?}");
+        let line = c.line();
+        if line.starts_with(prefix) {
+            return (line, start.elapsed());
+        }
+    }
+}
+
+/// The UIDs of INBOX as a node lists them.
+fn uids(c: &mut Client) -> Vec<u32> {
+    let r = c.ok("UID SEARCH ALL");
+    let line = r.find("* SEARCH");
+    let mut uids: Vec<u32> = line[0]
+        .split_whitespace()
+        .skip(2)
+        .map(|u| u.parse().unwrap())
+        .collect();
+    uids.sort_unstable();
+    uids
+}
+
+#[test]
+fn idle_on_one_node_sees_an_append_made_on_the_other_within_two_seconds() {
+    let tree = tempfile::tempdir().unwrap();
+    let a = node(tree.path());
+    let b = node(tree.path());
+    let mut on_b = bob(&b);
+    let mut on_a = bob(&a);
+    on_a.ok("SELECT INBOX");
+    on_a.send(b"i1 IDLE\r\n");
+    assert_eq!(on_a.line(), "+ idling");
+    // Let the directory stamps age past the poller's dirty window, so
+    // only a real change can wake A.
+    std::thread::sleep(Duration::from_millis(2500));
+    on_b.append("INBOX", "", "Subject: from b\r\n\r\nhi\r\n");
+    let (_, took) = expect_within(&mut on_a, "* 1 EXISTS", Duration::from_secs(2));
+    eprintln!("IDLE on node A saw node B's APPEND after {took:?}");
+    on_a.send(b"DONE\r\n");
+    assert!(on_a.read_reply("i1").tagged.starts_with("OK"));
+
+    // Flags set on B show on A's next NOOP (after the poll interval: the
+    // stamps on a shared file system are all A has to go by).
+    on_b.ok("SELECT INBOX");
+    on_b.ok("STORE 1 +FLAGS (\\Flagged)");
+    std::thread::sleep(Duration::from_millis(1500));
+    let r = on_a.ok("NOOP");
+    assert!(
+        r.untagged
+            .iter()
+            .any(|l| l.starts_with("* 1 FETCH") && l.contains("\\Flagged")),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn concurrent_appends_through_two_nodes_get_distinct_uids_both_agree_on() {
+    let tree = tempfile::tempdir().unwrap();
+    let nodes = [node(tree.path()), node(tree.path())];
+    // Both nodes create the Maildir before the race, as a first login does.
+    for n in &nodes {
+        bob(n).ok("SELECT INBOX");
+    }
+    // 100 APPENDs: 5 connections per node, 10 each, all at once.
+    let mut threads = Vec::new();
+    for (i, n) in nodes.iter().enumerate() {
+        for conn in 0..5 {
+            let port = n.port;
+            threads.push(std::thread::spawn(move || {
+                let mut c = Client::plain(port);
+                c.line();
+                c.ok("LOGIN bob pw");
+                (0..10)
+                    .map(|k| {
+                        let msg = format!("Subject: n{i} c{conn} m{k}\r\n\r\nbody\r\n");
+                        c.append("INBOX", "", &msg)
+                    })
+                    .collect::<Vec<u32>>()
+            }));
+        }
+    }
+    let mut acknowledged: Vec<u32> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    acknowledged.sort_unstable();
+    let before = acknowledged.len();
+    acknowledged.dedup();
+    assert_eq!((before, acknowledged.len()), (100, 100), "UIDs reused");
+    for n in &nodes {
+        let mut c = bob(n);
+        c.ok("SELECT INBOX");
+        assert_eq!(uids(&mut c), acknowledged);
+    }
+}
+
+/// A FUSE view (bindfs) of `source` at `at`, unmounted on drop: two of
+/// them over one directory behave as two hosts' mounts of a shared file
+/// system, where inotify on one hears nothing written through the other.
+struct FuseMount {
+    at: std::path::PathBuf,
+}
+
+impl FuseMount {
+    fn new(source: &Path, at: &Path) -> FuseMount {
+        std::fs::create_dir_all(at).unwrap();
+        // No kernel attribute caching, as the README advises for
+        // GlusterFS (attribute-timeout=0, entry-timeout=0).
+        let status = std::process::Command::new("bindfs")
+            .arg("-o")
+            .arg("attr_timeout=0,entry_timeout=0,negative_timeout=0")
+            .arg(source)
+            .arg(at)
+            .status()
+            .expect("run bindfs");
+        assert!(status.success(), "bindfs failed: {status}");
+        FuseMount {
+            at: at.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for FuseMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("fusermount")
+            .args(["-u", "-z"])
+            .arg(&self.at)
+            .status();
+    }
+}
+
+#[test]
+fn on_two_fuse_mounts_the_default_watch_polls_and_idle_sees_the_other_node() {
+    if !crate::interop::require("bindfs", "bindfs") || !Path::new("/dev/fuse").exists() {
+        return;
+    }
+    let base = tempfile::tempdir().unwrap();
+    let shared = base.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    let mount_a = FuseMount::new(&shared, &base.path().join("a"));
+    let mount_b = FuseMount::new(&shared, &base.path().join("b"));
+    // The same user, home reached through each node's own mount; `watch`
+    // left at its default (auto).
+    let on_mount = |m: &FuseMount| {
+        TestServer::builder()
+            .no_tls()
+            .passwd_line(passwd_line(&m.at, "bob", "pw").trim_end())
+            .start()
+    };
+    let a = on_mount(&mount_a);
+    let b = on_mount(&mount_b);
+    let mut on_b = bob(&b);
+    let mut on_a = bob(&a);
+    on_a.ok("SELECT INBOX");
+    on_a.send(b"i1 IDLE\r\n");
+    assert_eq!(on_a.line(), "+ idling");
+    std::thread::sleep(Duration::from_millis(2500));
+    on_b.append("INBOX", "", "Subject: from b\r\n\r\nhi\r\n");
+    let (_, took) = expect_within(&mut on_a, "* 1 EXISTS", Duration::from_secs(2));
+    eprintln!("over FUSE, IDLE on node A saw node B's APPEND after {took:?}");
+    on_a.send(b"DONE\r\n");
+    assert!(on_a.read_reply("i1").tagged.starts_with("OK"));
+    drop((on_a, on_b, a, b));
+    drop((mount_a, mount_b));
+}
