@@ -69,12 +69,15 @@ pub struct Session {
     pub saved_search: Vec<u32>,
     /// Set by COMPRESS: the loop turns DEFLATE on after the tagged OK.
     pub compress_pending: bool,
+    /// The connection comes from `login_trusted_networks` (a mail proxy).
+    pub trusted: bool,
 }
 
 impl Session {
     pub fn new(ctx: Arc<ServerContext>, transport: Transport, peer: SocketAddr) -> Session {
         let id = ctx.new_session_id();
         let trace = Trace::start(&ctx.trace_policy, &id, peer.ip());
+        let trusted = crate::cidr::any_contains(&ctx.config.login_trusted_networks, peer.ip());
         Session {
             id,
             peer,
@@ -92,6 +95,7 @@ impl Session {
             spooled: Default::default(),
             saved_search: Vec::new(),
             compress_pending: false,
+            trusted,
         }
     }
 
@@ -105,7 +109,7 @@ impl Session {
         self.ctx
             .config
             .plaintext_auth
-            .allows(self.transport.is_tls(), self.peer.ip())
+            .allows(self.transport.is_tls() || self.trusted, self.peer.ip())
     }
 
     /// The CAPABILITY list for the current state (RFC 3501 §6.1.1).

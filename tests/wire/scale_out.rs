@@ -188,3 +188,197 @@ fn on_two_fuse_mounts_the_default_watch_polls_and_idle_sees_the_other_node() {
     drop((on_a, on_b, a, b));
     drop((mount_a, mount_b));
 }
+
+/// Successful logins of bob in a node's log.
+fn bob_logins(server: &TestServer) -> usize {
+    server
+        .log()
+        .lines()
+        .filter(|l| l.contains(" user=bob mech=") && l.ends_with(" login"))
+        .count()
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn trusted_networks_may_log_in_without_tls_and_others_may_not() {
+    let tree = tempfile::tempdir().unwrap();
+    let strict = TestServer::builder()
+        .no_tls()
+        .passwd_line(passwd_line(tree.path(), "bob", "pw").trim_end())
+        .opt("plaintext_auth", "never")
+        .start();
+    let r = strict.connect().cmd("LOGIN bob pw");
+    assert!(!r.tagged.starts_with("OK"), "{r:?}");
+    let proxied = TestServer::builder()
+        .no_tls()
+        .passwd_line(passwd_line(tree.path(), "bob", "pw").trim_end())
+        .opt("plaintext_auth", "never")
+        .opt("login_trusted_networks", "10.9.0.0/16, 127.0.0.1/32")
+        .start();
+    proxied.connect().ok("LOGIN bob pw");
+}
+
+#[test]
+fn a_proxy_protocol_header_names_the_client_in_the_log() {
+    let tree = tempfile::tempdir().unwrap();
+    let server = TestServer::builder()
+        .no_tls()
+        .passwd_line(passwd_line(tree.path(), "bob", "pw").trim_end())
+        .opt("proxy_protocol_from", "127.0.0.0/8")
+        // Trust follows the proxy's address, not the client it names.
+        .opt("login_trusted_networks", "127.0.0.1")
+        .start();
+    let mut c = Client::plain(server.port);
+    c.send(b"PROXY TCP4 192.0.2.9 127.0.0.1 5555 143\r\n");
+    assert!(c.line().starts_with("* OK "));
+    c.ok("LOGIN bob pw");
+    c.ok("LOGOUT");
+    let log = server.wait_for_log("peer=192.0.2.9:5555");
+    assert!(log.contains("user=bob"), "{log}");
+    // Anything else from that network is no session.
+    let mut c = Client::plain(server.port);
+    c.send(b"a1 LOGIN bob pw\r\n");
+    assert!(c.closed());
+}
+
+/// nginx with its mail module, started with its own prefix and config;
+/// stopped on drop.
+struct Nginx {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Nginx {
+    fn start(auth_port: u16) -> Nginx {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let conf = format!(
+            "load_module /usr/lib/nginx/modules/ngx_mail_module.so;\n\
+             daemon off;\nmaster_process off;\n\
+             error_log {d}/error.log info;\npid {d}/nginx.pid;\n\
+             events {{ worker_connections 64; }}\n\
+             mail {{\n\
+               auth_http 127.0.0.1:{auth_port}/auth;\n\
+               proxy_pass_error_message on;\n\
+               server {{\n\
+                 listen 127.0.0.1:{port};\n\
+                 protocol imap;\n\
+                 proxy_protocol on;\n\
+                 imap_auth login plain;\n\
+                 imap_capabilities IMAP4rev1 LITERAL+;\n\
+               }}\n\
+             }}\n",
+            d = dir.path().display()
+        );
+        std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
+        let child = std::process::Command::new("nginx")
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(dir.path().join("nginx.conf"))
+            .arg("-e")
+            .arg(dir.path().join("error.log"))
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        let n = Nginx { child, dir, port };
+        // Bounded wait for the listener.
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return n;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("nginx did not listen:\n{}", n.error_log());
+    }
+
+    fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+
+    /// A client logged in as bob through the proxy.
+    fn bob(&self) -> Client {
+        let mut c = Client::plain(self.port);
+        assert!(c.line().starts_with("* OK"), "nginx greeting");
+        let r = c.cmd("LOGIN bob pw");
+        assert!(r.tagged.starts_with("OK"), "{r:?}\n{}", self.error_log());
+        c
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("nginx error log:\n{}", self.error_log());
+        }
+    }
+}
+
+#[test]
+fn nginx_routes_a_user_to_one_node_and_to_the_other_when_it_dies() {
+    if !crate::interop::require("nginx", "nginx-light")
+        || !Path::new("/usr/lib/nginx/modules/ngx_mail_module.so").exists()
+    {
+        return;
+    }
+    let tree = tempfile::tempdir().unwrap();
+    // The nodes take plaintext logins only from the proxy, which names
+    // the client in a PROXY header.
+    let backend = || {
+        TestServer::builder()
+            .no_tls()
+            .passwd_line(passwd_line(tree.path(), "bob", "pw").trim_end())
+            .opt("watch", "poll")
+            .opt("plaintext_auth", "never")
+            .opt("login_trusted_networks", "127.0.0.1")
+            .opt("proxy_protocol_from", "127.0.0.1")
+            .start()
+    };
+    let mut nodes = [backend(), backend()];
+    let auth_port = free_port();
+    let _auth = TestServer::builder()
+        .no_tls()
+        .passwd_line(passwd_line(tree.path(), "bob", "pw").trim_end())
+        .opt("auth_http_listen", &format!("127.0.0.1:{auth_port}"))
+        .opt(
+            "cluster_nodes",
+            &format!("127.0.0.1:{},127.0.0.1:{}", nodes[0].port, nodes[1].port),
+        )
+        .start();
+    let nginx = Nginx::start(auth_port);
+
+    let mut uids = Vec::new();
+    for i in 0..3 {
+        let mut c = nginx.bob();
+        uids.push(c.append("INBOX", "", &format!("Subject: {i}\r\n\r\nx\r\n")));
+        c.ok("LOGOUT");
+    }
+    let logins: Vec<usize> = nodes.iter().map(bob_logins).collect();
+    assert!(
+        logins == [3, 0] || logins == [0, 3],
+        "logins per node: {logins:?}"
+    );
+    let home = usize::from(logins[1] == 3);
+    assert!(nodes[home].log().contains("proxy=127.0.0.1:"));
+
+    // SIGKILL the user's node: the next logins land on the other, which
+    // has every acknowledged message and hands out no UID again.
+    nodes[home].signal("KILL");
+    nodes[home].wait_exit(Duration::from_secs(10));
+    let other = 1 - home;
+    let mut c = nginx.bob();
+    let r = c.ok("SELECT INBOX");
+    assert!(r.untagged.iter().any(|l| l == "* 3 EXISTS"), "{r:?}");
+    let next = c.append("INBOX", "", "Subject: after\r\n\r\nx\r\n");
+    assert!(next > *uids.iter().max().unwrap(), "{next} after {uids:?}");
+    assert_eq!(bob_logins(&nodes[other]), 1);
+    drop(c);
+    drop(nginx);
+}
