@@ -43,6 +43,11 @@ pub fn serve(
     if crate::cidr::any_contains(&ctx.config.proxy_protocol_from, peer.ip()) {
         match crate::proxy_protocol::read_header(&tcp) {
             Ok(named) => client = named,
+            // A connect-and-close is auth_http's liveness probe.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                log::debug!("peer={peer} closed before its PROXY header");
+                return;
+            }
             Err(e) => {
                 log::info!("peer={peer} refused: {e}");
                 return;

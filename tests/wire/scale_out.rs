@@ -65,16 +65,27 @@ fn idle_on_one_node_sees_an_append_made_on_the_other_within_two_seconds() {
     assert!(on_a.read_reply("i1").tagged.starts_with("OK"));
 
     // Flags set on B show on A's next NOOP (after the poll interval: the
-    // stamps on a shared file system are all A has to go by).
+    // stamps on a shared file system are all A has to go by), with a
+    // mod-sequence above what A announced before (CONDSTORE).
+    let r = on_a.ok("SELECT INBOX (CONDSTORE)");
+    let before = r
+        .untagged
+        .iter()
+        .find(|l| l.contains("HIGHESTMODSEQ"))
+        .map(|l| crate::common::number_after(l, "HIGHESTMODSEQ"))
+        .unwrap();
     on_b.ok("SELECT INBOX");
     on_b.ok("STORE 1 +FLAGS (\\Flagged)");
     std::thread::sleep(Duration::from_millis(1500));
     let r = on_a.ok("NOOP");
+    let fetch = r
+        .untagged
+        .iter()
+        .find(|l| l.starts_with("* 1 FETCH") && l.contains("\\Flagged"))
+        .unwrap_or_else(|| panic!("{r:?}"));
     assert!(
-        r.untagged
-            .iter()
-            .any(|l| l.starts_with("* 1 FETCH") && l.contains("\\Flagged")),
-        "{r:?}"
+        crate::common::number_after(fetch, "MODSEQ (") > before,
+        "{fetch}"
     );
 }
 
