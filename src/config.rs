@@ -332,6 +332,36 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "",
         "a second default quota rule (*:messages=10000); userdb_quota_rule2 replaces it",
     ),
+    (
+        "watch",
+        "auto",
+        "inotify | poll | auto: how mailbox changes are noticed; auto polls Maildirs on NFS, FUSE, CIFS and other shared file systems",
+    ),
+    (
+        "watch_poll_interval_ms",
+        "1000",
+        "how often polled mailboxes are checked for changes other hosts made",
+    ),
+    (
+        "auth_http_listen",
+        "",
+        "comma-separated addr:port or unix:PATH list for nginx's mail auth_http protocol; empty disables",
+    ),
+    (
+        "cluster_nodes",
+        "",
+        "comma-separated ip:port list of the IMAP nodes auth_http routes users to (stable hash, dead nodes skipped)",
+    ),
+    (
+        "login_trusted_networks",
+        "",
+        "comma-separated networks (10.0.0.0/8, ::1) whose connections may log in with a password without TLS (a mail proxy)",
+    ),
+    (
+        "proxy_protocol_from",
+        "",
+        "comma-separated networks whose IMAP connections start with a PROXY protocol v1 header naming the real client",
+    ),
 ];
 
 /// A listening socket: a Unix socket path or a TCP address.
@@ -491,6 +521,12 @@ pub struct Config {
     /// Dovecot-syntax quota rules (`quota_rule`, `quota_rule2`).
     pub quota_rule: String,
     pub quota_rule2: String,
+    pub watch: crate::store::watch::WatchMode,
+    pub watch_poll_interval: Duration,
+    pub auth_http_listen: Vec<SocketSpec>,
+    pub cluster_nodes: Vec<SocketAddr>,
+    pub login_trusted_networks: Vec<crate::cidr::Cidr>,
+    pub proxy_protocol_from: Vec<crate::cidr::Cidr>,
 }
 
 /// A configuration problem, naming where it was found.
@@ -579,6 +615,12 @@ impl Default for Config {
             managesieve_listen: Vec::new(),
             quota_rule: String::new(),
             quota_rule2: String::new(),
+            watch: crate::store::watch::WatchMode::Auto,
+            watch_poll_interval: Duration::ZERO,
+            auth_http_listen: Vec::new(),
+            cluster_nodes: Vec::new(),
+            login_trusted_networks: Vec::new(),
+            proxy_protocol_from: Vec::new(),
         };
         for (key, default, _) in KEYS {
             // The defaults are constants checked by a unit test.
@@ -850,6 +892,25 @@ impl Config {
                     _ => self.quota_rule2 = value.to_string(),
                 }
             }
+            "watch" => {
+                self.watch = crate::store::watch::WatchMode::parse(value)
+                    .ok_or_else(|| format!("watch: {value:?} is not inotify, poll or auto"))?
+            }
+            "watch_poll_interval_ms" => {
+                self.watch_poll_interval =
+                    Duration::from_millis(parse_num(key, value, 10, 60_000)? as u64)
+            }
+            "auth_http_listen" => self.auth_http_listen = parse_sockets(key, value)?,
+            "cluster_nodes" => {
+                self.cluster_nodes = split_list(value)
+                    .map(|a| {
+                        a.parse()
+                            .map_err(|_| format!("cluster_nodes: {a:?} is not an ip:port"))
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            "login_trusted_networks" => self.login_trusted_networks = parse_networks(key, value)?,
+            "proxy_protocol_from" => self.proxy_protocol_from = parse_networks(key, value)?,
             _ => return Err(format!("unknown key {key:?}")),
         }
         Ok(())
@@ -891,6 +952,11 @@ impl Config {
             return Err(err(
                 "userdb = passwd runs each session as its own user, so the server must keep \
                  root's uid: leave `user` and `group` empty",
+            ));
+        }
+        if !self.auth_http_listen.is_empty() && self.cluster_nodes.is_empty() {
+            return Err(err(
+                "auth_http_listen is set but cluster_nodes is empty: nowhere to route users",
             ));
         }
         if self.listen.is_empty() && self.tls_listeners().is_empty() {
@@ -1023,6 +1089,12 @@ impl Config {
 
                     "quota_rule" => self.quota_rule.clone(),
                     "quota_rule2" => self.quota_rule2.clone(),
+                    "watch" => self.watch.as_str().to_string(),
+                    "watch_poll_interval_ms" => self.watch_poll_interval.as_millis().to_string(),
+                    "auth_http_listen" => sockets(&self.auth_http_listen),
+                    "cluster_nodes" => addrs(&self.cluster_nodes),
+                    "login_trusted_networks" => networks(&self.login_trusted_networks),
+                    "proxy_protocol_from" => networks(&self.proxy_protocol_from),
                     _ => String::new(),
                 };
                 (*key, v)
@@ -1052,6 +1124,19 @@ fn parse_sockets(key: &str, value: &str) -> Result<Vec<SocketSpec>, String> {
                 .map_err(|_| format!("{key}: {item:?} is neither unix:PATH nor addr:port")),
         })
         .collect()
+}
+
+fn parse_networks(key: &str, value: &str) -> Result<Vec<crate::cidr::Cidr>, String> {
+    split_list(value)
+        .map(|n| crate::cidr::Cidr::parse(n).map_err(|e| format!("{key}: {e}")))
+        .collect()
+}
+
+fn networks(nets: &[crate::cidr::Cidr]) -> String {
+    nets.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn split_list(value: &str) -> impl Iterator<Item = &str> {

@@ -38,11 +38,32 @@ pub fn serve(
     // The context keeps a handle on the socket (for shutdown) until this
     // guard goes, on every way out of here: a kept handle keeps it open.
     let _live = Live(Arc::clone(&ctx), ctx.remember(&tcp));
+    // A trusted proxy (nginx) first names the client it serves.
+    let mut client = None;
+    if crate::cidr::any_contains(&ctx.config.proxy_protocol_from, peer.ip()) {
+        match crate::proxy_protocol::read_header(&tcp) {
+            Ok(named) => client = named,
+            // A connect-and-close is auth_http's liveness probe.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                log::debug!("peer={peer} closed before its PROXY header");
+                return;
+            }
+            Err(e) => {
+                log::info!("peer={peer} refused: {e}");
+                return;
+            }
+        }
+    }
     let mut s = Session::new(ctx, Transport::plain(tcp), peer);
+    if let Some(client) = client {
+        // Logged and throttled as the client; `trusted` stays the proxy's.
+        s.peer = client;
+    }
     log::info!(
-        "conn={} peer={} connect{}",
+        "conn={} peer={}{} connect{}",
         s.id,
-        peer,
+        s.peer,
+        client.map_or(String::new(), |_| format!(" proxy={peer}")),
         if implicit_tls { " tls" } else { "" }
     );
     if let Err(e) = s.transport.set_write_timeout(Some(WRITE_TIMEOUT)) {

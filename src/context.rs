@@ -61,7 +61,7 @@ impl ServerContext {
             // the session in sync; beyond this it is cheaper to hang up.
             max_discard: (config.max_append_size as u64).saturating_mul(2),
         };
-        let watcher = crate::store::watch::Watcher::start();
+        let watcher = crate::store::watch::Watcher::start(config.watch, config.watch_poll_interval);
         let config_limits = (config.max_sequence_ranges, config.max_search_depth);
         let trace_policy = TracePolicy {
             dir: config.trace_dir.clone(),

@@ -46,7 +46,9 @@
 
 pub(crate) mod admission;
 pub mod auth;
+pub(crate) mod auth_http;
 pub(crate) mod check;
+pub mod cidr;
 pub mod cli;
 mod cmd;
 pub mod config;
@@ -67,6 +69,7 @@ pub(crate) mod mime;
 pub(crate) mod net;
 pub(crate) mod privileges;
 pub(crate) mod proto;
+pub(crate) mod proxy_protocol;
 pub(crate) mod search;
 pub(crate) mod selected;
 pub(crate) mod server;

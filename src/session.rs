@@ -82,12 +82,15 @@ pub struct Session {
     pub compress_pending: bool,
     /// RFC 5465 NOTIFY SET: the mailboxes watched beside the selected one.
     pub(crate) notify: Option<crate::cmd::notify::Notifying>,
+    /// The connection comes from `login_trusted_networks` (a mail proxy).
+    pub trusted: bool,
 }
 
 impl Session {
     pub fn new(ctx: Arc<ServerContext>, transport: Transport, peer: SocketAddr) -> Session {
         let id = ctx.new_session_id();
         let trace = Trace::start(&ctx.trace_policy, &id, peer.ip());
+        let trusted = crate::cidr::any_contains(&ctx.config.login_trusted_networks, peer.ip());
         Session {
             id,
             peer,
@@ -106,6 +109,7 @@ impl Session {
             saved_search: Vec::new(),
             compress_pending: false,
             notify: None,
+            trusted,
         }
     }
 
@@ -119,7 +123,7 @@ impl Session {
         self.ctx
             .config
             .plaintext_auth
-            .allows(self.transport.is_tls(), self.peer.ip())
+            .allows(self.transport.is_tls() || self.trusted, self.peer.ip())
     }
 
     /// The CAPABILITY list for the current state (RFC 3501 §6.1.1).

@@ -22,7 +22,7 @@ pub(super) fn file_read<T>(
 ) -> Result<Option<T>, Error> {
     match r {
         Ok(v) => Ok(Some(v)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if crate::store::nofollow::is_gone(&e) => Ok(None),
         Err(e) => Err(Error::Server(format!("reading {}: {e}", path.display()))),
     }
 }

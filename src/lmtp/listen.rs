@@ -20,6 +20,8 @@ pub enum Service {
     Lmtp,
     Auth,
     ManageSieve,
+    /// nginx's mail proxy auth_http (`auth_http`).
+    AuthHttp,
 }
 
 impl Service {
@@ -28,6 +30,7 @@ impl Service {
             Service::Lmtp => "lmtp",
             Service::Auth => "auth",
             Service::ManageSieve => "managesieve",
+            Service::AuthHttp => "auth_http",
         }
     }
 }
@@ -124,6 +127,7 @@ pub fn bind_all(config: &Config) -> Result<Vec<Listener>, String> {
         (Service::Lmtp, &config.lmtp_listen),
         (Service::Auth, &config.auth_listen),
         (Service::ManageSieve, &config.managesieve_listen),
+        (Service::AuthHttp, &config.auth_http_listen),
     ];
     for (service, specs) in services {
         for spec in specs {
@@ -239,7 +243,7 @@ fn accept_loop(ctx: Arc<ServerContext>, l: Listener) {
             let mut stream = stream;
             let _ = stream.write_all(match l.service {
                 Service::Lmtp => b"421 4.3.2 Server shutting down, try again later\r\n" as &[u8],
-                Service::Auth => b"",
+                Service::Auth | Service::AuthHttp => b"",
                 Service::ManageSieve => b"BYE \"Server shutting down.\"\r\n",
             });
             continue;
@@ -258,7 +262,7 @@ fn accept_loop(ctx: Arc<ServerContext>, l: Listener) {
             let mut stream = stream;
             let _ = stream.write_all(match l.service {
                 Service::Lmtp => b"421 4.3.2 Too many connections, try again later\r\n" as &[u8],
-                Service::Auth => b"",
+                Service::Auth | Service::AuthHttp => b"",
                 Service::ManageSieve => b"BYE \"Too many connections.\"\r\n",
             });
             continue;
@@ -280,6 +284,7 @@ fn accept_loop(ctx: Arc<ServerContext>, l: Listener) {
                 match service {
                     Service::Lmtp => super::session::serve(ctx, stream, peer),
                     Service::Auth => crate::auth::socket::serve(ctx, stream, peer),
+                    Service::AuthHttp => crate::auth_http::serve(ctx, stream, peer),
                     Service::ManageSieve => match stream {
                         Stream::Tcp(tcp) => crate::managesieve::serve(ctx, tcp, peer),
                         // Refused when the configuration is read.

@@ -144,7 +144,7 @@ pub enum Stop {
 
 impl From<io::Error> for Stop {
     fn from(e: io::Error) -> Stop {
-        if e.kind() == io::ErrorKind::NotFound {
+        if crate::store::nofollow::is_gone(&e) {
             Stop::Gone
         } else {
             Stop::Io(e)

@@ -2,6 +2,12 @@
 //! holding `<pid>:<hostname>`, and judged stale the way Dovecot's
 //! `file-dotlock.c` does (dead local pid, or not touched for a while).
 //!
+//! Safe on NFS and FUSE file systems several hosts share: the lock is
+//! written to a file of its own and hard-linked into place (`link()` is
+//! atomic where `O_EXCL` may not be, and the lock is never seen empty);
+//! ESTALE counts as "gone"; a remote holder's pid cannot be checked, so
+//! only age breaks its lock.
+//!
 //! This module owns creating, waiting for, breaking (when stale), touching,
 //! releasing and "replacing" such locks. It knows nothing of what the locked
 //! files contain.
@@ -11,6 +17,7 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -108,15 +115,8 @@ impl DotLock {
         let deadline = Instant::now() + opts.timeout;
         let mut backoff = FIRST_BACKOFF;
         loop {
-            match super::nofollow::options()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-            {
-                Ok(file) => return DotLock::finish_create(path, target, file),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e),
+            if let Some(file) = create(&path)? {
+                return DotLock::finish_create(path, target, file);
             }
 
             let held = match inspect(&path, opts)? {
@@ -142,12 +142,8 @@ impl DotLock {
         }
     }
 
-    fn finish_create(path: PathBuf, target: &Path, mut file: File) -> io::Result<DotLock> {
-        let content = format!("{}:{}", std::process::id(), hostname());
-        let meta = file
-            .write_all(content.as_bytes())
-            .and_then(|()| file.metadata());
-        match meta {
+    fn finish_create(path: PathBuf, target: &Path, file: File) -> io::Result<DotLock> {
+        match file.metadata() {
             Ok(meta) => Ok(DotLock {
                 path,
                 target: target.to_path_buf(),
@@ -200,7 +196,7 @@ impl DotLock {
     fn is_ours(&self) -> io::Result<bool> {
         match fs::symlink_metadata(&self.path) {
             Ok(meta) => Ok(meta.dev() == self.dev && meta.ino() == self.ino),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) if super::nofollow::is_gone(&e) => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -225,7 +221,7 @@ impl Drop for DotLock {
         match self.is_ours() {
             Ok(true) => match fs::remove_file(&self.path) {
                 Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) if super::nofollow::is_gone(&e) => {}
                 Err(e) => log::warn!("removing dotlock {}: {e}", self.path.display()),
             },
             Ok(false) => log::warn!(
@@ -235,6 +231,77 @@ impl Drop for DotLock {
             Err(e) => log::warn!("checking dotlock {}: {e}", self.path.display()),
         }
     }
+}
+
+/// What a lock file holds: `<pid>:<hostname>`, as Dovecot writes it.
+fn content() -> String {
+    format!("{}:{}", std::process::id(), hostname())
+}
+
+/// Creates the lock file at `path` with its content; None if it exists.
+///
+/// The content goes into a file named for this host, process and attempt,
+/// which is then hard-linked to `path`: link() is atomic on every NFS
+/// version, and a link made whose reply was lost (NFS over UDP retries)
+/// shows as a link count of 2 instead of a bogus EEXIST (see open(2),
+/// O_EXCL). File systems without hard links get `O_EXCL` instead.
+fn create(path: &Path) -> io::Result<Option<File>> {
+    static ATTEMPT: AtomicU64 = AtomicU64::new(0);
+    let mut tmp: OsString = path.as_os_str().to_owned();
+    tmp.push(format!(
+        ".{}.{}.{}",
+        hostname(),
+        std::process::id(),
+        ATTEMPT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let tmp = PathBuf::from(tmp);
+    let mut file = super::nofollow::recreate(&tmp, 0o600)?;
+    let linked = file
+        .write_all(content().as_bytes())
+        .and_then(|()| fs::hard_link(&tmp, path));
+    let created = match linked {
+        Ok(()) => Ok(Some(file)),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            let nlink = file.metadata().map(|m| m.nlink()).unwrap_or(1);
+            Ok((nlink == 2).then_some(file))
+        }
+        Err(e) if cannot_link(&e) => create_excl(path),
+        Err(e) => Err(e),
+    };
+    // The lock (if any) lives on under `path`; a failure to remove the
+    // helper name leaves only a stray file.
+    if let Err(e) = fs::remove_file(&tmp) {
+        log::warn!("removing {}: {e}", tmp.display());
+    }
+    created
+}
+
+/// True for link() errors that mean "no hard links here".
+fn cannot_link(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EPERM | libc::EOPNOTSUPP | libc::ENOSYS | libc::EMLINK)
+    )
+}
+
+/// The `O_EXCL` way, for file systems without hard links.
+fn create_excl(path: &Path) -> io::Result<Option<File>> {
+    let mut file = match super::nofollow::options()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if let Err(e) = file.write_all(content().as_bytes()) {
+        // An empty lock would block others until it goes stale.
+        let _ = fs::remove_file(path);
+        return Err(e);
+    }
+    Ok(Some(file))
 }
 
 fn lock_path(target: &Path) -> PathBuf {
@@ -247,7 +314,7 @@ fn lock_path(target: &Path) -> PathBuf {
 fn inspect(path: &Path, opts: LockOptions) -> io::Result<LockState> {
     let meta = match fs::symlink_metadata(path) {
         Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(LockState::Gone),
+        Err(e) if super::nofollow::is_gone(&e) => return Ok(LockState::Gone),
         Err(e) => return Err(e),
     };
     let snap = Snapshot::of(&meta);
@@ -268,7 +335,7 @@ fn inspect(path: &Path, opts: LockOptions) -> io::Result<LockState> {
             // Unreadable content just means we can't verify the pid.
             let _ = f.take(MAX_LOCK_CONTENT).read_to_end(&mut content);
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(LockState::Gone),
+        Err(e) if super::nofollow::is_gone(&e) => return Ok(LockState::Gone),
         Err(_) => return Ok(LockState::Held),
     }
     match local_pid(&content) {
@@ -305,13 +372,13 @@ fn break_stale(path: &Path, snap: Snapshot, why: &str) -> io::Result<()> {
     match fs::symlink_metadata(path) {
         Ok(meta) if Snapshot::of(&meta) == snap => {}
         Ok(_) => return Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if super::nofollow::is_gone(&e) => return Ok(()),
         Err(e) => return Err(e),
     }
     log::info!("breaking stale dotlock {}: {why}", path.display());
     match fs::remove_file(path) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) if super::nofollow::is_gone(&e) => Ok(()),
         Err(e) => Err(e),
     }
 }
@@ -353,6 +420,12 @@ mod tests {
         assert_eq!(lock.path(), dir.path().join("dovecot-uidlist.lock"));
         let content = fs::read_to_string(lock.path()).unwrap();
         assert_eq!(content, format!("{}:{}", std::process::id(), hostname()));
+        // Made by link(): no helper file is left beside it.
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["dovecot-uidlist.lock"]);
         let mode = fs::metadata(lock.path()).unwrap().mode() & 0o777;
         assert_eq!(mode & 0o077, 0, "lock must not be group/world accessible");
         let path = lock.path().to_path_buf();
@@ -500,6 +573,35 @@ mod tests {
         lock.replace_target(b"0 $Junk\n").unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"0 $Junk\n");
         assert!(!dir.path().join("dovecot-keywords.lock").exists());
+    }
+
+    #[test]
+    fn linked_locks_exclude_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = target_in(&dir);
+        let counter = dir.path().join("counter");
+        fs::write(&counter, "0").unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (target, counter) = (target.clone(), counter.clone());
+                thread::spawn(move || {
+                    for _ in 0..20 {
+                        let _lock = DotLock::acquire(&target, short(10_000)).unwrap();
+                        let n: u32 = fs::read_to_string(&counter).unwrap().parse().unwrap();
+                        fs::write(&counter, (n + 1).to_string()).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(fs::read_to_string(&counter).unwrap(), "160");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "helper files left"
+        );
     }
 
     #[test]

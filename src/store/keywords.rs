@@ -142,7 +142,7 @@ impl Keywords {
     pub(crate) fn load(dir: &Path) -> io::Result<Keywords> {
         match super::nofollow::read(&dir.join(FILE_NAME)) {
             Ok(data) => Ok(Keywords::parse_bytes(&data)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Keywords::default()),
+            Err(e) if super::nofollow::is_gone(&e) => Ok(Keywords::default()),
             Err(e) => Err(e),
         }
     }

@@ -13,6 +13,7 @@
 pub(crate) mod cache;
 pub mod deliver;
 pub(crate) mod dotlock;
+mod fs_kind;
 mod handle;
 pub(crate) mod keywords;
 pub mod maildir;
@@ -725,7 +726,7 @@ impl Store {
                         done = Some(r);
                         break;
                     }
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => match relocate(&path) {
+                    Err(e) if nofollow::is_gone(&e) => match relocate(&path) {
                         Some(p) => path = p,
                         None => break,
                     },
@@ -794,7 +795,7 @@ impl Store {
         match moved {
             Ok(()) => {}
             // Another file system (or no hard links): copy for real.
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            Err(e) if !nofollow::is_gone(&e) => {
                 let bytes = nofollow::read(path)?;
                 let mtime = fs::symlink_metadata(path)?.modified()?;
                 let tmp = dir.join("tmp").join(&base);
@@ -863,14 +864,24 @@ impl Store {
 /// UIDVALIDITY is counted.
 fn sync_state(root: &Path, st: &mut MailboxState) -> Result<(), StoreError> {
     let root = root.to_path_buf();
-    st.sync(&move || next_uidvalidity(&root))
-        .map_err(|e| match e {
-            // The folder was renamed or deleted while it was being read.
-            StoreError::Io(io) if io.kind() == io::ErrorKind::NotFound && !st.dir().is_dir() => {
-                StoreError::NotFound
+    let mut result = st.sync(&|| next_uidvalidity(&root));
+    // Another host renamed a file we had just looked up (a shared file
+    // system): a fresh sync looks everything up by name again.
+    for _ in 0..3 {
+        match &result {
+            Err(StoreError::Io(io)) if nofollow::is_stale(io) => {
+                log::info!("{}: stale file handle; syncing again", st.dir().display());
+                st.mark_dirty();
+                result = st.sync(&|| next_uidvalidity(&root));
             }
-            e => e,
-        })
+            _ => break,
+        }
+    }
+    result.map_err(|e| match e {
+        // The folder was renamed or deleted while it was being read.
+        StoreError::Io(io) if nofollow::is_gone(&io) && !st.dir().is_dir() => StoreError::NotFound,
+        e => e,
+    })
 }
 
 /// The flags to write for `system` plus the keywords `names`, re-reading
@@ -916,7 +927,7 @@ fn disk_flags(
 fn lock_uidlist(dir: &Path) -> Result<DotLock, StoreError> {
     DotLock::acquire(&dir.join(uidlist::FILE_NAME), UIDLIST_LOCK).map_err(|e| match e.kind() {
         io::ErrorKind::TimedOut => StoreError::InUse,
-        io::ErrorKind::NotFound => StoreError::NotFound,
+        _ if nofollow::is_gone(&e) => StoreError::NotFound,
         _ => StoreError::Io(e),
     })
 }
@@ -933,7 +944,7 @@ fn remove_folder(dir: &Path) -> io::Result<()> {
         }
         let entries = match fs::read_dir(dir.join(sub)) {
             Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) if nofollow::is_gone(&e) => continue,
             Err(e) => return Err(e),
         };
         for entry in entries {
@@ -960,7 +971,7 @@ fn copy_size(item: &CopyItem) -> u64 {
 }
 
 fn gone_if_missing(e: io::Error) -> StoreError {
-    if e.kind() == io::ErrorKind::NotFound {
+    if nofollow::is_gone(&e) {
         StoreError::NotFound
     } else {
         StoreError::Io(e)

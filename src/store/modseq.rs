@@ -219,7 +219,7 @@ impl ModseqLog {
                     }
                     Err(e) => log::warn!("{}: {e}", path.display()),
                 },
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) if super::nofollow::is_gone(&e) => {}
                 Err(e) => log::warn!("{}: {e}", path.display()),
             }
             self.rewrite = true;
@@ -260,7 +260,7 @@ pub(crate) fn load(dir: &Path, uidvalidity: u32) -> Option<Journal> {
     let path = dir.join(FILE_NAME);
     let text = match super::nofollow::read(&path) {
         Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+        Err(e) if super::nofollow::is_gone(&e) => return None,
         Err(e) => {
             log::warn!("{}: {e}; modseqs start afresh", path.display());
             return None;

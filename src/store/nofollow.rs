@@ -16,6 +16,34 @@ use std::path::Path;
 /// `ELOOP`: what `O_NOFOLLOW` answers for a symlink.
 const ELOOP: i32 = nix::errno::Errno::ELOOP as i32;
 
+/// How often an operation is tried again when its file handle went stale.
+const STALE_RETRIES: usize = 3;
+
+/// `ESTALE` ("Stale file handle", os error 116): on NFS or GlusterFS, a
+/// file another host renamed over or removed after we looked it up.
+pub(crate) fn is_stale(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ESTALE)
+}
+
+/// A file that is not there any more: missing, or (on a shared file
+/// system) its handle gone stale because another host renamed or removed
+/// it. Callers treat both alike: look again by name, or skip it.
+pub(crate) fn is_gone(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound || is_stale(e)
+}
+
+/// Runs `op` again while it fails with ESTALE, a few times: each try looks
+/// the path up afresh, which finds the file now under that name.
+pub(crate) fn retry_stale<T>(mut op: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    let mut tries = 0;
+    loop {
+        match op() {
+            Err(e) if is_stale(&e) && tries < STALE_RETRIES => tries += 1,
+            other => return other,
+        }
+    }
+}
+
 /// Open options that refuse a symlink as the last component.
 pub(crate) fn options() -> OpenOptions {
     let mut o = OpenOptions::new();
@@ -25,18 +53,18 @@ pub(crate) fn options() -> OpenOptions {
 
 /// Opens an existing file for reading.
 pub(crate) fn open(path: &Path) -> io::Result<File> {
-    options()
-        .read(true)
-        .open(path)
-        .map_err(|e| refused(path, e))
+    retry_stale(|| options().read(true).open(path)).map_err(|e| refused(path, e))
 }
 
-/// Reads a whole file.
+/// Reads a whole file. A read that hits ESTALE (another host replaced the
+/// file, as a uidlist rewrite does) opens the path again and starts over.
 pub(crate) fn read(path: &Path) -> io::Result<Vec<u8>> {
-    let mut f = open(path)?;
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf)?;
-    Ok(buf)
+    retry_stale(|| {
+        let mut f = open(path)?;
+        let mut buf = Vec::new();
+        f.read_to_end(&mut buf)?;
+        Ok(buf)
+    })
 }
 
 /// Creates `path` afresh for writing, replacing whatever stands there (a
@@ -116,5 +144,28 @@ mod tests {
         fs::remove_file(md.join("tmp")).unwrap();
         fs::create_dir(md.join("tmp")).unwrap();
         assert!(check_maildir(&md).is_ok());
+    }
+
+    #[test]
+    fn stale_handles_are_retried_then_reported() {
+        let stale = || io::Error::from_raw_os_error(libc::ESTALE);
+        assert!(is_gone(&stale()) && !is_gone(&io::Error::other("x")));
+        let mut calls = 0;
+        let r = retry_stale(|| {
+            calls += 1;
+            if calls < 3 {
+                Err(stale())
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(r.unwrap(), 3);
+        let mut calls = 0;
+        let r: io::Result<()> = retry_stale(|| {
+            calls += 1;
+            Err(stale())
+        });
+        assert!(is_stale(&r.unwrap_err()));
+        assert_eq!(calls, STALE_RETRIES + 1);
     }
 }

@@ -190,7 +190,7 @@ impl Quota {
                     return Ok(u);
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) if super::nofollow::is_gone(&e) => {}
             Err(e) => return Err(e),
         }
         self.recalculate()
@@ -258,7 +258,7 @@ pub fn record_delta(root: &Path, bytes: i64, messages: i64) {
     let opened = super::nofollow::options().append(true).open(&path);
     let mut file = match opened {
         Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+        Err(e) if super::nofollow::is_gone(&e) => return,
         Err(e) => {
             log::warn!("{}: {e}", path.display());
             let _ = fs::remove_file(&path);
@@ -277,7 +277,7 @@ pub fn invalidate(root: &Path) {
     let _guard = super::lock(&IN_PROCESS);
     match fs::remove_file(root.join(FILE_NAME)) {
         Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) if super::nofollow::is_gone(&e) => {}
         Err(e) => log::warn!("{}/{FILE_NAME}: {e}", root.display()),
     }
 }
@@ -352,7 +352,7 @@ fn sum_folder(dir: &Path, usage: &mut Usage) -> io::Result<()> {
     for sub in ["new", "cur"] {
         let entries = match fs::read_dir(dir.join(sub)) {
             Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) if super::nofollow::is_gone(&e) => continue,
             Err(e) => return Err(e),
         };
         for entry in entries {

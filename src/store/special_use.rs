@@ -217,7 +217,7 @@ impl UserUses {
     pub(crate) fn load(root: &Path) -> io::Result<UserUses> {
         match super::nofollow::read(&root.join(FILE_NAME)) {
             Ok(bytes) => Ok(UserUses::parse(&String::from_utf8_lossy(&bytes))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(UserUses::default()),
+            Err(e) if super::nofollow::is_gone(&e) => Ok(UserUses::default()),
             Err(e) => Err(e),
         }
     }

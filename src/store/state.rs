@@ -258,7 +258,7 @@ impl MailboxState {
             match fs::symlink_metadata(self.dir.join(sub)) {
                 Ok(m) if m.is_dir() => Ok(Stamp::of(&m)),
                 Ok(_) => Err(StoreError::NotFound),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::NotFound),
+                Err(e) if super::nofollow::is_gone(&e) => Err(StoreError::NotFound),
                 Err(e) => Err(StoreError::Io(e)),
             }
         };
@@ -278,7 +278,7 @@ impl MailboxState {
         self.uidlist_ok = false;
         let bytes = match super::nofollow::read(&path) {
             Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if super::nofollow::is_gone(&e) => return Ok(()),
             Err(e) => return Err(StoreError::Io(e)),
         };
         log::debug!(
@@ -328,7 +328,7 @@ impl MailboxState {
         for (sub, in_new) in [("cur", false), ("new", true)] {
             let entries = match fs::read_dir(self.dir.join(sub)) {
                 Ok(e) => e,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound),
+                Err(e) if super::nofollow::is_gone(&e) => return Err(StoreError::NotFound),
                 Err(e) => return Err(StoreError::Io(e)),
             };
             for entry in entries {
@@ -625,7 +625,7 @@ impl MailboxState {
                     m.in_new = false;
                     moved = true;
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) if super::nofollow::is_gone(&e) => {}
                 Err(e) => log::warn!("cannot move {} to cur/: {e}", old.display()),
             }
         }
@@ -668,7 +668,7 @@ impl MailboxState {
                 self.change += 1;
                 Ok(true)
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) if super::nofollow::is_gone(&e) => Ok(false),
             Err(e) => Err(StoreError::Io(e)),
         }
     }
@@ -710,7 +710,7 @@ impl MailboxState {
                 }
                 // Gone already (another process expunged or renamed it):
                 // the next sync tells which.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) if super::nofollow::is_gone(&e) => {}
                 Err(e) => error = Some(e),
             }
         }
@@ -880,7 +880,7 @@ fn base_of(file: &str) -> &str {
 fn stat_opt(path: &Path) -> Result<Option<Stamp>, StoreError> {
     match fs::symlink_metadata(path) {
         Ok(m) => Ok(Some(Stamp::of(&m))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) if super::nofollow::is_gone(&e) => Ok(None),
         Err(e) => Err(StoreError::Io(e)),
     }
 }
@@ -892,7 +892,7 @@ fn lock_error(dir: &Path, e: io::Error) -> StoreError {
             dir.display()
         );
         StoreError::InUse
-    } else if e.kind() == io::ErrorKind::NotFound {
+    } else if super::nofollow::is_gone(&e) {
         // The folder was renamed or deleted meanwhile.
         StoreError::NotFound
     } else {

@@ -175,7 +175,7 @@ impl Subscriptions {
     pub(crate) fn load(root: &Path) -> io::Result<Subscriptions> {
         match super::nofollow::read(&root.join(FILE_NAME)) {
             Ok(data) => Ok(Subscriptions::parse_bytes(&data)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Subscriptions::new_v2()),
+            Err(e) if super::nofollow::is_gone(&e) => Ok(Subscriptions::new_v2()),
             Err(e) => Err(e),
         }
     }

@@ -352,7 +352,7 @@ pub(crate) fn write_atomic(dir: &Path, list: &UidList) -> io::Result<()> {
     let old = match fs::symlink_metadata(&path).map(|m| (!m.is_symlink()).then_some(m)) {
         Ok(Some(meta)) => Some(meta),
         Ok(None) => None,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) if super::nofollow::is_gone(&e) => None,
         Err(e) => return Err(e),
     };
     let mode = old.as_ref().map_or(0o600, |m| m.mode() & 0o777);
@@ -400,10 +400,14 @@ pub(crate) fn append(dir: &Path, records: &[UidRecord]) -> io::Result<()> {
         return Ok(());
     }
     let path = dir.join(FILE_NAME);
-    let mut file = super::nofollow::options()
-        .read(true)
-        .append(true)
-        .open(&path)?;
+    // Under the lock nobody replaces the file, but a handle cached from
+    // before another host's rewrite may be stale: look it up again.
+    let mut file = super::nofollow::retry_stale(|| {
+        super::nofollow::options()
+            .read(true)
+            .append(true)
+            .open(&path)
+    })?;
     drop_partial_tail(&file, &path)?;
     let data: String = records.iter().map(record_line).collect();
     file.write_all(data.as_bytes())?;

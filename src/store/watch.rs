@@ -6,9 +6,15 @@
 //! mailboxes that some session has selected. A notification carries no
 //! data: it means "sync now" (the disk is the truth), over a `bounded(1)`
 //! channel so bursts coalesce. A session waiting in IDLE also registers a
-//! `mio::Waker`, which ends its wait at once. Without inotify (or if it
-//! fails), the thread falls back to waking every subscriber once a second;
-//! a sync with nothing changed costs only three `stat()`s.
+//! `mio::Waker`, which ends its wait at once.
+//!
+//! Inotify only hears changes made through this kernel: on a file system
+//! other hosts write to (NFS, GlusterFS over FUSE, …; see `fs_kind`), or
+//! with `watch = poll`, or when inotify fails, a mailbox is polled instead:
+//! a second thread stats its `new/`, `cur/`, `dovecot-uidlist` and
+//! `dovecot-keywords` every `watch_poll_interval` and wakes the
+//! subscribers when a stamp moved (or is too young to be trusted). A
+//! polled mailbox has no generation, so the store goes by stamps alone.
 //!
 //! The watcher also tells the store whether a watched mailbox changed in
 //! any way Roost itself did not make ([`Watcher::generation`]): a counter
@@ -32,8 +38,41 @@ use std::time::{Duration, Instant};
 /// mailboxes nobody has selected are dropped (each costs 2 of the
 /// system's inotify watches).
 const MAX_WATCHED: usize = 2000;
-/// How often subscribers are woken when inotify is not available.
-const POLL_FALLBACK: Duration = Duration::from_secs(1);
+/// A stamp younger than this may hide a second change made within the
+/// same timestamp tick (1 s on some file systems): such a mailbox is
+/// reported changed at every poll until its stamps have aged.
+const POLL_DIRTY: Duration = Duration::from_secs(2);
+
+/// How mailbox changes are noticed (`watch` in roost.conf).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchMode {
+    /// Inotify everywhere (one host, local disks).
+    Inotify,
+    /// Stat polling everywhere (several hosts on one shared store).
+    Poll,
+    /// Polling for mailboxes on a network or FUSE file system, inotify
+    /// for the rest.
+    Auto,
+}
+
+impl WatchMode {
+    pub fn parse(value: &str) -> Option<WatchMode> {
+        match value {
+            "inotify" => Some(WatchMode::Inotify),
+            "poll" => Some(WatchMode::Poll),
+            "auto" => Some(WatchMode::Auto),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WatchMode::Inotify => "inotify",
+            WatchMode::Poll => "poll",
+            WatchMode::Auto => "auto",
+        }
+    }
+}
 
 /// Something to poke when a mailbox changes.
 struct Subscriber {
@@ -65,7 +104,13 @@ struct Entry {
     subs: Vec<Subscriber>,
     /// Moves on every change this process did not announce.
     generation: u64,
+    /// Watched by polling, not inotify; the stamps seen last.
+    polled: Option<PollStamps>,
 }
+
+/// What a poll compares: (size, mtime in ns) of `new/`, `cur/`, the
+/// uidlist and the keywords file; None for a missing one.
+type PollStamps = [Option<(u64, i128)>; 4];
 
 /// The sub-directories watched, in the order of `Entry::wds`.
 const SUBDIRS: [&str; 2] = ["new", "cur"];
@@ -98,6 +143,8 @@ struct Reader {
 }
 
 struct Inner {
+    mode: WatchMode,
+    poll_interval: Duration,
     table: Mutex<Table>,
     /// Handle to add and remove inotify watches from session threads;
     /// None when falling back to polling.
@@ -152,17 +199,22 @@ impl Drop for Subscription {
 }
 
 impl Watcher {
-    /// Starts the watcher thread.
-    pub(crate) fn start() -> Watcher {
-        let inotify = match Inotify::init() {
-            Ok(i) => Some(i),
-            Err(e) => {
-                log::warn!("inotify unavailable ({e}); mailbox changes are polled once a second");
-                None
-            }
+    /// Starts the watcher threads.
+    pub(crate) fn start(mode: WatchMode, poll_interval: Duration) -> Watcher {
+        let inotify = match mode {
+            WatchMode::Poll => None,
+            _ => match Inotify::init() {
+                Ok(i) => Some(i),
+                Err(e) => {
+                    log::warn!("inotify unavailable ({e}); mailbox changes are polled");
+                    None
+                }
+            },
         };
         let fd = inotify.as_ref().map(|i| i.as_raw_fd());
         let inner = Arc::new(Inner {
+            mode,
+            poll_interval,
             table: Mutex::new(Table::default()),
             watches: Mutex::new(inotify.as_ref().map(Inotify::watches)),
             reader: Mutex::new(inotify.map(|inotify| Reader {
@@ -170,15 +222,24 @@ impl Watcher {
                 buf: vec![0u8; 64 * 1024],
             })),
         });
+        if let Some(fd) = fd {
+            let thread_inner = Arc::clone(&inner);
+            let spawned = std::thread::Builder::new()
+                .name("watcher".into())
+                .spawn(move || inotify_loop(&thread_inner, fd));
+            if let Err(e) = spawned {
+                log::error!("cannot start the watcher thread: {e}");
+                stop_inotify(&inner);
+            }
+        }
+        // Always there: inotify may fail later, and `auto` polls some
+        // mailboxes beside inotify's.
         let thread_inner = Arc::clone(&inner);
         let spawned = std::thread::Builder::new()
-            .name("watcher".into())
-            .spawn(move || match fd {
-                Some(fd) => inotify_loop(&thread_inner, fd),
-                None => poll_loop(&thread_inner),
-            });
+            .name("poller".into())
+            .spawn(move || poll_loop(&thread_inner));
         if let Err(e) = spawned {
-            log::error!("cannot start the watcher thread: {e}");
+            log::error!("cannot start the mailbox polling thread: {e}");
         }
         Watcher { inner }
     }
@@ -244,6 +305,14 @@ impl Watcher {
     /// Makes sure `dir`'s `new/` and `cur/` are watched as they are now:
     /// a stat of each is all it costs when nothing changed.
     fn watch(&self, table: &mut Table, dir: &Path) {
+        if table.dirs.get(dir).is_some_and(|e| e.polled.is_some()) {
+            return;
+        }
+        if self.polls(dir) {
+            let entry = table.dirs.entry(dir.to_path_buf()).or_default();
+            entry.polled = Some(poll_stamps(dir));
+            return;
+        }
         let inodes: Vec<u64> = ["new", "cur"]
             .iter()
             .filter_map(|sub| std::fs::symlink_metadata(dir.join(sub)).ok())
@@ -296,6 +365,22 @@ impl Watcher {
             }
         }
         table.dirs.entry(dir.to_path_buf()).or_default().wds = wds;
+    }
+
+    /// Whether `dir` is watched by polling rather than inotify.
+    fn polls(&self, dir: &Path) -> bool {
+        match self.inner.mode {
+            WatchMode::Poll => true,
+            _ if super::lock(&self.inner.watches).is_none() => true,
+            WatchMode::Inotify => false,
+            WatchMode::Auto => match super::fs_kind::shared_fs_name(dir) {
+                Some(fs) => {
+                    log::debug!("{}: on {fs}, polled for changes", dir.display());
+                    true
+                }
+                None => false,
+            },
+        }
     }
 
     /// Drops the watches of mailboxes nobody has selected.
@@ -379,8 +464,16 @@ fn stop_inotify(inner: &Inner) {
     *super::lock(&inner.watches) = None;
     *super::lock(&inner.reader) = None;
     let mut table = super::lock(&inner.table);
-    for entry in table.dirs.values_mut() {
-        entry.wds.clear();
+    table.by_wd.clear();
+    let dirs: Vec<PathBuf> = table.dirs.keys().cloned().collect();
+    for dir in dirs {
+        let stamps = poll_stamps(&dir);
+        if let Some(entry) = table.dirs.get_mut(&dir) {
+            entry.wds.clear();
+            // Changes may have been lost with inotify: a fresh look.
+            entry.polled = Some(stamps);
+            entry.subs.iter().for_each(Subscriber::notify);
+        }
     }
 }
 
@@ -468,16 +561,61 @@ fn apply<'a>(inner: &Inner, events: impl Iterator<Item = inotify::Event<&'a std:
     }
 }
 
+/// Stats the polled mailboxes that have subscribers, for ever, and wakes
+/// those whose stamps moved or are too young to tell.
 fn poll_loop(inner: &Inner) {
     loop {
-        std::thread::sleep(POLL_FALLBACK);
-        let table = super::lock(&inner.table);
-        table
+        std::thread::sleep(inner.poll_interval);
+        // Stat outside the lock: on a network file system a stat can
+        // take a while, and sessions subscribe under that lock.
+        let dirs: Vec<PathBuf> = super::lock(&inner.table)
             .dirs
-            .values()
-            .flat_map(|e| &e.subs)
-            .for_each(Subscriber::notify);
+            .iter()
+            .filter(|(_, e)| e.polled.is_some() && !e.subs.is_empty())
+            .map(|(d, _)| d.clone())
+            .collect();
+        let now = std::time::SystemTime::now();
+        for dir in dirs {
+            let stamps = poll_stamps(&dir);
+            let mut table = super::lock(&inner.table);
+            let Some(entry) = table.dirs.get_mut(&dir) else {
+                continue;
+            };
+            let moved = entry.polled != Some(stamps);
+            if moved || any_recent(&stamps, now) {
+                entry.polled = Some(stamps);
+                entry.subs.iter().for_each(Subscriber::notify);
+            }
+        }
     }
+}
+
+/// The stamps a poll compares for the mailbox in `dir`.
+fn poll_stamps(dir: &Path) -> PollStamps {
+    let stamp = |name: &str| {
+        std::fs::symlink_metadata(dir.join(name)).ok().map(|m| {
+            let ns = i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec());
+            (m.size(), ns)
+        })
+    };
+    [
+        stamp("new"),
+        stamp("cur"),
+        stamp(super::uidlist::FILE_NAME),
+        stamp(super::keywords::FILE_NAME),
+    ]
+}
+
+/// Whether any stamp is younger than `POLL_DIRTY`.
+fn any_recent(stamps: &PollStamps, now: std::time::SystemTime) -> bool {
+    let now_ns = now
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0);
+    stamps
+        .iter()
+        .flatten()
+        .any(|(_, ns)| now_ns - ns < POLL_DIRTY.as_nanos() as i128)
 }
 
 #[cfg(test)]
@@ -501,7 +639,7 @@ mod tests {
         for sub in ["new", "cur", "tmp"] {
             std::fs::create_dir(dir.path().join(sub)).unwrap();
         }
-        let w = Watcher::start();
+        let w = Watcher::start(WatchMode::Inotify, Duration::from_secs(1));
         let a = w.subscribe(dir.path());
         let b = w.subscribe(dir.path());
         std::fs::write(dir.path().join("new/1.M1P1.h"), "x").unwrap();

@@ -1,0 +1,564 @@
+//! Scaling out (issue 24): several Roost nodes serving one Maildir tree
+//! (as on NFS or GlusterFS), each noticing what the others change by
+//! polling (`watch = poll`), and sharing UIDs through the uidlist and its
+//! dotlock.
+
+use crate::common::{passwd_line, Client, TestServer};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// A node serving user bob, whose home is in the shared `tree`.
+fn node(tree: &Path) -> TestServer {
+    TestServer::builder()
+        .no_tls()
+        .passwd_line(passwd_line(tree, "bob", "pw").trim_end())
+        .opt("watch", "poll")
+        .start()
+}
+
+fn bob(server: &TestServer) -> Client {
+    server.login_as("bob", "pw")
+}
+
+/// Reads lines until one starts with `prefix`; fails after `within`.
+fn expect_within(c: &mut Client, prefix: &str, within: Duration) -> (String, Duration) {
+    let start = Instant::now();
+    loop {
+        assert!(start.elapsed() < within, "no {prefix:?} within {within:?}");
+        let line = c.line();
+        if line.starts_with(prefix) {
+            return (line, start.elapsed());
+        }
+    }
+}
+
+/// The UIDs of INBOX as a node lists them.
+fn uids(c: &mut Client) -> Vec<u32> {
+    let r = c.ok("UID SEARCH ALL");
+    let line = r.find("* SEARCH");
+    let mut uids: Vec<u32> = line[0]
+        .split_whitespace()
+        .skip(2)
+        .map(|u| u.parse().unwrap())
+        .collect();
+    uids.sort_unstable();
+    uids
+}
+
+#[test]
+fn idle_on_one_node_sees_an_append_made_on_the_other_within_two_seconds() {
+    let tree = tempfile::tempdir().unwrap();
+    let a = node(tree.path());
+    let b = node(tree.path());
+    let mut on_b = bob(&b);
+    let mut on_a = bob(&a);
+    on_a.ok("SELECT INBOX");
+    on_a.send(b"i1 IDLE\r\n");
+    assert_eq!(on_a.line(), "+ idling");
+    // Let the directory stamps age past the poller's dirty window, so
+    // only a real change can wake A.
+    std::thread::sleep(Duration::from_millis(2500));
+    on_b.append("INBOX", "", "Subject: from b\r\n\r\nhi\r\n");
+    let (_, took) = expect_within(&mut on_a, "* 1 EXISTS", Duration::from_secs(2));
+    eprintln!("IDLE on node A saw node B's APPEND after {took:?}");
+    on_a.send(b"DONE\r\n");
+    assert!(on_a.read_reply("i1").tagged.starts_with("OK"));
+
+    // Flags set on B show on A's next NOOP (after the poll interval: the
+    // stamps on a shared file system are all A has to go by), with a
+    // mod-sequence above what A announced before (CONDSTORE).
+    let r = on_a.ok("SELECT INBOX (CONDSTORE)");
+    let before = r
+        .untagged
+        .iter()
+        .find(|l| l.contains("HIGHESTMODSEQ"))
+        .map(|l| crate::common::number_after(l, "HIGHESTMODSEQ"))
+        .unwrap();
+    on_b.ok("SELECT INBOX");
+    on_b.ok("STORE 1 +FLAGS (\\Flagged)");
+    std::thread::sleep(Duration::from_millis(1500));
+    let r = on_a.ok("NOOP");
+    let fetch = r
+        .untagged
+        .iter()
+        .find(|l| l.starts_with("* 1 FETCH") && l.contains("\\Flagged"))
+        .unwrap_or_else(|| panic!("{r:?}"));
+    assert!(
+        crate::common::number_after(fetch, "MODSEQ (") > before,
+        "{fetch}"
+    );
+}
+
+#[test]
+fn concurrent_appends_through_two_nodes_get_distinct_uids_both_agree_on() {
+    let tree = tempfile::tempdir().unwrap();
+    append_race(&[node(tree.path()), node(tree.path())]);
+}
+
+/// 100 APPENDs at once, half through each node: all acknowledged with
+/// distinct UIDs, which both nodes then list.
+fn append_race(nodes: &[TestServer; 2]) {
+    // Both nodes create the Maildir before the race, as a first login does.
+    for n in nodes {
+        bob(n).ok("SELECT INBOX");
+    }
+    // 100 APPENDs: 5 connections per node, 10 each, all at once.
+    let mut threads = Vec::new();
+    for (i, n) in nodes.iter().enumerate() {
+        for conn in 0..5 {
+            let port = n.port;
+            threads.push(std::thread::spawn(move || {
+                let mut c = Client::plain(port);
+                c.line();
+                c.ok("LOGIN bob pw");
+                (0..10)
+                    .map(|k| {
+                        let msg = format!("Subject: n{i} c{conn} m{k}\r\n\r\nbody\r\n");
+                        c.append("INBOX", "", &msg)
+                    })
+                    .collect::<Vec<u32>>()
+            }));
+        }
+    }
+    let mut acknowledged: Vec<u32> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    acknowledged.sort_unstable();
+    let before = acknowledged.len();
+    acknowledged.dedup();
+    assert_eq!((before, acknowledged.len()), (100, 100), "UIDs reused");
+    for n in nodes {
+        let mut c = bob(n);
+        c.ok("SELECT INBOX");
+        assert_eq!(uids(&mut c), acknowledged);
+    }
+}
+
+/// A FUSE view (bindfs) of `source` at `at`, unmounted on drop: two of
+/// them over one directory behave as two hosts' mounts of a shared file
+/// system, where inotify on one hears nothing written through the other.
+struct FuseMount {
+    at: std::path::PathBuf,
+}
+
+impl FuseMount {
+    fn new(source: &Path, at: &Path) -> FuseMount {
+        std::fs::create_dir_all(at).unwrap();
+        // No kernel attribute caching, as the README advises for
+        // GlusterFS (attribute-timeout=0, entry-timeout=0).
+        let status = std::process::Command::new("bindfs")
+            .arg("-o")
+            .arg("attr_timeout=0,entry_timeout=0,negative_timeout=0")
+            .arg(source)
+            .arg(at)
+            .status()
+            .expect("run bindfs");
+        assert!(status.success(), "bindfs failed: {status}");
+        FuseMount {
+            at: at.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for FuseMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("fusermount")
+            .args(["-u", "-z"])
+            .arg(&self.at)
+            .status();
+    }
+}
+
+#[test]
+fn on_two_fuse_mounts_the_default_watch_polls_and_idle_sees_the_other_node() {
+    if !crate::interop::require("bindfs", "bindfs") || !Path::new("/dev/fuse").exists() {
+        return;
+    }
+    let base = tempfile::tempdir().unwrap();
+    let shared = base.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    let mount_a = FuseMount::new(&shared, &base.path().join("a"));
+    let mount_b = FuseMount::new(&shared, &base.path().join("b"));
+    // The same user, home reached through each node's own mount; `watch`
+    // left at its default (auto).
+    let on_mount = |m: &FuseMount| {
+        TestServer::builder()
+            .no_tls()
+            .passwd_line(passwd_line(&m.at, "bob", "pw").trim_end())
+            .start()
+    };
+    let a = on_mount(&mount_a);
+    let b = on_mount(&mount_b);
+    let took = idle_sees_append(&a, &b);
+    eprintln!("over FUSE, IDLE on node A saw node B's APPEND after {took:?}");
+    drop((a, b));
+    drop((mount_a, mount_b));
+}
+
+/// IDLE on `a` sees an APPEND made through `b` within 2 s; how long it took.
+fn idle_sees_append(a: &TestServer, b: &TestServer) -> Duration {
+    let mut on_b = bob(b);
+    let mut on_a = bob(a);
+    on_a.ok("SELECT INBOX");
+    on_a.send(b"i1 IDLE\r\n");
+    assert_eq!(on_a.line(), "+ idling");
+    // Let the stamps age past the poller's dirty window first.
+    std::thread::sleep(Duration::from_millis(2500));
+    on_b.append("INBOX", "", "Subject: from b\r\n\r\nhi\r\n");
+    let (_, took) = expect_within(&mut on_a, "* 1 EXISTS", Duration::from_secs(2));
+    on_a.send(b"DONE\r\n");
+    assert!(on_a.read_reply("i1").tagged.starts_with("OK"));
+    took
+}
+
+/// A private GlusterFS: its own glusterd (own working and run directories,
+/// bound to 127.0.0.1; port 24007, as the brick process finds it), one
+/// brick in a temp dir, the volume mounted twice over FUSE with the cache
+/// settings the README advises. Torn down on drop.
+struct Gluster {
+    dir: tempfile::TempDir,
+    mounts: [std::path::PathBuf; 2],
+}
+
+impl Gluster {
+    fn cli(&self, args: &[&str]) -> bool {
+        let sock = self.dir.path().join("run/glusterd.socket");
+        std::process::Command::new("gluster")
+            .arg(format!("--glusterd-sock={}", sock.display()))
+            .arg("--mode=script")
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    fn start() -> Gluster {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for sub in ["wd", "run", "brick", "m1", "m2", "log"] {
+            std::fs::create_dir(d.join(sub)).unwrap();
+        }
+        let vol = format!(
+            "volume management\n type mgmt/glusterd\n\
+             option working-directory {d}/wd\n option run-directory {d}/run\n\
+             option glusterd-sockfile {d}/run/glusterd.socket\n\
+             option transport-type socket\n\
+             option transport.socket.bind-address 127.0.0.1\n\
+             option transport.socket.listen-port 24007\n\
+             option ping-timeout 0\n option event-threads 1\n\
+             option base-port 49650\n option max-port 49700\nend-volume\n",
+            d = d.display()
+        );
+        std::fs::write(d.join("glusterd.vol"), vol).unwrap();
+        let g = Gluster {
+            mounts: [d.join("m1"), d.join("m2")],
+            dir,
+        };
+        let d = g.dir.path();
+        let ok = std::process::Command::new("glusterd")
+            .arg("-f")
+            .arg(d.join("glusterd.vol"))
+            .arg("-p")
+            .arg(d.join("glusterd.pid"))
+            .arg("-l")
+            .arg(d.join("log/glusterd.log"))
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "glusterd did not start");
+        // The CLI refuses 127.0.0.1 as a brick host: the host name (which
+        // resolves locally) it is.
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        let brick = format!("{}:{}/brick", host.trim(), d.display());
+        let mut created = false;
+        for _ in 0..50 {
+            if g.cli(&["volume", "create", "roostq", &brick, "force"]) {
+                created = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(created, "volume create");
+        // Caches that let one mount see a stale size, directory or file
+        // after another mount's write (the README's advice).
+        for xlator in [
+            "stat-prefetch",
+            "quick-read",
+            "open-behind",
+            "write-behind",
+            "io-cache",
+            "read-ahead",
+            "readdir-ahead",
+            "md-cache",
+        ] {
+            let key = format!("performance.{xlator}");
+            // md-cache is stat-prefetch's other name in some releases.
+            let _ = g.cli(&["volume", "set", "roostq", &key, "off"]);
+        }
+        assert!(g.cli(&["volume", "start", "roostq"]), "volume start");
+        for (i, m) in g.mounts.iter().enumerate() {
+            let ok = std::process::Command::new("mount")
+                .args(["-t", "glusterfs", "-o"])
+                .arg(format!(
+                    "attribute-timeout=0,entry-timeout=0,negative-timeout=0,log-file={}/log/m{i}.log",
+                    d.display()
+                ))
+                .arg(format!("{}:/roostq", host.trim()))
+                .arg(m)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "mount {}", m.display());
+        }
+        g
+    }
+}
+
+impl Drop for Gluster {
+    fn drop(&mut self) {
+        for m in &self.mounts {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(m)
+                .status();
+        }
+        self.cli(&["volume", "stop", "roostq", "force"]);
+        self.cli(&["volume", "delete", "roostq"]);
+        if let Ok(pid) = std::fs::read_to_string(self.dir.path().join("glusterd.pid")) {
+            let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+#[test]
+fn on_glusterfs_two_nodes_see_each_others_changes_and_share_uids() {
+    if !crate::interop::require("glusterd", "glusterfs-server")
+        || !crate::interop::require("mount.glusterfs", "glusterfs-client")
+    {
+        return;
+    }
+    let is_root = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false);
+    if !is_root || std::net::TcpStream::connect("127.0.0.1:24007").is_ok() {
+        eprintln!("note: GlusterFS test skipped (needs root and a free port 24007)");
+        return;
+    }
+    let started = Instant::now();
+    let gluster = Gluster::start();
+    eprintln!("GlusterFS set up in {:?}", started.elapsed());
+    // watch left at auto: statfs says FUSE, so the nodes poll.
+    let on_mount = |m: &Path| {
+        TestServer::builder()
+            .no_tls()
+            .passwd_line(passwd_line(m, "bob", "pw").trim_end())
+            .start()
+    };
+    let nodes = [on_mount(&gluster.mounts[0]), on_mount(&gluster.mounts[1])];
+    let took = idle_sees_append(&nodes[0], &nodes[1]);
+    eprintln!("on GlusterFS, IDLE on node A saw node B's APPEND after {took:?}");
+    // The Maildir now exists; the race starts from one message.
+    let tree = gluster.mounts[0].join("home/bob/Maildir");
+    for sub in ["new", "cur"] {
+        for e in std::fs::read_dir(tree.join(sub)).unwrap() {
+            std::fs::remove_file(e.unwrap().path()).unwrap();
+        }
+    }
+    append_race(&nodes);
+    drop(nodes);
+    let stopping = Instant::now();
+    drop(gluster);
+    eprintln!("GlusterFS torn down in {:?}", stopping.elapsed());
+}
+
+/// Successful logins of bob in a node's log.
+fn bob_logins(server: &TestServer) -> usize {
+    server
+        .log()
+        .lines()
+        .filter(|l| l.contains(" user=bob mech=") && l.ends_with(" login"))
+        .count()
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn trusted_networks_may_log_in_without_tls_and_others_may_not() {
+    let tree = tempfile::tempdir().unwrap();
+    let strict = TestServer::builder()
+        .no_tls()
+        .passwd_line(passwd_line(tree.path(), "bob", "pw").trim_end())
+        .opt("plaintext_auth", "never")
+        .start();
+    let r = strict.connect().cmd("LOGIN bob pw");
+    assert!(!r.tagged.starts_with("OK"), "{r:?}");
+    let proxied = TestServer::builder()
+        .no_tls()
+        .passwd_line(passwd_line(tree.path(), "bob", "pw").trim_end())
+        .opt("plaintext_auth", "never")
+        .opt("login_trusted_networks", "10.9.0.0/16, 127.0.0.1/32")
+        .start();
+    proxied.connect().ok("LOGIN bob pw");
+}
+
+#[test]
+fn a_proxy_protocol_header_names_the_client_in_the_log() {
+    let tree = tempfile::tempdir().unwrap();
+    let server = TestServer::builder()
+        .no_tls()
+        .passwd_line(passwd_line(tree.path(), "bob", "pw").trim_end())
+        .opt("proxy_protocol_from", "127.0.0.0/8")
+        // Trust follows the proxy's address, not the client it names.
+        .opt("login_trusted_networks", "127.0.0.1")
+        .start();
+    let mut c = Client::plain(server.port);
+    c.send(b"PROXY TCP4 192.0.2.9 127.0.0.1 5555 143\r\n");
+    assert!(c.line().starts_with("* OK "));
+    c.ok("LOGIN bob pw");
+    c.ok("LOGOUT");
+    let log = server.wait_for_log("peer=192.0.2.9:5555");
+    assert!(log.contains("user=bob"), "{log}");
+    // Anything else from that network is no session.
+    let mut c = Client::plain(server.port);
+    c.send(b"a1 LOGIN bob pw\r\n");
+    assert!(c.closed());
+}
+
+/// nginx with its mail module, started with its own prefix and config;
+/// stopped on drop.
+struct Nginx {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Nginx {
+    fn start(auth_port: u16) -> Nginx {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let conf = format!(
+            "load_module /usr/lib/nginx/modules/ngx_mail_module.so;\n\
+             daemon off;\nmaster_process off;\n\
+             error_log {d}/error.log info;\npid {d}/nginx.pid;\n\
+             events {{ worker_connections 64; }}\n\
+             mail {{\n\
+               auth_http 127.0.0.1:{auth_port}/auth;\n\
+               proxy_pass_error_message on;\n\
+               server {{\n\
+                 listen 127.0.0.1:{port};\n\
+                 protocol imap;\n\
+                 proxy_protocol on;\n\
+                 imap_auth login plain;\n\
+                 imap_capabilities IMAP4rev1 LITERAL+;\n\
+               }}\n\
+             }}\n",
+            d = dir.path().display()
+        );
+        std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
+        let child = std::process::Command::new("nginx")
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(dir.path().join("nginx.conf"))
+            .arg("-e")
+            .arg(dir.path().join("error.log"))
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        let n = Nginx { child, dir, port };
+        // Bounded wait for the listener.
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return n;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("nginx did not listen:\n{}", n.error_log());
+    }
+
+    fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+
+    /// A client logged in as bob through the proxy.
+    fn bob(&self) -> Client {
+        let mut c = Client::plain(self.port);
+        assert!(c.line().starts_with("* OK"), "nginx greeting");
+        let r = c.cmd("LOGIN bob pw");
+        assert!(r.tagged.starts_with("OK"), "{r:?}\n{}", self.error_log());
+        c
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("nginx error log:\n{}", self.error_log());
+        }
+    }
+}
+
+#[test]
+fn nginx_routes_a_user_to_one_node_and_to_the_other_when_it_dies() {
+    if !crate::interop::require("nginx", "nginx-light")
+        || !Path::new("/usr/lib/nginx/modules/ngx_mail_module.so").exists()
+    {
+        return;
+    }
+    let tree = tempfile::tempdir().unwrap();
+    // The nodes take plaintext logins only from the proxy, which names
+    // the client in a PROXY header.
+    let backend = || {
+        TestServer::builder()
+            .no_tls()
+            .passwd_line(passwd_line(tree.path(), "bob", "pw").trim_end())
+            .opt("watch", "poll")
+            .opt("plaintext_auth", "never")
+            .opt("login_trusted_networks", "127.0.0.1")
+            .opt("proxy_protocol_from", "127.0.0.1")
+            .start()
+    };
+    let mut nodes = [backend(), backend()];
+    let auth_port = free_port();
+    let _auth = TestServer::builder()
+        .no_tls()
+        .passwd_line(passwd_line(tree.path(), "bob", "pw").trim_end())
+        .opt("auth_http_listen", &format!("127.0.0.1:{auth_port}"))
+        .opt(
+            "cluster_nodes",
+            &format!("127.0.0.1:{},127.0.0.1:{}", nodes[0].port, nodes[1].port),
+        )
+        .start();
+    let nginx = Nginx::start(auth_port);
+
+    let mut uids = Vec::new();
+    for i in 0..3 {
+        let mut c = nginx.bob();
+        uids.push(c.append("INBOX", "", &format!("Subject: {i}\r\n\r\nx\r\n")));
+        c.ok("LOGOUT");
+    }
+    let logins: Vec<usize> = nodes.iter().map(bob_logins).collect();
+    assert!(
+        logins == [3, 0] || logins == [0, 3],
+        "logins per node: {logins:?}"
+    );
+    let home = usize::from(logins[1] == 3);
+    assert!(nodes[home].log().contains("proxy=127.0.0.1:"));
+
+    // SIGKILL the user's node: the next logins land on the other, which
+    // has every acknowledged message and hands out no UID again.
+    nodes[home].signal("KILL");
+    nodes[home].wait_exit(Duration::from_secs(10));
+    let other = 1 - home;
+    let mut c = nginx.bob();
+    let r = c.ok("SELECT INBOX");
+    assert!(r.untagged.iter().any(|l| l == "* 3 EXISTS"), "{r:?}");
+    let next = c.append("INBOX", "", "Subject: after\r\n\r\nx\r\n");
+    assert!(next > *uids.iter().max().unwrap(), "{next} after {uids:?}");
+    assert_eq!(bob_logins(&nodes[other]), 1);
+    drop(c);
+    drop(nginx);
+}
