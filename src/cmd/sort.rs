@@ -10,6 +10,7 @@ use crate::error::{Error, Tagged};
 use crate::proto::encode::Code;
 use crate::proto::types::{SearchKey, SearchReturn, SortCriterion, SortKey, ThreadAlgorithm};
 use crate::session::Session;
+use crate::sort::order::KeyOrder;
 use crate::sort::{self, thread, HeaderKeys, SortFacts};
 use crate::store::cache::CachedMeta;
 use crate::store::Uid;
@@ -26,15 +27,12 @@ pub fn sort(
     uid: bool,
     ret: Option<SearchReturn>,
 ) -> Result<Tagged, Error> {
-    let need = |k| criteria.iter().any(|c| c.key == k);
-    let (need_size, need_arrival) = (need(SortKey::Size), need(SortKey::Arrival));
-    let (mut facts, lost) = gather(s, charset, keys, need_size, need_arrival)?;
-    sort::sort(&mut facts, criteria);
+    let (order, lost) = sorted(s, charset, keys, criteria)?;
+    let numbers: Vec<u32> = order
+        .iter()
+        .map(|&(u, msn)| if uid { u } else { msn })
+        .collect();
     if let Some(r) = ret {
-        let numbers: Vec<u32> = facts
-            .iter()
-            .map(|f| if uid { f.uid } else { f.msn })
-            .collect();
         if r.update
             && !super::contexts::keep(s, tag, Some(charset), keys, Some(criteria), uid, &numbers)
         {
@@ -48,10 +46,8 @@ pub fn sort(
         return done(lost, "Sort completed.");
     }
     s.out.untagged().raw("SORT");
-    for f in &facts {
-        s.out
-            .sp()
-            .number(u64::from(if uid { f.uid } else { f.msn }));
+    for n in numbers {
+        s.out.sp().number(u64::from(n));
     }
     s.out.crlf();
     done(lost, "Sort completed.")
@@ -64,16 +60,93 @@ pub(super) fn sorted_uids(
     charset: &str,
     keys: &[SearchKey],
 ) -> Result<Vec<u32>, Error> {
+    let (order, _) = sorted(s, charset, keys, criteria)?;
+    Ok(order.into_iter().map(|(u, _)| u).collect())
+}
+
+/// The matched messages in sort order as (UID, sequence number), and
+/// whether some could not be read.
+fn sorted(
+    s: &mut Session,
+    charset: &str,
+    keys: &[SearchKey],
+    criteria: &[SortCriterion],
+) -> Result<(Vec<(u32, u32)>, bool), Error> {
+    let (found, _, lost) = find(s, Some(charset), keys, true)?;
+    if let [c] = criteria {
+        if let Some(order) = kept_order(s, *c, &found)? {
+            return Ok((order, lost));
+        }
+    }
     let need = |k| criteria.iter().any(|c| c.key == k);
-    let (mut facts, _) = gather(
-        s,
-        charset,
-        keys,
-        need(SortKey::Size),
-        need(SortKey::Arrival),
-    )?;
+    let (mut facts, missing) = facts_of(s, &found, need(SortKey::Size), need(SortKey::Arrival))?;
     sort::sort(&mut facts, criteria);
-    Ok(facts.iter().map(|f| f.uid).collect())
+    let order = facts.iter().map(|f| (f.uid, f.msn)).collect();
+    Ok((order, lost || missing))
+}
+
+/// A one-key SORT answered from the mailbox's kept order for that key
+/// (`sort::order`), after merging in messages it has not seen; None where
+/// that cannot answer exactly, and the caller sorts afresh.
+fn kept_order(
+    s: &Session,
+    c: SortCriterion,
+    found: &[u32],
+) -> Result<Option<Vec<(u32, u32)>>, Error> {
+    let Some(sel) = s.selected.as_ref() else {
+        return Ok(None);
+    };
+    let view = sel.uids();
+    let Some(&Uid(last)) = view.last() else {
+        return Ok(None);
+    };
+    if !found.is_sorted() {
+        return Ok(None);
+    }
+    let mailbox = sel.mailbox();
+    let order = match mailbox.sort_order(c.key) {
+        Some(o) if o.covered() >= last => o,
+        kept => {
+            // Only worth building for a search that picks much of the
+            // mailbox: the build reads every message's keys.
+            if kept.is_none() && found.len() * 4 < view.len() {
+                return Ok(None);
+            }
+            let from = kept.as_ref().map_or(0, |o| o.covered());
+            let new: Vec<u32> = view[view.partition_point(|&Uid(u)| u <= from)..]
+                .iter()
+                .map(|&Uid(u)| u)
+                .collect();
+            let (facts, missing) =
+                facts_of(s, &new, c.key == SortKey::Size, c.key == SortKey::Arrival)?;
+            if missing {
+                return Ok(None);
+            }
+            let present: Vec<u32> = view.iter().map(|&Uid(u)| u).collect();
+            let order = Arc::new(KeyOrder::merged(
+                kept.as_deref(),
+                c.key,
+                mailbox.uidvalidity(),
+                last,
+                &present,
+                facts,
+            ));
+            mailbox.keep_sort_order(Arc::clone(&order));
+            order
+        }
+    };
+    // Sequence numbers of the found UIDs: both lists ascend.
+    let mut msn = Vec::with_capacity(found.len());
+    let mut at = 0;
+    for &u in found {
+        at += view[at..].partition_point(|&Uid(v)| v < u);
+        msn.push(if view.get(at) == Some(&Uid(u)) {
+            at as u32 + 1
+        } else {
+            0
+        });
+    }
+    Ok(order.walk(c.reverse, found, &msn))
 }
 
 /// THREAD / UID THREAD.
@@ -84,7 +157,9 @@ pub fn thread(
     keys: &[SearchKey],
     uid: bool,
 ) -> Result<Tagged, Error> {
-    let (facts, lost) = gather(s, charset, keys, false, false)?;
+    let (found, _, lost) = find(s, Some(charset), keys, true)?;
+    let (facts, missing) = facts_of(s, &found, false, false)?;
+    let lost = lost || missing;
     let forest = match algorithm {
         ThreadAlgorithm::OrderedSubject => thread::ordered_subject(&facts),
         ThreadAlgorithm::References => thread::references(&facts),
@@ -106,16 +181,16 @@ fn done(lost: bool, text: &'static str) -> Result<Tagged, Error> {
     Ok(Tagged::ok(text))
 }
 
-/// The matched messages' sort facts, and whether some could not be read.
-fn gather(
-    s: &mut Session,
-    charset: &str,
-    keys: &[SearchKey],
+/// The sort facts of messages (ascending UIDs), and whether some could not
+/// be read (they get empty keys).
+fn facts_of(
+    s: &Session,
+    found: &[u32],
     need_size: bool,
     need_arrival: bool,
 ) -> Result<(Vec<SortFacts>, bool), Error> {
-    let (found, _, mut lost) = find(s, Some(charset), keys, true)?;
-    let uids: Vec<Uid> = found.into_iter().map(Uid).collect();
+    let mut lost = false;
+    let uids: Vec<Uid> = found.iter().copied().map(Uid).collect();
     let Some(sel) = s.selected.as_ref() else {
         return Err(Error::bad("No mailbox selected."));
     };

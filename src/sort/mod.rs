@@ -9,6 +9,7 @@
 //!
 //! `subject`: the base subject (§2.1). `thread`: the two algorithms.
 
+pub mod order;
 pub mod subject;
 pub mod thread;
 

@@ -12,6 +12,8 @@ use super::maildir::{self, flag, Flags};
 use super::modseq::UidRanges;
 use super::state::{MailboxState, Message};
 use super::{disk_flags, lock, lock_uidlist, sync_state, CopyItem, StoreError, Uid};
+use crate::proto::types::SortKey;
+use crate::sort::order::KeyOrder;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -342,6 +344,29 @@ impl Mailbox {
         if st.cache.get(uid).is_none_or(|c| c.body_structure.is_none()) {
             st.cache.insert(uid, meta);
         }
+    }
+
+    /// The kept order of a one-key SORT, if one is kept for this
+    /// UIDVALIDITY.
+    pub(crate) fn sort_order(&self, key: SortKey) -> Option<Arc<KeyOrder>> {
+        let st = self.locked();
+        st.sort_orders
+            .iter()
+            .find(|o| o.key() == key && o.uidvalidity() == st.uidvalidity)
+            .cloned()
+    }
+
+    pub(crate) fn uidvalidity(&self) -> u32 {
+        self.locked().uidvalidity
+    }
+
+    /// Keeps an order for the next SORT by its key (the last few keys).
+    pub(crate) fn keep_sort_order(&self, order: Arc<KeyOrder>) {
+        const KEYS_KEPT: usize = 3;
+        let mut st = self.locked();
+        st.sort_orders.retain(|o| o.key() != order.key());
+        st.sort_orders.insert(0, order);
+        st.sort_orders.truncate(KEYS_KEPT);
     }
 
     /// UIDVALIDITY and every present message's UID (what the full-text

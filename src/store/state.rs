@@ -114,6 +114,8 @@ pub struct MailboxState {
     pub keywords: Keywords,
     /// ENVELOPE, BODYSTRUCTURE and friends of messages already parsed.
     pub cache: super::cache::MessageCache,
+    /// Orders of recent one-key SORTs, reused while they cover the mailbox.
+    pub sort_orders: Vec<std::sync::Arc<crate::sort::order::KeyOrder>>,
     /// Mod-sequences (RFC 7162) and their journal.
     pub modseq: ModseqLog,
     /// Increases whenever anything above changes, so sessions can skip
@@ -150,6 +152,7 @@ impl MailboxState {
             first_recent_uid: 1,
             keywords: Keywords::default(),
             cache: super::cache::MessageCache::default(),
+            sort_orders: Vec::new(),
             modseq: ModseqLog::default(),
             change: 0,
             uid_of: HashMap::new(),

@@ -233,3 +233,87 @@ fn messages_expunged_elsewhere_keep_their_numbers() {
     assert_eq!(r.find("* 3 EXPUNGE").len(), 1, "{r:?}");
     assert_eq!(sort(&mut a, "(SUBJECT) UTF-8 ALL"), [2, 1]);
 }
+
+/// A one-key SORT is kept per mailbox and reused (webmail sorts the same
+/// list on every page): it must still answer exactly as a fresh sort after
+/// new mail, expunges, in another session, with REVERSE and for subsets.
+#[test]
+fn kept_sort_orders_follow_new_and_expunged_mail() {
+    let server = TestServer::start();
+    let mut a = server.login();
+    let subject = |i: u32| ["delta", "Alpha", "charlie", "bravo", "alpha"][(i * 7 % 5) as usize];
+    let mut subjects = Vec::new();
+    let mut appended = 0;
+    let mut add = |a: &mut Client, subjects: &mut Vec<(u32, &str)>, n: u32| {
+        for _ in 0..n {
+            appended += 1;
+            let uid = appended;
+            let s = subject(uid);
+            a.append(
+                "INBOX",
+                "",
+                &format!("Subject: {s}\r\n\r\n{}\r\n", "x".repeat(3 * uid as usize)),
+            );
+            subjects.push((uid, s));
+        }
+    };
+    // Expected: by folded subject, ties (and REVERSE's ties) by number.
+    let want = |present: &[(u32, &str)], reverse: bool, pick: &dyn Fn(u32) -> bool| {
+        let mut v: Vec<(String, u32)> = present
+            .iter()
+            .enumerate()
+            .filter(|(_, (uid, _))| pick(*uid))
+            .map(|(i, (_, s))| (s.to_uppercase(), i as u32 + 1))
+            .collect();
+        v.sort_by(|x, y| {
+            let o = x.0.cmp(&y.0);
+            (if reverse { o.reverse() } else { o }).then(x.1.cmp(&y.1))
+        });
+        v.into_iter().map(|(_, n)| n).collect::<Vec<u32>>()
+    };
+    add(&mut a, &mut subjects, 20);
+    a.ok("SELECT INBOX");
+    let all = |_: u32| true;
+    assert_eq!(
+        sort(&mut a, "(SUBJECT) UTF-8 ALL"),
+        want(&subjects, false, &all)
+    );
+    // New mail merges into the kept order.
+    add(&mut a, &mut subjects, 7);
+    a.ok("NOOP");
+    assert_eq!(
+        sort(&mut a, "(SUBJECT) UTF-8 ALL"),
+        want(&subjects, false, &all)
+    );
+    assert_eq!(
+        sort(&mut a, "(REVERSE SUBJECT) UTF-8 ALL"),
+        want(&subjects, true, &all)
+    );
+    // Expunges leave it; the numbers close up.
+    a.ok("STORE 2,5,21 +FLAGS.SILENT (\\Deleted)");
+    a.ok("EXPUNGE");
+    let gone = [2u32, 5, 21];
+    subjects.retain(|(uid, _)| !gone.contains(uid));
+    assert_eq!(
+        sort(&mut a, "(SUBJECT) UTF-8 ALL"),
+        want(&subjects, false, &all)
+    );
+    // Another session, a subset of the mailbox, sizes (3 bytes a UID).
+    let mut b = server.login();
+    b.ok("EXAMINE INBOX");
+    let big = |uid: u32| uid > 10;
+    assert_eq!(
+        sort(&mut b, "(REVERSE SUBJECT) UTF-8 LARGER 52"),
+        want(&subjects, true, &big)
+    );
+    let by_size: Vec<u32> = (1..=subjects.len() as u32).collect();
+    assert_eq!(sort(&mut b, "(SIZE) UTF-8 ALL"), by_size);
+    add(&mut a, &mut subjects, 3);
+    b.ok("NOOP");
+    let by_size: Vec<u32> = (1..=subjects.len() as u32).rev().collect();
+    assert_eq!(sort(&mut b, "(REVERSE SIZE) UTF-8 ALL"), by_size);
+    assert_eq!(
+        sort(&mut b, "(SUBJECT) UTF-8 ALL"),
+        want(&subjects, false, &all)
+    );
+}
