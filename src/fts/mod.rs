@@ -1,6 +1,7 @@
-//! A full-text index for SEARCH TEXT, BODY and SUBJECT: per mailbox, the
-//! set of byte trigrams of each message's searchable text (the folded part
-//! texts SEARCH itself matches against, `search::part_texts`), kept as
+//! A full-text index for SEARCH TEXT, BODY and the header keys: per
+//! mailbox, the set of byte trigrams of each message's searchable text (the
+//! folded part texts SEARCH itself matches against, `search::part_texts`,
+//! and the forms header keys match, `search::indexed_field_texts`), kept as
 //! posting lists in `roost-fts/` beside `dovecot-uidlist`.
 //!
 //! The index only narrows: a message lacking one trigram of a search
@@ -76,9 +77,13 @@ pub(crate) fn message_trigrams(raw: &[u8]) -> Option<Vec<u32>> {
     if parts.iter().map(|p| p.text.len()).sum::<usize>() > MAX_TEXT {
         return None;
     }
+    let header = crate::search::header_fields(&crlf, None);
+    let extra = crate::search::indexed_field_texts(&header);
     let mut t: Vec<u32> = parts
         .iter()
-        .flat_map(|p| p.text.as_bytes().windows(3).map(key))
+        .map(|p| p.text.as_str())
+        .chain(extra.iter().map(String::as_str))
+        .flat_map(|text| text.as_bytes().windows(3).map(key))
         .collect();
     t.sort_unstable();
     t.dedup();

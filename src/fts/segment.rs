@@ -12,7 +12,8 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"RFTS0001";
+/// 0002: header keys' forms are indexed too; older indexes are rebuilt.
+const MAGIC: &[u8; 8] = b"RFTS0002";
 const HEAD: usize = 8 + 4 * 4;
 const ENTRY: usize = 16;
 

@@ -53,7 +53,7 @@ mod program;
 mod text;
 
 pub use file::MessageFile;
-pub use program::Query;
+pub use program::{indexed_field_texts, Query};
 pub use text::{fields as header_fields, part_texts, Field, PartText};
 
 use crate::store::maildir::Flags;

@@ -277,6 +277,31 @@ fn eval_leaf(leaf: &Leaf, m: &Facts, data: &mut dyn MessageData) -> Result<Optio
 }
 
 /// A header field's value in the form a key matches, decoded and folded.
+/// The texts header keys match that the part texts do not hold as such:
+/// SUBJECT's squeezed value and the address keys' rewritten lists, of the
+/// top-level fields. The full-text index adds them to a message's text so
+/// it can narrow header searches too (HEADER's plain form is already in
+/// the part text).
+pub fn indexed_field_texts(fields: &[Field]) -> Vec<String> {
+    fields
+        .iter()
+        .filter_map(|f| {
+            let n = f.name();
+            let form = if n.eq_ignore_ascii_case(b"Subject") {
+                FieldForm::Squeezed
+            } else if [&b"From"[..], b"To", b"Cc", b"Bcc"]
+                .iter()
+                .any(|a| n.eq_ignore_ascii_case(a))
+            {
+                FieldForm::Address
+            } else {
+                return None;
+            };
+            Some(field_text(f, form))
+        })
+        .collect()
+}
+
 fn field_text(f: &Field, form: FieldForm) -> String {
     let decoded = match form {
         FieldForm::Plain => decode_words(f.value()),
@@ -339,7 +364,8 @@ impl Query {
 
     /// What every match must contain, for the full-text index: clauses
     /// (all must hold) of folded strings (one of which must occur in the
-    /// message's text). Only TEXT and BODY needles count, and only where
+    /// message's text). Only TEXT, BODY and header needles count (the index
+    /// holds the header keys' forms too: `indexed_field_texts`), and only where
     /// the logic makes them necessary (under AND; OR gives one clause of
     /// alternatives; NOT gives nothing).
     pub fn required_texts(&self) -> Vec<Vec<String>> {
@@ -471,6 +497,8 @@ fn is_utf8(name: &str) -> bool {
 fn required(n: &Node) -> Vec<Vec<String>> {
     match n {
         Node::Leaf(Leaf::Text(s) | Leaf::Body(s)) => vec![vec![s.clone()]],
+        // HEADER name "" asks only that the field exists.
+        Node::Leaf(Leaf::Header { needle, .. }) if !needle.is_empty() => vec![vec![needle.clone()]],
         Node::And(children) => children.iter().flat_map(required).collect(),
         Node::Or(children) => {
             // Each alternative must bring a string for the clause to hold.

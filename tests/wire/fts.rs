@@ -22,8 +22,16 @@ fn fill(maildir: &Path) {
             13 => "base64",
             _ => "7bit",
         };
+        // Header keys match rewritten forms the raw text lacks: address
+        // lists with comments and spaces, squeezed subjects, encoded names.
+        let from = match i % 60 {
+            0 => "From  : John Doe <jdoe@machine(comment).  example>".to_string(),
+            31 => "From: =?utf-8?q?J=C3=B6rg?= <jorg@example.org>\r\nBcc: hidden@example.net\r\nX-Tag: tag   value".to_string(),
+            _ => format!("From: Sender {i} <s{i}@example.org>"),
+        };
+        let subject = if i % 60 == 0 { "double   space" } else { "" };
         let msg = format!(
-            "From: Sender {i} <s{i}@example.org>\r\nSubject: Message {i} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: {cte}\r\n\r\n{body}\r\n",
+            "{from}\r\nSubject: Message {i} {subject}{}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: {cte}\r\n\r\n{body}\r\n",
             if i % 75 == 0 { "=?utf-8?q?r=C3=A9sum=C3=A9?=" } else { "plain" }
         );
         std::fs::write(
@@ -54,6 +62,17 @@ const SEARCHES: &[&str] = &[
     "BODY nothing-here-at-all",
     "TEXT ze",
     "OR TEXT zebra SEEN",
+    "FROM \"machine.example\"",
+    "FROM \"jdoe@machine\"",
+    "FROM \"john doe\"",
+    "FROM \"jörg\"",
+    "FROM \"sender 7\"",
+    "SUBJECT \"double space\"",
+    "BCC hidden",
+    "HEADER X-Tag \"tag   value\"",
+    "HEADER X-Tag \"\"",
+    "OR FROM jdoe TO nobody",
+    "NOT FROM jdoe",
 ];
 
 fn answers(server: &TestServer) -> Vec<String> {
@@ -88,6 +107,14 @@ fn indexed_search_reads_few_messages_and_answers_as_unindexed() {
         .exists());
     let log = indexed.log();
     assert!(log.contains(": 6 of 300 messages to read"), "{log}");
+    // Header keys narrow too: 5 messages have jdoe's From.
+    for i in [17, 18, 19, 22] {
+        assert_eq!(got[i], "* SEARCH 60 120 180 240 300", "{}", SEARCHES[i]);
+    }
+    for i in [20, 24, 25] {
+        assert_eq!(got[i], "* SEARCH 31 91 151 211 271", "{}", SEARCHES[i]);
+    }
+    assert!(log.contains(": 5 of 300 messages to read"), "{log}");
     assert!(!plain.root().join("home/alice/Maildir/roost-fts").exists());
 
     // New mail joins the index; expunged mail leaves the answers.
