@@ -72,6 +72,16 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "longest a PAM check may take before the login is refused",
     ),
     (
+        "auth_cache_ttl_secs",
+        "60",
+        "how long a verified password is remembered, so repeated logins skip the slow hash; 0: never",
+    ),
+    (
+        "auth_cache_size",
+        "1000",
+        "verified passwords remembered at most (passwd-file users; failures are never kept)",
+    ),
+    (
         "first_valid_uid",
         "500",
         "userdb = passwd: lowest uid that may log in (root and system accounts are below)",
@@ -465,6 +475,10 @@ pub struct Config {
     pub userdb: Userdb,
     pub pam_service: String,
     pub pam_timeout: Duration,
+    /// Verified passwords kept this long (`auth_cache_ttl_secs`)...
+    pub auth_cache_ttl: Duration,
+    /// ...and this many at most (`auth_cache_size`).
+    pub auth_cache_size: usize,
     pub first_valid_uid: u32,
     /// 0: no upper limit (Dovecot's meaning).
     pub last_valid_uid: u32,
@@ -564,6 +578,8 @@ impl Default for Config {
             userdb: Userdb::PasswdFile,
             pam_service: String::new(),
             pam_timeout: Duration::ZERO,
+            auth_cache_ttl: Duration::ZERO,
+            auth_cache_size: 0,
             first_valid_uid: 0,
             last_valid_uid: 0,
             first_valid_gid: 0,
@@ -743,6 +759,10 @@ impl Config {
             "pam_timeout_secs" => {
                 self.pam_timeout = Duration::from_secs(parse_num(key, value, 1, 3600)? as u64)
             }
+            "auth_cache_ttl_secs" => {
+                self.auth_cache_ttl = Duration::from_secs(parse_num(key, value, 0, 86400)? as u64)
+            }
+            "auth_cache_size" => self.auth_cache_size = parse_num(key, value, 0, 1_000_000)?,
             "first_valid_uid" => {
                 self.first_valid_uid = parse_num(key, value, 0, u32::MAX as usize)? as u32
             }
@@ -1020,6 +1040,8 @@ impl Config {
                     "userdb" => self.userdb.as_str().to_string(),
                     "pam_service" => self.pam_service.clone(),
                     "pam_timeout_secs" => self.pam_timeout.as_secs().to_string(),
+                    "auth_cache_ttl_secs" => self.auth_cache_ttl.as_secs().to_string(),
+                    "auth_cache_size" => self.auth_cache_size.to_string(),
                     "first_valid_uid" => self.first_valid_uid.to_string(),
                     "last_valid_uid" => self.last_valid_uid.to_string(),
                     "first_valid_gid" => self.first_valid_gid.to_string(),

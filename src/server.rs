@@ -34,6 +34,7 @@ struct Listener {
 pub fn run(config: Config, plan: &Plan) -> Result<(), Box<dyn std::error::Error>> {
     let passwd = if config.uses_passwd_file() {
         PasswdFile::open(&config.passwd_file)?
+            .with_verified_cache(config.auth_cache_ttl, config.auth_cache_size)
     } else {
         PasswdFile::unused(&config.passwd_file)
     };

@@ -5,6 +5,7 @@
 //! logins ([`throttle`]) and the decoding of SASL client messages ([`sasl`]).
 //! It knows nothing about IMAP itself; the protocol layer calls in here.
 
+pub mod cache;
 pub mod legacy;
 pub mod pam;
 pub mod passwd;

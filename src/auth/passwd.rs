@@ -12,8 +12,9 @@ use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
+use super::cache::VerifiedCache;
 use super::scheme::{verify_password, Verify};
 use super::Secret;
 
@@ -123,6 +124,8 @@ pub struct PasswdFile {
     state: Mutex<State>,
     /// False for [`PasswdFile::unused`]: never read, always empty.
     in_use: bool,
+    /// Passwords verified lately (off unless `with_verified_cache`).
+    verified: VerifiedCache,
 }
 
 impl fmt::Debug for PasswdFile {
@@ -146,7 +149,15 @@ impl PasswdFile {
                 failed: None,
             }),
             in_use: true,
+            verified: VerifiedCache::new(Duration::ZERO, 0),
         })
+    }
+
+    /// Keeps up to `max` successful verifications for `ttl` each
+    /// (`auth_cache_ttl_secs`, `auth_cache_size`).
+    pub fn with_verified_cache(mut self, ttl: Duration, max: usize) -> PasswdFile {
+        self.verified = VerifiedCache::new(ttl, max);
+        self
     }
 
     /// No users, never read: for a configuration whose passdbs and userdb
@@ -156,6 +167,7 @@ impl PasswdFile {
             path: path.to_path_buf(),
             state: Mutex::new(State::default()),
             in_use: false,
+            verified: VerifiedCache::new(Duration::ZERO, 0),
         }
     }
 
@@ -236,8 +248,16 @@ impl PasswdFile {
             burn_dummy_verification(password);
             return AuthOutcome::Failure;
         }
-        match verify_password(entry.password.expose(), password) {
-            Verify::Match => AuthOutcome::Success(entry),
+        let stored = entry.password.expose();
+        if self.verified.hit(&entry.name, stored, password) {
+            log::debug!("user={} password found in the auth cache", entry.name);
+            return AuthOutcome::Success(entry);
+        }
+        match verify_password(stored, password) {
+            Verify::Match => {
+                self.verified.remember(&entry.name, stored, password);
+                AuthOutcome::Success(entry)
+            }
             Verify::Mismatch => AuthOutcome::Failure,
             Verify::Unsupported(scheme) => AuthOutcome::Unsupported {
                 user: entry.name,
@@ -278,6 +298,7 @@ impl PasswdFile {
                 state.users = users;
                 state.loaded = Some(stamp);
                 state.failed = None;
+                self.verified.clear();
             }
             Err(e) => {
                 log::warn!("{e}; keeping the previous {} users", state.users.len());

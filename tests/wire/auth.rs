@@ -323,3 +323,35 @@ fn login_with_hashes_doveadm_pw_writes() {
         assert!(r.tagged.starts_with("NO"), "{scheme}: {r:?}");
     }
 }
+
+/// Repeated logins skip the slow hash (auth cache), but a wrong password,
+/// a changed password and a disabled cache never pass through it.
+#[test]
+fn verified_passwords_are_cached_until_the_password_changes() {
+    const HIT: &str = "user=alice password found in the auth cache";
+    let server = TestServer::builder().opt("log_level", "debug").start();
+    for _ in 0..3 {
+        server.login().ok("LOGOUT");
+    }
+    assert_eq!(server.log().matches(HIT).count(), 2, "{}", server.log());
+    let mut c = server.connect();
+    assert!(c.cmd("LOGIN alice Secret").tagged.starts_with("NO "));
+    // The admin sets a new password: the cached old one is refused at once.
+    let path = server.root().join("passwd");
+    let tmp = server.root().join("passwd.new");
+    std::fs::write(&tmp, passwd_line(&server.root(), "alice", "changed")).unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    let mut c = server.connect();
+    assert!(c.cmd("LOGIN alice secret").tagged.starts_with("NO "));
+    c.ok("LOGIN alice changed");
+    assert_eq!(server.log().matches(HIT).count(), 2);
+
+    let off = TestServer::builder()
+        .opt("log_level", "debug")
+        .opt("auth_cache_ttl_secs", "0")
+        .start();
+    for _ in 0..3 {
+        off.login().ok("LOGOUT");
+    }
+    assert!(!off.log().contains("auth cache"), "{}", off.log());
+}
