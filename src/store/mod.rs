@@ -19,6 +19,7 @@ pub(crate) mod keywords;
 pub mod maildir;
 pub(crate) mod metadata;
 pub mod modseq;
+mod name_hash;
 pub mod names;
 pub(crate) mod nofollow;
 pub(crate) mod perms;

@@ -122,7 +122,7 @@ pub struct MailboxState {
     /// comparing when nothing happened.
     pub change: u64,
     /// Base name → UID for every uidlist record (present or not).
-    uid_of: HashMap<Box<str>, u32>,
+    uid_of: super::name_hash::NameMap<u32>,
     records_in_file: usize,
     /// The uidlist file parsed cleanly as version 3 and needs no rewrite.
     uidlist_ok: bool,
@@ -155,7 +155,7 @@ impl MailboxState {
             sort_orders: Vec::new(),
             modseq: ModseqLog::default(),
             change: 0,
-            uid_of: HashMap::new(),
+            uid_of: Default::default(),
             records_in_file: 0,
             uidlist_ok: false,
             guid: None,

@@ -8,7 +8,6 @@
 //! Locking is the caller's business (`store::dotlock`, `UIDLIST_LOCK`);
 //! reading needs no lock.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::fs::{self, File, Permissions};
 use std::hash::{BuildHasher, Hasher, RandomState};
@@ -103,13 +102,13 @@ pub fn parse(bytes: &[u8]) -> Result<Option<UidList>, UidListError> {
 
     let mut last_uid = 0u32;
     // base name → uid, to spot a file listed twice.
-    let mut seen: HashMap<String, u32> = HashMap::new();
+    let mut seen: super::name_hash::NameMap<u32> = Default::default();
     for (idx, raw) in lines.enumerate() {
         let lineno = idx + 2;
         let line = String::from_utf8_lossy(raw);
         let rec = parse_record(&line, lineno, &mut list, last_uid, header_next_uid)?;
         last_uid = rec.uid;
-        if let Some(old_uid) = seen.insert(rec.base.clone(), rec.uid) {
+        if let Some(old_uid) = seen.insert(rec.base.as_str().into(), rec.uid) {
             // Happens when an expunged file is restored; Dovecot keeps the
             // newer UID and recreates the file.
             log::warn!(
