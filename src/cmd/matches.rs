@@ -127,8 +127,9 @@ fn narrow_by_index(s: &Session, mailbox: &Mailbox, query: &Query, pending: &mut 
     let dir = mailbox.dir();
     let (uidvalidity, all) = mailbox.uid_list();
     let wanted: Vec<u32> = pending.iter().map(|p| p.facts.uid).collect();
-    let mut read = |uid: u32| {
-        let at = mailbox.locations(&[Uid(uid)]).pop().flatten()?;
+    let handle = mailbox.clone();
+    let read: crate::fts::Reader = Box::new(move |uid: u32| {
+        let at = handle.locations(&[Uid(uid)]).pop().flatten()?;
         let mut f = crate::store::nofollow::options()
             .read(true)
             .open(at.path)
@@ -136,10 +137,8 @@ fn narrow_by_index(s: &Session, mailbox: &Mailbox, query: &Query, pending: &mut 
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut f, &mut bytes).ok()?;
         Some(bytes)
-    };
-    if let Some(keep) =
-        crate::fts::candidates(&dir, uidvalidity, &all, &wanted, &clauses, &mut read)
-    {
+    });
+    if let Some(keep) = crate::fts::candidates(&dir, uidvalidity, &all, &wanted, &clauses, read) {
         log::debug!(
             "fts {}: {} of {} messages to read",
             dir.display(),

@@ -22,7 +22,8 @@ mod segment;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, TryLockError};
 
 use segment::{Postings, Segment};
 
@@ -49,6 +50,8 @@ struct Index {
     uidvalidity: u32,
     main: Segment,
     delta: Segment,
+    /// A thread is indexing this mailbox; searches meanwhile read it.
+    building: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -90,17 +93,30 @@ pub(crate) fn message_trigrams(raw: &[u8]) -> Option<Vec<u32>> {
     Some(t)
 }
 
+/// Supplies a message's bytes by UID, for indexing; None if it is gone.
+pub(crate) type Reader = Box<dyn FnMut(u32) -> Option<Vec<u8>> + Send>;
+
+/// More messages than this left to index, and a search does not wait:
+/// it reads the mailbox as it would without an index (a 100,000-message
+/// scan takes seconds, the index build far longer) while a thread builds
+/// the index for the searches after it.
+const BUILD_BEHIND: usize = 1_000;
+
+/// Background builds running at once, in the whole process.
+const MAX_BUILDERS: usize = 2;
+static BUILDERS: AtomicUsize = AtomicUsize::new(0);
+
 /// Which of `wanted` may match, given `clauses`; `None` when the index
-/// cannot narrow it (no usable clause). `uids` are all the mailbox's
-/// messages now (what the index keeps); `read` supplies a message's bytes
-/// for indexing.
+/// cannot narrow it (no usable clause, or it is being built). `uids` are
+/// all the mailbox's messages now (what the index keeps); `read` supplies
+/// a message's bytes for indexing.
 pub(crate) fn candidates(
     mailbox_dir: &Path,
     uidvalidity: u32,
     uids: &[u32],
     wanted: &[u32],
     clauses: &[Clause],
-    read: &mut dyn FnMut(u32) -> Option<Vec<u8>>,
+    mut read: Reader,
 ) -> Option<Vec<u32>> {
     // A clause helps only if each of its strings has a trigram.
     let usable: Vec<Vec<Vec<u32>>> = clauses
@@ -118,11 +134,25 @@ pub(crate) fn candidates(
                 .or_insert_with(|| Arc::new(Mutex::new(Index::open(mailbox_dir, uidvalidity)))),
         )
     };
-    let mut ix = lock(&index);
+    let mut ix = match index.try_lock() {
+        Ok(g) => g,
+        Err(TryLockError::Poisoned(p)) => p.into_inner(),
+        // A build holds it: this search reads the mailbox instead.
+        Err(TryLockError::WouldBlock) => return None,
+    };
+    if ix.building {
+        return None;
+    }
     if ix.uidvalidity != uidvalidity {
         *ix = Index::empty(mailbox_dir, uidvalidity);
     }
-    if let Err(e) = ix.catch_up(uids, read) {
+    if ix.missing(uids).len() > BUILD_BEHIND {
+        ix.building = true;
+        drop(ix);
+        build_in_background(index, uids.to_vec(), read);
+        return None;
+    }
+    if let Err(e) = ix.catch_up(uids, &mut *read) {
         log::warn!(
             "fts {}: cannot update the index: {e}",
             mailbox_dir.display()
@@ -147,6 +177,43 @@ pub(crate) fn candidates(
     out.sort_unstable();
     out.dedup();
     Some(intersect(&out, &sorted(wanted)))
+}
+
+/// Indexes `uids` on a thread of its own. The thread is started from the
+/// session's, so it runs as the session's user (Linux credentials are per
+/// thread and a new thread inherits its creator's).
+fn build_in_background(index: Arc<Mutex<Index>>, uids: Vec<u32>, mut read: Reader) {
+    let done = |index: &Mutex<Index>| {
+        lock(index).building = false;
+        BUILDERS.fetch_sub(1, Ordering::AcqRel);
+    };
+    if BUILDERS.fetch_add(1, Ordering::AcqRel) >= MAX_BUILDERS {
+        // Busy enough: a later search will try again.
+        done(&index);
+        return;
+    }
+    let for_thread = Arc::clone(&index);
+    let spawned = std::thread::Builder::new()
+        .name("fts-build".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            let mut ix = lock(&for_thread);
+            let todo = ix.missing(&uids).len();
+            match ix.catch_up(&uids, &mut *read) {
+                Ok(()) => log::info!(
+                    "fts {}: indexed {todo} messages in {} ms",
+                    ix.dir.display(),
+                    started.elapsed().as_millis()
+                ),
+                Err(e) => log::warn!("fts {}: cannot build the index: {e}", ix.dir.display()),
+            }
+            drop(ix);
+            done(&for_thread);
+        });
+    if let Err(e) = spawned {
+        log::warn!("fts: cannot start an index thread: {e}");
+        done(&index);
+    }
 }
 
 fn sorted(v: &[u32]) -> Vec<u32> {
@@ -182,6 +249,7 @@ impl Index {
             uidvalidity,
             main: Segment::empty(base.join("main")),
             delta: Segment::empty(base.join("delta")),
+            building: false,
         }
     }
 
@@ -196,6 +264,7 @@ impl Index {
                     uidvalidity,
                     main: m,
                     delta: d,
+                    building: false,
                 }
             }
             (Some(m), None) if m.uidvalidity == uidvalidity => Index {
@@ -203,9 +272,15 @@ impl Index {
                 uidvalidity,
                 main: m,
                 delta: Segment::empty(base.join("delta")),
+                building: false,
             },
             _ => Index::empty(dir, uidvalidity),
         }
+    }
+
+    /// UIDs of `uids` not in the index yet.
+    fn missing(&self, uids: &[u32]) -> Vec<u32> {
+        uids.iter().copied().filter(|&u| !self.has(u)).collect()
     }
 
     fn has(&self, uid: u32) -> bool {
@@ -233,7 +308,7 @@ impl Index {
         uids: &[u32],
         read: &mut dyn FnMut(u32) -> Option<Vec<u8>>,
     ) -> std::io::Result<()> {
-        let missing: Vec<u32> = uids.iter().copied().filter(|&u| !self.has(u)).collect();
+        let missing = self.missing(uids);
         if missing.is_empty() {
             return Ok(());
         }
