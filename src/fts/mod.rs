@@ -100,7 +100,7 @@ pub(crate) type Reader = Box<dyn FnMut(u32) -> Option<Vec<u8>> + Send>;
 /// it reads the mailbox as it would without an index (a 100,000-message
 /// scan takes seconds, the index build far longer) while a thread builds
 /// the index for the searches after it.
-const BUILD_BEHIND: usize = 1_000;
+const BUILD_BEHIND: usize = 500;
 
 /// Background builds running at once, in the whole process.
 const MAX_BUILDERS: usize = 2;
