@@ -60,7 +60,7 @@ impl Envelope {
     }
 
     /// The envelope's fields, without the enclosing parentheses.
-    pub fn write(&self, out: &mut ResponseBuf) {
+    pub fn write<'a>(&'a self, out: &mut ResponseBuf) {
         write_nolf(out, self.date.as_deref());
         out.sp();
         match &self.subject {
@@ -71,23 +71,24 @@ impl Envelope {
                 out.raw("NIL");
             }
         }
-        let or_from = |list: &'_ [Address]| -> Vec<Address> {
+        // Sender and Reply-To default to From (RFC 3501 §7.4.2).
+        let or_from = |list: &'a [Address]| -> &'a [Address] {
             if list.is_empty() {
-                self.from.clone()
+                &self.from
             } else {
-                list.to_vec()
+                list
             }
         };
         for list in [
-            self.from.clone(),
+            &self.from[..],
             or_from(&self.sender),
             or_from(&self.reply_to),
-            self.to.clone(),
-            self.cc.clone(),
-            self.bcc.clone(),
+            &self.to,
+            &self.cc,
+            &self.bcc,
         ] {
             out.sp();
-            write_addresses(out, &list);
+            write_addresses(out, list);
         }
         out.sp();
         write_nolf(out, self.in_reply_to.as_deref());
