@@ -241,16 +241,23 @@ class Client:
             raise RuntimeError("the server closed the connection")
         return line
 
-    def command(self, text, literal=None):
-        """Runs one command (with a LITERAL+ literal if given); returns
-        the seconds from sending to the tagged OK."""
+    def command(self, text, literal=None, synchronizing=False):
+        """Runs one command (with a LITERAL+ literal if given, or a
+        synchronizing one that waits for the server's "+"); returns the
+        seconds from sending to the tagged OK."""
         self.n += 1
         tag = f"b{self.n}".encode()
+        t = time.perf_counter()
         if literal is None:
             data = tag + b" " + text.encode() + b"\r\n"
+        elif synchronizing:
+            self.sock.sendall(tag + b" " + text.encode() + f" {{{len(literal)}}}\r\n".encode())
+            line = self.readline()
+            if not line.startswith(b"+"):
+                raise RuntimeError(f"{text[:60]!r}: no continuation: {line!r}")
+            data = literal + b"\r\n"
         else:
             data = tag + b" " + text.encode() + f" {{{len(literal)}+}}\r\n".encode() + literal + b"\r\n"
-        t = time.perf_counter()
         self.sock.sendall(data)
         while True:
             line = self.readline()
