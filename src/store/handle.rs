@@ -495,13 +495,26 @@ impl Mailbox {
     ) -> Result<Vec<Uid>, StoreError> {
         let mut st = self.locked();
         sync_state(&self.root, &mut st)?;
-        let doomed: Vec<u32> = st
-            .messages
-            .iter()
-            .filter(|m| m.flags.has(flag::DELETED) && only.is_none_or(|f| f(Uid(m.uid))))
-            .map(|m| m.uid)
-            .collect();
-        Ok(st.expunge(&doomed)?.into_iter().map(Uid).collect())
+        let doomed = |st: &MailboxState| -> Vec<u32> {
+            st.messages
+                .iter()
+                .filter(|m| m.flags.has(flag::DELETED) && only.is_none_or(|f| f(Uid(m.uid))))
+                .map(|m| m.uid)
+                .collect()
+        };
+        let first = doomed(&st);
+        let mut removed = st.expunge(&first)?;
+        if removed.len() < first.len() {
+            // Some files had gone from under their names: another process
+            // changed their flags (a rename), or another session's MOVE took
+            // them (it renames into its target holding only the target's
+            // lock). Look again: a renamed one is expunged now, a moved one
+            // leaves this folder now, so the client is told of both.
+            rescan(&self.root, &mut st)?;
+            let again = doomed(&st);
+            removed.extend(st.expunge(&again)?);
+        }
+        Ok(removed.into_iter().map(Uid).collect())
     }
 }
 
