@@ -135,6 +135,151 @@ fn append_race(nodes: &[TestServer; 2]) {
     }
 }
 
+/// The number after `key` in the first untagged line that has it.
+fn reply_number(r: &crate::common::Reply, key: &str) -> u64 {
+    let line = r
+        .untagged
+        .iter()
+        .find(|l| l.contains(key))
+        .unwrap_or_else(|| panic!("no {key} in {r:?}"));
+    crate::common::number_after(line, key)
+}
+
+/// HIGHESTMODSEQ of `mbox` as a node reports it.
+fn highest_modseq(c: &mut Client, mbox: &str) -> u64 {
+    reply_number(
+        &c.ok(&format!("STATUS {mbox} (HIGHESTMODSEQ)")),
+        "HIGHESTMODSEQ",
+    )
+}
+
+/// Asks `c` for changes to `uid` since `since` until it reports one that
+/// satisfies `done` (bounded: the other node's poll may not have run yet);
+/// that FETCH line.
+fn await_change(c: &mut Client, uid: u32, since: u64, done: &dyn Fn(&str) -> bool) -> String {
+    for _ in 0..60 {
+        let r = c.ok(&format!("UID FETCH {uid} (FLAGS) (CHANGEDSINCE {since})"));
+        if let Some(l) = r.untagged.iter().find(|l| l.contains(" FETCH ") && done(l)) {
+            return l.clone();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("UID {uid}: no change since {since} seen");
+}
+
+#[test]
+fn two_nodes_hand_out_the_same_modseqs_and_a_failed_over_client_resyncs() {
+    let tree = tempfile::tempdir().unwrap();
+    modseqs_agree_in(&node(tree.path()), &node(tree.path()), "INBOX");
+}
+
+/// A CONDSTORE/QRESYNC client moving between `a` and `b` sees each change
+/// once, with the modseq the changing node gave it.
+fn modseqs_agree_in(a: &TestServer, b: &TestServer, mbox: &str) {
+    let mut on_b = bob(b);
+    for i in 0..4 {
+        on_b.append(mbox, "", &format!("Subject: m{i}\r\n\r\nx\r\n"));
+    }
+    on_b.ok("ENABLE QRESYNC");
+    let r = on_b.ok(&format!("SELECT {mbox}"));
+    let uidvalidity = reply_number(&r, "UIDVALIDITY");
+    let h0 = reply_number(&r, "HIGHESTMODSEQ");
+    let mut on_a = bob(a);
+    on_a.ok("ENABLE QRESYNC");
+    let r = on_a.ok(&format!("SELECT {mbox}"));
+    assert_eq!(reply_number(&r, "HIGHESTMODSEQ"), h0, "{r:?}");
+
+    // On B, with A's state warm: a flag change, then an expunge.
+    let r = on_b.ok("UID STORE 1 +FLAGS (\\Flagged)");
+    let flagged_at = reply_number(&r, "MODSEQ (");
+    on_b.ok("UID STORE 2 +FLAGS (\\Deleted)");
+    let r = on_b.ok("EXPUNGE");
+    assert!(r.untagged.iter().any(|l| l == "* VANISHED 2"), "{r:?}");
+    let hb = highest_modseq(&mut on_b, mbox);
+
+    // A reports B's change with B's modseq, and B's HIGHESTMODSEQ.
+    let line = await_change(&mut on_a, 1, h0, &|l| l.contains("\\Flagged"));
+    assert_eq!(
+        crate::common::number_after(&line, "MODSEQ ("),
+        flagged_at,
+        "{line}"
+    );
+    assert_eq!(highest_modseq(&mut on_a, mbox), hb);
+
+    // A client that knew B's state before the changes fails over to A.
+    let mut moved = bob(a);
+    moved.ok("ENABLE QRESYNC");
+    let r = moved.ok(&format!("SELECT {mbox} (QRESYNC ({uidvalidity} {h0} 1:4))"));
+    let vanished: Vec<&str> = r.find("* VANISHED");
+    assert_eq!(vanished, ["* VANISHED (EARLIER) 2"], "{r:?}");
+    let fetches: Vec<&str> = r
+        .find("* ")
+        .into_iter()
+        .filter(|l| l.contains(" FETCH "))
+        .collect();
+    assert_eq!(fetches.len(), 1, "only UID 1 changed: {r:?}");
+    assert!(
+        fetches[0].contains("UID 1 ") || fetches[0].contains("UID 1)"),
+        "{r:?}"
+    );
+    assert_eq!(
+        crate::common::number_after(fetches[0], "MODSEQ ("),
+        flagged_at
+    );
+    assert_eq!(reply_number(&r, "HIGHESTMODSEQ"), hb, "{r:?}");
+    // Nothing changed since B's last HIGHESTMODSEQ: an empty resync.
+    drop(moved);
+    let mut moved = bob(a);
+    moved.ok("ENABLE QRESYNC");
+    let r = moved.ok(&format!("SELECT {mbox} (QRESYNC ({uidvalidity} {hb} 1:4))"));
+    assert!(r.find("* VANISHED").is_empty(), "{r:?}");
+    assert!(!r.untagged.iter().any(|l| l.contains(" FETCH ")), "{r:?}");
+
+    // And the other way: a change made on A reaches B with A's modseq.
+    let r = on_a.ok("UID STORE 3 +FLAGS (\\Seen)");
+    let seen_at = reply_number(&r, "MODSEQ (");
+    assert!(seen_at > hb);
+    let line = await_change(&mut on_b, 3, hb, &|l| l.contains("\\Seen"));
+    assert_eq!(crate::common::number_after(&line, "MODSEQ ("), seen_at);
+    assert_eq!(
+        highest_modseq(&mut on_b, mbox),
+        highest_modseq(&mut on_a, mbox)
+    );
+}
+
+/// Subscriptions, special-use attributes and METADATA set on one node are
+/// what the other node answers with.
+#[test]
+fn subscriptions_special_use_and_metadata_set_on_one_node_show_on_the_other() {
+    let tree = tempfile::tempdir().unwrap();
+    let (a, b) = (node(tree.path()), node(tree.path()));
+    let (mut on_a, mut on_b) = (bob(&a), bob(&b));
+    // Read once on A first, so anything cached there would be stale.
+    on_a.ok("LSUB \"\" \"*\"");
+    on_a.ok("GETMETADATA INBOX /private/comment");
+    on_b.ok("CREATE Kept (USE (\\Archive))");
+    on_b.ok("SUBSCRIBE Kept");
+    on_b.ok("SETMETADATA INBOX (/private/comment \"from b\")");
+    let r = on_a.ok("LIST (SUBSCRIBED) \"\" \"*\"");
+    assert!(
+        r.untagged
+            .iter()
+            .any(|l| l.contains("\\Subscribed") && l.ends_with("Kept")),
+        "{r:?}"
+    );
+    let r = on_a.ok("LIST \"\" Kept RETURN (SPECIAL-USE)");
+    assert!(r.untagged.iter().any(|l| l.contains("\\Archive")), "{r:?}");
+    let r = on_a.ok("GETMETADATA INBOX /private/comment");
+    assert!(r.untagged.iter().any(|l| l.contains("from b")), "{r:?}");
+    // Changed again on A: B sees the change.
+    on_a.ok("UNSUBSCRIBE Kept");
+    on_a.ok("SETMETADATA INBOX (/private/comment NIL)");
+    let r = on_b.ok("LSUB \"\" \"*\"");
+    assert!(!r.untagged.iter().any(|l| l.ends_with("Kept")), "{r:?}");
+    let r = on_b.ok("GETMETADATA INBOX /private/comment");
+    assert!(!r.untagged.iter().any(|l| l.contains("from b")), "{r:?}");
+}
+
 /// A FUSE view (bindfs) of `source` at `at`, unmounted on drop: two of
 /// them over one directory behave as two hosts' mounts of a shared file
 /// system, where inotify on one hears nothing written through the other.
@@ -363,6 +508,9 @@ fn on_glusterfs_two_nodes_see_each_others_changes_and_share_uids() {
         }
     }
     append_race(&nodes);
+    // A fresh mailbox for the modseq check.
+    bob(&nodes[0]).ok("CREATE Other");
+    modseqs_agree_in(&nodes[0], &nodes[1], "Other");
     drop(nodes);
     let stopping = Instant::now();
     drop(gluster);
