@@ -280,6 +280,78 @@ fn subscriptions_special_use_and_metadata_set_on_one_node_show_on_the_other() {
     assert!(!r.untagged.iter().any(|l| l.contains("from b")), "{r:?}");
 }
 
+/// Runs roost-load as bob for `secs` seconds with 20 clients spread over
+/// `nodes` in turn; its report. Fails on any inconsistency or error.
+fn load_across(nodes: &[&TestServer], secs: u32) -> String {
+    use std::io::Read;
+    let servers: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port))
+        .collect();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roost-load"))
+        .args(["--server", &servers.join(",")])
+        .args(["--user", "bob:pw", "--clients", "20", "--seed", "24"])
+        .args(["--duration", &secs.to_string(), "--history", "30"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run roost-load");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    // Setup and the run, with room to spare; then the tester is killed.
+    let deadline = Instant::now() + Duration::from_secs(u64::from(secs) + 180);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("roost-load did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    let report = format!("roost-load exited with {status}\n{out}\n{err}");
+    assert!(out.contains("inconsistencies: 0"), "{report}");
+    assert!(status.success(), "{report}");
+    for kind in ["APPEND", "EXPUNGE", "MOVE", "STORE", "IDLE"] {
+        assert!(
+            out.lines().any(|l| l.starts_with(kind)),
+            "no {kind}:\n{report}"
+        );
+    }
+    out
+}
+
+/// `ROOST_LOAD_SECS` overrides the in-suite run's length (60 for the
+/// issue's figure).
+fn load_secs() -> u32 {
+    std::env::var("ROOST_LOAD_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15)
+}
+
+#[test]
+fn roost_load_with_twenty_clients_across_two_nodes_finds_no_inconsistency() {
+    let tree = tempfile::tempdir().unwrap();
+    let (a, b) = (node(tree.path()), node(tree.path()));
+    let out = load_across(&[&a, &b], load_secs());
+    eprintln!("{out}");
+}
+
 /// A FUSE view (bindfs) of `source` at `at`, unmounted on drop: two of
 /// them over one directory behave as two hosts' mounts of a shared file
 /// system, where inotify on one hears nothing written through the other.
@@ -511,6 +583,8 @@ fn on_glusterfs_two_nodes_see_each_others_changes_and_share_uids() {
     // A fresh mailbox for the modseq check.
     bob(&nodes[0]).ok("CREATE Other");
     modseqs_agree_in(&nodes[0], &nodes[1], "Other");
+    let out = load_across(&[&nodes[0], &nodes[1]], load_secs());
+    eprintln!("roost-load on GlusterFS:\n{out}");
     drop(nodes);
     let stopping = Instant::now();
     drop(gluster);
