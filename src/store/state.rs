@@ -744,9 +744,26 @@ impl MailboxState {
                     removed.push(uid);
                     freed = freed.zip(size).map(|(a, b)| a + b);
                 }
-                // Gone already (another process expunged or renamed it):
-                // the next sync tells which.
-                Err(e) if super::nofollow::is_gone(&e) => {}
+                // Gone from that name: another node may have renamed it (a
+                // flag change) since our last look. Still \Deleted under its
+                // new name, it goes; else (expunged elsewhere, or undeleted)
+                // the next sync tells.
+                Err(e) if super::nofollow::is_gone(&e) => {
+                    let base = base_of(&self.messages[i].file).to_string();
+                    if let Some((name, path)) = self.deleted_file_named(&base) {
+                        self.expect_own("cur", &name);
+                        match fs::remove_file(&path) {
+                            Ok(()) => {
+                                removed.push(uid);
+                                freed = freed
+                                    .zip(maildir::parse_name(&name).size)
+                                    .map(|(a, b)| a + b);
+                            }
+                            Err(e) if super::nofollow::is_gone(&e) => {}
+                            Err(e) => error = Some(e),
+                        }
+                    }
+                }
                 Err(e) => error = Some(e),
             }
         }
@@ -776,6 +793,18 @@ impl MailboxState {
             }
             None => Ok(removed),
         }
+    }
+
+    /// The file in `cur/` with base name `base`, if its flags include
+    /// \Deleted: (name, path).
+    fn deleted_file_named(&self, base: &str) -> Option<(String, PathBuf)> {
+        let cur = self.dir.join("cur");
+        fs::read_dir(&cur).ok()?.flatten().find_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let parsed = maildir::parse_name(&name);
+            (parsed.base == base && parsed.flags.has(maildir::flag::DELETED))
+                .then(|| (name.clone(), cur.join(&name)))
+        })
     }
 
     /// Records a message this process delivered into `cur/` with `uid`.
@@ -933,5 +962,36 @@ fn lock_error(dir: &Path, e: io::Error) -> StoreError {
         StoreError::NotFound
     } else {
         StoreError::Io(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Another node renamed a \Deleted message's file (a flag change)
+    /// after our last sync: EXPUNGE still removes it. Found by roost-load
+    /// with 20 clients across two nodes.
+    #[test]
+    fn expunge_follows_a_file_renamed_behind_our_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for sub in ["cur", "new", "tmp"] {
+            fs::create_dir(dir.path().join(sub)).expect("mkdir");
+        }
+        let cur = dir.path().join("cur");
+        fs::write(cur.join("1.a.host:2,T"), "Subject: a\r\n\r\nx\r\n").expect("write");
+        fs::write(cur.join("2.b.host:2,"), "Subject: b\r\n\r\nx\r\n").expect("write");
+        let mut st = MailboxState::new(dir.path().to_path_buf());
+        st.sync(&|| 7).expect("sync");
+        assert_eq!(st.messages.len(), 2);
+        let doomed = st.messages[0].uid;
+        fs::rename(cur.join("1.a.host:2,T"), cur.join("1.a.host:2,FT")).expect("rename");
+        assert_eq!(st.expunge(&[doomed]).expect("expunge"), vec![doomed]);
+        assert!(!cur.join("1.a.host:2,FT").exists());
+        // One no longer \Deleted under its new name stays.
+        let kept = st.messages[0].uid;
+        fs::rename(cur.join("2.b.host:2,"), cur.join("2.b.host:2,F")).expect("rename");
+        assert_eq!(st.expunge(&[kept]).expect("expunge"), Vec::<u32>::new());
+        assert!(cur.join("2.b.host:2,F").exists());
     }
 }
