@@ -29,7 +29,7 @@
 use super::dotlock::{DotLock, UIDLIST_LOCK};
 use super::keywords::Keywords;
 use super::maildir::{self, Flags};
-use super::modseq::{self, ModseqLog};
+use super::modseq::ModseqLog;
 use super::uidlist::{self, UidList, UidRecord};
 use super::StoreError;
 use std::collections::HashMap;
@@ -153,7 +153,7 @@ impl MailboxState {
             keywords: Keywords::default(),
             cache: super::cache::MessageCache::default(),
             sort_orders: Vec::new(),
-            modseq: ModseqLog::default(),
+            modseq: ModseqLog::unloaded(),
             change: 0,
             uid_of: Default::default(),
             records_in_file: 0,
@@ -187,10 +187,18 @@ impl MailboxState {
     /// called only when the mailbox has no usable uidlist and Roost has never
     /// known one.
     pub fn sync(&mut self, new_uidvalidity: &dyn Fn() -> u32) -> Result<(), StoreError> {
+        if self.modseq.holds_lock() {
+            // A batch left its changes unwritten: write them and let go of
+            // the journal lock before taking the uidlist's (one order only).
+            self.flush_modseq();
+        }
+        // Another node wrote modseqs (its changes, or the ones it gave to
+        // changes we also saw): take them on with a full look.
+        let journal_news = self.loaded && self.modseq.changed_on_disk() && self.modseq.catch_up();
         let now = SystemTime::now();
         let generation = self.watcher.as_ref().and_then(|w| w.generation(&self.dir));
         let stamps = self.read_stamps()?;
-        if self.loaded {
+        if self.loaded && !journal_news {
             if let Some(old) = self.stamps {
                 let dirty = old.new.recent(now) || old.cur.recent(now);
                 if old == stamps && !dirty {
@@ -519,54 +527,49 @@ impl MailboxState {
         }
     }
 
-    /// Gives each message of a fresh scan its modseq: the one it had if its
-    /// flags are unchanged, a new one if they changed or it is new; and
-    /// records the messages that are gone as expunged. On the first load
-    /// the journal on disk stands in for the previous state.
+    /// Gives each message of a fresh scan its modseq and records the
+    /// messages that are gone as expunged. The journal is asked first: a
+    /// change another node made carries the modseq that node gave it (same
+    /// UID, same flags). Only what it does not know (another program's
+    /// changes) gets a modseq here, under the journal's lock.
     fn assign_modseqs(&mut self, messages: &mut [Message]) {
-        let mut changed = Vec::new();
+        let first = !self.loaded || self.modseq.uidvalidity() != self.uidvalidity;
+        // What this node knew of each message before: (modseq, flags).
+        let mut before: Vec<Option<(u64, Flags)>> = vec![None; messages.len()];
         let mut gone = Vec::new();
-        if !self.loaded || self.modseq.uidvalidity() != self.uidvalidity {
-            match modseq::load(&self.dir, self.uidvalidity) {
-                Some(mut journal) => {
-                    self.modseq = ModseqLog::resume(self.uidvalidity, &mut journal);
-                    for (i, m) in messages.iter_mut().enumerate() {
-                        match journal.messages.remove(&m.uid) {
-                            Some((ms, flags)) if flags == m.flags => m.modseq = ms,
-                            _ => changed.push(i),
-                        }
-                    }
-                    gone.extend(journal.messages.into_keys());
-                }
-                None => {
-                    self.modseq = ModseqLog::fresh(self.uidvalidity);
-                    let seed = self.modseq.highest();
-                    for m in messages.iter_mut() {
-                        m.modseq = seed;
-                    }
-                }
-            }
+        if first {
+            self.modseq = ModseqLog::open(&self.dir, self.uidvalidity);
+            let present: std::collections::HashSet<u32> = messages.iter().map(|m| m.uid).collect();
+            // UIDs at or above our UIDNEXT are deliveries this scan did not
+            // catch yet, not expunges.
+            gone = self
+                .modseq
+                .recorded_uids()
+                .filter(|u| !present.contains(u) && *u < self.next_uid)
+                .collect();
         } else {
             // Both lists ascend by UID: walk them together.
             let old = &self.messages;
             let mut j = 0;
-            for (i, m) in messages.iter_mut().enumerate() {
+            for (i, m) in messages.iter().enumerate() {
                 while j < old.len() && old[j].uid < m.uid {
                     gone.push(old[j].uid);
                     j += 1;
                 }
-                match old.get(j) {
-                    Some(o) if o.uid == m.uid => {
-                        m.modseq = o.modseq;
-                        if o.flags != m.flags {
-                            changed.push(i);
-                        }
-                        j += 1;
-                    }
-                    _ => changed.push(i),
+                if let Some(o) = old.get(j).filter(|o| o.uid == m.uid) {
+                    before[i] = Some((o.modseq, o.flags));
+                    j += 1;
                 }
             }
             gone.extend(old[j..].iter().map(|o| o.uid));
+        }
+        let mut changed = self.take_recorded(messages, &before);
+        gone.retain(|&u| self.modseq.expunge_unrecorded(u));
+        if !changed.is_empty() || !gone.is_empty() {
+            // Under the lock, with what others wrote meanwhile read.
+            self.modseq.begin();
+            changed = self.take_recorded_of(messages, changed);
+            gone.retain(|&u| self.modseq.expunge_unrecorded(u));
         }
         if !changed.is_empty() {
             let ms = self.modseq.allocate();
@@ -580,19 +583,46 @@ impl MailboxState {
             let ms = self.modseq.allocate();
             self.modseq.note_expunged(ms, &gone);
         }
-        self.flush_modseq_of(messages);
+        self.modseq.flush();
     }
 
-    fn flush_modseq_of(&mut self, messages: &[Message]) {
-        let mut it = messages.iter().map(|m| (m.uid, m.modseq, m.flags));
-        self.modseq.flush(&self.dir, &mut it);
+    /// Gives messages the modseq the journal records for their flags, else
+    /// the one this node knew for the same flags; the indexes of the rest.
+    fn take_recorded(
+        &self,
+        messages: &mut [Message],
+        before: &[Option<(u64, Flags)>],
+    ) -> Vec<usize> {
+        let mut rest = Vec::new();
+        for (i, m) in messages.iter_mut().enumerate() {
+            match (self.modseq.recorded(m.uid), before[i]) {
+                (Some((ms, flags)), _) if flags == m.flags => m.modseq = ms,
+                (_, Some((ms, flags))) if flags == m.flags => m.modseq = ms,
+                _ => rest.push(i),
+            }
+        }
+        rest
     }
 
-    /// Writes pending modseq changes to the journal.
+    /// `take_recorded` again for the messages at `idx`, after a catch-up.
+    fn take_recorded_of(&self, messages: &mut [Message], idx: Vec<usize>) -> Vec<usize> {
+        idx.into_iter()
+            .filter(|&i| {
+                let m = &mut messages[i];
+                match self.modseq.recorded(m.uid) {
+                    Some((ms, flags)) if flags == m.flags => {
+                        m.modseq = ms;
+                        false
+                    }
+                    _ => true,
+                }
+            })
+            .collect()
+    }
+
+    /// Writes pending modseq changes to the journal (and lets go of its lock).
     pub fn flush_modseq(&mut self) {
-        let messages = std::mem::take(&mut self.messages);
-        self.flush_modseq_of(&messages);
-        self.messages = messages;
+        self.modseq.flush();
     }
 
     /// HIGHESTMODSEQ (RFC 7162 §3.1.2.1).
@@ -649,8 +679,14 @@ impl MailboxState {
         let name = maildir::with_flags(&m.file, flags);
         let old = self.path_of(m);
         let new = self.dir.join("cur").join(&name);
+        let flags_change = m.flags != flags;
         self.expect_own(if m.in_new { "new" } else { "cur" }, &m.file);
         self.expect_own("cur", &name);
+        if flags_change {
+            // Hold the journal lock across the rename, so another node that
+            // sees the new name finds our modseq for it once it gets the lock.
+            self.modseq.begin();
+        }
         match fs::rename(&old, &new) {
             Ok(()) => {
                 let changed = self.messages[idx].flags != flags;
@@ -711,9 +747,26 @@ impl MailboxState {
                     removed.push(uid);
                     freed = freed.zip(size).map(|(a, b)| a + b);
                 }
-                // Gone already (another process expunged or renamed it):
-                // the next sync tells which.
-                Err(e) if super::nofollow::is_gone(&e) => {}
+                // Gone from that name: another node may have renamed it (a
+                // flag change) since our last look. Still \Deleted under its
+                // new name, it goes; else (expunged elsewhere, or undeleted)
+                // the next sync tells.
+                Err(e) if super::nofollow::is_gone(&e) => {
+                    let base = base_of(&self.messages[i].file).to_string();
+                    if let Some((name, path)) = self.deleted_file_named(&base) {
+                        self.expect_own("cur", &name);
+                        match fs::remove_file(&path) {
+                            Ok(()) => {
+                                removed.push(uid);
+                                freed = freed
+                                    .zip(maildir::parse_name(&name).size)
+                                    .map(|(a, b)| a + b);
+                            }
+                            Err(e) if super::nofollow::is_gone(&e) => {}
+                            Err(e) => error = Some(e),
+                        }
+                    }
+                }
                 Err(e) => error = Some(e),
             }
         }
@@ -743,6 +796,18 @@ impl MailboxState {
             }
             None => Ok(removed),
         }
+    }
+
+    /// The file in `cur/` with base name `base`, if its flags include
+    /// \Deleted: (name, path).
+    fn deleted_file_named(&self, base: &str) -> Option<(String, PathBuf)> {
+        let cur = self.dir.join("cur");
+        fs::read_dir(&cur).ok()?.flatten().find_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let parsed = maildir::parse_name(&name);
+            (parsed.base == base && parsed.flags.has(maildir::flag::DELETED))
+                .then(|| (name.clone(), cur.join(&name)))
+        })
     }
 
     /// Records a message this process delivered into `cur/` with `uid`.
@@ -900,5 +965,36 @@ fn lock_error(dir: &Path, e: io::Error) -> StoreError {
         StoreError::NotFound
     } else {
         StoreError::Io(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Another node renamed a \Deleted message's file (a flag change)
+    /// after our last sync: EXPUNGE still removes it. Found by roost-load
+    /// with 20 clients across two nodes.
+    #[test]
+    fn expunge_follows_a_file_renamed_behind_our_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for sub in ["cur", "new", "tmp"] {
+            fs::create_dir(dir.path().join(sub)).expect("mkdir");
+        }
+        let cur = dir.path().join("cur");
+        fs::write(cur.join("1.a.host:2,T"), "Subject: a\r\n\r\nx\r\n").expect("write");
+        fs::write(cur.join("2.b.host:2,"), "Subject: b\r\n\r\nx\r\n").expect("write");
+        let mut st = MailboxState::new(dir.path().to_path_buf());
+        st.sync(&|| 7).expect("sync");
+        assert_eq!(st.messages.len(), 2);
+        let doomed = st.messages[0].uid;
+        fs::rename(cur.join("1.a.host:2,T"), cur.join("1.a.host:2,FT")).expect("rename");
+        assert_eq!(st.expunge(&[doomed]).expect("expunge"), vec![doomed]);
+        assert!(!cur.join("1.a.host:2,FT").exists());
+        // One no longer \Deleted under its new name stays.
+        let kept = st.messages[0].uid;
+        fs::rename(cur.join("2.b.host:2,"), cur.join("2.b.host:2,F")).expect("rename");
+        assert_eq!(st.expunge(&[kept]).expect("expunge"), Vec::<u32>::new());
+        assert!(cur.join("2.b.host:2,F").exists());
     }
 }

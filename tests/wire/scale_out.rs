@@ -135,6 +135,223 @@ fn append_race(nodes: &[TestServer; 2]) {
     }
 }
 
+/// The number after `key` in the first untagged line that has it.
+fn reply_number(r: &crate::common::Reply, key: &str) -> u64 {
+    let line = r
+        .untagged
+        .iter()
+        .find(|l| l.contains(key))
+        .unwrap_or_else(|| panic!("no {key} in {r:?}"));
+    crate::common::number_after(line, key)
+}
+
+/// HIGHESTMODSEQ of `mbox` as a node reports it.
+fn highest_modseq(c: &mut Client, mbox: &str) -> u64 {
+    reply_number(
+        &c.ok(&format!("STATUS {mbox} (HIGHESTMODSEQ)")),
+        "HIGHESTMODSEQ",
+    )
+}
+
+/// Asks `c` for changes to `uid` since `since` until it reports one that
+/// satisfies `done` (bounded: the other node's poll may not have run yet);
+/// that FETCH line.
+fn await_change(c: &mut Client, uid: u32, since: u64, done: &dyn Fn(&str) -> bool) -> String {
+    for _ in 0..60 {
+        let r = c.ok(&format!("UID FETCH {uid} (FLAGS) (CHANGEDSINCE {since})"));
+        if let Some(l) = r.untagged.iter().find(|l| l.contains(" FETCH ") && done(l)) {
+            return l.clone();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("UID {uid}: no change since {since} seen");
+}
+
+#[test]
+fn two_nodes_hand_out_the_same_modseqs_and_a_failed_over_client_resyncs() {
+    let tree = tempfile::tempdir().unwrap();
+    modseqs_agree_in(&node(tree.path()), &node(tree.path()), "INBOX");
+}
+
+/// A CONDSTORE/QRESYNC client moving between `a` and `b` sees each change
+/// once, with the modseq the changing node gave it.
+fn modseqs_agree_in(a: &TestServer, b: &TestServer, mbox: &str) {
+    let mut on_b = bob(b);
+    for i in 0..4 {
+        on_b.append(mbox, "", &format!("Subject: m{i}\r\n\r\nx\r\n"));
+    }
+    on_b.ok("ENABLE QRESYNC");
+    let r = on_b.ok(&format!("SELECT {mbox}"));
+    let uidvalidity = reply_number(&r, "UIDVALIDITY");
+    let h0 = reply_number(&r, "HIGHESTMODSEQ");
+    let mut on_a = bob(a);
+    on_a.ok("ENABLE QRESYNC");
+    let r = on_a.ok(&format!("SELECT {mbox}"));
+    assert_eq!(reply_number(&r, "HIGHESTMODSEQ"), h0, "{r:?}");
+
+    // On B, with A's state warm: a flag change, then an expunge.
+    let r = on_b.ok("UID STORE 1 +FLAGS (\\Flagged)");
+    let flagged_at = reply_number(&r, "MODSEQ (");
+    on_b.ok("UID STORE 2 +FLAGS (\\Deleted)");
+    let r = on_b.ok("EXPUNGE");
+    assert!(r.untagged.iter().any(|l| l == "* VANISHED 2"), "{r:?}");
+    let hb = highest_modseq(&mut on_b, mbox);
+
+    // A reports B's change with B's modseq, and B's HIGHESTMODSEQ.
+    let line = await_change(&mut on_a, 1, h0, &|l| l.contains("\\Flagged"));
+    assert_eq!(
+        crate::common::number_after(&line, "MODSEQ ("),
+        flagged_at,
+        "{line}"
+    );
+    assert_eq!(highest_modseq(&mut on_a, mbox), hb);
+
+    // A client that knew B's state before the changes fails over to A.
+    let mut moved = bob(a);
+    moved.ok("ENABLE QRESYNC");
+    let r = moved.ok(&format!("SELECT {mbox} (QRESYNC ({uidvalidity} {h0} 1:4))"));
+    let vanished: Vec<&str> = r.find("* VANISHED");
+    assert_eq!(vanished, ["* VANISHED (EARLIER) 2"], "{r:?}");
+    let fetches: Vec<&str> = r
+        .find("* ")
+        .into_iter()
+        .filter(|l| l.contains(" FETCH "))
+        .collect();
+    assert_eq!(fetches.len(), 1, "only UID 1 changed: {r:?}");
+    assert!(
+        fetches[0].contains("UID 1 ") || fetches[0].contains("UID 1)"),
+        "{r:?}"
+    );
+    assert_eq!(
+        crate::common::number_after(fetches[0], "MODSEQ ("),
+        flagged_at
+    );
+    assert_eq!(reply_number(&r, "HIGHESTMODSEQ"), hb, "{r:?}");
+    // Nothing changed since B's last HIGHESTMODSEQ: an empty resync.
+    drop(moved);
+    let mut moved = bob(a);
+    moved.ok("ENABLE QRESYNC");
+    let r = moved.ok(&format!("SELECT {mbox} (QRESYNC ({uidvalidity} {hb} 1:4))"));
+    assert!(r.find("* VANISHED").is_empty(), "{r:?}");
+    assert!(!r.untagged.iter().any(|l| l.contains(" FETCH ")), "{r:?}");
+
+    // And the other way: a change made on A reaches B with A's modseq.
+    let r = on_a.ok("UID STORE 3 +FLAGS (\\Seen)");
+    let seen_at = reply_number(&r, "MODSEQ (");
+    assert!(seen_at > hb);
+    let line = await_change(&mut on_b, 3, hb, &|l| l.contains("\\Seen"));
+    assert_eq!(crate::common::number_after(&line, "MODSEQ ("), seen_at);
+    assert_eq!(
+        highest_modseq(&mut on_b, mbox),
+        highest_modseq(&mut on_a, mbox)
+    );
+}
+
+/// Subscriptions, special-use attributes and METADATA set on one node are
+/// what the other node answers with.
+#[test]
+fn subscriptions_special_use_and_metadata_set_on_one_node_show_on_the_other() {
+    let tree = tempfile::tempdir().unwrap();
+    let (a, b) = (node(tree.path()), node(tree.path()));
+    let (mut on_a, mut on_b) = (bob(&a), bob(&b));
+    // Read once on A first, so anything cached there would be stale.
+    on_a.ok("LSUB \"\" \"*\"");
+    on_a.ok("GETMETADATA INBOX /private/comment");
+    on_b.ok("CREATE Kept (USE (\\Archive))");
+    on_b.ok("SUBSCRIBE Kept");
+    on_b.ok("SETMETADATA INBOX (/private/comment \"from b\")");
+    let r = on_a.ok("LIST (SUBSCRIBED) \"\" \"*\"");
+    assert!(
+        r.untagged
+            .iter()
+            .any(|l| l.contains("\\Subscribed") && l.ends_with("Kept")),
+        "{r:?}"
+    );
+    let r = on_a.ok("LIST \"\" Kept RETURN (SPECIAL-USE)");
+    assert!(r.untagged.iter().any(|l| l.contains("\\Archive")), "{r:?}");
+    let r = on_a.ok("GETMETADATA INBOX /private/comment");
+    assert!(r.untagged.iter().any(|l| l.contains("from b")), "{r:?}");
+    // Changed again on A: B sees the change.
+    on_a.ok("UNSUBSCRIBE Kept");
+    on_a.ok("SETMETADATA INBOX (/private/comment NIL)");
+    let r = on_b.ok("LSUB \"\" \"*\"");
+    assert!(!r.untagged.iter().any(|l| l.ends_with("Kept")), "{r:?}");
+    let r = on_b.ok("GETMETADATA INBOX /private/comment");
+    assert!(!r.untagged.iter().any(|l| l.contains("from b")), "{r:?}");
+}
+
+/// Runs roost-load as bob for `secs` seconds with 20 clients spread over
+/// `nodes` in turn; its report. Fails on any inconsistency or error.
+fn load_across(nodes: &[&TestServer], secs: u32) -> String {
+    use std::io::Read;
+    let servers: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port))
+        .collect();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roost-load"))
+        .args(["--server", &servers.join(",")])
+        .args(["--user", "bob:pw", "--clients", "20", "--seed", "24"])
+        .args(["--duration", &secs.to_string(), "--history", "30"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run roost-load");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    // Setup and the run, with room to spare; then the tester is killed.
+    let deadline = Instant::now() + Duration::from_secs(u64::from(secs) + 180);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("roost-load did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    let report = format!("roost-load exited with {status}\n{out}\n{err}");
+    assert!(out.contains("inconsistencies: 0"), "{report}");
+    assert!(status.success(), "{report}");
+    for kind in ["APPEND", "EXPUNGE", "MOVE", "STORE", "IDLE"] {
+        assert!(
+            out.lines().any(|l| l.starts_with(kind)),
+            "no {kind}:\n{report}"
+        );
+    }
+    out
+}
+
+/// `ROOST_LOAD_SECS` overrides the in-suite run's length (60 for the
+/// issue's figure).
+fn load_secs() -> u32 {
+    std::env::var("ROOST_LOAD_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15)
+}
+
+#[test]
+fn roost_load_with_twenty_clients_across_two_nodes_finds_no_inconsistency() {
+    let tree = tempfile::tempdir().unwrap();
+    let (a, b) = (node(tree.path()), node(tree.path()));
+    let out = load_across(&[&a, &b], load_secs());
+    eprintln!("{out}");
+}
+
 /// A FUSE view (bindfs) of `source` at `at`, unmounted on drop: two of
 /// them over one directory behave as two hosts' mounts of a shared file
 /// system, where inotify on one hears nothing written through the other.
@@ -363,6 +580,11 @@ fn on_glusterfs_two_nodes_see_each_others_changes_and_share_uids() {
         }
     }
     append_race(&nodes);
+    // A fresh mailbox for the modseq check.
+    bob(&nodes[0]).ok("CREATE Other");
+    modseqs_agree_in(&nodes[0], &nodes[1], "Other");
+    let out = load_across(&[&nodes[0], &nodes[1]], load_secs());
+    eprintln!("roost-load on GlusterFS:\n{out}");
     drop(nodes);
     let stopping = Instant::now();
     drop(gluster);
@@ -371,11 +593,7 @@ fn on_glusterfs_two_nodes_see_each_others_changes_and_share_uids() {
 
 /// Successful logins of bob in a node's log.
 fn bob_logins(server: &TestServer) -> usize {
-    server
-        .log()
-        .lines()
-        .filter(|l| l.contains(" user=bob mech=") && l.ends_with(" login"))
-        .count()
+    logins_of(server, "bob")
 }
 
 fn free_port() -> u16 {
@@ -483,9 +701,14 @@ impl Nginx {
 
     /// A client logged in as bob through the proxy.
     fn bob(&self) -> Client {
+        self.login("bob")
+    }
+
+    /// A client logged in as `user` (password "pw") through the proxy.
+    fn login(&self, user: &str) -> Client {
         let mut c = Client::plain(self.port);
         assert!(c.line().starts_with("* OK"), "nginx greeting");
-        let r = c.cmd("LOGIN bob pw");
+        let r = c.cmd(&format!("LOGIN {user} pw"));
         assert!(r.tagged.starts_with("OK"), "{r:?}\n{}", self.error_log());
         c
     }
@@ -501,39 +724,78 @@ impl Drop for Nginx {
     }
 }
 
+/// Two nodes on one tree behind nginx, with Roost's auth_http routing
+/// `users` (password "pw") over them.
+struct ProxiedCluster {
+    nodes: [TestServer; 2],
+    _auth: TestServer,
+    nginx: Nginx,
+}
+
+impl ProxiedCluster {
+    fn start(tree: &Path, users: &[&str]) -> Option<ProxiedCluster> {
+        if !crate::interop::require("nginx", "nginx-light")
+            || !Path::new("/usr/lib/nginx/modules/ngx_mail_module.so").exists()
+        {
+            return None;
+        }
+        let with_users = |mut b: crate::common::ServerBuilder| {
+            for u in users {
+                b = b.passwd_line(passwd_line(tree, u, "pw").trim_end());
+            }
+            b
+        };
+        // The nodes take plaintext logins only from the proxy, which
+        // names the client in a PROXY header.
+        let backend = || {
+            with_users(TestServer::builder())
+                .no_tls()
+                .opt("watch", "poll")
+                .opt("plaintext_auth", "never")
+                .opt("login_trusted_networks", "127.0.0.1")
+                .opt("proxy_protocol_from", "127.0.0.1")
+                .start()
+        };
+        let nodes = [backend(), backend()];
+        let auth_port = free_port();
+        let auth = with_users(TestServer::builder())
+            .no_tls()
+            .opt("auth_http_listen", &format!("127.0.0.1:{auth_port}"))
+            .opt(
+                "cluster_nodes",
+                &format!("127.0.0.1:{},127.0.0.1:{}", nodes[0].port, nodes[1].port),
+            )
+            .start();
+        let nginx = Nginx::start(auth_port);
+        Some(ProxiedCluster {
+            nodes,
+            _auth: auth,
+            nginx,
+        })
+    }
+}
+
+/// Successful logins of `user` in a node's log.
+fn logins_of(server: &TestServer, user: &str) -> usize {
+    let needle = format!(" user={user} mech=");
+    server
+        .log()
+        .lines()
+        .filter(|l| l.contains(&needle) && l.ends_with(" login"))
+        .count()
+}
+
 #[test]
 fn nginx_routes_a_user_to_one_node_and_to_the_other_when_it_dies() {
-    if !crate::interop::require("nginx", "nginx-light")
-        || !Path::new("/usr/lib/nginx/modules/ngx_mail_module.so").exists()
-    {
-        return;
-    }
     let tree = tempfile::tempdir().unwrap();
-    // The nodes take plaintext logins only from the proxy, which names
-    // the client in a PROXY header.
-    let backend = || {
-        TestServer::builder()
-            .no_tls()
-            .passwd_line(passwd_line(tree.path(), "bob", "pw").trim_end())
-            .opt("watch", "poll")
-            .opt("plaintext_auth", "never")
-            .opt("login_trusted_networks", "127.0.0.1")
-            .opt("proxy_protocol_from", "127.0.0.1")
-            .start()
+    let Some(ProxiedCluster {
+        mut nodes,
+        _auth,
+        nginx,
+    }) = ProxiedCluster::start(tree.path(), &["bob"])
+    else {
+        return;
     };
-    let mut nodes = [backend(), backend()];
-    let auth_port = free_port();
-    let _auth = TestServer::builder()
-        .no_tls()
-        .passwd_line(passwd_line(tree.path(), "bob", "pw").trim_end())
-        .opt("auth_http_listen", &format!("127.0.0.1:{auth_port}"))
-        .opt(
-            "cluster_nodes",
-            &format!("127.0.0.1:{},127.0.0.1:{}", nodes[0].port, nodes[1].port),
-        )
-        .start();
-    let nginx = Nginx::start(auth_port);
-
     let mut uids = Vec::new();
     for i in 0..3 {
         let mut c = nginx.bob();
@@ -560,5 +822,199 @@ fn nginx_routes_a_user_to_one_node_and_to_the_other_when_it_dies() {
     assert!(next > *uids.iter().max().unwrap(), "{next} after {uids:?}");
     assert_eq!(bob_logins(&nodes[other]), 1);
     drop(c);
+    drop(nginx);
+}
+
+/// A bare IMAP connection for the load threads: unlike `Client` it
+/// reports a dead peer instead of failing the test.
+struct RawImap {
+    reader: std::io::BufReader<std::net::TcpStream>,
+    writer: std::net::TcpStream,
+}
+
+impl RawImap {
+    /// Logs in as `user` through the proxy at `port`; None on any failure.
+    fn login(port: u16, user: &str) -> Option<RawImap> {
+        let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        tcp.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
+        tcp.set_write_timeout(Some(Duration::from_secs(20))).ok()?;
+        let mut c = RawImap {
+            reader: std::io::BufReader::new(tcp.try_clone().ok()?),
+            writer: tcp,
+        };
+        if !c.line()?.starts_with("* OK") {
+            return None;
+        }
+        let reply = c.command("l", format!("l LOGIN {user} pw\r\n").as_bytes())?;
+        reply.starts_with("l OK").then_some(c)
+    }
+
+    fn line(&mut self) -> Option<String> {
+        let mut line = String::new();
+        match std::io::BufRead::read_line(&mut self.reader, &mut line) {
+            Ok(n) if n > 0 => Some(line.trim_end().to_string()),
+            _ => None,
+        }
+    }
+
+    /// Sends `bytes` and reads up to the tagged reply (bounded); that line.
+    fn command(&mut self, tag: &str, bytes: &[u8]) -> Option<String> {
+        std::io::Write::write_all(&mut self.writer, bytes).ok()?;
+        let prefix = format!("{tag} ");
+        for _ in 0..1000 {
+            let line = self.line()?;
+            if line.starts_with(&prefix) {
+                return Some(line);
+            }
+        }
+        None
+    }
+
+    /// APPENDs a message with `subject`; (UIDVALIDITY, UID) once the
+    /// server acknowledged it, None if it did not (or the node died).
+    fn append(&mut self, subject: &str) -> Option<(u32, u32)> {
+        let msg = format!("Subject: {subject}\r\n\r\nbody\r\n");
+        let cmd = format!("a APPEND INBOX {{{}+}}\r\n{msg}\r\n", msg.len());
+        let reply = self.command("a", cmd.as_bytes())?;
+        if !reply.starts_with("a OK") {
+            return None;
+        }
+        let code = reply.split("[APPENDUID ").nth(1)?;
+        let mut it = code
+            .trim_end_matches(|c| c != ']')
+            .trim_end_matches(']')
+            .split(' ');
+        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+    }
+}
+
+/// One acknowledged APPEND: user, subject, UIDVALIDITY, UID, and whether
+/// its connection was opened after the kill.
+type Acked = (String, String, u32, u32, bool);
+
+#[test]
+fn sigkill_of_a_node_under_append_load_through_nginx_loses_no_acknowledged_message() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let users = ["u0", "u1", "u2", "u3", "u4", "u5"];
+    let tree = tempfile::tempdir().unwrap();
+    let Some(ProxiedCluster {
+        mut nodes,
+        _auth,
+        nginx,
+    }) = ProxiedCluster::start(tree.path(), &users)
+    else {
+        return;
+    };
+    // Set before the SIGKILL (connections opened later are the failover's)
+    // and once the node is gone (acknowledgements later are the survivor's).
+    let killing = Arc::new(AtomicBool::new(false));
+    let killed = Arc::new(AtomicBool::new(false));
+    let acked_count = Arc::new(AtomicUsize::new(0));
+    // Two appending connections per user, through nginx, reconnecting
+    // when their node dies, until each has 5 appends acknowledged after
+    // the kill.
+    let mut threads = Vec::new();
+    for user in users {
+        for t in 0..2 {
+            let (killing, killed) = (killing.clone(), killed.clone());
+            let (acked_count, port) = (acked_count.clone(), nginx.port);
+            threads.push(std::thread::spawn(move || {
+                let deadline = Instant::now() + Duration::from_secs(120);
+                let mut acked: Vec<Acked> = Vec::new();
+                let (mut conn, mut seq, mut after) = (None, 0, 0);
+                let mut conn_late = false;
+                while after < 5 && Instant::now() < deadline {
+                    let Some(c) = conn.as_mut() else {
+                        conn_late = killing.load(Ordering::SeqCst);
+                        conn = RawImap::login(port, user);
+                        if conn.is_none() {
+                            std::thread::sleep(Duration::from_millis(100));
+                        }
+                        continue;
+                    };
+                    seq += 1;
+                    let subject = format!("{user} t{t} #{seq}");
+                    match c.append(&subject) {
+                        Some((uv, uid)) => {
+                            after += usize::from(killed.load(Ordering::SeqCst));
+                            acked.push((user.to_string(), subject, uv, uid, conn_late));
+                            acked_count.fetch_add(1, Ordering::SeqCst);
+                        }
+                        None => conn = None,
+                    }
+                }
+                acked
+            }));
+        }
+    }
+    // Kill, mid-load, the node that serves more of the users.
+    let start = Instant::now();
+    while acked_count.load(Ordering::SeqCst) < 100 && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let served = |n: &TestServer| users.iter().filter(|u| logins_of(n, u) > 0).count();
+    let victim = usize::from(served(&nodes[1]) > served(&nodes[0]));
+    let victims: Vec<&str> = users
+        .iter()
+        .copied()
+        .filter(|u| logins_of(&nodes[victim], u) > 0)
+        .collect();
+    assert!(!victims.is_empty());
+    let before_kill = acked_count.load(Ordering::SeqCst);
+    killing.store(true, Ordering::SeqCst);
+    nodes[victim].signal("KILL");
+    assert!(nodes[victim].wait_exit(Duration::from_secs(10)).is_some());
+    killed.store(true, Ordering::SeqCst);
+    let acked: Vec<Acked> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    eprintln!(
+        "{} APPENDs acknowledged, {before_kill} before the SIGKILL of the node of {victims:?}",
+        acked.len()
+    );
+    let survivor = &nodes[1 - victim];
+    for user in users {
+        let mine: Vec<&Acked> = acked.iter().filter(|a| a.0 == user).collect();
+        if victims.contains(&user) {
+            // Both connections came back (through nginx) and appended.
+            assert!(
+                mine.iter().filter(|a| a.4).count() >= 10,
+                "{user}: {mine:?}"
+            );
+        }
+        // Every login after the kill, the check's included, is on the survivor.
+        let mut c = nginx.login(user);
+        let r = c.ok("SELECT INBOX");
+        let uidvalidity = reply_number(&r, "UIDVALIDITY") as u32;
+        let r = c.ok("UID FETCH 1:* (ENVELOPE)");
+        let on_disk: std::collections::HashMap<u32, &str> = r
+            .untagged
+            .iter()
+            .map(|l| (crate::common::number_after(l, "UID ") as u32, l.as_str()))
+            .collect();
+        let mut uids: Vec<u32> = mine.iter().map(|a| a.3).collect();
+        uids.sort_unstable();
+        uids.dedup();
+        assert_eq!(uids.len(), mine.len(), "{user}: a UID acknowledged twice");
+        let max_early = mine.iter().filter(|a| !a.4).map(|a| a.3).max().unwrap_or(0);
+        for (_, subject, uv, uid, late) in &mine {
+            assert_eq!(*uv, uidvalidity, "{user}: UIDVALIDITY changed");
+            let line = on_disk
+                .get(uid)
+                .unwrap_or_else(|| panic!("{user}: UID {uid} lost"));
+            assert!(
+                line.contains(&format!("\"{subject}\"")),
+                "{user} {uid}: {line}"
+            );
+            if *late {
+                assert!(*uid > max_early, "{user}: UID {uid} after {max_early}");
+            }
+        }
+    }
+    for user in &victims {
+        assert!(logins_of(survivor, user) > 0, "{user} not moved");
+    }
     drop(nginx);
 }

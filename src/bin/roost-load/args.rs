@@ -48,7 +48,8 @@ pub const DEFAULT_MIX: &[(Op, &str, u32)] = &[
 ];
 
 pub struct Config {
-    pub server: String,
+    /// Client `id` connects to `servers[id % len]` (nodes sharing a store).
+    pub servers: Vec<String>,
     pub users: Vec<(String, String)>,
     pub clients: usize,
     /// When the run stops taking new operations.
@@ -89,10 +90,11 @@ pub fn usage(program: &str, opts: &getopts::Options) -> String {
 
 pub fn options() -> getopts::Options {
     let mut o = getopts::Options::new();
-    o.optopt(
+    o.optmulti(
         "s",
         "server",
-        "server address (default 127.0.0.1:143)",
+        "server address (default 127.0.0.1:143); repeat or comma-separate \
+         for several nodes of one store, clients spread over them in turn",
         "HOST:PORT",
     );
     o.optmulti("u", "user", "a login, repeatable", "NAME:PASS");
@@ -268,9 +270,7 @@ pub fn parse(m: &getopts::Matches) -> Result<Config, String> {
     }
     let timeout = Duration::from_secs_f64(number(m, "timeout", 30.0f64)?.max(0.1));
     Ok(Config {
-        server: m
-            .opt_str("server")
-            .unwrap_or_else(|| "127.0.0.1:143".into()),
+        servers: servers(m),
         users,
         clients,
         duration,
@@ -285,6 +285,23 @@ pub fn parse(m: &getopts::Matches) -> Result<Config, String> {
         idle_ms: number(m, "idle-ms", 1000)?,
         history: number::<usize>(m, "history", 0)?.min(1000),
     })
+}
+
+/// `--server` values, split at commas; the default when none is given.
+fn servers(m: &getopts::Matches) -> Vec<String> {
+    let list: Vec<String> = m
+        .opt_strs("server")
+        .iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    if list.is_empty() {
+        vec!["127.0.0.1:143".into()]
+    } else {
+        list
+    }
 }
 
 #[cfg(test)]

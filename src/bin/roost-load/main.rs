@@ -1,7 +1,7 @@
 //! roost-load: a load and consistency tester for IMAP4rev1 servers.
 //!
 //! Many clients, one thread each, run a weighted random mix of commands
-//! against one server and check every response against what they and the
+//! against one server (or several nodes of one store) and check every response against what they and the
 //! other clients did (see `model` and `session` for the rules). Uses base
 //! IMAP4rev1 only, plus IDLE, UIDPLUS, MOVE and LITERAL+ when advertised,
 //! so it runs against any server. See README, "Performance".
@@ -61,7 +61,7 @@ fn run() -> i32 {
     let shared = Shared::new(cfg.ops, cfg.max_findings);
     println!(
         "roost-load: server {}, {} clients, {} users, mailboxes {}, seed {}",
-        cfg.server,
+        cfg.servers.join(","),
         cfg.clients,
         cfg.users.len(),
         cfg.mailboxes.join(","),

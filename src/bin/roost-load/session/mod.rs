@@ -201,7 +201,8 @@ impl<'a> Session<'a> {
         self.disconnect();
         self.current = "(connect)".into();
         let start = Instant::now();
-        let conn = match Conn::connect(&self.cfg.server, self.cfg.timeout) {
+        let server = &self.cfg.servers[self.id % self.cfg.servers.len()];
+        let conn = match Conn::connect(server, self.cfg.timeout) {
             Ok(c) => c,
             Err(e) => {
                 self.stats
