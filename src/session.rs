@@ -169,6 +169,7 @@ impl Session {
             caps.extend(["QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"]);
             caps.extend(["CONTEXT=SEARCH", "CONTEXT=SORT"]);
             caps.push("PREVIEW");
+            caps.push("SAVEDATE");
             caps.push("REPLACE");
             if self.ctx.config.userdb == crate::config::Userdb::PasswdFile {
                 caps.push("UNAUTHENTICATE");

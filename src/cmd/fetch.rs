@@ -34,6 +34,8 @@ struct MessageFacts {
     vsize: Option<u64>,
     /// Parsed data kept from an earlier FETCH (any session).
     cached: Option<Arc<CachedMeta>>,
+    /// RFC 8514 save date the store noted; else the file's ctime.
+    saved: Option<i64>,
 }
 
 pub fn fetch(
@@ -126,6 +128,7 @@ pub fn fetch(
                     path: std::path::PathBuf::new(),
                     vsize: None,
                     cached: None,
+                    saved: None,
                 };
                 write_message(s, msn, uid, uid_mode, items, &gone, Loaded::NOTHING, false)?;
             } else {
@@ -217,6 +220,7 @@ fn needs_content(item: &FetchAtt) -> bool {
         FetchAtt::Flags
             | FetchAtt::Uid
             | FetchAtt::InternalDate
+            | FetchAtt::SaveDate
             | FetchAtt::Rfc822Size
             | FetchAtt::Modseq
     )
@@ -281,6 +285,7 @@ fn header_item(item: &FetchAtt) -> bool {
         | FetchAtt::Flags
         | FetchAtt::Modseq
         | FetchAtt::InternalDate
+        | FetchAtt::SaveDate
         | FetchAtt::Rfc822Size
         | FetchAtt::Envelope
         | FetchAtt::Rfc822Header => true,
@@ -434,6 +439,17 @@ fn internal_date(path: &std::path::Path) -> String {
         .unwrap_or_else(|_| "01-Jan-1970 00:00:00 +0000".into())
 }
 
+/// RFC 8514 SAVEDATE: the file's ctime, as Dovecot reads it for Maildir
+/// (a link or rename into the mailbox sets it).
+fn save_date(noted: Option<i64>, path: &std::path::Path) -> String {
+    let secs = noted.unwrap_or_else(|| {
+        std::fs::metadata(path)
+            .map(|m| crate::store::maildir::save_date(&m))
+            .unwrap_or(0)
+    });
+    Utc::from_unix(secs, 0).imap_date_time()
+}
+
 /// A BINARY item that cannot be served; the FETCH fails with this.
 fn binary_error(e: BinaryError) -> Error {
     match e {
@@ -460,6 +476,7 @@ fn snapshot(s: &mut Session, uid: Uid, set_seen: bool) -> Result<Option<MessageF
             path: at.path,
             vsize: facts.vsize,
             cached: at.cached,
+            saved: at.saved,
         }))
 }
 
@@ -584,6 +601,10 @@ fn write_item(
         FetchAtt::Preview { .. } => {
             let text = msg.parsed.map(mime::preview::preview).unwrap_or_default();
             out.raw("PREVIEW ").string(text.as_bytes());
+        }
+        FetchAtt::SaveDate => {
+            out.raw("SAVEDATE ")
+                .string(save_date(snap.saved, &snap.path).as_bytes());
         }
         FetchAtt::InternalDate => {
             let date = match msg.cached {

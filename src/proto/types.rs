@@ -369,6 +369,8 @@ pub enum FetchAtt {
     Preview {
         lazy: bool,
     },
+    /// RFC 8514: when the message was saved into this mailbox.
+    SaveDate,
 }
 
 /// `section = "[" [section-spec] "]"`
@@ -784,6 +786,12 @@ pub enum SearchKey {
     /// mod-sequence-valzer`; Roost keeps one modseq per message, so the
     /// entry name and type are checked and then ignored, as the RFC says.
     Modseq(u64),
+    /// RFC 8514 SAVEDBEFORE / SAVEDON / SAVEDSINCE: the save date's day.
+    SavedBefore(SearchDate),
+    SavedOn(SearchDate),
+    SavedSince(SearchDate),
+    /// RFC 8514 SAVEDATESUPPORTED: every mailbox here keeps save dates.
+    SaveDateSupported,
 }
 
 /// `date = date-text / DQUOTE date-text DQUOTE`, a calendar day.

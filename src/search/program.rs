@@ -103,6 +103,8 @@ enum Leaf {
     /// RFC 5032 YOUNGER: received at or after this second.
     ReceivedFrom(i64),
     Sent(DateCmp, i64),
+    /// RFC 8514: the save date's day.
+    Saved(DateCmp, i64),
     Larger(u64),
     Smaller(u64),
     Modseq(u64),
@@ -128,6 +130,7 @@ impl Leaf {
             Leaf::Received(..)
             | Leaf::ReceivedUpTo(_)
             | Leaf::ReceivedFrom(_)
+            | Leaf::Saved(..)
             | Leaf::Larger(_)
             | Leaf::Smaller(_) => Cost::Stat,
             Leaf::Sent(..) | Leaf::Header { .. } => Cost::Header,
@@ -237,6 +240,10 @@ fn eval_leaf(leaf: &Leaf, m: &Facts, data: &mut dyn MessageData) -> Result<Optio
             None => return Ok(None),
         },
         Leaf::Received(cmp, key) => match data.received()? {
+            Some(secs) => cmp.test(secs.div_euclid(86_400), *key),
+            None => return Ok(None),
+        },
+        Leaf::Saved(cmp, key) => match data.saved()? {
             Some(secs) => cmp.test(secs.div_euclid(86_400), *key),
             None => return Ok(None),
         },
@@ -399,6 +406,10 @@ impl Compiler<'_> {
             K::SentBefore(d) => leaf(Leaf::Sent(DateCmp::Before, day(d))),
             K::SentOn(d) => leaf(Leaf::Sent(DateCmp::On, day(d))),
             K::SentSince(d) => leaf(Leaf::Sent(DateCmp::Since, day(d))),
+            K::SavedBefore(d) => leaf(Leaf::Saved(DateCmp::Before, day(d))),
+            K::SavedOn(d) => leaf(Leaf::Saved(DateCmp::On, day(d))),
+            K::SavedSince(d) => leaf(Leaf::Saved(DateCmp::Since, day(d))),
+            K::SaveDateSupported => Ok(Node::Const(true)),
             K::Larger(n) => leaf(Leaf::Larger(*n)),
             K::Modseq(n) => leaf(Leaf::Modseq(*n)),
             K::Smaller(n) => leaf(Leaf::Smaller(*n)),

@@ -39,6 +39,8 @@ pub(crate) struct Facts {
 pub(crate) struct Location {
     pub(crate) path: PathBuf,
     pub(crate) cached: Option<Arc<CachedMeta>>,
+    /// RFC 8514 save date when noted; else the file's ctime tells.
+    pub(crate) saved: Option<i64>,
 }
 
 /// Keyword names by letter index, as `dovecot-keywords` holds them.
@@ -429,10 +431,13 @@ impl Mailbox {
     /// COPY and MOVE: what to carry over of each of `uids` still present,
     /// with its UID.
     pub(crate) fn copy_sources(&self, uids: &[Uid]) -> Vec<(Uid, CopyItem)> {
-        let st = self.locked();
+        let mut st = self.locked();
         let mut items = Vec::with_capacity(uids.len());
         for &Uid(uid) in uids {
             let Some(i) = st.position(uid) else { continue };
+            // The hard link a COPY makes sets the shared inode's ctime.
+            let path = st.path_of(&st.messages[i]);
+            st.note_save_date(uid, &path);
             let m = &st.messages[i];
             let keywords = (0..26u8)
                 .filter(|&k| m.flags.has_keyword(k))
@@ -492,6 +497,7 @@ fn location_of(st: &MailboxState, uid: u32, i: usize) -> Location {
     Location {
         path: st.path_of(&st.messages[i]),
         cached: st.cache.get(uid),
+        saved: st.saved.get(&uid).copied(),
     }
 }
 

@@ -218,6 +218,14 @@ pub(crate) fn cur_name(base: &str, size: u64, vsize: u64, flags: Flags) -> Strin
     with_flags(&format!("{base},S={size},W={vsize}"), flags)
 }
 
+/// RFC 8514 save date of a message file: its ctime, as Dovecot takes it
+/// for Maildir. Linking (COPY) or renaming (MOVE) a file into a mailbox
+/// sets it, so a copy gets a new save date.
+pub(crate) fn save_date(meta: &std::fs::Metadata) -> i64 {
+    use std::os::unix::fs::MetadataExt;
+    meta.ctime()
+}
+
 /// RFC822.SIZE of raw message bytes: LF counts as CRLF where it is not
 /// already preceded by CR.
 pub fn crlf_size(bytes: &[u8]) -> u64 {

@@ -119,6 +119,10 @@ pub struct MailboxState {
     /// Increases whenever anything above changes, so sessions can skip
     /// comparing when nothing happened.
     pub change: u64,
+    /// RFC 8514 save dates (seconds) noted before Roost itself changed a
+    /// file's ctime (a flag rename, a COPY's hard link), or at APPEND;
+    /// others read the ctime. Dovecot keeps them in its index cache.
+    pub saved: HashMap<u32, i64>,
     /// Base name → UID for every uidlist record (present or not).
     uid_of: HashMap<Box<str>, u32>,
     records_in_file: usize,
@@ -152,6 +156,7 @@ impl MailboxState {
             cache: super::cache::MessageCache::default(),
             modseq: ModseqLog::default(),
             change: 0,
+            saved: HashMap::new(),
             uid_of: HashMap::new(),
             records_in_file: 0,
             uidlist_ok: false,
@@ -645,6 +650,9 @@ impl MailboxState {
         }
         let name = maildir::with_flags(&m.file, flags);
         let old = self.path_of(m);
+        let uid = m.uid;
+        self.note_save_date(uid, &old);
+        let m = &self.messages[idx];
         let new = self.dir.join("cur").join(&name);
         self.expect_own(if m.in_new { "new" } else { "cur" }, &m.file);
         self.expect_own("cur", &name);
@@ -670,6 +678,16 @@ impl MailboxState {
             }
             Err(e) if super::nofollow::is_gone(&e) => Ok(false),
             Err(e) => Err(StoreError::Io(e)),
+        }
+    }
+
+    /// Remembers a message's save date (its file's ctime) before Roost
+    /// changes the ctime by renaming or linking the file.
+    pub fn note_save_date(&mut self, uid: u32, path: &Path) {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.saved.entry(uid) {
+            if let Ok(meta) = fs::symlink_metadata(path) {
+                e.insert(maildir::save_date(&meta));
+            }
         }
     }
 
@@ -750,6 +768,11 @@ impl MailboxState {
             self.modseq.note_message(msg.uid, msg.modseq, msg.flags);
         }
         self.uid_of.insert(msg.base().into(), msg.uid);
+        // Saved now: a later COPY of it must not move this date.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        self.saved.insert(msg.uid, now);
         self.next_uid = self.next_uid.max(msg.uid + 1);
         match self.messages.last() {
             Some(last) if last.uid > msg.uid => {

@@ -32,6 +32,7 @@ mod replace;
 mod rev2;
 mod roundcube;
 mod safety;
+mod savedate;
 mod scale_out;
 mod scram;
 mod search;

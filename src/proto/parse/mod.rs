@@ -814,6 +814,7 @@ impl Parser<'_> {
                 part: self.section_binary()?,
             },
             b"MODSEQ" => FetchAtt::Modseq,
+            b"SAVEDATE" => FetchAtt::SaveDate,
             b"PREVIEW" => {
                 // RFC 8970 §3: `["(" "LAZY" ")"]`; LAZY only allows a later
                 // answer, and ours is always ready.

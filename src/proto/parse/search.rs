@@ -199,6 +199,10 @@ impl Parser<'_> {
             }
             b"RECENT" => K::Recent,
             b"SEEN" => K::Seen,
+            b"SAVEDBEFORE" => K::SavedBefore(self.sp_date()?),
+            b"SAVEDON" => K::SavedOn(self.sp_date()?),
+            b"SAVEDSINCE" => K::SavedSince(self.sp_date()?),
+            b"SAVEDATESUPPORTED" => K::SaveDateSupported,
             b"SENTBEFORE" => K::SentBefore(self.sp_date()?),
             b"SENTON" => K::SentOn(self.sp_date()?),
             b"SENTSINCE" => K::SentSince(self.sp_date()?),
