@@ -109,6 +109,16 @@ fn names_uids(body: &CommandBody) -> bool {
 /// Whether a command's reply may carry EXPUNGE responses. RFC 3501 §7.4.1:
 /// not during FETCH, STORE or SEARCH (sequence-number forms), because the
 /// client could not tell which numbers its reply refers to.
+/// RFC 5465 §5.2: FETCH responses (with UID) for messages that arrived,
+/// sent outside any FETCH command.
+pub fn fetch_unsolicited(
+    s: &mut Session,
+    uids: &crate::proto::types::SequenceSet,
+    items: &[crate::proto::types::FetchAtt],
+) -> Result<(), Error> {
+    fetch::fetch(s, uids, items, true, Default::default()).map(|_| ())
+}
+
 pub fn allows_expunge(body: &CommandBody) -> bool {
     !matches!(
         body,

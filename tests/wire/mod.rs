@@ -23,6 +23,7 @@ mod metadata;
 mod multiappend;
 mod namespace;
 mod notify;
+mod notify_fetch;
 mod other_sessions;
 mod preauth_flood;
 mod preview;
