@@ -170,6 +170,7 @@ impl Session {
             caps.extend(["CONTEXT=SEARCH", "CONTEXT=SORT"]);
             caps.push("PREVIEW");
             caps.push("SAVEDATE");
+            caps.push("OBJECTID");
             caps.push("REPLACE");
             if self.ctx.config.userdb == crate::config::Userdb::PasswdFile {
                 caps.push("UNAUTHENTICATE");

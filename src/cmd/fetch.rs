@@ -221,6 +221,8 @@ fn needs_content(item: &FetchAtt) -> bool {
             | FetchAtt::Uid
             | FetchAtt::InternalDate
             | FetchAtt::SaveDate
+            | FetchAtt::EmailId
+            | FetchAtt::ThreadId
             | FetchAtt::Rfc822Size
             | FetchAtt::Modseq
     )
@@ -286,6 +288,8 @@ fn header_item(item: &FetchAtt) -> bool {
         | FetchAtt::Modseq
         | FetchAtt::InternalDate
         | FetchAtt::SaveDate
+        | FetchAtt::EmailId
+        | FetchAtt::ThreadId
         | FetchAtt::Rfc822Size
         | FetchAtt::Envelope
         | FetchAtt::Rfc822Header => true,
@@ -601,6 +605,15 @@ fn write_item(
         FetchAtt::Preview { .. } => {
             let text = msg.parsed.map(mime::preview::preview).unwrap_or_default();
             out.raw("PREVIEW ").string(text.as_bytes());
+        }
+        FetchAtt::EmailId => {
+            let name = snap.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let id = crate::store::maildir::email_id(name);
+            out.raw("EMAILID (").raw(&id).raw(")");
+        }
+        // RFC 8474 §5.2: Roost keeps no thread ids; Dovecot 2.4 sends NIL too.
+        FetchAtt::ThreadId => {
+            out.raw("THREADID NIL");
         }
         FetchAtt::SaveDate => {
             out.raw("SAVEDATE ")

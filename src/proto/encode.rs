@@ -73,6 +73,8 @@ pub enum Code {
     MetadataTooMany,
     /// RFC 5465 §5: the events Roost can report (`BADEVENT (...)`).
     BadEvent(&'static str),
+    /// RFC 8474 §4.1, §4.2.
+    MailboxId(String),
 }
 
 impl fmt::Display for Code {
@@ -129,6 +131,7 @@ impl fmt::Display for Code {
             Code::MetadataMaxSize(n) => return write!(f, "METADATA MAXSIZE {n}"),
             Code::MetadataTooMany => "METADATA TOOMANY",
             Code::BadEvent(events) => return write!(f, "BADEVENT ({events})"),
+            Code::MailboxId(id) => return write!(f, "MAILBOXID ({id})"),
         };
         f.write_str(s)
     }

@@ -371,6 +371,9 @@ pub enum FetchAtt {
     },
     /// RFC 8514: when the message was saved into this mailbox.
     SaveDate,
+    /// RFC 8474 §5.1, §5.2.
+    EmailId,
+    ThreadId,
 }
 
 /// `section = "[" [section-spec] "]"`
@@ -406,6 +409,8 @@ pub enum StatusItem {
     HighestModseq,
     /// RFC 7889 §4: the largest message APPEND takes here.
     AppendLimit,
+    /// RFC 8474 §4.3.
+    MailboxId,
 }
 
 /// The result options of `SEARCH RETURN (...)` and `SORT RETURN (...)`:
@@ -792,6 +797,9 @@ pub enum SearchKey {
     SavedSince(SearchDate),
     /// RFC 8514 SAVEDATESUPPORTED: every mailbox here keeps save dates.
     SaveDateSupported,
+    /// RFC 8474 §6: `"EMAILID" SP objectid`, `"THREADID" SP objectid`.
+    EmailId(String),
+    ThreadId(String),
 }
 
 /// `date = date-text / DQUOTE date-text DQUOTE`, a calendar day.

@@ -136,6 +136,11 @@ impl MessageData for MessageFile {
         Ok(Some(secs))
     }
 
+    fn email_id(&mut self) -> Result<Option<String>, Stop> {
+        let name = self.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        Ok(Some(crate::store::maildir::email_id(name)))
+    }
+
     fn saved(&mut self) -> Result<Option<i64>, Stop> {
         if self.saved.is_some() {
             return Ok(self.saved);

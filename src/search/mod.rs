@@ -162,6 +162,10 @@ pub trait MessageData {
     fn saved(&mut self) -> Result<Option<i64>, Stop> {
         Ok(None)
     }
+    /// RFC 8474 EMAILID; sources without a file name cannot tell.
+    fn email_id(&mut self) -> Result<Option<String>, Stop> {
+        Ok(None)
+    }
     /// RFC822.SIZE.
     fn size(&mut self) -> Result<Option<u64>, Stop>;
     /// The top-level header fields.

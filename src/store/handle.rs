@@ -128,6 +128,11 @@ impl Mailbox {
         lock(&self.state)
     }
 
+    /// RFC 8474 MAILBOXID.
+    pub(crate) fn mailbox_id(&self) -> String {
+        self.locked().mailbox_id()
+    }
+
     /// The mailbox's directory.
     pub(crate) fn dir(&self) -> PathBuf {
         self.locked().dir().to_path_buf()

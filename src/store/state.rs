@@ -800,14 +800,7 @@ impl MailboxState {
         keys: &[String],
         new_uidvalidity: &dyn Fn() -> u32,
     ) -> Result<Vec<u32>, StoreError> {
-        // Someone may have assigned UIDs since we last looked: read the file
-        // again unless its stamp is the one we last read or wrote (every
-        // writer appends or renames, which changes size, mtime or inode).
-        let on_disk = stat_opt(&self.dir.join(uidlist::FILE_NAME))?;
-        let known = self.stamps.and_then(|s| s.uidlist);
-        if !(self.loaded && self.uidlist_ok && on_disk.is_some() && on_disk == known) {
-            self.read_uidlist()?;
-        }
+        self.refresh_uid_map()?;
         if self.uidvalidity == 0 || !self.uidlist_ok {
             // A new mailbox, or a uidlist to rebuild: write it whole.
             let found = self.scan()?;
@@ -840,6 +833,41 @@ impl MailboxState {
             self.uid_of.insert(r.base.as_str().into(), r.uid);
         }
         Ok(records.iter().map(|r| r.uid).collect())
+    }
+
+    /// Reads the uidlist again unless its stamp is the one we last read or
+    /// wrote (every writer appends or renames, which changes size, mtime
+    /// or inode): someone may have assigned UIDs since we last looked.
+    pub(super) fn refresh_uid_map(&mut self) -> Result<(), StoreError> {
+        let on_disk = stat_opt(&self.dir.join(uidlist::FILE_NAME))?;
+        let known = self.stamps.and_then(|s| s.uidlist);
+        if !(self.loaded && self.uidlist_ok && on_disk.is_some() && on_disk == known) {
+            self.read_uidlist()?;
+        }
+        Ok(())
+    }
+
+    /// Whether the uidlist names a file with this base name.
+    pub(super) fn knows_base(&self, base: &str) -> bool {
+        self.uid_of.contains_key(base)
+    }
+
+    /// RFC 8474 MAILBOXID: the uidlist's mailbox GUID (32 hex digits), the
+    /// GUID Dovecot reports for the folder; a RENAME moves the file with
+    /// the folder and a new folder gets a new random one. Without a
+    /// uidlist (a folder Roost may not write), a hash of where it is and
+    /// its UIDVALIDITY.
+    pub fn mailbox_id(&self) -> String {
+        match &self.guid {
+            Some(g) => g.clone(),
+            None => {
+                use sha2::Digest;
+                let key = format!("{}\0{}", self.dir.display(), self.uidvalidity);
+                let digest = sha2::Sha256::digest(key.as_bytes());
+                let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+                hex
+            }
+        }
     }
 
     /// Drops messages whose files this process moved away (MOVE).

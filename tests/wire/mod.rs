@@ -24,6 +24,7 @@ mod multiappend;
 mod namespace;
 mod notify;
 mod notify_fetch;
+mod objectid;
 mod other_sessions;
 mod preauth_flood;
 mod preview;

@@ -554,9 +554,10 @@ impl Parser<'_> {
                 b"SIZE" => StatusItem::Size,
                 b"HIGHESTMODSEQ" => StatusItem::HighestModseq,
                 b"APPENDLIMIT" => StatusItem::AppendLimit,
+                b"MAILBOXID" => StatusItem::MailboxId,
                 _ => {
                     return Err(Expected(
-                        "MESSAGES, RECENT, UIDNEXT, UIDVALIDITY, UNSEEN, DELETED, SIZE, HIGHESTMODSEQ or APPENDLIMIT",
+                        "MESSAGES, RECENT, UIDNEXT, UIDVALIDITY, UNSEEN, DELETED, SIZE, HIGHESTMODSEQ, APPENDLIMIT or MAILBOXID",
                     ))
                 }
             });
@@ -815,6 +816,8 @@ impl Parser<'_> {
             },
             b"MODSEQ" => FetchAtt::Modseq,
             b"SAVEDATE" => FetchAtt::SaveDate,
+            b"EMAILID" => FetchAtt::EmailId,
+            b"THREADID" => FetchAtt::ThreadId,
             b"PREVIEW" => {
                 // RFC 8970 §3: `["(" "LAZY" ")"]`; LAZY only allows a later
                 // answer, and ours is always ready.
