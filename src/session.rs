@@ -176,6 +176,7 @@ impl Session {
                 caps.push("UNAUTHENTICATE");
             }
             caps.push("METADATA");
+            caps.push("LIST-METADATA");
             caps.push("NOTIFY");
             caps.push(&appendlimit);
         }

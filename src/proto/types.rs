@@ -300,6 +300,19 @@ pub struct ListReturn {
     pub special_use: bool,
     /// `STATUS (...)`: items for a STATUS response after each LIST.
     pub status: Option<Vec<StatusItem>>,
+    /// RFC 9590 `METADATA (...)`: entries for a METADATA response after
+    /// each LIST.
+    pub metadata: Option<ListMetadata>,
+}
+
+/// The METADATA return option of LIST (RFC 9590): entry names as sent and
+/// GETMETADATA's options (RFC 5464 §4.2).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListMetadata {
+    pub entries: Vec<Vec<u8>>,
+    pub maxsize: Option<u64>,
+    /// `Some(0)` by default; `None` is infinity.
+    pub depth: Option<usize>,
 }
 
 /// `append-message = append-opts SP append-data` (RFC 4466 §2.3):

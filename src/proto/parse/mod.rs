@@ -1148,9 +1148,21 @@ impl Parser<'_> {
                         items.dedup();
                         cmd.ret.status = Some(items);
                     }
+                    b"METADATA" => {
+                        self.expect_sp()?;
+                        cmd.ret.metadata = Some(self.list_metadata()?);
+                    }
+                    // `METADATA (...) MAXSIZE n`, the option after the list.
+                    b"MAXSIZE" if cmd.ret.metadata.is_some() => {
+                        self.expect_sp()?;
+                        let n = self.number()?;
+                        if let Some(m) = cmd.ret.metadata.as_mut() {
+                            m.maxsize = Some(n.into());
+                        }
+                    }
                     _ => {
                         return Err(Expected(
-                            "SUBSCRIBED, CHILDREN, SPECIAL-USE or STATUS return option",
+                            "SUBSCRIBED, CHILDREN, SPECIAL-USE, STATUS or METADATA return option",
                         ))
                     }
                 }
