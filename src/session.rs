@@ -177,6 +177,7 @@ impl Session {
             }
             caps.push("METADATA");
             caps.push("LIST-METADATA");
+            caps.push("UIDONLY");
             caps.push("NOTIFY");
             caps.push(&appendlimit);
         }

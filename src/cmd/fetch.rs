@@ -517,7 +517,7 @@ fn write_message(
     // CONDSTORE-aware client.
     let implied = flags_changed && s.enabled.condstore;
     let out = &mut s.out;
-    out.untagged().number(msn.into()).raw(" FETCH (");
+    let uid_item = out.fetch_start(msn.0, uid.0);
     let mut first = true;
     let mut sep = |out: &mut ResponseBuf| {
         if !first {
@@ -531,7 +531,13 @@ fn write_message(
         out.raw(")");
     };
     // UID first: some clients (Thunderbird) read it before anything else.
-    if uid_mode || implied || items.contains(&FetchAtt::Uid) {
+    // Under UIDONLY the UID leads the response; the item only if asked.
+    let wanted = if uid_item {
+        uid_mode || implied || items.contains(&FetchAtt::Uid)
+    } else {
+        items.contains(&FetchAtt::Uid)
+    };
+    if wanted {
         sep(out);
         out.raw("UID ").number(uid.into());
     }

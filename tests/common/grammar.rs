@@ -60,6 +60,9 @@ pub fn check_response(line: &[u8]) -> Result<(), String> {
     if let Some(rest) = line.strip_prefix(b"* ESEARCH") {
         return esearch(rest);
     }
+    if let Some(fetch) = uidfetch_as_fetch(line) {
+        return check_response(&fetch);
+    }
     let input = with_crlf(line);
     let result = match ResponseCodec::default().decode(&input) {
         Ok(([], response)) => check_code(code_of(&response)),
@@ -235,6 +238,21 @@ fn esearch(rest: &[u8]) -> Result<(), String> {
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// RFC 9586 §6: `uidfetch-resp = uniqueid SP "UIDFETCH" SP msg-att`, the
+/// same data as a FETCH response: checked as one.
+fn uidfetch_as_fetch(line: &[u8]) -> Option<Vec<u8>> {
+    let rest = line.strip_prefix(b"* ")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let after = rest[digits..].strip_prefix(b" UIDFETCH (")?;
+    if digits == 0 || rest[0] == b'0' {
+        return None;
+    }
+    let mut out = line[..2 + digits].to_vec();
+    out.extend_from_slice(b" FETCH (");
+    out.extend_from_slice(after);
+    Some(out)
 }
 
 /// FETCH items imap-codec does not know, each checked by `fetch_extras`.
@@ -629,6 +647,18 @@ mod tests {
             b"t1 OK [APPENDUID 5 1:3,7] APPEND completed",
             b"* 1 FETCH (BODY[] {5}\r\nhello)",
             b"+ idling",
+            b"* 1 FETCH (SAVEDATE \"07-Dec-2026 10:50:10 +0000\")",
+            b"* 1 FETCH (UID 4 SAVEDATE NIL FLAGS ())",
+            b"* 2 FETCH (EMAILID (M6d2f1a) THREADID NIL UID 9)",
+            b"* 2 FETCH (THREADID (T-1_a) EMAILID (Mx))",
+            b"* 7 UIDFETCH (FLAGS (\\Seen))",
+            b"* 7 UIDFETCH (EMAILID (M1) SAVEDATE \" 7-Dec-2026 10:50:10 -0130\")",
+            b"* STATUS foo (MAILBOXID (F2212ea87-6097-4256-9d51-71338625))",
+            b"* STATUS foo (MESSAGES 1 MAILBOXID (abc) UIDNEXT 2)",
+            b"t1 OK [MAILBOXID (F2212ea87-6097)] Completed",
+            b"* OK [MAILBOXID (3085f01b7f11094c501100008c4a11c1)] Ok",
+            b"t1 BAD [UIDREQUIRED] no sequence numbers",
+            b"* VANISHED 2:4",
         ];
         for line in good {
             assert_eq!(
@@ -655,6 +685,17 @@ mod tests {
             b"* OK",
             b"* SEARCH 1 ",
             b"t1 OK",
+            b"* 1 FETCH (SAVEDATE \"7-Dec-2026 10:50:10 +0000\")",
+            b"* 1 FETCH (SAVEDATE \"07-Foo-2026 10:50:10 +0000\")",
+            b"* 2 FETCH (EMAILID NIL)",
+            b"* 2 FETCH (EMAILID (a.b))",
+            b"* 2 FETCH (THREADID ())",
+            b"* 0 UIDFETCH (FLAGS ())",
+            b"* 7 UIDFETCH FLAGS ()",
+            b"* STATUS foo (MAILBOXID (a b))",
+            b"* STATUS foo (MAILBOXID ())",
+            b"t1 OK [MAILBOXID F1] Completed",
+            b"t1 OK [MAILBOXID (a/b)] Completed",
         ];
         for line in bad {
             assert!(

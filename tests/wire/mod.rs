@@ -45,4 +45,5 @@ mod special_use_clients;
 mod system_users;
 mod thread;
 mod tls;
+mod uidonly;
 mod utf8_accept;
