@@ -19,7 +19,7 @@ fn day_of(date: &str) -> String {
 
 #[test]
 fn savedate_is_when_the_message_came_into_the_mailbox() {
-    let server = TestServer::start();
+    let mut server = TestServer::start();
     let mut c = server.login();
     assert!(c.capabilities().contains(&"SAVEDATE".to_string()));
     // Received in 2020, saved now.
@@ -75,7 +75,12 @@ fn savedate_is_when_the_message_came_into_the_mailbox() {
     let r = c.ok("UID SEARCH OR SAVEDON 1-Jan-2020 NOT SAVEDSINCE 1-Jan-2021");
     assert_eq!(r.find("* SEARCH"), vec!["* SEARCH"]);
 
-    // A second passes so a changed ctime would show.
+    // After a restart (nothing remembered), a second later, so a changed
+    // ctime would show.
+    c.ok("LOGOUT");
+    server.restart();
+    let mut c = server.login();
+    c.ok("SELECT INBOX");
     std::thread::sleep(std::time::Duration::from_millis(1100));
     c.ok("STORE 1 +FLAGS (\\Flagged)");
     c.ok("COPY 1 Foo");
