@@ -132,6 +132,11 @@ fn names_sequence_numbers(body: &CommandBody) -> bool {
         CommandBody::Search { uid, keys, .. }
         | CommandBody::Sort { uid, keys, .. }
         | CommandBody::Thread { uid, keys, .. } => !uid || in_keys(keys),
+        // QRESYNC's seq-match-data pairs message numbers with UIDs.
+        CommandBody::Select { params, .. } => params
+            .qresync
+            .as_ref()
+            .is_some_and(|q| q.seq_match.is_some()),
         _ => false,
     }
 }

@@ -87,6 +87,31 @@ fn uidonly_speaks_in_uids() {
     assert!(r.untagged.contains(&"* VANISHED 2".to_string()), "{r:?}");
     let r = c.ok("UID FETCH 1:* (FLAGS)");
     assert_eq!(r.untagged, vec!["* 5 UIDFETCH (FLAGS ())"]);
+    // QRESYNC's sequence-number pairs are refused too; its UIDs are not.
+    c.ok("UNSELECT");
+    c.ok("ENABLE QRESYNC");
+    let r = c.cmd("SELECT INBOX (QRESYNC (1 1 1:5 (1 5)))");
+    assert!(r.tagged.starts_with("BAD [UIDREQUIRED]"), "{r:?}");
+    let validity = {
+        let r = c.ok("STATUS INBOX (UIDVALIDITY)");
+        r.find("* STATUS")[0]
+            .split("UIDVALIDITY ")
+            .nth(1)
+            .unwrap()
+            .trim_end_matches(')')
+            .to_string()
+    };
+    let r = c.ok(&format!("SELECT INBOX (QRESYNC ({validity} 1 1:5))"));
+    assert!(
+        r.untagged.contains(&"* VANISHED (EARLIER) 1:4".to_string()),
+        "{r:?}"
+    );
+    assert!(
+        r.untagged
+            .iter()
+            .any(|l| l.starts_with("* 5 UIDFETCH (FLAGS () MODSEQ (")),
+        "{r:?}"
+    );
     // The other session, without UIDONLY, still speaks sequence numbers.
     other.ok("NOOP");
     let r = other.ok("FETCH 1 (UID)");
