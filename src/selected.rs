@@ -341,8 +341,9 @@ impl Selected {
                 write_context_diff(out, ctx, &kept, &number);
                 ctx.result = kept;
             }
-            if self.qresync {
-                // RFC 7162 §3.2.10.2: one VANISHED for all, by UID.
+            if self.qresync || out.uid_only() {
+                // RFC 7162 §3.2.10.2 (and RFC 9586 §3.4): one VANISHED
+                // for all, by UID.
                 let uids: Vec<u32> = gone.iter().map(|&i| self.uids[i].0).collect();
                 out.untagged()
                     .raw("VANISHED ")
@@ -370,7 +371,7 @@ impl Selected {
                     write_flags_fetch(
                         out,
                         Seq::at(i),
-                        (self.condstore || self.rev2).then_some(uid),
+                        (self.condstore || self.rev2 || out.uid_only()).then_some(uid),
                         Some((flags, &self.keywords, self.is_recent(uid))),
                         self.condstore.then_some(modseq),
                     );
@@ -507,11 +508,17 @@ pub fn write_flags_fetch(
     flags: Option<(Flags, &[(u8, String)], bool)>,
     modseq: Option<u64>,
 ) {
-    out.untagged().number(msn.0.into()).raw(" FETCH (");
     let mut sep = "";
-    if let Some(uid) = uid {
-        out.raw("UID ").number(uid.0.into());
-        sep = " ";
+    match uid {
+        Some(u) => {
+            if out.fetch_start(msn.0, u.0) {
+                out.raw("UID ").number(u.0.into());
+                sep = " ";
+            }
+        }
+        None => {
+            out.untagged().number(msn.0.into()).raw(" FETCH (");
+        }
     }
     if let Some((flags, keywords, recent)) = flags {
         out.raw(sep).raw("FLAGS (");

@@ -169,11 +169,15 @@ impl Session {
             caps.extend(["QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"]);
             caps.extend(["CONTEXT=SEARCH", "CONTEXT=SORT"]);
             caps.push("PREVIEW");
+            caps.push("SAVEDATE");
+            caps.push("OBJECTID");
             caps.push("REPLACE");
             if self.ctx.config.userdb == crate::config::Userdb::PasswdFile {
                 caps.push("UNAUTHENTICATE");
             }
             caps.push("METADATA");
+            caps.push("LIST-METADATA");
+            caps.push("UIDONLY");
             caps.push("NOTIFY");
             caps.push(&appendlimit);
         }
@@ -228,13 +232,40 @@ impl Session {
         sel.condstore = self.enabled.condstore;
         sel.qresync = self.enabled.qresync;
         sel.rev2 = self.enabled.imap4rev2;
+        let last_uid = sel.uids().last().map_or(0, |u| u.0);
         match sel.sync(&mut self.out, allow_expunge) {
-            Ok(()) => Ok(()),
-            Err(crate::store::StoreError::NotFound) => Err(crate::error::Error::Bye(
-                "Selected mailbox was deleted, have to disconnect.".into(),
-            )),
-            Err(e) => Err(e.into()),
+            Ok(()) => {}
+            Err(crate::store::StoreError::NotFound) => {
+                return Err(crate::error::Error::Bye(
+                    "Selected mailbox was deleted, have to disconnect.".into(),
+                ))
+            }
+            Err(e) => return Err(e.into()),
         }
+        self.fetch_new_for_notify(last_uid)
+    }
+
+    /// RFC 5465 §5.2: `MessageNew (fetch-att ...)` for SELECTED sends
+    /// those items for each message that arrived, after its EXISTS.
+    fn fetch_new_for_notify(&mut self, last_uid: u32) -> Result<(), crate::error::Error> {
+        let Some(items) = self.notify.as_ref().and_then(|n| n.new_message_items()) else {
+            return Ok(());
+        };
+        let Some(sel) = self.selected.as_ref() else {
+            return Ok(());
+        };
+        let new: Vec<u32> = sel
+            .uids()
+            .iter()
+            .map(|u| u.0)
+            .filter(|&u| u > last_uid)
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let set = crate::proto::types::SequenceSet::from_sorted(&new);
+        let items = items.to_vec();
+        crate::cmd::fetch_unsolicited(self, &set, &items)
     }
 
     /// Marks the client CONDSTORE-aware after a CONDSTORE enabling command

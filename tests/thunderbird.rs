@@ -170,6 +170,13 @@ fn normalise_golden(line: &str) -> String {
             out.replace_range(from..end, "<uidvalidity>");
         }
     }
+    // RFC 8474: a new folder's random GUID.
+    if let Some(start) = out.find("[MAILBOXID (") {
+        let from = start + "[MAILBOXID (".len();
+        if let Some(len) = out[from..].find(')') {
+            out.replace_range(from..from + len, "<mailboxid>");
+        }
+    }
     if let Some(start) = out.find("INTERNALDATE \"") {
         let from = start + "INTERNALDATE \"".len();
         if let Some(len) = out[from..].find('"') {

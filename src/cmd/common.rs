@@ -185,6 +185,10 @@ pub(super) fn status_response(
             StatusItem::Size => ("SIZE", counts.size.unwrap_or(0)),
             StatusItem::HighestModseq => ("HIGHESTMODSEQ", counts.highest_modseq),
             StatusItem::AppendLimit => ("APPENDLIMIT", s.ctx.config.max_append_size as u64),
+            StatusItem::MailboxId => {
+                s.out.raw("MAILBOXID (").raw(&counts.mailbox_id).raw(")");
+                continue;
+            }
         };
         s.out.raw(label).sp().number(value);
     }

@@ -35,6 +35,11 @@ pub fn enable(s: &mut Session, names: &[String]) -> Result<Tagged, Error> {
                 s.out.allow_utf8_quoted();
                 newly.push("IMAP4rev2");
             }
+            "UIDONLY" if !s.out.uid_only() => {
+                // RFC 9586: UIDs only, for the rest of the connection.
+                s.out.set_uid_only();
+                newly.push("UIDONLY");
+            }
             _ => {}
         }
     }

@@ -34,6 +34,8 @@ struct MessageFacts {
     vsize: Option<u64>,
     /// Parsed data kept from an earlier FETCH (any session).
     cached: Option<Arc<CachedMeta>>,
+    /// RFC 8514 save date the store noted; else the file's ctime.
+    saved: Option<i64>,
 }
 
 pub fn fetch(
@@ -126,6 +128,7 @@ pub fn fetch(
                     path: std::path::PathBuf::new(),
                     vsize: None,
                     cached: None,
+                    saved: None,
                 };
                 write_message(s, msn, uid, uid_mode, items, &gone, Loaded::NOTHING, false)?;
             } else {
@@ -217,6 +220,9 @@ fn needs_content(item: &FetchAtt) -> bool {
         FetchAtt::Flags
             | FetchAtt::Uid
             | FetchAtt::InternalDate
+            | FetchAtt::SaveDate
+            | FetchAtt::EmailId
+            | FetchAtt::ThreadId
             | FetchAtt::Rfc822Size
             | FetchAtt::Modseq
     )
@@ -281,6 +287,9 @@ fn header_item(item: &FetchAtt) -> bool {
         | FetchAtt::Flags
         | FetchAtt::Modseq
         | FetchAtt::InternalDate
+        | FetchAtt::SaveDate
+        | FetchAtt::EmailId
+        | FetchAtt::ThreadId
         | FetchAtt::Rfc822Size
         | FetchAtt::Envelope
         | FetchAtt::Rfc822Header => true,
@@ -434,6 +443,17 @@ fn internal_date(path: &std::path::Path) -> String {
         .unwrap_or_else(|_| "01-Jan-1970 00:00:00 +0000".into())
 }
 
+/// RFC 8514 SAVEDATE: the file's ctime, as Dovecot reads it for Maildir
+/// (a link or rename into the mailbox sets it).
+fn save_date(noted: Option<i64>, path: &std::path::Path) -> String {
+    let secs = noted.unwrap_or_else(|| {
+        std::fs::metadata(path)
+            .map(|m| crate::store::maildir::save_date(&m))
+            .unwrap_or(0)
+    });
+    Utc::from_unix(secs, 0).imap_date_time()
+}
+
 /// A BINARY item that cannot be served; the FETCH fails with this.
 fn binary_error(e: BinaryError) -> Error {
     match e {
@@ -460,6 +480,7 @@ fn snapshot(s: &mut Session, uid: Uid, set_seen: bool) -> Result<Option<MessageF
             path: at.path,
             vsize: facts.vsize,
             cached: at.cached,
+            saved: at.saved,
         }))
 }
 
@@ -496,7 +517,7 @@ fn write_message(
     // CONDSTORE-aware client.
     let implied = flags_changed && s.enabled.condstore;
     let out = &mut s.out;
-    out.untagged().number(msn.into()).raw(" FETCH (");
+    let uid_item = out.fetch_start(msn.0, uid.0);
     let mut first = true;
     let mut sep = |out: &mut ResponseBuf| {
         if !first {
@@ -510,7 +531,13 @@ fn write_message(
         out.raw(")");
     };
     // UID first: some clients (Thunderbird) read it before anything else.
-    if uid_mode || implied || items.contains(&FetchAtt::Uid) {
+    // Under UIDONLY the UID leads the response; the item only if asked.
+    let wanted = if uid_item {
+        uid_mode || implied || items.contains(&FetchAtt::Uid)
+    } else {
+        items.contains(&FetchAtt::Uid)
+    };
+    if wanted {
         sep(out);
         out.raw("UID ").number(uid.into());
     }
@@ -584,6 +611,19 @@ fn write_item(
         FetchAtt::Preview { .. } => {
             let text = msg.parsed.map(mime::preview::preview).unwrap_or_default();
             out.raw("PREVIEW ").string(text.as_bytes());
+        }
+        FetchAtt::EmailId => {
+            let name = snap.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let id = crate::store::maildir::email_id(name);
+            out.raw("EMAILID (").raw(&id).raw(")");
+        }
+        // RFC 8474 §5.2: Roost keeps no thread ids; Dovecot 2.4 sends NIL too.
+        FetchAtt::ThreadId => {
+            out.raw("THREADID NIL");
+        }
+        FetchAtt::SaveDate => {
+            out.raw("SAVEDATE ")
+                .string(save_date(snap.saved, &snap.path).as_bytes());
         }
         FetchAtt::InternalDate => {
             let date = match msg.cached {

@@ -137,6 +137,16 @@ pub fn list_extended(s: &mut Session, cmd: &ListExtended) -> Result<Tagged, Erro
     let sep = ns.separator as u8;
     let sel = cmd.select;
     let ret = &cmd.ret;
+    // RFC 9590: names checked (BAD) and the entries read once for all.
+    let metadata = match &ret.metadata {
+        Some(m) => Some((
+            m,
+            super::metadata::entry_names(&m.entries)?,
+            crate::store::metadata::Metadata::load(store.root())?,
+        )),
+        None => None,
+    };
+    let mut longest: Option<u64> = None;
     let patterns: Vec<Vec<u8>> = cmd
         .patterns
         .iter()
@@ -284,8 +294,19 @@ pub fn list_extended(s: &mut Session, cmd: &ListExtended) -> Result<Tagged, Erro
                 );
             }
         }
+        if let (true, Some((opts, names, md))) = (item.status, &metadata) {
+            let skipped = super::metadata::list_entries(s, md, &item.name, &w, names, opts);
+            longest = longest.max(skipped);
+        }
     }
-    Ok(Tagged::ok("List completed."))
+    Ok(match longest {
+        // RFC 5464 §4.2.1, as GETMETADATA reports it.
+        Some(n) => Tagged::with_code(
+            crate::proto::encode::Code::MetadataLongEntries(n),
+            "List completed.",
+        ),
+        None => Tagged::ok("List completed."),
+    })
 }
 
 /// RFC 9051 §6.3.2: the `* LIST` line SELECT/EXAMINE sends under

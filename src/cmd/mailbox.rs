@@ -77,6 +77,9 @@ pub fn select(
         Some(&Code::UidNext(info.uidnext)),
         "Predicted next UID",
     );
+    let mailbox_id = view.mailbox().mailbox_id();
+    s.out
+        .untagged_status(Status::Ok, Some(&Code::MailboxId(mailbox_id)), "Ok");
     view.attach(s.ctx.watcher.subscribe(&view.dir()));
     s.selected = Some(view);
     s.state = State::Selected;
@@ -146,7 +149,9 @@ pub fn create_special_use(s: &mut Session, raw: &[u8], uses: &[String]) -> Resul
         let _ = store.delete(&name);
         return Err(Error::Server(format!("writing special uses: {e}")));
     }
-    Ok(Tagged::ok("Create completed."))
+    // RFC 8474 §4.1: the new folder's MAILBOXID (its uidlist, made now).
+    let id = s.store()?.status(&name, false)?.mailbox_id;
+    Ok(Tagged::with_code(Code::MailboxId(id), "Create completed."))
 }
 
 /// RFC 3501 §6.3.4 DELETE.

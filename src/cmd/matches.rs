@@ -80,8 +80,9 @@ pub(crate) fn find(
             };
             let mut path = at.path;
             let matched = mailbox.read_file(Uid(p.facts.uid), &mut path, |path| {
-                let mut file =
-                    MessageFile::new(path.to_path_buf(), p.vsize).with_cached(at.cached.clone());
+                let mut file = MessageFile::new(path.to_path_buf(), p.vsize)
+                    .with_cached(at.cached.clone())
+                    .with_saved(at.saved);
                 let outcome = query.eval(&p.facts, &mut file);
                 if let Some(v) = file.learned_vsize() {
                     learned.push((Uid(p.facts.uid), v));

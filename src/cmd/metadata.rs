@@ -28,10 +28,49 @@ pub fn getmetadata(s: &mut Session, get: &GetMetadata) -> Result<Tagged, Error> 
     }
     let owner = owner(s, &get.mailbox)?;
     let md = Metadata::load(s.store()?.root())?;
+    let longest = write_entries(s, &md, &owner, &get.mailbox, &names, get.maxsize, get.depth);
+    Ok(match longest {
+        Some(n) => Tagged::with_code(Code::MetadataLongEntries(n), "Getmetadata completed."),
+        None => Tagged::ok("Getmetadata completed."),
+    })
+}
+
+/// RFC 9590: the METADATA response LIST sends after a mailbox's line;
+/// checked names (`entry_names`), the name as it goes on the wire. The
+/// size of the longest value left out by MAXSIZE, if any.
+pub(super) fn list_entries(
+    s: &mut Session,
+    md: &Metadata,
+    name: &crate::store::names::MailboxName,
+    wire_name: &[u8],
+    names: &[String],
+    opts: &crate::proto::types::ListMetadata,
+) -> Option<u64> {
+    let owner = Some(name.clone());
+    write_entries(s, md, &owner, wire_name, names, opts.maxsize, opts.depth)
+}
+
+/// Checks and lower-cases entry names as GETMETADATA takes them.
+pub(super) fn entry_names(raw: &[Vec<u8>]) -> Result<Vec<String>, Error> {
+    raw.iter().map(|r| entry_name(r, false)).collect()
+}
+
+/// Writes `* METADATA mailbox (entry value ...)` for `names` (each one
+/// unset as NIL at depth 0, as GETMETADATA does); nothing if no entry is
+/// left. Returns the size of the longest value MAXSIZE left out.
+fn write_entries(
+    s: &mut Session,
+    md: &Metadata,
+    owner: &Owner,
+    wire_name: &[u8],
+    names: &[String],
+    maxsize: Option<u64>,
+    depth: Option<usize>,
+) -> Option<u64> {
     let mut found: Vec<(String, Option<Vec<u8>>)> = Vec::new();
     let mut longest: Option<u64> = None;
     let mut keep = |name: &str, value: Option<&[u8]>, found: &mut Vec<_>| {
-        if let (Some(max), Some(v)) = (get.maxsize, value) {
+        if let (Some(max), Some(v)) = (maxsize, value) {
             if v.len() as u64 > max {
                 longest = longest.max(Some(v.len() as u64));
                 return;
@@ -39,13 +78,13 @@ pub fn getmetadata(s: &mut Session, get: &GetMetadata) -> Result<Tagged, Error> 
         }
         found.push((name.to_string(), value.map(<[u8]>::to_vec)));
     };
-    for name in &names {
-        let value = md.get(&owner, name);
-        if get.depth == Some(0) || value.is_some() {
+    for name in names {
+        let value = md.get(owner, name);
+        if depth == Some(0) || value.is_some() {
             keep(name, value, &mut found);
         }
-        if get.depth != Some(0) {
-            for (child, v) in md.below(&owner, name, get.depth) {
+        if depth != Some(0) {
+            for (child, v) in md.below(owner, name, depth) {
                 keep(child, Some(v), &mut found);
             }
         }
@@ -54,7 +93,7 @@ pub fn getmetadata(s: &mut Session, get: &GetMetadata) -> Result<Tagged, Error> 
         s.out
             .untagged()
             .raw("METADATA ")
-            .astring(&get.mailbox)
+            .astring(wire_name)
             .raw(" (");
         for (i, (name, value)) in found.iter().enumerate() {
             if i > 0 {
@@ -69,10 +108,7 @@ pub fn getmetadata(s: &mut Session, get: &GetMetadata) -> Result<Tagged, Error> 
         }
         s.out.raw(")").crlf();
     }
-    Ok(match longest {
-        Some(n) => Tagged::with_code(Code::MetadataLongEntries(n), "Getmetadata completed."),
-        None => Tagged::ok("Getmetadata completed."),
-    })
+    longest
 }
 
 /// `SETMETADATA mailbox (entry value ...)`: all or nothing.

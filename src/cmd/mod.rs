@@ -109,6 +109,48 @@ fn names_uids(body: &CommandBody) -> bool {
 /// Whether a command's reply may carry EXPUNGE responses. RFC 3501 §7.4.1:
 /// not during FETCH, STORE or SEARCH (sequence-number forms), because the
 /// client could not tell which numbers its reply refers to.
+/// RFC 9586 §3: commands that name messages by sequence number (the
+/// non-UID forms, or a sequence-set search key anywhere).
+fn names_sequence_numbers(body: &CommandBody) -> bool {
+    use crate::proto::types::SearchKey;
+    fn in_keys(keys: &[SearchKey]) -> bool {
+        keys.iter().any(|k| match k {
+            SearchKey::SequenceSet(_) => true,
+            SearchKey::Not(k) => in_keys(std::slice::from_ref(k)),
+            SearchKey::Or(a, b) => {
+                in_keys(std::slice::from_ref(a)) || in_keys(std::slice::from_ref(b))
+            }
+            SearchKey::And(v) => in_keys(v),
+            _ => false,
+        })
+    }
+    match body {
+        CommandBody::Fetch { uid, .. }
+        | CommandBody::Store { uid, .. }
+        | CommandBody::Copy { uid, .. }
+        | CommandBody::Replace { uid, .. } => !uid,
+        CommandBody::Search { uid, keys, .. }
+        | CommandBody::Sort { uid, keys, .. }
+        | CommandBody::Thread { uid, keys, .. } => !uid || in_keys(keys),
+        // QRESYNC's seq-match-data pairs message numbers with UIDs.
+        CommandBody::Select { params, .. } => params
+            .qresync
+            .as_ref()
+            .is_some_and(|q| q.seq_match.is_some()),
+        _ => false,
+    }
+}
+
+/// RFC 5465 §5.2: FETCH responses (with UID) for messages that arrived,
+/// sent outside any FETCH command.
+pub fn fetch_unsolicited(
+    s: &mut Session,
+    uids: &crate::proto::types::SequenceSet,
+    items: &[crate::proto::types::FetchAtt],
+) -> Result<(), Error> {
+    fetch::fetch(s, uids, items, true, Default::default()).map(|_| ())
+}
+
 pub fn allows_expunge(body: &CommandBody) -> bool {
     !matches!(
         body,
@@ -157,6 +199,12 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
     // for the end of the command, as Dovecot orders them.
     if names_uids(&cmd.body) {
         s.sync_selected(false)?;
+    }
+    if s.out.uid_only() && names_sequence_numbers(&cmd.body) {
+        return Err(Error::Bad(
+            Some(crate::proto::encode::Code::UidRequired),
+            "Message sequence numbers are not allowed after ENABLE UIDONLY.".into(),
+        ));
     }
     if s.state == State::Selected {
         saved_search::expand(s, &mut cmd.body);

@@ -18,7 +18,7 @@
 use super::common::{mailbox_name, wire_text};
 use crate::error::{Error, Tagged};
 use crate::proto::encode::Code;
-use crate::proto::types::{NotifyEvents, NotifyFilter, NotifySet};
+use crate::proto::types::{FetchAtt, NotifyEvents, NotifyFilter, NotifySet};
 use crate::session::Session;
 use crate::store::metadata::Metadata;
 use crate::store::names::MailboxName;
@@ -46,6 +46,9 @@ pub(crate) struct Notifying {
     /// Metadata entries the client last heard of, when it asked for
     /// MailboxMetadataChange or ServerMetadataChange (which of the two).
     metadata: Option<(Metadata, bool, bool)>,
+    /// RFC 5465 §5.2: the FETCH items to send with each new message in
+    /// the selected mailbox, when the SELECTED group asked for some.
+    new_message_items: Option<Vec<FetchAtt>>,
 }
 
 /// One mailbox watched for message events.
@@ -56,6 +59,10 @@ struct Watched {
 }
 
 impl Notifying {
+    pub(crate) fn new_message_items(&self) -> Option<&[FetchAtt]> {
+        self.new_message_items.as_deref()
+    }
+
     /// While set, a change in any watched mailbox also wakes `waker`.
     pub(crate) fn set_waker(&self, waker: Option<&Arc<mio::Waker>>) {
         for w in &self.watched {
@@ -90,6 +97,7 @@ pub fn notify(s: &mut Session, set: Option<&NotifySet>) -> Result<Tagged, Error>
     let mut names = false;
     let mut subscribed = false;
     let (mut mailbox_md, mut server_md) = (false, false);
+    let mut new_message_items = None;
     for group in &set.groups {
         let Some(events) = &group.events else {
             continue;
@@ -103,6 +111,9 @@ pub fn notify(s: &mut Session, set: Option<&NotifySet>) -> Result<Tagged, Error>
             return Err(Error::bad(
                 "MessageNew attributes are allowed only for SELECTED.",
             ));
+        }
+        if selected {
+            new_message_items = events.message_new.clone().filter(|a| !a.is_empty());
         }
         names |= events.mailbox_name;
         subscribed |= events.subscription_change;
@@ -150,6 +161,7 @@ pub fn notify(s: &mut Session, set: Option<&NotifySet>) -> Result<Tagged, Error>
         } else {
             None
         },
+        new_message_items,
     };
     if set.status {
         let selected = s.selected.as_ref().map(|sel| sel.name.clone());

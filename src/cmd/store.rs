@@ -76,6 +76,7 @@ pub fn store(
     };
     sel.refresh_keywords(&mut s.out);
     let keywords = sel.keywords().to_vec();
+    let uid_only = s.out.uid_only();
     for (msn, uid, f, modseq) in results {
         let changed = sel.reported_flags(msn) != f;
         sel.set_reported_flags(msn, f);
@@ -87,7 +88,7 @@ pub fn store(
         write_flags_fetch(
             &mut s.out,
             msn,
-            (uid_mode || condstore).then_some(uid),
+            (uid_mode || condstore || uid_only).then_some(uid),
             (!silent).then_some((f, &keywords[..], sel.is_recent(uid))),
             condstore.then_some(modseq),
         );

@@ -12,6 +12,9 @@ pub struct ResponseBuf {
     /// RFC 6855 §3: the client enabled UTF8=ACCEPT, so quoted strings may
     /// carry UTF-8.
     utf8_quoted: bool,
+    /// RFC 9586: the client enabled UIDONLY, so message data goes out as
+    /// `* uid UIDFETCH (...)` and expunges as VANISHED.
+    uid_only: bool,
 }
 
 /// A response code (RFC 3501 §7.1, RFC 5530) for `[...]` in status lines.
@@ -73,6 +76,10 @@ pub enum Code {
     MetadataTooMany,
     /// RFC 5465 §5: the events Roost can report (`BADEVENT (...)`).
     BadEvent(&'static str),
+    /// RFC 9586 §3: a command named messages by sequence number.
+    UidRequired,
+    /// RFC 8474 §4.1, §4.2.
+    MailboxId(String),
 }
 
 impl fmt::Display for Code {
@@ -118,6 +125,7 @@ impl fmt::Display for Code {
             Code::HighestModseq(n) => return write!(f, "HIGHESTMODSEQ {n}"),
             Code::Modified(uids) => return write!(f, "MODIFIED {}", number_set(uids)),
             Code::Closed => "CLOSED",
+            Code::UidRequired => "UIDREQUIRED",
             Code::ExpungeIssued => "EXPUNGEISSUED",
             Code::OverQuota => "OVERQUOTA",
             Code::UseAttr => "USEATTR",
@@ -129,6 +137,7 @@ impl fmt::Display for Code {
             Code::MetadataMaxSize(n) => return write!(f, "METADATA MAXSIZE {n}"),
             Code::MetadataTooMany => "METADATA TOOMANY",
             Code::BadEvent(events) => return write!(f, "BADEVENT ({events})"),
+            Code::MailboxId(id) => return write!(f, "MAILBOXID ({id})"),
         };
         f.write_str(s)
     }
@@ -193,6 +202,29 @@ impl ResponseBuf {
     /// Puts the buffer back after a flush, keeping its settings.
     pub fn refill(&mut self, buf: Vec<u8>) {
         self.buf = buf;
+    }
+
+    /// RFC 9586 UIDONLY, for the rest of the connection.
+    pub fn set_uid_only(&mut self) {
+        self.uid_only = true;
+    }
+
+    pub fn uid_only(&self) -> bool {
+        self.uid_only
+    }
+
+    /// Starts a message's data: `* msn FETCH (`, or `* uid UIDFETCH (`
+    /// under UIDONLY (RFC 9586 §3.3). True if the caller should still
+    /// write a `UID` item it would write (not under UIDONLY, where the
+    /// number is the UID).
+    pub fn fetch_start(&mut self, msn: u32, uid: u32) -> bool {
+        if self.uid_only {
+            self.untagged().number(uid.into()).raw(" UIDFETCH (");
+            false
+        } else {
+            self.untagged().number(msn.into()).raw(" FETCH (");
+            true
+        }
     }
 
     /// Lets quoted strings carry valid UTF-8 (after ENABLE UTF8=ACCEPT).

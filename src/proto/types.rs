@@ -300,6 +300,19 @@ pub struct ListReturn {
     pub special_use: bool,
     /// `STATUS (...)`: items for a STATUS response after each LIST.
     pub status: Option<Vec<StatusItem>>,
+    /// RFC 9590 `METADATA (...)`: entries for a METADATA response after
+    /// each LIST.
+    pub metadata: Option<ListMetadata>,
+}
+
+/// The METADATA return option of LIST (RFC 9590): entry names as sent and
+/// GETMETADATA's options (RFC 5464 §4.2).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListMetadata {
+    pub entries: Vec<Vec<u8>>,
+    pub maxsize: Option<u64>,
+    /// `Some(0)` by default; `None` is infinity.
+    pub depth: Option<usize>,
 }
 
 /// `append-message = append-opts SP append-data` (RFC 4466 §2.3):
@@ -369,6 +382,11 @@ pub enum FetchAtt {
     Preview {
         lazy: bool,
     },
+    /// RFC 8514: when the message was saved into this mailbox.
+    SaveDate,
+    /// RFC 8474 §5.1, §5.2.
+    EmailId,
+    ThreadId,
 }
 
 /// `section = "[" [section-spec] "]"`
@@ -404,6 +422,8 @@ pub enum StatusItem {
     HighestModseq,
     /// RFC 7889 §4: the largest message APPEND takes here.
     AppendLimit,
+    /// RFC 8474 §4.3.
+    MailboxId,
 }
 
 /// The result options of `SEARCH RETURN (...)` and `SORT RETURN (...)`:
@@ -784,6 +804,15 @@ pub enum SearchKey {
     /// mod-sequence-valzer`; Roost keeps one modseq per message, so the
     /// entry name and type are checked and then ignored, as the RFC says.
     Modseq(u64),
+    /// RFC 8514 SAVEDBEFORE / SAVEDON / SAVEDSINCE: the save date's day.
+    SavedBefore(SearchDate),
+    SavedOn(SearchDate),
+    SavedSince(SearchDate),
+    /// RFC 8514 SAVEDATESUPPORTED: every mailbox here keeps save dates.
+    SaveDateSupported,
+    /// RFC 8474 §6: `"EMAILID" SP objectid`, `"THREADID" SP objectid`.
+    EmailId(String),
+    ThreadId(String),
 }
 
 /// `date = date-text / DQUOTE date-text DQUOTE`, a calendar day.

@@ -27,6 +27,8 @@ pub struct MessageFile {
     /// The header block from the FETCH cache, when a FETCH parsed this
     /// message before: header keys then read no file.
     cached_header: Option<std::sync::Arc<crate::store::cache::CachedMeta>>,
+    /// The save date the store noted, if any (else the ctime).
+    saved: Option<i64>,
 }
 
 /// Reads are this large; most headers fit in one.
@@ -47,6 +49,7 @@ impl MessageFile {
             fields: None,
             parts: None,
             cached_header: None,
+            saved: None,
         }
     }
 
@@ -56,6 +59,12 @@ impl MessageFile {
         cached: Option<std::sync::Arc<crate::store::cache::CachedMeta>>,
     ) -> MessageFile {
         self.cached_header = cached;
+        self
+    }
+
+    /// Uses the save date the store noted (RFC 8514).
+    pub fn with_saved(mut self, saved: Option<i64>) -> MessageFile {
+        self.saved = saved;
         self
     }
 
@@ -125,6 +134,22 @@ impl MessageData for MessageFile {
             Err(e) => -(e.duration().as_secs() as i64) - 1,
         };
         Ok(Some(secs))
+    }
+
+    fn email_id(&mut self) -> Result<Option<String>, Stop> {
+        let name = self.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        Ok(Some(crate::store::maildir::email_id(name)))
+    }
+
+    fn saved(&mut self) -> Result<Option<i64>, Stop> {
+        if self.saved.is_some() {
+            return Ok(self.saved);
+        }
+        let meta = match &self.file {
+            Some(f) => f.metadata()?,
+            None => fs::metadata(&self.path)?,
+        };
+        Ok(Some(crate::store::maildir::save_date(&meta)))
     }
 
     fn size(&mut self) -> Result<Option<u64>, Stop> {

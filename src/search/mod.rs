@@ -157,6 +157,15 @@ impl From<io::Error> for Stop {
 pub trait MessageData {
     /// The internal date, in seconds since 1970-01-01 UTC.
     fn received(&mut self) -> Result<Option<i64>, Stop>;
+    /// RFC 8514 save date, in seconds since 1970-01-01 UTC; sources that
+    /// cannot tell leave the leaf unknown.
+    fn saved(&mut self) -> Result<Option<i64>, Stop> {
+        Ok(None)
+    }
+    /// RFC 8474 EMAILID; sources without a file name cannot tell.
+    fn email_id(&mut self) -> Result<Option<String>, Stop> {
+        Ok(None)
+    }
     /// RFC822.SIZE.
     fn size(&mut self) -> Result<Option<u64>, Stop>;
     /// The top-level header fields.

@@ -103,6 +103,10 @@ enum Leaf {
     /// RFC 5032 YOUNGER: received at or after this second.
     ReceivedFrom(i64),
     Sent(DateCmp, i64),
+    /// RFC 8514: the save date's day.
+    Saved(DateCmp, i64),
+    /// RFC 8474 EMAILID.
+    EmailId(String),
     Larger(u64),
     Smaller(u64),
     Modseq(u64),
@@ -128,6 +132,8 @@ impl Leaf {
             Leaf::Received(..)
             | Leaf::ReceivedUpTo(_)
             | Leaf::ReceivedFrom(_)
+            | Leaf::Saved(..)
+            | Leaf::EmailId(_)
             | Leaf::Larger(_)
             | Leaf::Smaller(_) => Cost::Stat,
             Leaf::Sent(..) | Leaf::Header { .. } => Cost::Header,
@@ -238,6 +244,14 @@ fn eval_leaf(leaf: &Leaf, m: &Facts, data: &mut dyn MessageData) -> Result<Optio
         },
         Leaf::Received(cmp, key) => match data.received()? {
             Some(secs) => cmp.test(secs.div_euclid(86_400), *key),
+            None => return Ok(None),
+        },
+        Leaf::Saved(cmp, key) => match data.saved()? {
+            Some(secs) => cmp.test(secs.div_euclid(86_400), *key),
+            None => return Ok(None),
+        },
+        Leaf::EmailId(id) => match data.email_id()? {
+            Some(own) => own == *id,
             None => return Ok(None),
         },
         Leaf::ReceivedUpTo(limit) => match data.received()? {
@@ -425,6 +439,13 @@ impl Compiler<'_> {
             K::SentBefore(d) => leaf(Leaf::Sent(DateCmp::Before, day(d))),
             K::SentOn(d) => leaf(Leaf::Sent(DateCmp::On, day(d))),
             K::SentSince(d) => leaf(Leaf::Sent(DateCmp::Since, day(d))),
+            K::SavedBefore(d) => leaf(Leaf::Saved(DateCmp::Before, day(d))),
+            K::SavedOn(d) => leaf(Leaf::Saved(DateCmp::On, day(d))),
+            K::SavedSince(d) => leaf(Leaf::Saved(DateCmp::Since, day(d))),
+            K::SaveDateSupported => Ok(Node::Const(true)),
+            K::EmailId(id) => leaf(Leaf::EmailId(id.clone())),
+            // RFC 8474 §5.2: no THREADID (NIL), so nothing matches one.
+            K::ThreadId(_) => Ok(Node::Const(false)),
             K::Larger(n) => leaf(Leaf::Larger(*n)),
             K::Modseq(n) => leaf(Leaf::Modseq(*n)),
             K::Smaller(n) => leaf(Leaf::Smaller(*n)),

@@ -41,6 +41,8 @@ pub(crate) struct Facts {
 pub(crate) struct Location {
     pub(crate) path: PathBuf,
     pub(crate) cached: Option<Arc<CachedMeta>>,
+    /// RFC 8514 save date when noted; else the file's ctime tells.
+    pub(crate) saved: Option<i64>,
 }
 
 /// Keyword names by letter index, as `dovecot-keywords` holds them.
@@ -126,6 +128,11 @@ impl Mailbox {
     /// The state, locked: for the store's own delivery code.
     pub(super) fn locked(&self) -> MutexGuard<'_, MailboxState> {
         lock(&self.state)
+    }
+
+    /// RFC 8474 MAILBOXID.
+    pub(crate) fn mailbox_id(&self) -> String {
+        self.locked().mailbox_id()
     }
 
     /// The mailbox's directory.
@@ -454,10 +461,13 @@ impl Mailbox {
     /// COPY and MOVE: what to carry over of each of `uids` still present,
     /// with its UID.
     pub(crate) fn copy_sources(&self, uids: &[Uid]) -> Vec<(Uid, CopyItem)> {
-        let st = self.locked();
+        let mut st = self.locked();
         let mut items = Vec::with_capacity(uids.len());
         for &Uid(uid) in uids {
             let Some(i) = st.position(uid) else { continue };
+            // The hard link a COPY makes sets the shared inode's ctime.
+            let path = st.path_of(&st.messages[i]);
+            st.note_save_date(uid, &path);
             let m = &st.messages[i];
             let keywords = (0..26u8)
                 .filter(|&k| m.flags.has_keyword(k))
@@ -530,6 +540,7 @@ fn location_of(st: &MailboxState, uid: u32, i: usize) -> Location {
     Location {
         path: st.path_of(&st.messages[i]),
         cached: st.cache.get(uid),
+        saved: st.saved.get(&uid).copied(),
     }
 }
 

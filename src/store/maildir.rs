@@ -218,6 +218,74 @@ pub(crate) fn cur_name(base: &str, size: u64, vsize: u64, flags: Flags) -> Strin
     with_flags(&format!("{base},S={size},W={vsize}"), flags)
 }
 
+/// RFC 8474 EMAILID of a message file: "M" and a hash of the unique part
+/// of its base name (up to the first `,`). COPY and MOVE keep that part
+/// (as Dovecot's hard-link copy keeps the whole name), so the copy has the
+/// same EMAILID, and it never changes with the flags.
+pub(crate) fn email_id(file: &str) -> String {
+    use sha2::Digest;
+    let unique = file
+        .split(INFO_SEP)
+        .next()
+        .unwrap_or(file)
+        .split(',')
+        .next()
+        .unwrap_or(file);
+    let digest = sha2::Sha256::digest(unique.as_bytes());
+    let mut id = String::with_capacity(25);
+    id.push('M');
+    for b in &digest[..12] {
+        id.push_str(&format!("{b:02x}"));
+    }
+    id
+}
+
+/// The base name a COPY or MOVE gives a message in another mailbox: the
+/// source's own, so its EMAILID stays; where `taken` says that name is in
+/// use there (a second copy into one mailbox), the same unique part with
+/// an `,R=<n>` field, which keeps the EMAILID too.
+pub(crate) fn copy_base(source_file: &str, taken: &dyn Fn(&str) -> bool) -> Option<String> {
+    let base = source_file.split(INFO_SEP).next().unwrap_or(source_file);
+    if base.is_empty() || base.contains('/') {
+        return None;
+    }
+    if !taken(base) {
+        return Some(base.to_string());
+    }
+    let (unique, fields) = match base.split_once(',') {
+        Some((u, f)) => (u, format!(",{f}")),
+        None => (base, String::new()),
+    };
+    // Drop an earlier R= so copies of copies do not grow the name.
+    let fields: String = fields
+        .split(',')
+        .filter(|f| !f.is_empty() && !f.starts_with("R="))
+        .map(|f| format!(",{f}"))
+        .collect();
+    static COPIES: AtomicU32 = AtomicU32::new(0);
+    (0..100).find_map(|_| {
+        let n = COPIES.fetch_add(1, Ordering::Relaxed);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let name = format!(
+            "{unique},R={}.{}P{}Q{n}{fields}",
+            now.as_secs(),
+            now.subsec_micros(),
+            std::process::id()
+        );
+        (!taken(&name)).then_some(name)
+    })
+}
+
+/// RFC 8514 save date of a message file: its ctime, as Dovecot takes it
+/// for Maildir. Linking (COPY) or renaming (MOVE) a file into a mailbox
+/// sets it, so a copy gets a new save date.
+pub(crate) fn save_date(meta: &std::fs::Metadata) -> i64 {
+    use std::os::unix::fs::MetadataExt;
+    meta.ctime()
+}
+
 /// RFC822.SIZE of raw message bytes: LF counts as CRLF where it is not
 /// already preceded by CR.
 pub fn crlf_size(bytes: &[u8]) -> u64 {

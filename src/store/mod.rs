@@ -212,6 +212,8 @@ pub(crate) struct StatusCounts {
     pub(crate) size: Option<u64>,
     /// RFC 7162 §3.1.7.
     pub(crate) highest_modseq: u64,
+    /// RFC 8474 MAILBOXID.
+    pub(crate) mailbox_id: String,
 }
 
 /// Flags for a message being appended: system flags plus keyword names.
@@ -583,6 +585,7 @@ impl Store {
                 .count() as u32,
             size,
             highest_modseq: st.highest_modseq(),
+            mailbox_id: st.mailbox_id(),
         })
     }
 
@@ -711,6 +714,9 @@ impl Store {
         let mailbox = self.mailbox(target)?;
         let mut st = mailbox.locked();
         let _uidlist_lock = lock_uidlist(&dir)?;
+        // Copies keep the source's base name (and so its EMAILID) unless
+        // the target has it already: the uidlist tells.
+        st.refresh_uid_map()?;
         let mut placed: Vec<Option<(String, Message)>> = Vec::with_capacity(items.len());
         let mut copied_bytes = 0i64;
         let mut copied = 0i64;
@@ -722,7 +728,9 @@ impl Store {
             let mut path = item.path.clone();
             let mut done = None;
             for _ in 0..3 {
-                match self.place_copy(&dir, &path, item, flags, is_move) {
+                let source = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                let base = maildir::copy_base(source, &|b| st.knows_base(b) || exists_in(&dir, b));
+                match self.place_copy(&dir, &path, item, flags, is_move, base) {
                     Ok(r) => {
                         done = Some(r);
                         break;
@@ -776,6 +784,7 @@ impl Store {
         item: &CopyItem,
         flags: Flags,
         is_move: bool,
+        base: Option<String>,
     ) -> io::Result<(String, u64)> {
         let size = match item.size {
             Some(s) => s,
@@ -785,8 +794,15 @@ impl Store {
             Some(v) => v,
             None => maildir::crlf_size(&nofollow::read(path)?),
         };
-        let base = maildir::new_base(&self.host);
-        let file = maildir::cur_name(&base, size, vsize, flags);
+        let (base, file) = match base {
+            // Sizes are in the kept name already (or were never there).
+            Some(b) => (b.clone(), maildir::with_flags(&b, flags)),
+            None => {
+                let b = maildir::new_base(&self.host);
+                let file = maildir::cur_name(&b, size, vsize, flags);
+                (b, file)
+            }
+        };
         let dest = dir.join("cur").join(&file);
         let moved = if is_move {
             fs::rename(path, &dest)
@@ -795,6 +811,8 @@ impl Store {
         };
         match moved {
             Ok(()) => {}
+            // Never written over: the kept name is someone else's now.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
             // Another file system (or no hard links): copy for real.
             Err(e) if !nofollow::is_gone(&e) => {
                 let bytes = nofollow::read(path)?;
@@ -1038,6 +1056,16 @@ fn set_internal_date(path: &Path, date: SystemTime) {
     if let Err(e) = nofollow::open(path).and_then(|f| f.set_modified(date)) {
         log::warn!("{}: cannot set the INTERNALDATE: {e}", path.display());
     }
+}
+
+/// Whether `dir` has a message file called `base` in `new/` (no flags) or
+/// `cur/` with no flags yet: a kept copy name must not land on one.
+fn exists_in(dir: &Path, base: &str) -> bool {
+    ["new", "cur"].iter().any(|sub| {
+        let d = dir.join(sub);
+        fs::symlink_metadata(d.join(base)).is_ok()
+            || fs::symlink_metadata(d.join(format!("{base}:2,"))).is_ok()
+    })
 }
 
 /// A message just renamed into `cur/` as `file`, keyed by its base name,

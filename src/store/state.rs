@@ -121,6 +121,10 @@ pub struct MailboxState {
     /// Increases whenever anything above changes, so sessions can skip
     /// comparing when nothing happened.
     pub change: u64,
+    /// RFC 8514 save dates (seconds) noted before Roost itself changed a
+    /// file's ctime (a flag rename, a COPY's hard link), or at APPEND;
+    /// others read the ctime. Dovecot keeps them in its index cache.
+    pub saved: HashMap<u32, i64>,
     /// Base name → UID for every uidlist record (present or not).
     uid_of: super::name_hash::NameMap<u32>,
     records_in_file: usize,
@@ -155,6 +159,7 @@ impl MailboxState {
             sort_orders: Vec::new(),
             modseq: ModseqLog::unloaded(),
             change: 0,
+            saved: HashMap::new(),
             uid_of: Default::default(),
             records_in_file: 0,
             uidlist_ok: false,
@@ -678,6 +683,9 @@ impl MailboxState {
         }
         let name = maildir::with_flags(&m.file, flags);
         let old = self.path_of(m);
+        let uid = m.uid;
+        self.note_save_date(uid, &old);
+        let m = &self.messages[idx];
         let new = self.dir.join("cur").join(&name);
         let flags_change = m.flags != flags;
         self.expect_own(if m.in_new { "new" } else { "cur" }, &m.file);
@@ -709,6 +717,16 @@ impl MailboxState {
             }
             Err(e) if super::nofollow::is_gone(&e) => Ok(false),
             Err(e) => Err(StoreError::Io(e)),
+        }
+    }
+
+    /// Remembers a message's save date (its file's ctime) before Roost
+    /// changes the ctime by renaming or linking the file.
+    pub fn note_save_date(&mut self, uid: u32, path: &Path) {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.saved.entry(uid) {
+            if let Ok(meta) = fs::symlink_metadata(path) {
+                e.insert(maildir::save_date(&meta));
+            }
         }
     }
 
@@ -818,6 +836,11 @@ impl MailboxState {
             self.modseq.note_message(msg.uid, msg.modseq, msg.flags);
         }
         self.uid_of.insert(msg.base().into(), msg.uid);
+        // Saved now: a later COPY of it must not move this date.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        self.saved.insert(msg.uid, now);
         self.next_uid = self.next_uid.max(msg.uid + 1);
         match self.messages.last() {
             Some(last) if last.uid > msg.uid => {
@@ -845,14 +868,7 @@ impl MailboxState {
         keys: &[String],
         new_uidvalidity: &dyn Fn() -> u32,
     ) -> Result<Vec<u32>, StoreError> {
-        // Someone may have assigned UIDs since we last looked: read the file
-        // again unless its stamp is the one we last read or wrote (every
-        // writer appends or renames, which changes size, mtime or inode).
-        let on_disk = stat_opt(&self.dir.join(uidlist::FILE_NAME))?;
-        let known = self.stamps.and_then(|s| s.uidlist);
-        if !(self.loaded && self.uidlist_ok && on_disk.is_some() && on_disk == known) {
-            self.read_uidlist()?;
-        }
+        self.refresh_uid_map()?;
         if self.uidvalidity == 0 || !self.uidlist_ok {
             // A new mailbox, or a uidlist to rebuild: write it whole.
             let found = self.scan()?;
@@ -885,6 +901,41 @@ impl MailboxState {
             self.uid_of.insert(r.base.as_str().into(), r.uid);
         }
         Ok(records.iter().map(|r| r.uid).collect())
+    }
+
+    /// Reads the uidlist again unless its stamp is the one we last read or
+    /// wrote (every writer appends or renames, which changes size, mtime
+    /// or inode): someone may have assigned UIDs since we last looked.
+    pub(super) fn refresh_uid_map(&mut self) -> Result<(), StoreError> {
+        let on_disk = stat_opt(&self.dir.join(uidlist::FILE_NAME))?;
+        let known = self.stamps.and_then(|s| s.uidlist);
+        if !(self.loaded && self.uidlist_ok && on_disk.is_some() && on_disk == known) {
+            self.read_uidlist()?;
+        }
+        Ok(())
+    }
+
+    /// Whether the uidlist names a file with this base name.
+    pub(super) fn knows_base(&self, base: &str) -> bool {
+        self.uid_of.contains_key(base)
+    }
+
+    /// RFC 8474 MAILBOXID: the uidlist's mailbox GUID (32 hex digits), the
+    /// GUID Dovecot reports for the folder; a RENAME moves the file with
+    /// the folder and a new folder gets a new random one. Without a
+    /// uidlist (a folder Roost may not write), a hash of where it is and
+    /// its UIDVALIDITY.
+    pub fn mailbox_id(&self) -> String {
+        match &self.guid {
+            Some(g) => g.clone(),
+            None => {
+                use sha2::Digest;
+                let key = format!("{}\0{}", self.dir.display(), self.uidvalidity);
+                let digest = sha2::Sha256::digest(key.as_bytes());
+                let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+                hex
+            }
+        }
     }
 
     /// Drops messages whose files this process moved away (MOVE).

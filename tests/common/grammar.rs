@@ -60,6 +60,9 @@ pub fn check_response(line: &[u8]) -> Result<(), String> {
     if let Some(rest) = line.strip_prefix(b"* ESEARCH") {
         return esearch(rest);
     }
+    if let Some(fetch) = uidfetch_as_fetch(line) {
+        return check_response(&fetch);
+    }
     let input = with_crlf(line);
     let result = match ResponseCodec::default().decode(&input) {
         Ok(([], response)) => check_code(code_of(&response)),
@@ -76,6 +79,11 @@ pub fn check_response(line: &[u8]) -> Result<(), String> {
         }
         Err(e) if line.starts_with(b"* STATUS ") => {
             status_appendlimit(line).map_err(|x| format!("{e}; {x}"))
+        }
+        Err(e)
+            if line.starts_with(b"* ") && FETCH_EXTRAS.iter().any(|x| find(line, x).is_some()) =>
+        {
+            fetch_extras(line).map_err(|x| format!("{e}; {x}"))
         }
         Err(e) if line.starts_with(b"* ") && find(line, b"PREVIEW ").is_some() => {
             fetch_preview(line).map_err(|x| format!("{e}; {x}"))
@@ -119,6 +127,22 @@ fn check_code(code: Option<&Code>) -> Result<(), String> {
         return Err("response code with a space and no arguments".into());
     }
     let name = String::from_utf8_lossy(name).to_ascii_uppercase();
+    if name == "MAILBOXID" {
+        // RFC 8474 §4.1: `"MAILBOXID" SP "(" objectid ")"`.
+        return match std::str::from_utf8(&bytes[name_len..]) {
+            Ok(t)
+                if t.strip_prefix(" (")
+                    .and_then(|t| t.strip_suffix(')'))
+                    .is_some_and(is_objectid) =>
+            {
+                Ok(())
+            }
+            _ => Err(format!(
+                "malformed [{}] code",
+                String::from_utf8_lossy(bytes)
+            )),
+        };
+    }
     if name == "APPENDUID" {
         return appenduid_set(&bytes[name_len..]);
     }
@@ -216,6 +240,115 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
+/// RFC 9586 §6: `uidfetch-resp = uniqueid SP "UIDFETCH" SP msg-att`, the
+/// same data as a FETCH response: checked as one.
+fn uidfetch_as_fetch(line: &[u8]) -> Option<Vec<u8>> {
+    let rest = line.strip_prefix(b"* ")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let after = rest[digits..].strip_prefix(b" UIDFETCH (")?;
+    if digits == 0 || rest[0] == b'0' {
+        return None;
+    }
+    let mut out = line[..2 + digits].to_vec();
+    out.extend_from_slice(b" FETCH (");
+    out.extend_from_slice(after);
+    Some(out)
+}
+
+/// FETCH items imap-codec does not know, each checked by `fetch_extras`.
+const FETCH_EXTRAS: &[&[u8]] = &[b"SAVEDATE ", b"EMAILID ", b"THREADID "];
+
+/// RFC 8474 §7: `objectid = 1*255(ALPHA / DIGIT / "_" / "-")`.
+fn is_objectid(s: &str) -> bool {
+    (1..=255).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// RFC 3501 date-time: `DQUOTE date-day-fixed "-" date-month "-" date-year
+/// SP time SP zone DQUOTE`.
+fn is_date_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    const MONTHS: &[&str] = &[
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    b.len() == 28
+        && b[0] == b'"'
+        && (b[1] == b' ' || b[1].is_ascii_digit())
+        && b[2].is_ascii_digit()
+        && b[3] == b'-'
+        && MONTHS.contains(&&s[4..7])
+        && b[7] == b'-'
+        && digits(8..12)
+        && b[12] == b' '
+        && digits(13..15)
+        && b[15] == b':'
+        && digits(16..18)
+        && b[18] == b':'
+        && digits(19..21)
+        && b[21] == b' '
+        && matches!(b[22], b'+' | b'-')
+        && digits(23..27)
+        && b[27] == b'"'
+}
+
+/// FETCH items imap-codec lacks: RFC 8514 `"SAVEDATE" SP (date-time /
+/// nil)` and RFC 8474 `"EMAILID" SP "(" objectid ")"`, `"THREADID" SP
+/// ("(" objectid ")" / nil)`. Each is checked and cut out, and the rest
+/// goes back through the check (with `UID 1` standing in if nothing is
+/// left).
+fn fetch_extras(line: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(line).map_err(|_| "FETCH is not UTF-8".to_string())?;
+    let open = text
+        .find(" FETCH (")
+        .or_else(|| text.find(" UIDFETCH ("))
+        .ok_or("not a FETCH")?;
+    let mut rest = text.to_string();
+    for name in FETCH_EXTRAS {
+        let name = std::str::from_utf8(name).unwrap_or_default();
+        let Some(at) = rest[open..].find(name).map(|a| a + open) else {
+            continue;
+        };
+        if !matches!(rest.as_bytes()[at - 1], b'(' | b' ') {
+            return Err(format!("{name}outside a FETCH list"));
+        }
+        let value = &rest[at + name.len()..];
+        let len = if let Some(v) = value.strip_prefix("NIL") {
+            let _ = v;
+            if name == "EMAILID " {
+                return Err("EMAILID NIL".into());
+            }
+            3
+        } else if name == "SAVEDATE " {
+            if !value.get(..28).is_some_and(is_date_time) {
+                return Err(format!("bad SAVEDATE {value}"));
+            }
+            28
+        } else {
+            let close = value.find(')').ok_or("objectid not closed")?;
+            let id = value[..close]
+                .strip_prefix('(')
+                .ok_or("objectid without (")?;
+            if !is_objectid(id) {
+                return Err(format!("bad objectid {id:?}"));
+            }
+            close + 1
+        };
+        let end = at + name.len() + len;
+        let (mut from, mut to) = (at, end);
+        if rest.as_bytes().get(end) == Some(&b' ') {
+            to += 1;
+        } else if rest.as_bytes()[at - 1] == b' ' {
+            from -= 1;
+        }
+        rest.replace_range(from..to, "");
+    }
+    let rest = rest.replace("FETCH ()", "FETCH (UID 1)");
+    check_response(rest.as_bytes())
+}
+
 /// imap-codec has no PREVIEW (RFC 8970 §7: `"PREVIEW" SP nstring`): the
 /// item is checked here and the rest of the FETCH goes back through
 /// imap-codec (with `UID 1` standing in if PREVIEW was all).
@@ -296,6 +429,23 @@ fn appenduid_set(args: &[u8]) -> Result<(), String> {
 /// checked here and the line without it goes back through imap-codec.
 fn status_appendlimit(line: &[u8]) -> Result<(), String> {
     let text = std::str::from_utf8(line).map_err(|_| "STATUS is not UTF-8".to_string())?;
+    // RFC 8474 §4.3: `"MAILBOXID" SP "(" objectid ")"`, cut out likewise.
+    if let Some(at) = text.rfind("MAILBOXID (") {
+        let value = &text[at + "MAILBOXID (".len()..];
+        let close = value.find(')').ok_or("MAILBOXID not closed")?;
+        if !is_objectid(&value[..close]) {
+            return Err(format!("bad MAILBOXID {value}"));
+        }
+        let end = at + "MAILBOXID (".len() + close + 1;
+        let (mut from, mut to) = (at, end);
+        if text.as_bytes().get(end) == Some(&b' ') {
+            to += 1;
+        } else if text.as_bytes()[at - 1] == b' ' {
+            from -= 1;
+        }
+        let rest = format!("{}{}", &text[..from], &text[to..]);
+        return check_response(rest.as_bytes());
+    }
     let (before, after) = text
         .rsplit_once("APPENDLIMIT ")
         .ok_or("no APPENDLIMIT imap-codec might have missed")?;
@@ -497,6 +647,18 @@ mod tests {
             b"t1 OK [APPENDUID 5 1:3,7] APPEND completed",
             b"* 1 FETCH (BODY[] {5}\r\nhello)",
             b"+ idling",
+            b"* 1 FETCH (SAVEDATE \"07-Dec-2026 10:50:10 +0000\")",
+            b"* 1 FETCH (UID 4 SAVEDATE NIL FLAGS ())",
+            b"* 2 FETCH (EMAILID (M6d2f1a) THREADID NIL UID 9)",
+            b"* 2 FETCH (THREADID (T-1_a) EMAILID (Mx))",
+            b"* 7 UIDFETCH (FLAGS (\\Seen))",
+            b"* 7 UIDFETCH (EMAILID (M1) SAVEDATE \" 7-Dec-2026 10:50:10 -0130\")",
+            b"* STATUS foo (MAILBOXID (F2212ea87-6097-4256-9d51-71338625))",
+            b"* STATUS foo (MESSAGES 1 MAILBOXID (abc) UIDNEXT 2)",
+            b"t1 OK [MAILBOXID (F2212ea87-6097)] Completed",
+            b"* OK [MAILBOXID (3085f01b7f11094c501100008c4a11c1)] Ok",
+            b"t1 BAD [UIDREQUIRED] no sequence numbers",
+            b"* VANISHED 2:4",
         ];
         for line in good {
             assert_eq!(
@@ -523,6 +685,17 @@ mod tests {
             b"* OK",
             b"* SEARCH 1 ",
             b"t1 OK",
+            b"* 1 FETCH (SAVEDATE \"7-Dec-2026 10:50:10 +0000\")",
+            b"* 1 FETCH (SAVEDATE \"07-Foo-2026 10:50:10 +0000\")",
+            b"* 2 FETCH (EMAILID NIL)",
+            b"* 2 FETCH (EMAILID (a.b))",
+            b"* 2 FETCH (THREADID ())",
+            b"* 0 UIDFETCH (FLAGS ())",
+            b"* 7 UIDFETCH FLAGS ()",
+            b"* STATUS foo (MAILBOXID (a b))",
+            b"* STATUS foo (MAILBOXID ())",
+            b"t1 OK [MAILBOXID F1] Completed",
+            b"t1 OK [MAILBOXID (a/b)] Completed",
         ];
         for line in bad {
             assert!(

@@ -196,6 +196,10 @@ fn entries(lines: &[String]) -> Vec<Vec<String>> {
 
 /// `OK`, `NO [CODE ...]`: the status word and response code, without text.
 fn status(tagged: &str) -> String {
+    // Debian's Dovecot 2.3 has no OBJECTID: CREATE's MAILBOXID is Roost's own.
+    if tagged.starts_with("OK [MAILBOXID ") {
+        return "OK".into();
+    }
     match tagged.find(']') {
         Some(end) if tagged.contains(" [") => tagged[..=end].to_string(),
         _ => tagged.split(' ').next().unwrap_or("").to_string(),

@@ -59,6 +59,7 @@ fn select_sends_list_and_no_recent_or_unseen_under_rev2() {
             "* LIST (\\HasNoChildren) \".\" INBOX".to_string(),
             format!("* OK {uidvalidity} UIDs valid"),
             "* OK [UIDNEXT 4] Predicted next UID".to_string(),
+            format!("* OK {} Ok", mailboxid_code(&r.untagged)),
         ]
     );
     assert_eq!(r.tagged, "OK [READ-WRITE] Select completed.");
@@ -100,6 +101,18 @@ fn select_sends_list_and_no_recent_or_unseen_under_rev2() {
 }
 
 /// The `[UIDVALIDITY n]` code from a SELECT's lines.
+/// RFC 8474 §4.2: the `[MAILBOXID (...)]` code SELECT sends.
+fn mailboxid_code(lines: &[String]) -> String {
+    lines
+        .iter()
+        .find_map(|l| {
+            let start = l.find("[MAILBOXID (")?;
+            let end = l[start..].find(']')? + start;
+            Some(l[start..=end].to_string())
+        })
+        .unwrap_or_default()
+}
+
 fn uidvalidity_code(lines: &[String]) -> String {
     lines
         .iter()

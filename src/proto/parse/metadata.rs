@@ -1,7 +1,7 @@
 //! The METADATA grammar (RFC 5464 §5): GETMETADATA and SETMETADATA.
 
 use super::{Expected, Parser};
-use crate::proto::types::{CommandBody, GetMetadata};
+use crate::proto::types::{CommandBody, GetMetadata, ListMetadata};
 
 impl Parser<'_> {
     /// `getmetadata = "GETMETADATA" [SP getmetadata-options] SP mailbox SP
@@ -53,6 +53,61 @@ impl Parser<'_> {
             get.entries.push(self.astring()?);
         }
         Ok(CommandBody::GetMetadata(get))
+    }
+
+    /// LIST's `METADATA` return option (RFC 9590): `"(" entries ")"`,
+    /// taking GETMETADATA's options (`MAXSIZE n`, `DEPTH d`) before or
+    /// after the entries, bare or in their own parentheses.
+    pub(crate) fn list_metadata(&mut self) -> Result<ListMetadata, Expected> {
+        let mut m = ListMetadata {
+            depth: Some(0),
+            ..ListMetadata::default()
+        };
+        self.expect(b'(', "( metadata entries")?;
+        loop {
+            if self.peek() == Some(b'(') {
+                self.pos += 1;
+                loop {
+                    let name = self.atom().ok_or(Expected("MAXSIZE or DEPTH"))?;
+                    self.metadata_option(&name, &mut m)?;
+                    if self.list_end("SP or ) in METADATA options")? {
+                        break;
+                    }
+                }
+            } else {
+                let word = self.astring()?;
+                if word.first() == Some(&b'/') {
+                    m.entries.push(word);
+                } else {
+                    self.metadata_option(&word, &mut m)?;
+                }
+            }
+            if self.list_end("SP or ) in METADATA return option")? {
+                break;
+            }
+        }
+        if m.entries.is_empty() {
+            return Err(Expected("metadata entry"));
+        }
+        Ok(m)
+    }
+
+    fn metadata_option(&mut self, name: &[u8], m: &mut ListMetadata) -> Result<(), Expected> {
+        self.expect_sp()?;
+        if name.eq_ignore_ascii_case(b"MAXSIZE") {
+            m.maxsize = Some(self.number()?.into());
+        } else if name.eq_ignore_ascii_case(b"DEPTH") {
+            let value = self.atom().ok_or(Expected("0, 1 or infinity"))?;
+            m.depth = match value.to_ascii_lowercase().as_slice() {
+                b"0" => Some(0),
+                b"1" => Some(1),
+                b"infinity" => None,
+                _ => return Err(Expected("0, 1 or infinity")),
+            };
+        } else {
+            return Err(Expected("MAXSIZE or DEPTH"));
+        }
+        Ok(())
     }
 
     /// `setmetadata = "SETMETADATA" SP mailbox SP list-of-entry-values`,

@@ -554,9 +554,10 @@ impl Parser<'_> {
                 b"SIZE" => StatusItem::Size,
                 b"HIGHESTMODSEQ" => StatusItem::HighestModseq,
                 b"APPENDLIMIT" => StatusItem::AppendLimit,
+                b"MAILBOXID" => StatusItem::MailboxId,
                 _ => {
                     return Err(Expected(
-                        "MESSAGES, RECENT, UIDNEXT, UIDVALIDITY, UNSEEN, DELETED, SIZE, HIGHESTMODSEQ or APPENDLIMIT",
+                        "MESSAGES, RECENT, UIDNEXT, UIDVALIDITY, UNSEEN, DELETED, SIZE, HIGHESTMODSEQ, APPENDLIMIT or MAILBOXID",
                     ))
                 }
             });
@@ -814,6 +815,9 @@ impl Parser<'_> {
                 part: self.section_binary()?,
             },
             b"MODSEQ" => FetchAtt::Modseq,
+            b"SAVEDATE" => FetchAtt::SaveDate,
+            b"EMAILID" => FetchAtt::EmailId,
+            b"THREADID" => FetchAtt::ThreadId,
             b"PREVIEW" => {
                 // RFC 8970 §3: `["(" "LAZY" ")"]`; LAZY only allows a later
                 // answer, and ours is always ready.
@@ -1144,9 +1148,21 @@ impl Parser<'_> {
                         items.dedup();
                         cmd.ret.status = Some(items);
                     }
+                    b"METADATA" => {
+                        self.expect_sp()?;
+                        cmd.ret.metadata = Some(self.list_metadata()?);
+                    }
+                    // `METADATA (...) MAXSIZE n`, the option after the list.
+                    b"MAXSIZE" if cmd.ret.metadata.is_some() => {
+                        self.expect_sp()?;
+                        let n = self.number()?;
+                        if let Some(m) = cmd.ret.metadata.as_mut() {
+                            m.maxsize = Some(n.into());
+                        }
+                    }
                     _ => {
                         return Err(Expected(
-                            "SUBSCRIBED, CHILDREN, SPECIAL-USE or STATUS return option",
+                            "SUBSCRIBED, CHILDREN, SPECIAL-USE, STATUS or METADATA return option",
                         ))
                     }
                 }

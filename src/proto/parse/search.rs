@@ -199,6 +199,12 @@ impl Parser<'_> {
             }
             b"RECENT" => K::Recent,
             b"SEEN" => K::Seen,
+            b"SAVEDBEFORE" => K::SavedBefore(self.sp_date()?),
+            b"SAVEDON" => K::SavedOn(self.sp_date()?),
+            b"SAVEDSINCE" => K::SavedSince(self.sp_date()?),
+            b"SAVEDATESUPPORTED" => K::SaveDateSupported,
+            b"EMAILID" => K::EmailId(self.sp_objectid()?),
+            b"THREADID" => K::ThreadId(self.sp_objectid()?),
             b"SENTBEFORE" => K::SentBefore(self.sp_date()?),
             b"SENTON" => K::SentOn(self.sp_date()?),
             b"SENTSINCE" => K::SentSince(self.sp_date()?),
@@ -250,6 +256,24 @@ impl Parser<'_> {
 
     /// `number64` (RFC 9051): sizes may exceed 4 GiB.
     /// RFC 5032 `interval = number`, in seconds.
+    /// RFC 8474 §7: `objectid = 1*255(ALPHA / DIGIT / "_" / "-")`.
+    fn sp_objectid(&mut self) -> Result<String, Expected> {
+        self.expect_sp()?;
+        let start = self.pos;
+        while self
+            .peek()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            self.pos += 1;
+        }
+        let len = self.pos - start;
+        if !(1..=255).contains(&len) {
+            self.pos = start;
+            return Err(Expected("objectid"));
+        }
+        Ok(String::from_utf8_lossy(&self.input[start..self.pos]).into_owned())
+    }
+
     fn sp_interval(&mut self) -> Result<u32, Expected> {
         self.expect_sp()?;
         self.number().map_err(|_| Expected("interval in seconds"))
