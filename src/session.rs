@@ -130,7 +130,13 @@ impl Session {
     pub fn capabilities(&self) -> String {
         let appendlimit = format!("APPENDLIMIT={}", self.ctx.config.max_append_size);
         // RFC 9051 Appendix A: both revisions; rev2 after ENABLE IMAP4rev2.
-        let mut caps = vec!["IMAP4rev1", "IMAP4rev2", "SASL-IR", "LITERAL+", "ID"];
+        // RFC 7888 §5: never both LITERAL+ and LITERAL-.
+        let literal = if self.ctx.config.literal_minus {
+            "LITERAL-"
+        } else {
+            "LITERAL+"
+        };
+        let mut caps = vec!["IMAP4rev1", "IMAP4rev2", "SASL-IR", literal, "ID"];
         if self.state != State::NotAuthenticated {
             caps.extend([
                 "IDLE",

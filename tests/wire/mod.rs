@@ -17,6 +17,7 @@ mod idle;
 mod isolation;
 mod limits;
 mod list_extended;
+mod literal_minus;
 mod logging;
 mod mailbox;
 mod metadata;
