@@ -171,6 +171,8 @@ impl Session {
             caps.push("SPECIAL-USE");
             caps.push("CREATE-SPECIAL-USE");
             caps.push("MULTIAPPEND");
+            // RFC 4469, with RFC 5550's PARTIAL in its URLs.
+            caps.extend(["CATENATE", "URL-PARTIAL"]);
             // RFC 9208; usage kept in Maildir++ maildirsize (store::quota).
             caps.extend(["QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"]);
             caps.extend(["CONTEXT=SEARCH", "CONTEXT=SORT"]);

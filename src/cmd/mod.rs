@@ -6,6 +6,7 @@
 //! they write untagged data to `s.out` and never write the tagged line.
 
 mod auth;
+mod catenate;
 mod common;
 mod compress;
 mod condstore;

@@ -73,6 +73,8 @@ pub enum Code {
     MetadataTooMany,
     /// RFC 5465 §5: the events Roost can report (`BADEVENT (...)`).
     BadEvent(&'static str),
+    /// RFC 4469 §3.2: the CATENATE URL that could not be used.
+    BadUrl(Vec<u8>),
 }
 
 impl fmt::Display for Code {
@@ -129,6 +131,18 @@ impl fmt::Display for Code {
             Code::MetadataMaxSize(n) => return write!(f, "METADATA MAXSIZE {n}"),
             Code::MetadataTooMany => "METADATA TOOMANY",
             Code::BadEvent(events) => return write!(f, "BADEVENT ({events})"),
+            Code::BadUrl(url) => {
+                // A quoted string: the client's bytes, made safe to quote.
+                let text: String = url
+                    .iter()
+                    .map(|&b| match b {
+                        b'"' | b'\\' => format!("\\{}", b as char),
+                        0x20..=0x7e => (b as char).to_string(),
+                        _ => "?".into(),
+                    })
+                    .collect();
+                return write!(f, "BADURL \"{text}\"");
+            }
         };
         f.write_str(s)
     }

@@ -66,6 +66,10 @@ pub struct Spooled {
     pub size: u64,
     /// RFC822.SIZE: `size` plus one for each LF without a CR before it.
     pub vsize: u64,
+    /// Where its empty literal's data starts in the framed bytes: how the
+    /// handler tells it from a literal that really is empty (a CATENATE
+    /// TEXT part may be).
+    pub at: usize,
 }
 
 impl Drop for Spooled {
@@ -181,6 +185,18 @@ impl CommandReader {
     /// cost 50 MB of RAM per connection).
     pub fn set_spool(&mut self, opener: SpoolOpener, threshold: u64) {
         self.spool = Some((opener, threshold));
+    }
+
+    /// A new spool file for a command handler building a message (CATENATE)
+    /// of `size` bytes so far, when that is over the spool threshold.
+    pub fn open_spool_if(
+        &mut self,
+        size: u64,
+    ) -> Option<io::Result<(std::fs::File, std::path::PathBuf)>> {
+        match self.spool.as_mut() {
+            Some((open, threshold)) if size > *threshold => Some(open()),
+            _ => None,
+        }
     }
 
     /// Throws away everything received but not yet framed. STARTTLS calls
@@ -547,6 +563,7 @@ impl CommandReader {
                 path,
                 size,
                 vsize: size,
+                at: start,
             },
             last_was_cr: false,
             failed: None,

@@ -309,8 +309,23 @@ pub struct AppendMessage {
     pub flags: Vec<Flag>,
     pub date: Option<DateTime>,
     pub message: Vec<u8>,
+    /// Where `message`'s literal data starts in the command's bytes (to
+    /// find its spool file when the reader wrote it to one).
+    pub message_at: usize,
     /// Sent as RFC 6855 `UTF8 (~{n}...)`.
     pub utf8: bool,
+    /// RFC 4469 `CATENATE (...)`: the message is built from these parts
+    /// (`message` is then empty).
+    pub catenate: Option<Vec<CatPart>>,
+}
+
+/// One part of an RFC 4469 CATENATE.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CatPart {
+    /// `TEXT literal`; `at` as in `AppendMessage::message_at`.
+    Text { data: Vec<u8>, at: usize },
+    /// `URL astring`: an IMAP URL (RFC 5092) of a message or part of one.
+    Url(Vec<u8>),
 }
 
 impl std::fmt::Debug for AppendMessage {
@@ -320,6 +335,7 @@ impl std::fmt::Debug for AppendMessage {
             .field("date", &self.date)
             .field("message_len", &self.message.len())
             .field("utf8", &self.utf8)
+            .field("catenate_parts", &self.catenate.as_ref().map(Vec::len))
             .finish()
     }
 }

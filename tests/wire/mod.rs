@@ -3,6 +3,7 @@
 mod auth;
 mod binary;
 mod cache;
+mod catenate;
 mod compress;
 mod condstore;
 mod consistency;
