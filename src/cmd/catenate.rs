@@ -45,10 +45,10 @@ pub(super) fn build(
                     None => out.push(s, data)?,
                 }
             }
-            CatPart::Url(url) => {
-                let bytes = resolve(s, url)?;
-                out.push(s, &bytes)?;
-            }
+            CatPart::Url(url) => match resolve(s, url)? {
+                Resolved::Bytes(bytes) => out.push(s, &bytes)?,
+                Resolved::File(file, offset, length) => out.copy_range(s, file, offset, length)?,
+            },
         }
     }
     out.finish()
@@ -131,13 +131,30 @@ impl Output {
         self.write(&mem)
     }
 
-    fn copy_from(&mut self, s: &mut Session, mut file: File) -> Result<(), Error> {
+    fn copy_from(&mut self, s: &mut Session, file: File) -> Result<(), Error> {
+        self.copy_range(s, file, 0, None)
+    }
+
+    /// Copies `length` bytes (all with None) from `offset` on, in chunks:
+    /// a whole message by URL is never held in memory.
+    fn copy_range(
+        &mut self,
+        s: &mut Session,
+        file: File,
+        offset: u64,
+        length: Option<u64>,
+    ) -> Result<(), Error> {
+        use std::io::{Seek, SeekFrom};
+        let mut file = file;
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::Server(format!("catenate read: {e}")))?;
+        let mut file = file.take(length.unwrap_or(u64::MAX));
         let mut buf = vec![0u8; 64 * 1024];
         // Bounded by the file's size, itself under the APPEND limit.
         loop {
             let n = file
                 .read(&mut buf)
-                .map_err(|e| Error::Server(format!("catenate spool read: {e}")))?;
+                .map_err(|e| Error::Server(format!("catenate read: {e}")))?;
             if n == 0 {
                 return Ok(());
             }
@@ -253,9 +270,15 @@ fn percent_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// The bytes a URL names, from the user's own store; BADURL when it names
+/// What a URL names: a section's bytes, or a range of a message file.
+enum Resolved {
+    Bytes(Vec<u8>),
+    File(File, u64, Option<u64>),
+}
+
+/// What a URL names, from the user's own store; BADURL when it names
 /// nothing (bad syntax, no such mailbox, UIDVALIDITY or message).
-fn resolve(s: &mut Session, raw: &[u8]) -> Result<Vec<u8>, Error> {
+fn resolve(s: &mut Session, raw: &[u8]) -> Result<Resolved, Error> {
     let url = parse_url(raw).ok_or_else(|| bad_url(raw))?;
     let store = s.store()?;
     let mailbox = match &url.mailbox {
@@ -286,6 +309,16 @@ fn resolve(s: &mut Session, raw: &[u8]) -> Result<Vec<u8>, Error> {
         return Err(bad_url(raw));
     };
     let mut path = at.path;
+    if url.section.is_none() {
+        // The whole message (or a PARTIAL of it): read as it is copied.
+        let file = mailbox
+            .read_file(uid, &mut path, |p| {
+                super::common::file_read(p, File::open(p))
+            })?
+            .ok_or_else(|| bad_url(raw))?;
+        let (offset, length) = url.partial.unwrap_or((0, None));
+        return Ok(Resolved::File(file, offset, length));
+    }
     let whole = mailbox
         .read_file(uid, &mut path, |p| {
             super::common::file_read(p, std::fs::read(p))
@@ -316,7 +349,7 @@ fn resolve(s: &mut Session, raw: &[u8]) -> Result<Vec<u8>, Error> {
         .min(data.len());
         data = data[from..to].to_vec();
     }
-    Ok(data)
+    Ok(Resolved::Bytes(data))
 }
 
 #[cfg(test)]

@@ -68,6 +68,16 @@ fn catenate_builds_messages_from_text_and_urls() {
     assert!(got.contains("Subject: parts\r\n"), "{got}");
     assert!(got.contains("boundary=\"b\"\r\n\r\nfirst!\r\n)"), "{got}");
 
+    // PARTIAL of a whole message (streamed from its file).
+    let r = c.ok(&format!(
+        "APPEND Drafts CATENATE (TEXT {} URL \"/INBOX/;UID={uid}/;PARTIAL=6.13\" TEXT {})",
+        lit("X: <"),
+        lit(">\r\n\r\nx\r\n")
+    ));
+    let new = appended_uid(&r);
+    let got = body(&mut c, "Drafts", new);
+    assert!(got.contains("X: <a@example.com>\r\n\r\nx\r\n"), "{got}");
+
     // MULTIAPPEND mixing a CATENATE message and a plain one.
     let r = c.ok(&format!(
         "APPEND Drafts CATENATE (URL \"/INBOX/;UID={uid}\") (\\Flagged) {}",
@@ -75,7 +85,7 @@ fn catenate_builds_messages_from_text_and_urls() {
     ));
     assert!(r.tagged.contains(":"), "two UIDs: {r:?}");
     let r = c.ok("STATUS Drafts (MESSAGES)");
-    assert!(r.untagged[0].contains("MESSAGES 4"), "{r:?}");
+    assert!(r.untagged[0].contains("MESSAGES 5"), "{r:?}");
 }
 
 #[test]
