@@ -154,6 +154,8 @@ impl Session {
             caps.push("NAMESPACE");
             caps.push("ENABLE");
             caps.push("ESEARCH");
+            // RFC 7377: ESEARCH IN (...) over several mailboxes.
+            caps.push("MULTISEARCH");
             caps.push("SEARCHRES");
             caps.push("WITHIN");
             caps.push("SORT");

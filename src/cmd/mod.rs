@@ -20,6 +20,7 @@ mod list;
 mod mailbox;
 mod matches;
 mod metadata;
+mod multisearch;
 mod namespace;
 pub(crate) mod notify;
 mod quota;
@@ -72,7 +73,8 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::CreateSpecialUse { .. }
         | CommandBody::GetMetadata(_)
         | CommandBody::SetMetadata { .. }
-        | CommandBody::Notify(_) => Allowed::Authenticated,
+        | CommandBody::Notify(_)
+        | CommandBody::MultiSearch { .. } => Allowed::Authenticated,
         CommandBody::Enable(_) => Allowed::AuthenticatedOnly,
         CommandBody::Unauthenticate => Allowed::Authenticated,
         CommandBody::Check
@@ -255,5 +257,18 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
             metadata::setmetadata(s, &mailbox, &entries)
         }
         CommandBody::Notify(set) => notify::notify(s, set.as_ref()),
+        CommandBody::MultiSearch {
+            sources,
+            charset,
+            keys,
+            ret,
+        } => multisearch::multi_search(
+            s,
+            &cmd.tag,
+            sources.as_deref(),
+            charset.as_deref(),
+            &keys,
+            ret,
+        ),
     }
 }

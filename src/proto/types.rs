@@ -187,6 +187,15 @@ pub enum CommandBody {
     /// RFC 5465 §8 `notify = "NOTIFY" SP (notify-set / notify-none)`;
     /// `None` for NOTIFY NONE.
     Notify(Option<NotifySet>),
+    /// `esearch = "ESEARCH" [SP esearch-source-opts] [SP search-return-opts]
+    /// SP search-program` (RFC 7377 §4); no sources means the selected
+    /// mailbox.
+    MultiSearch {
+        sources: Option<Vec<SearchSource>>,
+        charset: Option<String>,
+        keys: Vec<SearchKey>,
+        ret: Option<SearchReturn>,
+    },
 }
 
 /// GETMETADATA's options and arguments (RFC 5464 §4.2).
@@ -216,6 +225,14 @@ pub struct NotifyGroup {
     pub filter: NotifyFilter,
     /// `None` for the `NONE` events list.
     pub events: Option<NotifyEvents>,
+}
+
+/// One `filter-mailboxes` of ESEARCH IN (RFC 7377 §4): NOTIFY's filters
+/// and `subtree-one` (the mailboxes and their direct children).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SearchSource {
+    Filter(NotifyFilter),
+    SubtreeOne(Vec<Vec<u8>>),
 }
 
 /// `filter-mailboxes` (RFC 5465 §6); mailbox names as sent.
@@ -688,6 +705,7 @@ impl CommandBody {
             CommandBody::GetMetadata(_) => "GETMETADATA",
             CommandBody::SetMetadata { .. } => "SETMETADATA",
             CommandBody::Notify(_) => "NOTIFY",
+            CommandBody::MultiSearch { .. } => "ESEARCH",
         }
     }
 }

@@ -154,19 +154,47 @@ fn is_number_set(s: &str) -> bool {
 }
 
 /// imap-codec has no ESEARCH (RFC 4731 §3.1; MODSEQ from RFC 7162 §7):
-/// `"ESEARCH" [SP "(" "TAG" SP tag-string ")"] [SP "UID"]
+/// `"ESEARCH" [SP "(" "TAG" SP tag-string [MAILBOX, UIDVALIDITY] ")"] [SP "UID"]
 /// *(SP search-return-data)`, checked here. `rest` follows "ESEARCH".
 fn esearch(rest: &[u8]) -> Result<(), String> {
     let text = std::str::from_utf8(rest).map_err(|_| "ESEARCH is not ASCII".to_string())?;
     let mut rest = text;
     let bad = || format!("malformed ESEARCH: {text:?}");
     if let Some(after) = rest.strip_prefix(" (TAG \"") {
-        let end = after.find("\")").ok_or_else(bad)?;
+        let end = after.find('"').ok_or_else(bad)?;
         let tag = &after[..end];
         if tag.is_empty() || !tag.bytes().all(|b| is_atom_char(b) && b != b'+') {
             return Err(bad());
         }
-        rest = &after[end + 2..];
+        rest = &after[end + 1..];
+        // RFC 7377 §4: `[SP "MAILBOX" SP astring SP "UIDVALIDITY" SP
+        // nz-number]` in the correlator (the name sent quoted here).
+        if let Some(after) = rest.strip_prefix(" MAILBOX \"") {
+            let mut chars = after.char_indices();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' if !matches!(chars.next(), Some((_, '"' | '\\'))) => {
+                        return Err(bad());
+                    }
+                    '\\' => {}
+                    '"' => {
+                        end = Some(i);
+                        break;
+                    }
+                    c if (c as u32) < 0x20 || c == '\x7f' => return Err(bad()),
+                    _ => {}
+                }
+            }
+            let after = &after[end.ok_or_else(bad)? + 1..];
+            let after = after.strip_prefix(" UIDVALIDITY ").ok_or_else(bad)?;
+            let close = after.find(')').ok_or_else(bad)?;
+            if !is_nz_number(&after[..close]) {
+                return Err(bad());
+            }
+            rest = &after[close..];
+        }
+        rest = rest.strip_prefix(')').ok_or_else(bad)?;
     }
     if let Some(after) = rest.strip_prefix(" UID") {
         if after.is_empty() || after.starts_with(' ') {
@@ -489,6 +517,8 @@ mod tests {
             b"* ESEARCH (TAG \"t3\") UID",
             b"* ESEARCH (TAG \"t3\") ADDTO (0 1:2,4)",
             b"* ESEARCH (TAG \"t3\") UID REMOVEFROM (0 7)",
+            b"* ESEARCH (TAG \"t4\" MAILBOX \"a \\\"b\" UIDVALIDITY 7) UID ALL 1:3",
+            b"t1 NO [BADURL \"/INBOX/;UID=1\"] Bad IMAP URL.",
             b"* LIST (\\HasChildren) \".\" Foo (\"CHILDINFO\" (\"SUBSCRIBED\"))",
             b"* LIST () \"/\" Foo (CHILDINFO (\"SUBSCRIBED\"))",
             b"* LIST () \"/\" \"a (b\" (CHILDINFO (\"SUBSCRIBED\") OLDNAME (\"old\"))",
@@ -512,6 +542,8 @@ mod tests {
             b"t1 OK [UIDNEXT 0] zero",
             b"* ESEARCH UID MIN 0",
             b"* ESEARCH COUNT",
+            b"* ESEARCH (TAG \"t4\" MAILBOX \"x\") UID ALL 1",
+            b"* ESEARCH (TAG \"t4\" MAILBOX \"x\" UIDVALIDITY 0) UID ALL 1",
             b"* LIST (\\HasChildren) \".\" Foo (\"CHILDINFO\" (\"X\"))",
             b"* LIST (\\HasChildren) \".\" Foo Bar",
             b"* LIST () \"/\" Foo (CHILDINFO (\"SUBSCRIBED\")",

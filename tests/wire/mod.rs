@@ -23,6 +23,7 @@ mod logging;
 mod mailbox;
 mod metadata;
 mod multiappend;
+mod multisearch;
 mod namespace;
 mod notify;
 mod other_sessions;

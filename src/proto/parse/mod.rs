@@ -312,6 +312,7 @@ impl Parser<'_> {
             b"EXPUNGE" => CommandBody::Expunge { uids: None },
             b"FETCH" => self.fetch(false)?,
             b"SEARCH" => self.search(false)?,
+            b"ESEARCH" => self.multi_search()?,
             b"SORT" => self.sort(false)?,
             b"THREAD" => self.thread(false)?,
             b"STORE" => self.store(false)?,
