@@ -70,6 +70,8 @@ pub struct Session {
     pub start_tls_pending: bool,
     /// The selected mailbox, in the selected state.
     pub selected: Option<Selected>,
+    /// The tag of a running command that reports INPROGRESS (RFC 9585).
+    pub progress_tag: Option<Vec<u8>>,
     /// What ENABLE (or first use) turned on.
     pub enabled: Enabled,
     /// The current command's APPEND literals that were written to files,
@@ -104,6 +106,7 @@ impl Session {
             started: Instant::now(),
             start_tls_pending: false,
             selected: None,
+            progress_tag: None,
             enabled: Enabled::default(),
             spooled: Default::default(),
             saved_search: Vec::new(),
@@ -156,6 +159,8 @@ impl Session {
             caps.push("ESEARCH");
             // RFC 7377: ESEARCH IN (...) over several mailboxes.
             caps.push("MULTISEARCH");
+            // RFC 9585: progress of long searches (cmd::progress).
+            caps.push("INPROGRESS");
             caps.push("SEARCHRES");
             caps.push("WITHIN");
             caps.push("SORT");

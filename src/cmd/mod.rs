@@ -23,6 +23,7 @@ mod metadata;
 mod multisearch;
 mod namespace;
 pub(crate) mod notify;
+mod progress;
 mod quota;
 mod saved_search;
 mod search;
@@ -164,7 +165,16 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
     if s.state == State::Selected {
         saved_search::expand(s, &mut cmd.body);
     }
-    match cmd.body {
+    // RFC 9585: long searches tell the client how far they got.
+    s.progress_tag = matches!(
+        cmd.body,
+        CommandBody::Search { .. }
+            | CommandBody::Sort { .. }
+            | CommandBody::Thread { .. }
+            | CommandBody::MultiSearch { .. }
+    )
+    .then(|| cmd.tag.clone());
+    let result = match cmd.body {
         CommandBody::Capability => auth::capability(s),
         CommandBody::Noop => auth::noop(s),
         CommandBody::Logout => auth::logout(s),
@@ -270,5 +280,7 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
             &keys,
             ret,
         ),
-    }
+    };
+    s.progress_tag = None;
+    result
 }

@@ -73,6 +73,12 @@ pub enum Code {
     MetadataTooMany,
     /// RFC 5465 §5: the events Roost can report (`BADEVENT (...)`).
     BadEvent(&'static str),
+    /// RFC 9585: `INPROGRESS ("tag" done total)`.
+    InProgress {
+        tag: Vec<u8>,
+        done: u64,
+        total: u64,
+    },
     /// RFC 4469 §3.2: the CATENATE URL that could not be used.
     BadUrl(Vec<u8>),
 }
@@ -131,6 +137,14 @@ impl fmt::Display for Code {
             Code::MetadataMaxSize(n) => return write!(f, "METADATA MAXSIZE {n}"),
             Code::MetadataTooMany => "METADATA TOOMANY",
             Code::BadEvent(events) => return write!(f, "BADEVENT ({events})"),
+            Code::InProgress { tag, done, total } => {
+                // A tag holds no quote or backslash (RFC 3501 tag = astring chars).
+                return write!(
+                    f,
+                    "INPROGRESS (\"{}\" {done} {total})",
+                    String::from_utf8_lossy(tag)
+                );
+            }
             Code::BadUrl(url) => {
                 // A quoted string: the client's bytes, made safe to quote.
                 let text: String = url

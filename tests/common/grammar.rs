@@ -122,6 +122,9 @@ fn check_code(code: Option<&Code>) -> Result<(), String> {
     if name == "APPENDUID" {
         return appenduid_set(&bytes[name_len..]);
     }
+    if name == "INPROGRESS" {
+        return inprogress(&bytes[name_len..]);
+    }
     if STRUCTURED_CODES.contains(&name.as_str()) {
         return Err(format!(
             "malformed [{}] code",
@@ -236,6 +239,36 @@ fn esearch(rest: &[u8]) -> Result<(), String> {
             return Err(bad());
         }
         i += 2;
+    }
+    Ok(())
+}
+
+/// RFC 9585 §3: `"INPROGRESS" [SP "(" tag-string SP (number / nil) SP
+/// (nz-number / nil) ")"]`; a count never above the total.
+fn inprogress(rest: &[u8]) -> Result<(), String> {
+    if rest.is_empty() {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(rest);
+    let bad = || format!("malformed INPROGRESS:{text}");
+    let inner = text
+        .strip_prefix(" (\"")
+        .and_then(|t| t.strip_suffix(')'))
+        .ok_or_else(bad)?;
+    let (tag, nums) = inner.split_once("\" ").ok_or_else(bad)?;
+    if tag.is_empty() || !tag.bytes().all(|b| is_atom_char(b) && b != b'+') {
+        return Err(bad());
+    }
+    let (count, total) = nums.split_once(' ').ok_or_else(bad)?;
+    let count_ok = count == "NIL" || is_number(count);
+    let total_ok = total == "NIL" || is_nz_number(total);
+    if !count_ok || !total_ok {
+        return Err(bad());
+    }
+    if let (Ok(c), Ok(t)) = (count.parse::<u64>(), total.parse::<u64>()) {
+        if c > t {
+            return Err(bad());
+        }
     }
     Ok(())
 }
@@ -518,6 +551,9 @@ mod tests {
             b"* ESEARCH (TAG \"t3\") ADDTO (0 1:2,4)",
             b"* ESEARCH (TAG \"t3\") UID REMOVEFROM (0 7)",
             b"* ESEARCH (TAG \"t4\" MAILBOX \"a \\\"b\" UIDVALIDITY 7) UID ALL 1:3",
+            b"* OK [INPROGRESS (\"t5\" 10 200)] Searching",
+            b"* OK [INPROGRESS (\"t5\" NIL NIL)] Working",
+            b"* OK [INPROGRESS] Working",
             b"t1 NO [BADURL \"/INBOX/;UID=1\"] Bad IMAP URL.",
             b"* LIST (\\HasChildren) \".\" Foo (\"CHILDINFO\" (\"SUBSCRIBED\"))",
             b"* LIST () \"/\" Foo (CHILDINFO (\"SUBSCRIBED\"))",
@@ -543,6 +579,9 @@ mod tests {
             b"* ESEARCH UID MIN 0",
             b"* ESEARCH COUNT",
             b"* ESEARCH (TAG \"t4\" MAILBOX \"x\") UID ALL 1",
+            b"* OK [INPROGRESS (\"t5\" 300 200)] Searching",
+            b"* OK [INPROGRESS (\"t5\" 1 0)] Searching",
+            b"* OK [INPROGRESS (t5 1 2)] Searching",
             b"* ESEARCH (TAG \"t4\" MAILBOX \"x\" UIDVALIDITY 0) UID ALL 1",
             b"* LIST (\\HasChildren) \".\" Foo (\"CHILDINFO\" (\"X\"))",
             b"* LIST (\\HasChildren) \".\" Foo Bar",

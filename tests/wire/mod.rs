@@ -15,6 +15,7 @@ mod esort;
 mod fts;
 mod hostile;
 mod idle;
+mod inprogress;
 mod isolation;
 mod limits;
 mod list_extended;
