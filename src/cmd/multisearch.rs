@@ -46,9 +46,9 @@ pub fn multi_search(
         let Some((uidvalidity, found)) = search_one(s, &name, charset, keys)? else {
             continue;
         };
-        // A mailbox where nothing matched gets no response unless a count
-        // was asked for (COUNT 0 still says something).
-        if found.is_empty() && !ret.count {
+        // RFC 7377 §2.1: no ESEARCH response for a mailbox without matches
+        // (mox does the same).
+        if found.is_empty() {
             continue;
         }
         let wire = {

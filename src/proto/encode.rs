@@ -146,16 +146,18 @@ impl fmt::Display for Code {
                 );
             }
             Code::BadUrl(url) => {
-                // A quoted string: the client's bytes, made safe to quote.
+                // RFC 4469 §6: `"BADURL" SP url-resp-text`, the URL as
+                // sent, less what may not stand in a response code.
                 let text: String = url
                     .iter()
                     .map(|&b| match b {
-                        b'"' | b'\\' => format!("\\{}", b as char),
-                        0x20..=0x7e => (b as char).to_string(),
-                        _ => "?".into(),
+                        b']' | 0x00..=0x1f | 0x7f..=0xff => '?',
+                        _ => b as char,
                     })
                     .collect();
-                return write!(f, "BADURL \"{text}\"");
+                // url-resp-text is 1*char: an empty URL still shows as one.
+                let text = if text.is_empty() { "?".into() } else { text };
+                return write!(f, "BADURL {text}");
             }
         };
         f.write_str(s)

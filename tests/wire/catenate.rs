@@ -121,7 +121,7 @@ fn catenate_errors_leave_nothing_behind() {
             lit("y\r\n")
         ));
         assert!(
-            r.tagged.starts_with(&format!("NO [BADURL \"{url}\"]")),
+            r.tagged.starts_with(&format!("NO [BADURL {url}]")),
             "{url}: {r:?}"
         );
     }
