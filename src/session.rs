@@ -188,6 +188,8 @@ impl Session {
             if self.ctx.config.userdb == crate::config::Userdb::PasswdFile {
                 caps.push("UNAUTHENTICATE");
             }
+            // RFC 4314 for the owner only, as Stalwart without sharing.
+            caps.push("ACL");
             caps.push("METADATA");
             caps.push("NOTIFY");
             caps.push(&appendlimit);

@@ -5,6 +5,7 @@
 //! Handlers have the shape `fn(&mut Session, args…) -> Result<Tagged, Error>`:
 //! they write untagged data to `s.out` and never write the tagged line.
 
+mod acl;
 mod auth;
 mod catenate;
 mod common;
@@ -75,7 +76,8 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::GetMetadata(_)
         | CommandBody::SetMetadata { .. }
         | CommandBody::Notify(_)
-        | CommandBody::MultiSearch { .. } => Allowed::Authenticated,
+        | CommandBody::MultiSearch { .. }
+        | CommandBody::Acl { .. } => Allowed::Authenticated,
         CommandBody::Enable(_) => Allowed::AuthenticatedOnly,
         CommandBody::Unauthenticate => Allowed::Authenticated,
         CommandBody::Check
@@ -267,6 +269,7 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
             metadata::setmetadata(s, &mailbox, &entries)
         }
         CommandBody::Notify(set) => notify::notify(s, set.as_ref()),
+        CommandBody::Acl { mailbox, cmd } => acl::acl(s, &mailbox, &cmd),
         CommandBody::MultiSearch {
             sources,
             charset,

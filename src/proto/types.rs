@@ -187,6 +187,11 @@ pub enum CommandBody {
     /// RFC 5465 §8 `notify = "NOTIFY" SP (notify-set / notify-none)`;
     /// `None` for NOTIFY NONE.
     Notify(Option<NotifySet>),
+    /// RFC 4314 ACL commands on `mailbox`.
+    Acl {
+        mailbox: Vec<u8>,
+        cmd: AclCommand,
+    },
     /// `esearch = "ESEARCH" [SP esearch-source-opts] [SP search-return-opts]
     /// SP search-program` (RFC 7377 §4); no sources means the selected
     /// mailbox.
@@ -225,6 +230,16 @@ pub struct NotifyGroup {
     pub filter: NotifyFilter,
     /// `None` for the `NONE` events list.
     pub events: Option<NotifyEvents>,
+}
+
+/// An RFC 4314 command; identifiers and rights as sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AclCommand {
+    Get,
+    MyRights,
+    ListRights(Vec<u8>),
+    Set(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
 }
 
 /// One `filter-mailboxes` of ESEARCH IN (RFC 7377 §4): NOTIFY's filters
@@ -706,6 +721,13 @@ impl CommandBody {
             CommandBody::SetMetadata { .. } => "SETMETADATA",
             CommandBody::Notify(_) => "NOTIFY",
             CommandBody::MultiSearch { .. } => "ESEARCH",
+            CommandBody::Acl { cmd, .. } => match cmd {
+                AclCommand::Get => "GETACL",
+                AclCommand::MyRights => "MYRIGHTS",
+                AclCommand::ListRights(_) => "LISTRIGHTS",
+                AclCommand::Set(..) => "SETACL",
+                AclCommand::Delete(_) => "DELETEACL",
+            },
         }
     }
 }

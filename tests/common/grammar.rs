@@ -74,6 +74,13 @@ pub fn check_response(line: &[u8]) -> Result<(), String> {
         Err(e) if line.starts_with(b"* LIST ") => {
             list_extended(line).map_err(|x| format!("{e}; {x}"))
         }
+        Err(e)
+            if line.starts_with(b"* ACL ")
+                || line.starts_with(b"* MYRIGHTS ")
+                || line.starts_with(b"* LISTRIGHTS ") =>
+        {
+            acl_data(line).map_err(|x| format!("{e}; {x}"))
+        }
         Err(e) if line.starts_with(b"* STATUS ") => {
             status_appendlimit(line).map_err(|x| format!("{e}; {x}"))
         }
@@ -441,6 +448,38 @@ fn extended_items(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// RFC 4314 §4: `"ACL" SP mailbox *(SP identifier SP rights)`,
+/// `"LISTRIGHTS" SP mailbox SP identifier SP rights *(SP rights)`,
+/// `"MYRIGHTS" SP mailbox SP rights`; all of them astrings.
+fn acl_data(line: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(line).map_err(|_| "ACL data is not UTF-8".to_string())?;
+    let tokens = tokenize(&text[2..])?;
+    let mut words = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let want_space = i % 2 == 1;
+        match (t, want_space) {
+            (Token::Space, true) => {}
+            (Token::Atom(_) | Token::Quoted(_), false) => words.push(t),
+            _ => return Err(format!("malformed ACL data: {text:?}")),
+        }
+    }
+    if tokens.last() == Some(&Token::Space) {
+        return Err(format!("trailing space: {text:?}"));
+    }
+    let args = words.len().saturating_sub(1);
+    let ok = match words.first() {
+        Some(Token::Atom(w)) if w == "ACL" => args >= 1 && args % 2 == 1,
+        Some(Token::Atom(w)) if w == "MYRIGHTS" => args == 2,
+        Some(Token::Atom(w)) if w == "LISTRIGHTS" => args >= 3,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("malformed ACL data: {text:?}"))
+    }
+}
+
 #[derive(Debug, PartialEq)]
 enum Token {
     Open,
@@ -552,9 +591,12 @@ mod tests {
             b"* ESEARCH (TAG \"t3\") UID REMOVEFROM (0 7)",
             b"* ESEARCH (TAG \"t4\" MAILBOX \"a \\\"b\" UIDVALIDITY 7) UID ALL 1:3",
             b"* OK [INPROGRESS (\"t5\" 10 200)] Searching",
+            b"* ACL INBOX alice lrswipkxtea",
+            b"* MYRIGHTS \"a b\" lrswipkxtea",
+            b"* LISTRIGHTS INBOX bob \"\"",
             b"* OK [INPROGRESS (\"t5\" NIL NIL)] Working",
             b"* OK [INPROGRESS] Working",
-            b"t1 NO [BADURL \"/INBOX/;UID=1\"] Bad IMAP URL.",
+            b"t1 NO [BADURL /INBOX/;UID=1] Bad IMAP URL.",
             b"* LIST (\\HasChildren) \".\" Foo (\"CHILDINFO\" (\"SUBSCRIBED\"))",
             b"* LIST () \"/\" Foo (CHILDINFO (\"SUBSCRIBED\"))",
             b"* LIST () \"/\" \"a (b\" (CHILDINFO (\"SUBSCRIBED\") OLDNAME (\"old\"))",
@@ -580,6 +622,9 @@ mod tests {
             b"* ESEARCH COUNT",
             b"* ESEARCH (TAG \"t4\" MAILBOX \"x\") UID ALL 1",
             b"* OK [INPROGRESS (\"t5\" 300 200)] Searching",
+            b"* ACL INBOX alice",
+            b"* MYRIGHTS INBOX",
+            b"* LISTRIGHTS INBOX bob",
             b"* OK [INPROGRESS (\"t5\" 1 0)] Searching",
             b"* OK [INPROGRESS (t5 1 2)] Searching",
             b"* ESEARCH (TAG \"t4\" MAILBOX \"x\" UIDVALIDITY 0) UID ALL 1",

@@ -1,5 +1,6 @@
 //! Wire-level tests: raw IMAP over real sockets against the real binary.
 
+mod acl;
 mod auth;
 mod binary;
 mod cache;

@@ -9,6 +9,7 @@ use super::types::{
 };
 use std::fmt;
 
+mod acl;
 mod condstore;
 mod metadata;
 mod notify;
@@ -313,6 +314,7 @@ impl Parser<'_> {
             b"FETCH" => self.fetch(false)?,
             b"SEARCH" => self.search(false)?,
             b"ESEARCH" => self.multi_search()?,
+            b"GETACL" | b"MYRIGHTS" | b"LISTRIGHTS" | b"SETACL" | b"DELETEACL" => self.acl(name)?,
             b"SORT" => self.sort(false)?,
             b"THREAD" => self.thread(false)?,
             b"STORE" => self.store(false)?,
