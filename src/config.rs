@@ -168,6 +168,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "largest message APPEND accepts, in bytes",
     ),
     (
+        "literal_minus",
+        "no",
+        "advertise LITERAL- instead of LITERAL+: non-synchronizing literals over 4096 bytes get BAD [TOOBIG]",
+    ),
+    (
         "max_connections_per_ip",
         "100",
         "connections not logged in from one client address (IPv6: one /64); more close the oldest",
@@ -498,6 +503,8 @@ pub struct Config {
     pub max_line_length: usize,
     pub max_literal_size: usize,
     pub max_append_size: usize,
+    /// RFC 7888 §5: LITERAL- rather than LITERAL+.
+    pub literal_minus: bool,
     pub max_connections_per_ip: usize,
     pub max_sessions_per_user: usize,
     pub max_sequence_ranges: usize,
@@ -596,6 +603,7 @@ impl Default for Config {
             max_line_length: 0,
             max_literal_size: 0,
             max_append_size: 0,
+            literal_minus: false,
             max_connections_per_ip: 0,
             max_sessions_per_user: 0,
             max_sequence_ranges: 0,
@@ -810,6 +818,7 @@ impl Config {
             "max_line_length" => self.max_line_length = parse_num(key, value, 1024, 16 << 20)?,
             "max_literal_size" => self.max_literal_size = parse_num(key, value, 1024, 1 << 30)?,
             "max_append_size" => self.max_append_size = parse_num(key, value, 1024, 4 << 30)?,
+            "literal_minus" => self.literal_minus = parse_bool(key, value)?,
             "max_connections_per_ip" => {
                 self.max_connections_per_ip = parse_num(key, value, 1, 1000000)?
             }
@@ -1070,6 +1079,7 @@ impl Config {
                     "max_line_length" => self.max_line_length.to_string(),
                     "max_literal_size" => self.max_literal_size.to_string(),
                     "max_append_size" => self.max_append_size.to_string(),
+                    "literal_minus" => yes_no(self.literal_minus),
                     "max_connections_per_ip" => self.max_connections_per_ip.to_string(),
                     "max_sessions_per_user" => self.max_sessions_per_user.to_string(),
                     "max_sequence_ranges" => self.max_sequence_ranges.to_string(),

@@ -183,6 +183,17 @@ fn run(s: &mut Session, ticket: &mut Ticket) -> String {
                 }
                 continue;
             }
+            Err(ReadError::NonSyncTooBig { tag, size }) => {
+                s.trace.note(&format!(
+                    "non-synchronizing literal of {size} bytes refused"
+                ));
+                let text = "Non-synchronizing literals over 4096 bytes not allowed (LITERAL-).";
+                reply_error(s, tag.as_deref(), Status::Bad, Some(Code::TooBig), text);
+                if let Err(e) = s.flush() {
+                    return format!("write failed: {e}");
+                }
+                continue;
+            }
             Err(ReadError::LiteralWayTooBig { size }) => {
                 bye(s, "Literal too big; closing the connection.");
                 return format!("literal of {size} bytes");

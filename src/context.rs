@@ -60,6 +60,7 @@ impl ServerContext {
             // Reading and dropping a rejected non-synchronizing literal keeps
             // the session in sync; beyond this it is cheaper to hang up.
             max_discard: (config.max_append_size as u64).saturating_mul(2),
+            literal_minus: config.literal_minus,
         };
         let watcher = crate::store::watch::Watcher::start(config.watch, config.watch_poll_interval);
         let config_limits = (config.max_sequence_ranges, config.max_search_depth);

@@ -68,6 +68,7 @@ pub fn command_stream(data: &[u8]) {
         max_literal: 256,
         max_append_literal: 1024,
         max_discard: 4096,
+        literal_minus: false,
     };
     let mut reader = CommandReader::new();
     let mut stream = Script { data, pos: 0 };

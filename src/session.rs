@@ -70,6 +70,8 @@ pub struct Session {
     pub start_tls_pending: bool,
     /// The selected mailbox, in the selected state.
     pub selected: Option<Selected>,
+    /// The tag of a running command that reports INPROGRESS (RFC 9585).
+    pub progress_tag: Option<Vec<u8>>,
     /// What ENABLE (or first use) turned on.
     pub enabled: Enabled,
     /// The current command's APPEND literals that were written to files,
@@ -104,6 +106,7 @@ impl Session {
             started: Instant::now(),
             start_tls_pending: false,
             selected: None,
+            progress_tag: None,
             enabled: Enabled::default(),
             spooled: Default::default(),
             saved_search: Vec::new(),
@@ -130,7 +133,13 @@ impl Session {
     pub fn capabilities(&self) -> String {
         let appendlimit = format!("APPENDLIMIT={}", self.ctx.config.max_append_size);
         // RFC 9051 Appendix A: both revisions; rev2 after ENABLE IMAP4rev2.
-        let mut caps = vec!["IMAP4rev1", "IMAP4rev2", "SASL-IR", "LITERAL+", "ID"];
+        // RFC 7888 §5: never both LITERAL+ and LITERAL-.
+        let literal = if self.ctx.config.literal_minus {
+            "LITERAL-"
+        } else {
+            "LITERAL+"
+        };
+        let mut caps = vec!["IMAP4rev1", "IMAP4rev2", "SASL-IR", literal, "ID"];
         if self.state != State::NotAuthenticated {
             caps.extend([
                 "IDLE",
@@ -148,6 +157,10 @@ impl Session {
             caps.push("NAMESPACE");
             caps.push("ENABLE");
             caps.push("ESEARCH");
+            // RFC 7377: ESEARCH IN (...) over several mailboxes.
+            caps.push("MULTISEARCH");
+            // RFC 9585: progress of long searches (cmd::progress).
+            caps.push("INPROGRESS");
             caps.push("SEARCHRES");
             caps.push("WITHIN");
             caps.push("SORT");
@@ -165,6 +178,8 @@ impl Session {
             caps.push("SPECIAL-USE");
             caps.push("CREATE-SPECIAL-USE");
             caps.push("MULTIAPPEND");
+            // RFC 4469, with RFC 5550's PARTIAL in its URLs.
+            caps.extend(["CATENATE", "URL-PARTIAL"]);
             // RFC 9208; usage kept in Maildir++ maildirsize (store::quota).
             caps.extend(["QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"]);
             caps.extend(["CONTEXT=SEARCH", "CONTEXT=SORT"]);
@@ -175,6 +190,8 @@ impl Session {
             if self.ctx.config.userdb == crate::config::Userdb::PasswdFile {
                 caps.push("UNAUTHENTICATE");
             }
+            // RFC 4314 for the owner only, as Stalwart without sharing.
+            caps.push("ACL");
             caps.push("METADATA");
             caps.push("LIST-METADATA");
             caps.push("UIDONLY");

@@ -236,18 +236,18 @@ pub fn status(s: &mut Session, raw: &[u8], items: &[StatusItem]) -> Result<Tagge
 /// 4315 APPENDUID in the tagged OK, with a UID set for several messages.
 pub fn append(s: &mut Session, raw: &[u8], messages: &[AppendMessage]) -> Result<Tagged, Error> {
     let name = mailbox_name(s, raw)?;
-    // Messages the reader wrote to files stand as empty literals, in order
-    // (a real message is never empty).
-    let spooled = std::mem::take(&mut s.spooled);
-    let mut files = spooled.iter();
+    // Messages the reader wrote to files stand as empty literals; each
+    // file knows where its literal was.
+    let mut spooled = std::mem::take(&mut s.spooled);
+    let spooled = spooled.make_contiguous();
+    let built = build_catenated(s, &name, raw, messages, spooled)?;
     let mut items = Vec::with_capacity(messages.len());
-    for m in messages {
-        let file = if m.message.is_empty() {
-            files.next()
-        } else {
-            None
+    for (m, b) in messages.iter().zip(&built) {
+        let item = match b {
+            Some(b) => built_item(m, b)?,
+            None => append_item(m, spooled_at(spooled, m))?,
         };
-        items.push(append_item(m, file)?);
+        items.push(item);
     }
     match s.store()?.append_all(&name, &items) {
         Ok((uidvalidity, uids)) => Ok(Tagged::with_code(
@@ -255,12 +255,70 @@ pub fn append(s: &mut Session, raw: &[u8], messages: &[AppendMessage]) -> Result
             "Append completed.",
         )),
         // RFC 3501 §6.3.11: tell the client it may CREATE and retry.
-        Err(StoreError::NotFound) => Err(Error::no(
-            Some(Code::TryCreate),
-            format!("Mailbox doesn't exist: {}", String::from_utf8_lossy(raw)),
-        )),
+        Err(StoreError::NotFound) => Err(try_create(raw)),
         Err(e) => Err(e.into()),
     }
+}
+
+fn try_create(raw: &[u8]) -> Error {
+    Error::no(
+        Some(Code::TryCreate),
+        format!("Mailbox doesn't exist: {}", String::from_utf8_lossy(raw)),
+    )
+}
+
+/// The spool file holding `m`'s literal, if the reader wrote one.
+fn spooled_at<'a>(
+    spooled: &'a [crate::proto::reader::Spooled],
+    m: &AppendMessage,
+) -> Option<&'a crate::proto::reader::Spooled> {
+    if !m.message.is_empty() {
+        return None;
+    }
+    spooled.iter().find(|sp| sp.at == m.message_at)
+}
+
+/// RFC 4469: builds the CATENATE messages of an APPEND (None for the
+/// others). A missing target mailbox is reported first, as TRYCREATE,
+/// as Dovecot does, before any URL is looked at.
+fn build_catenated(
+    s: &mut Session,
+    name: &crate::store::names::MailboxName,
+    raw: &[u8],
+    messages: &[AppendMessage],
+    spooled: &[crate::proto::reader::Spooled],
+) -> Result<Vec<Option<super::catenate::Built>>, Error> {
+    if messages.iter().all(|m| m.catenate.is_none()) {
+        return Ok(messages.iter().map(|_| None).collect());
+    }
+    if !s.store()?.exists(name) {
+        return Err(try_create(raw));
+    }
+    let mut built = Vec::with_capacity(messages.len());
+    for m in messages {
+        built.push(match &m.catenate {
+            Some(parts) => Some(super::catenate::build(s, parts, spooled)?),
+            None => None,
+        });
+    }
+    Ok(built)
+}
+
+/// An APPEND item for a message CATENATE built.
+fn built_item<'a>(
+    m: &'a AppendMessage,
+    built: &'a super::catenate::Built,
+) -> Result<AppendItem<'a>, Error> {
+    let mut item = append_item(m, None)?;
+    item.source = match built {
+        super::catenate::Built::Bytes(b) => AppendSource::Bytes(b),
+        super::catenate::Built::File(sp) => AppendSource::File {
+            path: &sp.path,
+            size: sp.size,
+            vsize: sp.vsize,
+        },
+    };
+    Ok(item)
 }
 
 /// Checks one message of an APPEND and turns its options into what the
@@ -275,7 +333,7 @@ fn append_item<'a>(
             size: sp.size,
             vsize: sp.vsize,
         },
-        None if m.message.is_empty() => {
+        None if m.message.is_empty() && m.catenate.is_none() => {
             return Err(Error::no(None, "Can't save a zero byte message."))
         }
         None => AppendSource::Bytes(&m.message),
@@ -344,21 +402,17 @@ pub fn replace(
         }
     };
     let name = mailbox_name(s, raw)?;
-    let spooled = std::mem::take(&mut s.spooled);
-    let file = if message.message.is_empty() {
-        spooled.front()
-    } else {
-        None
+    let mut spooled = std::mem::take(&mut s.spooled);
+    let spooled = spooled.make_contiguous();
+    // RFC 8508 §3.3: with CATENATE advertised, REPLACE takes it too.
+    let built = build_catenated(s, &name, raw, std::slice::from_ref(message), spooled)?;
+    let item = match built.first() {
+        Some(Some(b)) => built_item(message, b)?,
+        _ => append_item(message, spooled_at(spooled, message))?,
     };
-    let item = append_item(message, file)?;
     let (uidvalidity, uids) = match s.store()?.append_all(&name, &[item]) {
         Ok(r) => r,
-        Err(StoreError::NotFound) => {
-            return Err(Error::no(
-                Some(Code::TryCreate),
-                format!("Mailbox doesn't exist: {}", String::from_utf8_lossy(raw)),
-            ))
-        }
+        Err(StoreError::NotFound) => return Err(try_create(raw)),
         Err(e) => return Err(e.into()),
     };
     s.out.untagged_status(

@@ -28,7 +28,7 @@ struct Pending {
 /// their mod-sequences, in the same order; and whether some message could
 /// not be judged because it was expunged.
 pub(crate) fn find(
-    s: &Session,
+    s: &mut Session,
     charset: Option<&str>,
     keys: &[SearchKey],
     uid: bool,
@@ -36,7 +36,9 @@ pub(crate) fn find(
     let Some(sel) = s.selected.as_ref() else {
         return Err(Error::bad("No mailbox selected."));
     };
-    let mailbox = sel.mailbox();
+    // Owned, so the session is free for progress reports below.
+    let mailbox = sel.mailbox().clone();
+    let mailbox = &mailbox;
     let scope = Scope {
         exists: sel.exists(),
         last_uid: sel.uids().last().map_or(0, |u| u.0),
@@ -70,6 +72,8 @@ pub(crate) fn find(
     }
 
     narrow_by_index(s, mailbox, &query, &mut pending);
+    let total = scope.exists as u64;
+    let mut progress = super::progress::Progress::new(total - pending.len() as u64, total);
     let mut learned = Vec::new();
     for batch in pending.chunks(PATH_BATCH) {
         let uids: Vec<Uid> = batch.iter().map(|p| Uid(p.facts.uid)).collect();
@@ -101,6 +105,7 @@ pub(crate) fn find(
                 None => lost = true,
             }
         }
+        progress.advance(s, batch.len() as u64);
     }
     if !learned.is_empty() {
         mailbox.learn_vsizes(&learned);

@@ -5,7 +5,9 @@
 //! Handlers have the shape `fn(&mut Session, args…) -> Result<Tagged, Error>`:
 //! they write untagged data to `s.out` and never write the tagged line.
 
+mod acl;
 mod auth;
+mod catenate;
 mod common;
 mod compress;
 mod condstore;
@@ -19,8 +21,10 @@ mod list;
 mod mailbox;
 mod matches;
 mod metadata;
+mod multisearch;
 mod namespace;
 pub(crate) mod notify;
+mod progress;
 mod quota;
 mod saved_search;
 mod search;
@@ -71,7 +75,9 @@ fn allowed(body: &CommandBody) -> Allowed {
         | CommandBody::CreateSpecialUse { .. }
         | CommandBody::GetMetadata(_)
         | CommandBody::SetMetadata { .. }
-        | CommandBody::Notify(_) => Allowed::Authenticated,
+        | CommandBody::Notify(_)
+        | CommandBody::MultiSearch { .. }
+        | CommandBody::Acl { .. } => Allowed::Authenticated,
         CommandBody::Enable(_) => Allowed::AuthenticatedOnly,
         CommandBody::Unauthenticate => Allowed::Authenticated,
         CommandBody::Check
@@ -209,7 +215,16 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
     if s.state == State::Selected {
         saved_search::expand(s, &mut cmd.body);
     }
-    match cmd.body {
+    // RFC 9585: long searches tell the client how far they got.
+    s.progress_tag = matches!(
+        cmd.body,
+        CommandBody::Search { .. }
+            | CommandBody::Sort { .. }
+            | CommandBody::Thread { .. }
+            | CommandBody::MultiSearch { .. }
+    )
+    .then(|| cmd.tag.clone());
+    let result = match cmd.body {
         CommandBody::Capability => auth::capability(s),
         CommandBody::Noop => auth::noop(s),
         CommandBody::Logout => auth::logout(s),
@@ -302,5 +317,21 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
             metadata::setmetadata(s, &mailbox, &entries)
         }
         CommandBody::Notify(set) => notify::notify(s, set.as_ref()),
-    }
+        CommandBody::Acl { mailbox, cmd } => acl::acl(s, &mailbox, &cmd),
+        CommandBody::MultiSearch {
+            sources,
+            charset,
+            keys,
+            ret,
+        } => multisearch::multi_search(
+            s,
+            &cmd.tag,
+            sources.as_deref(),
+            charset.as_deref(),
+            &keys,
+            ret,
+        ),
+    };
+    s.progress_tag = None;
+    result
 }

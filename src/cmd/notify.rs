@@ -180,7 +180,7 @@ fn wants_messages(e: &NotifyEvents) -> bool {
 }
 
 /// The existing folders a filter names (RFC 5465 §6).
-fn resolve(s: &Session, filter: &NotifyFilter) -> Result<Vec<MailboxName>, Error> {
+pub(super) fn resolve(s: &Session, filter: &NotifyFilter) -> Result<Vec<MailboxName>, Error> {
     let all: Vec<MailboxName> = s
         .store()?
         .list()?

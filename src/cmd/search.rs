@@ -138,6 +138,18 @@ pub fn write_esearch(
     modseq: Option<u64>,
 ) {
     out.untagged().raw("ESEARCH (TAG ").string(tag).raw(")");
+    write_esearch_items(out, uid, r, found, modseq);
+}
+
+/// What follows the correlator in an ESEARCH response (shared with
+/// MULTISEARCH, whose correlator names the mailbox too).
+pub fn write_esearch_items(
+    out: &mut ResponseBuf,
+    uid: bool,
+    r: &SearchReturn,
+    found: &[u32],
+    modseq: Option<u64>,
+) {
     if uid {
         out.raw(" UID");
     }

@@ -104,7 +104,6 @@ impl<'a> Message<'a> {
 
     /// The part a section-part names (`[]` is the message itself; RFC 3501
     /// §6.4.5 numbering, as `BODY[part]` uses it).
-    #[cfg(test)]
     pub fn part(&self, path: &[u32]) -> Option<PartRef<'_>> {
         section::find(&self.parts, path).map(|idx| PartRef { msg: self, idx })
     }

@@ -80,6 +80,14 @@ pub enum Code {
     UidRequired,
     /// RFC 8474 §4.1, §4.2.
     MailboxId(String),
+    /// RFC 9585: `INPROGRESS ("tag" done total)`.
+    InProgress {
+        tag: Vec<u8>,
+        done: u64,
+        total: u64,
+    },
+    /// RFC 4469 §3.2: the CATENATE URL that could not be used.
+    BadUrl(Vec<u8>),
 }
 
 impl fmt::Display for Code {
@@ -138,6 +146,28 @@ impl fmt::Display for Code {
             Code::MetadataTooMany => "METADATA TOOMANY",
             Code::BadEvent(events) => return write!(f, "BADEVENT ({events})"),
             Code::MailboxId(id) => return write!(f, "MAILBOXID ({id})"),
+            Code::InProgress { tag, done, total } => {
+                // A tag holds no quote or backslash (RFC 3501 tag = astring chars).
+                return write!(
+                    f,
+                    "INPROGRESS (\"{}\" {done} {total})",
+                    String::from_utf8_lossy(tag)
+                );
+            }
+            Code::BadUrl(url) => {
+                // RFC 4469 §6: `"BADURL" SP url-resp-text`, the URL as
+                // sent, less what may not stand in a response code.
+                let text: String = url
+                    .iter()
+                    .map(|&b| match b {
+                        b']' | 0x00..=0x1f | 0x7f..=0xff => '?',
+                        _ => b as char,
+                    })
+                    .collect();
+                // url-resp-text is 1*char: an empty URL still shows as one.
+                let text = if text.is_empty() { "?".into() } else { text };
+                return write!(f, "BADURL {text}");
+            }
         };
         f.write_str(s)
     }

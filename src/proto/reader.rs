@@ -35,7 +35,13 @@ pub struct Limits {
     /// the session can go on (RFC 7888 §4, choice 1) only up to this size;
     /// beyond it the connection is closed.
     pub max_discard: u64,
+    /// RFC 7888 §5 LITERAL-: non-synchronizing literals over 4096 bytes
+    /// are refused (read and dropped, the command answered BAD [TOOBIG]).
+    pub literal_minus: bool,
 }
+
+/// The largest non-synchronizing literal LITERAL- allows (RFC 7888 §5).
+pub const LITERAL_MINUS_MAX: u64 = 4096;
 
 /// One framed command: its bytes, with each literal's position recorded so the
 /// protocol trace can redact bodies without re-parsing.
@@ -60,6 +66,10 @@ pub struct Spooled {
     pub size: u64,
     /// RFC822.SIZE: `size` plus one for each LF without a CR before it.
     pub vsize: u64,
+    /// Where its empty literal's data starts in the framed bytes: how the
+    /// handler tells it from a literal that really is empty (a CATENATE
+    /// TEXT part may be).
+    pub at: usize,
 }
 
 impl Drop for Spooled {
@@ -99,6 +109,9 @@ pub enum ReadError {
     /// A non-synchronizing literal so large that reading it to stay in sync
     /// is not worth it: the connection must be closed.
     LiteralWayTooBig { size: u64 },
+    /// Under LITERAL-, a non-synchronizing literal over 4096 bytes; its
+    /// bytes were read and dropped (RFC 7888 §5: tagged BAD [TOOBIG]).
+    NonSyncTooBig { tag: Option<Vec<u8>>, size: u64 },
     /// An APPEND literal could not be written to its spool file (a full
     /// disk); its bytes were read and the command dropped.
     Spool {
@@ -172,6 +185,18 @@ impl CommandReader {
     /// cost 50 MB of RAM per connection).
     pub fn set_spool(&mut self, opener: SpoolOpener, threshold: u64) {
         self.spool = Some((opener, threshold));
+    }
+
+    /// A new spool file for a command handler building a message (CATENATE)
+    /// of `size` bytes so far, when that is over the spool threshold.
+    pub fn open_spool_if(
+        &mut self,
+        size: u64,
+    ) -> Option<io::Result<(std::fs::File, std::path::PathBuf)>> {
+        match self.spool.as_mut() {
+            Some((open, threshold)) if size > *threshold => Some(open()),
+            _ => None,
+        }
     }
 
     /// Throws away everything received but not yet framed. STARTTLS calls
@@ -439,6 +464,17 @@ impl CommandReader {
         // messages in a MULTIAPPEND): at most LITERALS_PER_LIMIT limits' worth.
         let held: u64 = self.current.literals.iter().map(|&(_, n)| n as u64).sum();
         let total_limit = (limit as u64).saturating_mul(LITERALS_PER_LIMIT);
+        if !sync && limits.literal_minus && size > LITERAL_MINUS_MAX {
+            if size > limits.max_discard {
+                return Ok(Some(Err(ReadError::LiteralWayTooBig { size })));
+            }
+            let tag = first_word(&self.current.bytes).map(<[u8]>::to_vec);
+            self.current = Framed::default();
+            self.line_bytes = 0;
+            self.pending_error = Some(ReadError::NonSyncTooBig { tag, size });
+            self.phase = Phase::DiscardLiteral(size);
+            return Ok(None);
+        }
         if size > limit as u64 || held.saturating_add(size) > total_limit {
             let tag = first_word(&self.current.bytes).map(<[u8]>::to_vec);
             self.current = Framed::default();
@@ -527,6 +563,7 @@ impl CommandReader {
                 path,
                 size,
                 vsize: size,
+                at: start,
             },
             last_was_cr: false,
             failed: None,
@@ -703,6 +740,7 @@ mod tests {
         max_literal: 16,
         max_append_literal: 32,
         max_discard: 100,
+        literal_minus: false,
     };
 
     fn frame_all(input: &[u8], chunk: usize) -> (Vec<Result<Vec<u8>, String>>, Vec<u8>) {

@@ -187,6 +187,20 @@ pub enum CommandBody {
     /// RFC 5465 §8 `notify = "NOTIFY" SP (notify-set / notify-none)`;
     /// `None` for NOTIFY NONE.
     Notify(Option<NotifySet>),
+    /// RFC 4314 ACL commands on `mailbox`.
+    Acl {
+        mailbox: Vec<u8>,
+        cmd: AclCommand,
+    },
+    /// `esearch = "ESEARCH" [SP esearch-source-opts] [SP search-return-opts]
+    /// SP search-program` (RFC 7377 §4); no sources means the selected
+    /// mailbox.
+    MultiSearch {
+        sources: Option<Vec<SearchSource>>,
+        charset: Option<String>,
+        keys: Vec<SearchKey>,
+        ret: Option<SearchReturn>,
+    },
 }
 
 /// GETMETADATA's options and arguments (RFC 5464 §4.2).
@@ -216,6 +230,24 @@ pub struct NotifyGroup {
     pub filter: NotifyFilter,
     /// `None` for the `NONE` events list.
     pub events: Option<NotifyEvents>,
+}
+
+/// An RFC 4314 command; identifiers and rights as sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AclCommand {
+    Get,
+    MyRights,
+    ListRights(Vec<u8>),
+    Set(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+}
+
+/// One `filter-mailboxes` of ESEARCH IN (RFC 7377 §4): NOTIFY's filters
+/// and `subtree-one` (the mailboxes and their direct children).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SearchSource {
+    Filter(NotifyFilter),
+    SubtreeOne(Vec<Vec<u8>>),
 }
 
 /// `filter-mailboxes` (RFC 5465 §6); mailbox names as sent.
@@ -322,8 +354,23 @@ pub struct AppendMessage {
     pub flags: Vec<Flag>,
     pub date: Option<DateTime>,
     pub message: Vec<u8>,
+    /// Where `message`'s literal data starts in the command's bytes (to
+    /// find its spool file when the reader wrote it to one).
+    pub message_at: usize,
     /// Sent as RFC 6855 `UTF8 (~{n}...)`.
     pub utf8: bool,
+    /// RFC 4469 `CATENATE (...)`: the message is built from these parts
+    /// (`message` is then empty).
+    pub catenate: Option<Vec<CatPart>>,
+}
+
+/// One part of an RFC 4469 CATENATE.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CatPart {
+    /// `TEXT literal`; `at` as in `AppendMessage::message_at`.
+    Text { data: Vec<u8>, at: usize },
+    /// `URL astring`: an IMAP URL (RFC 5092) of a message or part of one.
+    Url(Vec<u8>),
 }
 
 impl std::fmt::Debug for AppendMessage {
@@ -333,6 +380,7 @@ impl std::fmt::Debug for AppendMessage {
             .field("date", &self.date)
             .field("message_len", &self.message.len())
             .field("utf8", &self.utf8)
+            .field("catenate_parts", &self.catenate.as_ref().map(Vec::len))
             .finish()
     }
 }
@@ -692,6 +740,14 @@ impl CommandBody {
             CommandBody::GetMetadata(_) => "GETMETADATA",
             CommandBody::SetMetadata { .. } => "SETMETADATA",
             CommandBody::Notify(_) => "NOTIFY",
+            CommandBody::MultiSearch { .. } => "ESEARCH",
+            CommandBody::Acl { cmd, .. } => match cmd {
+                AclCommand::Get => "GETACL",
+                AclCommand::MyRights => "MYRIGHTS",
+                AclCommand::ListRights(_) => "LISTRIGHTS",
+                AclCommand::Set(..) => "SETACL",
+                AclCommand::Delete(_) => "DELETEACL",
+            },
         }
     }
 }

@@ -77,6 +77,13 @@ pub fn check_response(line: &[u8]) -> Result<(), String> {
         Err(e) if line.starts_with(b"* LIST ") => {
             list_extended(line).map_err(|x| format!("{e}; {x}"))
         }
+        Err(e)
+            if line.starts_with(b"* ACL ")
+                || line.starts_with(b"* MYRIGHTS ")
+                || line.starts_with(b"* LISTRIGHTS ") =>
+        {
+            acl_data(line).map_err(|x| format!("{e}; {x}"))
+        }
         Err(e) if line.starts_with(b"* STATUS ") => {
             status_appendlimit(line).map_err(|x| format!("{e}; {x}"))
         }
@@ -146,6 +153,9 @@ fn check_code(code: Option<&Code>) -> Result<(), String> {
     if name == "APPENDUID" {
         return appenduid_set(&bytes[name_len..]);
     }
+    if name == "INPROGRESS" {
+        return inprogress(&bytes[name_len..]);
+    }
     if STRUCTURED_CODES.contains(&name.as_str()) {
         return Err(format!(
             "malformed [{}] code",
@@ -178,19 +188,47 @@ fn is_number_set(s: &str) -> bool {
 }
 
 /// imap-codec has no ESEARCH (RFC 4731 §3.1; MODSEQ from RFC 7162 §7):
-/// `"ESEARCH" [SP "(" "TAG" SP tag-string ")"] [SP "UID"]
+/// `"ESEARCH" [SP "(" "TAG" SP tag-string [MAILBOX, UIDVALIDITY] ")"] [SP "UID"]
 /// *(SP search-return-data)`, checked here. `rest` follows "ESEARCH".
 fn esearch(rest: &[u8]) -> Result<(), String> {
     let text = std::str::from_utf8(rest).map_err(|_| "ESEARCH is not ASCII".to_string())?;
     let mut rest = text;
     let bad = || format!("malformed ESEARCH: {text:?}");
     if let Some(after) = rest.strip_prefix(" (TAG \"") {
-        let end = after.find("\")").ok_or_else(bad)?;
+        let end = after.find('"').ok_or_else(bad)?;
         let tag = &after[..end];
         if tag.is_empty() || !tag.bytes().all(|b| is_atom_char(b) && b != b'+') {
             return Err(bad());
         }
-        rest = &after[end + 2..];
+        rest = &after[end + 1..];
+        // RFC 7377 §4: `[SP "MAILBOX" SP astring SP "UIDVALIDITY" SP
+        // nz-number]` in the correlator (the name sent quoted here).
+        if let Some(after) = rest.strip_prefix(" MAILBOX \"") {
+            let mut chars = after.char_indices();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' if !matches!(chars.next(), Some((_, '"' | '\\'))) => {
+                        return Err(bad());
+                    }
+                    '\\' => {}
+                    '"' => {
+                        end = Some(i);
+                        break;
+                    }
+                    c if (c as u32) < 0x20 || c == '\x7f' => return Err(bad()),
+                    _ => {}
+                }
+            }
+            let after = &after[end.ok_or_else(bad)? + 1..];
+            let after = after.strip_prefix(" UIDVALIDITY ").ok_or_else(bad)?;
+            let close = after.find(')').ok_or_else(bad)?;
+            if !is_nz_number(&after[..close]) {
+                return Err(bad());
+            }
+            rest = &after[close..];
+        }
+        rest = rest.strip_prefix(')').ok_or_else(bad)?;
     }
     if let Some(after) = rest.strip_prefix(" UID") {
         if after.is_empty() || after.starts_with(' ') {
@@ -232,6 +270,36 @@ fn esearch(rest: &[u8]) -> Result<(), String> {
             return Err(bad());
         }
         i += 2;
+    }
+    Ok(())
+}
+
+/// RFC 9585 §3: `"INPROGRESS" [SP "(" tag-string SP (number / nil) SP
+/// (nz-number / nil) ")"]`; a count never above the total.
+fn inprogress(rest: &[u8]) -> Result<(), String> {
+    if rest.is_empty() {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(rest);
+    let bad = || format!("malformed INPROGRESS:{text}");
+    let inner = text
+        .strip_prefix(" (\"")
+        .and_then(|t| t.strip_suffix(')'))
+        .ok_or_else(bad)?;
+    let (tag, nums) = inner.split_once("\" ").ok_or_else(bad)?;
+    if tag.is_empty() || !tag.bytes().all(|b| is_atom_char(b) && b != b'+') {
+        return Err(bad());
+    }
+    let (count, total) = nums.split_once(' ').ok_or_else(bad)?;
+    let count_ok = count == "NIL" || is_number(count);
+    let total_ok = total == "NIL" || is_nz_number(total);
+    if !count_ok || !total_ok {
+        return Err(bad());
+    }
+    if let (Ok(c), Ok(t)) = (count.parse::<u64>(), total.parse::<u64>()) {
+        if c > t {
+            return Err(bad());
+        }
     }
     Ok(())
 }
@@ -530,6 +598,38 @@ fn extended_items(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// RFC 4314 §4: `"ACL" SP mailbox *(SP identifier SP rights)`,
+/// `"LISTRIGHTS" SP mailbox SP identifier SP rights *(SP rights)`,
+/// `"MYRIGHTS" SP mailbox SP rights`; all of them astrings.
+fn acl_data(line: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(line).map_err(|_| "ACL data is not UTF-8".to_string())?;
+    let tokens = tokenize(&text[2..])?;
+    let mut words = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let want_space = i % 2 == 1;
+        match (t, want_space) {
+            (Token::Space, true) => {}
+            (Token::Atom(_) | Token::Quoted(_), false) => words.push(t),
+            _ => return Err(format!("malformed ACL data: {text:?}")),
+        }
+    }
+    if tokens.last() == Some(&Token::Space) {
+        return Err(format!("trailing space: {text:?}"));
+    }
+    let args = words.len().saturating_sub(1);
+    let ok = match words.first() {
+        Some(Token::Atom(w)) if w == "ACL" => args >= 1 && args % 2 == 1,
+        Some(Token::Atom(w)) if w == "MYRIGHTS" => args == 2,
+        Some(Token::Atom(w)) if w == "LISTRIGHTS" => args >= 3,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("malformed ACL data: {text:?}"))
+    }
+}
+
 #[derive(Debug, PartialEq)]
 enum Token {
     Open,
@@ -639,6 +739,14 @@ mod tests {
             b"* ESEARCH (TAG \"t3\") UID",
             b"* ESEARCH (TAG \"t3\") ADDTO (0 1:2,4)",
             b"* ESEARCH (TAG \"t3\") UID REMOVEFROM (0 7)",
+            b"* ESEARCH (TAG \"t4\" MAILBOX \"a \\\"b\" UIDVALIDITY 7) UID ALL 1:3",
+            b"* OK [INPROGRESS (\"t5\" 10 200)] Searching",
+            b"* ACL INBOX alice lrswipkxtea",
+            b"* MYRIGHTS \"a b\" lrswipkxtea",
+            b"* LISTRIGHTS INBOX bob \"\"",
+            b"* OK [INPROGRESS (\"t5\" NIL NIL)] Working",
+            b"* OK [INPROGRESS] Working",
+            b"t1 NO [BADURL /INBOX/;UID=1] Bad IMAP URL.",
             b"* LIST (\\HasChildren) \".\" Foo (\"CHILDINFO\" (\"SUBSCRIBED\"))",
             b"* LIST () \"/\" Foo (CHILDINFO (\"SUBSCRIBED\"))",
             b"* LIST () \"/\" \"a (b\" (CHILDINFO (\"SUBSCRIBED\") OLDNAME (\"old\"))",
@@ -674,6 +782,14 @@ mod tests {
             b"t1 OK [UIDNEXT 0] zero",
             b"* ESEARCH UID MIN 0",
             b"* ESEARCH COUNT",
+            b"* ESEARCH (TAG \"t4\" MAILBOX \"x\") UID ALL 1",
+            b"* OK [INPROGRESS (\"t5\" 300 200)] Searching",
+            b"* ACL INBOX alice",
+            b"* MYRIGHTS INBOX",
+            b"* LISTRIGHTS INBOX bob",
+            b"* OK [INPROGRESS (\"t5\" 1 0)] Searching",
+            b"* OK [INPROGRESS (t5 1 2)] Searching",
+            b"* ESEARCH (TAG \"t4\" MAILBOX \"x\" UIDVALIDITY 0) UID ALL 1",
             b"* LIST (\\HasChildren) \".\" Foo (\"CHILDINFO\" (\"X\"))",
             b"* LIST (\\HasChildren) \".\" Foo Bar",
             b"* LIST () \"/\" Foo (CHILDINFO (\"SUBSCRIBED\")",

@@ -1,8 +1,10 @@
 //! Wire-level tests: raw IMAP over real sockets against the real binary.
 
+mod acl;
 mod auth;
 mod binary;
 mod cache;
+mod catenate;
 mod compress;
 mod condstore;
 mod consistency;
@@ -14,14 +16,17 @@ mod esort;
 mod fts;
 mod hostile;
 mod idle;
+mod inprogress;
 mod isolation;
 mod limits;
 mod list_extended;
 mod list_metadata;
+mod literal_minus;
 mod logging;
 mod mailbox;
 mod metadata;
 mod multiappend;
+mod multisearch;
 mod namespace;
 mod notify;
 mod notify_fetch;

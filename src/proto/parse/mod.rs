@@ -4,11 +4,12 @@
 
 use super::encode::is_astring_char;
 use super::types::{
-    AppendMessage, Command, CommandBody, DateTime, FetchAtt, Flag, Section, SectionText, SeqNumber,
-    SequenceSet, StatusItem, StoreMode,
+    AppendMessage, CatPart, Command, CommandBody, DateTime, FetchAtt, Flag, Section, SectionText,
+    SeqNumber, SequenceSet, StatusItem, StoreMode,
 };
 use std::fmt;
 
+mod acl;
 mod condstore;
 mod metadata;
 mod notify;
@@ -135,6 +136,22 @@ impl fmt::Display for ParseError {
 /// Parses one framed command (without its final CRLF).
 pub fn parse_command(input: &[u8]) -> Result<Command, ParseError> {
     parse_command_with(input, ParseLimits::default())
+}
+
+/// A `section-spec` as in `BODY[...]`, from an IMAP URL's `;SECTION=`
+/// (RFC 5092 §3: the same grammar, already percent-decoded).
+pub fn parse_section_spec(spec: &[u8]) -> Option<Section> {
+    let mut input = Vec::with_capacity(spec.len() + 2);
+    input.push(b'[');
+    input.extend_from_slice(spec);
+    input.push(b']');
+    let mut p = Parser {
+        input: &input,
+        pos: 0,
+        limits: ParseLimits::default(),
+    };
+    let section = p.section().ok()?;
+    (p.pos == input.len()).then_some(section)
 }
 
 /// `parse_command` with the server's configured limits.
@@ -296,6 +313,8 @@ impl Parser<'_> {
             b"EXPUNGE" => CommandBody::Expunge { uids: None },
             b"FETCH" => self.fetch(false)?,
             b"SEARCH" => self.search(false)?,
+            b"ESEARCH" => self.multi_search()?,
+            b"GETACL" | b"MYRIGHTS" | b"LISTRIGHTS" | b"SETACL" | b"DELETEACL" => self.acl(name)?,
             b"SORT" => self.sort(false)?,
             b"THREAD" => self.thread(false)?,
             b"STORE" => self.store(false)?,
@@ -610,8 +629,20 @@ impl Parser<'_> {
             date = Some(self.date_time()?);
             self.expect_sp()?;
         }
-        // RFC 6855 §4: `utf8-literal = "UTF8" SP "(" literal8 ")"`.
         let rest = &self.input[self.pos..];
+        if rest.len() >= 9 && rest[..9].eq_ignore_ascii_case(b"CATENATE ") {
+            self.pos += 9;
+            let parts = self.catenate_parts()?;
+            return Ok(AppendMessage {
+                flags,
+                date,
+                message: Vec::new(),
+                message_at: 0,
+                utf8: false,
+                catenate: Some(parts),
+            });
+        }
+        // RFC 6855 §4: `utf8-literal = "UTF8" SP "(" literal8 ")"`.
         let utf8 = rest.len() >= 5 && rest[..5].eq_ignore_ascii_case(b"UTF8 ");
         if utf8 {
             self.pos += 5;
@@ -625,6 +656,7 @@ impl Parser<'_> {
             return Err(Expected("message literal"));
         }
         let message = self.literal()?;
+        let message_at = self.pos - message.len();
         if utf8 {
             self.expect(b')', ") after UTF8 literal")?;
         }
@@ -632,8 +664,37 @@ impl Parser<'_> {
             flags,
             date,
             message,
+            message_at,
             utf8,
+            catenate: None,
         })
+    }
+
+    /// RFC 4469 §5: `"(" cat-part *(SP cat-part) ")"`, where
+    /// `cat-part = text-literal / url` (`"TEXT" SP literal`, `"URL" SP astring`).
+    fn catenate_parts(&mut self) -> Result<Vec<CatPart>, Expected> {
+        self.expect(b'(', "( after CATENATE")?;
+        let mut parts = Vec::new();
+        loop {
+            let word = self.atom().unwrap_or_default().to_ascii_uppercase();
+            self.expect_sp()?;
+            match word.as_slice() {
+                b"TEXT" => {
+                    // RFC 4469 §5 with RFC 3516: TEXT may be a literal8.
+                    if self.peek() == Some(b'~') {
+                        self.pos += 1;
+                    }
+                    let data = self.literal()?;
+                    let at = self.pos - data.len();
+                    parts.push(CatPart::Text { data, at });
+                }
+                b"URL" => parts.push(CatPart::Url(self.astring()?)),
+                _ => return Err(Expected("TEXT or URL in CATENATE")),
+            }
+            if self.list_end("SP or ) in CATENATE")? {
+                return Ok(parts);
+            }
+        }
     }
 
     /// `flag-list = "(" [flag *(SP flag)] ")"`

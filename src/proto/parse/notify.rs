@@ -70,7 +70,7 @@ impl Parser<'_> {
     }
 
     /// `SP one-or-more-mailbox`: a mailbox or `"(" mailbox *(SP mailbox) ")"`.
-    fn one_or_more_mailbox(&mut self) -> Result<Vec<Vec<u8>>, Expected> {
+    pub(super) fn one_or_more_mailbox(&mut self) -> Result<Vec<Vec<u8>>, Expected> {
         self.expect_sp()?;
         if self.peek() != Some(b'(') {
             return Ok(vec![self.astring()?]);

@@ -7,7 +7,9 @@
 //! decides. Matching lives in `crate::search`.
 
 use super::{Expected, Parser};
-use crate::proto::types::{CommandBody, SearchDate, SearchKey, SearchReturn};
+use crate::proto::types::{
+    CommandBody, NotifyFilter, SearchDate, SearchKey, SearchReturn, SearchSource,
+};
 
 const TOO_DEEP: &str = "search keys nested at most 64 deep";
 
@@ -63,6 +65,63 @@ impl Parser<'_> {
             uid,
             ret,
         })
+    }
+
+    /// `esearch = "ESEARCH" [SP esearch-source-opts] [SP search-return-opts]
+    /// SP search-program` (RFC 7377 §4), where `esearch-source-opts = "IN"
+    /// SP "(" source-mbox [SP "(" scope-options ")"] ")"`. No scope options
+    /// are defined, so any is a BAD.
+    pub(crate) fn multi_search(&mut self) -> Result<CommandBody, Expected> {
+        let rest = &self.input[self.pos..];
+        let mut sources = None;
+        if rest.len() >= 5 && rest[..5].eq_ignore_ascii_case(b" IN (") {
+            self.pos += 5;
+            let mut list = Vec::new();
+            loop {
+                if list.len() >= 64 {
+                    return Err(Expected("fewer mailbox filters"));
+                }
+                list.push(self.search_source()?);
+                if self.peek() == Some(b')') {
+                    self.pos += 1;
+                    break;
+                }
+                self.expect_sp()?;
+                if self.peek() == Some(b'(') {
+                    return Err(Expected("no scope options (none are known)"));
+                }
+            }
+            sources = Some(list);
+        }
+        let CommandBody::Search {
+            charset, keys, ret, ..
+        } = self.search(true)?
+        else {
+            return Err(Expected("search program"));
+        };
+        Ok(CommandBody::MultiSearch {
+            sources,
+            charset,
+            keys,
+            ret,
+        })
+    }
+
+    fn search_source(&mut self) -> Result<SearchSource, Expected> {
+        let word = self.atom().ok_or(Expected("mailbox filter"))?;
+        Ok(SearchSource::Filter(
+            match word.to_ascii_lowercase().as_slice() {
+                b"selected" => NotifyFilter::Selected,
+                b"selected-delayed" => NotifyFilter::SelectedDelayed,
+                b"inboxes" => NotifyFilter::Inboxes,
+                b"personal" => NotifyFilter::Personal,
+                b"subscribed" => NotifyFilter::Subscribed,
+                b"subtree" => NotifyFilter::Subtree(self.one_or_more_mailbox()?),
+                b"subtree-one" => return Ok(SearchSource::SubtreeOne(self.one_or_more_mailbox()?)),
+                b"mailboxes" => NotifyFilter::Mailboxes(self.one_or_more_mailbox()?),
+                _ => return Err(Expected("mailbox filter")),
+            },
+        ))
     }
 
     /// `[ "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")" SP ]`
