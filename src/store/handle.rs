@@ -515,11 +515,12 @@ impl Mailbox {
         let first = doomed(&st);
         let mut removed = st.expunge(&first)?;
         if removed.len() < first.len() {
-            // Some files had gone from under their names: another process
-            // changed their flags (a rename), or another session's MOVE took
-            // them (it renames into its target holding only the target's
-            // lock). Look again: a renamed one is expunged now, a moved one
-            // leaves this folder now, so the client is told of both.
+            // Some were neither under their names nor \Deleted under a new
+            // one (`MailboxState::expunge` follows renames): another
+            // session's MOVE took them (it renames into its target holding
+            // only the target's lock), or another process cleared the flag.
+            // Look again, so a moved one leaves this folder now and the
+            // client is told of it.
             rescan(&self.root, &mut st)?;
             let again = doomed(&st);
             removed.extend(st.expunge(&again)?);

@@ -19,20 +19,7 @@ impl Parser<'_> {
             self.pos += 1;
             loop {
                 let name = self.atom().ok_or(Expected("MAXSIZE or DEPTH"))?;
-                self.expect_sp()?;
-                if name.eq_ignore_ascii_case(b"MAXSIZE") {
-                    get.maxsize = Some(self.number()?.into());
-                } else if name.eq_ignore_ascii_case(b"DEPTH") {
-                    let value = self.atom().ok_or(Expected("0, 1 or infinity"))?;
-                    get.depth = match value.to_ascii_lowercase().as_slice() {
-                        b"0" => Some(0),
-                        b"1" => Some(1),
-                        b"infinity" => None,
-                        _ => return Err(Expected("0, 1 or infinity")),
-                    };
-                } else {
-                    return Err(Expected("MAXSIZE or DEPTH"));
-                }
+                self.metadata_option(&name, &mut get.maxsize, &mut get.depth)?;
                 if self.list_end("SP or ) in GETMETADATA options")? {
                     break;
                 }
@@ -69,7 +56,7 @@ impl Parser<'_> {
                 self.pos += 1;
                 loop {
                     let name = self.atom().ok_or(Expected("MAXSIZE or DEPTH"))?;
-                    self.metadata_option(&name, &mut m)?;
+                    self.metadata_option(&name, &mut m.maxsize, &mut m.depth)?;
                     if self.list_end("SP or ) in METADATA options")? {
                         break;
                     }
@@ -79,7 +66,7 @@ impl Parser<'_> {
                 if word.first() == Some(&b'/') {
                     m.entries.push(word);
                 } else {
-                    self.metadata_option(&word, &mut m)?;
+                    self.metadata_option(&word, &mut m.maxsize, &mut m.depth)?;
                 }
             }
             if self.list_end("SP or ) in METADATA return option")? {
@@ -92,13 +79,20 @@ impl Parser<'_> {
         Ok(m)
     }
 
-    fn metadata_option(&mut self, name: &[u8], m: &mut ListMetadata) -> Result<(), Expected> {
+    /// `SP value` of a MAXSIZE or DEPTH option (RFC 5464 §4.2, which
+    /// LIST-METADATA reuses), into the matching field.
+    fn metadata_option(
+        &mut self,
+        name: &[u8],
+        maxsize: &mut Option<u64>,
+        depth: &mut Option<usize>,
+    ) -> Result<(), Expected> {
         self.expect_sp()?;
         if name.eq_ignore_ascii_case(b"MAXSIZE") {
-            m.maxsize = Some(self.number()?.into());
+            *maxsize = Some(self.number()?.into());
         } else if name.eq_ignore_ascii_case(b"DEPTH") {
             let value = self.atom().ok_or(Expected("0, 1 or infinity"))?;
-            m.depth = match value.to_ascii_lowercase().as_slice() {
+            *depth = match value.to_ascii_lowercase().as_slice() {
                 b"0" => Some(0),
                 b"1" => Some(1),
                 b"infinity" => None,
