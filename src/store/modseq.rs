@@ -22,8 +22,9 @@
 //! Nodes serving one Maildir tree (NFS, GlusterFS) must hand out the same
 //! modseq for the same change, or a client moving between them would miss
 //! changes or see them twice. So the file, not memory, is the truth: a
-//! modseq is handed out only under `roost-modseq.lock` (a dotlock, safe on
-//! NFS), after reading what other nodes appended since we last looked, and
+//! modseq is handed out only under a lock on `roost-modseq.lock` (an fcntl
+//! lock, which NFS and GlusterFS pass between hosts; a dotlock where the
+//! file system has no fcntl locks), after reading what other nodes appended since we last looked, and
 //! the lines are written before the lock is released. A node that finds a
 //! change in the Maildir first looks in the journal for the modseq the
 //! changing node gave it (same UID, same flags) and only allocates one
@@ -45,6 +46,7 @@
 //! (RFC 7162 §3.2.6, the `<minmodseq>` rule).
 
 use super::dotlock::{DotLock, UIDLIST_LOCK};
+use super::filelock::{FileLock, LockError};
 use super::maildir::Flags;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -56,6 +58,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub(crate) const FILE_NAME: &str = "roost-modseq";
 const TMP_NAME: &str = "roost-modseq.tmp";
+/// Locked while a modseq is handed out; the file itself stays.
+const LOCK_NAME: &str = "roost-modseq.lock";
+/// Where fcntl locks fail: a dotlock `roost-modseq.dot.lock`.
+const DOT_NAME: &str = "roost-modseq.dot";
 const HEADER: &str = "roost-modseq 1";
 /// Remembered expunge history, in UID ranges, before the oldest is dropped.
 const MAX_HISTORY_RANGES: usize = 100_000;
@@ -167,7 +173,15 @@ pub(crate) struct ModseqLog {
     /// The file as last read or written; None when there was none.
     pos: Option<FilePos>,
     /// `roost-modseq.lock`, held from the first allocation to the flush.
-    lock: Option<DotLock>,
+    lock: Option<JournalLock>,
+}
+
+/// How the journal's lock is held. Kept only to be dropped, which releases it.
+#[allow(dead_code)]
+#[derive(Debug)]
+enum JournalLock {
+    File(FileLock),
+    Dot(DotLock),
 }
 
 /// Milliseconds since the epoch: a floor for fresh modseqs.
@@ -355,9 +369,17 @@ impl ModseqLog {
         if self.lock.is_some() || self.dir.as_os_str().is_empty() {
             return;
         }
-        match DotLock::acquire(&self.path(), UIDLIST_LOCK) {
-            Ok(lock) => self.lock = Some(lock),
-            Err(e) => log::warn!("{}: {e}", self.path().display()),
+        let lock_path = self.dir.join(LOCK_NAME);
+        match FileLock::acquire(&lock_path, UIDLIST_LOCK.timeout) {
+            Ok(lock) => self.lock = Some(JournalLock::File(lock)),
+            // The dotlock needs a name of its own: the lock file exists.
+            Err(LockError::Unsupported) => {
+                match DotLock::acquire(&self.dir.join(DOT_NAME), UIDLIST_LOCK) {
+                    Ok(lock) => self.lock = Some(JournalLock::Dot(lock)),
+                    Err(e) => log::warn!("{}: {e}", self.path().display()),
+                }
+            }
+            Err(LockError::Failed(e)) => log::warn!("{}: {e}", lock_path.display()),
         }
         self.catch_up();
     }
