@@ -146,13 +146,14 @@ pub(crate) fn candidates(
     if ix.uidvalidity != uidvalidity {
         *ix = Index::empty(mailbox_dir, uidvalidity);
     }
-    if ix.missing(uids).len() > BUILD_BEHIND {
+    let missing = ix.missing(uids);
+    if missing.len() > BUILD_BEHIND {
         ix.building = true;
         drop(ix);
         build_in_background(index, uids.to_vec(), read);
         return None;
     }
-    if let Err(e) = ix.catch_up(uids, &mut *read) {
+    if let Err(e) = ix.catch_up(uids, missing, &mut *read) {
         log::warn!(
             "fts {}: cannot update the index: {e}",
             mailbox_dir.display()
@@ -198,8 +199,9 @@ fn build_in_background(index: Arc<Mutex<Index>>, uids: Vec<u32>, mut read: Reade
         .spawn(move || {
             let started = std::time::Instant::now();
             let mut ix = lock(&for_thread);
-            let todo = ix.missing(&uids).len();
-            match ix.catch_up(&uids, &mut *read) {
+            let missing = ix.missing(&uids);
+            let todo = missing.len();
+            match ix.catch_up(&uids, missing, &mut *read) {
                 Ok(()) => log::info!(
                     "fts {}: indexed {todo} messages in {} ms",
                     ix.dir.display(),
@@ -214,6 +216,13 @@ fn build_in_background(index: Arc<Mutex<Index>>, uids: Vec<u32>, mut read: Reade
         log::warn!("fts: cannot start an index thread: {e}");
         done(&index);
     }
+}
+
+/// The UIDs of `uids` that `listed` rejects. Ascending `uids` (a
+/// mailbox's, always) let each sorted list be walked once instead of
+/// searched per UID.
+fn not_listed(uids: &[u32], mut listed: impl FnMut(u32) -> bool) -> Vec<u32> {
+    uids.iter().copied().filter(|&u| !listed(u)).collect()
 }
 
 fn sorted(v: &[u32]) -> Vec<u32> {
@@ -280,19 +289,17 @@ impl Index {
 
     /// UIDs of `uids` not in the index yet.
     fn missing(&self, uids: &[u32]) -> Vec<u32> {
-        uids.iter().copied().filter(|&u| !self.has(u)).collect()
+        let (mut main, mut delta) = (self.main.docs(), self.delta.docs());
+        not_listed(uids, |u| main.listed(u) || delta.listed(u))
     }
 
-    fn has(&self, uid: u32) -> bool {
-        self.main.has(uid) || self.delta.has(uid)
-    }
-
-    /// UIDs of `uids` that no segment covers.
+    /// UIDs of `uids` that no segment covers: not indexed, or kept raw.
     fn unindexed(&self, uids: &[u32]) -> Vec<u32> {
-        uids.iter()
-            .copied()
-            .filter(|&u| !self.has(u) || self.main.is_raw(u) || self.delta.is_raw(u))
-            .collect()
+        let (mut main, mut delta) = (self.main.docs(), self.delta.docs());
+        let (mut main_raw, mut delta_raw) = (self.main.raws(), self.delta.raws());
+        not_listed(uids, |u| {
+            (main.listed(u) || delta.listed(u)) && !main_raw.listed(u) && !delta_raw.listed(u)
+        })
     }
 
     fn containing_all(&self, trigrams: &[u32]) -> Vec<u32> {
@@ -302,13 +309,13 @@ impl Index {
         out
     }
 
-    /// Indexes the messages of `uids` that are not in the index yet.
+    /// Indexes `missing`, the messages of `uids` not in the index yet.
     fn catch_up(
         &mut self,
         uids: &[u32],
+        missing: Vec<u32>,
         read: &mut dyn FnMut(u32) -> Option<Vec<u8>>,
     ) -> std::io::Result<()> {
-        let missing = self.missing(uids);
         if missing.is_empty() {
             return Ok(());
         }

@@ -99,8 +99,14 @@ impl Segment {
         self.docs.len()
     }
 
-    pub fn has(&self, uid: u32) -> bool {
-        self.docs.binary_search(&uid).is_ok()
+    /// The messages in this segment (indexed or raw), for lookups.
+    pub fn docs(&self) -> SortedWalk<'_> {
+        SortedWalk::new(&self.docs)
+    }
+
+    /// The messages kept raw (too large to index), for lookups.
+    pub fn raws(&self) -> SortedWalk<'_> {
+        SortedWalk::new(&self.raw)
     }
 
     pub fn is_raw(&self, uid: u32) -> bool {
@@ -164,6 +170,35 @@ impl Segment {
         }
         let _ = &self.path;
         Ok(p)
+    }
+}
+
+/// Lookups in a sorted UID list, fast for ascending UIDs: each walks on
+/// from where the last one stopped (a mailbox's 100,000 UIDs looked up
+/// one binary search each took a fifth of a search answered from the
+/// index). A UID below the last one is searched for as usual.
+pub(super) struct SortedWalk<'a> {
+    list: &'a [u32],
+    at: usize,
+}
+
+impl<'a> SortedWalk<'a> {
+    fn new(list: &'a [u32]) -> SortedWalk<'a> {
+        SortedWalk { list, at: 0 }
+    }
+
+    pub fn listed(&mut self, uid: u32) -> bool {
+        if self.at > 0 && self.list[self.at - 1] >= uid {
+            return self.list[..self.at].binary_search(&uid).is_ok();
+        }
+        let rest = &self.list[self.at..];
+        // Small steps are the usual case; a long gap is searched.
+        let step = match rest.iter().take(8).position(|&u| u >= uid) {
+            Some(i) => i,
+            None => rest.partition_point(|&u| u < uid),
+        };
+        self.at += step;
+        self.list.get(self.at) == Some(&uid)
     }
 }
 
@@ -301,4 +336,19 @@ fn decode(buf: &[u8]) -> Vec<u32> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod walk_tests {
+    use super::SortedWalk;
+
+    #[test]
+    fn a_walk_answers_as_a_search_would_in_any_order() {
+        let list: Vec<u32> = (0..200).map(|i| i * 3).collect();
+        let asked: Vec<u32> = (0..700).chain([5, 0, 597, 3, 1000, 2]).collect();
+        let mut walk = SortedWalk::new(&list);
+        for u in asked {
+            assert_eq!(walk.listed(u), list.binary_search(&u).is_ok(), "uid {u}");
+        }
+    }
 }

@@ -218,7 +218,8 @@ impl Mailbox {
         }
         let now = view
             .iter()
-            .map(|&Uid(uid)| match st.position(uid) {
+            .zip(st.positions(view.iter().map(|u| u.0)))
+            .map(|(&Uid(uid), at)| match at {
                 Some(i) => Now::Present {
                     flags: st.messages[i].flags,
                     modseq: st.messages[i].modseq,
@@ -264,8 +265,8 @@ impl Mailbox {
     /// What the state knows of each of `uids` (None: expunged).
     pub(crate) fn facts(&self, uids: &[Uid]) -> Vec<Option<Facts>> {
         let st = self.locked();
-        uids.iter()
-            .map(|&Uid(uid)| st.position(uid).map(|i| facts_of(&st.messages[i])))
+        st.positions(uids.iter().map(|u| u.0))
+            .map(|at| at.map(|i| facts_of(&st.messages[i])))
             .collect()
     }
 
@@ -279,8 +280,9 @@ impl Mailbox {
     ) -> Vec<Option<Result<Arc<CachedMeta>, PathBuf>>> {
         let st = self.locked();
         uids.iter()
-            .map(|&Uid(uid)| {
-                st.position(uid).map(|i| match st.cache.get(uid) {
+            .zip(st.positions(uids.iter().map(|u| u.0)))
+            .map(|(&Uid(uid), at)| {
+                at.map(|i| match st.cache.get(uid) {
                     Some(c) => Ok(c),
                     None => Err(st.path_of(&st.messages[i])),
                 })
@@ -291,7 +293,8 @@ impl Mailbox {
     pub(crate) fn locations(&self, uids: &[Uid]) -> Vec<Option<Location>> {
         let st = self.locked();
         uids.iter()
-            .map(|&Uid(uid)| st.position(uid).map(|i| location_of(&st, uid, i)))
+            .zip(st.positions(uids.iter().map(|u| u.0)))
+            .map(|(&Uid(uid), at)| at.map(|i| location_of(&st, uid, i)))
             .collect()
     }
 

@@ -181,6 +181,33 @@ impl MailboxState {
         self.messages.binary_search_by_key(&uid, |m| m.uid).ok()
     }
 
+    /// Indexes of many UIDs, as [`Self::position`] gives them. A session's
+    /// view is ascending and mostly the same as `messages`, so each lookup
+    /// first tries the message after the last one found: 100,000 binary
+    /// searches over message records were a third of a SEARCH answered
+    /// from the full-text index.
+    pub fn positions<'a>(
+        &'a self,
+        uids: impl IntoIterator<Item = u32> + 'a,
+    ) -> impl Iterator<Item = Option<usize>> + 'a {
+        let mut next = 0usize;
+        uids.into_iter().map(move |uid| {
+            let rest = self.messages.get(next..).unwrap_or_default();
+            let found = match rest.first() {
+                Some(m) if m.uid == uid => Some(next),
+                Some(m) if m.uid < uid => rest
+                    .binary_search_by_key(&uid, |m| m.uid)
+                    .ok()
+                    .map(|i| next + i),
+                _ => self.position(uid),
+            };
+            if let Some(i) = found {
+                next = i + 1;
+            }
+            found
+        })
+    }
+
     /// Path of a message's file.
     pub fn path_of(&self, m: &Message) -> PathBuf {
         self.dir
