@@ -92,11 +92,25 @@ def descendants(pid):
     return pids
 
 
+def password_field(user, stored):
+    """The passwd-file password of `user`: `stored`'s entry, else {PLAIN}."""
+    return (stored or {}).get(user, f"{{PLAIN}}{user}")
+
+
+def sha512_crypt(password):
+    """`password` as {SHA512-CRYPT}, which both servers verify (the hash
+    itself comes from `roost hash`)."""
+    p = subprocess.run([str(ROOT / "target/release/roost"), "hash", "--scheme", "SHA512-CRYPT"],
+                       input=password + "\n", capture_output=True, text=True, check=True)
+    return p.stdout.strip().splitlines()[-1]
+
+
 class Roost:
     name = "Roost"
 
-    def __init__(self, work, users):
-        """users: {name: home}; every password is the name."""
+    def __init__(self, work, users, stored=None):
+        """users: {name: home}; every password is the name, stored as
+        {PLAIN} unless `stored` ({name: passwd-file field}) says otherwise."""
         self.work = pathlib.Path(work) / "roost"
         self.work.mkdir(parents=True, exist_ok=True)
         os.chmod(self.work, 0o755)
@@ -104,7 +118,7 @@ class Roost:
         self.binary = self.work / "roost"
         shutil.copy(ROOT / "target/release/roost", self.binary)
         passwd = self.work / "passwd"
-        passwd.write_text("".join(f"{u}:{{PLAIN}}{u}::::{h}::\n" for u, h in users.items()))
+        passwd.write_text("".join(f"{u}:{password_field(u, stored)}::::{h}::\n" for u, h in users.items()))
         self.conf = self.work / "roost.conf"
         self.conf.write_text(
             f"listen = 127.0.0.1:0\npasswd_file = {passwd}\nmail_location = %h/Maildir\n"
@@ -147,7 +161,7 @@ class Roost:
 class Dovecot:
     name = "Dovecot"
 
-    def __init__(self, work, users):
+    def __init__(self, work, users, stored=None):
         self.work = pathlib.Path(work) / "dovecot"
         self.work.mkdir(parents=True, exist_ok=True)
         os.chmod(self.work, 0o755)
@@ -156,7 +170,8 @@ class Dovecot:
         self.port = free_port()
         uid = mail_uid()
         passwd = self.work / "passwd"
-        passwd.write_text("".join(f"{u}:{{PLAIN}}{u}:{uid}:{uid}::{h}::\n" for u, h in users.items()))
+        passwd.write_text("".join(
+            f"{u}:{password_field(u, stored)}:{uid}:{uid}::{h}::\n" for u, h in users.items()))
         self.conf = self.work / "dovecot.conf"
         self.conf.write_text(f"""
 base_dir = {self.base}
