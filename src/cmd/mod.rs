@@ -215,13 +215,16 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
     if s.state == State::Selected {
         saved_search::expand(s, &mut cmd.body);
     }
-    // RFC 9585: long searches tell the client how far they got.
+    // RFC 9585: long searches and changes tell the client how far they got.
     s.progress_tag = matches!(
         cmd.body,
         CommandBody::Search { .. }
             | CommandBody::Sort { .. }
             | CommandBody::Thread { .. }
             | CommandBody::MultiSearch { .. }
+            | CommandBody::Copy { .. }
+            | CommandBody::Store { .. }
+            | CommandBody::Expunge { .. }
     )
     .then(|| cmd.tag.clone());
     let result = match cmd.body {

@@ -691,6 +691,12 @@ impl Store {
         Ok((st.uidvalidity, uids))
     }
 
+    /// Refuses a COPY of `items` that would take the user over quota.
+    pub(crate) fn check_copy_quota(&self, items: &[CopyItem]) -> Result<(), StoreError> {
+        let total: u64 = items.iter().map(copy_size).sum();
+        self.check_quota(total, items.len() as u64)
+    }
+
     /// COPY / MOVE (RFC 3501 §6.4.7, RFC 6851): puts the given files into
     /// `target` with new names and UIDs, keeping flags, keywords (by name)
     /// and the internal date (the file's mtime). COPY hard-links, as Dovecot
@@ -708,8 +714,7 @@ impl Store {
         // A MOVE stays within this user's tree: usage does not change
         // (Dovecot does not check it either).
         if !is_move {
-            let total: u64 = items.iter().map(copy_size).sum();
-            self.check_quota(total, items.len() as u64)?;
+            self.check_copy_quota(items)?;
         }
         let mailbox = self.mailbox(target)?;
         let mut st = mailbox.locked();
