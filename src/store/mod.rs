@@ -676,7 +676,7 @@ impl Store {
             placed.push(new_in_cur(file, flags, vsize));
         }
         sync_dir(&dir.join("cur"));
-        let keys: Vec<String> = placed.iter().map(|(k, _)| k.clone()).collect();
+        let keys = saved_keys(dir, placed.iter());
         let root = self.root.clone();
         let uids = match st.persist_new_uids(&keys, &move || next_uidvalidity(&root)) {
             Ok(u) if u.len() == placed.len() => u,
@@ -756,7 +756,7 @@ impl Store {
             placed.push(Some(new_in_cur(file, flags, vsize)));
         }
         sync_dir(&dir.join("cur"));
-        let keys: Vec<String> = placed.iter().flatten().map(|(k, _)| k.clone()).collect();
+        let keys = saved_keys(&dir, placed.iter().flatten());
         let root = self.root.clone();
         let mut uids = st
             .persist_new_uids(&keys, &move || next_uidvalidity(&root))?
@@ -1075,6 +1075,18 @@ fn exists_in(dir: &Path, base: &str) -> bool {
 
 /// A message just renamed into `cur/` as `file`, keyed by its base name,
 /// before it has a UID.
+/// The base names of messages just placed in `dir`'s cur/, each with its
+/// save date: the file's ctime after the last rename and utime.
+fn saved_keys<'a>(
+    dir: &Path,
+    placed: impl Iterator<Item = &'a (String, Message)>,
+) -> Vec<(String, i64)> {
+    let cur = dir.join("cur");
+    placed
+        .map(|(k, m)| (k.clone(), state::ctime_of(&cur.join(&*m.file))))
+        .collect()
+}
+
 fn new_in_cur(file: String, flags: Flags, vsize: u64) -> (String, Message) {
     let key = file
         .split(maildir::INFO_SEP)
