@@ -184,6 +184,8 @@ impl Session {
             caps.extend(["QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"]);
             caps.extend(["CONTEXT=SEARCH", "CONTEXT=SORT"]);
             caps.push("PREVIEW");
+            // Dovecot 2.3's names from the PREVIEW drafts (cmd::fetch).
+            caps.extend(["SNIPPET=FUZZY", "PREVIEW=FUZZY"]);
             caps.push("SAVEDATE");
             caps.push("OBJECTID");
             caps.push("REPLACE");

@@ -608,9 +608,15 @@ fn write_item(
         FetchAtt::Modseq => {
             out.raw("MODSEQ (").number(snap.modseq).raw(")");
         }
-        FetchAtt::Preview { .. } => {
+        FetchAtt::Preview { fuzzy, snippet, .. } => {
             let text = msg.parsed.map(mime::preview::preview).unwrap_or_default();
-            out.raw("PREVIEW ").string(text.as_bytes());
+            out.raw(if *snippet { "SNIPPET " } else { "PREVIEW " });
+            if *fuzzy {
+                // The drafts' `(algorithm text)`, as Dovecot 2.3 answers.
+                out.raw("(FUZZY ").string(text.as_bytes()).raw(")");
+            } else {
+                out.string(text.as_bytes());
+            }
         }
         FetchAtt::EmailId => {
             let name = snap.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
