@@ -165,6 +165,9 @@ impl Session {
             caps.push("WITHIN");
             caps.push("SORT");
             caps.push("SORT=DISPLAY");
+            // RFC 5255 §4: SEARCH and SORT fold with i;unicode-casemap
+            // (search::fold), as Dovecot.
+            caps.push("I18NLEVEL=1");
             // RFC 5267 SORT RETURN (...); CONTEXT=* would need UPDATE.
             caps.push("ESORT");
             caps.push("THREAD=ORDEREDSUBJECT");
