@@ -139,7 +139,15 @@ impl Session {
         } else {
             "LITERAL+"
         };
-        let mut caps = vec!["IMAP4rev1", "IMAP4rev2", "SASL-IR", literal, "ID"];
+        // RFC 2221: LOGIN may answer [REFERRAL] (cmd::referral), as Dovecot.
+        let mut caps = vec![
+            "IMAP4rev1",
+            "IMAP4rev2",
+            "SASL-IR",
+            "LOGIN-REFERRALS",
+            literal,
+            "ID",
+        ];
         if self.state != State::NotAuthenticated {
             caps.extend([
                 "IDLE",

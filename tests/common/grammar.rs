@@ -159,6 +159,9 @@ fn check_code(code: Option<&Code>) -> Result<(), String> {
     if name == "INPROGRESS" {
         return inprogress(&bytes[name_len..]);
     }
+    if name == "REFERRAL" {
+        return referral(&bytes[name_len..]);
+    }
     if STRUCTURED_CODES.contains(&name.as_str()) {
         return Err(format!(
             "malformed [{}] code",
@@ -710,6 +713,36 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
         i += 1;
     }
     Ok(out)
+}
+
+/// RFC 2221 §3 `"REFERRAL" SP 1*<url>`, here one RFC 5092 IMAP URL of a
+/// server (`imap://[user;AUTH=mech@]host[:port]/`); `args` follows the name.
+fn referral(args: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(args).unwrap_or("");
+    let server = text
+        .strip_prefix(" imap://")
+        .and_then(|t| t.strip_suffix('/'))
+        .ok_or("REFERRAL without an imap:// URL")?;
+    let host_port = server.rsplit_once('@').map_or(server, |(_, h)| h);
+    let ok_user = server.rsplit_once('@').is_none_or(|(u, _)| {
+        u.split_once(";AUTH=").is_some_and(|(name, mech)| {
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~!$'()*+,&=%".contains(&b))
+                && (mech == "*" || !mech.is_empty() && mech.bytes().all(is_atom_char))
+        })
+    });
+    let (host, port) = host_port.rsplit_once(':').unwrap_or((host_port, "1"));
+    let ok_host = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b));
+    if ok_user && ok_host && port.parse::<u16>().is_ok() {
+        Ok(())
+    } else {
+        Err(format!("malformed REFERRAL URL {text:?}"))
+    }
 }
 
 #[cfg(test)]
