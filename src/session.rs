@@ -139,7 +139,15 @@ impl Session {
         } else {
             "LITERAL+"
         };
-        let mut caps = vec!["IMAP4rev1", "IMAP4rev2", "SASL-IR", literal, "ID"];
+        // RFC 2221: LOGIN may answer [REFERRAL] (cmd::referral), as Dovecot.
+        let mut caps = vec![
+            "IMAP4rev1",
+            "IMAP4rev2",
+            "SASL-IR",
+            "LOGIN-REFERRALS",
+            literal,
+            "ID",
+        ];
         if self.state != State::NotAuthenticated {
             caps.extend([
                 "IDLE",
@@ -165,6 +173,9 @@ impl Session {
             caps.push("WITHIN");
             caps.push("SORT");
             caps.push("SORT=DISPLAY");
+            // RFC 5255 §4: SEARCH and SORT fold with i;unicode-casemap
+            // (search::fold), as Dovecot.
+            caps.push("I18NLEVEL=1");
             // RFC 5267 SORT RETURN (...); CONTEXT=* would need UPDATE.
             caps.push("ESORT");
             caps.push("THREAD=ORDEREDSUBJECT");
@@ -184,6 +195,8 @@ impl Session {
             caps.extend(["QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"]);
             caps.extend(["CONTEXT=SEARCH", "CONTEXT=SORT"]);
             caps.push("PREVIEW");
+            // Dovecot 2.3's names from the PREVIEW drafts (cmd::fetch).
+            caps.extend(["SNIPPET=FUZZY", "PREVIEW=FUZZY"]);
             caps.push("SAVEDATE");
             caps.push("OBJECTID");
             caps.push("REPLACE");

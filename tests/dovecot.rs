@@ -348,3 +348,39 @@ fn lsub_of_a_deleted_subscribed_mailbox_matches_dovecot() {
         assert_eq!(got, want, "{cmd}");
     }
 }
+
+/// Roost's save date (`T` field of a uidlist record) survives Dovecot
+/// rewriting the uidlist: Dovecot keeps record fields it does not know.
+#[test]
+fn dovecot_keeps_roosts_save_date_field_when_it_rewrites_the_uidlist() {
+    let mut server = start_server_for_shared_tree();
+    let home = home(&server);
+    let mut c = server.login();
+    c.append("INBOX", "", "Subject: a\r\n\r\nmail\r\n");
+    c.ok("SELECT INBOX");
+    let r = c.ok("FETCH 1 (SAVEDATE)");
+    let line = r.find("* 1 FETCH")[0].to_string();
+    c.ok("LOGOUT");
+    let path = home.join("Maildir/dovecot-uidlist");
+    let before = std::fs::read_to_string(&path).unwrap();
+    let record = before.lines().nth(1).unwrap().to_string();
+    assert!(record.starts_with("1 T"), "{before}");
+    // Without its mailbox GUID the file is one Dovecot writes anew.
+    let header = before.lines().next().unwrap();
+    let no_guid: Vec<&str> = header.split(' ').filter(|f| !f.starts_with('G')).collect();
+    std::fs::write(&path, format!("{}\n{record}\n", no_guid.join(" "))).unwrap();
+    let dv = dovecot(
+        &home,
+        &["SELECT INBOX", "STORE 1 +FLAGS (\\Seen)"].map(String::from),
+    );
+    assert!(dv.iter().any(|l| l.starts_with("d2 OK")), "{dv:?}");
+    let after = std::fs::read_to_string(&path).unwrap();
+    assert!(after.lines().next().unwrap().contains(" G"), "{after}");
+    let field = record.split(' ').nth(1).unwrap();
+    assert!(after.lines().nth(1).unwrap().contains(field), "{after}");
+    server.restart();
+    let mut c = server.login();
+    c.ok("SELECT INBOX");
+    let r = c.ok("FETCH 1 (SAVEDATE)");
+    assert_eq!(r.find("* 1 FETCH")[0], line);
+}

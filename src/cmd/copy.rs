@@ -5,6 +5,7 @@
 //! clients retry forever (a bug other servers shipped), and RFC 2180 §4.4
 //! allows copying what still exists.
 
+use super::progress::{self, Progress};
 use crate::error::{Error, Tagged};
 use crate::proto::encode::{Code, Status};
 use crate::proto::types::SequenceSet;
@@ -53,11 +54,30 @@ pub fn copy(
     if items.is_empty() {
         return Ok(nothing);
     }
-    let (uidvalidity, new_uids) = match s.store()?.copy_into(&target, &items, is_move) {
-        Ok(r) => r,
-        Err(StoreError::NotFound) => return Err(missing()),
-        Err(e) => return Err(e.into()),
+    // A COPY over quota must place nothing: checked for all before the
+    // first batch (each batch checks itself again).
+    if !is_move {
+        s.store()?.check_copy_quota(&items)?;
+    }
+    let mut uidvalidity = 0;
+    let mut new_uids = Vec::with_capacity(items.len());
+    let text = if is_move {
+        "Still moving..."
+    } else {
+        "Still copying..."
     };
+    let mut progress = Progress::working(items.len() as u64, text);
+    for batch in items.chunks(progress::BATCH) {
+        match s.store()?.copy_into(&target, batch, is_move) {
+            Ok((v, uids)) => {
+                uidvalidity = v;
+                new_uids.extend(uids);
+            }
+            Err(StoreError::NotFound) => return Err(missing()),
+            Err(e) => return Err(e.into()),
+        }
+        progress.advance(s, batch.len() as u64);
+    }
     // Messages expunged meanwhile were skipped: pair up the rest.
     let (source_uids, new_uids): (Vec<Uid>, Vec<u32>) = source_uids
         .iter()

@@ -2,6 +2,7 @@
 //! §6.4.3): CHECK, CLOSE, EXPUNGE, plus UNSELECT (RFC 3691) and UID
 //! EXPUNGE (RFC 4315).
 
+use super::progress::{self, Progress};
 use crate::error::{Error, Tagged};
 use crate::proto::encode::ResponseBuf;
 use crate::proto::types::{SeqNumber, SequenceSet};
@@ -51,10 +52,30 @@ pub fn expunge(s: &mut Session, uids: Option<&SequenceSet>) -> Result<Tagged, Er
             .any(|&(a, b)| a == SeqNumber::Last || b == SeqNumber::Last);
         move |Uid(uid): Uid| ranges.contains(uid) || (star_open && uid > last_uid)
     });
-    let only: Option<&dyn Fn(Uid) -> bool> = filter.as_ref().map(|f| f as &dyn Fn(Uid) -> bool);
     sel.qresync = s.enabled.qresync;
     sel.condstore = s.enabled.condstore;
-    let removed = sel.expunge_deleted(&mut s.out, only, true)?;
+    // A batch is the messages up to a UID bound; the last one also takes
+    // those appended since the session last looked.
+    let bounds: Vec<u32> = sel
+        .uids()
+        .chunks(progress::BATCH)
+        .skip(1)
+        .map(|batch| batch[0].0)
+        .chain([u32::MAX])
+        .collect();
+    let mut progress = Progress::working(sel.uids().len() as u64, "Still expunging...");
+    let mut removed = 0;
+    let mut from = 0u32;
+    for below in bounds {
+        let wanted =
+            |uid: Uid| (from..below).contains(&uid.0) && filter.as_ref().is_none_or(|f| f(uid));
+        let Some(sel) = s.selected.as_mut() else {
+            break;
+        };
+        removed += sel.expunge_deleted(&mut s.out, Some(&wanted), true)?;
+        progress.advance(s, progress::BATCH as u64);
+        from = below;
+    }
     Ok(match super::condstore::expunge_code(s, removed) {
         Some(code) => Tagged::with_code(code, "Expunge completed."),
         None => Tagged::ok("Expunge completed."),

@@ -222,7 +222,6 @@ fn needs_content(item: &FetchAtt) -> bool {
             | FetchAtt::InternalDate
             | FetchAtt::SaveDate
             | FetchAtt::EmailId
-            | FetchAtt::ThreadId
             | FetchAtt::Rfc822Size
             | FetchAtt::Modseq
     )
@@ -608,18 +607,33 @@ fn write_item(
         FetchAtt::Modseq => {
             out.raw("MODSEQ (").number(snap.modseq).raw(")");
         }
-        FetchAtt::Preview { .. } => {
+        FetchAtt::Preview { fuzzy, snippet, .. } => {
             let text = msg.parsed.map(mime::preview::preview).unwrap_or_default();
-            out.raw("PREVIEW ").string(text.as_bytes());
+            out.raw(if *snippet { "SNIPPET " } else { "PREVIEW " });
+            if *fuzzy {
+                // The drafts' `(algorithm text)`, as Dovecot 2.3 answers.
+                out.raw("(FUZZY ").string(text.as_bytes()).raw(")");
+            } else {
+                out.string(text.as_bytes());
+            }
         }
         FetchAtt::EmailId => {
             let name = snap.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             let id = crate::store::maildir::email_id(name);
             out.raw("EMAILID (").raw(&id).raw(")");
         }
-        // RFC 8474 §5.2: Roost keeps no thread ids; Dovecot 2.4 sends NIL too.
+        // RFC 8474 §5.2, from the header alone (sort::thread_id).
         FetchAtt::ThreadId => {
-            out.raw("THREADID NIL");
+            let header: &[u8] = match (msg.cached, msg.parsed, msg.raw) {
+                (Some(c), _, _) => &c.header,
+                (None, Some(p), _) => p.header(),
+                (None, None, Some(raw)) => &raw[..header_block_end(raw, 0).unwrap_or(raw.len())],
+                (None, None, None) => &[],
+            };
+            match crate::sort::thread_id::of_header(header) {
+                Some(id) => out.raw("THREADID (").raw(&id).raw(")"),
+                None => out.raw("THREADID NIL"),
+            };
         }
         FetchAtt::SaveDate => {
             out.raw("SAVEDATE ")

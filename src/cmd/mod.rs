@@ -26,6 +26,7 @@ mod namespace;
 pub(crate) mod notify;
 mod progress;
 mod quota;
+mod referral;
 mod saved_search;
 mod search;
 mod sort;
@@ -215,13 +216,16 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
     if s.state == State::Selected {
         saved_search::expand(s, &mut cmd.body);
     }
-    // RFC 9585: long searches tell the client how far they got.
+    // RFC 9585: long searches and changes tell the client how far they got.
     s.progress_tag = matches!(
         cmd.body,
         CommandBody::Search { .. }
             | CommandBody::Sort { .. }
             | CommandBody::Thread { .. }
             | CommandBody::MultiSearch { .. }
+            | CommandBody::Copy { .. }
+            | CommandBody::Store { .. }
+            | CommandBody::Expunge { .. }
     )
     .then(|| cmd.tag.clone());
     let result = match cmd.body {
@@ -229,7 +233,10 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
         CommandBody::Noop => auth::noop(s),
         CommandBody::Logout => auth::logout(s),
         CommandBody::StartTls => auth::starttls(s),
-        CommandBody::Login { user, password } => auth::login(s, &user, &password),
+        CommandBody::Login { user, password } => match referral::login(s, &user, &password) {
+            Some(answer) => answer,
+            None => auth::login(s, &user, &password),
+        },
         CommandBody::Authenticate { mechanism, initial } => {
             auth::authenticate(s, &mechanism, initial.as_deref())
         }

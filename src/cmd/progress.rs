@@ -5,6 +5,10 @@
 //! An update goes out once a second while the work lasts (as Dovecot and
 //! mox pace theirs), or after every `EVERY` items, so that a big mailbox
 //! gets some even on a fast disk.
+//!
+//! COPY, MOVE, STORE and EXPUNGE work through their messages `BATCH` at a
+//! time and report between batches, when no mailbox lock is held, so a
+//! slow client never keeps other sessions waiting.
 
 use std::time::{Duration, Instant};
 
@@ -13,12 +17,15 @@ use crate::session::Session;
 
 const INTERVAL: Duration = Duration::from_secs(1);
 const EVERY: u64 = 5000;
+/// Messages a changing command handles between two looks at the clock.
+pub(super) const BATCH: usize = 1000;
 
 pub(super) struct Progress {
     total: u64,
     done: u64,
     sent_at: u64,
     last: Instant,
+    text: &'static str,
 }
 
 impl Progress {
@@ -29,6 +36,16 @@ impl Progress {
             done,
             sent_at: done,
             last: Instant::now(),
+            text: "Still searching...",
+        }
+    }
+
+    /// `total` items of some other work than a search, none done yet;
+    /// `text` goes after the response code.
+    pub(super) fn working(total: u64, text: &'static str) -> Progress {
+        Progress {
+            text,
+            ..Progress::new(0, total)
         }
     }
 
@@ -52,8 +69,7 @@ impl Progress {
             done: self.done,
             total: self.total,
         };
-        s.out
-            .untagged_status(Status::Ok, Some(&code), "Still searching...");
+        s.out.untagged_status(Status::Ok, Some(&code), self.text);
         // A write that fails shows again at the tagged reply.
         let _ = s.flush();
     }

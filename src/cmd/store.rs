@@ -5,6 +5,7 @@
 //! Messages another session expunged meanwhile are skipped and the STORE
 //! still succeeds (RFC 2180 §4.2.1), as with Dovecot.
 
+use super::progress::{self, Progress};
 use crate::error::{Error, Tagged};
 use crate::proto::types::{Flag, SequenceSet, StoreMode};
 use crate::selected::{write_flags_fetch, Seq};
@@ -61,7 +62,13 @@ pub fn store(
         unchanged_since,
     };
     let uids: Vec<Uid> = targets.iter().map(|&(_, uid)| uid).collect();
-    let outcome = sel.mailbox().change_flags(&uids, &change)?;
+    let mailbox = sel.mailbox().clone();
+    let mut outcome = Vec::with_capacity(uids.len());
+    let mut progress = Progress::working(uids.len() as u64, "Still storing...");
+    for batch in uids.chunks(progress::BATCH) {
+        outcome.extend(mailbox.change_flags(batch, &change)?);
+        progress.advance(s, batch.len() as u64);
+    }
     let mut results: Vec<(Seq, Uid, Flags, u64)> = Vec::with_capacity(targets.len());
     let mut modified: Vec<u32> = Vec::new();
     for (&(msn, uid), done) in targets.iter().zip(outcome) {

@@ -88,6 +88,9 @@ pub enum Code {
     },
     /// RFC 4469 §3.2: the CATENATE URL that could not be used.
     BadUrl(Vec<u8>),
+    /// RFC 2221 §3: the IMAP URL of the server to log in to instead
+    /// (built of URL characters only, see `cmd::referral`).
+    Referral(String),
 }
 
 impl fmt::Display for Code {
@@ -95,6 +98,7 @@ impl fmt::Display for Code {
         let s = match self {
             Code::AuthenticationFailed => "AUTHENTICATIONFAILED",
             Code::Capability(caps) => return write!(f, "CAPABILITY {caps}"),
+            Code::Referral(url) => return write!(f, "REFERRAL {url}"),
             Code::NoUpdate(tag) => {
                 // A tag holds no quote or backslash (RFC 3501 tag = astring chars).
                 return write!(f, "NOUPDATE \"{}\"", String::from_utf8_lossy(tag));

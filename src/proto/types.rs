@@ -426,9 +426,13 @@ pub enum FetchAtt {
     },
     /// RFC 7162 §3.1.4.2.
     Modseq,
-    /// RFC 8970: `PREVIEW` or `PREVIEW (LAZY)`.
+    /// RFC 8970: `PREVIEW` or `PREVIEW (LAZY)`; `fuzzy` answers in the
+    /// drafts' form `PREVIEW (FUZZY "...")`, `snippet` names it SNIPPET
+    /// (Dovecot 2.3's SNIPPET=FUZZY, always fuzzy).
     Preview {
         lazy: bool,
+        fuzzy: bool,
+        snippet: bool,
     },
     /// RFC 8514: when the message was saved into this mailbox.
     SaveDate,

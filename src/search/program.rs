@@ -107,6 +107,8 @@ enum Leaf {
     Saved(DateCmp, i64),
     /// RFC 8474 EMAILID.
     EmailId(String),
+    /// RFC 8474 THREADID (`sort::thread_id`).
+    ThreadId(String),
     Larger(u64),
     Smaller(u64),
     Modseq(u64),
@@ -136,7 +138,7 @@ impl Leaf {
             | Leaf::EmailId(_)
             | Leaf::Larger(_)
             | Leaf::Smaller(_) => Cost::Stat,
-            Leaf::Sent(..) | Leaf::Header { .. } => Cost::Header,
+            Leaf::Sent(..) | Leaf::Header { .. } | Leaf::ThreadId(_) => Cost::Header,
             Leaf::Body(_) | Leaf::Text(_) => Cost::Body,
         }
     }
@@ -254,6 +256,22 @@ fn eval_leaf(leaf: &Leaf, m: &Facts, data: &mut dyn MessageData) -> Result<Optio
             Some(own) => own == *id,
             None => return Ok(None),
         },
+        Leaf::ThreadId(id) => {
+            let mut first = |name: &[u8]| -> Result<Option<Option<Vec<u8>>>, Stop> {
+                Ok(data
+                    .named(name)?
+                    .map(|f| f.first().map(|f| f.value().to_vec())))
+            };
+            let (Some(refs), Some(parent), Some(own)) = (
+                first(b"References")?,
+                first(b"In-Reply-To")?,
+                first(b"Message-ID")?,
+            ) else {
+                return Ok(None);
+            };
+            crate::sort::thread_id::thread_id(refs.as_deref(), parent.as_deref(), own.as_deref())
+                .is_some_and(|own| own == *id)
+        }
         Leaf::ReceivedUpTo(limit) => match data.received()? {
             Some(secs) => secs <= *limit,
             None => return Ok(None),
@@ -444,8 +462,7 @@ impl Compiler<'_> {
             K::SavedSince(d) => leaf(Leaf::Saved(DateCmp::Since, day(d))),
             K::SaveDateSupported => Ok(Node::Const(true)),
             K::EmailId(id) => leaf(Leaf::EmailId(id.clone())),
-            // RFC 8474 §5.2: no THREADID (NIL), so nothing matches one.
-            K::ThreadId(_) => Ok(Node::Const(false)),
+            K::ThreadId(id) => leaf(Leaf::ThreadId(id.clone())),
             K::Larger(n) => leaf(Leaf::Larger(*n)),
             K::Modseq(n) => leaf(Leaf::Modseq(*n)),
             K::Smaller(n) => leaf(Leaf::Smaller(*n)),

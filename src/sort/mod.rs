@@ -12,6 +12,7 @@
 pub mod order;
 pub mod subject;
 pub mod thread;
+pub mod thread_id;
 
 use crate::mime::address::{self, Address};
 use crate::mime::decode::decode_words;

@@ -676,7 +676,7 @@ impl Store {
             in_cur.push(dest);
             placed.push(new_in_cur(file, flags, vsize));
         }
-        let keys: Vec<String> = placed.iter().map(|(k, _)| k.clone()).collect();
+        let keys = saved_keys(dir, placed.iter());
         let root = self.root.clone();
         let numbered = numbered_while_cur_syncs(&dir.join("cur"), || {
             st.persist_new_uids(&keys, &move || next_uidvalidity(&root))
@@ -692,6 +692,12 @@ impl Store {
         }
         st.flush_modseq();
         Ok((st.uidvalidity, uids))
+    }
+
+    /// Refuses a COPY of `items` that would take the user over quota.
+    pub(crate) fn check_copy_quota(&self, items: &[CopyItem]) -> Result<(), StoreError> {
+        let total: u64 = items.iter().map(copy_size).sum();
+        self.check_quota(total, items.len() as u64)
     }
 
     /// COPY / MOVE (RFC 3501 §6.4.7, RFC 6851): puts the given files into
@@ -711,8 +717,7 @@ impl Store {
         // A MOVE stays within this user's tree: usage does not change
         // (Dovecot does not check it either).
         if !is_move {
-            let total: u64 = items.iter().map(copy_size).sum();
-            self.check_quota(total, items.len() as u64)?;
+            self.check_copy_quota(items)?;
         }
         let mailbox = self.mailbox(target)?;
         let mut st = mailbox.locked();
@@ -753,7 +758,7 @@ impl Store {
             copied += 1;
             placed.push(Some(new_in_cur(file, flags, vsize)));
         }
-        let keys: Vec<String> = placed.iter().flatten().map(|(k, _)| k.clone()).collect();
+        let keys = saved_keys(&dir, placed.iter().flatten());
         let root = self.root.clone();
         let mut uids = numbered_while_cur_syncs(&dir.join("cur"), || {
             st.persist_new_uids(&keys, &move || next_uidvalidity(&root))
@@ -1073,6 +1078,18 @@ fn exists_in(dir: &Path, base: &str) -> bool {
 
 /// A message just renamed into `cur/` as `file`, keyed by its base name,
 /// before it has a UID.
+/// The base names of messages just placed in `dir`'s cur/, each with its
+/// save date: the file's ctime after the last rename and utime.
+fn saved_keys<'a>(
+    dir: &Path,
+    placed: impl Iterator<Item = &'a (String, Message)>,
+) -> Vec<(String, i64)> {
+    let cur = dir.join("cur");
+    placed
+        .map(|(k, m)| (k.clone(), state::ctime_of(&cur.join(&*m.file))))
+        .collect()
+}
+
 fn new_in_cur(file: String, flags: Flags, vsize: u64) -> (String, Message) {
     let key = file
         .split(maildir::INFO_SEP)

@@ -121,12 +121,16 @@ pub struct MailboxState {
     /// Increases whenever anything above changes, so sessions can skip
     /// comparing when nothing happened.
     pub change: u64,
-    /// RFC 8514 save dates (seconds) noted before Roost itself changed a
-    /// file's ctime (a flag rename, a COPY's hard link), or at APPEND;
+    /// RFC 8514 save dates (seconds): from the uidlist's `T` fields, set
+    /// when a UID is given (the file's ctime then), or noted before Roost
+    /// itself changed a file's ctime (a flag rename, a COPY's hard link);
     /// others read the ctime. Dovecot keeps them in its index cache.
     pub saved: HashMap<u32, i64>,
     /// Base name → UID for every uidlist record (present or not).
     uid_of: super::name_hash::NameMap<u32>,
+    /// Uidlist record fields other than the save date (Dovecot's `W`, `P`,
+    /// ...), written back when the file is rewritten.
+    other_ext: HashMap<u32, String>,
     records_in_file: usize,
     /// The uidlist file parsed cleanly as version 3 and needs no rewrite.
     uidlist_ok: bool,
@@ -161,6 +165,7 @@ impl MailboxState {
             change: 0,
             saved: HashMap::new(),
             uid_of: Default::default(),
+            other_ext: HashMap::new(),
             records_in_file: 0,
             uidlist_ok: false,
             guid: None,
@@ -347,6 +352,7 @@ impl MailboxState {
             );
             self.messages.clear();
             self.cache.clear();
+            self.saved.clear();
             self.next_uid = 1;
             self.first_recent_uid = list.next_uid;
             self.change += 1;
@@ -360,7 +366,14 @@ impl MailboxState {
         self.uidlist_ok = list.version == 3 && !list.needs_rewrite && list.guid.is_some();
         self.uid_of.clear();
         self.uid_of.reserve(list.records.len());
-        for rec in list.records {
+        self.other_ext.clear();
+        for mut rec in list.records {
+            if let Some(date) = rec.take_save_date() {
+                self.saved.insert(rec.uid, date);
+            }
+            if !rec.ext.is_empty() {
+                self.other_ext.insert(rec.uid, rec.ext);
+            }
             self.uid_of.insert(rec.base.into_boxed_str(), rec.uid);
         }
         Ok(())
@@ -433,9 +446,13 @@ impl MailboxState {
                 .checked_add(1)
                 .ok_or(StoreError::NotPossible("this mailbox has run out of UIDs"))?;
             self.uid_of.insert(base.into(), uid);
+            // Saved when it arrived: its ctime, before any rename of ours.
+            let sub = if f.in_new { "new" } else { "cur" };
+            let saved = ctime_of(&self.dir.join(sub).join(&f.file));
+            self.saved.insert(uid, saved);
             new_records.push(UidRecord {
                 uid,
-                ext: String::new(),
+                ext: uidlist::with_save_date("", Some(saved)),
                 base: base.to_string(),
             });
         }
@@ -458,9 +475,10 @@ impl MailboxState {
             let base = base_of(&f.file);
             if let Some(&uid) = self.uid_of.get(base) {
                 if seen.insert(uid) {
+                    let other = self.other_ext.get(&uid).map_or("", String::as_str);
                     records.push(UidRecord {
                         uid,
-                        ext: String::new(),
+                        ext: uidlist::with_save_date(other, self.saved.get(&uid).copied()),
                         base: base.to_string(),
                     });
                 }
@@ -482,6 +500,7 @@ impl MailboxState {
         uidlist::write_atomic(&self.dir, &list).map_err(StoreError::Io)?;
         self.records_in_file = list.records.len();
         self.uidlist_ok = true;
+        self.other_ext.retain(|uid, _| seen.contains(uid));
         self.uid_of = list
             .records
             .into_iter()
@@ -863,11 +882,12 @@ impl MailboxState {
             self.modseq.note_message(msg.uid, msg.modseq, msg.flags);
         }
         self.uid_of.insert(msg.base().into(), msg.uid);
-        // Saved now: a later COPY of it must not move this date.
+        // Saved now (unless the uidlist says when): a later COPY of it must
+        // not move this date.
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        self.saved.insert(msg.uid, now);
+        self.saved.entry(msg.uid).or_insert(now);
         self.next_uid = self.next_uid.max(msg.uid + 1);
         match self.messages.last() {
             Some(last) if last.uid > msg.uid => {
@@ -890,9 +910,10 @@ impl MailboxState {
     /// Gives UIDs to files this process just put into `cur/` (keyed by
     /// the name part before ':') and appends them to the uidlist in one
     /// write. The uidlist lock is held by the caller.
+    /// `keys` are the new files' base names with their save dates.
     pub(super) fn persist_new_uids(
         &mut self,
-        keys: &[String],
+        keys: &[(String, i64)],
         new_uidvalidity: &dyn Fn() -> u32,
     ) -> Result<Vec<u32>, StoreError> {
         self.refresh_uid_map()?;
@@ -902,7 +923,7 @@ impl MailboxState {
             self.assign_uids(&found, new_uidvalidity)?;
             return keys
                 .iter()
-                .map(|k| {
+                .map(|(k, _)| {
                     self.uid_of
                         .get(k.as_str())
                         .copied()
@@ -911,14 +932,15 @@ impl MailboxState {
                 .collect();
         }
         let mut records = Vec::with_capacity(keys.len());
-        for key in keys {
+        for (key, saved) in keys {
             let uid = self.next_uid;
             self.next_uid = uid
                 .checked_add(1)
                 .ok_or(StoreError::NotPossible("this mailbox has run out of UIDs"))?;
+            self.saved.insert(uid, *saved);
             records.push(UidRecord {
                 uid,
-                ext: String::new(),
+                ext: uidlist::with_save_date("", Some(*saved)),
                 base: key.clone(),
             });
         }
@@ -1016,6 +1038,16 @@ impl MailboxState {
         let watcher = self.watcher.take();
         *self = MailboxState::new(self.dir.clone());
         self.watcher = watcher;
+    }
+}
+
+/// A file's ctime (its save date until Roost renames it), or now.
+pub(super) fn ctime_of(path: &Path) -> i64 {
+    match fs::symlink_metadata(path) {
+        Ok(meta) => maildir::save_date(&meta),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
     }
 }
 

@@ -35,11 +35,46 @@ pub struct UidRecord {
     pub(crate) base: String,
 }
 
+/// Roost's record field for the RFC 8514 save date, `T<unix seconds>`.
+/// Dovecot keeps the save date in its index cache, which is not ours to
+/// write; it keeps any `[A-Z]` record field it does not know and writes it
+/// back on a rewrite, so the date survives Dovecot taking turns on a tree.
+/// (S, W, P, O and G are Dovecot's own.)
+pub(crate) const SAVE_DATE_KEY: char = 'T';
+
 impl UidRecord {
     /// The value of extension field `key`, e.g. 'W' → virtual size.
     #[cfg(test)]
     pub(crate) fn ext_value(&self, key: char) -> Option<&str> {
         self.ext.split(' ').find_map(|f| f.strip_prefix(key))
+    }
+
+    /// Splits the extension fields into the save date (`T`) and the rest,
+    /// which are kept verbatim for the next rewrite.
+    pub(crate) fn take_save_date(&mut self) -> Option<i64> {
+        let mut date = None;
+        let rest: Vec<&str> = self
+            .ext
+            .split(' ')
+            .filter(|f| match f.strip_prefix(SAVE_DATE_KEY) {
+                Some(v) => {
+                    date = v.parse().ok().or(date);
+                    false
+                }
+                None => !f.is_empty(),
+            })
+            .collect();
+        self.ext = rest.join(" ");
+        date
+    }
+}
+
+/// Extension fields `other` followed by the save date, if known.
+pub(crate) fn with_save_date(other: &str, saved: Option<i64>) -> String {
+    match saved {
+        Some(s) if other.is_empty() => format!("{SAVE_DATE_KEY}{s}"),
+        Some(s) => format!("{other} {SAVE_DATE_KEY}{s}"),
+        None => other.to_string(),
     }
 }
 

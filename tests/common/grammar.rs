@@ -92,7 +92,10 @@ pub fn check_response(line: &[u8]) -> Result<(), String> {
         {
             fetch_extras(line).map_err(|x| format!("{e}; {x}"))
         }
-        Err(e) if line.starts_with(b"* ") && find(line, b"PREVIEW ").is_some() => {
+        Err(e)
+            if line.starts_with(b"* ")
+                && (find(line, b"PREVIEW ").is_some() || find(line, b"SNIPPET ").is_some()) =>
+        {
             fetch_preview(line).map_err(|x| format!("{e}; {x}"))
         }
         other => other,
@@ -155,6 +158,9 @@ fn check_code(code: Option<&Code>) -> Result<(), String> {
     }
     if name == "INPROGRESS" {
         return inprogress(&bytes[name_len..]);
+    }
+    if name == "REFERRAL" {
+        return referral(&bytes[name_len..]);
     }
     if STRUCTURED_CODES.contains(&name.as_str()) {
         return Err(format!(
@@ -419,17 +425,28 @@ fn fetch_extras(line: &[u8]) -> Result<(), String> {
 
 /// imap-codec has no PREVIEW (RFC 8970 §7: `"PREVIEW" SP nstring`): the
 /// item is checked here and the rest of the FETCH goes back through
-/// imap-codec (with `UID 1` standing in if PREVIEW was all).
+/// imap-codec (with `UID 1` standing in if PREVIEW was all). The PREVIEW
+/// drafts' form, which Dovecot 2.3 sends for SNIPPET=FUZZY, is also taken:
+/// `("PREVIEW" / "SNIPPET") SP "(" "FUZZY" SP nstring ")"`.
 fn fetch_preview(line: &[u8]) -> Result<(), String> {
-    let at = find(line, b"PREVIEW ").ok_or("no PREVIEW")?;
+    let (at, name) = [b"PREVIEW ".as_slice(), b"SNIPPET "]
+        .into_iter()
+        .find_map(|name| find(line, name).map(|at| (at, name)))
+        .ok_or("no PREVIEW")?;
     if at == 0
         || !matches!(line.get(at - 1), Some(b'(') | Some(b' '))
         || find(&line[..at], b" FETCH (").is_none()
     {
         return Err("PREVIEW outside a FETCH list".into());
     }
-    let value = at + b"PREVIEW ".len();
-    let end = match line.get(value) {
+    let mut value = at + name.len();
+    let fuzzy = line[value..].starts_with(b"(FUZZY ");
+    if fuzzy {
+        value += b"(FUZZY ".len();
+    } else if name == b"SNIPPET " {
+        return Err("SNIPPET without (FUZZY ...)".into());
+    }
+    let mut end = match line.get(value) {
         Some(b'"') => {
             let mut i = value + 1;
             loop {
@@ -462,6 +479,12 @@ fn fetch_preview(line: &[u8]) -> Result<(), String> {
         _ if line[value..].starts_with(b"NIL") => value + 3,
         _ => return Err("PREVIEW without an nstring".into()),
     };
+    if fuzzy {
+        if line.get(end) != Some(&b')') {
+            return Err("(FUZZY ... without )".into());
+        }
+        end += 1;
+    }
     let mut rest = line[..at].to_vec();
     let tail = line.get(end..).ok_or("PREVIEW runs past the line")?;
     let tail = tail.strip_prefix(b" ").unwrap_or(tail);
@@ -690,6 +713,36 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
         i += 1;
     }
     Ok(out)
+}
+
+/// RFC 2221 §3 `"REFERRAL" SP 1*<url>`, here one RFC 5092 IMAP URL of a
+/// server (`imap://[user;AUTH=mech@]host[:port]/`); `args` follows the name.
+fn referral(args: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(args).unwrap_or("");
+    let server = text
+        .strip_prefix(" imap://")
+        .and_then(|t| t.strip_suffix('/'))
+        .ok_or("REFERRAL without an imap:// URL")?;
+    let host_port = server.rsplit_once('@').map_or(server, |(_, h)| h);
+    let ok_user = server.rsplit_once('@').is_none_or(|(u, _)| {
+        u.split_once(";AUTH=").is_some_and(|(name, mech)| {
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~!$'()*+,&=%".contains(&b))
+                && (mech == "*" || !mech.is_empty() && mech.bytes().all(is_atom_char))
+        })
+    });
+    let (host, port) = host_port.rsplit_once(':').unwrap_or((host_port, "1"));
+    let ok_host = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b));
+    if ok_user && ok_host && port.parse::<u16>().is_ok() {
+        Ok(())
+    } else {
+        Err(format!("malformed REFERRAL URL {text:?}"))
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ mod preauth_flood;
 mod preview;
 mod quota;
 mod recent;
+mod referral;
 mod replace;
 mod rev2;
 mod roundcube;

@@ -1,7 +1,7 @@
 //! OBJECTID (RFC 8474): MAILBOXID from CREATE, SELECT and STATUS, kept
 //! across RENAME and restarts and new after DELETE + CREATE; EMAILID kept
-//! by COPY and MOVE, flag changes and restarts; THREADID NIL (no thread
-//! ids, so a THREADID search matches nothing); the SEARCH keys.
+//! by COPY and MOVE, flag changes and restarts; THREADID shared by a
+//! conversation and NIL for a message with no ids; the SEARCH keys.
 
 use crate::common::TestServer;
 
@@ -137,4 +137,54 @@ fn emailid_stays_with_the_message() {
     c.ok("SELECT foo");
     let r = c.ok(&format!("SEARCH EMAILID {two}"));
     assert_eq!(r.find("* SEARCH"), vec!["* SEARCH 2"]);
+}
+
+/// RFC 8474 §5.2: one THREADID for a conversation, whatever order its
+/// messages came in, kept across restarts; SEARCH THREADID finds them.
+#[test]
+fn threadid_is_shared_by_a_conversation_and_stays() {
+    let mut server = TestServer::start();
+    let mut c = server.login();
+    // The deepest reply first: its id must not change when the rest come.
+    c.append(
+        "INBOX",
+        "",
+        "Message-ID: <c@x>\r\nIn-Reply-To: <b@x>\r\nReferences: <a@x> <b@x>\r\nSubject: Re: q\r\n\r\nc\r\n",
+    );
+    c.ok("SELECT INBOX");
+    let r = c.ok("FETCH 1 (THREADID)");
+    let first = id_after(r.find("* 1 FETCH")[0], "THREADID");
+    c.append("INBOX", "", "Message-ID: <a@x>\r\nSubject: q\r\n\r\na\r\n");
+    c.append(
+        "INBOX",
+        "",
+        "Message-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\nSubject: Re: q\r\n\r\nb\r\n",
+    );
+    c.append(
+        "INBOX",
+        "",
+        "Message-ID: <other@x>\r\nSubject: q\r\n\r\nz\r\n",
+    );
+    c.append("INBOX", "", MSG);
+    c.ok("NOOP");
+    let r = c.ok("FETCH 1:5 (THREADID)");
+    let lines = r.find("* ");
+    assert_eq!(lines.len(), 5, "{r:?}");
+    for line in &lines[..3] {
+        assert_eq!(id_after(line, "THREADID"), first, "{lines:?}");
+    }
+    assert_ne!(id_after(lines[3], "THREADID"), first, "{lines:?}");
+    assert!(lines[4].contains("THREADID NIL"), "{lines:?}");
+    let r = c.ok(&format!("SEARCH THREADID {first}"));
+    assert_eq!(r.find("* SEARCH"), vec!["* SEARCH 1 2 3"]);
+    c.ok("CREATE foo");
+    c.ok("COPY 2 foo");
+    c.ok("LOGOUT");
+    server.restart();
+    let mut c = server.login();
+    c.ok("SELECT foo");
+    let r = c.ok("FETCH 1 (THREADID)");
+    assert_eq!(id_after(r.find("* 1 FETCH")[0], "THREADID"), first);
+    let r = c.ok(&format!("UID SEARCH THREADID {first}"));
+    assert_eq!(r.find("* SEARCH"), vec!["* SEARCH 1"]);
 }

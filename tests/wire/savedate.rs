@@ -1,7 +1,8 @@
 //! SAVEDATE (RFC 8514): FETCH SAVEDATE and the SAVED* search keys. The
-//! save date is the message file's ctime, as Dovecot reads it for Maildir;
-//! a COPY's hard link gives the copy a new save date and leaves the
-//! source's as it was, and so does a flag change (a rename).
+//! save date is the message file's ctime when it got its UID (as Dovecot
+//! reads it for Maildir), kept in the uidlist; a COPY's hard link gives
+//! the copy a new save date and leaves the source's as it was, and so
+//! does a flag change (a rename), also after a restart.
 
 use crate::common::TestServer;
 use std::os::unix::fs::MetadataExt;
@@ -100,4 +101,32 @@ fn savedate_is_when_the_message_came_into_the_mailbox() {
         .cmd("SEARCH SAVEDON 32-Jan-2020")
         .tagged
         .starts_with("BAD"));
+}
+
+#[test]
+fn savedate_survives_flag_changes_and_restarts() {
+    let mut server = TestServer::start();
+    let mut c = server.login();
+    c.append("INBOX", "", "Subject: a\r\n\r\nmail\r\n");
+    c.ok("SELECT INBOX");
+    let r = c.ok("FETCH 1 (SAVEDATE)");
+    let saved = save_date(r.find("* 1 FETCH")[0]);
+    c.ok("LOGOUT");
+    // A second later, so a rename's ctime would show.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    server.restart();
+    let mut c = server.login();
+    c.ok("SELECT INBOX");
+    c.ok("STORE 1 +FLAGS (\\Seen)");
+    c.ok("LOGOUT");
+    server.restart();
+    let mut c = server.login();
+    c.ok("SELECT INBOX");
+    let r = c.ok("FETCH 1 (SAVEDATE)");
+    assert_eq!(save_date(r.find("* 1 FETCH")[0]), saved, "{r:?}");
+    // Kept as a `T<seconds>` field of the message's dovecot-uidlist record.
+    let uidlist =
+        std::fs::read_to_string(server.root().join("home/alice/Maildir/dovecot-uidlist")).unwrap();
+    let record = uidlist.lines().nth(1).unwrap();
+    assert!(record.starts_with("1 T"), "{uidlist}");
 }

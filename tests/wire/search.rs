@@ -854,3 +854,40 @@ fn within_older_and_younger_use_the_internal_date() {
     let r = c.cmd("SEARCH OLDER soon");
     assert!(r.tagged.starts_with("BAD"), "{r:?}");
 }
+
+/// RFC 5255 §4 I18NLEVEL=1: SEARCH and SORT compare with i;unicode-casemap
+/// (RFC 5051: titlecase, then decompose), not ASCII case only. Dovecot
+/// 2.3.19 gives the same answers to these commands on these messages.
+#[test]
+fn i18nlevel_1_search_and_sort_use_unicode_casemap() {
+    let server = TestServer::start();
+    let mut c = server.login();
+    assert!(c.capabilities().contains(&"I18NLEVEL=1".to_string()));
+    // été, ǆungla (U+01C6, whose titlecase is ǅ), ete.
+    for subject in [
+        "=?UTF-8?Q?=C3=A9t=C3=A9?=",
+        "=?UTF-8?Q?=C7=86ungla?=",
+        "ete",
+    ] {
+        c.append("INBOX", "", &format!("Subject: {subject}\r\n\r\nbody\r\n"));
+    }
+    c.ok("SELECT INBOX");
+    let search = |c: &mut Client, s: &str| {
+        let r = c.ok(&format!(
+            "SEARCH CHARSET UTF-8 SUBJECT {{{}+}}\r\n{s}",
+            s.len()
+        ));
+        numbers(&r)
+    };
+    assert_eq!(search(&mut c, "ÉTÉ"), vec![1]);
+    assert_eq!(search(&mut c, "été"), vec![1]);
+    // The decomposed form matches the composed one.
+    assert_eq!(search(&mut c, "e\u{301}t"), vec![1]);
+    assert_eq!(search(&mut c, "ǅ"), vec![2]);
+    assert_eq!(search(&mut c, "Ǆ"), vec![2]);
+    assert_eq!(search(&mut c, "ǆUNGLA"), vec![2]);
+    assert_eq!(search(&mut c, "ETE"), vec![3]);
+    // Folded subjects compare octet by octet: "ETE" < "E\u{301}TE\u{301}" < "ǅUNGLA".
+    let r = c.ok("SORT (SUBJECT) UTF-8 ALL");
+    assert_eq!(r.find("* SORT"), vec!["* SORT 3 1 2"]);
+}

@@ -879,19 +879,47 @@ impl Parser<'_> {
             b"SAVEDATE" => FetchAtt::SaveDate,
             b"EMAILID" => FetchAtt::EmailId,
             b"THREADID" => FetchAtt::ThreadId,
-            b"PREVIEW" => {
-                // RFC 8970 §3: `["(" "LAZY" ")"]`; LAZY only allows a later
-                // answer, and ours is always ready.
-                let lazy = self
-                    .input
-                    .get(self.pos..self.pos + 7)
-                    .is_some_and(|w| w.eq_ignore_ascii_case(b" (LAZY)"));
-                if lazy {
-                    self.pos += 7;
-                }
-                FetchAtt::Preview { lazy }
+            b"PREVIEW" | b"SNIPPET" => {
+                self.preview_modifiers(word.len() == 7 && word[0] == b'S')?
             }
             _ => return Err(Expected("fetch attribute")),
+        })
+    }
+
+    /// RFC 8970 §3 `PREVIEW ["(" "LAZY" ")"]`, and Dovecot 2.3's names
+    /// from the PREVIEW drafts: `SNIPPET` and the `FUZZY` / `LAZY=FUZZY`
+    /// modifiers. LAZY only allows a later answer, and ours is always
+    /// ready. The caller has read the name.
+    fn preview_modifiers(&mut self, snippet: bool) -> Result<FetchAtt, Expected> {
+        let (mut lazy, mut fuzzy) = (false, snippet);
+        if self.input.get(self.pos..self.pos + 2) == Some(b" (") {
+            self.pos += 2;
+            loop {
+                let start = self.pos;
+                while !matches!(self.peek(), Some(b' ' | b')') | None) {
+                    self.pos += 1;
+                }
+                let word = &self.input[start..self.pos];
+                if word.eq_ignore_ascii_case(b"LAZY") {
+                    lazy = true;
+                } else if word.eq_ignore_ascii_case(b"FUZZY") {
+                    fuzzy = true;
+                } else if word.eq_ignore_ascii_case(b"LAZY=FUZZY") {
+                    (lazy, fuzzy) = (true, true);
+                } else {
+                    return Err(Expected("LAZY or FUZZY"));
+                }
+                match self.peek() {
+                    Some(b' ') => self.pos += 1,
+                    _ => break,
+                }
+            }
+            self.expect(b')', ")")?;
+        }
+        Ok(FetchAtt::Preview {
+            lazy,
+            fuzzy,
+            snippet,
         })
     }
 

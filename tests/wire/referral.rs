@@ -1,0 +1,35 @@
+//! LOGIN-REFERRALS (RFC 2221): a passwd-file user with the extra fields
+//! `nologin` and `host=` (and `port=`) is sent to that server once the
+//! password is right, in the form Dovecot 2.3.19 answers.
+
+use crate::common::TestServer;
+
+#[test]
+fn login_of_a_user_living_elsewhere_answers_a_referral() {
+    let server = TestServer::builder()
+        .passwd_line("bob:{PLAIN}secret::::/proc/roost-no-such-home::nologin=y host=mail2.example.org")
+        .passwd_line(
+            "carol:{PLAIN}secret::::/proc/roost-no-such-home::userdb_quota_rule=*:storage=1G nologin host=mail3.example.org port=1143",
+        )
+        .start();
+    let mut c = server.connect();
+    assert!(c.capabilities().contains(&"LOGIN-REFERRALS".to_string()));
+    let r = c.cmd("LOGIN bob secret");
+    assert_eq!(
+        r.tagged,
+        "NO [REFERRAL imap://bob;AUTH=PLAIN@mail2.example.org/] Try this server instead."
+    );
+    let r = c.cmd("LOGIN carol secret");
+    assert_eq!(
+        r.tagged,
+        "NO [REFERRAL imap://carol;AUTH=PLAIN@mail3.example.org:1143/] Try this server instead."
+    );
+    // A wrong password learns nothing of where the user lives. (The homes
+    // are where nothing can be made, should a LOGIN ever get that far.)
+    let r = c.cmd("LOGIN bob wrong");
+    assert_eq!(r.tagged, "NO [AUTHENTICATIONFAILED] Authentication failed.");
+    // The session goes on, and nobody was logged in.
+    assert!(c.cmd("SELECT INBOX").tagged.starts_with("BAD"));
+    c.ok("LOGIN alice secret");
+    assert!(c.capabilities().contains(&"LOGIN-REFERRALS".to_string()));
+}
