@@ -978,9 +978,12 @@ fn sigkill_of_a_node_under_append_load_through_nginx_loses_no_acknowledged_messa
     for user in users {
         let mine: Vec<&Acked> = acked.iter().filter(|a| a.0 == user).collect();
         if victims.contains(&user) {
-            // Both connections came back (through nginx) and appended.
+            // The connections on the killed node came back (through nginx)
+            // and appended: 5 each. On a loaded machine nginx's probe of a
+            // slow node can put a user's second connection on the other
+            // node from the start, so only one may have had to come back.
             assert!(
-                mine.iter().filter(|a| a.4).count() >= 10,
+                mine.iter().filter(|a| a.4).count() >= 5,
                 "{user}: {mine:?}"
             );
         }
