@@ -44,7 +44,32 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     (
         "auth_mechanisms",
         "plain login",
-        "SASL mechanisms offered, as Dovecot's setting: plain, login, scram-sha-256 (also -PLUS over TLS; needs {SCRAM-SHA-256} or {PLAIN} passwords)",
+        "SASL mechanisms offered, as Dovecot's setting: plain, login, scram-sha-256, scram-sha-1 (also -PLUS over TLS; need {SCRAM-SHA-…} or {PLAIN} passwords), cram-md5 ({CRAM-MD5} or {PLAIN}), oauthbearer, xoauth2 (JWT bearer tokens checked with the oauth2_* keys)",
+    ),
+    (
+        "oauth2_hmac_key_file",
+        "",
+        "file holding the shared secret that HS256 bearer tokens are signed with",
+    ),
+    (
+        "oauth2_public_key_file",
+        "",
+        "PEM public key (RSA or P-256) that RS256/ES256 bearer tokens are signed with",
+    ),
+    (
+        "oauth2_issuer",
+        "",
+        "the iss a bearer token must carry; empty: any",
+    ),
+    (
+        "oauth2_audience",
+        "",
+        "a value the bearer token's aud must hold; empty: any",
+    ),
+    (
+        "oauth2_username_attribute",
+        "email",
+        "the token claim naming the user (email, sub, ...), as Dovecot's username_attribute",
     ),
     (
         "passwd_file",
@@ -395,6 +420,34 @@ impl fmt::Display for SocketSpec {
     }
 }
 
+/// How OAUTHBEARER and XOAUTH2 bearer tokens (JWTs) are checked locally,
+/// as Dovecot's oauth2 `introspection_mode = local`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuth2Settings {
+    /// The HS256 shared secret's file.
+    pub hmac_key_file: Option<PathBuf>,
+    /// The RS256/ES256 public key's PEM file.
+    pub public_key_file: Option<PathBuf>,
+    /// Required `iss`; empty: not checked.
+    pub issuer: String,
+    /// Required member of `aud`; empty: not checked.
+    pub audience: String,
+    /// The claim holding the user name.
+    pub username_attribute: String,
+}
+
+impl Default for OAuth2Settings {
+    fn default() -> OAuth2Settings {
+        OAuth2Settings {
+            hmac_key_file: None,
+            public_key_file: None,
+            issuer: String::new(),
+            audience: String::new(),
+            username_attribute: "email".to_string(),
+        }
+    }
+}
+
 /// When plaintext passwords (LOGIN, AUTHENTICATE PLAIN/LOGIN) are accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PlaintextAuth {
@@ -474,6 +527,16 @@ pub struct Config {
     pub plaintext_auth: PlaintextAuth,
     /// SCRAM-SHA-256 (and -PLUS) offered (`auth_mechanisms`).
     pub auth_scram: bool,
+    /// SCRAM-SHA-1 (and -PLUS) offered.
+    pub auth_scram_sha1: bool,
+    /// CRAM-MD5 offered.
+    pub auth_cram_md5: bool,
+    /// OAUTHBEARER offered.
+    pub auth_oauthbearer: bool,
+    /// XOAUTH2 offered.
+    pub auth_xoauth2: bool,
+    /// How bearer tokens are checked (the `oauth2_*` keys).
+    pub oauth2: OAuth2Settings,
     pub passwd_file: PathBuf,
     /// Password databases, tried in order until one accepts.
     pub passdb: Vec<Passdb>,
@@ -580,6 +643,11 @@ impl Default for Config {
             tls_session_tickets: false,
             plaintext_auth: PlaintextAuth::TlsOrLocal,
             auth_scram: false,
+            auth_scram_sha1: false,
+            auth_cram_md5: false,
+            auth_oauthbearer: false,
+            auth_xoauth2: false,
+            oauth2: OAuth2Settings::default(),
             passwd_file: PathBuf::new(),
             passdb: Vec::new(),
             userdb: Userdb::PasswdFile,
@@ -715,16 +783,35 @@ impl Config {
             "tls_key" => self.tls_key = opt_path(value),
             "tls_session_tickets" => self.tls_session_tickets = parse_bool(key, value)?,
             "auth_mechanisms" => {
-                let mut scram = false;
+                let (mut scram, mut sha1, mut cram, mut bearer, mut xoauth2) =
+                    (false, false, false, false, false);
                 for m in value.split([' ', ',']).filter(|m| !m.is_empty()) {
                     match m.to_ascii_lowercase().as_str() {
                         // PLAIN and LOGIN are always there (plaintext_auth decides when).
                         "plain" | "login" => {}
                         "scram-sha-256" | "scram-sha-256-plus" => scram = true,
-                        other => return Err(format!("auth_mechanisms: {other:?} is not offered (plain, login, scram-sha-256)")),
+                        "scram-sha-1" | "scram-sha-1-plus" => sha1 = true,
+                        "cram-md5" => cram = true,
+                        "oauthbearer" => bearer = true,
+                        "xoauth2" => xoauth2 = true,
+                        other => return Err(format!("auth_mechanisms: {other:?} is not offered (plain, login, scram-sha-256, scram-sha-1, cram-md5, oauthbearer, xoauth2)")),
                     }
                 }
                 self.auth_scram = scram;
+                self.auth_scram_sha1 = sha1;
+                self.auth_cram_md5 = cram;
+                self.auth_oauthbearer = bearer;
+                self.auth_xoauth2 = xoauth2;
+            }
+            "oauth2_hmac_key_file" => self.oauth2.hmac_key_file = opt_path(value),
+            "oauth2_public_key_file" => self.oauth2.public_key_file = opt_path(value),
+            "oauth2_issuer" => self.oauth2.issuer = value.to_string(),
+            "oauth2_audience" => self.oauth2.audience = value.to_string(),
+            "oauth2_username_attribute" => {
+                if value.is_empty() {
+                    return Err(format!("{key}: needs a claim name"));
+                }
+                self.oauth2.username_attribute = value.to_string()
             }
             "plaintext_auth" => {
                 self.plaintext_auth = match value {
@@ -983,6 +1070,15 @@ impl Config {
                  root's uid: leave `user` and `group` empty",
             ));
         }
+        if (self.auth_oauthbearer || self.auth_xoauth2)
+            && self.oauth2.hmac_key_file.is_none()
+            && self.oauth2.public_key_file.is_none()
+        {
+            return Err(err(
+                "auth_mechanisms offers oauthbearer or xoauth2, but neither \
+                 oauth2_hmac_key_file nor oauth2_public_key_file is set",
+            ));
+        }
         if !self.auth_http_listen.is_empty() && self.cluster_nodes.is_empty() {
             return Err(err(
                 "auth_http_listen is set but cluster_nodes is empty: nowhere to route users",
@@ -1032,12 +1128,25 @@ impl Config {
                     "tls_key" => path(&self.tls_key),
                     "tls_session_tickets" => yes_no(self.tls_session_tickets),
                     "auth_mechanisms" => {
-                        if self.auth_scram {
-                            "plain login scram-sha-256".to_string()
-                        } else {
-                            "plain login".to_string()
+                        let mut m = vec!["plain", "login"];
+                        for (on, name) in [
+                            (self.auth_scram, "scram-sha-256"),
+                            (self.auth_scram_sha1, "scram-sha-1"),
+                            (self.auth_cram_md5, "cram-md5"),
+                            (self.auth_oauthbearer, "oauthbearer"),
+                            (self.auth_xoauth2, "xoauth2"),
+                        ] {
+                            if on {
+                                m.push(name);
+                            }
                         }
+                        m.join(" ")
                     }
+                    "oauth2_hmac_key_file" => path(&self.oauth2.hmac_key_file),
+                    "oauth2_public_key_file" => path(&self.oauth2.public_key_file),
+                    "oauth2_issuer" => self.oauth2.issuer.clone(),
+                    "oauth2_audience" => self.oauth2.audience.clone(),
+                    "oauth2_username_attribute" => self.oauth2.username_attribute.clone(),
                     "plaintext_auth" => self.plaintext_auth.as_str().to_string(),
                     "passwd_file" => self.passwd_file.display().to_string(),
                     "passdb" => self

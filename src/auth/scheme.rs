@@ -35,6 +35,8 @@ pub enum Scheme {
     /// `{SCRAM-SHA-256}iter,salt,StoredKey,ServerKey`; usable by LOGIN and
     /// PLAIN too.
     ScramSha256,
+    /// SCRAM-SHA-1 credentials, the same form: `{SCRAM-SHA-1}...`.
+    ScramSha1,
 }
 
 impl Scheme {
@@ -46,6 +48,7 @@ impl Scheme {
             Scheme::Sha256Crypt => "SHA256-CRYPT",
             Scheme::Plain => "PLAIN",
             Scheme::ScramSha256 => "SCRAM-SHA-256",
+            Scheme::ScramSha1 => "SCRAM-SHA-1",
         }
     }
 }
@@ -64,7 +67,7 @@ impl fmt::Display for UnknownScheme {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown password scheme {:?} (known: BLF-CRYPT, SHA512-CRYPT, SHA256-CRYPT, PLAIN, SCRAM-SHA-256)",
+            "unknown password scheme {:?} (known: BLF-CRYPT, SHA512-CRYPT, SHA256-CRYPT, PLAIN, SCRAM-SHA-256, SCRAM-SHA-1)",
             self.0
         )
     }
@@ -83,6 +86,7 @@ impl FromStr for Scheme {
             "SHA256-CRYPT" => Ok(Scheme::Sha256Crypt),
             "PLAIN" | "CLEAR" | "CLEARTEXT" => Ok(Scheme::Plain),
             "SCRAM-SHA-256" => Ok(Scheme::ScramSha256),
+            "SCRAM-SHA-1" => Ok(Scheme::ScramSha1),
             _ => Err(UnknownScheme(s.to_string())),
         }
     }
@@ -140,13 +144,19 @@ pub fn hash_password_with_cost(
             .map_err(|e| HashError::new(scheme, format!("{e:?}")))?,
         Scheme::Sha256Crypt => sha_crypt::sha256_simple(password, &Sha256Params::default())
             .map_err(|e| HashError::new(scheme, format!("{e:?}")))?,
-        Scheme::ScramSha256 => {
+        Scheme::ScramSha256 | Scheme::ScramSha1 => {
+            let hash = if scheme == Scheme::ScramSha1 {
+                super::scram::ScramHash::Sha1
+            } else {
+                super::scram::ScramHash::Sha256
+            };
             let mut salt = [0u8; 16];
             use std::io::Read;
             std::fs::File::open("/dev/urandom")
                 .and_then(|mut f| f.read_exact(&mut salt))
                 .map_err(|e| HashError::new(scheme, e.to_string()))?;
             super::scram::Credentials::derive(
+                hash,
                 password.as_bytes(),
                 &salt,
                 super::scram::DEFAULT_ITERATIONS,
@@ -203,7 +213,7 @@ enum Method<'a> {
     Sha512Crypt(&'a str),
     Sha256Crypt(&'a str),
     Plain(&'a str),
-    Scram(&'a str),
+    Scram(super::scram::ScramHash, &'a str),
     Legacy(legacy::Kind, &'a str),
     /// Empty or locked: nothing matches.
     Locked,
@@ -216,9 +226,10 @@ impl Method<'_> {
             Method::Sha512Crypt(h) => verify_sha512(h, password),
             Method::Sha256Crypt(h) => verify_sha256(h, password),
             Method::Plain(p) => ct_eq(p.as_bytes(), password),
-            Method::Scram(stored) => match super::scram::Credentials::parse(stored) {
+            Method::Scram(hash, stored) => match super::scram::Credentials::parse(hash, stored) {
                 Some(c) => {
-                    let again = super::scram::Credentials::derive(password, &c.salt, c.iterations);
+                    let again =
+                        super::scram::Credentials::derive(hash, password, &c.salt, c.iterations);
                     ct_eq(&again.stored_key, &c.stored_key)
                 }
                 None => false,
@@ -241,7 +252,8 @@ fn method_of(stored: &str) -> Result<Method<'_>, String> {
         "SHA512-CRYPT" => Method::Sha512Crypt(rest),
         "SHA256-CRYPT" => Method::Sha256Crypt(rest),
         "PLAIN" | "CLEAR" | "CLEARTEXT" => Method::Plain(rest),
-        "SCRAM-SHA-256" => Method::Scram(rest),
+        "SCRAM-SHA-256" => Method::Scram(super::scram::ScramHash::Sha256, rest),
+        "SCRAM-SHA-1" => Method::Scram(super::scram::ScramHash::Sha1, rest),
         "CRYPT" => return crypt_method(rest),
         _ => match legacy::kind_of(&upper) {
             Some(kind) => Method::Legacy(kind, rest),
@@ -680,6 +692,7 @@ mod tests {
             "BLF-CRYPT",
             "PLAIN",
             "SCRAM-SHA-256",
+            "SCRAM-SHA-1",
         ] {
             for password in ["secret", "p\u{e4}ss w\u{f6}rd", "x"] {
                 let stored = pw(scheme, password);

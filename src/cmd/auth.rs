@@ -61,15 +61,17 @@ pub fn authenticate(
     mechanism: &str,
     initial: Option<&[u8]>,
 ) -> Result<Tagged, Error> {
-    if s.ctx.config.auth_scram
-        && (mechanism == "SCRAM-SHA-256" || mechanism == "SCRAM-SHA-256-PLUS")
-    {
+    let scram = crate::auth::scram::ScramHash::from_name(mechanism).filter(|h| match h {
+        crate::auth::scram::ScramHash::Sha256 => s.ctx.config.auth_scram,
+        crate::auth::scram::ScramHash::Sha1 => s.ctx.config.auth_scram_sha1,
+    });
+    if let Some(hash) = scram {
         let initial = match initial {
             Some(line) if sasl::is_cancel(line) => return Err(aborted()),
             Some(line) => Some(sasl::decode_response(line).map_err(bad_sasl)?),
             None => None,
         };
-        return scram_login(s, mechanism.ends_with("-PLUS"), initial);
+        return scram_login(s, hash, mechanism.ends_with("-PLUS"), initial);
     }
     if mechanism != "PLAIN" && mechanism != "LOGIN" {
         return Err(Error::no(None, "Unsupported authentication mechanism."));
@@ -113,21 +115,23 @@ pub fn authenticate(
     }
 }
 
-/// SCRAM-SHA-256 and -PLUS (RFC 5802, 7677; channel bindings RFC 9266
-/// `tls-exporter` and RFC 5929 `tls-server-end-point`) against the passwd
-/// file: its `{SCRAM-SHA-256}` entries, or `{PLAIN}` ones. An unknown user
-/// goes through the same exchange with made-up credentials, so the
-/// answers do not tell who exists.
-fn scram_login(s: &mut Session, plus: bool, initial: Option<Vec<u8>>) -> Result<Tagged, Error> {
+/// SCRAM-SHA-1 and SCRAM-SHA-256, each with -PLUS (RFC 5802, 7677;
+/// channel bindings RFC 9266 `tls-exporter` and RFC 5929
+/// `tls-server-end-point`) against the passwd file: its `{SCRAM-SHA-…}`
+/// entries of the same hash, or `{PLAIN}` ones. An unknown user goes
+/// through the same exchange with made-up credentials, so the answers do
+/// not tell who exists.
+fn scram_login(
+    s: &mut Session,
+    hash: crate::auth::scram::ScramHash,
+    plus: bool,
+    initial: Option<Vec<u8>>,
+) -> Result<Tagged, Error> {
     use crate::auth::scram::{ClientFirst, Credentials, Exchange, ScramError, DEFAULT_ITERATIONS};
-    let mech = if plus {
-        "SCRAM-SHA-256-PLUS"
-    } else {
-        "SCRAM-SHA-256"
-    };
+    let mech = &*format!("{}{}", hash.name(), if plus { "-PLUS" } else { "" });
     let tls = s.transport.is_tls();
     if plus && !tls {
-        return Err(Error::no(None, "SCRAM-SHA-256-PLUS needs TLS."));
+        return Err(Error::no(None, format!("{mech} needs TLS.")));
     }
     if !s
         .ctx
@@ -184,10 +188,15 @@ fn scram_login(s: &mut Session, plus: bool, initial: Option<Vec<u8>>) -> Result<
     let entry = s.ctx.passwd.lookup(&first.user);
     let creds = entry
         .as_ref()
-        .and_then(|e| scram_credentials(e.password.expose()));
+        .and_then(|e| scram_credentials(hash, e.password.expose()));
     let real = creds.is_some();
     let creds = creds.unwrap_or_else(|| {
-        Credentials::derive(&random_bytes(16), &random_bytes(16), DEFAULT_ITERATIONS)
+        Credentials::derive(
+            hash,
+            &random_bytes(16),
+            &random_bytes(16),
+            DEFAULT_ITERATIONS,
+        )
     });
     let nonce: String = random_bytes(18)
         .iter()
@@ -223,13 +232,19 @@ fn scram_login(s: &mut Session, plus: bool, initial: Option<Vec<u8>>) -> Result<
     complete_login(s, account, mech)
 }
 
-/// SCRAM credentials from a passwd-file password field.
-fn scram_credentials(stored: &str) -> Option<crate::auth::scram::Credentials> {
-    use crate::auth::scram::{Credentials, DEFAULT_ITERATIONS};
+/// SCRAM credentials for `hash` from a passwd-file password field.
+fn scram_credentials(
+    hash: crate::auth::scram::ScramHash,
+    stored: &str,
+) -> Option<crate::auth::scram::Credentials> {
+    use crate::auth::scram::{Credentials, ScramHash, DEFAULT_ITERATIONS};
     let (scheme, value) = stored.strip_prefix('{')?.split_once('}')?;
     match scheme.to_ascii_uppercase().as_str() {
-        "SCRAM-SHA-256" => Credentials::parse(value),
+        s if ScramHash::from_name(s) == Some(hash) && !s.ends_with("-PLUS") => {
+            Credentials::parse(hash, value)
+        }
         "PLAIN" | "CLEAR" | "CLEARTEXT" | "PLAINTEXT" => Some(Credentials::derive(
+            hash,
             value.as_bytes(),
             &random_bytes(16),
             DEFAULT_ITERATIONS,
