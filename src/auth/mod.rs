@@ -6,6 +6,7 @@
 //! It knows nothing about IMAP itself; the protocol layer calls in here.
 
 pub mod cache;
+pub mod cram_md5;
 pub mod legacy;
 pub mod pam;
 pub mod passwd;

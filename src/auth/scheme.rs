@@ -6,7 +6,7 @@
 //! `CRYPT` and which we dispatch on the `$id$` prefix the way crypt(3) does.
 //! The other schemes `doveadm pw` offers that are still met in passwd files
 //! (`SSHA512`, `PBKDF2`, `ARGON2ID`, `MD5-CRYPT`, …) are verified by
-//! [`super::legacy`]; DES crypt and CRAM-MD5 are not, and
+//! [`super::legacy`], SCRAM and CRAM-MD5 here; DES crypt is not, and
 //! [`unsupported_scheme`] names them for `roost check`.
 //! Verification results are meant to match glibc/libxcrypt exactly: a stored
 //! hash that crypt(3) would not reproduce byte for byte is a mismatch here.
@@ -214,6 +214,8 @@ enum Method<'a> {
     Sha256Crypt(&'a str),
     Plain(&'a str),
     Scram(super::scram::ScramHash, &'a str),
+    /// Dovecot's `{CRAM-MD5}`: the HMAC-MD5 state of the password.
+    CramMd5(&'a str),
     Legacy(legacy::Kind, &'a str),
     /// Empty or locked: nothing matches.
     Locked,
@@ -232,6 +234,15 @@ impl Method<'_> {
                         super::scram::Credentials::derive(hash, password, &c.salt, c.iterations);
                     ct_eq(&again.stored_key, &c.stored_key)
                 }
+                None => false,
+            },
+            Method::CramMd5(stored) => match super::cram_md5::Contexts::parse(stored) {
+                Some(c) => ct_eq(
+                    super::cram_md5::Contexts::from_password(password)
+                        .encode()
+                        .as_bytes(),
+                    c.encode().as_bytes(),
+                ),
                 None => false,
             },
             Method::Legacy(kind, h) => legacy::verify(kind, h, password),
@@ -254,6 +265,8 @@ fn method_of(stored: &str) -> Result<Method<'_>, String> {
         "PLAIN" | "CLEAR" | "CLEARTEXT" => Method::Plain(rest),
         "SCRAM-SHA-256" => Method::Scram(super::scram::ScramHash::Sha256, rest),
         "SCRAM-SHA-1" => Method::Scram(super::scram::ScramHash::Sha1, rest),
+        // HMAC-MD5 is Dovecot's other name for it.
+        "CRAM-MD5" | "HMAC-MD5" => Method::CramMd5(rest),
         "CRYPT" => return crypt_method(rest),
         _ => match legacy::kind_of(&upper) {
             Some(kind) => Method::Legacy(kind, rest),
@@ -543,7 +556,8 @@ mod tests {
             (format!("{{MD5}}{MD5_CRYPT}"), b"secreT", Verify::Mismatch),
             ("{MD5-CRYPT}$1$x$y".to_string(), b"secret", Verify::Mismatch),
             ("{ssha512}abcd".to_string(), b"secret", Verify::Mismatch),
-            ("{CRAM-MD5}abcd".to_string(), b"secret", unsupported("CRAM-MD5")),
+            ("{CRAM-MD5}abcd".to_string(), b"secret", Verify::Mismatch),
+            ("{DIGEST-MD5}abcd".to_string(), b"secret", unsupported("DIGEST-MD5")),
             ("$y$j9T$abc$def".to_string(), b"secret", unsupported("$y$")),
             ("abJnggxhB/yJU".to_string(), b"secret", unsupported("DES-CRYPT")),
             ("$2x$04$abcdefghijklmnopqrstuu2r9OfJnfCsdneAXAGHnS4UpFFP8WIrW".to_string(), b"secret", unsupported("$2x$")),
@@ -693,6 +707,7 @@ mod tests {
             "PLAIN",
             "SCRAM-SHA-256",
             "SCRAM-SHA-1",
+            "CRAM-MD5",
         ] {
             for password in ["secret", "p\u{e4}ss w\u{f6}rd", "x"] {
                 let stored = pw(scheme, password);
@@ -709,8 +724,14 @@ mod tests {
                 );
             }
         }
-        for (scheme, name) in [("CRAM-MD5", "CRAM-MD5"), ("DES-CRYPT", "DES-CRYPT")] {
-            let stored = pw(scheme, "secret");
+        // DIGEST-MD5 needs a user name, which `pw` does not pass.
+        for (stored, name) in [
+            (
+                "{DIGEST-MD5}4b626f808aa26e1be6f69cfb24f2e271".to_string(),
+                "DIGEST-MD5",
+            ),
+            (pw("DES-CRYPT", "secret"), "DES-CRYPT"),
+        ] {
             assert_eq!(
                 unsupported_scheme(&stored).as_deref(),
                 Some(name),

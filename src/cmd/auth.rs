@@ -73,6 +73,14 @@ pub fn authenticate(
         };
         return scram_login(s, hash, mechanism.ends_with("-PLUS"), initial);
     }
+    if mechanism == "CRAM-MD5" && s.ctx.config.auth_cram_md5 {
+        // RFC 4959 §3: the server speaks first in CRAM-MD5, so an initial
+        // response is a protocol error.
+        if initial.is_some() {
+            return Err(Error::bad("CRAM-MD5 takes no initial response."));
+        }
+        return cram_md5_login(s);
+    }
     if mechanism != "PLAIN" && mechanism != "LOGIN" {
         return Err(Error::no(None, "Unsupported authentication mechanism."));
     }
@@ -145,18 +153,7 @@ fn scram_login(
         Some(m) => m,
         None => sasl_round(s, b"")?,
     };
-    let failed = |s: &mut Session, user: &str, why: &str| -> Error {
-        let delay = s.ctx.throttle.record_user_failure(s.peer.ip(), user);
-        log::warn!(
-            "conn={} peer={} user={} mech={mech} authentication failed: {why} (delay {} ms)",
-            s.id,
-            s.peer,
-            printable(user),
-            delay.as_millis()
-        );
-        std::thread::sleep(delay);
-        Error::no(Some(Code::AuthenticationFailed), "Authentication failed.")
-    };
+    let failed = |s: &mut Session, user: &str, why: &str| sasl_failed(s, mech, user, why);
     let first = match ClientFirst::parse(&first_msg, tls) {
         Ok(f) => f,
         Err(e) => return Err(failed(s, "", &format!("{e:?}"))),
@@ -219,6 +216,33 @@ fn scram_login(
     let Some(entry) = entry else {
         return Err(failed(s, &first.user, "no such user"));
     };
+    finish_verified(s, mech, entry)
+}
+
+/// A failed challenge-response login: through the throttle (its delay
+/// waited out) and into the log like a wrong password, never with the
+/// client's secret.
+fn sasl_failed(s: &mut Session, mech: &str, user: &str, why: &str) -> Error {
+    let delay = s.ctx.throttle.record_user_failure(s.peer.ip(), user);
+    log::warn!(
+        "conn={} peer={} user={} mech={mech} authentication failed: {why} (delay {} ms)",
+        s.id,
+        s.peer,
+        printable(user),
+        delay.as_millis()
+    );
+    std::thread::sleep(delay);
+    Error::no(Some(Code::AuthenticationFailed), "Authentication failed.")
+}
+
+/// After a challenge-response mechanism verified `entry`: the userdb,
+/// the throttle's success, the login.
+fn finish_verified(
+    s: &mut Session,
+    mech: &str,
+    entry: crate::auth::UserEntry,
+) -> Result<Tagged, Error> {
+    let user = entry.name.clone();
     let account = match crate::users::resolve(
         &s.ctx.config,
         &s.ctx.passwd,
@@ -226,10 +250,74 @@ fn scram_login(
         crate::config::Passdb::PasswdFile,
     ) {
         Ok(a) => a,
-        Err(why) => return Err(failed(s, &first.user, &format!("refused by userdb: {why}"))),
+        Err(why) => {
+            return Err(sasl_failed(
+                s,
+                mech,
+                &user,
+                &format!("refused by userdb: {why}"),
+            ))
+        }
     };
-    s.ctx.throttle.record_user_success(s.peer.ip(), &first.user);
+    s.ctx.throttle.record_user_success(s.peer.ip(), &user);
     complete_login(s, account, mech)
+}
+
+/// CRAM-MD5 (RFC 2195) against the passwd file: `{CRAM-MD5}` entries
+/// (Dovecot's stored HMAC state) or plaintext ones; a user stored any
+/// other way cannot do it and gets NO, as with Dovecot.
+fn cram_md5_login(s: &mut Session) -> Result<Tagged, Error> {
+    use crate::auth::cram_md5::{digest_matches, parse_response};
+    const MECH: &str = "CRAM-MD5";
+    if !s
+        .ctx
+        .config
+        .passdb
+        .contains(&crate::config::Passdb::PasswdFile)
+    {
+        return Err(Error::no(None, "Unsupported authentication mechanism."));
+    }
+    // Unique per exchange (RFC 2195 §2): random, time and host name.
+    let random = random_bytes(8)
+        .iter()
+        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let challenge = format!("<{random}.{now}@{}>", crate::store::dotlock::hostname());
+    let answer = sasl_round(s, challenge.as_bytes())?;
+    let Some((user, digest)) = parse_response(&answer) else {
+        return Err(sasl_failed(s, MECH, "", "malformed response"));
+    };
+    let Some(entry) = s.ctx.passwd.lookup(&user) else {
+        return Err(sasl_failed(s, MECH, &user, "no such user"));
+    };
+    let Some(contexts) = cram_md5_contexts(entry.password.expose()) else {
+        return Err(sasl_failed(
+            s,
+            MECH,
+            &user,
+            "stored password scheme cannot do CRAM-MD5",
+        ));
+    };
+    if !digest_matches(&contexts.hmac(challenge.as_bytes()), &digest) {
+        return Err(sasl_failed(s, MECH, &user, "wrong digest"));
+    }
+    finish_verified(s, MECH, entry)
+}
+
+/// The HMAC-MD5 state from a passwd-file password field, if its scheme
+/// allows one.
+fn cram_md5_contexts(stored: &str) -> Option<crate::auth::cram_md5::Contexts> {
+    use crate::auth::cram_md5::Contexts;
+    let (scheme, value) = stored.strip_prefix('{')?.split_once('}')?;
+    match scheme.to_ascii_uppercase().as_str() {
+        "CRAM-MD5" | "HMAC-MD5" => Contexts::parse(value),
+        "PLAIN" | "CLEAR" | "CLEARTEXT" | "PLAINTEXT" => {
+            Some(Contexts::from_password(value.as_bytes()))
+        }
+        _ => None,
+    }
 }
 
 /// SCRAM credentials for `hash` from a passwd-file password field.

@@ -10,6 +10,7 @@ mod condstore;
 mod consistency;
 mod context;
 mod copy;
+mod cram_md5;
 mod esearch;
 mod esearch_modseq;
 mod esort;
