@@ -225,6 +225,12 @@ impl Session {
             }
             if self.plaintext_allowed() {
                 caps.extend(["AUTH=PLAIN", "AUTH=LOGIN"]);
+                if config.auth_oauthbearer {
+                    caps.push("AUTH=OAUTHBEARER");
+                }
+                if config.auth_xoauth2 {
+                    caps.push("AUTH=XOAUTH2");
+                }
             } else {
                 // RFC 3501 §6.2.3: LOGIN is refused, so say so up front.
                 caps.push("LOGINDISABLED");

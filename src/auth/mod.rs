@@ -7,7 +7,10 @@
 
 pub mod cache;
 pub mod cram_md5;
+pub mod json;
+pub mod jwt;
 pub mod legacy;
+pub mod oauth;
 pub mod pam;
 pub mod passwd;
 pub mod sasl;

@@ -73,6 +73,22 @@ pub fn authenticate(
         };
         return scram_login(s, hash, mechanism.ends_with("-PLUS"), initial);
     }
+    let xoauth2 = mechanism == "XOAUTH2";
+    if (mechanism == "OAUTHBEARER" && s.ctx.config.auth_oauthbearer)
+        || (xoauth2 && s.ctx.config.auth_xoauth2)
+    {
+        // A bearer token is as good as a password to whoever reads it
+        // (Dovecot counts these mechanisms as plaintext too).
+        if !s.plaintext_allowed() {
+            return Err(privacy_required());
+        }
+        let initial = match initial {
+            Some(line) if sasl::is_cancel(line) => return Err(aborted()),
+            Some(line) => Some(sasl::decode_response(line).map_err(bad_sasl)?),
+            None => None,
+        };
+        return bearer_login(s, xoauth2, initial);
+    }
     if mechanism == "CRAM-MD5" && s.ctx.config.auth_cram_md5 {
         // RFC 4959 §3: the server speaks first in CRAM-MD5, so an initial
         // response is a protocol error.
@@ -304,6 +320,87 @@ fn cram_md5_login(s: &mut Session) -> Result<Tagged, Error> {
         return Err(sasl_failed(s, MECH, &user, "wrong digest"));
     }
     finish_verified(s, MECH, entry)
+}
+
+/// OAUTHBEARER (RFC 7628) and XOAUTH2: a JWT checked locally
+/// ([`crate::auth::jwt`]) names the user; the name the client gives, if
+/// any, must be the same. The userdb must know the user, as for PAM
+/// logins. A refused token gets the error challenge first (RFC 7628
+/// §3.2.2), then NO once the client has answered it.
+fn bearer_login(s: &mut Session, xoauth2: bool, initial: Option<Vec<u8>>) -> Result<Tagged, Error> {
+    use crate::auth::{jwt, oauth};
+    let mech = if xoauth2 { "XOAUTH2" } else { "OAUTHBEARER" };
+    let msg = match initial {
+        Some(m) => m,
+        None => sasl_round(s, b"")?,
+    };
+    let parsed = if xoauth2 {
+        oauth::parse_xoauth2(&msg)
+    } else {
+        oauth::parse_oauthbearer(&msg)
+    };
+    let Some(parsed) = parsed else {
+        return Err(sasl_failed(s, mech, "", "malformed message"));
+    };
+    let keys = match jwt::Keys::load(&s.ctx.config.oauth2) {
+        Ok(k) => k,
+        Err(why) => {
+            log::error!(
+                "conn={} peer={} mech={mech} cannot read the token keys: {why}",
+                s.id,
+                s.peer
+            );
+            return Err(Error::no(
+                Some(Code::Unavailable),
+                "Authentication is not available now.",
+            ));
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let checked = match jwt::verify(&parsed.token, &keys, &s.ctx.config.oauth2, now) {
+        Ok(user) if parsed.user.is_empty() || parsed.user == user => Ok(user),
+        Ok(_) => Err("the user differs from the token's".to_string()),
+        Err(e) => Err(format!("token refused: {e:?}")),
+    };
+    let user = match checked {
+        Ok(user) => user,
+        Err(why) => {
+            match sasl_round(s, oauth::error_challenge(xoauth2).as_bytes()) {
+                Err(Error::Io(e)) => return Err(Error::Io(e)),
+                // Whatever the answer (^A, empty, "*"), the login failed.
+                _ => return Err(sasl_failed(s, mech, &parsed.user, &why)),
+            }
+        }
+    };
+    let entry = crate::auth::UserEntry {
+        name: user.clone(),
+        password: crate::auth::Secret::default(),
+        uid: None,
+        gid: None,
+        home: None,
+        extra: String::new(),
+    };
+    // Not the passwd-file passdb: resolve looks the user up in the userdb.
+    let account = match crate::users::resolve(
+        &s.ctx.config,
+        &s.ctx.passwd,
+        entry,
+        crate::config::Passdb::Pam,
+    ) {
+        Ok(a) => a,
+        Err(why) => {
+            return Err(sasl_failed(
+                s,
+                mech,
+                &user,
+                &format!("refused by userdb: {why}"),
+            ))
+        }
+    };
+    s.ctx.throttle.record_user_success(s.peer.ip(), &user);
+    complete_login(s, account, mech)
 }
 
 /// The HMAC-MD5 state from a passwd-file password field, if its scheme

@@ -31,6 +31,7 @@ mod multisearch;
 mod namespace;
 mod notify;
 mod notify_fetch;
+mod oauth;
 mod objectid;
 mod other_sessions;
 mod preauth_flood;
