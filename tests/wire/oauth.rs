@@ -267,3 +267,61 @@ fn bearer_mechanisms_follow_configuration_and_plaintext_auth() {
         server.log()
     );
 }
+
+/// RS256 with an RSA key made and used by openssl(1), as an identity
+/// provider's would be.
+#[test]
+fn rs256_tokens_from_an_rsa_key() {
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("rsa.pem");
+    let openssl = |args: &[&str], input: &[u8]| -> Vec<u8> {
+        use std::io::Write;
+        let mut child = std::process::Command::new("openssl")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}");
+        out.stdout
+    };
+    let key_s = key.display().to_string();
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            &key_s,
+        ],
+        b"",
+    );
+    let public = String::from_utf8(openssl(&["pkey", "-in", &key_s, "-pubout"], b"")).unwrap();
+    let (server, _dir) = start_server(&public, &[]);
+    let rs256 = |claims: &str| {
+        let signed = format!(
+            "{}.{}",
+            b64u(br#"{"alg":"RS256","typ":"JWT"}"#),
+            b64u(claims.as_bytes())
+        );
+        let sig = openssl(&["dgst", "-sha256", "-sign", &key_s], signed.as_bytes());
+        format!("{signed}.{}", b64u(&sig))
+    };
+    let alice = "alice@example.com";
+    let mut c = server.connect();
+    let stale = rs256(&claims(alice, "imap", now() - 600));
+    let r = authenticate(
+        &mut c,
+        "OAUTHBEARER",
+        &oauthbearer_msg(alice, &stale),
+        "invalid_token",
+    );
+    assert!(r.starts_with("NO [AUTHENTICATIONFAILED]"), "{r}");
+    let good = rs256(&claims(alice, "imap", now() + 600));
+    let r = authenticate(&mut c, "OAUTHBEARER", &oauthbearer_msg(alice, &good), "");
+    assert!(r.starts_with("OK"), "{r}");
+}
