@@ -160,6 +160,53 @@ pub fn parse_response(msg: &[u8]) -> Option<(String, [u8; 16])> {
     Some((user.to_string(), digest))
 }
 
+/// A fresh challenge, unique as RFC 2195 §2 asks: `<random.time@host>`.
+pub fn challenge() -> String {
+    let random = super::random_bytes(8)
+        .iter()
+        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("<{random}.{now}@{}>", crate::store::dotlock::hostname())
+}
+
+/// The HMAC-MD5 state from a passwd-file password field, if its scheme
+/// keeps one (`{CRAM-MD5}`, Dovecot's alias `{HMAC-MD5}`) or the password.
+pub fn contexts_of(stored: &str) -> Option<Contexts> {
+    let (scheme, value) = stored.strip_prefix('{')?.split_once('}')?;
+    match scheme.to_ascii_uppercase().as_str() {
+        "CRAM-MD5" | "HMAC-MD5" => Contexts::parse(value),
+        "PLAIN" | "CLEAR" | "CLEARTEXT" | "PLAINTEXT" => {
+            Some(Contexts::from_password(value.as_bytes()))
+        }
+        _ => None,
+    }
+}
+
+/// Checks the client's answer to `challenge` against the passwd file:
+/// the user's entry, or the name the client gave (maybe empty) and why it
+/// failed, for the log.
+pub fn verify_answer(
+    passwd: &super::PasswdFile,
+    challenge: &str,
+    answer: &[u8],
+) -> Result<super::UserEntry, (String, &'static str)> {
+    let Some((user, digest)) = parse_response(answer) else {
+        return Err((String::new(), "malformed response"));
+    };
+    let Some(entry) = passwd.lookup(&user) else {
+        return Err((user, "no such user"));
+    };
+    let Some(contexts) = contexts_of(entry.password.expose()) else {
+        return Err((user, "stored password scheme cannot do CRAM-MD5"));
+    };
+    if !digest_matches(&contexts.hmac(challenge.as_bytes()), &digest) {
+        return Err((user, "wrong digest"));
+    }
+    Ok(entry)
+}
+
 /// Whether the client's digest is the expected one, in constant time.
 pub fn digest_matches(expected: &[u8; 16], got: &[u8; 16]) -> bool {
     expected

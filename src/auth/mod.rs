@@ -88,6 +88,46 @@ pub fn check_password(
     }
 }
 
+/// A failed challenge-response or bearer-token login (those that do not
+/// go through [`check_password`]): recorded by the throttle, logged as
+/// `{session} user=… {detail} authentication failed: {why}`, and its delay
+/// waited out. `why` must never hold the client's secret.
+pub fn record_failure(
+    throttle: &FailureThrottle,
+    ip: IpAddr,
+    user: &str,
+    session: &str,
+    detail: &str,
+    why: &str,
+) {
+    let delay = throttle.record_user_failure(ip, user);
+    log::warn!(
+        "{session} user={} {detail} authentication failed: {why} (delay {} ms)",
+        printable(user, 200),
+        delay.as_millis()
+    );
+    std::thread::sleep(delay);
+}
+
+/// Bytes from the kernel's random source (challenges, nonces, salts).
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = vec![0u8; n];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut out))
+        .is_err()
+    {
+        // Never reached on Linux; the time keeps nonces distinct at least.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = (t >> ((i % 16) * 8)) as u8;
+        }
+    }
+    out
+}
+
 /// The passdbs in their configured order; the first that accepts wins.
 fn check_passdbs(
     config: &Config,

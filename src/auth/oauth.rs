@@ -80,6 +80,63 @@ pub fn parse_xoauth2(msg: &[u8]) -> Option<BearerMessage> {
     })
 }
 
+/// What became of a bearer-token message.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BearerOutcome {
+    /// The token is good and names this user (the one the client named
+    /// too, if it named one).
+    Accepted(String),
+    /// Not a message of the mechanism.
+    Malformed,
+    /// The key files cannot be read: not the client's fault (the text
+    /// says why, for the log).
+    Unavailable(String),
+    /// Refused: the user the client named (maybe empty) and why.
+    Refused(String, String),
+}
+
+/// Checks an OAUTHBEARER (or, with `xoauth2`, XOAUTH2) message's token.
+pub fn check(settings: &crate::config::OAuth2Settings, xoauth2: bool, msg: &[u8]) -> BearerOutcome {
+    let parsed = if xoauth2 {
+        parse_xoauth2(msg)
+    } else {
+        parse_oauthbearer(msg)
+    };
+    let Some(parsed) = parsed else {
+        return BearerOutcome::Malformed;
+    };
+    let keys = match super::jwt::Keys::load(settings) {
+        Ok(k) => k,
+        Err(why) => return BearerOutcome::Unavailable(why),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    match super::jwt::verify(&parsed.token, &keys, settings, now) {
+        Ok(user) if parsed.user.is_empty() || parsed.user == user => BearerOutcome::Accepted(user),
+        Ok(_) => BearerOutcome::Refused(parsed.user, "the user differs from the token's".into()),
+        Err(e) => BearerOutcome::Refused(parsed.user, format!("token refused: {e:?}")),
+    }
+}
+
+/// The account of a user a token named: the userdb must know them, as
+/// for a PAM login (the passwd file's password plays no part).
+pub fn account(
+    config: &crate::config::Config,
+    passwd: &super::PasswdFile,
+    user: &str,
+) -> Result<crate::users::Account, String> {
+    let entry = super::UserEntry {
+        name: user.to_string(),
+        password: super::Secret::default(),
+        uid: None,
+        gid: None,
+        home: None,
+        extra: String::new(),
+    };
+    crate::users::resolve(config, passwd, entry, crate::config::Passdb::Pam)
+}
+
 /// The error challenge of RFC 7628 §3.2.2, which the client answers
 /// with ^A before the failure; XOAUTH2 clients expect Google's form.
 pub fn error_challenge(xoauth2: bool) -> &'static str {

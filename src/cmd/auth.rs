@@ -2,7 +2,7 @@
 //! §6.2): CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE, and ID
 //! (RFC 2971).
 
-use crate::auth::sasl;
+use crate::auth::{random_bytes, sasl};
 use crate::config::expand_mail_location;
 use crate::context::MAX_SASL_LINE;
 use crate::error::{Error, Tagged};
@@ -239,15 +239,14 @@ fn scram_login(
 /// waited out) and into the log like a wrong password, never with the
 /// client's secret.
 fn sasl_failed(s: &mut Session, mech: &str, user: &str, why: &str) -> Error {
-    let delay = s.ctx.throttle.record_user_failure(s.peer.ip(), user);
-    log::warn!(
-        "conn={} peer={} user={} mech={mech} authentication failed: {why} (delay {} ms)",
-        s.id,
-        s.peer,
-        printable(user),
-        delay.as_millis()
+    crate::auth::record_failure(
+        &s.ctx.throttle,
+        s.peer.ip(),
+        user,
+        &format!("conn={} peer={}", s.id, s.peer),
+        &format!("mech={mech}"),
+        why,
     );
-    std::thread::sleep(delay);
     Error::no(Some(Code::AuthenticationFailed), "Authentication failed.")
 }
 
@@ -283,7 +282,7 @@ fn finish_verified(
 /// (Dovecot's stored HMAC state) or plaintext ones; a user stored any
 /// other way cannot do it and gets NO, as with Dovecot.
 fn cram_md5_login(s: &mut Session) -> Result<Tagged, Error> {
-    use crate::auth::cram_md5::{digest_matches, parse_response};
+    use crate::auth::cram_md5;
     const MECH: &str = "CRAM-MD5";
     if !s
         .ctx
@@ -293,33 +292,12 @@ fn cram_md5_login(s: &mut Session) -> Result<Tagged, Error> {
     {
         return Err(Error::no(None, "Unsupported authentication mechanism."));
     }
-    // Unique per exchange (RFC 2195 §2): random, time and host name.
-    let random = random_bytes(8)
-        .iter()
-        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let challenge = format!("<{random}.{now}@{}>", crate::store::dotlock::hostname());
+    let challenge = cram_md5::challenge();
     let answer = sasl_round(s, challenge.as_bytes())?;
-    let Some((user, digest)) = parse_response(&answer) else {
-        return Err(sasl_failed(s, MECH, "", "malformed response"));
-    };
-    let Some(entry) = s.ctx.passwd.lookup(&user) else {
-        return Err(sasl_failed(s, MECH, &user, "no such user"));
-    };
-    let Some(contexts) = cram_md5_contexts(entry.password.expose()) else {
-        return Err(sasl_failed(
-            s,
-            MECH,
-            &user,
-            "stored password scheme cannot do CRAM-MD5",
-        ));
-    };
-    if !digest_matches(&contexts.hmac(challenge.as_bytes()), &digest) {
-        return Err(sasl_failed(s, MECH, &user, "wrong digest"));
+    match cram_md5::verify_answer(&s.ctx.passwd, &challenge, &answer) {
+        Ok(entry) => finish_verified(s, MECH, entry),
+        Err((user, why)) => Err(sasl_failed(s, MECH, &user, why)),
     }
-    finish_verified(s, MECH, entry)
 }
 
 /// OAUTHBEARER (RFC 7628) and XOAUTH2: a JWT checked locally
@@ -328,23 +306,16 @@ fn cram_md5_login(s: &mut Session) -> Result<Tagged, Error> {
 /// logins. A refused token gets the error challenge first (RFC 7628
 /// §3.2.2), then NO once the client has answered it.
 fn bearer_login(s: &mut Session, xoauth2: bool, initial: Option<Vec<u8>>) -> Result<Tagged, Error> {
-    use crate::auth::{jwt, oauth};
+    use crate::auth::oauth::{self, BearerOutcome};
     let mech = if xoauth2 { "XOAUTH2" } else { "OAUTHBEARER" };
     let msg = match initial {
         Some(m) => m,
         None => sasl_round(s, b"")?,
     };
-    let parsed = if xoauth2 {
-        oauth::parse_xoauth2(&msg)
-    } else {
-        oauth::parse_oauthbearer(&msg)
-    };
-    let Some(parsed) = parsed else {
-        return Err(sasl_failed(s, mech, "", "malformed message"));
-    };
-    let keys = match jwt::Keys::load(&s.ctx.config.oauth2) {
-        Ok(k) => k,
-        Err(why) => {
+    let user = match oauth::check(&s.ctx.config.oauth2, xoauth2, &msg) {
+        BearerOutcome::Accepted(user) => user,
+        BearerOutcome::Malformed => return Err(sasl_failed(s, mech, "", "malformed message")),
+        BearerOutcome::Unavailable(why) => {
             log::error!(
                 "conn={} peer={} mech={mech} cannot read the token keys: {why}",
                 s.id,
@@ -355,40 +326,15 @@ fn bearer_login(s: &mut Session, xoauth2: bool, initial: Option<Vec<u8>>) -> Res
                 "Authentication is not available now.",
             ));
         }
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let checked = match jwt::verify(&parsed.token, &keys, &s.ctx.config.oauth2, now) {
-        Ok(user) if parsed.user.is_empty() || parsed.user == user => Ok(user),
-        Ok(_) => Err("the user differs from the token's".to_string()),
-        Err(e) => Err(format!("token refused: {e:?}")),
-    };
-    let user = match checked {
-        Ok(user) => user,
-        Err(why) => {
-            match sasl_round(s, oauth::error_challenge(xoauth2).as_bytes()) {
-                Err(Error::Io(e)) => return Err(Error::Io(e)),
+        BearerOutcome::Refused(user, why) => {
+            return match sasl_round(s, oauth::error_challenge(xoauth2).as_bytes()) {
+                Err(Error::Io(e)) => Err(Error::Io(e)),
                 // Whatever the answer (^A, empty, "*"), the login failed.
-                _ => return Err(sasl_failed(s, mech, &parsed.user, &why)),
-            }
+                _ => Err(sasl_failed(s, mech, &user, &why)),
+            };
         }
     };
-    let entry = crate::auth::UserEntry {
-        name: user.clone(),
-        password: crate::auth::Secret::default(),
-        uid: None,
-        gid: None,
-        home: None,
-        extra: String::new(),
-    };
-    // Not the passwd-file passdb: resolve looks the user up in the userdb.
-    let account = match crate::users::resolve(
-        &s.ctx.config,
-        &s.ctx.passwd,
-        entry,
-        crate::config::Passdb::Pam,
-    ) {
+    let account = match oauth::account(&s.ctx.config, &s.ctx.passwd, &user) {
         Ok(a) => a,
         Err(why) => {
             return Err(sasl_failed(
@@ -401,20 +347,6 @@ fn bearer_login(s: &mut Session, xoauth2: bool, initial: Option<Vec<u8>>) -> Res
     };
     s.ctx.throttle.record_user_success(s.peer.ip(), &user);
     complete_login(s, account, mech)
-}
-
-/// The HMAC-MD5 state from a passwd-file password field, if its scheme
-/// allows one.
-fn cram_md5_contexts(stored: &str) -> Option<crate::auth::cram_md5::Contexts> {
-    use crate::auth::cram_md5::Contexts;
-    let (scheme, value) = stored.strip_prefix('{')?.split_once('}')?;
-    match scheme.to_ascii_uppercase().as_str() {
-        "CRAM-MD5" | "HMAC-MD5" => Contexts::parse(value),
-        "PLAIN" | "CLEAR" | "CLEARTEXT" | "PLAINTEXT" => {
-            Some(Contexts::from_password(value.as_bytes()))
-        }
-        _ => None,
-    }
 }
 
 /// SCRAM credentials for `hash` from a passwd-file password field.
@@ -436,25 +368,6 @@ fn scram_credentials(
         )),
         _ => None,
     }
-}
-
-/// Bytes from the kernel's random source.
-fn random_bytes(n: usize) -> Vec<u8> {
-    use std::io::Read;
-    let mut out = vec![0u8; n];
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut out))
-        .is_err()
-    {
-        // Never reached on Linux; the time keeps nonces distinct at least.
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = (t >> ((i % 16) * 8)) as u8;
-        }
-    }
-    out
 }
 
 /// Sends a challenge and reads the client's base64 answer.
