@@ -37,6 +37,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "yes to send TLS 1.3 session tickets; off because imaplib2 clients (offlineimap) hang on them",
     ),
     (
+        "tls_client_ca",
+        "",
+        "PEM CA certificates that TLS client certificates are checked against; set, clients are asked for one (AUTHENTICATE EXTERNAL)",
+    ),
+    (
         "plaintext_auth",
         "tls-or-local",
         "tls-or-local | always | never: when password logins are allowed without TLS",
@@ -44,7 +49,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     (
         "auth_mechanisms",
         "plain login",
-        "SASL mechanisms offered, as Dovecot's setting: plain, login, scram-sha-256, scram-sha-1 (also -PLUS over TLS; need {SCRAM-SHA-…} or {PLAIN} passwords), cram-md5 ({CRAM-MD5} or {PLAIN}), oauthbearer, xoauth2 (JWT bearer tokens checked with the oauth2_* keys)",
+        "SASL mechanisms offered, as Dovecot's setting: plain, login, scram-sha-256, scram-sha-1 (also -PLUS over TLS; need {SCRAM-SHA-…} or {PLAIN} passwords), cram-md5 ({CRAM-MD5} or {PLAIN}), oauthbearer, xoauth2 (JWT bearer tokens checked with the oauth2_* keys), external (TLS client certificates, tls_client_ca)",
     ),
     (
         "oauth2_hmac_key_file",
@@ -524,6 +529,8 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// Whether TLS 1.3 handshakes end with session tickets (resumption).
     pub tls_session_tickets: bool,
+    /// CAs for TLS client certificates; set, clients are asked for one.
+    pub tls_client_ca: Option<PathBuf>,
     pub plaintext_auth: PlaintextAuth,
     /// SCRAM-SHA-256 (and -PLUS) offered (`auth_mechanisms`).
     pub auth_scram: bool,
@@ -535,6 +542,8 @@ pub struct Config {
     pub auth_oauthbearer: bool,
     /// XOAUTH2 offered.
     pub auth_xoauth2: bool,
+    /// EXTERNAL (a verified TLS client certificate's common name) offered.
+    pub auth_external: bool,
     /// How bearer tokens are checked (the `oauth2_*` keys).
     pub oauth2: OAuth2Settings,
     pub passwd_file: PathBuf,
@@ -641,12 +650,14 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             tls_session_tickets: false,
+            tls_client_ca: None,
             plaintext_auth: PlaintextAuth::TlsOrLocal,
             auth_scram: false,
             auth_scram_sha1: false,
             auth_cram_md5: false,
             auth_oauthbearer: false,
             auth_xoauth2: false,
+            auth_external: false,
             oauth2: OAuth2Settings::default(),
             passwd_file: PathBuf::new(),
             passdb: Vec::new(),
@@ -782,9 +793,10 @@ impl Config {
             "tls_cert" => self.tls_cert = opt_path(value),
             "tls_key" => self.tls_key = opt_path(value),
             "tls_session_tickets" => self.tls_session_tickets = parse_bool(key, value)?,
+            "tls_client_ca" => self.tls_client_ca = opt_path(value),
             "auth_mechanisms" => {
-                let (mut scram, mut sha1, mut cram, mut bearer, mut xoauth2) =
-                    (false, false, false, false, false);
+                let (mut scram, mut sha1, mut cram, mut bearer, mut xoauth2, mut external) =
+                    (false, false, false, false, false, false);
                 for m in value.split([' ', ',']).filter(|m| !m.is_empty()) {
                     match m.to_ascii_lowercase().as_str() {
                         // PLAIN and LOGIN are always there (plaintext_auth decides when).
@@ -794,7 +806,8 @@ impl Config {
                         "cram-md5" => cram = true,
                         "oauthbearer" => bearer = true,
                         "xoauth2" => xoauth2 = true,
-                        other => return Err(format!("auth_mechanisms: {other:?} is not offered (plain, login, scram-sha-256, scram-sha-1, cram-md5, oauthbearer, xoauth2)")),
+                        "external" => external = true,
+                        other => return Err(format!("auth_mechanisms: {other:?} is not offered (plain, login, scram-sha-256, scram-sha-1, cram-md5, oauthbearer, xoauth2, external)")),
                     }
                 }
                 self.auth_scram = scram;
@@ -802,6 +815,7 @@ impl Config {
                 self.auth_cram_md5 = cram;
                 self.auth_oauthbearer = bearer;
                 self.auth_xoauth2 = xoauth2;
+                self.auth_external = external;
             }
             "oauth2_hmac_key_file" => self.oauth2.hmac_key_file = opt_path(value),
             "oauth2_public_key_file" => self.oauth2.public_key_file = opt_path(value),
@@ -1079,6 +1093,11 @@ impl Config {
                  oauth2_hmac_key_file nor oauth2_public_key_file is set",
             ));
         }
+        if self.auth_external && (self.tls_client_ca.is_none() || self.tls_cert.is_none()) {
+            return Err(err(
+                "auth_mechanisms offers external, which needs tls_cert and tls_client_ca",
+            ));
+        }
         if !self.auth_http_listen.is_empty() && self.cluster_nodes.is_empty() {
             return Err(err(
                 "auth_http_listen is set but cluster_nodes is empty: nowhere to route users",
@@ -1127,6 +1146,7 @@ impl Config {
                     "tls_cert" => path(&self.tls_cert),
                     "tls_key" => path(&self.tls_key),
                     "tls_session_tickets" => yes_no(self.tls_session_tickets),
+                    "tls_client_ca" => path(&self.tls_client_ca),
                     "auth_mechanisms" => {
                         let mut m = vec!["plain", "login"];
                         for (on, name) in [
@@ -1135,6 +1155,7 @@ impl Config {
                             (self.auth_cram_md5, "cram-md5"),
                             (self.auth_oauthbearer, "oauthbearer"),
                             (self.auth_xoauth2, "xoauth2"),
+                            (self.auth_external, "external"),
                         ] {
                             if on {
                                 m.push(name);

@@ -218,6 +218,10 @@ impl Session {
                     caps.push("AUTH=SCRAM-SHA-1-PLUS");
                 }
             }
+            // Only where the handshake verified a client certificate.
+            if config.auth_external && self.transport.client_cert_name().is_some() {
+                caps.push("AUTH=EXTERNAL");
+            }
             // CRAM-MD5 does not reveal the password either (Dovecot offers
             // it without TLS too).
             if config.auth_cram_md5 {

@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod cram_md5;
+pub mod der;
 pub mod json;
 pub mod jwt;
 pub mod legacy;
@@ -107,6 +108,25 @@ pub fn record_failure(
         delay.as_millis()
     );
     std::thread::sleep(delay);
+}
+
+/// The account of a user whom a mechanism without a password named (a
+/// bearer token's claim, a client certificate): the userdb must know
+/// them, as for a PAM login; the passwd file's password plays no part.
+pub fn account_without_password(
+    config: &Config,
+    passwd: &PasswdFile,
+    user: &str,
+) -> Result<Account, String> {
+    let entry = UserEntry {
+        name: user.to_string(),
+        password: Secret::default(),
+        uid: None,
+        gid: None,
+        home: None,
+        extra: String::new(),
+    };
+    crate::users::resolve(config, passwd, entry, Passdb::Pam)
 }
 
 /// Bytes from the kernel's random source (challenges, nonces, salts).

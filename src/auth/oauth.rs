@@ -119,24 +119,6 @@ pub fn check(settings: &crate::config::OAuth2Settings, xoauth2: bool, msg: &[u8]
     }
 }
 
-/// The account of a user a token named: the userdb must know them, as
-/// for a PAM login (the passwd file's password plays no part).
-pub fn account(
-    config: &crate::config::Config,
-    passwd: &super::PasswdFile,
-    user: &str,
-) -> Result<crate::users::Account, String> {
-    let entry = super::UserEntry {
-        name: user.to_string(),
-        password: super::Secret::default(),
-        uid: None,
-        gid: None,
-        home: None,
-        extra: String::new(),
-    };
-    crate::users::resolve(config, passwd, entry, crate::config::Passdb::Pam)
-}
-
 /// The error challenge of RFC 7628 §3.2.2, which the client answers
 /// with ^A before the failure; XOAUTH2 clients expect Google's form.
 pub fn error_challenge(xoauth2: bool) -> &'static str {

@@ -307,7 +307,7 @@ impl Conn {
         let msg = sasl::decode_response(b64).unwrap_or_default();
         match oauth::check(&ctx.config.oauth2, xoauth2, &msg) {
             BearerOutcome::Accepted(user) => {
-                match oauth::account(&ctx.config, &ctx.passwd, &user) {
+                match crate::auth::account_without_password(&ctx.config, &ctx.passwd, &user) {
                     Ok(account) => self.succeed(id, &req, account),
                     Err(why) => self.refuse(id, &req, &user, &format!("refused by userdb: {why}")),
                 }

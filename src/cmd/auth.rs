@@ -73,6 +73,14 @@ pub fn authenticate(
         };
         return scram_login(s, hash, mechanism.ends_with("-PLUS"), initial);
     }
+    if mechanism == "EXTERNAL" && s.ctx.config.auth_external {
+        let initial = match initial {
+            Some(line) if sasl::is_cancel(line) => return Err(aborted()),
+            Some(line) => Some(sasl::decode_response(line).map_err(bad_sasl)?),
+            None => None,
+        };
+        return external_login(s, initial);
+    }
     let xoauth2 = mechanism == "XOAUTH2";
     if (mechanism == "OAUTHBEARER" && s.ctx.config.auth_oauthbearer)
         || (xoauth2 && s.ctx.config.auth_xoauth2)
@@ -300,6 +308,45 @@ fn cram_md5_login(s: &mut Session) -> Result<Tagged, Error> {
     }
 }
 
+/// EXTERNAL (RFC 4422 Appendix A) with the TLS client certificate the
+/// handshake verified against `tls_client_ca`: its common name is the
+/// user (Dovecot's `ssl_cert_username_field = commonName`); an
+/// authorization identity, if given, must be that name.
+fn external_login(s: &mut Session, initial: Option<Vec<u8>>) -> Result<Tagged, Error> {
+    const MECH: &str = "EXTERNAL";
+    let Some(name) = s.transport.client_cert_name() else {
+        return Err(Error::no(
+            Some(Code::AuthenticationFailed),
+            "EXTERNAL needs a TLS client certificate.",
+        ));
+    };
+    let authzid = match initial {
+        Some(m) => m,
+        None => sasl_round(s, b"")?,
+    };
+    if !authzid.is_empty() && authzid != name.as_bytes() {
+        return Err(sasl_failed(
+            s,
+            MECH,
+            &name,
+            "authorization identity differs from the certificate's",
+        ));
+    }
+    let account = match crate::auth::account_without_password(&s.ctx.config, &s.ctx.passwd, &name) {
+        Ok(a) => a,
+        Err(why) => {
+            return Err(sasl_failed(
+                s,
+                MECH,
+                &name,
+                &format!("refused by userdb: {why}"),
+            ))
+        }
+    };
+    s.ctx.throttle.record_user_success(s.peer.ip(), &name);
+    complete_login(s, account, MECH)
+}
+
 /// OAUTHBEARER (RFC 7628) and XOAUTH2: a JWT checked locally
 /// ([`crate::auth::jwt`]) names the user; the name the client gives, if
 /// any, must be the same. The userdb must know the user, as for PAM
@@ -334,7 +381,7 @@ fn bearer_login(s: &mut Session, xoauth2: bool, initial: Option<Vec<u8>>) -> Res
             };
         }
     };
-    let account = match oauth::account(&s.ctx.config, &s.ctx.passwd, &user) {
+    let account = match crate::auth::account_without_password(&s.ctx.config, &s.ctx.passwd, &user) {
         Ok(a) => a,
         Err(why) => {
             return Err(sasl_failed(

@@ -495,7 +495,7 @@ impl Session {
         let xoauth2 = mech == "XOAUTH2";
         match oauth::check(&ctx.config.oauth2, xoauth2, &msg) {
             BearerOutcome::Accepted(user) => {
-                match oauth::account(&ctx.config, &ctx.passwd, &user) {
+                match crate::auth::account_without_password(&ctx.config, &ctx.passwd, &user) {
                     Ok(account) => {
                         ctx.throttle.record_user_success(self.peer, &user);
                         Ok(Some(account))

@@ -14,6 +14,7 @@ mod cram_md5;
 mod esearch;
 mod esearch_modseq;
 mod esort;
+mod external;
 mod fts;
 mod hostile;
 mod idle;
