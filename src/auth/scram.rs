@@ -32,7 +32,8 @@ impl ScramHash {
 
     /// The hash of a scheme or mechanism name (`-PLUS` included).
     pub fn from_name(name: &str) -> Option<ScramHash> {
-        match name.to_ascii_uppercase().trim_end_matches("-PLUS") {
+        let name = name.to_ascii_uppercase();
+        match name.strip_suffix("-PLUS").unwrap_or(&name) {
             "SCRAM-SHA-1" => Some(ScramHash::Sha1),
             "SCRAM-SHA-256" => Some(ScramHash::Sha256),
             _ => None,
@@ -424,6 +425,11 @@ mod tests {
             .finish(b"c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=")
             .unwrap();
         assert_eq!(server_final, "v=rmF9pqV8S7suAoZWja4dJRkFsKQ=");
+        assert_eq!(
+            ScramHash::from_name("scram-sha-1-plus"),
+            Some(ScramHash::Sha1)
+        );
+        assert_eq!(ScramHash::from_name("SCRAM-SHA-1-PLUS-PLUS"), None);
         // SHA-256 credentials do not parse as SHA-1 ones.
         let sha256 = Credentials::derive(ScramHash::Sha256, b"pencil", &salt, 4096);
         assert!(Credentials::parse(ScramHash::Sha1, &sha256.encode()).is_none());
