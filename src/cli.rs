@@ -30,7 +30,7 @@ Usage:
   roost demo [--port N] [--tls-port N] [-v]...
                        create ./{DEMO_DIR}/ (user demo, password demo) and serve it
                        on 127.0.0.1:{DEMO_PLAIN_PORT} (STARTTLS) and 127.0.0.1:{DEMO_TLS_PORT} (TLS)
-  roost hash [--scheme BLF-CRYPT|SHA512-CRYPT|SHA256-CRYPT|SCRAM-SHA-256]
+  roost hash [--scheme BLF-CRYPT|SHA512-CRYPT|SHA256-CRYPT|SCRAM-SHA-256|SCRAM-SHA-1]
                        read a password on stdin, print a passwd-file hash
   roost check [-c FILE] [-o KEY=VALUE]... [--unit FILE]
                        validate the configuration, print the effective settings,
@@ -329,14 +329,15 @@ fn hash(m: &Matches) -> i32 {
         .parse()
     {
         Ok(
-            s
-            @ (Scheme::BlfCrypt | Scheme::Sha512Crypt | Scheme::Sha256Crypt | Scheme::ScramSha256),
+            s @ (Scheme::BlfCrypt
+            | Scheme::Sha512Crypt
+            | Scheme::Sha256Crypt
+            | Scheme::ScramSha256
+            | Scheme::ScramSha1),
         ) => s,
-        _ => {
-            return usage_error(
-                "--scheme must be BLF-CRYPT, SHA512-CRYPT, SHA256-CRYPT or SCRAM-SHA-256",
-            )
-        }
+        _ => return usage_error(
+            "--scheme must be BLF-CRYPT, SHA512-CRYPT, SHA256-CRYPT, SCRAM-SHA-256 or SCRAM-SHA-1",
+        ),
     };
     let password = match read_password() {
         Ok(p) => p,

@@ -37,6 +37,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "yes to send TLS 1.3 session tickets; off because imaplib2 clients (offlineimap) hang on them",
     ),
     (
+        "tls_client_ca",
+        "",
+        "PEM CA certificates that TLS client certificates are checked against; set, clients are asked for one (AUTHENTICATE EXTERNAL)",
+    ),
+    (
         "plaintext_auth",
         "tls-or-local",
         "tls-or-local | always | never: when password logins are allowed without TLS",
@@ -44,7 +49,32 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     (
         "auth_mechanisms",
         "plain login",
-        "SASL mechanisms offered, as Dovecot's setting: plain, login, scram-sha-256 (also -PLUS over TLS; needs {SCRAM-SHA-256} or {PLAIN} passwords)",
+        "SASL mechanisms offered, as Dovecot's setting: plain, login, scram-sha-256, scram-sha-1 (also -PLUS over TLS; need {SCRAM-SHA-…} or {PLAIN} passwords), cram-md5 ({CRAM-MD5} or {PLAIN}), oauthbearer, xoauth2 (JWT bearer tokens checked with the oauth2_* keys), external (TLS client certificates, tls_client_ca)",
+    ),
+    (
+        "oauth2_hmac_key_file",
+        "",
+        "file holding the shared secret that HS256 bearer tokens are signed with",
+    ),
+    (
+        "oauth2_public_key_file",
+        "",
+        "PEM public key (RSA or P-256) that RS256/ES256 bearer tokens are signed with",
+    ),
+    (
+        "oauth2_issuer",
+        "",
+        "the iss a bearer token must carry; empty: any",
+    ),
+    (
+        "oauth2_audience",
+        "",
+        "a value the bearer token's aud must hold; empty: any",
+    ),
+    (
+        "oauth2_username_attribute",
+        "email",
+        "the token claim naming the user (email, sub, ...), as Dovecot's username_attribute",
     ),
     (
         "passwd_file",
@@ -395,6 +425,34 @@ impl fmt::Display for SocketSpec {
     }
 }
 
+/// How OAUTHBEARER and XOAUTH2 bearer tokens (JWTs) are checked locally,
+/// as Dovecot's oauth2 `introspection_mode = local`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuth2Settings {
+    /// The HS256 shared secret's file.
+    pub hmac_key_file: Option<PathBuf>,
+    /// The RS256/ES256 public key's PEM file.
+    pub public_key_file: Option<PathBuf>,
+    /// Required `iss`; empty: not checked.
+    pub issuer: String,
+    /// Required member of `aud`; empty: not checked.
+    pub audience: String,
+    /// The claim holding the user name.
+    pub username_attribute: String,
+}
+
+impl Default for OAuth2Settings {
+    fn default() -> OAuth2Settings {
+        OAuth2Settings {
+            hmac_key_file: None,
+            public_key_file: None,
+            issuer: String::new(),
+            audience: String::new(),
+            username_attribute: "email".to_string(),
+        }
+    }
+}
+
 /// When plaintext passwords (LOGIN, AUTHENTICATE PLAIN/LOGIN) are accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PlaintextAuth {
@@ -471,9 +529,23 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// Whether TLS 1.3 handshakes end with session tickets (resumption).
     pub tls_session_tickets: bool,
+    /// CAs for TLS client certificates; set, clients are asked for one.
+    pub tls_client_ca: Option<PathBuf>,
     pub plaintext_auth: PlaintextAuth,
     /// SCRAM-SHA-256 (and -PLUS) offered (`auth_mechanisms`).
     pub auth_scram: bool,
+    /// SCRAM-SHA-1 (and -PLUS) offered.
+    pub auth_scram_sha1: bool,
+    /// CRAM-MD5 offered.
+    pub auth_cram_md5: bool,
+    /// OAUTHBEARER offered.
+    pub auth_oauthbearer: bool,
+    /// XOAUTH2 offered.
+    pub auth_xoauth2: bool,
+    /// EXTERNAL (a verified TLS client certificate's common name) offered.
+    pub auth_external: bool,
+    /// How bearer tokens are checked (the `oauth2_*` keys).
+    pub oauth2: OAuth2Settings,
     pub passwd_file: PathBuf,
     /// Password databases, tried in order until one accepts.
     pub passdb: Vec<Passdb>,
@@ -578,8 +650,15 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             tls_session_tickets: false,
+            tls_client_ca: None,
             plaintext_auth: PlaintextAuth::TlsOrLocal,
             auth_scram: false,
+            auth_scram_sha1: false,
+            auth_cram_md5: false,
+            auth_oauthbearer: false,
+            auth_xoauth2: false,
+            auth_external: false,
+            oauth2: OAuth2Settings::default(),
             passwd_file: PathBuf::new(),
             passdb: Vec::new(),
             userdb: Userdb::PasswdFile,
@@ -714,17 +793,39 @@ impl Config {
             "tls_cert" => self.tls_cert = opt_path(value),
             "tls_key" => self.tls_key = opt_path(value),
             "tls_session_tickets" => self.tls_session_tickets = parse_bool(key, value)?,
+            "tls_client_ca" => self.tls_client_ca = opt_path(value),
             "auth_mechanisms" => {
-                let mut scram = false;
+                let (mut scram, mut sha1, mut cram, mut bearer, mut xoauth2, mut external) =
+                    (false, false, false, false, false, false);
                 for m in value.split([' ', ',']).filter(|m| !m.is_empty()) {
                     match m.to_ascii_lowercase().as_str() {
                         // PLAIN and LOGIN are always there (plaintext_auth decides when).
                         "plain" | "login" => {}
                         "scram-sha-256" | "scram-sha-256-plus" => scram = true,
-                        other => return Err(format!("auth_mechanisms: {other:?} is not offered (plain, login, scram-sha-256)")),
+                        "scram-sha-1" | "scram-sha-1-plus" => sha1 = true,
+                        "cram-md5" => cram = true,
+                        "oauthbearer" => bearer = true,
+                        "xoauth2" => xoauth2 = true,
+                        "external" => external = true,
+                        other => return Err(format!("auth_mechanisms: {other:?} is not offered (plain, login, scram-sha-256, scram-sha-1, cram-md5, oauthbearer, xoauth2, external)")),
                     }
                 }
                 self.auth_scram = scram;
+                self.auth_scram_sha1 = sha1;
+                self.auth_cram_md5 = cram;
+                self.auth_oauthbearer = bearer;
+                self.auth_xoauth2 = xoauth2;
+                self.auth_external = external;
+            }
+            "oauth2_hmac_key_file" => self.oauth2.hmac_key_file = opt_path(value),
+            "oauth2_public_key_file" => self.oauth2.public_key_file = opt_path(value),
+            "oauth2_issuer" => self.oauth2.issuer = value.to_string(),
+            "oauth2_audience" => self.oauth2.audience = value.to_string(),
+            "oauth2_username_attribute" => {
+                if value.is_empty() {
+                    return Err(format!("{key}: needs a claim name"));
+                }
+                self.oauth2.username_attribute = value.to_string()
             }
             "plaintext_auth" => {
                 self.plaintext_auth = match value {
@@ -983,6 +1084,20 @@ impl Config {
                  root's uid: leave `user` and `group` empty",
             ));
         }
+        if (self.auth_oauthbearer || self.auth_xoauth2)
+            && self.oauth2.hmac_key_file.is_none()
+            && self.oauth2.public_key_file.is_none()
+        {
+            return Err(err(
+                "auth_mechanisms offers oauthbearer or xoauth2, but neither \
+                 oauth2_hmac_key_file nor oauth2_public_key_file is set",
+            ));
+        }
+        if self.auth_external && (self.tls_client_ca.is_none() || self.tls_cert.is_none()) {
+            return Err(err(
+                "auth_mechanisms offers external, which needs tls_cert and tls_client_ca",
+            ));
+        }
         if !self.auth_http_listen.is_empty() && self.cluster_nodes.is_empty() {
             return Err(err(
                 "auth_http_listen is set but cluster_nodes is empty: nowhere to route users",
@@ -1031,13 +1146,28 @@ impl Config {
                     "tls_cert" => path(&self.tls_cert),
                     "tls_key" => path(&self.tls_key),
                     "tls_session_tickets" => yes_no(self.tls_session_tickets),
+                    "tls_client_ca" => path(&self.tls_client_ca),
                     "auth_mechanisms" => {
-                        if self.auth_scram {
-                            "plain login scram-sha-256".to_string()
-                        } else {
-                            "plain login".to_string()
+                        let mut m = vec!["plain", "login"];
+                        for (on, name) in [
+                            (self.auth_scram, "scram-sha-256"),
+                            (self.auth_scram_sha1, "scram-sha-1"),
+                            (self.auth_cram_md5, "cram-md5"),
+                            (self.auth_oauthbearer, "oauthbearer"),
+                            (self.auth_xoauth2, "xoauth2"),
+                            (self.auth_external, "external"),
+                        ] {
+                            if on {
+                                m.push(name);
+                            }
                         }
+                        m.join(" ")
                     }
+                    "oauth2_hmac_key_file" => path(&self.oauth2.hmac_key_file),
+                    "oauth2_public_key_file" => path(&self.oauth2.public_key_file),
+                    "oauth2_issuer" => self.oauth2.issuer.clone(),
+                    "oauth2_audience" => self.oauth2.audience.clone(),
+                    "oauth2_username_attribute" => self.oauth2.username_attribute.clone(),
                     "plaintext_auth" => self.plaintext_auth.as_str().to_string(),
                     "passwd_file" => self.passwd_file.display().to_string(),
                     "passdb" => self

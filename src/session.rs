@@ -218,14 +218,36 @@ impl Session {
             // SCRAM never shows the password: offered with or without TLS,
             // but only when configured: clients take the strongest offer,
             // and a bcrypt-stored user cannot do SCRAM.
-            if self.ctx.config.auth_scram {
+            let config = &self.ctx.config;
+            if config.auth_scram {
                 caps.push("AUTH=SCRAM-SHA-256");
                 if self.transport.is_tls() {
                     caps.push("AUTH=SCRAM-SHA-256-PLUS");
                 }
             }
+            if config.auth_scram_sha1 {
+                caps.push("AUTH=SCRAM-SHA-1");
+                if self.transport.is_tls() {
+                    caps.push("AUTH=SCRAM-SHA-1-PLUS");
+                }
+            }
+            // Only where the handshake verified a client certificate.
+            if config.auth_external && self.transport.client_cert_name().is_some() {
+                caps.push("AUTH=EXTERNAL");
+            }
+            // CRAM-MD5 does not reveal the password either (Dovecot offers
+            // it without TLS too).
+            if config.auth_cram_md5 {
+                caps.push("AUTH=CRAM-MD5");
+            }
             if self.plaintext_allowed() {
                 caps.extend(["AUTH=PLAIN", "AUTH=LOGIN"]);
+                if config.auth_oauthbearer {
+                    caps.push("AUTH=OAUTHBEARER");
+                }
+                if config.auth_xoauth2 {
+                    caps.push("AUTH=XOAUTH2");
+                }
             } else {
                 // RFC 3501 §6.2.3: LOGIN is refused, so say so up front.
                 caps.push("LOGINDISABLED");

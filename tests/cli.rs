@@ -317,10 +317,8 @@ fn check_names_uidlists_schemes_and_sandbox_paths_that_would_fail_logins() {
     for (name, hash) in [
         ("old", "abJnggxhB/yJU"),
         ("older", "abJnggxhB/yJU"),
-        (
-            "cram",
-            "{CRAM-MD5}cd3ba7deaad6e5ca23448ba42e379747a9e0f7f1fbc00c8a81bbaac395731b56",
-        ),
+        // Salted with the user name and realm; Roost reads CRAM-MD5 now.
+        ("dig", "{DIGEST-MD5}4b626f808aa26e1be6f69cfb24f2e271"),
     ] {
         let home = base.join("home").join(name);
         users.push_str(&format!("{name}:{hash}::::{}::\n", home.display()));
@@ -382,11 +380,11 @@ fn check_names_uidlists_schemes_and_sandbox_paths_that_would_fail_logins() {
         "fix: chown -R ",
         // Every user who cannot log in, by scheme.
         "2 users cannot log in: their passwords use DES-CRYPT, which Roost cannot verify: old, older",
-        "1 user cannot log in: their passwords use CRAM-MD5",
+        "1 user cannot log in: their passwords use DIGEST-MD5",
         // The sandbox: which paths it allows and the line to add.
         "is read-only (Read-only file system); the unit lets Roost write only to: /var/mail /var/vmail /var/lib/roost /var/log/roost",
         &format!(
-            "the mail of ann, cram, old, older ({}) is read-only",
+            "the mail of ann, dig, old, older ({}) is read-only",
             home.join("Maildir").display()
         ),
         &format!(

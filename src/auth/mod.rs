@@ -6,7 +6,12 @@
 //! It knows nothing about IMAP itself; the protocol layer calls in here.
 
 pub mod cache;
+pub mod cram_md5;
+pub mod der;
+pub mod json;
+pub mod jwt;
 pub mod legacy;
+pub mod oauth;
 pub mod pam;
 pub mod passwd;
 pub mod sasl;
@@ -82,6 +87,65 @@ pub fn check_password(
             None
         }
     }
+}
+
+/// A failed challenge-response or bearer-token login (those that do not
+/// go through [`check_password`]): recorded by the throttle, logged as
+/// `{session} user=… {detail} authentication failed: {why}`, and its delay
+/// waited out. `why` must never hold the client's secret.
+pub fn record_failure(
+    throttle: &FailureThrottle,
+    ip: IpAddr,
+    user: &str,
+    session: &str,
+    detail: &str,
+    why: &str,
+) {
+    let delay = throttle.record_user_failure(ip, user);
+    log::warn!(
+        "{session} user={} {detail} authentication failed: {why} (delay {} ms)",
+        printable(user, 200),
+        delay.as_millis()
+    );
+    std::thread::sleep(delay);
+}
+
+/// The account of a user whom a mechanism without a password named (a
+/// bearer token's claim, a client certificate): the userdb must know
+/// them, as for a PAM login; the passwd file's password plays no part.
+pub fn account_without_password(
+    config: &Config,
+    passwd: &PasswdFile,
+    user: &str,
+) -> Result<Account, String> {
+    let entry = UserEntry {
+        name: user.to_string(),
+        password: Secret::default(),
+        uid: None,
+        gid: None,
+        home: None,
+        extra: String::new(),
+    };
+    crate::users::resolve(config, passwd, entry, Passdb::Pam)
+}
+
+/// Bytes from the kernel's random source (challenges, nonces, salts).
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = vec![0u8; n];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut out))
+        .is_err()
+    {
+        // Never reached on Linux; the time keeps nonces distinct at least.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = (t >> ((i % 16) * 8)) as u8;
+        }
+    }
+    out
 }
 
 /// The passdbs in their configured order; the first that accepts wins.

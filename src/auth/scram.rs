@@ -1,18 +1,84 @@
-//! SCRAM-SHA-256 (RFC 5802, RFC 7677), server side, with the
-//! SCRAM-SHA-256-PLUS channel bindings `tls-exporter` (RFC 9266) and
+//! SCRAM-SHA-1 (RFC 5802) and SCRAM-SHA-256 (RFC 7677), server side, with
+//! the -PLUS channel bindings `tls-exporter` (RFC 9266) and
 //! `tls-server-end-point` (RFC 5929).
 //!
 //! Credentials come from the passwd file: Dovecot's stored form
 //! `{SCRAM-SHA-256}iter,salt,StoredKey,ServerKey` (base64 fields, as
-//! `doveadm pw -s SCRAM-SHA-256` writes), or a plaintext password, from
-//! which they are derived with a fresh salt at each login.
+//! `doveadm pw -s SCRAM-SHA-256` writes; the same for SCRAM-SHA-1), or a
+//! plaintext password, from which they are derived with a fresh salt at
+//! each login.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-type HmacSha256 = Hmac<Sha256>;
+/// The hash a SCRAM mechanism is built on; the exchange is the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScramHash {
+    Sha1,
+    Sha256,
+}
+
+impl ScramHash {
+    /// The mechanism's name without `-PLUS`, also Dovecot's scheme name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScramHash::Sha1 => "SCRAM-SHA-1",
+            ScramHash::Sha256 => "SCRAM-SHA-256",
+        }
+    }
+
+    /// The hash of a scheme or mechanism name (`-PLUS` included).
+    pub fn from_name(name: &str) -> Option<ScramHash> {
+        let name = name.to_ascii_uppercase();
+        match name.strip_suffix("-PLUS").unwrap_or(&name) {
+            "SCRAM-SHA-1" => Some(ScramHash::Sha1),
+            "SCRAM-SHA-256" => Some(ScramHash::Sha256),
+            _ => None,
+        }
+    }
+
+    fn len(self) -> usize {
+        match self {
+            ScramHash::Sha1 => 20,
+            ScramHash::Sha256 => 32,
+        }
+    }
+
+    fn digest(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            ScramHash::Sha1 => Sha1::digest(data).to_vec(),
+            ScramHash::Sha256 => Sha256::digest(data).to_vec(),
+        }
+    }
+
+    fn hmac(self, key: &[u8], data: &[u8]) -> Vec<u8> {
+        fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[u8]) -> Vec<u8> {
+            // HMAC takes keys of any length: new_from_slice cannot fail.
+            let mut m = <M as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+            m.update(data);
+            m.finalize().into_bytes().to_vec()
+        }
+        match self {
+            ScramHash::Sha1 => run::<Hmac<Sha1>>(key, data),
+            ScramHash::Sha256 => run::<Hmac<Sha256>>(key, data),
+        }
+    }
+
+    /// SaltedPassword (RFC 5802 §3: Hi() is PBKDF2 with HMAC of the hash).
+    fn salted_password(self, password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
+        let mut out = vec![0u8; self.len()];
+        match self {
+            ScramHash::Sha1 => pbkdf2::pbkdf2_hmac::<Sha1>(password, salt, iterations, &mut out),
+            ScramHash::Sha256 => {
+                pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, iterations, &mut out)
+            }
+        }
+        out
+    }
+}
 
 /// Iterations for credentials derived here (Dovecot's default too).
 pub const DEFAULT_ITERATIONS: u32 = 4096;
@@ -23,45 +89,44 @@ const MAX_ITERATIONS: u32 = 1_000_000;
 /// What the server keeps for a user (RFC 5802 §3).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
+    pub hash: ScramHash,
     pub iterations: u32,
     pub salt: Vec<u8>,
-    pub stored_key: [u8; 32],
-    pub server_key: [u8; 32],
-}
-
-fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
-    // HMAC takes keys of any length: new_from_slice cannot fail.
-    let mut m = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
-    m.update(data);
-    m.finalize().into_bytes().into()
+    /// H(ClientKey) and ServerKey, each as long as the hash's output.
+    pub stored_key: Vec<u8>,
+    pub server_key: Vec<u8>,
 }
 
 impl Credentials {
-    /// Derives the credentials of `password` (SaltedPassword =
-    /// PBKDF2-HMAC-SHA-256, RFC 5802 §3).
-    pub fn derive(password: &[u8], salt: &[u8], iterations: u32) -> Credentials {
-        let mut salted = [0u8; 32];
-        pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, iterations, &mut salted);
-        let client_key = hmac(&salted, b"Client Key");
+    /// Derives the credentials of `password` (RFC 5802 §3).
+    pub fn derive(hash: ScramHash, password: &[u8], salt: &[u8], iterations: u32) -> Credentials {
+        let salted = hash.salted_password(password, salt, iterations);
+        let client_key = hash.hmac(&salted, b"Client Key");
         Credentials {
+            hash,
             iterations,
             salt: salt.to_vec(),
-            stored_key: Sha256::digest(client_key).into(),
-            server_key: hmac(&salted, b"Server Key"),
+            stored_key: hash.digest(&client_key),
+            server_key: hash.hmac(&salted, b"Server Key"),
         }
     }
 
-    /// Parses Dovecot's stored form (without the `{SCRAM-SHA-256}` prefix).
-    pub fn parse(stored: &str) -> Option<Credentials> {
+    /// Parses Dovecot's stored form (without the `{SCRAM-SHA-…}` prefix).
+    pub fn parse(hash: ScramHash, stored: &str) -> Option<Credentials> {
         let mut f = stored.trim().split(',');
         let iterations: u32 = f.next()?.parse().ok()?;
         let salt = STANDARD.decode(f.next()?).ok()?;
-        let stored_key = STANDARD.decode(f.next()?).ok()?.try_into().ok()?;
-        let server_key = STANDARD.decode(f.next()?).ok()?.try_into().ok()?;
-        if f.next().is_some() || !(1..=MAX_ITERATIONS).contains(&iterations) {
+        let stored_key = STANDARD.decode(f.next()?).ok()?;
+        let server_key = STANDARD.decode(f.next()?).ok()?;
+        if f.next().is_some()
+            || !(1..=MAX_ITERATIONS).contains(&iterations)
+            || stored_key.len() != hash.len()
+            || server_key.len() != hash.len()
+        {
             return None;
         }
         Some(Credentials {
+            hash,
             iterations,
             salt,
             stored_key,
@@ -69,14 +134,14 @@ impl Credentials {
         })
     }
 
-    /// Dovecot's stored form, for `roost hash --scheme SCRAM-SHA-256`.
+    /// Dovecot's stored form, for `roost hash --scheme SCRAM-SHA-…`.
     pub fn encode(&self) -> String {
         format!(
             "{},{},{},{}",
             self.iterations,
             STANDARD.encode(&self.salt),
-            STANDARD.encode(self.stored_key),
-            STANDARD.encode(self.server_key)
+            STANDARD.encode(&self.stored_key),
+            STANDARD.encode(&self.server_key)
         )
     }
 }
@@ -248,23 +313,24 @@ impl Exchange {
         let proof = STANDARD
             .decode(proof)
             .map_err(|_| ScramError::Malformed("bad proof"))?;
-        if proof.len() != 32 {
+        let hash = self.creds.hash;
+        if proof.len() != hash.len() {
             return Err(ScramError::Proof);
         }
         let auth_message = format!("{}{without_proof}", self.auth_prefix);
-        let signature = hmac(&self.creds.stored_key, auth_message.as_bytes());
+        let signature = hash.hmac(&self.creds.stored_key, auth_message.as_bytes());
         let client_key: Vec<u8> = proof.iter().zip(signature).map(|(p, s)| p ^ s).collect();
-        let check: [u8; 32] = Sha256::digest(&client_key).into();
-        // Constant-time enough: both sides are fixed-size digests.
+        let check = hash.digest(&client_key);
+        // Constant-time enough: both sides are digests of the same length.
         if check
             .iter()
-            .zip(self.creds.stored_key)
+            .zip(&self.creds.stored_key)
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             != 0
         {
             return Err(ScramError::Proof);
         }
-        let server_signature = hmac(&self.creds.server_key, auth_message.as_bytes());
+        let server_signature = hash.hmac(&self.creds.server_key, auth_message.as_bytes());
         Ok(format!("v={}", STANDARD.encode(server_signature)))
     }
 }
@@ -279,7 +345,7 @@ mod tests {
         let first = ClientFirst::parse(b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO", false).unwrap();
         assert_eq!(first.user, "user");
         let salt = STANDARD.decode("W22ZaJ0SNY7soEsUEjb6gQ==").unwrap();
-        let creds = Credentials::derive(b"pencil", &salt, 4096);
+        let creds = Credentials::derive(ScramHash::Sha256, b"pencil", &salt, 4096);
         let (ex, server_first) = Exchange::start(
             &first,
             creds.clone(),
@@ -295,7 +361,10 @@ mod tests {
             "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
         );
         // The stored form goes round.
-        assert_eq!(Credentials::parse(&creds.encode()), Some(creds.clone()));
+        assert_eq!(
+            Credentials::parse(ScramHash::Sha256, &creds.encode()),
+            Some(creds.clone())
+        );
         // A wrong proof fails.
         let (ex, _) = Exchange::start(&first, creds, "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0", None);
         assert_eq!(
@@ -313,7 +382,7 @@ mod tests {
         assert!(ClientFirst::parse(b"y,,n=u,r=abc", false).is_ok());
         let f = ClientFirst::parse(b"p=tls-exporter,,n=u,r=abc", true).unwrap();
         assert_eq!(f.binding.as_deref(), Some("tls-exporter"));
-        let creds = Credentials::derive(b"pw", b"salt", 4096);
+        let creds = Credentials::derive(ScramHash::Sha256, b"pw", b"salt", 4096);
         let (ex, _) = Exchange::start(&f, creds, "xyz", Some(vec![1, 2, 3]));
         // c= without the binding data is refused.
         let c = STANDARD.encode(b"p=tls-exporter,,");
@@ -337,7 +406,40 @@ mod tests {
                 .authzid,
             "b,c"
         );
-        assert!(Credentials::parse("0,AA==,AA==,AA==").is_none());
-        assert!(Credentials::parse("4096,c2FsdA==,xx,yy").is_none());
+        assert!(Credentials::parse(ScramHash::Sha256, "0,AA==,AA==,AA==").is_none());
+        assert!(Credentials::parse(ScramHash::Sha256, "4096,c2FsdA==,xx,yy").is_none());
+    }
+
+    /// RFC 5802 §5's SCRAM-SHA-1 example exchange.
+    #[test]
+    fn rfc5802_sha1_example() {
+        let first = ClientFirst::parse(b"n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL", false).unwrap();
+        let salt = STANDARD.decode("QSXCR+Q6sek8bf92").unwrap();
+        let creds = Credentials::derive(ScramHash::Sha1, b"pencil", &salt, 4096);
+        let (ex, server_first) = Exchange::start(&first, creds.clone(), "3rfcNHYJY1ZVvWVs7j", None);
+        assert_eq!(
+            server_first,
+            "r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096"
+        );
+        let server_final = ex
+            .finish(b"c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=")
+            .unwrap();
+        assert_eq!(server_final, "v=rmF9pqV8S7suAoZWja4dJRkFsKQ=");
+        assert_eq!(
+            ScramHash::from_name("scram-sha-1-plus"),
+            Some(ScramHash::Sha1)
+        );
+        assert_eq!(ScramHash::from_name("SCRAM-SHA-1-PLUS-PLUS"), None);
+        // SHA-256 credentials do not parse as SHA-1 ones.
+        let sha256 = Credentials::derive(ScramHash::Sha256, b"pencil", &salt, 4096);
+        assert!(Credentials::parse(ScramHash::Sha1, &sha256.encode()).is_none());
+        // What `doveadm pw -s SCRAM-SHA-1 -p pencil` wrote.
+        let dovecot = Credentials::parse(
+            ScramHash::Sha1,
+            "4096,58T3q4ifQScVd30vSttk5A==,TZjnW5FqZIw9tEpQ5yM5IwuY2Ls=,no7BS6cM3AT7NQW65qOzICIpunc=",
+        )
+        .unwrap();
+        let again = Credentials::derive(ScramHash::Sha1, b"pencil", &dovecot.salt, 4096);
+        assert_eq!(again, dovecot);
     }
 }

@@ -8,7 +8,9 @@
 //! [secured] [resp=<base64>]` and answers `CONT <id> <base64>` to our
 //! `CONT`s; each exchange ends with `OK <id> user=<name>` or `FAIL <id>`.
 //! Fields are separated by tabs, lines end with LF. Failures are delayed
-//! and logged exactly as IMAP logins are.
+//! and logged exactly as IMAP logins are. Besides PLAIN and LOGIN, the
+//! `auth_mechanisms` CRAM-MD5, OAUTHBEARER and XOAUTH2 are offered when
+//! configured, checked by the same code as IMAP's.
 
 use super::sasl;
 use crate::context::ServerContext;
@@ -36,6 +38,13 @@ enum Pending {
     Plain(Request),
     LoginUser(Request),
     LoginPassword(Request, String),
+    /// CRAM-MD5: the challenge sent.
+    CramMd5(Request, String),
+    /// OAUTHBEARER or XOAUTH2 without an initial response.
+    Bearer(Request),
+    /// A refused token's error challenge was sent (RFC 7628 §3.2.2); the
+    /// client's answer ends the exchange with FAIL. The user and why.
+    BearerRefused(Request, String, String),
 }
 
 /// What an AUTH line told us about the SMTP client.
@@ -78,10 +87,21 @@ pub fn serve(ctx: Arc<ServerContext>, stream: Stream, peer: String) {
 
 impl Conn {
     fn run(&mut self, input: &mut dyn BufRead, cuid: u64) -> io::Result<()> {
+        let config = &self.ctx.config;
+        let mut mechs = String::from("MECH\tPLAIN\tplaintext\nMECH\tLOGIN\tplaintext\n");
+        // The flags Dovecot gives these mechanisms.
+        if config.auth_cram_md5 && config.passdb.contains(&crate::config::Passdb::PasswdFile) {
+            mechs.push_str("MECH\tCRAM-MD5\tdictionary\tactive\n");
+        }
+        if config.auth_oauthbearer {
+            mechs.push_str("MECH\tOAUTHBEARER\tplaintext\n");
+        }
+        if config.auth_xoauth2 {
+            mechs.push_str("MECH\tXOAUTH2\tplaintext\n");
+        }
         write!(
             self.out,
-            "VERSION\t1\t2\nMECH\tPLAIN\tplaintext\nMECH\tLOGIN\tplaintext\n\
-             SPID\t{}\nCUID\t{cuid}\nCOOKIE\t{}\nDONE\n",
+            "VERSION\t1\t2\n{mechs}SPID\t{}\nCUID\t{cuid}\nCOOKIE\t{}\nDONE\n",
             std::process::id(),
             cookie()
         )?;
@@ -153,9 +173,18 @@ impl Conn {
                 _ => {}
             }
         }
+        let config = &self.ctx.config;
         let mech = match mech.to_ascii_uppercase().as_str() {
             "PLAIN" => "PLAIN",
             "LOGIN" => "LOGIN",
+            "CRAM-MD5"
+                if config.auth_cram_md5
+                    && config.passdb.contains(&crate::config::Passdb::PasswdFile) =>
+            {
+                "CRAM-MD5"
+            }
+            "OAUTHBEARER" if config.auth_oauthbearer => "OAUTHBEARER",
+            "XOAUTH2" if config.auth_xoauth2 => "XOAUTH2",
             _ => {
                 self.fail(id, None, "Unsupported authentication mechanism")?;
                 return Ok(true);
@@ -171,7 +200,9 @@ impl Conn {
             rip,
             secured,
         };
-        if !self.ctx.config.plaintext_auth.allows(secured, rip) {
+        // CRAM-MD5 never reveals the password; the others do (a bearer
+        // token is as good as one).
+        if mech != "CRAM-MD5" && !self.ctx.config.plaintext_auth.allows(secured, rip) {
             self.fail(
                 id,
                 None,
@@ -191,6 +222,23 @@ impl Conn {
             self.pending.clear();
         }
         let step = match (mech, resp) {
+            ("CRAM-MD5", Some(_)) => {
+                // The server speaks first in CRAM-MD5.
+                self.fail(id, None, "Unexpected initial response")?;
+                return Ok(true);
+            }
+            ("CRAM-MD5", None) => {
+                let challenge = super::cram_md5::challenge();
+                let cont = sasl::encode_challenge(challenge.as_bytes());
+                self.pending
+                    .insert(id.to_string(), Pending::CramMd5(req, challenge));
+                self.send(&format!("CONT\t{id}\t{cont}"))?;
+                return Ok(true);
+            }
+            ("OAUTHBEARER" | "XOAUTH2", Some(r)) => {
+                return self.bearer(id, req, r.as_bytes()).map(|_| true)
+            }
+            ("OAUTHBEARER" | "XOAUTH2", None) => (Pending::Bearer(req), b"" as &[u8]),
             ("PLAIN", Some(r)) => return self.plain(id, req, r.as_bytes()).map(|_| true),
             ("PLAIN", None) => (Pending::Plain(req), b"" as &[u8]),
             (_, Some(r)) => return self.login_user(id, req, r.as_bytes()).map(|_| true),
@@ -222,8 +270,105 @@ impl Conn {
                     Err(e) => self.fail(id, Some(&user), &e)?,
                 }
             }
+            Pending::CramMd5(req, challenge) => {
+                let answer = sasl::decode_response(data).unwrap_or_default();
+                let ctx = Arc::clone(&self.ctx);
+                match super::cram_md5::verify_answer(&ctx.passwd, &challenge, &answer) {
+                    Ok(entry) => {
+                        let user = entry.name.clone();
+                        let resolved = crate::users::resolve(
+                            &ctx.config,
+                            &ctx.passwd,
+                            entry,
+                            crate::config::Passdb::PasswdFile,
+                        );
+                        match resolved {
+                            Ok(account) => self.succeed(id, &req, account)?,
+                            Err(why) => {
+                                self.refuse(id, &req, &user, &format!("refused by userdb: {why}"))?
+                            }
+                        }
+                    }
+                    Err((user, why)) => self.refuse(id, &req, &user, why)?,
+                }
+            }
+            Pending::Bearer(req) => self.bearer(id, req, data)?,
+            Pending::BearerRefused(req, user, why) => self.refuse(id, &req, &user, &why)?,
         }
         Ok(true)
+    }
+
+    /// An OAUTHBEARER or XOAUTH2 message (base64): OK, or the error
+    /// challenge for a refused token.
+    fn bearer(&mut self, id: &str, req: Request, b64: &[u8]) -> io::Result<()> {
+        use super::oauth::{self, BearerOutcome};
+        let ctx = Arc::clone(&self.ctx);
+        let xoauth2 = req.mech == "XOAUTH2";
+        let msg = sasl::decode_response(b64).unwrap_or_default();
+        match oauth::check(&ctx.config.oauth2, xoauth2, &msg) {
+            BearerOutcome::Accepted(user) => {
+                match crate::auth::account_without_password(&ctx.config, &ctx.passwd, &user) {
+                    Ok(account) => self.succeed(id, &req, account),
+                    Err(why) => self.refuse(id, &req, &user, &format!("refused by userdb: {why}")),
+                }
+            }
+            BearerOutcome::Malformed => self.refuse(id, &req, "", "malformed message"),
+            BearerOutcome::Unavailable(why) => {
+                log::error!(
+                    "conn={} mech={} cannot read the token keys: {why}",
+                    self.id,
+                    req.mech
+                );
+                self.fail(id, None, "Authentication is not available now")
+            }
+            BearerOutcome::Refused(user, why) => {
+                let cont = sasl::encode_challenge(oauth::error_challenge(xoauth2).as_bytes());
+                self.pending
+                    .insert(id.to_string(), Pending::BearerRefused(req, user, why));
+                self.send(&format!("CONT\t{id}\t{cont}"))
+            }
+        }
+    }
+
+    /// A mechanism other than PLAIN/LOGIN accepted the user.
+    fn succeed(
+        &mut self,
+        id: &str,
+        req: &Request,
+        account: crate::users::Account,
+    ) -> io::Result<()> {
+        let name = account.entry.name;
+        // A token's claim could hold any text; the protocol is line- and
+        // tab-framed.
+        if name.contains(['\t', '\n', '\r']) {
+            return self.refuse(id, req, "", "user name unusable in the protocol");
+        }
+        self.ctx.throttle.record_user_success(req.rip, &name);
+        log::info!(
+            "conn={} peer={} user={} mech={} service={} tls={} login",
+            self.id,
+            req.rip,
+            name,
+            req.mech,
+            printable(&req.service),
+            if req.secured { "yes" } else { "no" }
+        );
+        self.send(&format!("OK\t{id}\tuser={name}"))
+    }
+
+    /// A mechanism other than PLAIN/LOGIN refused: throttled and logged as
+    /// a wrong password is.
+    fn refuse(&mut self, id: &str, req: &Request, user: &str, why: &str) -> io::Result<()> {
+        super::record_failure(
+            &self.ctx.throttle,
+            req.rip,
+            user,
+            &format!("conn={} peer={}", self.id, req.rip),
+            &format!("mech={} service={}", req.mech, printable(&req.service)),
+            why,
+        );
+        let user = (!user.is_empty()).then_some(user);
+        self.fail(id, user, "Authentication failed")
     }
 
     fn plain(&mut self, id: &str, req: Request, b64: &[u8]) -> io::Result<()> {

@@ -238,7 +238,12 @@ fn check_tls(config: &Config, account: Option<&Account>, out: &mut Vec<Finding>)
     let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
         return;
     };
-    if let Err(e) = TlsSettings::load(cert, key, config.tls_session_tickets) {
+    if let Err(e) = TlsSettings::load_with_client_ca(
+        cert,
+        key,
+        config.tls_session_tickets,
+        config.tls_client_ca.as_deref(),
+    ) {
         error(out, format!("TLS: {e}"));
         return;
     }

@@ -2,7 +2,7 @@
 //! §6.2): CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE, and ID
 //! (RFC 2971).
 
-use crate::auth::sasl;
+use crate::auth::{random_bytes, sasl};
 use crate::config::expand_mail_location;
 use crate::context::MAX_SASL_LINE;
 use crate::error::{Error, Tagged};
@@ -61,15 +61,49 @@ pub fn authenticate(
     mechanism: &str,
     initial: Option<&[u8]>,
 ) -> Result<Tagged, Error> {
-    if s.ctx.config.auth_scram
-        && (mechanism == "SCRAM-SHA-256" || mechanism == "SCRAM-SHA-256-PLUS")
-    {
+    let scram = crate::auth::scram::ScramHash::from_name(mechanism).filter(|h| match h {
+        crate::auth::scram::ScramHash::Sha256 => s.ctx.config.auth_scram,
+        crate::auth::scram::ScramHash::Sha1 => s.ctx.config.auth_scram_sha1,
+    });
+    if let Some(hash) = scram {
         let initial = match initial {
             Some(line) if sasl::is_cancel(line) => return Err(aborted()),
             Some(line) => Some(sasl::decode_response(line).map_err(bad_sasl)?),
             None => None,
         };
-        return scram_login(s, mechanism.ends_with("-PLUS"), initial);
+        return scram_login(s, hash, mechanism.ends_with("-PLUS"), initial);
+    }
+    if mechanism == "EXTERNAL" && s.ctx.config.auth_external {
+        let initial = match initial {
+            Some(line) if sasl::is_cancel(line) => return Err(aborted()),
+            Some(line) => Some(sasl::decode_response(line).map_err(bad_sasl)?),
+            None => None,
+        };
+        return external_login(s, initial);
+    }
+    let xoauth2 = mechanism == "XOAUTH2";
+    if (mechanism == "OAUTHBEARER" && s.ctx.config.auth_oauthbearer)
+        || (xoauth2 && s.ctx.config.auth_xoauth2)
+    {
+        // A bearer token is as good as a password to whoever reads it
+        // (Dovecot counts these mechanisms as plaintext too).
+        if !s.plaintext_allowed() {
+            return Err(privacy_required());
+        }
+        let initial = match initial {
+            Some(line) if sasl::is_cancel(line) => return Err(aborted()),
+            Some(line) => Some(sasl::decode_response(line).map_err(bad_sasl)?),
+            None => None,
+        };
+        return bearer_login(s, xoauth2, initial);
+    }
+    if mechanism == "CRAM-MD5" && s.ctx.config.auth_cram_md5 {
+        // RFC 4959 §3: the server speaks first in CRAM-MD5, so an initial
+        // response is a protocol error.
+        if initial.is_some() {
+            return Err(Error::bad("CRAM-MD5 takes no initial response."));
+        }
+        return cram_md5_login(s);
     }
     if mechanism != "PLAIN" && mechanism != "LOGIN" {
         return Err(Error::no(None, "Unsupported authentication mechanism."));
@@ -113,21 +147,23 @@ pub fn authenticate(
     }
 }
 
-/// SCRAM-SHA-256 and -PLUS (RFC 5802, 7677; channel bindings RFC 9266
-/// `tls-exporter` and RFC 5929 `tls-server-end-point`) against the passwd
-/// file: its `{SCRAM-SHA-256}` entries, or `{PLAIN}` ones. An unknown user
-/// goes through the same exchange with made-up credentials, so the
-/// answers do not tell who exists.
-fn scram_login(s: &mut Session, plus: bool, initial: Option<Vec<u8>>) -> Result<Tagged, Error> {
+/// SCRAM-SHA-1 and SCRAM-SHA-256, each with -PLUS (RFC 5802, 7677;
+/// channel bindings RFC 9266 `tls-exporter` and RFC 5929
+/// `tls-server-end-point`) against the passwd file: its `{SCRAM-SHA-…}`
+/// entries of the same hash, or `{PLAIN}` ones. An unknown user goes
+/// through the same exchange with made-up credentials, so the answers do
+/// not tell who exists.
+fn scram_login(
+    s: &mut Session,
+    hash: crate::auth::scram::ScramHash,
+    plus: bool,
+    initial: Option<Vec<u8>>,
+) -> Result<Tagged, Error> {
     use crate::auth::scram::{ClientFirst, Credentials, Exchange, ScramError, DEFAULT_ITERATIONS};
-    let mech = if plus {
-        "SCRAM-SHA-256-PLUS"
-    } else {
-        "SCRAM-SHA-256"
-    };
+    let mech = &*format!("{}{}", hash.name(), if plus { "-PLUS" } else { "" });
     let tls = s.transport.is_tls();
     if plus && !tls {
-        return Err(Error::no(None, "SCRAM-SHA-256-PLUS needs TLS."));
+        return Err(Error::no(None, format!("{mech} needs TLS.")));
     }
     if !s
         .ctx
@@ -141,18 +177,7 @@ fn scram_login(s: &mut Session, plus: bool, initial: Option<Vec<u8>>) -> Result<
         Some(m) => m,
         None => sasl_round(s, b"")?,
     };
-    let failed = |s: &mut Session, user: &str, why: &str| -> Error {
-        let delay = s.ctx.throttle.record_user_failure(s.peer.ip(), user);
-        log::warn!(
-            "conn={} peer={} user={} mech={mech} authentication failed: {why} (delay {} ms)",
-            s.id,
-            s.peer,
-            printable(user),
-            delay.as_millis()
-        );
-        std::thread::sleep(delay);
-        Error::no(Some(Code::AuthenticationFailed), "Authentication failed.")
-    };
+    let failed = |s: &mut Session, user: &str, why: &str| sasl_failed(s, mech, user, why);
     let first = match ClientFirst::parse(&first_msg, tls) {
         Ok(f) => f,
         Err(e) => return Err(failed(s, "", &format!("{e:?}"))),
@@ -184,10 +209,15 @@ fn scram_login(s: &mut Session, plus: bool, initial: Option<Vec<u8>>) -> Result<
     let entry = s.ctx.passwd.lookup(&first.user);
     let creds = entry
         .as_ref()
-        .and_then(|e| scram_credentials(e.password.expose()));
+        .and_then(|e| scram_credentials(hash, e.password.expose()));
     let real = creds.is_some();
     let creds = creds.unwrap_or_else(|| {
-        Credentials::derive(&random_bytes(16), &random_bytes(16), DEFAULT_ITERATIONS)
+        Credentials::derive(
+            hash,
+            &random_bytes(16),
+            &random_bytes(16),
+            DEFAULT_ITERATIONS,
+        )
     });
     let nonce: String = random_bytes(18)
         .iter()
@@ -210,6 +240,32 @@ fn scram_login(s: &mut Session, plus: bool, initial: Option<Vec<u8>>) -> Result<
     let Some(entry) = entry else {
         return Err(failed(s, &first.user, "no such user"));
     };
+    finish_verified(s, mech, entry)
+}
+
+/// A failed challenge-response login: through the throttle (its delay
+/// waited out) and into the log like a wrong password, never with the
+/// client's secret.
+fn sasl_failed(s: &mut Session, mech: &str, user: &str, why: &str) -> Error {
+    crate::auth::record_failure(
+        &s.ctx.throttle,
+        s.peer.ip(),
+        user,
+        &format!("conn={} peer={}", s.id, s.peer),
+        &format!("mech={mech}"),
+        why,
+    );
+    Error::no(Some(Code::AuthenticationFailed), "Authentication failed.")
+}
+
+/// After a challenge-response mechanism verified `entry`: the userdb,
+/// the throttle's success, the login.
+fn finish_verified(
+    s: &mut Session,
+    mech: &str,
+    entry: crate::auth::UserEntry,
+) -> Result<Tagged, Error> {
+    let user = entry.name.clone();
     let account = match crate::users::resolve(
         &s.ctx.config,
         &s.ctx.passwd,
@@ -217,44 +273,148 @@ fn scram_login(s: &mut Session, plus: bool, initial: Option<Vec<u8>>) -> Result<
         crate::config::Passdb::PasswdFile,
     ) {
         Ok(a) => a,
-        Err(why) => return Err(failed(s, &first.user, &format!("refused by userdb: {why}"))),
+        Err(why) => {
+            return Err(sasl_failed(
+                s,
+                mech,
+                &user,
+                &format!("refused by userdb: {why}"),
+            ))
+        }
     };
-    s.ctx.throttle.record_user_success(s.peer.ip(), &first.user);
+    s.ctx.throttle.record_user_success(s.peer.ip(), &user);
     complete_login(s, account, mech)
 }
 
-/// SCRAM credentials from a passwd-file password field.
-fn scram_credentials(stored: &str) -> Option<crate::auth::scram::Credentials> {
-    use crate::auth::scram::{Credentials, DEFAULT_ITERATIONS};
+/// CRAM-MD5 (RFC 2195) against the passwd file: `{CRAM-MD5}` entries
+/// (Dovecot's stored HMAC state) or plaintext ones; a user stored any
+/// other way cannot do it and gets NO, as with Dovecot.
+fn cram_md5_login(s: &mut Session) -> Result<Tagged, Error> {
+    use crate::auth::cram_md5;
+    const MECH: &str = "CRAM-MD5";
+    if !s
+        .ctx
+        .config
+        .passdb
+        .contains(&crate::config::Passdb::PasswdFile)
+    {
+        return Err(Error::no(None, "Unsupported authentication mechanism."));
+    }
+    let challenge = cram_md5::challenge();
+    let answer = sasl_round(s, challenge.as_bytes())?;
+    match cram_md5::verify_answer(&s.ctx.passwd, &challenge, &answer) {
+        Ok(entry) => finish_verified(s, MECH, entry),
+        Err((user, why)) => Err(sasl_failed(s, MECH, &user, why)),
+    }
+}
+
+/// EXTERNAL (RFC 4422 Appendix A) with the TLS client certificate the
+/// handshake verified against `tls_client_ca`: its common name is the
+/// user (Dovecot's `ssl_cert_username_field = commonName`); an
+/// authorization identity, if given, must be that name.
+fn external_login(s: &mut Session, initial: Option<Vec<u8>>) -> Result<Tagged, Error> {
+    const MECH: &str = "EXTERNAL";
+    let Some(name) = s.transport.client_cert_name() else {
+        return Err(Error::no(
+            Some(Code::AuthenticationFailed),
+            "EXTERNAL needs a TLS client certificate.",
+        ));
+    };
+    let authzid = match initial {
+        Some(m) => m,
+        None => sasl_round(s, b"")?,
+    };
+    if !authzid.is_empty() && authzid != name.as_bytes() {
+        return Err(sasl_failed(
+            s,
+            MECH,
+            &name,
+            "authorization identity differs from the certificate's",
+        ));
+    }
+    let account = match crate::auth::account_without_password(&s.ctx.config, &s.ctx.passwd, &name) {
+        Ok(a) => a,
+        Err(why) => {
+            return Err(sasl_failed(
+                s,
+                MECH,
+                &name,
+                &format!("refused by userdb: {why}"),
+            ))
+        }
+    };
+    s.ctx.throttle.record_user_success(s.peer.ip(), &name);
+    complete_login(s, account, MECH)
+}
+
+/// OAUTHBEARER (RFC 7628) and XOAUTH2: a JWT checked locally
+/// ([`crate::auth::jwt`]) names the user; the name the client gives, if
+/// any, must be the same. The userdb must know the user, as for PAM
+/// logins. A refused token gets the error challenge first (RFC 7628
+/// §3.2.2), then NO once the client has answered it.
+fn bearer_login(s: &mut Session, xoauth2: bool, initial: Option<Vec<u8>>) -> Result<Tagged, Error> {
+    use crate::auth::oauth::{self, BearerOutcome};
+    let mech = if xoauth2 { "XOAUTH2" } else { "OAUTHBEARER" };
+    let msg = match initial {
+        Some(m) => m,
+        None => sasl_round(s, b"")?,
+    };
+    let user = match oauth::check(&s.ctx.config.oauth2, xoauth2, &msg) {
+        BearerOutcome::Accepted(user) => user,
+        BearerOutcome::Malformed => return Err(sasl_failed(s, mech, "", "malformed message")),
+        BearerOutcome::Unavailable(why) => {
+            log::error!(
+                "conn={} peer={} mech={mech} cannot read the token keys: {why}",
+                s.id,
+                s.peer
+            );
+            return Err(Error::no(
+                Some(Code::Unavailable),
+                "Authentication is not available now.",
+            ));
+        }
+        BearerOutcome::Refused(user, why) => {
+            return match sasl_round(s, oauth::error_challenge(xoauth2).as_bytes()) {
+                Err(Error::Io(e)) => Err(Error::Io(e)),
+                // Whatever the answer (^A, empty, "*"), the login failed.
+                _ => Err(sasl_failed(s, mech, &user, &why)),
+            };
+        }
+    };
+    let account = match crate::auth::account_without_password(&s.ctx.config, &s.ctx.passwd, &user) {
+        Ok(a) => a,
+        Err(why) => {
+            return Err(sasl_failed(
+                s,
+                mech,
+                &user,
+                &format!("refused by userdb: {why}"),
+            ))
+        }
+    };
+    s.ctx.throttle.record_user_success(s.peer.ip(), &user);
+    complete_login(s, account, mech)
+}
+
+/// SCRAM credentials for `hash` from a passwd-file password field.
+fn scram_credentials(
+    hash: crate::auth::scram::ScramHash,
+    stored: &str,
+) -> Option<crate::auth::scram::Credentials> {
+    use crate::auth::scram::{Credentials, ScramHash, DEFAULT_ITERATIONS};
     let (scheme, value) = stored.strip_prefix('{')?.split_once('}')?;
     match scheme.to_ascii_uppercase().as_str() {
-        "SCRAM-SHA-256" => Credentials::parse(value),
+        s if ScramHash::from_name(s) == Some(hash) && !s.ends_with("-PLUS") => {
+            Credentials::parse(hash, value)
+        }
         "PLAIN" | "CLEAR" | "CLEARTEXT" | "PLAINTEXT" => Some(Credentials::derive(
+            hash,
             value.as_bytes(),
             &random_bytes(16),
             DEFAULT_ITERATIONS,
         )),
         _ => None,
     }
-}
-
-/// Bytes from the kernel's random source.
-fn random_bytes(n: usize) -> Vec<u8> {
-    use std::io::Read;
-    let mut out = vec![0u8; n];
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut out))
-        .is_err()
-    {
-        // Never reached on Linux; the time keeps nonces distinct at least.
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = (t >> ((i % 16) * 8)) as u8;
-        }
-    }
-    out
 }
 
 /// Sends a challenge and reads the client's base64 answer.

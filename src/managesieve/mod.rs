@@ -119,12 +119,22 @@ impl Session {
             sieve::EXTENSIONS.join(" ")
         ));
         if self.user.is_none() {
-            let mechs = if self.plaintext_allowed() {
-                "PLAIN LOGIN"
-            } else {
-                ""
-            };
-            out.push_str(&format!("\"SASL\" \"{mechs}\"\r\n"));
+            let config = &self.ctx.config;
+            let mut mechs = Vec::new();
+            if self.plaintext_allowed() {
+                mechs.extend(["PLAIN", "LOGIN"]);
+                if config.auth_oauthbearer {
+                    mechs.push("OAUTHBEARER");
+                }
+                if config.auth_xoauth2 {
+                    mechs.push("XOAUTH2");
+                }
+            }
+            // CRAM-MD5 never reveals the password: offered without TLS too.
+            if config.auth_cram_md5 && config.passdb.contains(&crate::config::Passdb::PasswdFile) {
+                mechs.push("CRAM-MD5");
+            }
+            out.push_str(&format!("\"SASL\" \"{}\"\r\n", mechs.join(" ")));
         }
         if self.tls_offered() {
             out.push_str("\"STARTTLS\"\r\n");
@@ -264,12 +274,6 @@ impl Session {
         else {
             return self.no(None, "AUTHENTICATE needs a mechanism.");
         };
-        if !self.plaintext_allowed() {
-            return self.no(
-                Some("ENCRYPT-NEEDED"),
-                "Plaintext authentication disallowed on non-secure connections.",
-            );
-        }
         let initial = match args.get(1) {
             Some(Arg::Str(b)) => match sasl::decode_response(b) {
                 Ok(d) => Some(d),
@@ -277,73 +281,38 @@ impl Session {
             },
             _ => None,
         };
-        let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
-        let (user, password) = match mech.as_str() {
-            "PLAIN" => {
-                let data = match initial {
-                    Some(d) => d,
-                    None => {
-                        self.send("\"\"\r\n")?;
-                        match self.response()? {
-                            Some(d) => d,
-                            None => return self.no(None, "Authentication cancelled."),
-                        }
-                    }
-                };
-                match sasl::parse_plain(&data) {
-                    Ok(c) if c.authzid.is_empty() || c.authzid == c.authcid => {
-                        (c.authcid, c.password)
-                    }
-                    Ok(_) => return self.no(None, "Acting as another user is not allowed."),
-                    Err(e) => return self.no(None, &e.to_string()),
+        let config = &self.ctx.config;
+        let account = match mech.as_str() {
+            "CRAM-MD5"
+                if config.auth_cram_md5
+                    && config.passdb.contains(&crate::config::Passdb::PasswdFile) =>
+            {
+                if initial.is_some() {
+                    // The server speaks first in CRAM-MD5.
+                    return self.no(None, "CRAM-MD5 takes no initial response.");
                 }
+                self.cram_md5()?
             }
-            "LOGIN" => {
-                let user_data = match initial {
-                    Some(d) => d,
-                    None => {
-                        self.send(&format!(
-                            "{}\r\n",
-                            string(&b64(sasl::LOGIN_USERNAME_PROMPT))
-                        ))?;
-                        match self.response()? {
-                            Some(d) => d,
-                            None => return self.no(None, "Authentication cancelled."),
-                        }
-                    }
-                };
-                let user = match sasl::parse_login_username(&user_data) {
-                    Ok(u) => u,
-                    Err(e) => return self.no(None, &e.to_string()),
-                };
-                self.send(&format!(
-                    "{}\r\n",
-                    string(&b64(sasl::LOGIN_PASSWORD_PROMPT))
-                ))?;
-                let Some(pw) = self.response()? else {
-                    return self.no(None, "Authentication cancelled.");
-                };
-                match sasl::parse_login_password(&pw) {
-                    Ok(p) => (user, p),
-                    Err(e) => return self.no(None, &e.to_string()),
+            "OAUTHBEARER" | "XOAUTH2"
+                if (mech == "OAUTHBEARER" && config.auth_oauthbearer)
+                    || (mech == "XOAUTH2" && config.auth_xoauth2) =>
+            {
+                // A bearer token is as good as a password.
+                if !self.plaintext_allowed() {
+                    return self.no(
+                        Some("ENCRYPT-NEEDED"),
+                        "Plaintext authentication disallowed on non-secure connections.",
+                    );
                 }
+                self.bearer(&mech, initial)?
             }
-            _ => return self.no(None, "Unsupported authentication mechanism."),
+            _ => self.password_login(&mech, initial)?,
+        };
+        let Some(account) = account else {
+            // The mechanism has answered NO already.
+            return Ok(());
         };
         let session = format!("managesieve conn={} peer={}", self.id, self.peer);
-        let account = check_password(
-            &self.ctx.config,
-            &self.ctx.passwd,
-            &self.ctx.throttle,
-            self.peer,
-            &user,
-            password.expose().as_bytes(),
-            &session,
-            &format!("mech={mech}"),
-        );
-        let Some(account) = account else {
-            return self.no(None, "Authentication failed.");
-        };
         let entry = account.entry;
         if let Some(creds) = &account.creds {
             // A thread that became one user stays that user (`identity`).
@@ -366,7 +335,7 @@ impl Session {
         let (Some(dir), Some(active)) = (dir, active) else {
             log::error!(
                 "{session} user={} has no home for the sieve setting",
-                printable(&user, 200)
+                printable(&entry.name, 200)
             );
             return self.no(
                 Some("UNAVAILABLE"),
@@ -382,6 +351,194 @@ impl Session {
         self.user = Some((entry, ScriptStore::new(dir, active)));
         self.bad = 0;
         self.ok("Logged in.")
+    }
+
+    /// PLAIN and LOGIN: the account, or None after a NO.
+    fn password_login(
+        &mut self,
+        mech: &str,
+        initial: Option<Vec<u8>>,
+    ) -> io::Result<Option<crate::users::Account>> {
+        if !self.plaintext_allowed() {
+            return self.no_none(
+                Some("ENCRYPT-NEEDED"),
+                "Plaintext authentication disallowed on non-secure connections.",
+            );
+        }
+        let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
+        let (user, password) = match mech {
+            "PLAIN" => {
+                let data = match initial {
+                    Some(d) => d,
+                    None => {
+                        self.send("\"\"\r\n")?;
+                        match self.response()? {
+                            Some(d) => d,
+                            None => return self.no_none(None, "Authentication cancelled."),
+                        }
+                    }
+                };
+                match sasl::parse_plain(&data) {
+                    Ok(c) if c.authzid.is_empty() || c.authzid == c.authcid => {
+                        (c.authcid, c.password)
+                    }
+                    Ok(_) => return self.no_none(None, "Acting as another user is not allowed."),
+                    Err(e) => return self.no_none(None, &e.to_string()),
+                }
+            }
+            "LOGIN" => {
+                let user_data = match initial {
+                    Some(d) => d,
+                    None => {
+                        self.send(&format!(
+                            "{}\r\n",
+                            string(&b64(sasl::LOGIN_USERNAME_PROMPT))
+                        ))?;
+                        match self.response()? {
+                            Some(d) => d,
+                            None => return self.no_none(None, "Authentication cancelled."),
+                        }
+                    }
+                };
+                let user = match sasl::parse_login_username(&user_data) {
+                    Ok(u) => u,
+                    Err(e) => return self.no_none(None, &e.to_string()),
+                };
+                self.send(&format!(
+                    "{}\r\n",
+                    string(&b64(sasl::LOGIN_PASSWORD_PROMPT))
+                ))?;
+                let Some(pw) = self.response()? else {
+                    return self.no_none(None, "Authentication cancelled.");
+                };
+                match sasl::parse_login_password(&pw) {
+                    Ok(p) => (user, p),
+                    Err(e) => return self.no_none(None, &e.to_string()),
+                }
+            }
+            _ => return self.no_none(None, "Unsupported authentication mechanism."),
+        };
+        let session = format!("managesieve conn={} peer={}", self.id, self.peer);
+        let account = check_password(
+            &self.ctx.config,
+            &self.ctx.passwd,
+            &self.ctx.throttle,
+            self.peer,
+            &user,
+            password.expose().as_bytes(),
+            &session,
+            &format!("mech={mech}"),
+        );
+        if account.is_none() {
+            self.no(None, "Authentication failed.")?;
+        }
+        Ok(account)
+    }
+
+    /// NO, for helpers that answer Ok(None) once they have said it.
+    fn no_none<T>(&mut self, code: Option<&str>, text: &str) -> io::Result<Option<T>> {
+        self.no(code, text)?;
+        Ok(None)
+    }
+
+    /// CRAM-MD5 (RFC 2195), as for IMAP: the account, or None after a NO.
+    fn cram_md5(&mut self) -> io::Result<Option<crate::users::Account>> {
+        use crate::auth::cram_md5;
+        let challenge = cram_md5::challenge();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(challenge.as_bytes());
+        self.send(&format!("{}\r\n", string(&b64)))?;
+        let Some(answer) = self.response()? else {
+            return self.no_none(None, "Authentication cancelled.");
+        };
+        let ctx = Arc::clone(&self.ctx);
+        let (user, why) = match cram_md5::verify_answer(&ctx.passwd, &challenge, &answer) {
+            Ok(entry) => {
+                let user = entry.name.clone();
+                let resolved = crate::users::resolve(
+                    &ctx.config,
+                    &ctx.passwd,
+                    entry,
+                    crate::config::Passdb::PasswdFile,
+                );
+                match resolved {
+                    Ok(account) => {
+                        ctx.throttle.record_user_success(self.peer, &user);
+                        return Ok(Some(account));
+                    }
+                    Err(why) => (user, format!("refused by userdb: {why}")),
+                }
+            }
+            Err((user, why)) => (user, why.to_string()),
+        };
+        self.refuse("CRAM-MD5", &user, &why)
+    }
+
+    /// OAUTHBEARER (RFC 7628) or XOAUTH2, as for IMAP: the account, or
+    /// None after a NO (a refused token's error challenge answered first).
+    fn bearer(
+        &mut self,
+        mech: &str,
+        initial: Option<Vec<u8>>,
+    ) -> io::Result<Option<crate::users::Account>> {
+        use crate::auth::oauth::{self, BearerOutcome};
+        let msg = match initial {
+            Some(m) => m,
+            None => {
+                self.send("\"\"\r\n")?;
+                match self.response()? {
+                    Some(d) => d,
+                    None => return self.no_none(None, "Authentication cancelled."),
+                }
+            }
+        };
+        let ctx = Arc::clone(&self.ctx);
+        let xoauth2 = mech == "XOAUTH2";
+        match oauth::check(&ctx.config.oauth2, xoauth2, &msg) {
+            BearerOutcome::Accepted(user) => {
+                match crate::auth::account_without_password(&ctx.config, &ctx.passwd, &user) {
+                    Ok(account) => {
+                        ctx.throttle.record_user_success(self.peer, &user);
+                        Ok(Some(account))
+                    }
+                    Err(why) => self.refuse(mech, &user, &format!("refused by userdb: {why}")),
+                }
+            }
+            BearerOutcome::Malformed => self.refuse(mech, "", "malformed message"),
+            BearerOutcome::Unavailable(why) => {
+                log::error!(
+                    "managesieve conn={} mech={mech} cannot read the token keys: {why}",
+                    self.id
+                );
+                self.no_none(Some("TRYLATER"), "Authentication is not available now.")
+            }
+            BearerOutcome::Refused(user, why) => {
+                let b64 = base64::engine::general_purpose::STANDARD
+                    .encode(oauth::error_challenge(xoauth2).as_bytes());
+                self.send(&format!("{}\r\n", string(&b64)))?;
+                // Whatever the answer, the login failed.
+                let _ = self.response()?;
+                self.refuse(mech, &user, &why)
+            }
+        }
+    }
+
+    /// A failed CRAM-MD5 or bearer login: throttled and logged as a wrong
+    /// password is, then NO.
+    fn refuse(
+        &mut self,
+        mech: &str,
+        user: &str,
+        why: &str,
+    ) -> io::Result<Option<crate::users::Account>> {
+        crate::auth::record_failure(
+            &self.ctx.throttle,
+            self.peer,
+            user,
+            &format!("managesieve conn={} peer={}", self.id, self.peer),
+            &format!("mech={mech}"),
+            why,
+        );
+        self.no_none(None, "Authentication failed.")
     }
 
     fn fail(&mut self, e: StoreFail) -> io::Result<()> {

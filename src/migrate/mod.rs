@@ -931,14 +931,37 @@ impl<'a> Translator<'a> {
         let Some(m) = self.root().get("auth_mechanisms") else {
             return;
         };
-        let unsupported: Vec<&str> = m
-            .split_whitespace()
-            .filter(|m| !m.eq_ignore_ascii_case("plain") && !m.eq_ignore_ascii_case("login"))
-            .collect();
-        if !unsupported.is_empty() {
+        let m = m.to_string();
+        // Carried: those that need nothing but the passwd file. The token
+        // and certificate ones need keys Dovecot keeps elsewhere.
+        let mut carried = vec!["plain".to_string(), "login".to_string()];
+        let mut left = Vec::new();
+        for mech in m.split_whitespace().map(str::to_ascii_lowercase) {
+            match mech.as_str() {
+                "plain" | "login" => {}
+                "scram-sha-256" | "scram-sha-256-plus" | "scram-sha-1" | "scram-sha-1-plus"
+                | "cram-md5" => {
+                    let base = mech.trim_end_matches("-plus").to_string();
+                    if !carried.contains(&base) {
+                        carried.push(base);
+                    }
+                }
+                _ => left.push(mech),
+            }
+        }
+        if carried.len() > 2 {
+            self.set(
+                "auth_mechanisms",
+                carried.join(" "),
+                format!("auth_mechanisms = {m}"),
+            );
+        }
+        if !left.is_empty() {
             self.note(format!(
-                "auth_mechanisms: {} not offered; Roost offers PLAIN and LOGIN",
-                unsupported.join(" ")
+                "auth_mechanisms: {} not carried over; Roost also offers oauthbearer and \
+                 xoauth2 (with oauth2_hmac_key_file or oauth2_public_key_file) and external \
+                 (with tls_client_ca): add them by hand",
+                left.join(" ")
             ));
         }
     }

@@ -4,7 +4,7 @@ use super::*;
 const VIRTUAL: &str = r#"# 2.3.19.1 (9b53102964): dovecot.conf
 # Pigeonhole version 0.5.19 (4eae2f79)
 # OS: Linux 6.1 x86_64 Debian 12.11
-auth_mechanisms = plain login cram-md5
+auth_mechanisms = plain login cram-md5 gssapi
 base_dir = /srv/dc/run
 imap_idle_notify_interval = 5 mins
 listen = 127.0.0.1, ::1
@@ -129,6 +129,7 @@ fn virtual_users_setup_carries_over() {
             "Drafts=\\Drafts, Sent Messages=\\Sent, Trash=\\Trash, Spam=\\Junk",
         ),
         ("autocreate_special_use", "yes"),
+        ("auth_mechanisms", "plain login cram-md5"),
     ];
     for (k, v) in want {
         assert_eq!(value(t, k).as_deref(), Some(v), "{k} in\n{t}");
@@ -140,7 +141,7 @@ fn virtual_users_setup_carries_over() {
     );
     for needle in [
         "LAYOUT=fs",
-        "cram-md5",
+        "gssapi",
         "protocol imap: mail_max_userip_connections = 20",
         "autoexpunge = 30d",
         "userdb default home",
@@ -388,7 +389,7 @@ fn users_whose_hashes_roost_cannot_verify_are_named() {
     std::fs::write(
         &users,
         "ann:{SSHA512}k6luLVr3BJev12p2233rIyHvFzE0tuRmp8AvFJXrZTvzwOsB0eNE6kan3B1kZkMhdb33qQBYF8KNUHaPi+QdcCnpks0=::::::\n\
-         bob:abJnggxhB/yJU::::::\ncy:{CRAM-MD5}cd3ba7deaad6e5ca23448ba42e379747a9e0f7f1fbc00c8a81bbaac395731b56::::::\n\
+         bob:abJnggxhB/yJU::::::\ncy:{DIGEST-MD5}4b626f808aa26e1be6f69cfb24f2e271::::::\n\
          dee:{DES-CRYPT}FgjsQqO78UGQE::::::\n",
     )
     .unwrap();
@@ -410,7 +411,7 @@ fn users_whose_hashes_roost_cannot_verify_are_named() {
     assert!(
         has_note(
             &m,
-            "1 user cannot log in under Roost: their passwords use CRAM-MD5"
+            "1 user cannot log in under Roost: their passwords use DIGEST-MD5"
         ),
         "{notes:#?}"
     );

@@ -162,6 +162,18 @@ impl Transport {
         }
     }
 
+    /// The common name of the client's certificate, which the handshake
+    /// verified against `tls_client_ca`; None without one.
+    pub fn client_cert_name(&self) -> Option<String> {
+        match &self.stream {
+            Stream::Tls(s) => {
+                let leaf = s.conn.peer_certificates()?.first()?;
+                crate::auth::der::subject_common_name(leaf.as_ref())
+            }
+            _ => None,
+        }
+    }
+
     /// RFC 9266 `tls-exporter` channel-binding data (TLS 1.3 only, as the
     /// RFC requires); `None` on a plain or TLS 1.2 connection.
     pub fn tls_exporter(&self) -> Option<Vec<u8>> {
@@ -301,6 +313,8 @@ pub struct TlsSettings {
     cert: PathBuf,
     key: PathBuf,
     session_tickets: bool,
+    /// CAs for client certificates (asked for, not required, when set).
+    client_ca: Option<PathBuf>,
     current: RwLock<Arc<ServerConfig>>,
 }
 
@@ -308,12 +322,25 @@ impl TlsSettings {
     /// Loads the certificate chain and key; errors name the file.
     /// `session_tickets`: end TLS 1.3 handshakes with resumption tickets.
     pub fn load(cert: &Path, key: &Path, session_tickets: bool) -> Result<TlsSettings, String> {
-        let config = build_server_config(cert, key, session_tickets)?;
+        TlsSettings::load_with_client_ca(cert, key, session_tickets, None)
+    }
+
+    /// [`TlsSettings::load`], and with `client_ca` clients are asked for a
+    /// certificate signed by one of its CAs (a client without one still
+    /// connects; one with a bad one does not).
+    pub fn load_with_client_ca(
+        cert: &Path,
+        key: &Path,
+        session_tickets: bool,
+        client_ca: Option<&Path>,
+    ) -> Result<TlsSettings, String> {
+        let config = build_server_config(cert, key, session_tickets, client_ca)?;
         Ok(TlsSettings {
             leaf_sha256: RwLock::new(leaf_hash(cert)?),
             cert: cert.to_path_buf(),
             key: key.to_path_buf(),
             session_tickets,
+            client_ca: client_ca.map(Path::to_path_buf),
             current: RwLock::new(config),
         })
     }
@@ -338,7 +365,12 @@ impl TlsSettings {
 
     /// Re-reads the PEM files; on error the old configuration stays.
     pub fn reload(&self) -> Result<(), String> {
-        let fresh = build_server_config(&self.cert, &self.key, self.session_tickets)?;
+        let fresh = build_server_config(
+            &self.cert,
+            &self.key,
+            self.session_tickets,
+            self.client_ca.as_deref(),
+        )?;
         let hash = leaf_hash(&self.cert)?;
         match self.leaf_sha256.write() {
             Ok(mut h) => *h = hash,
@@ -371,6 +403,7 @@ fn build_server_config(
     cert: &Path,
     key: &Path,
     session_tickets: bool,
+    client_ca: Option<&Path>,
 ) -> Result<Arc<ServerConfig>, String> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .map_err(|e| format!("{}: {e}", cert.display()))?
@@ -381,10 +414,30 @@ fn build_server_config(
     }
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
+    let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
+        .map_err(|e| e.to_string())?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in
+                CertificateDer::pem_file_iter(ca).map_err(|e| format!("{}: {e}", ca.display()))?
+            {
+                let c = c.map_err(|e| format!("{}: {e}", ca.display()))?;
+                roots.add(c).map_err(|e| format!("{}: {e}", ca.display()))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| format!("{}: {e}", ca.display()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
         .with_single_cert(certs, key)
         .map_err(|e| format!("{} / {}: {e}", cert.display(), key_hint()))?;
     // Tickets are records the server sends unasked right after the

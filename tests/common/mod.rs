@@ -358,6 +358,15 @@ impl TestServer {
         c
     }
 
+    /// An implicit-TLS connection with the client's own TLS settings
+    /// (a client certificate, say).
+    pub fn connect_tls_with(&self, config: Arc<ClientConfig>) -> Client {
+        let tcp = Client::tcp(self.tls_port.expect("server without TLS"));
+        let mut c = Client::over_tls(tcp, config);
+        c.greeting = c.line();
+        c
+    }
+
     /// A plain connection, logged in as alice.
     pub fn login(&self) -> Client {
         let mut c = self.connect();

@@ -200,3 +200,146 @@ fn hostile_auth_clients_get_fail_or_are_dropped() {
     c.send(&"A".repeat(100_000));
     assert!(c.closed());
 }
+
+/// CRAM-MD5, OAUTHBEARER and XOAUTH2 over the socket, as Postfix relays
+/// them from SMTP AUTH: announced only when configured, checked by the
+/// same code as IMAP's, failures throttled and logged the same way.
+#[test]
+fn cram_md5_and_bearer_tokens_when_configured() {
+    use hmac::{Hmac, Mac};
+    let d = tempfile::tempdir().unwrap();
+    let secret = d.path().join("hs256.key");
+    std::fs::write(&secret, "socket secret\n").unwrap();
+    let cram_md5 = "{CRAM-MD5}cd3ba7deaad6e5ca23448ba42e379747a9e0f7f1fbc00c8a81bbaac395731b56";
+    let home = d.path().join("carol").display().to_string();
+    let sock = d.path().join("auth");
+    let server = TestServer::builder()
+        .opt("auth_listen", &format!("unix:{}", sock.display()))
+        .opt(
+            "auth_mechanisms",
+            "plain login cram-md5 oauthbearer xoauth2",
+        )
+        .opt("oauth2_hmac_key_file", &secret.display().to_string())
+        .opt("oauth2_username_attribute", "sub")
+        .passwd_line(&format!("carol:{cram_md5}::::{home}::"))
+        .start();
+
+    let (mut c, hello) = AuthClient::connect(&sock);
+    for mech in [
+        "MECH\tCRAM-MD5\tdictionary\tactive",
+        "MECH\tOAUTHBEARER\tplaintext",
+        "MECH\tXOAUTH2\tplaintext",
+    ] {
+        assert!(hello.contains(&mech.to_string()), "{hello:?}");
+    }
+    c.send("VERSION\t1\t2");
+    c.send("CPID\t4242");
+    let cram = |c: &mut AuthClient, id: u32, user: &str, password: &str| -> String {
+        c.send(&format!(
+            "AUTH\t{id}\tCRAM-MD5\tservice=smtp\trip=127.0.0.1"
+        ));
+        let cont = c.line();
+        let challenge = cont
+            .strip_prefix(&format!("CONT\t{id}\t"))
+            .unwrap_or_else(|| panic!("{cont}"));
+        let challenge =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, challenge).unwrap();
+        let mut m = <Hmac<md5::Md5> as Mac>::new_from_slice(password.as_bytes()).unwrap();
+        m.update(&challenge);
+        let hex: String = m
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        c.send(&format!(
+            "CONT\t{id}\t{}",
+            b64(format!("{user} {hex}").as_bytes())
+        ));
+        c.line()
+    };
+    let ok = cram(&mut c, 1, "carol", "secret");
+    assert_eq!(ok, "OK\t1\tuser=carol");
+    let r = cram(&mut c, 30, "carol", "wrong");
+    assert!(r.starts_with("FAIL\t30\tuser=carol"), "{r}");
+    // alice is bcrypt-stored: no CRAM-MD5 for her.
+    let r = cram(&mut c, 31, "alice", "secret");
+    assert!(r.starts_with("FAIL\t31"), "{r}");
+
+    let token = |sub: &str, exp: u64| {
+        let b64u =
+            |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b);
+        let signed = format!(
+            "{}.{}",
+            b64u(br#"{"alg":"HS256"}"#),
+            b64u(format!(r#"{{"sub":"{sub}","exp":{exp}}}"#).as_bytes())
+        );
+        let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(b"socket secret").unwrap();
+        m.update(signed.as_bytes());
+        format!("{signed}.{}", b64u(&m.finalize().into_bytes()))
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let good = token("alice", now + 600);
+    let xoauth2 = b64(format!("user=alice\x01auth=Bearer {good}\x01\x01").as_bytes());
+    c.send(&format!(
+        "AUTH\t40\tXOAUTH2\tservice=smtp\trip=127.0.0.1\tresp={xoauth2}"
+    ));
+    assert_eq!(c.line(), "OK\t40\tuser=alice");
+    // OAUTHBEARER without an initial response, and an expired token: the
+    // error challenge, then FAIL once answered.
+    let stale = token("alice", now - 3600);
+    c.send("AUTH\t41\tOAUTHBEARER\tservice=smtp\trip=127.0.0.1");
+    assert_eq!(c.line(), "CONT\t41\t");
+    c.send(&format!(
+        "CONT\t41\t{}",
+        b64(format!("n,,\x01auth=Bearer {stale}\x01\x01").as_bytes())
+    ));
+    let cont = c.line();
+    assert_eq!(
+        cont,
+        format!(
+            "CONT\t41\t{}",
+            b64(br#"{"status":"invalid_token","schemes":"bearer"}"#)
+        )
+    );
+    c.send(&format!("CONT\t41\t{}", b64(b"\x01")));
+    let r = c.line();
+    assert!(r.starts_with("FAIL\t41"), "{r}");
+    c.send(&format!(
+        "AUTH\t42\tOAUTHBEARER\tservice=smtp\trip=127.0.0.1\tresp={}",
+        b64(format!("n,a=alice,\x01auth=Bearer {good}\x01\x01").as_bytes())
+    ));
+    assert_eq!(c.line(), "OK\t42\tuser=alice");
+    let log = server.log();
+    assert!(
+        log.contains("user=carol mech=CRAM-MD5 service=smtp tls=no login"),
+        "{log}"
+    );
+    assert!(
+        log.contains("user=alice mech=XOAUTH2 service=smtp tls=no login"),
+        "{log}"
+    );
+    assert!(
+        log.contains(
+            "user= mech=OAUTHBEARER service=smtp authentication failed: token refused: Expired"
+        ),
+        "{log}"
+    );
+    assert!(!log.contains(&good[good.len() - 20..]), "{log}");
+
+    // Not configured: not announced, and refused.
+    let (_plain, _d2, sock2) = auth_server(&[]);
+    let (mut c, hello) = AuthClient::connect(&sock2);
+    assert!(
+        !hello
+            .iter()
+            .any(|l| l.contains("CRAM") || l.contains("OAUTH")),
+        "{hello:?}"
+    );
+    c.send("VERSION\t1\t2");
+    c.send("AUTH\t1\tCRAM-MD5\tservice=smtp\trip=127.0.0.1");
+    assert!(c.line().starts_with("FAIL\t1"));
+}

@@ -321,3 +321,123 @@ fn sieve_connect_uploads_activates_lists_downloads_and_deletes() {
         "{log}"
     );
 }
+
+/// CRAM-MD5, OAUTHBEARER and XOAUTH2 on ManageSieve when configured,
+/// checked by the same code as IMAP's.
+#[test]
+fn cram_md5_and_bearer_tokens_when_configured() {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let d = tempfile::tempdir().unwrap();
+    let key = d.path().join("hs256.key");
+    std::fs::write(&key, "sieve secret").unwrap();
+    let home = d.path().join("carol").display().to_string();
+    let port = free_port();
+    let server = TestServer::builder()
+        .opt("managesieve_listen", &format!("127.0.0.1:{port}"))
+        .opt(
+            "auth_mechanisms",
+            "plain login cram-md5 oauthbearer xoauth2",
+        )
+        .opt("oauth2_hmac_key_file", &key.display().to_string())
+        .passwd_line(&format!("carol:{{PLAIN}}pencil::::{home}::"))
+        .start();
+    let (mut s, greeting) = Sieve::connect(port);
+    assert!(
+        greeting
+            .iter()
+            .any(|l| l == "\"SASL\" \"PLAIN LOGIN OAUTHBEARER XOAUTH2 CRAM-MD5\""),
+        "{greeting:?}"
+    );
+    let cram = |s: &mut Sieve, password: &str| -> String {
+        s.w.write_all(b"AUTHENTICATE \"CRAM-MD5\"\r\n").unwrap();
+        let line = s.line();
+        let challenge = STANDARD.decode(line.trim_matches('"')).unwrap();
+        let mut m = <Hmac<md5::Md5> as Mac>::new_from_slice(password.as_bytes()).unwrap();
+        m.update(&challenge);
+        let hex: String = m
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let answer = STANDARD.encode(format!("carol {hex}"));
+        s.w.write_all(format!("\"{answer}\"\r\n").as_bytes())
+            .unwrap();
+        last(&s.until_done()).to_string()
+    };
+    assert!(cram(&mut s, "wrong").starts_with("NO"));
+    assert!(cram(&mut s, "pencil").starts_with("OK"));
+    assert!(last(&s.cmd("LISTSCRIPTS")).starts_with("OK"));
+
+    let token = |email: &str, exp: u64| {
+        let signed = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256"}"#),
+            URL_SAFE_NO_PAD.encode(format!(r#"{{"email":"{email}","exp":{exp}}}"#))
+        );
+        let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(b"sieve secret").unwrap();
+        m.update(signed.as_bytes());
+        format!(
+            "{signed}.{}",
+            URL_SAFE_NO_PAD.encode(m.finalize().into_bytes())
+        )
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let (mut s, _) = Sieve::connect(port);
+    // An expired token: the error challenge, answered with ^A, then NO.
+    let msg = STANDARD.encode(format!(
+        "n,,\x01auth=Bearer {}\x01\x01",
+        token("carol", now - 3600)
+    ));
+    s.w.write_all(format!("AUTHENTICATE \"OAUTHBEARER\" \"{msg}\"\r\n").as_bytes())
+        .unwrap();
+    let challenge = s.line();
+    let json = STANDARD.decode(challenge.trim_matches('"')).unwrap();
+    assert_eq!(json, br#"{"status":"invalid_token","schemes":"bearer"}"#);
+    s.w.write_all(b"\"AQ==\"\r\n").unwrap();
+    assert!(last(&s.until_done()).starts_with("NO"));
+    let msg = STANDARD.encode(format!(
+        "user=carol\x01auth=Bearer {}\x01\x01",
+        token("carol", now + 600)
+    ));
+    let r = s.cmd(&format!("AUTHENTICATE \"XOAUTH2\" \"{msg}\""));
+    assert!(last(&r).starts_with("OK"), "{r:?}");
+    let log = server.log();
+    assert!(
+        log.contains("user=carol mech=CRAM-MD5 tls=false login"),
+        "{log}"
+    );
+    assert!(
+        log.contains("user=carol mech=XOAUTH2 tls=false login"),
+        "{log}"
+    );
+    assert!(log.contains("managesieve conn="), "{log}");
+
+    // A real client: sieve-connect (Perl's Authen::SASL) with CRAM-MD5.
+    if crate::interop::require("sieve-connect", "sieve-connect") {
+        let mut child = Command::new("sieve-connect")
+            .args(["-s", "127.0.0.1", "-p", &port.to_string(), "-u", "carol"])
+            .args([
+                "--passwordfd",
+                "0",
+                "--notlsverify",
+                "--authmech",
+                "CRAM-MD5",
+            ])
+            .arg("--list")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"pencil\n").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        server.wait_for_log("user=carol mech=CRAM-MD5 tls=true login");
+    }
+}

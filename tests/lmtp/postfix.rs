@@ -182,6 +182,7 @@ fn start_roost(homes: &Path, sockets: &Path) -> TestServer {
         ))
         .opt("lmtp_listen", &format!("unix:{s}/lmtp"))
         .opt("auth_listen", &format!("unix:{s}/auth"))
+        .opt("auth_mechanisms", "plain login cram-md5")
         .opt("unix_socket_mode", "0666")
         .opt("lmtp_save_to_detail_mailbox", "yes")
         .run_as(NOBODY)
@@ -271,8 +272,8 @@ fn postfix_authenticates_through_roost_and_delivers_over_lmtp_and_deliver() {
     // swaks ends the data with a line break of its own.
     std::fs::write(&msg_file, MESSAGE.trim_end()).unwrap();
 
-    // SMTP AUTH, both mechanisms, checked by Roost; a wrong password fails.
-    for mech in ["PLAIN", "LOGIN"] {
+    // SMTP AUTH, each mechanism, checked by Roost; a wrong password fails.
+    for mech in ["PLAIN", "LOGIN", "CRAM-MD5"] {
         let (ok, out) = swaks(
             pf.port,
             &[
@@ -312,6 +313,7 @@ fn postfix_authenticates_through_roost_and_delivers_over_lmtp_and_deliver() {
     );
     assert!(!ok && out.contains("535 5.7.8"), "{out}");
     server.wait_for_log("user=carol mech=LOGIN service=smtp tls=no login");
+    server.wait_for_log("user=carol mech=CRAM-MD5 service=smtp tls=no login");
     server.wait_for_log("user=carol mech=PLAIN service=smtp authentication failed");
 
     // An IMAP client idling on INBOX hears of the LMTP delivery.

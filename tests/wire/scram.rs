@@ -1,28 +1,62 @@
-//! AUTHENTICATE SCRAM-SHA-256 and SCRAM-SHA-256-PLUS (RFC 5802, 7677,
-//! channel bindings RFC 9266 and 5929) with a client written from the
-//! RFCs: users stored as `doveadm pw -s SCRAM-SHA-256` writes, or in
+//! AUTHENTICATE SCRAM-SHA-256, SCRAM-SHA-1 and their -PLUS forms (RFC
+//! 5802, 7677, channel bindings RFC 9266 and 5929) with a client written
+//! from the RFCs: users stored as `doveadm pw -s SCRAM-SHA-…` writes, or in
 //! plaintext; the server's own signature is checked too.
 
 use crate::common::{b64, Client, TestServer};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap();
-    m.update(data);
-    m.finalize().into_bytes().to_vec()
+/// The test client's hash: SHA-256 or SHA-1.
+#[derive(Clone, Copy, PartialEq)]
+enum H {
+    Sha256,
+    Sha1,
 }
 
-/// Runs a whole SCRAM exchange; the tagged reply. `binding`: the
+fn hmac_with(h: H, key: &[u8], data: &[u8]) -> Vec<u8> {
+    match h {
+        H::Sha256 => {
+            let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap();
+            m.update(data);
+            m.finalize().into_bytes().to_vec()
+        }
+        H::Sha1 => {
+            let mut m = <Hmac<Sha1> as Mac>::new_from_slice(key).unwrap();
+            m.update(data);
+            m.finalize().into_bytes().to_vec()
+        }
+    }
+}
+
+/// Runs a whole SCRAM-SHA-256 exchange; the tagged reply. `binding`: the
 /// channel-binding name and data (for -PLUS).
 fn scram(c: &mut Client, user: &str, password: &str, binding: Option<(&str, Vec<u8>)>) -> String {
-    let mech = if binding.is_some() {
-        "SCRAM-SHA-256-PLUS"
+    scram_with(c, H::Sha256, user, password, binding)
+}
+
+/// [`scram`] with either hash.
+fn scram_with(
+    c: &mut Client,
+    h: H,
+    user: &str,
+    password: &str,
+    binding: Option<(&str, Vec<u8>)>,
+) -> String {
+    let base = if h == H::Sha1 {
+        "SCRAM-SHA-1"
     } else {
         "SCRAM-SHA-256"
     };
+    let mech = if binding.is_some() {
+        format!("{base}-PLUS")
+    } else {
+        base.to_string()
+    };
+    let hmac = |key: &[u8], data: &[u8]| hmac_with(h, key, data);
     let gs2 = match &binding {
         Some((name, _)) => format!("p={name},,"),
         None => "n,,".to_string(),
@@ -62,10 +96,21 @@ fn scram(c: &mut Client, user: &str, password: &str, binding: Option<(&str, Vec<
         nonce.starts_with("fyko+d2lbbFgONRv9qkxdawL") && nonce.len() > 30,
         "{nonce}"
     );
-    let mut salted = [0u8; 32];
-    pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), &salt, iter, &mut salted);
+    let salted = if h == H::Sha1 {
+        let mut salted = vec![0u8; 20];
+        pbkdf2::pbkdf2_hmac::<Sha1>(password.as_bytes(), &salt, iter, &mut salted);
+        salted
+    } else {
+        let mut salted = vec![0u8; 32];
+        pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), &salt, iter, &mut salted);
+        salted
+    };
     let client_key = hmac(&salted, b"Client Key");
-    let stored_key = Sha256::digest(&client_key);
+    let stored_key = if h == H::Sha1 {
+        Sha1::digest(&client_key).to_vec()
+    } else {
+        Sha256::digest(&client_key).to_vec()
+    };
     let mut cbind = gs2.as_bytes().to_vec();
     if let Some((_, data)) = &binding {
         cbind.extend_from_slice(data);
@@ -109,16 +154,21 @@ fn scram(c: &mut Client, user: &str, password: &str, binding: Option<(&str, Vec<
 }
 
 fn stored_scram(password: &str) -> String {
-    // Dovecot's own output when doveadm is there, else Roost's.
+    stored_as("SCRAM-SHA-256", password)
+}
+
+/// `password` stored in `scheme`: Dovecot's own output when doveadm is
+/// there, else Roost's.
+fn stored_as(scheme: &str, password: &str) -> String {
     let out = std::process::Command::new("/usr/bin/doveadm")
-        .args(["pw", "-s", "SCRAM-SHA-256", "-p", password])
+        .args(["pw", "-s", scheme, "-p", password])
         .output();
     match out {
         Ok(o) if o.status.success() => String::from_utf8(o.stdout).unwrap().trim().to_string(),
         _ => {
             let (ok, out, err) = crate::common::run_tool(
                 env!("CARGO_BIN_EXE_roost"),
-                &["hash", "--scheme", "SCRAM-SHA-256"],
+                &["hash", "--scheme", scheme],
                 format!("{password}\n").as_bytes(),
             );
             assert!(ok, "{err}");
@@ -221,4 +271,86 @@ fn pem_first_cert(pem: &str) -> Vec<u8> {
         .take_while(|l| !l.starts_with("-----END"))
         .collect();
     STANDARD.decode(body).unwrap()
+}
+
+/// SCRAM-SHA-1 (RFC 5802) and -PLUS, for users stored as Dovecot's
+/// `{SCRAM-SHA-1}`, by `roost hash`, or in plaintext.
+#[test]
+fn scram_sha1_logs_in_and_refuses_wrong_password_and_binding() {
+    let homes = tempfile::tempdir().unwrap();
+    let h = homes.path().display().to_string();
+    let (ok, ours, err) = crate::common::run_tool(
+        env!("CARGO_BIN_EXE_roost"),
+        &["hash", "--scheme", "SCRAM-SHA-1"],
+        b"hashed\n",
+    );
+    assert!(ok, "{err}");
+    assert!(ours.starts_with("{SCRAM-SHA-1}4096,"), "{ours}");
+    let server = TestServer::builder()
+        .passwd_line(&format!(
+            "carol:{}::::{h}/carol::",
+            stored_as("SCRAM-SHA-1", "pencil")
+        ))
+        .passwd_line(&format!("erin:{}::::{h}/erin::", ours.trim()))
+        .passwd_line(&format!("dave:{{PLAIN}}plainpass::::{h}/dave::"))
+        .passwd_line(&format!("sam:{}::::{h}/sam::", stored_scram("pencil")))
+        .opt("auth_mechanisms", "plain login scram-sha-1")
+        .start();
+    let mut c = server.connect();
+    let caps = c.capabilities();
+    assert!(caps.iter().any(|x| x == "AUTH=SCRAM-SHA-1"), "{caps:?}");
+    assert!(
+        !caps.iter().any(|x| x.starts_with("AUTH=SCRAM-SHA-256")),
+        "{caps:?}"
+    );
+    assert!(
+        !caps.iter().any(|x| x == "AUTH=SCRAM-SHA-1-PLUS"),
+        "{caps:?}"
+    );
+    let r = scram_with(&mut c, H::Sha1, "carol", "wrong", None);
+    assert!(r.contains("NO [AUTHENTICATIONFAILED]"), "{r}");
+    // SHA-256 credentials cannot serve SHA-1: refused like a wrong password.
+    let r = scram_with(&mut c, H::Sha1, "sam", "pencil", None);
+    assert!(r.contains("NO [AUTHENTICATIONFAILED]"), "{r}");
+    let r = scram_with(&mut c, H::Sha1, "carol", "pencil", None);
+    assert!(r.contains("OK"), "{r}");
+    for (user, pw) in [("erin", "hashed"), ("dave", "plainpass")] {
+        let mut c = server.connect();
+        let r = scram_with(&mut c, H::Sha1, user, pw, None);
+        assert!(r.contains("OK"), "{user}: {r}");
+    }
+
+    let mut c = server.connect_tls();
+    let caps = c.capabilities();
+    assert!(
+        caps.iter().any(|x| x == "AUTH=SCRAM-SHA-1-PLUS"),
+        "{caps:?}"
+    );
+    let exporter = c.tls_exporter().unwrap();
+    let r = scram_with(
+        &mut c,
+        H::Sha1,
+        "carol",
+        "pencil",
+        Some(("tls-exporter", vec![7; 32])),
+    );
+    assert!(r.contains("NO [AUTHENTICATIONFAILED]"), "{r}");
+    let r = scram_with(
+        &mut c,
+        H::Sha1,
+        "carol",
+        "pencil",
+        Some(("tls-exporter", exporter)),
+    );
+    assert!(r.contains("OK"), "{r}");
+    let log = server.log();
+    assert!(
+        log.contains("user=carol mech=SCRAM-SHA-1 tls=no login"),
+        "{log}"
+    );
+    assert!(
+        log.contains("user=carol mech=SCRAM-SHA-1-PLUS tls="),
+        "{log}"
+    );
+    assert!(!log.contains("pencil"));
 }
