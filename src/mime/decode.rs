@@ -528,7 +528,12 @@ mod tests {
             (b"no escapes at all\r\n", b"no escapes at all\r\n"),
         ];
         for (input, want) in cases {
-            assert_eq!(quoted_printable(input), want, "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                quoted_printable(input),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 

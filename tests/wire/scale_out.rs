@@ -982,10 +982,7 @@ fn sigkill_of_a_node_under_append_load_through_nginx_loses_no_acknowledged_messa
             // and appended: 5 each. On a loaded machine nginx's probe of a
             // slow node can put a user's second connection on the other
             // node from the start, so only one may have had to come back.
-            assert!(
-                mine.iter().filter(|a| a.4).count() >= 5,
-                "{user}: {mine:?}"
-            );
+            assert!(mine.iter().filter(|a| a.4).count() >= 5, "{user}: {mine:?}");
         }
         // Every login after the kill, the check's included, is on the survivor.
         let mut c = nginx.login(user);
