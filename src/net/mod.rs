@@ -235,6 +235,24 @@ impl Write for Stream {
     }
 }
 
+/// Interrupted reads retried in a row before the error is passed on.
+const MAX_EINTR: u32 = 100;
+
+/// Runs `read` again while it fails with EINTR (a hundred times at most).
+/// Linux ends a read on a socket with a timeout that way when the process
+/// is stopped and continued (a debugger attaching, a frozen container) or
+/// takes a signal, even under SA_RESTART (signal(7)): not the peer's
+/// doing, so no reason to drop the connection.
+fn read_past_eintr(mut read: impl FnMut() -> io::Result<usize>) -> io::Result<usize> {
+    let mut tries = 0;
+    loop {
+        match read() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted && tries < MAX_EINTR => tries += 1,
+            other => return other,
+        }
+    }
+}
+
 /// A socket whose reads fail with `TimedOut` once `deadline` has passed,
 /// and otherwise wait at most until then.
 struct Deadline<'a> {
@@ -271,10 +289,10 @@ impl Read for Transport {
                 return Err(io::ErrorKind::TimedOut.into());
             }
         }
-        let n = match &mut self.deflate {
-            Some(d) => d.read(&mut self.stream, buf)?,
-            None => self.stream.read(buf)?,
-        };
+        let n = read_past_eintr(|| match &mut self.deflate {
+            Some(d) => d.read(&mut self.stream, buf),
+            None => self.stream.read(buf),
+        })?;
         self.bytes_in += n as u64;
         Ok(n)
     }

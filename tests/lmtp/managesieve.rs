@@ -441,3 +441,21 @@ fn cram_md5_and_bearer_tokens_when_configured() {
         server.wait_for_log("user=carol mech=CRAM-MD5 tls=true login");
     }
 }
+
+/// A ManageSieve session outlives the server being stopped and continued
+/// (its read then ends with EINTR; see wire::sessions for IMAP).
+#[test]
+fn a_session_survives_the_server_being_stopped_and_continued() {
+    let (server, port) = server(&[]);
+    let (mut s, _) = Sieve::connect(port);
+    let good = crate::common::b64(b"\0alice\0secret");
+    assert!(last(&s.cmd(&format!("AUTHENTICATE \"PLAIN\" \"{good}\""))).starts_with("OK"));
+    std::thread::sleep(Duration::from_millis(200));
+    for _ in 0..3 {
+        server.signal("STOP");
+        std::thread::sleep(Duration::from_millis(100));
+        server.signal("CONT");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(last(&s.cmd("LISTSCRIPTS")).starts_with("OK"));
+}

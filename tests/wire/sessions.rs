@@ -144,3 +144,34 @@ fn sigterm_sends_bye_to_every_session_and_exits() {
         .expect("server exits");
     assert!(status.success(), "{status:?}");
 }
+
+/// A stopped and continued server (a debugger attaching, a container
+/// paused, `kill -STOP` / `-CONT`) keeps its sessions: Linux ends a socket
+/// read that has a timeout with EINTR when the process resumes, even under
+/// SA_RESTART (signal(7)); that is no reason to drop the client. Over TLS
+/// too, and in IDLE.
+#[test]
+fn sessions_survive_the_server_being_stopped_and_continued() {
+    let server = TestServer::start();
+    let mut plain = server.login();
+    let mut tls = server.connect_tls();
+    tls.ok("LOGIN alice secret");
+    let mut idling = server.login();
+    idling.ok("SELECT INBOX");
+    idling.send(b"i1 IDLE\r\n");
+    assert!(idling.line().starts_with('+'));
+    // Let every session thread block in its read.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    for _ in 0..3 {
+        server.signal("STOP");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        server.signal("CONT");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    plain.ok("NOOP");
+    tls.ok("NOOP");
+    idling.send(b"DONE\r\n");
+    let done = idling.line();
+    assert!(done.starts_with("i1 OK"), "{done}");
+    idling.ok("NOOP");
+}
