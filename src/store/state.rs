@@ -130,7 +130,8 @@ pub struct MailboxState {
     uid_of: super::name_hash::NameMap<u32>,
     /// Uidlist record fields other than the save date (Dovecot's `W`, `P`,
     /// ...), written back when the file is rewritten.
-    other_ext: HashMap<u32, String>,
+    /// Sorted by UID (the file's order), so a cold load only pushes.
+    other_ext: Vec<(u32, Box<str>)>,
     records_in_file: usize,
     /// The uidlist file parsed cleanly as version 3 and needs no rewrite.
     uidlist_ok: bool,
@@ -165,7 +166,7 @@ impl MailboxState {
             change: 0,
             saved: HashMap::new(),
             uid_of: Default::default(),
-            other_ext: HashMap::new(),
+            other_ext: Vec::new(),
             records_in_file: 0,
             uidlist_ok: false,
             guid: None,
@@ -368,13 +369,18 @@ impl MailboxState {
         self.uid_of.reserve(list.records.len());
         self.other_ext.clear();
         for mut rec in list.records {
-            if let Some(date) = rec.take_save_date() {
-                self.saved.insert(rec.uid, date);
-            }
             if !rec.ext.is_empty() {
-                self.other_ext.insert(rec.uid, rec.ext);
+                if let Some(date) = rec.take_save_date() {
+                    self.saved.insert(rec.uid, date);
+                }
+                if !rec.ext.is_empty() {
+                    self.other_ext.push((rec.uid, rec.ext.into_boxed_str()));
+                }
             }
             self.uid_of.insert(rec.base.into_boxed_str(), rec.uid);
+        }
+        if !self.other_ext.is_sorted_by_key(|e| e.0) {
+            self.other_ext.sort_by_key(|e| e.0);
         }
         Ok(())
     }
@@ -475,7 +481,10 @@ impl MailboxState {
             let base = base_of(&f.file);
             if let Some(&uid) = self.uid_of.get(base) {
                 if seen.insert(uid) {
-                    let other = self.other_ext.get(&uid).map_or("", String::as_str);
+                    let other = match self.other_ext.binary_search_by_key(&uid, |e| e.0) {
+                        Ok(i) => &*self.other_ext[i].1,
+                        Err(_) => "",
+                    };
                     records.push(UidRecord {
                         uid,
                         ext: uidlist::with_save_date(other, self.saved.get(&uid).copied()),
@@ -500,7 +509,7 @@ impl MailboxState {
         uidlist::write_atomic(&self.dir, &list).map_err(StoreError::Io)?;
         self.records_in_file = list.records.len();
         self.uidlist_ok = true;
-        self.other_ext.retain(|uid, _| seen.contains(uid));
+        self.other_ext.retain(|(uid, _)| seen.contains(uid));
         self.uid_of = list
             .records
             .into_iter()
