@@ -47,6 +47,9 @@ impl Hasher for NameHasher {
 /// A `HashMap` keyed by base names.
 pub(crate) type NameMap<V> = std::collections::HashMap<Box<str>, V, BuildHasherDefault<NameHasher>>;
 
+/// A table keyed by UID with the same hash (the keys are ours too).
+pub(crate) type UidMap<V> = std::collections::HashMap<u32, V, BuildHasherDefault<NameHasher>>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -125,7 +125,7 @@ pub struct MailboxState {
     /// when a UID is given (the file's ctime then), or noted before Roost
     /// itself changed a file's ctime (a flag rename, a COPY's hard link);
     /// others read the ctime. Dovecot keeps them in its index cache.
-    pub saved: HashMap<u32, i64>,
+    pub saved: super::name_hash::UidMap<i64>,
     /// Base name → UID for every uidlist record (present or not).
     uid_of: super::name_hash::NameMap<u32>,
     /// Uidlist record fields other than the save date (Dovecot's `W`, `P`,
@@ -164,7 +164,7 @@ impl MailboxState {
             sort_orders: Vec::new(),
             modseq: ModseqLog::unloaded(),
             change: 0,
-            saved: HashMap::new(),
+            saved: Default::default(),
             uid_of: Default::default(),
             other_ext: Vec::new(),
             records_in_file: 0,
@@ -368,6 +368,10 @@ impl MailboxState {
         self.uid_of.clear();
         self.uid_of.reserve(list.records.len());
         self.other_ext.clear();
+        if self.saved.is_empty() {
+            // Grown once, not doubled all the way up on a cold load.
+            self.saved.reserve(list.records.len());
+        }
         for mut rec in list.records {
             if !rec.ext.is_empty() {
                 if let Some(date) = rec.take_save_date() {
