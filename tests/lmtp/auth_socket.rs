@@ -313,6 +313,13 @@ fn cram_md5_and_bearer_tokens_when_configured() {
         b64(format!("n,a=alice,\x01auth=Bearer {good}\x01\x01").as_bytes())
     ));
     assert_eq!(c.line(), "OK\t42\tuser=alice");
+    // Log lines may follow the replies by a moment.
+    for line in [
+        "user=carol mech=CRAM-MD5 service=smtp tls=no login",
+        "user=alice mech=XOAUTH2 service=smtp tls=no login",
+    ] {
+        server.wait_for_log(line);
+    }
     let log = server.log();
     assert!(
         log.contains("user=carol mech=CRAM-MD5 service=smtp tls=no login"),

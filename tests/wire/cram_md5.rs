@@ -81,6 +81,13 @@ fn cram_md5_logs_in_stored_and_plaintext_users_and_refuses_others() {
     // The stored CRAM-MD5 state serves LOGIN too, as in Dovecot.
     let mut c = server.connect();
     c.ok("LOGIN carol secret");
+    // Log lines may follow the replies by a moment.
+    for line in [
+        "user=carol mech=CRAM-MD5 tls=no login",
+        "user=bob mech=CRAM-MD5 authentication failed",
+    ] {
+        server.wait_for_log(line);
+    }
     let log = server.log();
     assert!(
         log.contains("user=carol mech=CRAM-MD5 tls=no login"),

@@ -109,6 +109,13 @@ fn external_logs_in_the_certificate_common_name() {
     let mut c = server.connect();
     assert!(!c.capabilities().iter().any(|x| x == "AUTH=EXTERNAL"));
 
+    // Log lines may follow the replies by a moment.
+    for line in [
+        "user=alice mech=EXTERNAL tls=TLS",
+        "user=mallory mech=EXTERNAL authentication failed: refused by userdb",
+    ] {
+        server.wait_for_log(line);
+    }
     let log = server.log();
     assert!(log.contains("user=alice mech=EXTERNAL tls=TLS"), "{log}");
     assert!(

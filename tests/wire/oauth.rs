@@ -194,6 +194,14 @@ fn oauthbearer_and_xoauth2_log_in_with_valid_tokens_only() {
     let r = authenticate(&mut c, "XOAUTH2", &xoauth2_msg(alice, &es), "");
     assert!(r.starts_with("OK"), "{r}");
 
+    // Log lines may follow the replies by a moment.
+    for line in [
+        "user=alice@example.com mech=OAUTHBEARER tls=no login",
+        "user=alice@example.com mech=XOAUTH2 tls=no login",
+        "mech=OAUTHBEARER authentication failed: token refused: Expired",
+    ] {
+        server.wait_for_log(line);
+    }
     let log = server.log();
     assert!(
         log.contains("user=alice@example.com mech=OAUTHBEARER tls=no login"),

@@ -343,6 +343,13 @@ fn scram_sha1_logs_in_and_refuses_wrong_password_and_binding() {
         Some(("tls-exporter", exporter)),
     );
     assert!(r.contains("OK"), "{r}");
+    // Log lines may follow the replies by a moment.
+    for line in [
+        "user=carol mech=SCRAM-SHA-1 tls=no login",
+        "user=carol mech=SCRAM-SHA-1-PLUS tls=",
+    ] {
+        server.wait_for_log(line);
+    }
     let log = server.log();
     assert!(
         log.contains("user=carol mech=SCRAM-SHA-1 tls=no login"),
