@@ -207,6 +207,22 @@ pub fn verify_answer(
     Ok(entry)
 }
 
+/// [`verify_answer`], then the account the userdb gives the user (as for
+/// a passwd-file login): the account, or the name the client gave and
+/// why not, for the log. The auth socket and ManageSieve use this.
+pub fn verified_account(
+    config: &crate::config::Config,
+    passwd: &super::PasswdFile,
+    challenge: &str,
+    answer: &[u8],
+) -> Result<crate::users::Account, (String, String)> {
+    let entry =
+        verify_answer(passwd, challenge, answer).map_err(|(u, why)| (u, why.to_string()))?;
+    let user = entry.name.clone();
+    crate::users::resolve(config, passwd, entry, crate::config::Passdb::PasswdFile)
+        .map_err(|why| (user, format!("refused by userdb: {why}")))
+}
+
 /// Whether the client's digest is the expected one, in constant time.
 pub fn digest_matches(expected: &[u8; 16], got: &[u8; 16]) -> bool {
     expected

@@ -273,23 +273,14 @@ impl Conn {
             Pending::CramMd5(req, challenge) => {
                 let answer = sasl::decode_response(data).unwrap_or_default();
                 let ctx = Arc::clone(&self.ctx);
-                match super::cram_md5::verify_answer(&ctx.passwd, &challenge, &answer) {
-                    Ok(entry) => {
-                        let user = entry.name.clone();
-                        let resolved = crate::users::resolve(
-                            &ctx.config,
-                            &ctx.passwd,
-                            entry,
-                            crate::config::Passdb::PasswdFile,
-                        );
-                        match resolved {
-                            Ok(account) => self.succeed(id, &req, account)?,
-                            Err(why) => {
-                                self.refuse(id, &req, &user, &format!("refused by userdb: {why}"))?
-                            }
-                        }
-                    }
-                    Err((user, why)) => self.refuse(id, &req, &user, why)?,
+                match super::cram_md5::verified_account(
+                    &ctx.config,
+                    &ctx.passwd,
+                    &challenge,
+                    &answer,
+                ) {
+                    Ok(account) => self.succeed(id, &req, account)?,
+                    Err((user, why)) => self.refuse(id, &req, &user, &why)?,
                 }
             }
             Pending::Bearer(req) => self.bearer(id, req, data)?,

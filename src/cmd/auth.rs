@@ -332,19 +332,7 @@ fn external_login(s: &mut Session, initial: Option<Vec<u8>>) -> Result<Tagged, E
             "authorization identity differs from the certificate's",
         ));
     }
-    let account = match crate::auth::account_without_password(&s.ctx.config, &s.ctx.passwd, &name) {
-        Ok(a) => a,
-        Err(why) => {
-            return Err(sasl_failed(
-                s,
-                MECH,
-                &name,
-                &format!("refused by userdb: {why}"),
-            ))
-        }
-    };
-    s.ctx.throttle.record_user_success(s.peer.ip(), &name);
-    complete_login(s, account, MECH)
+    login_vouched_for(s, MECH, &name)
 }
 
 /// OAUTHBEARER (RFC 7628) and XOAUTH2: a JWT checked locally
@@ -381,18 +369,24 @@ fn bearer_login(s: &mut Session, xoauth2: bool, initial: Option<Vec<u8>>) -> Res
             };
         }
     };
-    let account = match crate::auth::account_without_password(&s.ctx.config, &s.ctx.passwd, &user) {
+    login_vouched_for(s, mech, &user)
+}
+
+/// Logs in `user`, whom a certificate or a token (not a password) has
+/// vouched for, if the userdb knows them.
+fn login_vouched_for(s: &mut Session, mech: &str, user: &str) -> Result<Tagged, Error> {
+    let account = match crate::auth::account_without_password(&s.ctx.config, &s.ctx.passwd, user) {
         Ok(a) => a,
         Err(why) => {
             return Err(sasl_failed(
                 s,
                 mech,
-                &user,
+                user,
                 &format!("refused by userdb: {why}"),
             ))
         }
     };
-    s.ctx.throttle.record_user_success(s.peer.ip(), &user);
+    s.ctx.throttle.record_user_success(s.peer.ip(), user);
     complete_login(s, account, mech)
 }
 

@@ -451,26 +451,14 @@ impl Session {
             return self.no_none(None, "Authentication cancelled.");
         };
         let ctx = Arc::clone(&self.ctx);
-        let (user, why) = match cram_md5::verify_answer(&ctx.passwd, &challenge, &answer) {
-            Ok(entry) => {
-                let user = entry.name.clone();
-                let resolved = crate::users::resolve(
-                    &ctx.config,
-                    &ctx.passwd,
-                    entry,
-                    crate::config::Passdb::PasswdFile,
-                );
-                match resolved {
-                    Ok(account) => {
-                        ctx.throttle.record_user_success(self.peer, &user);
-                        return Ok(Some(account));
-                    }
-                    Err(why) => (user, format!("refused by userdb: {why}")),
-                }
+        match cram_md5::verified_account(&ctx.config, &ctx.passwd, &challenge, &answer) {
+            Ok(account) => {
+                ctx.throttle
+                    .record_user_success(self.peer, &account.entry.name);
+                Ok(Some(account))
             }
-            Err((user, why)) => (user, why.to_string()),
-        };
-        self.refuse("CRAM-MD5", &user, &why)
+            Err((user, why)) => self.refuse("CRAM-MD5", &user, &why),
+        }
     }
 
     /// OAUTHBEARER (RFC 7628) or XOAUTH2, as for IMAP: the account, or
