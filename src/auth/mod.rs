@@ -77,13 +77,7 @@ pub fn check_password(
             Some(account)
         }
         None => {
-            let delay = throttle.record_user_failure(ip, user);
-            log::warn!(
-                "{session} user={} {detail} authentication failed (delay {} ms)",
-                printable(user, 200),
-                delay.as_millis()
-            );
-            std::thread::sleep(delay);
+            fail_and_wait(throttle, ip, user, session, detail, None);
             None
         }
     }
@@ -101,9 +95,23 @@ pub fn record_failure(
     detail: &str,
     why: &str,
 ) {
+    fail_and_wait(throttle, ip, user, session, detail, Some(why));
+}
+
+/// Records a failed login with the throttle, logs it (with the reason, if
+/// one is given) and waits out the delay the throttle sets.
+fn fail_and_wait(
+    throttle: &FailureThrottle,
+    ip: IpAddr,
+    user: &str,
+    session: &str,
+    detail: &str,
+    why: Option<&str>,
+) {
     let delay = throttle.record_user_failure(ip, user);
+    let why = why.map(|w| format!(": {w}")).unwrap_or_default();
     log::warn!(
-        "{session} user={} {detail} authentication failed: {why} (delay {} ms)",
+        "{session} user={} {detail} authentication failed{why} (delay {} ms)",
         printable(user, 200),
         delay.as_millis()
     );

@@ -165,14 +165,7 @@ fn scram_login(
     if plus && !tls {
         return Err(Error::no(None, format!("{mech} needs TLS.")));
     }
-    if !s
-        .ctx
-        .config
-        .passdb
-        .contains(&crate::config::Passdb::PasswdFile)
-    {
-        return Err(Error::no(None, "Unsupported authentication mechanism."));
-    }
+    needs_passwd_file(s)?;
     let first_msg = match initial {
         Some(m) => m,
         None => sasl_round(s, b"")?,
@@ -286,20 +279,27 @@ fn finish_verified(
     complete_login(s, account, mech)
 }
 
+/// Challenge-response mechanisms read the passwd file's stored form: with
+/// only PAM (or other passdbs) configured they are not offered either.
+fn needs_passwd_file(s: &Session) -> Result<(), Error> {
+    if s.ctx
+        .config
+        .passdb
+        .contains(&crate::config::Passdb::PasswdFile)
+    {
+        Ok(())
+    } else {
+        Err(Error::no(None, "Unsupported authentication mechanism."))
+    }
+}
+
 /// CRAM-MD5 (RFC 2195) against the passwd file: `{CRAM-MD5}` entries
 /// (Dovecot's stored HMAC state) or plaintext ones; a user stored any
 /// other way cannot do it and gets NO, as with Dovecot.
 fn cram_md5_login(s: &mut Session) -> Result<Tagged, Error> {
     use crate::auth::cram_md5;
     const MECH: &str = "CRAM-MD5";
-    if !s
-        .ctx
-        .config
-        .passdb
-        .contains(&crate::config::Passdb::PasswdFile)
-    {
-        return Err(Error::no(None, "Unsupported authentication mechanism."));
-    }
+    needs_passwd_file(s)?;
     let challenge = cram_md5::challenge();
     let answer = sasl_round(s, challenge.as_bytes())?;
     match cram_md5::verify_answer(&s.ctx.passwd, &challenge, &answer) {
