@@ -476,6 +476,11 @@ fn complete_login(
     account: crate::users::Account,
     mech: &str,
 ) -> Result<Tagged, Error> {
+    // RFC 2221: a user who lives on another server is sent there (the
+    // LOGIN command answers before this, in `referral::login`).
+    if let Some(referral) = super::referral::after_authenticate(s, &account.entry.name, mech) {
+        return Err(referral);
+    }
     let entry = account.entry;
     let Some(mail_root) = expand_mail_location(
         &s.ctx.config.mail_location,

@@ -4,6 +4,8 @@
 //! `NO [REFERRAL imap://user;AUTH=PLAIN@host[:port]/] Try this server instead.`
 //! as Dovecot 2.3 does (it names PLAIN for LOGIN too), and nothing of the
 //! user's mail is touched here. A wrong password fails as any other.
+//! AUTHENTICATE answers the same once the mechanism has accepted the user
+//! ([`after_authenticate`]), naming that mechanism in the URL.
 
 use crate::error::{Error, Tagged};
 use crate::proto::encode::Code;
@@ -42,12 +44,27 @@ pub(super) fn login(
             "Authentication failed.",
         )));
     }
-    log::info!("{session} user={name} referred to {}", target.host);
-    let url = target.url(&name);
-    Some(Err(Error::no(
-        Some(Code::Referral(url)),
+    Some(Err(refer(&session, &name, &target, "PLAIN")))
+}
+
+/// For a user AUTHENTICATE (mechanism `mech`) has just accepted: the
+/// referral answer, if the passwd file sends them elsewhere.
+pub(super) fn after_authenticate(s: &Session, user: &str, mech: &str) -> Option<Error> {
+    let target = s
+        .ctx
+        .passwd
+        .lookup(user)
+        .and_then(|e| target_of(&e.extra))?;
+    let session = format!("conn={} peer={}", s.id, s.peer);
+    Some(refer(&session, user, &target, mech))
+}
+
+fn refer(session: &str, user: &str, target: &Target, mech: &str) -> Error {
+    log::info!("{session} user={user} referred to {}", target.host);
+    Error::no(
+        Some(Code::Referral(target.url(user, mech))),
         "Try this server instead.",
-    )))
+    )
 }
 
 /// Where a user is sent.
@@ -58,8 +75,8 @@ struct Target {
 }
 
 impl Target {
-    /// RFC 5092 `imap://enc-user;AUTH=PLAIN@host[:port]/`.
-    fn url(&self, user: &str) -> String {
+    /// RFC 5092 `imap://enc-user;AUTH=mech@host[:port]/`.
+    fn url(&self, user: &str, mech: &str) -> String {
         let mut url = String::from("imap://");
         for b in user.bytes() {
             // RFC 5092 achar: unreserved, sub-delims but ';', '&', '='.
@@ -69,7 +86,9 @@ impl Target {
                 url.push_str(&format!("%{b:02X}"));
             }
         }
-        url.push_str(";AUTH=PLAIN@");
+        url.push_str(";AUTH=");
+        url.push_str(mech);
+        url.push('@');
         url.push_str(&self.host);
         if let Some(port) = self.port.filter(|&p| p != 143) {
             url.push_str(&format!(":{port}"));
@@ -125,11 +144,14 @@ mod tests {
     fn extra_fields_give_a_target_only_with_nologin_and_a_sane_host() {
         let t = target_of("nologin=y host=mail2.example.org port=1143").unwrap();
         assert_eq!(
-            t.url("bob"),
+            t.url("bob", "PLAIN"),
             "imap://bob;AUTH=PLAIN@mail2.example.org:1143/"
         );
         let t = target_of("userdb_quota_rule=*:storage=1G nologin host=10.0.0.2").unwrap();
-        assert_eq!(t.url("a@b;c"), "imap://a%40b%3Bc;AUTH=PLAIN@10.0.0.2/");
+        assert_eq!(
+            t.url("a@b;c", "SCRAM-SHA-256"),
+            "imap://a%40b%3Bc;AUTH=SCRAM-SHA-256@10.0.0.2/"
+        );
         assert_eq!(target_of("host=mail2.example.org"), None);
         assert_eq!(target_of("nologin=y"), None);
         assert_eq!(target_of("nologin=y host=evil]x"), None);

@@ -33,3 +33,27 @@ fn login_of_a_user_living_elsewhere_answers_a_referral() {
     c.ok("LOGIN alice secret");
     assert!(c.capabilities().contains(&"LOGIN-REFERRALS".to_string()));
 }
+
+/// AUTHENTICATE is referred the same way once the mechanism accepted the
+/// user, the URL naming the mechanism used (RFC 2221 §4.2).
+#[test]
+fn authenticate_of_a_user_living_elsewhere_answers_a_referral() {
+    let server = TestServer::builder()
+        .passwd_line(
+            "bob:{PLAIN}secret::::/proc/roost-no-such-home::nologin=y host=mail2.example.org",
+        )
+        .start();
+    let mut c = server.connect();
+    let ir = crate::common::b64(b"\0bob\0secret");
+    let r = c.cmd(&format!("AUTHENTICATE PLAIN {ir}"));
+    assert_eq!(
+        r.tagged,
+        "NO [REFERRAL imap://bob;AUTH=PLAIN@mail2.example.org/] Try this server instead."
+    );
+    let ir = crate::common::b64(b"\0bob\0wrong");
+    let r = c.cmd(&format!("AUTHENTICATE PLAIN {ir}"));
+    assert_eq!(r.tagged, "NO [AUTHENTICATIONFAILED] Authentication failed.");
+    assert!(c.cmd("SELECT INBOX").tagged.starts_with("BAD"));
+    let ir = crate::common::b64(b"\0alice\0secret");
+    c.ok(&format!("AUTHENTICATE PLAIN {ir}"));
+}
