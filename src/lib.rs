@@ -70,6 +70,7 @@ pub(crate) mod net;
 pub(crate) mod privileges;
 pub(crate) mod proto;
 pub(crate) mod proxy_protocol;
+pub(crate) mod random;
 pub(crate) mod search;
 pub(crate) mod selected;
 pub(crate) mod server;

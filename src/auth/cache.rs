@@ -13,7 +13,6 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::HashMap;
-use std::io::Read;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -37,7 +36,7 @@ impl VerifiedCache {
     /// `max` entries for `ttl` each; `max == 0` or a zero `ttl` keeps none.
     pub fn new(ttl: Duration, max: usize) -> VerifiedCache {
         let mut key = [0u8; 32];
-        let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut key));
+        let random = crate::random::fill(&mut key);
         // Without a secret key the tags could be checked offline: keep none.
         let max = if random.is_ok() { max } else { 0 };
         VerifiedCache {

@@ -162,7 +162,7 @@ pub fn parse_response(msg: &[u8]) -> Option<(String, [u8; 16])> {
 
 /// A fresh challenge, unique as RFC 2195 §2 asks: `<random.time@host>`.
 pub fn challenge() -> String {
-    let random = super::random_bytes(8)
+    let random = crate::random::bytes(8)
         .iter()
         .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
     let now = std::time::SystemTime::now()

@@ -137,25 +137,6 @@ pub fn account_without_password(
     crate::users::resolve(config, passwd, entry, Passdb::Pam)
 }
 
-/// Bytes from the kernel's random source (challenges, nonces, salts).
-pub fn random_bytes(n: usize) -> Vec<u8> {
-    use std::io::Read;
-    let mut out = vec![0u8; n];
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut out))
-        .is_err()
-    {
-        // Never reached on Linux; the time keeps nonces distinct at least.
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = (t >> ((i % 16) * 8)) as u8;
-        }
-    }
-    out
-}
-
 /// The passdbs in their configured order; the first that accepts wins.
 fn check_passdbs(
     config: &Config,

@@ -151,10 +151,7 @@ pub fn hash_password_with_cost(
                 super::scram::ScramHash::Sha256
             };
             let mut salt = [0u8; 16];
-            use std::io::Read;
-            std::fs::File::open("/dev/urandom")
-                .and_then(|mut f| f.read_exact(&mut salt))
-                .map_err(|e| HashError::new(scheme, e.to_string()))?;
+            crate::random::fill(&mut salt).map_err(|e| HashError::new(scheme, e.to_string()))?;
             super::scram::Credentials::derive(
                 hash,
                 password.as_bytes(),

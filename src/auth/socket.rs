@@ -466,9 +466,10 @@ fn read_line(input: &mut dyn BufRead) -> io::Result<Option<String>> {
 /// 16 random bytes in hex (Postfix does not use the cookie; Dovecot's
 /// clients pass it on to the master process, which Roost does not have).
 fn cookie() -> String {
-    let mut bytes = [0u8; 16];
-    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::random::bytes(16)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn printable(s: &str) -> String {

@@ -2,7 +2,7 @@
 //! §6.2): CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE, and ID
 //! (RFC 2971).
 
-use crate::auth::{random_bytes, sasl};
+use crate::auth::sasl;
 use crate::config::expand_mail_location;
 use crate::context::MAX_SASL_LINE;
 use crate::error::{Error, Tagged};
@@ -207,12 +207,12 @@ fn scram_login(
     let creds = creds.unwrap_or_else(|| {
         Credentials::derive(
             hash,
-            &random_bytes(16),
-            &random_bytes(16),
+            &crate::random::bytes(16),
+            &crate::random::bytes(16),
             DEFAULT_ITERATIONS,
         )
     });
-    let nonce: String = random_bytes(18)
+    let nonce: String = crate::random::bytes(18)
         .iter()
         .map(|b| char::from(b'a' + b % 26))
         .collect();
@@ -404,7 +404,7 @@ fn scram_credentials(
         "PLAIN" | "CLEAR" | "CLEARTEXT" | "PLAINTEXT" => Some(Credentials::derive(
             hash,
             value.as_bytes(),
-            &random_bytes(16),
+            &crate::random::bytes(16),
             DEFAULT_ITERATIONS,
         )),
         _ => None,

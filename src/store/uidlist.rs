@@ -11,7 +11,7 @@
 use std::fmt;
 use std::fs::{self, File, Permissions};
 use std::hash::{BuildHasher, Hasher, RandomState};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -364,12 +364,11 @@ pub(crate) fn record_line(rec: &UidRecord) -> String {
     }
 }
 
-/// A fresh mailbox GUID: 32 lowercase hex chars from /dev/urandom, or from
+/// A fresh mailbox GUID: 32 lowercase hex chars from the kernel, or from
 /// the clock, pid and a counter through randomly keyed hashes if that fails.
 pub(crate) fn new_guid() -> String {
     let mut bytes = [0u8; 16];
-    let from_urandom = File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
-    if from_urandom.is_err() {
+    if crate::random::fill(&mut bytes).is_err() {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let count = COUNTER.fetch_add(1, Ordering::Relaxed);
         let nanos = SystemTime::now()
