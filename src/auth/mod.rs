@@ -126,15 +126,20 @@ pub fn account_without_password(
     passwd: &PasswdFile,
     user: &str,
 ) -> Result<Account, String> {
-    let entry = UserEntry {
+    crate::users::resolve(config, passwd, entry_named(user), Passdb::Pam)
+}
+
+/// A user known by name only (PAM, a token, a certificate): the userdb
+/// fills in the rest.
+fn entry_named(user: &str) -> UserEntry {
+    UserEntry {
         name: user.to_string(),
         password: Secret::default(),
         uid: None,
         gid: None,
         home: None,
         extra: String::new(),
-    };
-    crate::users::resolve(config, passwd, entry, Passdb::Pam)
+    }
 }
 
 /// The passdbs in their configured order; the first that accepts wins.
@@ -158,17 +163,7 @@ fn check_passdbs(
             },
             Passdb::Pam => {
                 match pam::check(&config.pam_service, user, password, ip, config.pam_timeout) {
-                    pam::PamOutcome::Success => {
-                        let entry = UserEntry {
-                            name: user.to_string(),
-                            password: Secret::default(),
-                            uid: None,
-                            gid: None,
-                            home: None,
-                            extra: String::new(),
-                        };
-                        return Some((entry, Passdb::Pam));
-                    }
+                    pam::PamOutcome::Success => return Some((entry_named(user), Passdb::Pam)),
                     pam::PamOutcome::Failure => {}
                     pam::PamOutcome::Unavailable(why) => log::error!(
                         "{session} user={} PAM service {} unavailable: {why}",
