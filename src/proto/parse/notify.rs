@@ -40,11 +40,10 @@ impl Parser<'_> {
         Ok(CommandBody::Notify(Some(set)))
     }
 
-    /// `event-group = "(" filter-mailboxes SP events ")"`.
-    fn event_group(&mut self) -> Result<NotifyGroup, Expected> {
-        self.expect(b'(', "( event group")?;
-        let word = self.atom().ok_or(Expected("mailbox filter"))?;
-        let filter = match word.to_ascii_lowercase().as_slice() {
+    /// RFC 5465 `filter-mailboxes`, given its first word in lower case
+    /// (NOTIFY's and MULTISEARCH's); None for a word it does not know.
+    pub(super) fn mailbox_filter(&mut self, word: &[u8]) -> Result<Option<NotifyFilter>, Expected> {
+        Ok(Some(match word {
             b"selected" => NotifyFilter::Selected,
             b"selected-delayed" => NotifyFilter::SelectedDelayed,
             b"inboxes" => NotifyFilter::Inboxes,
@@ -52,8 +51,17 @@ impl Parser<'_> {
             b"subscribed" => NotifyFilter::Subscribed,
             b"subtree" => NotifyFilter::Subtree(self.one_or_more_mailbox()?),
             b"mailboxes" => NotifyFilter::Mailboxes(self.one_or_more_mailbox()?),
-            _ => return Err(Expected("mailbox filter")),
-        };
+            _ => return Ok(None),
+        }))
+    }
+
+    /// `event-group = "(" filter-mailboxes SP events ")"`.
+    fn event_group(&mut self) -> Result<NotifyGroup, Expected> {
+        self.expect(b'(', "( event group")?;
+        let word = self.atom().ok_or(Expected("mailbox filter"))?;
+        let filter = self
+            .mailbox_filter(&word.to_ascii_lowercase())?
+            .ok_or(Expected("mailbox filter"))?;
         self.expect_sp()?;
         let events = if self.peek() == Some(b'(') {
             self.pos += 1;

@@ -7,9 +7,7 @@
 //! decides. Matching lives in `crate::search`.
 
 use super::{Expected, Parser};
-use crate::proto::types::{
-    CommandBody, NotifyFilter, SearchDate, SearchKey, SearchReturn, SearchSource,
-};
+use crate::proto::types::{CommandBody, SearchDate, SearchKey, SearchReturn, SearchSource};
 
 const TOO_DEEP: &str = "search keys nested at most 64 deep";
 
@@ -108,20 +106,18 @@ impl Parser<'_> {
     }
 
     fn search_source(&mut self) -> Result<SearchSource, Expected> {
-        let word = self.atom().ok_or(Expected("mailbox filter"))?;
-        Ok(SearchSource::Filter(
-            match word.to_ascii_lowercase().as_slice() {
-                b"selected" => NotifyFilter::Selected,
-                b"selected-delayed" => NotifyFilter::SelectedDelayed,
-                b"inboxes" => NotifyFilter::Inboxes,
-                b"personal" => NotifyFilter::Personal,
-                b"subscribed" => NotifyFilter::Subscribed,
-                b"subtree" => NotifyFilter::Subtree(self.one_or_more_mailbox()?),
-                b"subtree-one" => return Ok(SearchSource::SubtreeOne(self.one_or_more_mailbox()?)),
-                b"mailboxes" => NotifyFilter::Mailboxes(self.one_or_more_mailbox()?),
-                _ => return Err(Expected("mailbox filter")),
-            },
-        ))
+        let word = self
+            .atom()
+            .ok_or(Expected("mailbox filter"))?
+            .to_ascii_lowercase();
+        // RFC 7377 adds `subtree-one` to NOTIFY's filters.
+        if word == b"subtree-one" {
+            return Ok(SearchSource::SubtreeOne(self.one_or_more_mailbox()?));
+        }
+        let filter = self.mailbox_filter(&word)?;
+        filter
+            .map(SearchSource::Filter)
+            .ok_or(Expected("mailbox filter"))
     }
 
     /// `[ "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")" SP ]`
