@@ -22,15 +22,7 @@ pub fn thread_id(
     let root = first(references)
         .or_else(|| first(in_reply_to))
         .or_else(|| first(message_id))?;
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(root.as_bytes());
-    // As EMAILID's form (`M` + 24 hex digits), with `T`.
-    let mut id = String::with_capacity(25);
-    id.push('T');
-    for b in &digest[..12] {
-        id.push_str(&format!("{b:02x}"));
-    }
-    Some(id)
+    Some(crate::store::maildir::object_id('T', root.as_bytes()))
 }
 
 /// The THREADID of a header block (CRLF or LF lines).

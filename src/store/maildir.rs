@@ -223,7 +223,6 @@ pub(crate) fn cur_name(base: &str, size: u64, vsize: u64, flags: Flags) -> Strin
 /// (as Dovecot's hard-link copy keeps the whole name), so the copy has the
 /// same EMAILID, and it never changes with the flags.
 pub(crate) fn email_id(file: &str) -> String {
-    use sha2::Digest;
     let unique = file
         .split(INFO_SEP)
         .next()
@@ -231,9 +230,16 @@ pub(crate) fn email_id(file: &str) -> String {
         .split(',')
         .next()
         .unwrap_or(file);
-    let digest = sha2::Sha256::digest(unique.as_bytes());
+    object_id('M', unique.as_bytes())
+}
+
+/// An RFC 8474 object id: `prefix` and 24 hex digits of a SHA-256 of
+/// `key` (EMAILID's `M`, THREADID's `T`).
+pub(crate) fn object_id(prefix: char, key: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(key);
     let mut id = String::with_capacity(25);
-    id.push('M');
+    id.push(prefix);
     for b in &digest[..12] {
         id.push_str(&format!("{b:02x}"));
     }
