@@ -143,6 +143,9 @@ pub struct MailboxState {
     pub(super) watcher: Option<super::watch::Watcher>,
     /// The watcher's generation when `new/` and `cur/` were last read.
     scan_generation: Option<u64>,
+    /// The watcher's count of writes to the uidlist, keywords and modseq
+    /// files when their stamps were last compared.
+    files_generation: Option<u64>,
 }
 
 /// One directory entry found by a scan.
@@ -175,6 +178,7 @@ impl MailboxState {
             loaded: false,
             watcher: None,
             scan_generation: None,
+            files_generation: None,
         }
     }
 
@@ -230,11 +234,23 @@ impl MailboxState {
             // the journal lock before taking the uidlist's (one order only).
             self.flush_modseq();
         }
+        let watched = self.watcher.as_ref().and_then(|w| w.generation(&self.dir));
+        let generation = watched.map(|g| g.dirs);
+        if self.loaded
+            && self.stamps.is_some()
+            && generation.is_some()
+            && generation == self.scan_generation
+            && watched.and_then(|g| g.files).is_some()
+            && watched.and_then(|g| g.files) == self.files_generation
+        {
+            // Inotify heard nothing since the last look at the disk (every
+            // event queued before now is counted): nothing to stat.
+            return Ok(());
+        }
         // Another node wrote modseqs (its changes, or the ones it gave to
         // changes we also saw): take them on with a full look.
         let journal_news = self.loaded && self.modseq.changed_on_disk() && self.modseq.catch_up();
         let now = SystemTime::now();
-        let generation = self.watcher.as_ref().and_then(|w| w.generation(&self.dir));
         let stamps = self.read_stamps()?;
         if self.loaded && !journal_news {
             if let Some(old) = self.stamps {
@@ -245,6 +261,7 @@ impl MailboxState {
                     if self.scan_generation.is_none() {
                         self.scan_generation = generation;
                     }
+                    self.files_generation = watched.and_then(|g| g.files);
                     return Ok(());
                 }
                 // Watched since the last scan and nothing but this process
@@ -253,6 +270,7 @@ impl MailboxState {
                 let untouched = generation.is_some() && generation == self.scan_generation;
                 if untouched && old.uidlist == stamps.uidlist && old.keywords == stamps.keywords {
                     self.stamps = Some(stamps);
+                    self.files_generation = watched.and_then(|g| g.files);
                     return Ok(());
                 }
             }
@@ -296,6 +314,7 @@ impl MailboxState {
         }
         self.stamps = Some(stamps);
         self.scan_generation = generation;
+        self.files_generation = watched.and_then(|g| g.files);
         self.loaded = true;
         Ok(())
     }
@@ -793,6 +812,7 @@ impl MailboxState {
     pub fn mark_dirty(&mut self) {
         self.stamps = None;
         self.scan_generation = None;
+        self.files_generation = None;
     }
 
     /// Announces a change this process is about to make to `name` in

@@ -23,7 +23,10 @@
 //! counter has not moved since its last directory scan needs no new scan,
 //! even within the one-second window in which directory mtimes cannot be
 //! trusted; without that, every command after a flag change reread the
-//! whole folder for a second.
+//! whole folder for a second. A second counter moves on every write to
+//! the uidlist, keywords and modseq files (the mailbox directory itself is
+//! watched too): while neither moved, a sync needs no system call beyond
+//! reading the inotify queue, where it used to stat five files.
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use inotify::{Inotify, WatchDescriptor, WatchMask, Watches};
@@ -35,7 +38,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Mailboxes whose directories stay watched; beyond this, watches of
-/// mailboxes nobody has selected are dropped (each costs 2 of the
+/// mailboxes nobody has selected are dropped (each costs 3 of the
 /// system's inotify watches).
 const MAX_WATCHED: usize = 2000;
 /// A stamp younger than this may hide a second change made within the
@@ -104,6 +107,11 @@ struct Entry {
     subs: Vec<Subscriber>,
     /// Moves on every change this process did not announce.
     generation: u64,
+    /// The watch of the mailbox directory itself, with its inode: it hears
+    /// writes to the files a sync stats (`FILES`). None when not watched.
+    root: Option<(WatchDescriptor, u64)>,
+    /// Moves on every write to one of `FILES`, this process's included.
+    files_generation: u64,
     /// Watched by polling, not inotify; the stamps seen last.
     polled: Option<PollStamps>,
 }
@@ -114,6 +122,29 @@ type PollStamps = [Option<(u64, i128)>; 4];
 
 /// The sub-directories watched, in the order of `Entry::wds`.
 const SUBDIRS: [&str; 2] = ["new", "cur"];
+
+/// The files in a mailbox directory whose changes a sync must see besides
+/// `new/` and `cur/`; other names there (temporary files, lock files,
+/// sub-folders) are not news.
+const FILES: [&str; 3] = [
+    super::uidlist::FILE_NAME,
+    super::keywords::FILE_NAME,
+    super::modseq::FILE_NAME,
+];
+
+/// `Table::by_wd`'s sub-directory name for a mailbox directory's own watch.
+const ROOT: &str = "";
+
+/// What the watcher can vouch for about one mailbox, counting every event
+/// queued before it was asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Generation {
+    /// Changes to `new/` and `cur/` this process did not announce.
+    pub(crate) dirs: u64,
+    /// Writes to the uidlist, keywords or modseq files, anyone's; None
+    /// when the mailbox directory itself is not watched.
+    pub(crate) files: Option<u64>,
+}
 
 /// How long an announced change waits for its event before it is dropped
 /// (a rename that failed after it was announced).
@@ -245,17 +276,20 @@ impl Watcher {
     }
 
     /// How many changes this process did not make have been seen in the
-    /// mailbox in `dir` since it was first watched, counting every event
-    /// queued before this call; None when it is not watched (then only
-    /// the directories' stamps can tell).
-    pub(crate) fn generation(&self, dir: &Path) -> Option<u64> {
+    /// mailbox in `dir` since it was first watched, and how many writes to
+    /// its files, counting every event queued before this call; None when
+    /// it is not watched (then only the directories' stamps can tell).
+    pub(crate) fn generation(&self, dir: &Path) -> Option<Generation> {
         drain(&self.inner);
         let table = super::lock(&self.inner.table);
         table
             .dirs
             .get(dir)
             .filter(|e| e.wds.len() == SUBDIRS.len())
-            .map(|e| e.generation)
+            .map(|e| Generation {
+                dirs: e.generation,
+                files: e.root.as_ref().map(|_| e.files_generation),
+            })
     }
 
     /// Announces that this process is about to create, rename or remove
@@ -318,8 +352,11 @@ impl Watcher {
             .filter_map(|sub| std::fs::symlink_metadata(dir.join(sub)).ok())
             .map(|m| m.ino())
             .collect();
+        let root_ino = std::fs::symlink_metadata(dir).ok().map(|m| m.ino());
         let current = table.dirs.get(dir).is_some_and(|e| {
-            e.wds.len() == 2 && e.wds.iter().map(|(_, ino)| *ino).eq(inodes.iter().copied())
+            e.wds.len() == 2
+                && e.wds.iter().map(|(_, ino)| *ino).eq(inodes.iter().copied())
+                && e.root.as_ref().map(|(_, ino)| *ino) == root_ino
         });
         if current {
             return;
@@ -331,7 +368,11 @@ impl Watcher {
         let old = table
             .dirs
             .get_mut(dir)
-            .map(|e| std::mem::take(&mut e.wds))
+            .map(|e| {
+                let mut wds = std::mem::take(&mut e.wds);
+                wds.extend(e.root.take());
+                wds
+            })
             .unwrap_or_default();
         for (wd, _) in old {
             forget_path(table, &wd, dir);
@@ -339,6 +380,7 @@ impl Watcher {
         if let Some(entry) = table.dirs.get_mut(dir) {
             // Other directories under this name: what they hold is news.
             entry.generation += 1;
+            entry.files_generation += 1;
         }
         let mask = WatchMask::CREATE
             | WatchMask::DELETE
@@ -364,7 +406,35 @@ impl Watcher {
                 Err(e) => log::warn!("cannot watch {}: {e}", path.display()),
             }
         }
-        table.dirs.entry(dir.to_path_buf()).or_default().wds = wds;
+        // The directory itself: its files are written in place
+        // (appends), replaced by a rename, or removed; the directory may
+        // be renamed or removed under its sessions.
+        let root_mask = WatchMask::MODIFY
+            | WatchMask::CLOSE_WRITE
+            | WatchMask::MOVED_FROM
+            | WatchMask::MOVED_TO
+            | WatchMask::DELETE
+            | WatchMask::DELETE_SELF
+            | WatchMask::MOVE_SELF;
+        let root = match (root_ino, wds.len() == SUBDIRS.len()) {
+            (Some(ino), true) => match watches.add(dir, root_mask) {
+                Ok(wd) => {
+                    let paths = table.by_wd.entry(wd.clone()).or_default();
+                    if !paths.iter().any(|(p, _)| p == dir) {
+                        paths.push((dir.to_path_buf(), ROOT));
+                    }
+                    Some((wd, ino))
+                }
+                Err(e) => {
+                    log::warn!("cannot watch {}: {e}", dir.display());
+                    None
+                }
+            },
+            _ => None,
+        };
+        let entry = table.dirs.entry(dir.to_path_buf()).or_default();
+        entry.wds = wds;
+        entry.root = root;
     }
 
     /// Whether `dir` is watched by polling rather than inotify.
@@ -394,7 +464,7 @@ impl Watcher {
         let mut watches = super::lock(&self.inner.watches);
         for dir in idle {
             if let Some(entry) = table.dirs.remove(&dir) {
-                for (wd, _) in entry.wds {
+                for (wd, _) in entry.wds.into_iter().chain(entry.root) {
                     // The inode may serve another name too (a renamed
                     // folder): its watch stays while that one uses it.
                     if forget_path(table, &wd, &dir) {
@@ -470,6 +540,7 @@ fn stop_inotify(inner: &Inner) {
         let stamps = poll_stamps(&dir);
         if let Some(entry) = table.dirs.get_mut(&dir) {
             entry.wds.clear();
+            entry.root = None;
             // Changes may have been lost with inotify: a fresh look.
             entry.polled = Some(stamps);
             entry.subs.iter().for_each(Subscriber::notify);
@@ -507,11 +578,14 @@ fn apply<'a>(inner: &Inner, events: impl Iterator<Item = inotify::Event<&'a std:
     let table = &mut *table;
     let mut woken: Vec<PathBuf> = Vec::new();
     let mut dead: Vec<WatchDescriptor> = Vec::new();
+    // Mailbox directories' watches that no longer serve their name.
+    let mut unwatch: Vec<(WatchDescriptor, PathBuf)> = Vec::new();
     for event in events {
         if event.mask.contains(EventMask::Q_OVERFLOW) {
             // Events were lost: everyone rescans.
             for entry in table.dirs.values_mut() {
                 entry.generation += 1;
+                entry.files_generation += 1;
                 entry.subs.iter().for_each(Subscriber::notify);
             }
             continue;
@@ -525,6 +599,30 @@ fn apply<'a>(inner: &Inner, events: impl Iterator<Item = inotify::Event<&'a std:
             continue;
         };
         for (dir, sub) in dirs {
+            if *sub == ROOT {
+                // Its files' writes only matter to a sync, which compares
+                // this generation; new or changed messages show in new/
+                // and cur/ and wake the subscribers from there.
+                let Some(entry) = table.dirs.get_mut(dir) else {
+                    continue;
+                };
+                match event.name {
+                    Some(n) if !FILES.iter().any(|f| n == std::ffi::OsStr::new(f)) => {}
+                    Some(_) => entry.files_generation += 1,
+                    None => {
+                        // The directory itself moved or went: from now on
+                        // its files are statted (and the next subscribe
+                        // watches what is under the name then).
+                        entry.files_generation += 1;
+                        if entry.root.as_ref().is_some_and(|(w, _)| *w == event.wd) {
+                            entry.root = None;
+                            unwatch.push((event.wd.clone(), dir.clone()));
+                        }
+                        entry.subs.iter().for_each(Subscriber::notify);
+                    }
+                }
+                continue;
+            }
             if !woken.contains(dir) {
                 woken.push(dir.clone());
             }
@@ -539,11 +637,26 @@ fn apply<'a>(inner: &Inner, events: impl Iterator<Item = inotify::Event<&'a std:
             }
         }
     }
+    if !unwatch.is_empty() {
+        let mut watches = super::lock(&inner.watches);
+        for (wd, dir) in unwatch {
+            if forget_path(table, &wd, &dir) {
+                if let Some(w) = watches.as_mut() {
+                    // Already gone with its directory, perhaps.
+                    let _ = w.remove(wd);
+                }
+            }
+        }
+    }
     for wd in dead {
         if let Some(dirs) = table.by_wd.remove(&wd) {
             for (dir, _) in dirs {
                 if let Some(entry) = table.dirs.get_mut(&dir) {
                     entry.wds.retain(|(w, _)| *w != wd);
+                    if entry.root.as_ref().is_some_and(|(w, _)| *w == wd) {
+                        entry.root = None;
+                        entry.files_generation += 1;
+                    }
                 }
             }
         }
@@ -661,5 +774,41 @@ mod tests {
         let c = w.subscribe(dir.path());
         std::fs::write(dir.path().join("new/2.M1P1.h"), "y").unwrap();
         assert!(wait_for(&c));
+    }
+
+    #[test]
+    fn writes_to_the_mailbox_files_move_the_files_generation_only() {
+        let top = tempfile::tempdir().unwrap();
+        let dir = top.path().join("box");
+        for sub in ["new", "cur", "tmp"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        let w = Watcher::start(WatchMode::Inotify, Duration::from_secs(1));
+        let _sub = w.subscribe(&dir);
+        let g0 = w.generation(&dir).expect("watched");
+        assert!(g0.files.is_some());
+        // Lock files, temporary files and folders beside them are not news.
+        std::fs::write(dir.join("dovecot-uidlist.lock"), "1").unwrap();
+        std::fs::write(dir.join("roost-modseq.lock"), "").unwrap();
+        std::fs::create_dir(dir.join(".Sent")).unwrap();
+        assert_eq!(w.generation(&dir), Some(g0));
+        // An append in place, a rename over, a removal: each is.
+        let uidlist = dir.join(super::super::uidlist::FILE_NAME);
+        std::fs::write(&uidlist, "3 V1 N1\n").unwrap();
+        let g1 = w.generation(&dir).unwrap();
+        assert_eq!(g1.dirs, g0.dirs);
+        assert!(g1.files > g0.files, "{g0:?} {g1:?}");
+        std::fs::write(dir.join("k.tmp"), "0 x\n").unwrap();
+        let keywords = dir.join(super::super::keywords::FILE_NAME);
+        std::fs::rename(dir.join("k.tmp"), keywords).unwrap();
+        let g2 = w.generation(&dir).unwrap();
+        assert!(g2.files > g1.files, "{g1:?} {g2:?}");
+        std::fs::remove_file(&uidlist).unwrap();
+        let g3 = w.generation(&dir).unwrap();
+        assert!(g3.files > g2.files, "{g2:?} {g3:?}");
+        // The folder renamed away: its files can no longer be vouched for.
+        std::fs::rename(&dir, top.path().join("elsewhere")).unwrap();
+        let g4 = w.generation(&dir);
+        assert!(g4.is_none_or(|g| g.files.is_none()), "{g4:?}");
     }
 }

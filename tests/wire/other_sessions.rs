@@ -156,3 +156,31 @@ fn fetch_follows_a_file_renamed_by_another_program() {
     assert!(all.contains("the body"), "{r:?}");
     assert!(all.contains("\\Flagged"), "{r:?}");
 }
+
+/// Another program names a new keyword in `dovecot-keywords` and touches
+/// no message: the next NOOP still shows it in FLAGS. Only the keywords
+/// file changed, so a sync that skips the disk because `new/` and `cur/`
+/// are quiet must still hear of that file.
+#[test]
+fn a_keyword_another_program_adds_shows_at_the_next_noop() {
+    let server = TestServer::start();
+    let mut c = server.login();
+    c.append("INBOX", "", "Subject: k\r\n\r\nbody\r\n");
+    c.ok("SELECT INBOX");
+    c.ok("STORE 1 +FLAGS (first)");
+    c.ok("NOOP");
+    c.ok("NOOP");
+    let file = server.root().join("home/alice/Maildir/dovecot-keywords");
+    let before = std::fs::read_to_string(&file).unwrap();
+    assert!(before.contains("first"), "{before:?}");
+    let tmp = file.with_extension("tmp-test");
+    std::fs::write(&tmp, format!("{before}1 second\n")).unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
+    let r = c.ok("NOOP");
+    let flags = r
+        .untagged
+        .iter()
+        .find(|l| l.starts_with("* FLAGS"))
+        .unwrap_or_else(|| panic!("no FLAGS after the keyword was added: {r:?}"));
+    assert!(flags.contains("first") && flags.contains("second"), "{r:?}");
+}
