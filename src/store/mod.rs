@@ -1257,6 +1257,47 @@ mod tests {
         assert!(leftovers.is_empty());
     }
 
+    /// Appends alone used to grow the uidlist for ever: each expunged
+    /// message kept its line until something else rewrote the file.
+    #[test]
+    fn appends_rewrite_a_uidlist_mostly_of_expunged_messages() {
+        let (_d, s) = store();
+        let inbox = MailboxName::inbox();
+        let deleted = NewFlags {
+            system: maildir::flag::DELETED,
+            keywords: Vec::new(),
+        };
+        let bodies: Vec<Vec<u8>> = (0..1100)
+            .map(|i| format!("Subject: {i}\n\nbody\n").into_bytes())
+            .collect();
+        let items: Vec<AppendItem<'_>> = bodies
+            .iter()
+            .map(|b| AppendItem {
+                source: AppendSource::Bytes(b),
+                flags: deleted.clone(),
+                internal_date: None,
+            })
+            .collect();
+        s.append_all(&inbox, &items).unwrap();
+        let mailbox = s.mailbox(&inbox).unwrap();
+        assert_eq!(mailbox.expunge_deleted(None).unwrap().len(), 1100);
+        let item = AppendItem {
+            source: AppendSource::Bytes(b"Subject: kept\n\nbody\n"),
+            flags: NewFlags::default(),
+            internal_date: None,
+        };
+        let (_, uids) = s.append_all(&inbox, &[item]).unwrap();
+        assert_eq!(uids, vec![1101]);
+        let text = fs::read_to_string(s.root().join("dovecot-uidlist")).unwrap();
+        let records: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(records.len(), 1, "{}", &text[..text.len().min(300)]);
+        assert!(records[0].starts_with("1101 "), "{text}");
+        assert!(
+            text.starts_with("3 V") && text.contains(" N1102 "),
+            "{text}"
+        );
+    }
+
     #[test]
     fn append_assigns_increasing_uids_and_persists_them() {
         let (_d, s) = store();

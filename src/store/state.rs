@@ -485,9 +485,7 @@ impl MailboxState {
                 base: base.to_string(),
             });
         }
-        let live = found.len();
-        let bloated = self.records_in_file > 2 * live + 1000;
-        if !self.uidlist_ok || bloated {
+        if !self.uidlist_ok || bloated(self.records_in_file, found.len()) {
             self.write_uidlist(found)?;
         } else if !new_records.is_empty() {
             uidlist::append(&self.dir, &new_records).map_err(StoreError::Io)?;
@@ -950,8 +948,14 @@ impl MailboxState {
         new_uidvalidity: &dyn Fn() -> u32,
     ) -> Result<Vec<u32>, StoreError> {
         self.refresh_uid_map()?;
-        if self.uidvalidity == 0 || !self.uidlist_ok {
-            // A new mailbox, or a uidlist to rebuild: write it whole.
+        let live = self.messages.len() + keys.len();
+        if self.uidvalidity == 0
+            || !self.uidlist_ok
+            || bloated(self.records_in_file + keys.len(), live)
+        {
+            // A new mailbox, a uidlist to rebuild, or one mostly naming
+            // expunged messages (appends alone would grow it for ever):
+            // write it whole.
             let found = self.scan()?;
             self.assign_uids(&found, new_uidvalidity)?;
             return keys
@@ -1086,6 +1090,13 @@ pub(super) fn ctime_of(path: &Path) -> i64 {
 
 fn base_of(file: &str) -> &str {
     file.split(maildir::INFO_SEP).next().unwrap_or(file)
+}
+
+/// Whether a uidlist of `records` lines, `live` of them for messages still
+/// present, is worth rewriting without the others. Rewrites cost a pass
+/// over the live ones, so they wait until the dead outnumber them.
+fn bloated(records: usize, live: usize) -> bool {
+    records > 2 * live + 1000
 }
 
 fn stat_opt(path: &Path) -> Result<Option<Stamp>, StoreError> {
