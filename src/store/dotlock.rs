@@ -391,7 +391,13 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     } else {
         dir
     };
-    match File::open(dir).and_then(|d| d.sync_all()) {
+    File::open(dir).and_then(|d| sync_open_dir(&d))
+}
+
+/// Flushes an open directory; file systems that cannot fsync a directory
+/// (EINVAL) count as flushed.
+pub(crate) fn sync_open_dir(dir: &File) -> io::Result<()> {
+    match dir.sync_all() {
         Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(()),
         other => other,
     }

@@ -12,6 +12,7 @@
 
 pub(crate) mod cache;
 pub mod deliver;
+mod dir_sync;
 pub(crate) mod dotlock;
 mod filelock;
 mod fs_kind;
@@ -1137,37 +1138,29 @@ fn mailbox_file_mode(path: &Path) -> u32 {
         .map_or(0o600, perms::file_mode)
 }
 
-/// Makes a rename into `dir` durable.
-/// Runs `numbering` (which writes and fdatasyncs the uidlist) while
-/// another thread fsyncs `cur/`, so the two flushes overlap instead of
-/// queueing: on this kind of disk each costs about a third of an APPEND.
+/// Runs `numbering` (which writes and fdatasyncs the uidlist) while a
+/// worker fsyncs `cur/`, so the two flushes overlap instead of queueing:
+/// on this kind of disk each costs about a third of an APPEND.
 /// The order between them does not matter for safety, since nothing is
 /// acknowledged before both are done: a crash in between leaves a file in
 /// `cur/` the next scan numbers, or a uidlist line without its file, which
 /// reads as an expunge of a UID no client was told. Either failing fails
-/// the command. Without a thread to spare, the fsync runs first.
+/// the command. Without a worker to spare, the fsync runs first.
 fn numbered_while_cur_syncs<T>(
     cur: &Path,
     numbering: impl FnOnce() -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    std::thread::scope(|scope| {
-        let syncing = std::thread::Builder::new()
-            .name("cur-fsync".into())
-            .spawn_scoped(scope, || dotlock::sync_dir(cur));
-        let synced = match syncing {
-            Ok(handle) => {
-                let numbered = numbering();
-                let synced = handle
-                    .join()
-                    .unwrap_or_else(|_| Err(io::Error::other("the fsync thread failed")));
-                synced.map_err(StoreError::Io)?;
-                return numbered;
-            }
-            Err(_) => dotlock::sync_dir(cur),
-        };
-        synced.map_err(StoreError::Io)?;
-        numbering()
-    })
+    match dir_sync::start(cur).map_err(StoreError::Io)? {
+        Some(pending) => {
+            let numbered = numbering();
+            pending.wait().map_err(StoreError::Io)?;
+            numbered
+        }
+        None => {
+            dotlock::sync_dir(cur).map_err(StoreError::Io)?;
+            numbering()
+        }
+    }
 }
 
 /// A fresh UIDVALIDITY for a new mailbox: larger than any this tree handed
