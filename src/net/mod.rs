@@ -38,6 +38,10 @@ pub struct Transport {
     /// Reads fail with `TimedOut` from this moment on, however steadily
     /// bytes arrive (the login deadline against byte-trickling clients).
     read_deadline: Option<std::time::Instant>,
+    /// The socket's read timeout as last set through this transport (None
+    /// while unknown): most commands ask for the one already in place, and
+    /// a system call per command for nothing adds up.
+    read_timeout: std::cell::Cell<Option<Option<Duration>>>,
     pub bytes_in: u64,
     pub bytes_out: u64,
 }
@@ -48,6 +52,7 @@ impl Transport {
             stream: Stream::Plain(tcp),
             deflate: None,
             read_deadline: None,
+            read_timeout: std::cell::Cell::new(None),
             bytes_in: 0,
             bytes_out: 0,
         }
@@ -101,8 +106,16 @@ impl Transport {
 
     /// Sets the read timeout of the underlying socket (`None` = block).
     pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        if self.read_timeout.get() == Some(t) {
+            return Ok(());
+        }
         match self.tcp() {
-            Some(tcp) => tcp.set_read_timeout(t),
+            Some(tcp) => {
+                self.read_timeout.set(None);
+                tcp.set_read_timeout(t)?;
+                self.read_timeout.set(Some(t));
+                Ok(())
+            }
             None => Ok(()),
         }
     }
@@ -143,6 +156,7 @@ impl Transport {
             }
         }
         tcp.set_read_timeout(old_timeout)?;
+        self.read_timeout.set(Some(old_timeout));
         self.stream = Stream::Tls(Box::new(StreamOwned::new(conn, tcp)));
         Ok(())
     }
