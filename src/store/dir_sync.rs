@@ -12,11 +12,11 @@
 //! whichever thread started it, and fsync on an open descriptor asks for
 //! no permission.
 
-use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 /// At most this many directory fsyncs run in the background at once.
 const MAX_WORKERS: usize = 32;
@@ -24,39 +24,59 @@ const MAX_WORKERS: usize = 32;
 /// One open directory to flush and where to say how it went.
 struct Job {
     dir: File,
-    done: Sender<io::Result<()>>,
+    done: Arc<Slot>,
 }
 
+/// Where a worker leaves a flush's result. A mutex and a condition
+/// variable, not a channel: a channel's receiver spins and yields the CPU
+/// a few times before it sleeps, and a flush takes milliseconds.
+#[derive(Default)]
+struct Slot {
+    result: Mutex<Option<io::Result<()>>>,
+    filled: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    /// Workers started.
+    started: usize,
+    /// Workers waiting for a job, less the jobs queued for them.
+    idle: usize,
+}
+
+#[derive(Default)]
 struct Pool {
-    jobs: Sender<Job>,
-    queue: Receiver<Job>,
-    /// (workers started, workers waiting for a job).
-    counts: Mutex<(usize, usize)>,
+    queue: Mutex<Queue>,
+    queued: Condvar,
 }
 
 /// A directory fsync under way; `wait` gives its result.
 pub(crate) struct Pending {
-    result: Receiver<io::Result<()>>,
+    slot: Arc<Slot>,
 }
 
 impl Pending {
     pub(crate) fn wait(self) -> io::Result<()> {
-        self.result
-            .recv()
-            .unwrap_or_else(|_| Err(io::Error::other("the fsync thread failed")))
+        let mut result = super::lock(&self.slot.result);
+        // Bounded: the worker always fills the slot, and each wake-up
+        // either finds it filled or waits again.
+        loop {
+            if let Some(r) = result.take() {
+                return r;
+            }
+            result = self
+                .slot
+                .filled
+                .wait(result)
+                .unwrap_or_else(|p| p.into_inner());
+        }
     }
 }
 
 fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
-    POOL.get_or_init(|| {
-        let (jobs, queue) = unbounded();
-        Pool {
-            jobs,
-            queue,
-            counts: Mutex::new((0, 0)),
-        }
-    })
+    POOL.get_or_init(Pool::default)
 }
 
 /// Starts flushing `dir` on a worker; Ok(None) when none is free and no
@@ -64,42 +84,46 @@ fn pool() -> &'static Pool {
 pub(crate) fn start(dir: &Path) -> io::Result<Option<Pending>> {
     let dir = File::open(dir)?;
     let pool = pool();
-    let (done, result) = bounded(1);
-    let job = Job { dir, done };
-    let mut counts = super::lock(&pool.counts);
-    let (started, idle) = *counts;
-    if idle > 0 {
-        // Taken out of the idle count here, so two callers never count on
-        // the same waiting worker.
-        counts.1 = idle - 1;
-    } else if started < MAX_WORKERS {
-        let queue = pool.queue.clone();
+    let slot = Arc::new(Slot::default());
+    let mut queue = super::lock(&pool.queue);
+    if queue.idle > 0 {
+        // Counted out here, so two callers never count on one worker.
+        queue.idle -= 1;
+    } else if queue.started < MAX_WORKERS {
         let spawned = std::thread::Builder::new()
             .name("dir-fsync".into())
             .stack_size(128 * 1024)
-            .spawn(move || work(&queue));
+            .spawn(work);
         if spawned.is_err() {
             return Ok(None);
         }
-        counts.0 = started + 1;
+        queue.started += 1;
     } else {
         return Ok(None);
     }
-    // Sent under the lock: a job is never queued without a worker for it.
-    if pool.jobs.send(job).is_err() {
-        return Ok(None);
-    }
-    Ok(Some(Pending { result }))
+    queue.jobs.push_back(Job {
+        dir,
+        done: Arc::clone(&slot),
+    });
+    pool.queued.notify_one();
+    Ok(Some(Pending { slot }))
 }
 
 /// A worker: flushes directories for ever.
-fn work(queue: &Receiver<Job>) {
+fn work() {
     let pool = pool();
-    while let Ok(job) = queue.recv() {
+    let mut queue = super::lock(&pool.queue);
+    loop {
+        let Some(job) = queue.jobs.pop_front() else {
+            queue = pool.queued.wait(queue).unwrap_or_else(|p| p.into_inner());
+            continue;
+        };
+        drop(queue);
         let result = super::dotlock::sync_open_dir(&job.dir);
-        // The caller may have given up waiting (it never does today).
-        let _ = job.done.send(result);
-        super::lock(&pool.counts).1 += 1;
+        *super::lock(&job.done.result) = Some(result);
+        job.done.filled.notify_one();
+        queue = super::lock(&pool.queue);
+        queue.idle += 1;
     }
 }
 
@@ -116,10 +140,7 @@ mod tests {
             p.wait().unwrap();
         }
         assert!(start(&dir.path().join("missing")).is_err());
-        let (started, idle) = *super::super::lock(&pool().counts);
-        assert!(
-            started <= MAX_WORKERS && idle <= started,
-            "{started} {idle}"
-        );
+        let queue = super::super::lock(&pool().queue);
+        assert!(queue.started <= MAX_WORKERS && queue.idle <= queue.started);
     }
 }
