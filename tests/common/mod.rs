@@ -730,6 +730,48 @@ pub fn b64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
 
+/// A CRAM-MD5 client's answer (RFC 2195 §2) to `challenge`, before base64:
+/// the user, a space and the hex HMAC-MD5 of the challenge keyed by the
+/// password.
+pub fn cram_md5_answer(user: &str, password: &str, challenge: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut m = <Hmac<md5::Md5> as Mac>::new_from_slice(password.as_bytes()).unwrap();
+    m.update(challenge);
+    let hex: String = m
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{user} {hex}")
+}
+
+/// A JWT signed with HS256 under `secret`, carrying `claims` (JSON).
+pub fn hs256_token(secret: &[u8], claims: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let signed = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
+    let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret).unwrap();
+    m.update(signed.as_bytes());
+    format!(
+        "{signed}.{}",
+        URL_SAFE_NO_PAD.encode(m.finalize().into_bytes())
+    )
+}
+
+/// Seconds since the epoch, for token lifetimes.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
 /// Runs a program and returns (status success, stdout, stderr); panics with a
 /// clear message if the program is not installed.
 pub fn run_tool(program: &str, args: &[&str], stdin: &[u8]) -> (bool, String, String) {

@@ -206,7 +206,6 @@ fn hostile_auth_clients_get_fail_or_are_dropped() {
 /// same code as IMAP's, failures throttled and logged the same way.
 #[test]
 fn cram_md5_and_bearer_tokens_when_configured() {
-    use hmac::{Hmac, Mac};
     let d = tempfile::tempdir().unwrap();
     let secret = d.path().join("hs256.key");
     std::fs::write(&secret, "socket secret\n").unwrap();
@@ -244,18 +243,8 @@ fn cram_md5_and_bearer_tokens_when_configured() {
             .unwrap_or_else(|| panic!("{cont}"));
         let challenge =
             base64::Engine::decode(&base64::engine::general_purpose::STANDARD, challenge).unwrap();
-        let mut m = <Hmac<md5::Md5> as Mac>::new_from_slice(password.as_bytes()).unwrap();
-        m.update(&challenge);
-        let hex: String = m
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        c.send(&format!(
-            "CONT\t{id}\t{}",
-            b64(format!("{user} {hex}").as_bytes())
-        ));
+        let answer = crate::common::cram_md5_answer(user, password, &challenge);
+        c.send(&format!("CONT\t{id}\t{}", b64(answer.as_bytes())));
         c.line()
     };
     let ok = cram(&mut c, 1, "carol", "secret");
@@ -267,21 +256,10 @@ fn cram_md5_and_bearer_tokens_when_configured() {
     assert!(r.starts_with("FAIL\t31"), "{r}");
 
     let token = |sub: &str, exp: u64| {
-        let b64u =
-            |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b);
-        let signed = format!(
-            "{}.{}",
-            b64u(br#"{"alg":"HS256"}"#),
-            b64u(format!(r#"{{"sub":"{sub}","exp":{exp}}}"#).as_bytes())
-        );
-        let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(b"socket secret").unwrap();
-        m.update(signed.as_bytes());
-        format!("{signed}.{}", b64u(&m.finalize().into_bytes()))
+        let claims = format!(r#"{{"sub":"{sub}","exp":{exp}}}"#);
+        crate::common::hs256_token(b"socket secret", &claims)
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = crate::common::unix_now();
     let good = token("alice", now + 600);
     let xoauth2 = b64(format!("user=alice\x01auth=Bearer {good}\x01\x01").as_bytes());
     c.send(&format!(

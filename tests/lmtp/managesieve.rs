@@ -326,9 +326,8 @@ fn sieve_connect_uploads_activates_lists_downloads_and_deletes() {
 /// checked by the same code as IMAP's.
 #[test]
 fn cram_md5_and_bearer_tokens_when_configured() {
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::engine::general_purpose::STANDARD;
     use base64::Engine;
-    use hmac::{Hmac, Mac};
     let d = tempfile::tempdir().unwrap();
     let key = d.path().join("hs256.key");
     std::fs::write(&key, "sieve secret").unwrap();
@@ -354,15 +353,9 @@ fn cram_md5_and_bearer_tokens_when_configured() {
         s.w.write_all(b"AUTHENTICATE \"CRAM-MD5\"\r\n").unwrap();
         let line = s.line();
         let challenge = STANDARD.decode(line.trim_matches('"')).unwrap();
-        let mut m = <Hmac<md5::Md5> as Mac>::new_from_slice(password.as_bytes()).unwrap();
-        m.update(&challenge);
-        let hex: String = m
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let answer = STANDARD.encode(format!("carol {hex}"));
+        let answer = STANDARD.encode(crate::common::cram_md5_answer(
+            "carol", password, &challenge,
+        ));
         s.w.write_all(format!("\"{answer}\"\r\n").as_bytes())
             .unwrap();
         last(&s.until_done()).to_string()
@@ -372,22 +365,10 @@ fn cram_md5_and_bearer_tokens_when_configured() {
     assert!(last(&s.cmd("LISTSCRIPTS")).starts_with("OK"));
 
     let token = |email: &str, exp: u64| {
-        let signed = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256"}"#),
-            URL_SAFE_NO_PAD.encode(format!(r#"{{"email":"{email}","exp":{exp}}}"#))
-        );
-        let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(b"sieve secret").unwrap();
-        m.update(signed.as_bytes());
-        format!(
-            "{signed}.{}",
-            URL_SAFE_NO_PAD.encode(m.finalize().into_bytes())
-        )
+        let claims = format!(r#"{{"email":"{email}","exp":{exp}}}"#);
+        crate::common::hs256_token(b"sieve secret", &claims)
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = crate::common::unix_now();
     let (mut s, _) = Sieve::connect(port);
     // An expired token: the error challenge, answered with ^A, then NO.
     let msg = STANDARD.encode(format!(

@@ -2,11 +2,9 @@
 //! users stored as `doveadm pw -s CRAM-MD5` writes, or in plaintext; other
 //! users cannot do it; the challenge is new each time.
 
-use crate::common::{b64, Client, TestServer};
+use crate::common::{b64, cram_md5_answer, Client, TestServer};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
-use md5::Md5;
 
 /// What `doveadm pw -s CRAM-MD5 -p secret` wrote.
 const DOVECOT_SECRET: &str =
@@ -21,15 +19,8 @@ fn cram(c: &mut Client, user: &str, password: &str) -> (String, String) {
         return (String::new(), line);
     };
     let challenge = String::from_utf8(STANDARD.decode(challenge).unwrap()).unwrap();
-    let mut m = <Hmac<Md5> as Mac>::new_from_slice(password.as_bytes()).unwrap();
-    m.update(challenge.as_bytes());
-    let hex: String = m
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    c.send(format!("{}\r\n", b64(format!("{user} {hex}").as_bytes())).as_bytes());
+    let answer = cram_md5_answer(user, password, challenge.as_bytes());
+    c.send(format!("{}\r\n", b64(answer.as_bytes())).as_bytes());
     let r = c.read_reply(&tag);
     (challenge, r.tagged)
 }

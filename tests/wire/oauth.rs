@@ -4,11 +4,9 @@
 //! expired, wrongly addressed or forged ones get RFC 7628's error
 //! challenge and then NO.
 
-use crate::common::{b64, Client, TestServer};
+use crate::common::{b64, hs256_token, unix_now, Client, TestServer};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 const SECRET: &[u8] = b"shared secret of the test";
 
@@ -16,31 +14,13 @@ fn b64u(b: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(b)
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 /// Claims for `email`, issued by the configured issuer for `aud`,
 /// valid until `exp`.
 fn claims(email: &str, aud: &str, exp: u64) -> String {
     format!(
         r#"{{"iss":"https://idp.test","aud":["other","{aud}"],"email":"{email}","sub":"s-{email}","iat":{},"exp":{exp}}}"#,
-        now()
+        unix_now()
     )
-}
-
-fn hs256(secret: &[u8], claims: &str) -> String {
-    let signed = format!(
-        "{}.{}",
-        b64u(br#"{"alg":"HS256","typ":"JWT"}"#),
-        b64u(claims.as_bytes())
-    );
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret).unwrap();
-    m.update(signed.as_bytes());
-    format!("{signed}.{}", b64u(&m.finalize().into_bytes()))
 }
 
 /// An ES256 signer and its public key's PEM.
@@ -126,7 +106,7 @@ fn oauthbearer_and_xoauth2_log_in_with_valid_tokens_only() {
     let (signer, pem) = es256_key();
     let (server, _dir) = start_server(&pem, &[]);
     let alice = "alice@example.com";
-    let good = hs256(SECRET, &claims(alice, "imap", now() + 600));
+    let good = hs256_token(SECRET, &claims(alice, "imap", unix_now() + 600));
 
     let mut c = server.connect();
     let caps = c.capabilities();
@@ -135,23 +115,26 @@ fn oauthbearer_and_xoauth2_log_in_with_valid_tokens_only() {
     }
     let refused = [
         // Expired (beyond the minute of leeway).
-        oauthbearer_msg(alice, &hs256(SECRET, &claims(alice, "imap", now() - 600))),
+        oauthbearer_msg(
+            alice,
+            &hs256_token(SECRET, &claims(alice, "imap", unix_now() - 600)),
+        ),
         // For another audience.
         oauthbearer_msg(
             alice,
-            &hs256(SECRET, &claims(alice, "webmail", now() + 600)),
+            &hs256_token(SECRET, &claims(alice, "webmail", unix_now() + 600)),
         ),
         // Signed with another secret.
         oauthbearer_msg(
             alice,
-            &hs256(b"guessed", &claims(alice, "imap", now() + 600)),
+            &hs256_token(b"guessed", &claims(alice, "imap", unix_now() + 600)),
         ),
         // A good token for alice, presented as bob.
         oauthbearer_msg("bob@example.com", &good),
         // A token for a user the userdb does not know.
         oauthbearer_msg(
             "",
-            &hs256(SECRET, &claims("eve@example.com", "imap", now() + 600)),
+            &hs256_token(SECRET, &claims("eve@example.com", "imap", unix_now() + 600)),
         ),
     ];
     for msg in &refused {
@@ -172,12 +155,12 @@ fn oauthbearer_and_xoauth2_log_in_with_valid_tokens_only() {
 
     // XOAUTH2 with an ES256 token; a forged ES256 token gets Google's 401.
     let mut c = server.connect();
-    let es = es256(&signer, &claims(alice, "imap", now() + 600));
+    let es = es256(&signer, &claims(alice, "imap", unix_now() + 600));
     let (head, _) = es.rsplit_once('.').unwrap();
     let (other, _) = es256_key();
     let forged = format!(
         "{head}.{}",
-        es256(&other, &claims(alice, "imap", now() + 600))
+        es256(&other, &claims(alice, "imap", unix_now() + 600))
             .rsplit('.')
             .next()
             .unwrap()
@@ -238,7 +221,10 @@ fn bearer_mechanisms_follow_configuration_and_plaintext_auth() {
     let mut c = server.connect();
     let caps = c.capabilities();
     assert!(!caps.iter().any(|x| x.contains("OAUTH")), "{caps:?}");
-    let good = hs256(SECRET, &claims("alice@example.com", "imap", now() + 600));
+    let good = hs256_token(
+        SECRET,
+        &claims("alice@example.com", "imap", unix_now() + 600),
+    );
     let r = authenticate(
         &mut c,
         "XOAUTH2",
@@ -321,7 +307,7 @@ fn rs256_tokens_from_an_rsa_key() {
     };
     let alice = "alice@example.com";
     let mut c = server.connect();
-    let stale = rs256(&claims(alice, "imap", now() - 600));
+    let stale = rs256(&claims(alice, "imap", unix_now() - 600));
     let r = authenticate(
         &mut c,
         "OAUTHBEARER",
@@ -329,7 +315,7 @@ fn rs256_tokens_from_an_rsa_key() {
         "invalid_token",
     );
     assert!(r.starts_with("NO [AUTHENTICATIONFAILED]"), "{r}");
-    let good = rs256(&claims(alice, "imap", now() + 600));
+    let good = rs256(&claims(alice, "imap", unix_now() + 600));
     let r = authenticate(&mut c, "OAUTHBEARER", &oauthbearer_msg(alice, &good), "");
     assert!(r.starts_with("OK"), "{r}");
 }
