@@ -39,7 +39,7 @@ pub fn run(config: Config, plan: &Plan) -> Result<(), Box<dyn std::error::Error>
         PasswdFile::unused(&config.passwd_file)
     };
     let tls = match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => Some(TlsSettings::load_with_client_ca(
+        (Some(cert), Some(key)) => Some(TlsSettings::load(
             cert,
             key,
             config.tls_session_tickets,

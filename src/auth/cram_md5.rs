@@ -7,6 +7,7 @@
 //! Continuing MD5 from a stored state needs the bare compression
 //! function, which the md-5 crate keeps private, so it is written here.
 
+use super::scheme::Method;
 use md5::{Digest, Md5};
 
 /// The HMAC-MD5 state for one password: MD5's chaining values after the
@@ -21,22 +22,77 @@ const IV: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
 
 const SHIFTS: [u32; 16] = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
 
-/// MD5's additive constants: the integer part of |sin(i + 1)| · 2³²
-/// (RFC 1321 §3.4); f64 holds them exactly.
-fn constants() -> &'static [u32; 64] {
-    static K: std::sync::OnceLock<[u32; 64]> = std::sync::OnceLock::new();
-    K.get_or_init(|| {
-        let mut k = [0u32; 64];
-        for (i, v) in k.iter_mut().enumerate() {
-            *v = ((i as f64 + 1.0).sin().abs() * 4_294_967_296.0) as u32;
-        }
-        k
-    })
-}
+/// MD5's additive constants, the integer part of |sin(i + 1)| · 2³²
+/// (RFC 1321 §3.4).
+const K: [u32; 64] = [
+    0xd76a_a478,
+    0xe8c7_b756,
+    0x2420_70db,
+    0xc1bd_ceee,
+    0xf57c_0faf,
+    0x4787_c62a,
+    0xa830_4613,
+    0xfd46_9501,
+    0x6980_98d8,
+    0x8b44_f7af,
+    0xffff_5bb1,
+    0x895c_d7be,
+    0x6b90_1122,
+    0xfd98_7193,
+    0xa679_438e,
+    0x49b4_0821,
+    0xf61e_2562,
+    0xc040_b340,
+    0x265e_5a51,
+    0xe9b6_c7aa,
+    0xd62f_105d,
+    0x0244_1453,
+    0xd8a1_e681,
+    0xe7d3_fbc8,
+    0x21e1_cde6,
+    0xc337_07d6,
+    0xf4d5_0d87,
+    0x455a_14ed,
+    0xa9e3_e905,
+    0xfcef_a3f8,
+    0x676f_02d9,
+    0x8d2a_4c8a,
+    0xfffa_3942,
+    0x8771_f681,
+    0x6d9d_6122,
+    0xfde5_380c,
+    0xa4be_ea44,
+    0x4bde_cfa9,
+    0xf6bb_4b60,
+    0xbebf_bc70,
+    0x289b_7ec6,
+    0xeaa1_27fa,
+    0xd4ef_3085,
+    0x0488_1d05,
+    0xd9d4_d039,
+    0xe6db_99e5,
+    0x1fa2_7cf8,
+    0xc4ac_5665,
+    0xf429_2244,
+    0x432a_ff97,
+    0xab94_23a7,
+    0xfc93_a039,
+    0x655b_59c3,
+    0x8f0c_cc92,
+    0xffef_f47d,
+    0x8584_5dd1,
+    0x6fa8_7e4f,
+    0xfe2c_e6e0,
+    0xa301_4314,
+    0x4e08_11a1,
+    0xf753_7e82,
+    0xbd3a_f235,
+    0x2ad7_d2bb,
+    0xeb86_d391,
+];
 
 /// MD5's compression of one 64-byte block into `state`.
 fn compress(state: &mut [u32; 4], block: &[u8; 64]) {
-    let k = constants();
     let mut m = [0u32; 16];
     for (w, chunk) in m.iter_mut().zip(block.chunks_exact(4)) {
         *w = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
@@ -49,7 +105,7 @@ fn compress(state: &mut [u32; 4], block: &[u8; 64]) {
             2 => (b ^ c ^ d, (3 * i + 5) % 16),
             _ => (c ^ (b | !d), (7 * i) % 16),
         };
-        let sum = f.wrapping_add(a).wrapping_add(k[i]).wrapping_add(m[g]);
+        let sum = f.wrapping_add(a).wrapping_add(K[i]).wrapping_add(m[g]);
         a = d;
         d = c;
         c = b;
@@ -109,18 +165,13 @@ impl Contexts {
     /// Dovecot's stored form (after `{CRAM-MD5}`): the eight chaining
     /// values, outer pad's first, little-endian, in hex.
     pub fn parse(stored: &str) -> Option<Contexts> {
-        let stored = stored.trim();
-        if stored.len() != 64 || !stored.is_ascii() {
+        let bytes = super::legacy::decode_hex(stored.trim())?;
+        if bytes.len() != 32 {
             return None;
         }
         let mut words = [0u32; 8];
-        for (i, w) in words.iter_mut().enumerate() {
-            let mut bytes = [0u8; 4];
-            for (j, b) in bytes.iter_mut().enumerate() {
-                let at = i * 8 + j * 2;
-                *b = u8::from_str_radix(&stored[at..at + 2], 16).ok()?;
-            }
-            *w = u32::from_le_bytes(bytes);
+        for (w, b) in words.iter_mut().zip(bytes.chunks_exact(4)) {
+            *w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
         }
         Some(Contexts {
             outer: [words[0], words[1], words[2], words[3]],
@@ -150,13 +201,10 @@ impl Contexts {
 pub fn parse_response(msg: &[u8]) -> Option<(String, [u8; 16])> {
     let msg = std::str::from_utf8(msg).ok()?;
     let (user, hex) = msg.rsplit_once(' ')?;
-    if user.is_empty() || hex.len() != 32 || !hex.is_ascii() {
+    if user.is_empty() {
         return None;
     }
-    let mut digest = [0u8; 16];
-    for (i, b) in digest.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).ok()?;
-    }
+    let digest = super::legacy::decode_hex(hex)?.try_into().ok()?;
     Some((user.to_string(), digest))
 }
 
@@ -174,12 +222,9 @@ pub fn challenge() -> String {
 /// The HMAC-MD5 state from a passwd-file password field, if its scheme
 /// keeps one (`{CRAM-MD5}`, Dovecot's alias `{HMAC-MD5}`) or the password.
 pub fn contexts_of(stored: &str) -> Option<Contexts> {
-    let (scheme, value) = stored.strip_prefix('{')?.split_once('}')?;
-    match scheme.to_ascii_uppercase().as_str() {
-        "CRAM-MD5" | "HMAC-MD5" => Contexts::parse(value),
-        "PLAIN" | "CLEAR" | "CLEARTEXT" | "PLAINTEXT" => {
-            Some(Contexts::from_password(value.as_bytes()))
-        }
+    match super::scheme::method_of(stored) {
+        Ok(Method::CramMd5(value)) => Contexts::parse(value),
+        Ok(Method::Plain(password)) => Some(Contexts::from_password(password.as_bytes())),
         _ => None,
     }
 }
@@ -201,7 +246,7 @@ pub fn verify_answer(
     let Some(contexts) = contexts_of(entry.password.expose()) else {
         return Err((user, "stored password scheme cannot do CRAM-MD5"));
     };
-    if !digest_matches(&contexts.hmac(challenge.as_bytes()), &digest) {
+    if !super::scheme::ct_eq(&contexts.hmac(challenge.as_bytes()), &digest) {
         return Err((user, "wrong digest"));
     }
     Ok(entry)
@@ -221,15 +266,6 @@ pub fn verified_account(
     let user = entry.name.clone();
     crate::users::resolve(config, passwd, entry, crate::config::Passdb::PasswdFile)
         .map_err(|why| (user, format!("refused by userdb: {why}")))
-}
-
-/// Whether the client's digest is the expected one, in constant time.
-pub fn digest_matches(expected: &[u8; 16], got: &[u8; 16]) -> bool {
-    expected
-        .iter()
-        .zip(got)
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-        == 0
 }
 
 #[cfg(test)]
@@ -279,7 +315,7 @@ mod tests {
         assert_eq!(hex, "b913a602c7eda7a495b4e6e7334d3890");
         let (user, got) = parse_response(format!("tim {hex}").as_bytes()).unwrap();
         assert_eq!(user, "tim");
-        assert!(digest_matches(&digest, &got));
+        assert!(super::super::scheme::ct_eq(&digest, &got));
         for key_len in [0, 1, 63, 64, 65, 200] {
             for msg_len in [0, 1, 55, 56, 63, 64, 65, 300] {
                 let key = vec![b'k'; key_len];

@@ -205,7 +205,7 @@ pub fn unsupported_scheme(stored: &str) -> Option<String> {
 }
 
 /// How one stored field is verified, decided from its prefix.
-enum Method<'a> {
+pub(crate) enum Method<'a> {
     Bcrypt(&'a str),
     Sha512Crypt(&'a str),
     Sha256Crypt(&'a str),
@@ -249,7 +249,7 @@ impl Method<'_> {
 }
 
 /// The method for a stored field, or the name of its unsupported scheme.
-fn method_of(stored: &str) -> Result<Method<'_>, String> {
+pub(crate) fn method_of(stored: &str) -> Result<Method<'_>, String> {
     let Some((scheme, rest)) = split_scheme(stored) else {
         // Dovecot's default scheme for passwd-file is CRYPT.
         return crypt_method(stored);

@@ -238,7 +238,7 @@ fn check_tls(config: &Config, account: Option<&Account>, out: &mut Vec<Finding>)
     let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
         return;
     };
-    if let Err(e) = TlsSettings::load_with_client_ca(
+    if let Err(e) = TlsSettings::load(
         cert,
         key,
         config.tls_session_tickets,

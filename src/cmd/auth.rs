@@ -66,19 +66,11 @@ pub fn authenticate(
         crate::auth::scram::ScramHash::Sha1 => s.ctx.config.auth_scram_sha1,
     });
     if let Some(hash) = scram {
-        let initial = match initial {
-            Some(line) if sasl::is_cancel(line) => return Err(aborted()),
-            Some(line) => Some(sasl::decode_response(line).map_err(bad_sasl)?),
-            None => None,
-        };
+        let initial = decode_initial(initial)?;
         return scram_login(s, hash, mechanism.ends_with("-PLUS"), initial);
     }
     if mechanism == "EXTERNAL" && s.ctx.config.auth_external {
-        let initial = match initial {
-            Some(line) if sasl::is_cancel(line) => return Err(aborted()),
-            Some(line) => Some(sasl::decode_response(line).map_err(bad_sasl)?),
-            None => None,
-        };
+        let initial = decode_initial(initial)?;
         return external_login(s, initial);
     }
     let xoauth2 = mechanism == "XOAUTH2";
@@ -90,11 +82,7 @@ pub fn authenticate(
         if !s.plaintext_allowed() {
             return Err(privacy_required());
         }
-        let initial = match initial {
-            Some(line) if sasl::is_cancel(line) => return Err(aborted()),
-            Some(line) => Some(sasl::decode_response(line).map_err(bad_sasl)?),
-            None => None,
-        };
+        let initial = decode_initial(initial)?;
         return bearer_login(s, xoauth2, initial);
     }
     if mechanism == "CRAM-MD5" && s.ctx.config.auth_cram_md5 {
@@ -111,11 +99,7 @@ pub fn authenticate(
     if !s.plaintext_allowed() {
         return Err(privacy_required());
     }
-    let initial = match initial {
-        Some(line) if sasl::is_cancel(line) => return Err(aborted()),
-        Some(line) => Some(sasl::decode_response(line).map_err(bad_sasl)?),
-        None => None,
-    };
+    let initial = decode_initial(initial)?;
     if mechanism == "PLAIN" {
         let msg = match initial {
             Some(m) => m,
@@ -390,20 +374,27 @@ fn login_vouched_for(s: &mut Session, mech: &str, user: &str) -> Result<Tagged, 
     complete_login(s, account, mech)
 }
 
+/// An initial response (RFC 4959) decoded, or the client's cancel `*`.
+fn decode_initial(initial: Option<&[u8]>) -> Result<Option<Vec<u8>>, Error> {
+    match initial {
+        Some(line) if sasl::is_cancel(line) => Err(aborted()),
+        Some(line) => Ok(Some(sasl::decode_response(line).map_err(bad_sasl)?)),
+        None => Ok(None),
+    }
+}
+
 /// SCRAM credentials for `hash` from a passwd-file password field.
 fn scram_credentials(
     hash: crate::auth::scram::ScramHash,
     stored: &str,
 ) -> Option<crate::auth::scram::Credentials> {
-    use crate::auth::scram::{Credentials, ScramHash, DEFAULT_ITERATIONS};
-    let (scheme, value) = stored.strip_prefix('{')?.split_once('}')?;
-    match scheme.to_ascii_uppercase().as_str() {
-        s if ScramHash::from_name(s) == Some(hash) && !s.ends_with("-PLUS") => {
-            Credentials::parse(hash, value)
-        }
-        "PLAIN" | "CLEAR" | "CLEARTEXT" | "PLAINTEXT" => Some(Credentials::derive(
+    use crate::auth::scheme::{method_of, Method};
+    use crate::auth::scram::{Credentials, DEFAULT_ITERATIONS};
+    match method_of(stored) {
+        Ok(Method::Scram(h, value)) if h == hash => Credentials::parse(hash, value),
+        Ok(Method::Plain(password)) => Some(Credentials::derive(
             hash,
-            value.as_bytes(),
+            password.as_bytes(),
             &crate::random::bytes(16),
             DEFAULT_ITERATIONS,
         )),

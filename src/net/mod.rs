@@ -353,14 +353,10 @@ pub struct TlsSettings {
 impl TlsSettings {
     /// Loads the certificate chain and key; errors name the file.
     /// `session_tickets`: end TLS 1.3 handshakes with resumption tickets.
-    pub fn load(cert: &Path, key: &Path, session_tickets: bool) -> Result<TlsSettings, String> {
-        TlsSettings::load_with_client_ca(cert, key, session_tickets, None)
-    }
-
-    /// [`TlsSettings::load`], and with `client_ca` clients are asked for a
-    /// certificate signed by one of its CAs (a client without one still
-    /// connects; one with a bad one does not).
-    pub fn load_with_client_ca(
+    /// With `client_ca` clients are asked for a certificate signed by one
+    /// of its CAs (a client without one still connects; one with a bad
+    /// one does not).
+    pub fn load(
         cert: &Path,
         key: &Path,
         session_tickets: bool,
