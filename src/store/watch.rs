@@ -97,7 +97,6 @@ impl Subscriber {
 }
 
 /// One watched mailbox directory.
-#[derive(Default)]
 struct Entry {
     /// The watches of its `new/` and `cur/`, with the inode each was
     /// added for: a folder deleted and created again, or renamed away and
@@ -105,7 +104,9 @@ struct Entry {
     /// watches of their own.
     wds: Vec<(WatchDescriptor, u64)>,
     subs: Vec<Subscriber>,
-    /// Moves on every change this process did not announce.
+    /// Moves on every change this process did not announce. Its values
+    /// come from [`next_stamp`], so they are never reused: a state that
+    /// saw a trimmed entry's value can never take a newer entry's for it.
     generation: u64,
     /// The watch of the mailbox directory itself, with its inode: it hears
     /// writes to the files a sync stats (`FILES`). None when not watched.
@@ -114,6 +115,25 @@ struct Entry {
     files_generation: u64,
     /// Watched by polling, not inotify; the stamps seen last.
     polled: Option<PollStamps>,
+}
+
+impl Default for Entry {
+    fn default() -> Entry {
+        Entry {
+            wds: Vec::new(),
+            subs: Vec::new(),
+            generation: next_stamp(),
+            root: None,
+            files_generation: next_stamp(),
+            polled: None,
+        }
+    }
+}
+
+/// A value no generation had before (in this process).
+fn next_stamp() -> u64 {
+    static CLOCK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    CLOCK.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
 }
 
 /// What a poll compares: (size, mtime in ns) of `new/`, `cur/`, the
@@ -379,8 +399,8 @@ impl Watcher {
         }
         if let Some(entry) = table.dirs.get_mut(dir) {
             // Other directories under this name: what they hold is news.
-            entry.generation += 1;
-            entry.files_generation += 1;
+            entry.generation = next_stamp();
+            entry.files_generation = next_stamp();
         }
         let mask = WatchMask::CREATE
             | WatchMask::DELETE
@@ -584,8 +604,8 @@ fn apply<'a>(inner: &Inner, events: impl Iterator<Item = inotify::Event<&'a std:
         if event.mask.contains(EventMask::Q_OVERFLOW) {
             // Events were lost: everyone rescans.
             for entry in table.dirs.values_mut() {
-                entry.generation += 1;
-                entry.files_generation += 1;
+                entry.generation = next_stamp();
+                entry.files_generation = next_stamp();
                 entry.subs.iter().for_each(Subscriber::notify);
             }
             continue;
@@ -608,12 +628,13 @@ fn apply<'a>(inner: &Inner, events: impl Iterator<Item = inotify::Event<&'a std:
                 };
                 match event.name {
                     Some(n) if !FILES.iter().any(|f| n == std::ffi::OsStr::new(f)) => {}
-                    Some(_) => entry.files_generation += 1,
+                    Some(_) => entry.files_generation = next_stamp(),
                     None => {
                         // The directory itself moved or went: from now on
                         // its files are statted (and the next subscribe
                         // watches what is under the name then).
-                        entry.files_generation += 1;
+                        entry.generation = next_stamp();
+                        entry.files_generation = next_stamp();
                         if entry.root.as_ref().is_some_and(|(w, _)| *w == event.wd) {
                             entry.root = None;
                             unwatch.push((event.wd.clone(), dir.clone()));
@@ -632,7 +653,7 @@ fn apply<'a>(inner: &Inner, events: impl Iterator<Item = inotify::Event<&'a std:
                 .is_some();
             if !ours {
                 if let Some(entry) = table.dirs.get_mut(dir) {
-                    entry.generation += 1;
+                    entry.generation = next_stamp();
                 }
             }
         }
@@ -655,7 +676,7 @@ fn apply<'a>(inner: &Inner, events: impl Iterator<Item = inotify::Event<&'a std:
                     entry.wds.retain(|(w, _)| *w != wd);
                     if entry.root.as_ref().is_some_and(|(w, _)| *w == wd) {
                         entry.root = None;
-                        entry.files_generation += 1;
+                        entry.files_generation = next_stamp();
                     }
                 }
             }
@@ -774,6 +795,28 @@ mod tests {
         let c = w.subscribe(dir.path());
         std::fs::write(dir.path().join("new/2.M1P1.h"), "y").unwrap();
         assert!(wait_for(&c));
+    }
+
+    /// A mailbox whose watches were trimmed (nobody had it selected) and
+    /// that is selected again may have changed unheard meanwhile: its new
+    /// counts must differ from all it had, or a sync would trust them.
+    #[test]
+    fn a_mailbox_watched_again_never_repeats_its_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["new", "cur", "tmp"] {
+            std::fs::create_dir(dir.path().join(sub)).unwrap();
+        }
+        let w = Watcher::start(WatchMode::Inotify, Duration::from_secs(1));
+        let before = {
+            let _sub = w.subscribe(dir.path());
+            w.generation(dir.path()).expect("watched")
+        };
+        w.trim_idle(&mut super::super::lock(&w.inner.table));
+        assert_eq!(w.generation(dir.path()), None);
+        let _sub = w.subscribe(dir.path());
+        let after = w.generation(dir.path()).expect("watched again");
+        assert_ne!(after.dirs, before.dirs);
+        assert_ne!(after.files, before.files);
     }
 
     #[test]
