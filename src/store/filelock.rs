@@ -8,10 +8,11 @@
 //! inode among recently freed ones. An fcntl lock creates nothing.
 //!
 //! OFD locks belong to the open file, not the process, so two threads of
-//! one server exclude each other as two servers do; NFS (through its lock
-//! manager) and GlusterFS pass them on to other hosts. The kernel drops a
-//! lock when its holder dies, so there is nothing stale to break.
-//! Where the file system refuses locks, the caller falls back to a dotlock.
+//! one server exclude each other as two servers do. The kernel drops a
+//! lock when its holder dies, so there is nothing stale to break. Callers
+//! use them on local file systems only: on NFS or FUSE a lock may quietly
+//! be local to one host. Where the file system refuses locks, the caller
+//! falls back to a dotlock.
 
 use nix::fcntl::{fcntl, FcntlArg};
 use std::fs::File;
@@ -41,23 +42,36 @@ pub(crate) enum LockError {
 }
 
 impl FileLock {
-    /// Opens (creating, mode 0600) `path` and takes a write lock on the
-    /// whole file, trying again for up to `wait`.
+    /// Opens (creating it with the mode its directory gives files)
+    /// `path` and takes a write lock on the whole file, trying again for
+    /// up to `wait`. A lock on a file someone removed or replaced
+    /// meanwhile excludes nobody: then it starts over on the new one.
     pub(crate) fn acquire(path: &Path, wait: Duration) -> Result<FileLock, LockError> {
-        let file = super::nofollow::retry_stale(|| {
-            super::nofollow::options()
-                .read(true)
-                .write(true)
-                .create(true)
-                .mode(0o600)
-                .open(path)
-        })
-        .map_err(LockError::Failed)?;
+        let mode = path.parent().map_or(0o600, super::perms::file_mode);
+        let open = || {
+            super::nofollow::retry_stale(|| {
+                super::nofollow::options()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .mode(mode)
+                    .open(path)
+            })
+            .and_then(|file| {
+                // A group-shared folder's other users must open it too.
+                super::perms::widen_file(&file, mode)?;
+                Ok(file)
+            })
+            .map_err(LockError::Failed)
+        };
+        let mut file = open()?;
         let deadline = Instant::now() + wait;
         let mut pause = FIRST_PAUSE;
         loop {
             match try_write_lock(&file) {
-                Ok(()) => return Ok(FileLock { _file: file }),
+                Ok(()) if names_the_file(path, &file) => return Ok(FileLock { _file: file }),
+                // Released with the old file; the new one is tried below.
+                Ok(()) => file = open()?,
                 Err(e) if is_unsupported(&e) => return Err(LockError::Unsupported),
                 Err(e) if is_busy(&e) => {}
                 Err(e) => return Err(LockError::Failed(e)),
@@ -72,6 +86,15 @@ impl FileLock {
             thread::sleep(pause.min(deadline - now));
             pause = (pause * 2).min(MAX_PAUSE);
         }
+    }
+}
+
+/// Whether `path` still names the open `file`.
+fn names_the_file(path: &Path, file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::symlink_metadata(path), file.metadata()) {
+        (Ok(p), Ok(f)) => p.ino() == f.ino() && p.dev() == f.dev(),
+        _ => false,
     }
 }
 
@@ -123,6 +146,32 @@ mod tests {
         // The file stays: nothing is created or removed per lock.
         drop(again);
         assert!(path.exists());
+    }
+
+    /// Someone removed the lock file while it was held: a newcomer locks
+    /// a new file, and a holder of the old one must not count as one.
+    #[test]
+    fn a_lock_on_a_removed_file_is_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.lock");
+        let file = File::create(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        try_write_lock(&file).unwrap();
+        assert!(!names_the_file(&path, &file));
+        let lock = FileLock::acquire(&path, Duration::ZERO).unwrap();
+        assert!(names_the_file(&path, &lock._file));
+    }
+
+    /// In a group-shared folder every member must be able to open it.
+    #[test]
+    fn the_lock_file_takes_its_folders_file_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o2770)).unwrap();
+        let path = dir.path().join("x.lock");
+        drop(FileLock::acquire(&path, Duration::ZERO).unwrap());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o660);
     }
 
     #[test]

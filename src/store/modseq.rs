@@ -22,9 +22,12 @@
 //! Nodes serving one Maildir tree (NFS, GlusterFS) must hand out the same
 //! modseq for the same change, or a client moving between them would miss
 //! changes or see them twice. So the file, not memory, is the truth: a
-//! modseq is handed out only under a lock on `roost-modseq.lock` (an fcntl
-//! lock, which NFS and GlusterFS pass between hosts; a dotlock where the
-//! file system has no fcntl locks), after reading what other nodes appended since we last looked, and
+//! modseq is handed out only under a lock: on a network or FUSE file
+//! system the dotlock `roost-modseq.lock` (an fcntl lock there may be
+//! local to the host: NFS mounted `nolock` or `local_lock=posix`, a FUSE
+//! file system without lock support, and nothing says so), elsewhere an
+//! fcntl lock on `roost-modseq.flock`, which stays in place. It is taken
+//! after reading what other nodes appended since we last looked, and
 //! the lines are written before the lock is released. A node that finds a
 //! change in the Maildir first looks in the journal for the modseq the
 //! changing node gave it (same UID, same flags) and only allocates one
@@ -58,10 +61,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub(crate) const FILE_NAME: &str = "roost-modseq";
 const TMP_NAME: &str = "roost-modseq.tmp";
-/// Locked while a modseq is handed out; the file itself stays.
-const LOCK_NAME: &str = "roost-modseq.lock";
-/// Where fcntl locks fail: a dotlock `roost-modseq.dot.lock`.
-const DOT_NAME: &str = "roost-modseq.dot";
+/// Locked (fcntl) while a modseq is handed out, on local file systems;
+/// the file itself stays. Elsewhere the journal is dotlocked
+/// (`roost-modseq.lock`).
+const LOCK_NAME: &str = "roost-modseq.flock";
 const HEADER: &str = "roost-modseq 1";
 /// Remembered expunge history, in UID ranges, before the oldest is dropped.
 const MAX_HISTORY_RANGES: usize = 100_000;
@@ -172,8 +175,11 @@ pub(crate) struct ModseqLog {
     rewrite: bool,
     /// The file as last read or written; None when there was none.
     pos: Option<FilePos>,
-    /// `roost-modseq.lock`, held from the first allocation to the flush.
+    /// The journal's lock, held from the first allocation to the flush.
     lock: Option<JournalLock>,
+    /// Whether the journal is on a network or FUSE file system (then it is
+    /// dotlocked); None until the first lock.
+    shared_fs: Option<bool>,
 }
 
 /// How the journal's lock is held. Kept only to be dropped, which releases it.
@@ -362,23 +368,29 @@ impl ModseqLog {
         complete > 0
     }
 
-    /// Takes `roost-modseq.lock` (if not held) and reads what others wrote.
+    /// Takes the journal's lock (if not held) and reads what others wrote.
     /// Without the lock (a node that holds it for 30 s) we go on alone:
     /// serving beats waiting, and the clock floor keeps modseqs rising.
     fn take_lock(&mut self) {
         if self.lock.is_some() || self.dir.as_os_str().is_empty() {
             return;
         }
+        let dir = &self.dir;
+        let shared = *self
+            .shared_fs
+            .get_or_insert_with(|| super::fs_kind::shared_fs_name(dir).is_some());
         let lock_path = self.dir.join(LOCK_NAME);
-        match FileLock::acquire(&lock_path, UIDLIST_LOCK.timeout) {
+        let file_lock = if shared {
+            Err(LockError::Unsupported)
+        } else {
+            FileLock::acquire(&lock_path, UIDLIST_LOCK.timeout)
+        };
+        match file_lock {
             Ok(lock) => self.lock = Some(JournalLock::File(lock)),
-            // The dotlock needs a name of its own: the lock file exists.
-            Err(LockError::Unsupported) => {
-                match DotLock::acquire(&self.dir.join(DOT_NAME), UIDLIST_LOCK) {
-                    Ok(lock) => self.lock = Some(JournalLock::Dot(lock)),
-                    Err(e) => log::warn!("{}: {e}", self.path().display()),
-                }
-            }
+            Err(LockError::Unsupported) => match DotLock::acquire(&self.path(), UIDLIST_LOCK) {
+                Ok(lock) => self.lock = Some(JournalLock::Dot(lock)),
+                Err(e) => log::warn!("{}: {e}", self.path().display()),
+            },
             Err(LockError::Failed(e)) => log::warn!("{}: {e}", lock_path.display()),
         }
         self.catch_up();

@@ -832,7 +832,7 @@ mod tests {
         assert!(g0.files.is_some());
         // Lock files, temporary files and folders beside them are not news.
         std::fs::write(dir.join("dovecot-uidlist.lock"), "1").unwrap();
-        std::fs::write(dir.join("roost-modseq.lock"), "").unwrap();
+        std::fs::write(dir.join("roost-modseq.flock"), "").unwrap();
         std::fs::create_dir(dir.join(".Sent")).unwrap();
         assert_eq!(w.generation(&dir), Some(g0));
         // An append in place, a rename over, a removal: each is.
