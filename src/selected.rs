@@ -432,6 +432,12 @@ impl Selected {
         }
     }
 
+    /// The UIDs of the mailbox's messages flagged \Deleted, as the disk
+    /// has them now (also those this session has not heard of yet).
+    pub fn deleted_uids(&self) -> Result<Vec<Uid>, StoreError> {
+        self.mailbox.deleted_uids()
+    }
+
     /// EXPUNGE / UID EXPUNGE / CLOSE: removes messages flagged \Deleted
     /// (limited to `only` UIDs if given). With `announce`, writes the
     /// EXPUNGE responses. Returns how many were removed.

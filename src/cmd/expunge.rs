@@ -54,27 +54,40 @@ pub fn expunge(s: &mut Session, uids: Option<&SequenceSet>) -> Result<Tagged, Er
     });
     sel.qresync = s.enabled.qresync;
     sel.condstore = s.enabled.condstore;
-    // A batch is the messages up to a UID bound; the last one also takes
-    // those appended since the session last looked.
-    let bounds: Vec<u32> = sel
-        .uids()
-        .chunks(progress::BATCH)
-        .skip(1)
-        .map(|batch| batch[0].0)
-        .chain([u32::MAX])
+    // What is to go, looked up once: batches (and the progress count) go
+    // by those messages, not by the whole mailbox.
+    let doomed: Vec<Uid> = sel
+        .deleted_uids()?
+        .into_iter()
+        .filter(|&uid| filter.as_ref().is_none_or(|f| f(uid)))
         .collect();
-    let mut progress = Progress::working(sel.uids().len() as u64, "Still expunging...");
     let mut removed = 0;
-    let mut from = 0u32;
-    for below in bounds {
-        let wanted =
-            |uid: Uid| (from..below).contains(&uid.0) && filter.as_ref().is_none_or(|f| f(uid));
-        let Some(sel) = s.selected.as_mut() else {
-            break;
-        };
-        removed += sel.expunge_deleted(&mut s.out, Some(&wanted), true)?;
-        progress.advance(s, progress::BATCH as u64);
-        from = below;
+    if doomed.len() <= progress::BATCH {
+        removed += sel.expunge_deleted(&mut s.out, filter.as_ref().map(|f| f as _), true)?;
+    } else {
+        // A batch is the messages from one doomed UID to the next batch's
+        // first; the last one has no upper end.
+        let mut starts: Vec<Option<u32>> = doomed
+            .chunks(progress::BATCH)
+            .skip(1)
+            .map(|batch| Some(batch[0].0))
+            .collect();
+        starts.push(None);
+        let mut progress = Progress::working(doomed.len() as u64, "Still expunging...");
+        let mut from = 0u32;
+        for below in starts {
+            let wanted = |uid: Uid| {
+                uid.0 >= from
+                    && below.is_none_or(|b| uid.0 < b)
+                    && filter.as_ref().is_none_or(|f| f(uid))
+            };
+            let Some(sel) = s.selected.as_mut() else {
+                break;
+            };
+            removed += sel.expunge_deleted(&mut s.out, Some(&wanted), true)?;
+            progress.advance(s, progress::BATCH as u64);
+            from = below.unwrap_or(u32::MAX);
+        }
     }
     Ok(match super::condstore::expunge_code(s, removed) {
         Some(code) => Tagged::with_code(code, "Expunge completed."),

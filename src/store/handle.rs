@@ -500,6 +500,18 @@ impl Mailbox {
         }
     }
 
+    /// The UIDs of the messages flagged \Deleted, after a sync.
+    pub(crate) fn deleted_uids(&self) -> Result<Vec<Uid>, StoreError> {
+        let mut st = self.locked();
+        sync_state(&self.root, &mut st)?;
+        Ok(st
+            .messages
+            .iter()
+            .filter(|m| m.flags.has(flag::DELETED))
+            .map(|m| Uid(m.uid))
+            .collect())
+    }
+
     /// EXPUNGE / CLOSE: removes the messages flagged \Deleted (only those
     /// `only` accepts, if given), after a sync; the UIDs removed.
     pub(crate) fn expunge_deleted(
