@@ -138,6 +138,10 @@ pub struct MailboxState {
     guid: Option<String>,
     extra_header: Vec<String>,
     stamps: Option<Stamps>,
+    /// The uidlist as `uid_of` knows it: its stamp when last read, or
+    /// after our own last write. Unlike `stamps`, kept by `mark_dirty`: a
+    /// rescan of the directories needs no new read of an unchanged file.
+    uidlist_known: Option<Stamp>,
     loaded: bool,
     /// Tells whether anyone but this process changed the directories.
     pub(super) watcher: Option<super::watch::Watcher>,
@@ -175,6 +179,7 @@ impl MailboxState {
             guid: None,
             extra_header: Vec::new(),
             stamps: None,
+            uidlist_known: None,
             loaded: false,
             watcher: None,
             scan_generation: None,
@@ -275,7 +280,7 @@ impl MailboxState {
                 }
             }
         }
-        if !self.loaded || stamps.uidlist != self.stamps.and_then(|s| s.uidlist) {
+        if !self.loaded || stamps.uidlist != self.uidlist_known {
             self.read_uidlist()?;
         }
         // No uidlist on the first look: no IMAP server has opened this
@@ -344,6 +349,8 @@ impl MailboxState {
     fn read_uidlist(&mut self) -> Result<(), StoreError> {
         let path = self.dir.join(uidlist::FILE_NAME);
         self.uidlist_ok = false;
+        // Stamped before the read: a change after it shows as a new stamp.
+        self.uidlist_known = stat_opt(&path)?;
         let bytes = match super::nofollow::read(&path) {
             Ok(b) => b,
             Err(e) if super::nofollow::is_gone(&e) => return Ok(()),
@@ -485,10 +492,11 @@ impl MailboxState {
                 base: base.to_string(),
             });
         }
-        if !self.uidlist_ok || bloated(self.records_in_file, found.len()) {
+        if !self.uidlist_ok || bloated(self.records_in_file + new_records.len(), found.len()) {
             self.write_uidlist(found)?;
         } else if !new_records.is_empty() {
             uidlist::append(&self.dir, &new_records).map_err(StoreError::Io)?;
+            self.uidlist_known = stat_opt(&self.dir.join(uidlist::FILE_NAME))?;
             self.records_in_file += new_records.len();
         }
         Ok(())
@@ -528,6 +536,7 @@ impl MailboxState {
             needs_rewrite: false,
         };
         uidlist::write_atomic(&self.dir, &list).map_err(StoreError::Io)?;
+        self.uidlist_known = stat_opt(&self.dir.join(uidlist::FILE_NAME))?;
         self.records_in_file = list.records.len();
         self.uidlist_ok = true;
         self.other_ext.retain(|(uid, _)| seen.contains(uid));
@@ -928,11 +937,8 @@ impl MailboxState {
             _ => self.messages.push(msg),
         }
         if uidlist_stamp_after {
-            if let (Some(stamps), Ok(Some(st))) = (
-                self.stamps.as_mut(),
-                stat_opt(&self.dir.join(uidlist::FILE_NAME)),
-            ) {
-                stamps.uidlist = Some(st);
+            if let (Some(stamps), Some(known)) = (self.stamps.as_mut(), self.uidlist_known) {
+                stamps.uidlist = Some(known);
             }
         }
         self.change += 1;
@@ -982,6 +988,7 @@ impl MailboxState {
             });
         }
         uidlist::append(&self.dir, &records).map_err(StoreError::Io)?;
+        self.uidlist_known = stat_opt(&self.dir.join(uidlist::FILE_NAME))?;
         self.records_in_file += records.len();
         for r in &records {
             self.uid_of.insert(r.base.as_str().into(), r.uid);
@@ -994,7 +1001,7 @@ impl MailboxState {
     /// or inode): someone may have assigned UIDs since we last looked.
     pub(super) fn refresh_uid_map(&mut self) -> Result<(), StoreError> {
         let on_disk = stat_opt(&self.dir.join(uidlist::FILE_NAME))?;
-        let known = self.stamps.and_then(|s| s.uidlist);
+        let known = self.uidlist_known;
         if !(self.loaded && self.uidlist_ok && on_disk.is_some() && on_disk == known) {
             self.read_uidlist()?;
         }
