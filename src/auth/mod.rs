@@ -58,25 +58,61 @@ pub fn check_password(
     session: &str,
     detail: &str,
 ) -> Option<Account> {
-    let account =
-        check_passdbs(config, passwd, ip, user, password, session).and_then(|(entry, from)| {
-            match crate::users::resolve(config, passwd, entry, from) {
-                Ok(account) => Some(account),
-                Err(why) => {
-                    log::warn!(
-                        "{session} user={} {detail} refused by userdb: {why}",
-                        printable(user, 200)
-                    );
-                    None
-                }
-            }
-        });
-    match account {
-        Some(account) => {
+    let (entry, from) = check_passdbs_logged(
+        config, passwd, throttle, ip, user, password, session, detail,
+    )?;
+    account_of(
+        config, passwd, throttle, ip, user, entry, from, session, detail,
+    )
+}
+
+/// The first half of [`check_password`]: the passdbs alone. The entry
+/// that accepted the password and where it came from; a failure is
+/// recorded, logged and waited out. A caller that needs the entry before
+/// the userdb (a referral: the user may have no account here) goes on
+/// with [`account_of`].
+#[allow(clippy::too_many_arguments)]
+pub fn check_passdbs_logged(
+    config: &Config,
+    passwd: &PasswdFile,
+    throttle: &FailureThrottle,
+    ip: IpAddr,
+    user: &str,
+    password: &[u8],
+    session: &str,
+    detail: &str,
+) -> Option<(UserEntry, Passdb)> {
+    let verified = check_passdbs(config, passwd, ip, user, password, session);
+    if verified.is_none() {
+        fail_and_wait(throttle, ip, user, session, detail, None);
+    }
+    verified
+}
+
+/// The second half of [`check_password`]: the userdb's account for an
+/// entry a passdb accepted; success or refusal recorded as a login's.
+#[allow(clippy::too_many_arguments)]
+pub fn account_of(
+    config: &Config,
+    passwd: &PasswdFile,
+    throttle: &FailureThrottle,
+    ip: IpAddr,
+    user: &str,
+    entry: UserEntry,
+    from: Passdb,
+    session: &str,
+    detail: &str,
+) -> Option<Account> {
+    match crate::users::resolve(config, passwd, entry, from) {
+        Ok(account) => {
             throttle.record_user_success(ip, user);
             Some(account)
         }
-        None => {
+        Err(why) => {
+            log::warn!(
+                "{session} user={} {detail} refused by userdb: {why}",
+                printable(user, 200)
+            );
             fail_and_wait(throttle, ip, user, session, detail, None);
             None
         }

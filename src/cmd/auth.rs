@@ -51,7 +51,8 @@ pub fn login(s: &mut Session, user: &[u8], password: &[u8]) -> Result<Tagged, Er
         return Err(privacy_required());
     }
     let user = String::from_utf8_lossy(user).into_owned();
-    finish_login(s, &user, password, "LOGIN")
+    // Dovecot names PLAIN in a LOGIN command's referral URL.
+    finish_login(s, &user, password, "LOGIN", "PLAIN")
 }
 
 /// RFC 3501 §6.2.2 with RFC 4959 initial responses; mechanisms PLAIN
@@ -118,6 +119,7 @@ pub fn authenticate(
             &creds.authcid,
             creds.password.expose().as_bytes(),
             "PLAIN",
+            "PLAIN",
         )
     } else {
         let user = match initial {
@@ -127,7 +129,7 @@ pub fn authenticate(
         let user = sasl::parse_login_username(&user).map_err(bad_sasl)?;
         let password = sasl_round(s, sasl::LOGIN_PASSWORD_PROMPT)?;
         let password = sasl::parse_login_password(&password).map_err(bad_sasl)?;
-        finish_login(s, &user, password.expose().as_bytes(), "LOGIN")
+        finish_login(s, &user, password.expose().as_bytes(), "LOGIN", "LOGIN")
     }
 }
 
@@ -243,6 +245,10 @@ fn finish_verified(
     entry: crate::auth::UserEntry,
 ) -> Result<Tagged, Error> {
     let user = entry.name.clone();
+    if let Some(referral) = super::referral::of_entry(s, &entry, mech) {
+        s.ctx.throttle.record_user_success(s.peer.ip(), &user);
+        return Err(referral);
+    }
     let account = match crate::users::resolve(
         &s.ctx.config,
         &s.ctx.passwd,
@@ -359,6 +365,10 @@ fn bearer_login(s: &mut Session, xoauth2: bool, initial: Option<Vec<u8>>) -> Res
 /// Logs in `user`, whom a certificate or a token (not a password) has
 /// vouched for, if the userdb knows them.
 fn login_vouched_for(s: &mut Session, mech: &str, user: &str) -> Result<Tagged, Error> {
+    if let Some(referral) = super::referral::after_authenticate(s, user, mech) {
+        s.ctx.throttle.record_user_success(s.peer.ip(), user);
+        return Err(referral);
+    }
     let account = match crate::auth::account_without_password(&s.ctx.config, &s.ctx.passwd, user) {
         Ok(a) => a,
         Err(why) => {
@@ -437,26 +447,50 @@ fn privacy_required() -> Error {
     )
 }
 
-/// Checks the password and moves to the authenticated state.
-fn finish_login(s: &mut Session, user: &str, password: &[u8], mech: &str) -> Result<Tagged, Error> {
+/// Checks the password and moves to the authenticated state. `url_mech`
+/// names the mechanism in a referral's URL.
+fn finish_login(
+    s: &mut Session,
+    user: &str,
+    password: &[u8],
+    mech: &str,
+    url_mech: &str,
+) -> Result<Tagged, Error> {
     let ip = s.peer.ip();
     let session = format!("conn={} peer={}", s.id, s.peer);
-    let checked = crate::auth::check_password(
-        &s.ctx.config,
-        &s.ctx.passwd,
-        &s.ctx.throttle,
+    let detail = format!("mech={mech}");
+    let failed = || Error::no(Some(Code::AuthenticationFailed), "Authentication failed.");
+    let ctx = &s.ctx;
+    let (entry, from) = crate::auth::check_passdbs_logged(
+        &ctx.config,
+        &ctx.passwd,
+        &ctx.throttle,
         ip,
         user,
         password,
         &session,
-        &format!("mech={mech}"),
-    );
-    let Some(account) = checked else {
-        return Err(Error::no(
-            Some(Code::AuthenticationFailed),
-            "Authentication failed.",
-        ));
-    };
+        &detail,
+    )
+    .ok_or_else(failed)?;
+    // RFC 2221: sent elsewhere before the userdb, which need not know
+    // a user who lives on another server.
+    if let Some(referral) = super::referral::of_entry(s, &entry, url_mech) {
+        s.ctx.throttle.record_user_success(ip, user);
+        return Err(referral);
+    }
+    let ctx = &s.ctx;
+    let account = crate::auth::account_of(
+        &ctx.config,
+        &ctx.passwd,
+        &ctx.throttle,
+        ip,
+        user,
+        entry,
+        from,
+        &session,
+        &detail,
+    )
+    .ok_or_else(failed)?;
     complete_login(s, account, mech)
 }
 
@@ -467,11 +501,6 @@ fn complete_login(
     account: crate::users::Account,
     mech: &str,
 ) -> Result<Tagged, Error> {
-    // RFC 2221: a user who lives on another server is sent there (the
-    // LOGIN command answers before this, in `referral::login`).
-    if let Some(referral) = super::referral::after_authenticate(s, &account.entry.name, mech) {
-        return Err(referral);
-    }
     let entry = account.entry;
     let Some(mail_root) = expand_mail_location(
         &s.ctx.config.mail_location,

@@ -233,10 +233,7 @@ pub fn dispatch(s: &mut Session, mut cmd: Command) -> Result<Tagged, Error> {
         CommandBody::Noop => auth::noop(s),
         CommandBody::Logout => auth::logout(s),
         CommandBody::StartTls => auth::starttls(s),
-        CommandBody::Login { user, password } => match referral::login(s, &user, &password) {
-            Some(answer) => answer,
-            None => auth::login(s, &user, &password),
-        },
+        CommandBody::Login { user, password } => auth::login(s, &user, &password),
         CommandBody::Authenticate { mechanism, initial } => {
             auth::authenticate(s, &mechanism, initial.as_deref())
         }

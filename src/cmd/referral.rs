@@ -1,54 +1,27 @@
 //! LOGIN-REFERRALS (RFC 2221): a passwd-file user whose extra fields say
 //! `nologin` and `host=...` (and maybe `port=...`) lives on another server.
-//! Once the password is right, LOGIN answers
+//! Once the password is right, and before the userdb is asked (the user
+//! need have no account here), LOGIN answers
 //! `NO [REFERRAL imap://user;AUTH=PLAIN@host[:port]/] Try this server instead.`
 //! as Dovecot 2.3 does (it names PLAIN for LOGIN too), and nothing of the
 //! user's mail is touched here. A wrong password fails as any other.
-//! AUTHENTICATE answers the same once the mechanism has accepted the user
-//! ([`after_authenticate`]), naming that mechanism in the URL.
+//! AUTHENTICATE answers the same once the mechanism has accepted the user,
+//! naming that mechanism in the URL.
 
-use crate::error::{Error, Tagged};
+use crate::error::Error;
 use crate::proto::encode::Code;
 use crate::session::Session;
 
-/// The referral answer for `user`, or None when LOGIN goes on as usual.
-pub(super) fn login(
-    s: &mut Session,
-    user: &[u8],
-    password: &[u8],
-) -> Option<Result<Tagged, Error>> {
-    // Without plaintext rights LOGIN refuses before any lookup.
-    if !s.plaintext_allowed() {
-        return None;
-    }
-    let name = String::from_utf8_lossy(user).into_owned();
-    let target = s
-        .ctx
-        .passwd
-        .lookup(&name)
-        .and_then(|e| target_of(&e.extra))?;
+/// The referral answer for a user whose password a passdb accepted, if
+/// its entry sends them elsewhere; `mech` is named in the URL.
+pub(super) fn of_entry(s: &Session, entry: &crate::auth::UserEntry, mech: &str) -> Option<Error> {
+    let target = target_of(&entry.extra)?;
     let session = format!("conn={} peer={}", s.id, s.peer);
-    let checked = crate::auth::check_password(
-        &s.ctx.config,
-        &s.ctx.passwd,
-        &s.ctx.throttle,
-        s.peer.ip(),
-        &name,
-        password,
-        &session,
-        "mech=LOGIN",
-    );
-    if checked.is_none() {
-        return Some(Err(Error::no(
-            Some(Code::AuthenticationFailed),
-            "Authentication failed.",
-        )));
-    }
-    Some(Err(refer(&session, &name, &target, "PLAIN")))
+    Some(refer(&session, &entry.name, &target, mech))
 }
 
-/// For a user AUTHENTICATE (mechanism `mech`) has just accepted: the
-/// referral answer, if the passwd file sends them elsewhere.
+/// For a user a token or certificate vouched for (no passdb entry came
+/// with them): the referral answer, if the passwd file sends them elsewhere.
 pub(super) fn after_authenticate(s: &Session, user: &str, mech: &str) -> Option<Error> {
     let target = s
         .ctx

@@ -57,3 +57,28 @@ fn authenticate_of_a_user_living_elsewhere_answers_a_referral() {
     let ir = crate::common::b64(b"\0alice\0secret");
     c.ok(&format!("AUTHENTICATE PLAIN {ir}"));
 }
+
+/// The referral comes from the passdb's entry, before the userdb is
+/// asked: a user who lives on another server need have no account here
+/// (with `userdb = passwd`, none in the system's user list).
+#[test]
+fn a_referred_user_needs_no_account_in_the_userdb() {
+    let server = TestServer::builder()
+        .opt("userdb", "passwd")
+        .passwd_line("roost-nowhere-user:{PLAIN}secret::::::nologin host=mail2.example.org")
+        .start();
+    let mut c = server.connect();
+    let r = c.cmd("LOGIN roost-nowhere-user secret");
+    assert_eq!(
+        r.tagged,
+        "NO [REFERRAL imap://roost-nowhere-user;AUTH=PLAIN@mail2.example.org/] Try this server instead."
+    );
+    let ir = crate::common::b64(b"\0roost-nowhere-user\0secret");
+    let r = c.cmd(&format!("AUTHENTICATE PLAIN {ir}"));
+    assert_eq!(
+        r.tagged,
+        "NO [REFERRAL imap://roost-nowhere-user;AUTH=PLAIN@mail2.example.org/] Try this server instead."
+    );
+    let r = c.cmd("LOGIN roost-nowhere-user wrong");
+    assert_eq!(r.tagged, "NO [AUTHENTICATIONFAILED] Authentication failed.");
+}
