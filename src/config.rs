@@ -734,6 +734,21 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Whether CRAM-MD5 is offered: listed in `auth_mechanisms`, and a
+    /// passwd file to hold the stored secrets it needs.
+    pub fn cram_md5_offered(&self) -> bool {
+        self.auth_cram_md5 && self.passdb.contains(&Passdb::PasswdFile)
+    }
+
+    /// Whether SCRAM with `hash` is offered, on the same terms.
+    pub fn scram_offered(&self, hash: crate::auth::scram::ScramHash) -> bool {
+        let listed = match hash {
+            crate::auth::scram::ScramHash::Sha256 => self.auth_scram,
+            crate::auth::scram::ScramHash::Sha1 => self.auth_scram_sha1,
+        };
+        listed && self.passdb.contains(&Passdb::PasswdFile)
+    }
+
     /// Reads a configuration file, then applies `overrides` (`KEY=VALUE`).
     pub fn load(path: &Path, overrides: &[String]) -> Result<Config, ConfigError> {
         let origin = path.display().to_string();

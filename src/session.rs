@@ -219,13 +219,13 @@ impl Session {
             // but only when configured: clients take the strongest offer,
             // and a bcrypt-stored user cannot do SCRAM.
             let config = &self.ctx.config;
-            if config.auth_scram {
+            if config.scram_offered(crate::auth::scram::ScramHash::Sha256) {
                 caps.push("AUTH=SCRAM-SHA-256");
                 if self.transport.is_tls() {
                     caps.push("AUTH=SCRAM-SHA-256-PLUS");
                 }
             }
-            if config.auth_scram_sha1 {
+            if config.scram_offered(crate::auth::scram::ScramHash::Sha1) {
                 caps.push("AUTH=SCRAM-SHA-1");
                 if self.transport.is_tls() {
                     caps.push("AUTH=SCRAM-SHA-1-PLUS");
@@ -237,7 +237,7 @@ impl Session {
             }
             // CRAM-MD5 does not reveal the password either (Dovecot offers
             // it without TLS too).
-            if config.auth_cram_md5 {
+            if config.cram_md5_offered() {
                 caps.push("AUTH=CRAM-MD5");
             }
             if self.plaintext_allowed() {

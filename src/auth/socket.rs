@@ -90,7 +90,7 @@ impl Conn {
         let config = &self.ctx.config;
         let mut mechs = String::from("MECH\tPLAIN\tplaintext\nMECH\tLOGIN\tplaintext\n");
         // The flags Dovecot gives these mechanisms.
-        if config.auth_cram_md5 && config.passdb.contains(&crate::config::Passdb::PasswdFile) {
+        if config.cram_md5_offered() {
             mechs.push_str("MECH\tCRAM-MD5\tdictionary\tactive\n");
         }
         if config.auth_oauthbearer {
@@ -177,12 +177,7 @@ impl Conn {
         let mech = match mech.to_ascii_uppercase().as_str() {
             "PLAIN" => "PLAIN",
             "LOGIN" => "LOGIN",
-            "CRAM-MD5"
-                if config.auth_cram_md5
-                    && config.passdb.contains(&crate::config::Passdb::PasswdFile) =>
-            {
-                "CRAM-MD5"
-            }
+            "CRAM-MD5" if config.cram_md5_offered() => "CRAM-MD5",
             "OAUTHBEARER" if config.auth_oauthbearer => "OAUTHBEARER",
             "XOAUTH2" if config.auth_xoauth2 => "XOAUTH2",
             _ => {

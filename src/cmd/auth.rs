@@ -62,10 +62,8 @@ pub fn authenticate(
     mechanism: &str,
     initial: Option<&[u8]>,
 ) -> Result<Tagged, Error> {
-    let scram = crate::auth::scram::ScramHash::from_name(mechanism).filter(|h| match h {
-        crate::auth::scram::ScramHash::Sha256 => s.ctx.config.auth_scram,
-        crate::auth::scram::ScramHash::Sha1 => s.ctx.config.auth_scram_sha1,
-    });
+    let scram = crate::auth::scram::ScramHash::from_name(mechanism)
+        .filter(|&h| s.ctx.config.scram_offered(h));
     if let Some(hash) = scram {
         let initial = decode_initial(initial)?;
         return scram_login(s, hash, mechanism.ends_with("-PLUS"), initial);
@@ -86,7 +84,7 @@ pub fn authenticate(
         let initial = decode_initial(initial)?;
         return bearer_login(s, xoauth2, initial);
     }
-    if mechanism == "CRAM-MD5" && s.ctx.config.auth_cram_md5 {
+    if mechanism == "CRAM-MD5" && s.ctx.config.cram_md5_offered() {
         // RFC 4959 §3: the server speaks first in CRAM-MD5, so an initial
         // response is a protocol error.
         if initial.is_some() {
@@ -151,7 +149,6 @@ fn scram_login(
     if plus && !tls {
         return Err(Error::no(None, format!("{mech} needs TLS.")));
     }
-    needs_passwd_file(s)?;
     let first_msg = match initial {
         Some(m) => m,
         None => sasl_round(s, b"")?,
@@ -269,27 +266,12 @@ fn finish_verified(
     complete_login(s, account, mech)
 }
 
-/// Challenge-response mechanisms read the passwd file's stored form: with
-/// only PAM (or other passdbs) configured they are not offered either.
-fn needs_passwd_file(s: &Session) -> Result<(), Error> {
-    if s.ctx
-        .config
-        .passdb
-        .contains(&crate::config::Passdb::PasswdFile)
-    {
-        Ok(())
-    } else {
-        Err(Error::no(None, "Unsupported authentication mechanism."))
-    }
-}
-
 /// CRAM-MD5 (RFC 2195) against the passwd file: `{CRAM-MD5}` entries
 /// (Dovecot's stored HMAC state) or plaintext ones; a user stored any
 /// other way cannot do it and gets NO, as with Dovecot.
 fn cram_md5_login(s: &mut Session) -> Result<Tagged, Error> {
     use crate::auth::cram_md5;
     const MECH: &str = "CRAM-MD5";
-    needs_passwd_file(s)?;
     let challenge = cram_md5::challenge();
     let answer = sasl_round(s, challenge.as_bytes())?;
     match cram_md5::verify_answer(&s.ctx.passwd, &challenge, &answer) {

@@ -131,7 +131,7 @@ impl Session {
                 }
             }
             // CRAM-MD5 never reveals the password: offered without TLS too.
-            if config.auth_cram_md5 && config.passdb.contains(&crate::config::Passdb::PasswdFile) {
+            if config.cram_md5_offered() {
                 mechs.push("CRAM-MD5");
             }
             out.push_str(&format!("\"SASL\" \"{}\"\r\n", mechs.join(" ")));
@@ -283,10 +283,7 @@ impl Session {
         };
         let config = &self.ctx.config;
         let account = match mech.as_str() {
-            "CRAM-MD5"
-                if config.auth_cram_md5
-                    && config.passdb.contains(&crate::config::Passdb::PasswdFile) =>
-            {
+            "CRAM-MD5" if config.cram_md5_offered() => {
                 if initial.is_some() {
                     // The server speaks first in CRAM-MD5.
                     return self.no(None, "CRAM-MD5 takes no initial response.");

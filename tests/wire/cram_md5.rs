@@ -110,3 +110,25 @@ fn cram_md5_is_offered_only_when_configured_and_without_tls() {
     let (_, r) = cram(&mut c, "carol", "secret");
     assert!(r.starts_with("OK"), "{r}");
 }
+
+/// CRAM-MD5 and SCRAM need the passwd file's stored secrets: with PAM
+/// alone they are not offered, whatever `auth_mechanisms` lists, and
+/// asking for them anyway is answered as for any unknown mechanism.
+#[test]
+fn without_a_passwd_file_the_stored_secret_mechanisms_are_not_offered() {
+    let server = TestServer::builder()
+        .opt("passdb", "pam")
+        .opt(
+            "auth_mechanisms",
+            "plain login cram-md5 scram-sha-256 scram-sha-1",
+        )
+        .start();
+    let mut c = server.connect();
+    let caps = c.capabilities();
+    for mech in ["AUTH=CRAM-MD5", "AUTH=SCRAM-SHA-256", "AUTH=SCRAM-SHA-1"] {
+        assert!(!caps.contains(&mech.to_string()), "{mech} in {caps:?}");
+    }
+    assert!(caps.contains(&"AUTH=PLAIN".to_string()), "{caps:?}");
+    let r = c.cmd("AUTHENTICATE CRAM-MD5");
+    assert_eq!(r.tagged, "NO Unsupported authentication mechanism.");
+}
