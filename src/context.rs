@@ -29,6 +29,8 @@ pub struct ServerContext {
     pub passwd: PasswdFile,
     pub throttle: FailureThrottle,
     pub tls: Option<TlsSettings>,
+    /// The keys OAUTHBEARER and XOAUTH2 tokens are checked with.
+    pub bearer_keys: crate::auth::jwt::LoadedKeys,
     pub trace_policy: TracePolicy,
     pub limits: Limits,
     /// Limits on what one command may ask for.
@@ -69,6 +71,12 @@ impl ServerContext {
             users: config.trace_users.clone(),
             addresses: config.trace_addresses.clone(),
         };
+        let bearer_keys = crate::auth::jwt::LoadedKeys::load(&config.oauth2);
+        if config.auth_oauthbearer || config.auth_xoauth2 {
+            if let Err(e) = bearer_keys.get().as_ref() {
+                log::error!("token keys: {e}; OAUTHBEARER and XOAUTH2 logins will fail");
+            }
+        }
         let boot = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -77,6 +85,7 @@ impl ServerContext {
             registry: std::sync::Arc::new(crate::store::Registry::with_watcher(watcher.clone())),
             watcher,
             throttle: FailureThrottle::new(config.auth_failure_delay, MAX_AUTH_FAILURE_DELAY),
+            bearer_keys,
             config,
             passwd,
             tls,

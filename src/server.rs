@@ -172,6 +172,12 @@ fn reload(ctx: &ServerContext) {
         ),
         Err(e) => log::error!("SIGHUP: {e}; keeping the previous users"),
     }
+    if ctx.config.oauth2.hmac_key_file.is_some() || ctx.config.oauth2.public_key_file.is_some() {
+        match ctx.bearer_keys.reload(&ctx.config.oauth2) {
+            Ok(()) => log::info!("SIGHUP: token keys reloaded"),
+            Err(e) => log::error!("SIGHUP: {e}; keeping the previous token keys"),
+        }
+    }
     if let Some(tls) = &ctx.tls {
         match tls.reload() {
             Ok(()) => log::info!("SIGHUP: TLS certificate and key reloaded"),

@@ -30,6 +30,34 @@ pub struct Keys {
     public: Option<PublicKey>,
 }
 
+/// The server's token keys, read once at start and again on SIGHUP (as
+/// the TLS certificate is): a login never reads a file, and a session
+/// thread that already runs as its user needs no right to the key files.
+pub struct LoadedKeys {
+    current: std::sync::RwLock<std::sync::Arc<Result<Keys, String>>>,
+}
+
+impl LoadedKeys {
+    /// Reads the key files named in `settings` (none: no keys, no error).
+    pub fn load(settings: &OAuth2Settings) -> LoadedKeys {
+        LoadedKeys {
+            current: std::sync::RwLock::new(std::sync::Arc::new(Keys::load(settings))),
+        }
+    }
+
+    /// Reads them again; on failure the keys read before stay.
+    pub fn reload(&self, settings: &OAuth2Settings) -> Result<(), String> {
+        let keys = Keys::load(settings)?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::new(Ok(keys));
+        Ok(())
+    }
+
+    /// The keys, or why they could not be read.
+    pub fn get(&self) -> std::sync::Arc<Result<Keys, String>> {
+        std::sync::Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
 /// A public key, as `ring` takes it.
 enum PublicKey {
     /// PKCS#1 RSAPublicKey DER.

@@ -96,7 +96,12 @@ pub enum BearerOutcome {
 }
 
 /// Checks an OAUTHBEARER (or, with `xoauth2`, XOAUTH2) message's token.
-pub fn check(settings: &crate::config::OAuth2Settings, xoauth2: bool, msg: &[u8]) -> BearerOutcome {
+pub fn check(
+    settings: &crate::config::OAuth2Settings,
+    keys: &super::jwt::LoadedKeys,
+    xoauth2: bool,
+    msg: &[u8],
+) -> BearerOutcome {
     let parsed = if xoauth2 {
         parse_xoauth2(msg)
     } else {
@@ -105,14 +110,15 @@ pub fn check(settings: &crate::config::OAuth2Settings, xoauth2: bool, msg: &[u8]
     let Some(parsed) = parsed else {
         return BearerOutcome::Malformed;
     };
-    let keys = match super::jwt::Keys::load(settings) {
+    let loaded = keys.get();
+    let keys = match loaded.as_ref() {
         Ok(k) => k,
-        Err(why) => return BearerOutcome::Unavailable(why),
+        Err(why) => return BearerOutcome::Unavailable(why.clone()),
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    match super::jwt::verify(&parsed.token, &keys, settings, now) {
+    match super::jwt::verify(&parsed.token, keys, settings, now) {
         Ok(user) if parsed.user.is_empty() || parsed.user == user => BearerOutcome::Accepted(user),
         Ok(_) => BearerOutcome::Refused(parsed.user, "the user differs from the token's".into()),
         Err(e) => BearerOutcome::Refused(parsed.user, format!("token refused: {e:?}")),

@@ -291,7 +291,7 @@ impl Conn {
         let ctx = Arc::clone(&self.ctx);
         let xoauth2 = req.mech == "XOAUTH2";
         let msg = sasl::decode_response(b64).unwrap_or_default();
-        match oauth::check(&ctx.config.oauth2, xoauth2, &msg) {
+        match oauth::check(&ctx.config.oauth2, &ctx.bearer_keys, xoauth2, &msg) {
             BearerOutcome::Accepted(user) => {
                 match crate::auth::account_without_password(&ctx.config, &ctx.passwd, &user) {
                     Ok(account) => self.succeed(id, &req, account),

@@ -319,7 +319,7 @@ fn bearer_login(s: &mut Session, xoauth2: bool, initial: Option<Vec<u8>>) -> Res
         Some(m) => m,
         None => sasl_round(s, b"")?,
     };
-    let user = match oauth::check(&s.ctx.config.oauth2, xoauth2, &msg) {
+    let user = match oauth::check(&s.ctx.config.oauth2, &s.ctx.bearer_keys, xoauth2, &msg) {
         BearerOutcome::Accepted(user) => user,
         BearerOutcome::Malformed => return Err(sasl_failed(s, mech, "", "malformed message")),
         BearerOutcome::Unavailable(why) => {

@@ -478,7 +478,7 @@ impl Session {
         };
         let ctx = Arc::clone(&self.ctx);
         let xoauth2 = mech == "XOAUTH2";
-        match oauth::check(&ctx.config.oauth2, xoauth2, &msg) {
+        match oauth::check(&ctx.config.oauth2, &ctx.bearer_keys, xoauth2, &msg) {
             BearerOutcome::Accepted(user) => {
                 match crate::auth::account_without_password(&ctx.config, &ctx.passwd, &user) {
                     Ok(account) => {

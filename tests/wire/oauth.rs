@@ -319,3 +319,38 @@ fn rs256_tokens_from_an_rsa_key() {
     let r = authenticate(&mut c, "OAUTHBEARER", &oauthbearer_msg(alice, &good), "");
     assert!(r.starts_with("OK"), "{r}");
 }
+
+/// The key files are read at start and on SIGHUP: a rotated secret is
+/// taken on at the reload, and a file that went missing keeps the keys
+/// read before.
+#[test]
+fn token_keys_are_rotated_by_sighup() {
+    let (_, pem) = es256_key();
+    let (server, dir) = start_server(&pem, &[]);
+    let alice = "alice@example.com";
+    let signed_with = |secret: &[u8]| {
+        oauthbearer_msg(
+            alice,
+            &hs256_token(secret, &claims(alice, "imap", unix_now() + 600)),
+        )
+    };
+    let rotated: &[u8] = b"the next secret";
+    std::fs::write(dir.path().join("hs256.key"), rotated).unwrap();
+    let mut c = server.connect();
+    let r = authenticate(&mut c, "OAUTHBEARER", &signed_with(SECRET), "");
+    assert!(r.starts_with("OK"), "the keys read at start serve: {r}");
+    server.signal("HUP");
+    server.wait_for_log("SIGHUP: token keys reloaded");
+    let mut c = server.connect();
+    let r = authenticate(&mut c, "OAUTHBEARER", &signed_with(SECRET), "invalid_token");
+    assert!(r.starts_with("NO"), "{r}");
+    let mut c = server.connect();
+    let r = authenticate(&mut c, "OAUTHBEARER", &signed_with(rotated), "");
+    assert!(r.starts_with("OK"), "{r}");
+    std::fs::remove_file(dir.path().join("hs256.key")).unwrap();
+    server.signal("HUP");
+    server.wait_for_log("keeping the previous token keys");
+    let mut c = server.connect();
+    let r = authenticate(&mut c, "OAUTHBEARER", &signed_with(rotated), "");
+    assert!(r.starts_with("OK"), "{r}");
+}
