@@ -1077,8 +1077,6 @@ fn exists_in(dir: &Path, base: &str) -> bool {
     })
 }
 
-/// A message just renamed into `cur/` as `file`, keyed by its base name,
-/// before it has a UID.
 /// The base names of messages just placed in `dir`'s cur/, each with its
 /// save date: the file's ctime after the last rename and utime.
 fn saved_keys<'a>(
@@ -1091,6 +1089,8 @@ fn saved_keys<'a>(
         .collect()
 }
 
+/// A message just renamed into `cur/` as `file`, keyed by its base name,
+/// before it has a UID.
 fn new_in_cur(file: String, flags: Flags, vsize: u64) -> (String, Message) {
     let key = file
         .split(maildir::INFO_SEP)

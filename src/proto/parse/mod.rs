@@ -880,7 +880,7 @@ impl Parser<'_> {
             b"EMAILID" => FetchAtt::EmailId,
             b"THREADID" => FetchAtt::ThreadId,
             b"PREVIEW" | b"SNIPPET" => {
-                self.preview_modifiers(word.len() == 7 && word[0] == b'S')?
+                self.preview_modifiers(word == b"SNIPPET")?
             }
             _ => return Err(Expected("fetch attribute")),
         })
