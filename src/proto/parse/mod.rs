@@ -879,9 +879,7 @@ impl Parser<'_> {
             b"SAVEDATE" => FetchAtt::SaveDate,
             b"EMAILID" => FetchAtt::EmailId,
             b"THREADID" => FetchAtt::ThreadId,
-            b"PREVIEW" | b"SNIPPET" => {
-                self.preview_modifiers(word == b"SNIPPET")?
-            }
+            b"PREVIEW" | b"SNIPPET" => self.preview_modifiers(word == b"SNIPPET")?,
             _ => return Err(Expected("fetch attribute")),
         })
     }
