@@ -432,9 +432,9 @@ impl Selected {
         }
     }
 
-    /// The UIDs of the mailbox's messages flagged \Deleted, as the disk
-    /// has them now (also those this session has not heard of yet).
-    pub fn deleted_uids(&self) -> Result<Vec<Uid>, StoreError> {
+    /// The UIDs of the mailbox's messages flagged \Deleted as of its
+    /// last sync (also those this session has not heard of yet).
+    pub fn deleted_uids(&self) -> Vec<Uid> {
         self.mailbox.deleted_uids()
     }
 

@@ -55,9 +55,11 @@ pub fn expunge(s: &mut Session, uids: Option<&SequenceSet>) -> Result<Tagged, Er
     sel.qresync = s.enabled.qresync;
     sel.condstore = s.enabled.condstore;
     // What is to go, looked up once: batches (and the progress count) go
-    // by those messages, not by the whole mailbox.
+    // by those messages, not by the whole mailbox. Each batch syncs first,
+    // and the last has no upper end, so a message flagged since the last
+    // sync goes too.
     let doomed: Vec<Uid> = sel
-        .deleted_uids()?
+        .deleted_uids()
         .into_iter()
         .filter(|&uid| filter.as_ref().is_none_or(|f| f(uid)))
         .collect();

@@ -44,34 +44,16 @@ pub(crate) enum LockError {
 impl FileLock {
     /// Opens (creating it with the mode its directory gives files)
     /// `path` and takes a write lock on the whole file, trying again for
-    /// up to `wait`. A lock on a file someone removed or replaced
-    /// meanwhile excludes nobody: then it starts over on the new one.
+    /// up to `wait`. The file is opened anew for each lock and nobody
+    /// removes it (its name is Roost's own), so the path names the file
+    /// locked.
     pub(crate) fn acquire(path: &Path, wait: Duration) -> Result<FileLock, LockError> {
-        let mode = path.parent().map_or(0o600, super::perms::file_mode);
-        let open = || {
-            super::nofollow::retry_stale(|| {
-                super::nofollow::options()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .mode(mode)
-                    .open(path)
-            })
-            .and_then(|file| {
-                // A group-shared folder's other users must open it too.
-                super::perms::widen_file(&file, mode)?;
-                Ok(file)
-            })
-            .map_err(LockError::Failed)
-        };
-        let mut file = open()?;
+        let file = open_or_create(path).map_err(LockError::Failed)?;
         let deadline = Instant::now() + wait;
         let mut pause = FIRST_PAUSE;
         loop {
             match try_write_lock(&file) {
-                Ok(()) if names_the_file(path, &file) => return Ok(FileLock { _file: file }),
-                // Released with the old file; the new one is tried below.
-                Ok(()) => file = open()?,
+                Ok(()) => return Ok(FileLock { _file: file }),
                 Err(e) if is_unsupported(&e) => return Err(LockError::Unsupported),
                 Err(e) if is_busy(&e) => {}
                 Err(e) => return Err(LockError::Failed(e)),
@@ -89,12 +71,28 @@ impl FileLock {
     }
 }
 
-/// Whether `path` still names the open `file`.
-fn names_the_file(path: &Path, file: &File) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (std::fs::symlink_metadata(path), file.metadata()) {
-        (Ok(p), Ok(f)) => p.ino() == f.ino() && p.dev() == f.dev(),
-        _ => false,
+/// Opens the lock file; only when it is missing is it created, with the
+/// mode its directory gives files (a group-shared folder's members must
+/// open it too), so the usual case costs no look at the directory.
+fn open_or_create(path: &Path) -> io::Result<File> {
+    let open = |create: Option<u32>| {
+        super::nofollow::retry_stale(|| {
+            let mut options = super::nofollow::options();
+            options.read(true).write(true);
+            if let Some(mode) = create {
+                options.create(true).mode(mode);
+            }
+            options.open(path)
+        })
+    };
+    match open(None) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let mode = path.parent().map_or(0o600, super::perms::file_mode);
+            let file = open(Some(mode))?;
+            super::perms::widen_file(&file, mode)?;
+            Ok(file)
+        }
+        other => other,
     }
 }
 
@@ -146,20 +144,6 @@ mod tests {
         // The file stays: nothing is created or removed per lock.
         drop(again);
         assert!(path.exists());
-    }
-
-    /// Someone removed the lock file while it was held: a newcomer locks
-    /// a new file, and a holder of the old one must not count as one.
-    #[test]
-    fn a_lock_on_a_removed_file_is_not_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.lock");
-        let file = File::create(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        try_write_lock(&file).unwrap();
-        assert!(!names_the_file(&path, &file));
-        let lock = FileLock::acquire(&path, Duration::ZERO).unwrap();
-        assert!(names_the_file(&path, &lock._file));
     }
 
     /// In a group-shared folder every member must be able to open it.

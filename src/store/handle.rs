@@ -500,16 +500,14 @@ impl Mailbox {
         }
     }
 
-    /// The UIDs of the messages flagged \Deleted, after a sync.
-    pub(crate) fn deleted_uids(&self) -> Result<Vec<Uid>, StoreError> {
-        let mut st = self.locked();
-        sync_state(&self.root, &mut st)?;
-        Ok(st
+    /// The UIDs of the messages flagged \Deleted as of the last sync.
+    pub(crate) fn deleted_uids(&self) -> Vec<Uid> {
+        self.locked()
             .messages
             .iter()
             .filter(|m| m.flags.has(flag::DELETED))
             .map(|m| Uid(m.uid))
-            .collect())
+            .collect()
     }
 
     /// EXPUNGE / CLOSE: removes the messages flagged \Deleted (only those
