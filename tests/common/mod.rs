@@ -18,7 +18,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long any single wait for the server may take before the test fails.
@@ -183,6 +183,10 @@ pub fn passwd_line(root: &Path, name: &str, password: &str) -> String {
     format!("{name}:{hash}::::{}::\n", home.display())
 }
 
+fn read_log(path: &Path) -> String {
+    String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned()
+}
+
 /// A running `roost serve`; killed on drop, its log printed if the test failed.
 pub struct TestServer {
     child: Child,
@@ -190,7 +194,9 @@ pub struct TestServer {
     pub port: u16,
     pub tls_port: Option<u16>,
     pub ca: TestCa,
-    log: Arc<Mutex<String>>,
+    /// The server's stderr goes straight to this file, so a line the server
+    /// wrote before it answered is there when the client has the answer.
+    log: tempfile::NamedTempFile,
 }
 
 impl TestServer {
@@ -239,7 +245,9 @@ impl TestServer {
         dir: &Path,
         tls: bool,
         mut command: Command,
-    ) -> (Child, u16, Option<u16>, Arc<Mutex<String>>) {
+    ) -> (Child, u16, Option<u16>, tempfile::NamedTempFile) {
+        let log = tempfile::NamedTempFile::new().expect("log file");
+        let stderr = log.reopen().expect("log file");
         let mut child = command
             .arg("serve")
             .arg("-c")
@@ -249,20 +257,9 @@ impl TestServer {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .expect("start roost");
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(stderr);
-            let mut line = String::new();
-            while r.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
-                sink.lock().unwrap().push_str(&line);
-                line.clear();
-            }
-        });
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut port = None;
         let mut tls_port = None;
@@ -273,7 +270,7 @@ impl TestServer {
                 let _ = child.kill();
                 let _ = child.wait();
                 std::thread::sleep(Duration::from_millis(100));
-                panic!("roost exited before listening:\n{}", log.lock().unwrap());
+                panic!("roost exited before listening:\n{}", read_log(log.path()));
             }
             // "listening on 127.0.0.1:NNNN (imap)"
             let addr = line.split_whitespace().nth(2).unwrap();
@@ -297,7 +294,7 @@ impl TestServer {
 
     /// The server's log so far.
     pub fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        read_log(self.log.path())
     }
 
     /// Waits until the log contains `needle`.
@@ -387,8 +384,6 @@ impl Drop for TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            // Give the log reader a moment to drain, then show what the server said.
-            std::thread::sleep(Duration::from_millis(50));
             eprintln!("---- roost log ----\n{}-------------------", self.log());
         }
     }
