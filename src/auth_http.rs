@@ -128,8 +128,16 @@ fn answer(ctx: &ServerContext, req: &Request, peer: &str) -> String {
         &session,
         &detail,
     );
-    let Some(account) = account else {
-        return refusal("Invalid login or password");
+    let account = match account {
+        Ok(account) => account,
+        Err(denied) => {
+            return refusal(
+                denied
+                    .reason
+                    .as_deref()
+                    .unwrap_or("Invalid login or password"),
+            )
+        }
     };
     let name = account.entry.name;
     match pick_node(&ctx.config.cluster_nodes, &name, node_accepts) {

@@ -264,6 +264,9 @@ pub fn verified_account(
     let entry =
         verify_answer(passwd, challenge, answer).map_err(|(u, why)| (u, why.to_string()))?;
     let user = entry.name.clone();
+    if let super::access::Access::Suspended(_) = super::access::of_entry(&entry) {
+        return Err((user, super::SUSPENDED.into()));
+    }
     crate::users::resolve(config, passwd, entry, crate::config::Passdb::PasswdFile)
         .map_err(|why| (user, format!("refused by userdb: {why}")))
 }

@@ -5,6 +5,7 @@
 //! logins ([`throttle`]) and the decoding of SASL client messages ([`sasl`]).
 //! It knows nothing about IMAP itself; the protocol layer calls in here.
 
+pub mod access;
 pub mod cache;
 pub mod cram_md5;
 pub mod der;
@@ -41,12 +42,22 @@ pub fn printable(s: &str, max: usize) -> String {
         .collect()
 }
 
-/// Checks a password the way every login path does (IMAP LOGIN and
-/// AUTHENTICATE, Postfix's SASL socket): each `passdb` in turn until one
-/// accepts, then the `userdb` (which may still refuse: unknown there, or a
-/// system account). The throttle records the outcome, a failure is logged
-/// (`session` is the line's `conn=… peer=…` part, `detail` its `mech=…`
-/// part) and waits out its delay. Never logs the password.
+/// Why [`check_password`] refused: the text an admin gave a suspended
+/// account (`nologin reason=…`), if any; a wrong password has none.
+#[derive(Debug, Default)]
+pub struct Denied {
+    pub reason: Option<String>,
+}
+
+/// Checks a password the way the login paths other than IMAP's do
+/// (Postfix's SASL socket, ManageSieve, nginx's auth_http): each `passdb`
+/// in turn until one accepts, then whether the account is suspended
+/// ([`access`]), then the `userdb` (which may still refuse: unknown there,
+/// or a system account). A user referred elsewhere passes: their mail is
+/// not here, but submission may be. The throttle records the outcome, a
+/// failure is logged (`session` is the line's `conn=… peer=…` part,
+/// `detail` its `mech=…` part) and waits out its delay. Never logs the
+/// password.
 #[allow(clippy::too_many_arguments)]
 pub fn check_password(
     config: &Config,
@@ -57,14 +68,23 @@ pub fn check_password(
     password: &[u8],
     session: &str,
     detail: &str,
-) -> Option<Account> {
+) -> Result<Account, Denied> {
     let (entry, from) = check_passdbs_logged(
         config, passwd, throttle, ip, user, password, session, detail,
-    )?;
+    )
+    .ok_or_else(Denied::default)?;
+    if let access::Access::Suspended(reason) = access::of_entry(&entry) {
+        fail_and_wait(throttle, ip, user, session, detail, Some(SUSPENDED));
+        return Err(Denied { reason });
+    }
     account_of(
         config, passwd, throttle, ip, user, entry, from, session, detail,
     )
+    .ok_or_else(Denied::default)
 }
+
+/// The log's word for a login refused by `nologin`.
+pub const SUSPENDED: &str = "account suspended (nologin)";
 
 /// The first half of [`check_password`]: the passdbs alone. The entry
 /// that accepted the password and where it came from; a failure is
@@ -156,12 +176,16 @@ fn fail_and_wait(
 
 /// The account of a user whom a mechanism without a password named (a
 /// bearer token's claim, a client certificate): the userdb must know
-/// them, as for a PAM login; the passwd file's password plays no part.
+/// them, as for a PAM login; the passwd file's password plays no part,
+/// but its `nologin` does.
 pub fn account_without_password(
     config: &Config,
     passwd: &PasswdFile,
     user: &str,
 ) -> Result<Account, String> {
+    if let access::Access::Suspended(_) = access::of_name(passwd, user) {
+        return Err(SUSPENDED.into());
+    }
     crate::users::resolve(config, passwd, entry_named(user), Passdb::Pam)
 }
 

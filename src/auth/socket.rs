@@ -396,7 +396,7 @@ impl Conn {
             &session,
             &detail,
         ) {
-            Some(account) => {
+            Ok(account) => {
                 let entry = account.entry;
                 log::info!(
                     "conn={} peer={} user={} mech={} service={} tls={} login",
@@ -409,7 +409,11 @@ impl Conn {
                 );
                 self.send(&format!("OK\t{id}\tuser={}", entry.name))
             }
-            None => self.fail(id, Some(user), "Authentication failed"),
+            // Postfix shows the reason in its 535 reply.
+            Err(denied) => {
+                let reason = denied.reason.as_deref().unwrap_or("Authentication failed");
+                self.fail(id, Some(user), reason)
+            }
         }
     }
 

@@ -242,9 +242,8 @@ fn finish_verified(
     entry: crate::auth::UserEntry,
 ) -> Result<Tagged, Error> {
     let user = entry.name.clone();
-    if let Some(referral) = super::referral::of_entry(s, &entry, mech) {
-        s.ctx.throttle.record_user_success(s.peer.ip(), &user);
-        return Err(referral);
+    if let Some(refusal) = super::referral::of_entry(s, &entry, mech) {
+        return Err(refusal);
     }
     let account = match crate::users::resolve(
         &s.ctx.config,
@@ -347,9 +346,8 @@ fn bearer_login(s: &mut Session, xoauth2: bool, initial: Option<Vec<u8>>) -> Res
 /// Logs in `user`, whom a certificate or a token (not a password) has
 /// vouched for, if the userdb knows them.
 fn login_vouched_for(s: &mut Session, mech: &str, user: &str) -> Result<Tagged, Error> {
-    if let Some(referral) = super::referral::after_authenticate(s, user, mech) {
-        s.ctx.throttle.record_user_success(s.peer.ip(), user);
-        return Err(referral);
+    if let Some(refusal) = super::referral::after_authenticate(s, user, mech) {
+        return Err(refusal);
     }
     let account = match crate::auth::account_without_password(&s.ctx.config, &s.ctx.passwd, user) {
         Ok(a) => a,
@@ -454,11 +452,10 @@ fn finish_login(
         &detail,
     )
     .ok_or_else(failed)?;
-    // RFC 2221: sent elsewhere before the userdb, which need not know
-    // a user who lives on another server.
-    if let Some(referral) = super::referral::of_entry(s, &entry, url_mech) {
-        s.ctx.throttle.record_user_success(ip, user);
-        return Err(referral);
+    // RFC 2221: sent elsewhere (or kept out) before the userdb, which
+    // need not know a user who lives on another server.
+    if let Some(refusal) = super::referral::of_entry(s, &entry, url_mech) {
+        return Err(refusal);
     }
     let ctx = &s.ctx;
     let account = crate::auth::account_of(

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use base64::Engine;
 
+use crate::auth::access::{self, Access};
 use crate::auth::passwd::UserEntry;
 use crate::auth::{check_password, printable, sasl};
 use crate::context::ServerContext;
@@ -311,6 +312,15 @@ impl Session {
         };
         let session = format!("managesieve conn={} peer={}", self.id, self.peer);
         let entry = account.entry;
+        // RFC 5804 §1.3, as Pigeonhole answers a user who lives elsewhere.
+        if let Access::Elsewhere(target) = access::of_name(&self.ctx.passwd, &entry.name) {
+            log::info!("{session} user={} referred to {}", entry.name, target.host);
+            let url = target.url("sieve", 4190, &entry.name, &mech);
+            return self.no(
+                Some(&format!("REFERRAL {}", string(&url))),
+                "Try this server instead.",
+            );
+        }
         if let Some(creds) = &account.creds {
             // A thread that became one user stays that user (`identity`).
             if let Some(uid) = self.became {
@@ -426,10 +436,13 @@ impl Session {
             &session,
             &format!("mech={mech}"),
         );
-        if account.is_none() {
-            self.no(None, "Authentication failed.")?;
+        match account {
+            Ok(account) => Ok(Some(account)),
+            Err(denied) => {
+                let text = denied.reason.as_deref().unwrap_or("Authentication failed.");
+                self.no_none(None, text)
+            }
         }
-        Ok(account)
     }
 
     /// NO, for helpers that answer Ok(None) once they have said it.

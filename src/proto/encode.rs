@@ -20,6 +20,8 @@ pub struct ResponseBuf {
 /// A response code (RFC 3501 §7.1, RFC 5530) for `[...]` in status lines.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Code {
+    /// RFC 3501 §7.1: text the client must show its user.
+    Alert,
     AuthenticationFailed,
     Capability(String),
     Cannot,
@@ -96,6 +98,7 @@ pub enum Code {
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = match self {
+            Code::Alert => "ALERT",
             Code::AuthenticationFailed => "AUTHENTICATIONFAILED",
             Code::Capability(caps) => return write!(f, "CAPABILITY {caps}"),
             Code::Referral(url) => return write!(f, "REFERRAL {url}"),

@@ -328,3 +328,35 @@ fn cram_md5_and_bearer_tokens_when_configured() {
     c.send("AUTH\t1\tCRAM-MD5\tservice=smtp\trip=127.0.0.1");
     assert!(c.line().starts_with("FAIL\t1"));
 }
+
+/// Postfix's SMTP AUTH and the passdb's `nologin`. A user referred to
+/// another IMAP server may still submit here: Dovecot answers OK, and so
+/// does Roost. A suspended one (`nologin` alone) is refused, with the
+/// reason Postfix puts in its 535 reply. Here Roost is stricter than
+/// Dovecot on purpose: Dovecot answers OK with a `nologin` field that
+/// Postfix ignores, so a suspended account could go on sending mail.
+#[test]
+fn suspended_users_are_refused_and_referred_ones_may_submit() {
+    let d = tempfile::tempdir().unwrap();
+    let sock = d.path().join("auth");
+    let server = TestServer::builder()
+        .opt("auth_listen", &format!("unix:{}", sock.display()))
+        .passwd_line(
+            "bob:{PLAIN}secret::::/proc/roost-no-such-home::nologin host=mail2.example.org",
+        )
+        .passwd_line("dave:{PLAIN}secret::::/proc/roost-no-such-home::nologin reason=Unpaid")
+        .start();
+    let mut c = AuthClient::ready(&sock);
+    c.send(&format!(
+        "AUTH\t1\tPLAIN\tservice=smtp\trip=127.0.0.1\tresp={}",
+        plain("bob", "secret")
+    ));
+    assert_eq!(c.line(), "OK\t1\tuser=bob");
+    c.send(&format!(
+        "AUTH\t2\tPLAIN\tservice=smtp\trip=127.0.0.1\tresp={}",
+        plain("dave", "secret")
+    ));
+    assert_eq!(c.line(), "FAIL\t2\tuser=dave\treason=Unpaid");
+    server
+        .wait_for_log("user=dave mech=PLAIN service=smtp authentication failed: account suspended");
+}

@@ -188,3 +188,22 @@ fn usage_errors_exit_64() {
     assert_eq!(deliver(&server, &["-d", "alice", "extra"], MSG).0, 64);
     assert_eq!(deliver(&server, &["-d", "alice", "-f", "a\nb"], MSG).0, 64);
 }
+
+/// A suspended account (`nologin` alone) cannot log in, but its mail is
+/// still delivered, as with Dovecot: `nologin` is a passdb field, and
+/// delivery asks only the userdb.
+#[test]
+fn a_suspended_account_still_receives_mail() {
+    let home = tempfile::tempdir().unwrap();
+    let server = TestServer::builder()
+        .passwd_line(&format!(
+            "dave:{{PLAIN}}secret::::{}::nologin reason=Unpaid",
+            home.path().display()
+        ))
+        .start();
+    let (code, err) = deliver(&server, &["-d", "dave"], MSG);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(new_messages(&home.path().join("Maildir")).len(), 1);
+    let mut c = server.connect();
+    assert_eq!(c.cmd("LOGIN dave secret").tagged, "NO [ALERT] Unpaid");
+}

@@ -437,3 +437,32 @@ fn a_session_survives_the_server_being_stopped_and_continued() {
     }
     assert!(last(&s.cmd("LISTSCRIPTS")).starts_with("OK"));
 }
+
+/// The passdb's `nologin`, as Pigeonhole's managesieve-login answers it: a
+/// user who lives on another server is sent there (RFC 5804 §1.3
+/// REFERRAL), a suspended one refused with the admin's reason.
+#[test]
+fn referred_and_suspended_users_are_not_logged_in() {
+    let port = free_port();
+    let server = TestServer::builder()
+        .opt("managesieve_listen", &format!("127.0.0.1:{port}"))
+        .passwd_line(
+            "bob:{PLAIN}secret::::/proc/roost-no-such-home::nologin host=mail2.example.org",
+        )
+        .passwd_line("dave:{PLAIN}secret::::/proc/roost-no-such-home::nologin reason=Unpaid")
+        .start();
+    let (mut s, _) = Sieve::connect(port);
+    let auth = |who: &str| {
+        let ir = crate::common::b64(format!("\0{who}\0secret").as_bytes());
+        format!("AUTHENTICATE \"PLAIN\" \"{ir}\"")
+    };
+    assert_eq!(
+        last(&s.cmd(&auth("bob"))),
+        "NO (REFERRAL \"sieve://bob;AUTH=PLAIN@mail2.example.org/\") \"Try this server instead.\""
+    );
+    assert_eq!(last(&s.cmd(&auth("dave"))), "NO \"Unpaid\"");
+    // Nobody was logged in, and the session goes on.
+    assert!(last(&s.cmd("LISTSCRIPTS")).starts_with("NO"));
+    assert!(last(&s.cmd(&auth("alice"))).starts_with("OK"));
+    server.wait_for_log("user=dave mech=PLAIN authentication failed: account suspended (nologin)");
+}

@@ -160,7 +160,8 @@ fn start_postfix(sockets: &Path, roost_bin: &Path, roost_conf: &Path) -> Postfix
 }
 
 /// Roost as nobody, with its LMTP and auth sockets where Postfix's
-/// daemons (user postfix) can reach them; users carol and nobody.
+/// daemons (user postfix) can reach them; users carol, nobody and dave
+/// (suspended).
 fn start_roost(homes: &Path, sockets: &Path) -> TestServer {
     for user in ["carol", "nobody"] {
         let h = homes.join(user);
@@ -178,6 +179,11 @@ fn start_roost(homes: &Path, sockets: &Path) -> TestServer {
         ))
         .passwd_line(&format!(
             "nobody:{{PLAIN}}x::::{}/nobody::",
+            homes.display()
+        ))
+        // Suspended, with the reason Postfix is to pass on.
+        .passwd_line(&format!(
+            "dave:{{PLAIN}}secret::::{}/dave::nologin reason=Unpaid",
             homes.display()
         ))
         .opt("lmtp_listen", &format!("unix:{s}/lmtp"))
@@ -312,6 +318,25 @@ fn postfix_authenticates_through_roost_and_delivers_over_lmtp_and_deliver() {
         &msg_file,
     );
     assert!(!ok && out.contains("535 5.7.8"), "{out}");
+    // A suspended account cannot send, and Postfix tells why.
+    let (ok, out) = swaks(
+        pf.port,
+        &[
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            "dave",
+            "--auth-password",
+            "secret",
+            "--quit-after",
+            "AUTH",
+        ],
+        &msg_file,
+    );
+    assert!(
+        !ok && out.contains("535 5.7.8 Error: authentication failed: Unpaid"),
+        "{out}"
+    );
     server.wait_for_log("user=carol mech=LOGIN service=smtp tls=no login");
     server.wait_for_log("user=carol mech=CRAM-MD5 service=smtp tls=no login");
     server.wait_for_log("user=carol mech=PLAIN service=smtp authentication failed");

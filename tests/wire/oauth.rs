@@ -77,6 +77,15 @@ fn authenticate(c: &mut Client, mech: &str, msg: &[u8], status: &str) -> String 
 }
 
 fn start_server(signer_pem: &str, extra: &[(&str, &str)]) -> (TestServer, tempfile::TempDir) {
+    start_server_with_users(signer_pem, extra, &[])
+}
+
+/// As [`start_server`], with more passwd lines.
+fn start_server_with_users(
+    signer_pem: &str,
+    extra: &[(&str, &str)],
+    more_users: &[&str],
+) -> (TestServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("hs256.key");
     std::fs::write(&secret, [SECRET, b"\n"].concat()).unwrap();
@@ -92,7 +101,7 @@ fn start_server(signer_pem: &str, extra: &[(&str, &str)]) -> (TestServer, tempfi
         .opt("oauth2_public_key_file", &pem.display().to_string())
         .opt("oauth2_issuer", "https://idp.test")
         .opt("oauth2_audience", "imap");
-    for line in users.lines() {
+    for line in users.lines().chain(more_users.iter().copied()) {
         b = b.passwd_line(line);
     }
     for (k, v) in extra {
@@ -353,4 +362,25 @@ fn token_keys_are_rotated_by_sighup() {
     let mut c = server.connect();
     let r = authenticate(&mut c, "OAUTHBEARER", &signed_with(rotated), "");
     assert!(r.starts_with("OK"), "{r}");
+}
+
+/// A token is as good as a password, and no better: the passwd file's
+/// `nologin` (Dovecot's way to suspend an account) keeps its user out,
+/// with the reason as an ALERT, as for a password login.
+#[test]
+fn a_suspended_user_is_refused_even_with_a_good_token() {
+    let (_, pem) = es256_key();
+    let carol = "carol@example.com";
+    let line = format!("{carol}:{{PLAIN}}pw::::/proc/roost-no-such-home::nologin reason=Unpaid");
+    let (server, _dir) = start_server_with_users(&pem, &[], &[&line]);
+    let token = hs256_token(SECRET, &claims(carol, "imap", unix_now() + 600));
+    let mut c = server.connect();
+    let r = authenticate(&mut c, "OAUTHBEARER", &oauthbearer_msg(carol, &token), "");
+    assert_eq!(r, "NO [ALERT] Unpaid");
+    let r = authenticate(&mut c, "XOAUTH2", &xoauth2_msg(carol, &token), "");
+    assert_eq!(r, "NO [ALERT] Unpaid");
+    assert!(c.cmd("SELECT INBOX").tagged.starts_with("BAD"));
+    server.wait_for_log(&format!(
+        "user={carol} mech=XOAUTH2 authentication failed: account suspended (nologin)"
+    ));
 }

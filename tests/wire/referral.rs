@@ -1,8 +1,11 @@
 //! LOGIN-REFERRALS (RFC 2221): a passwd-file user with the extra fields
 //! `nologin` and `host=` (and `port=`) is sent to that server once the
-//! password is right, in the form Dovecot 2.3.19 answers.
+//! password is right, in the form Dovecot 2.3.19 answers. With `nologin`
+//! alone the account is suspended, and refused as Dovecot refuses it.
 
 use crate::common::TestServer;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 
 #[test]
 fn login_of_a_user_living_elsewhere_answers_a_referral() {
@@ -81,4 +84,53 @@ fn a_referred_user_needs_no_account_in_the_userdb() {
     );
     let r = c.cmd("LOGIN roost-nowhere-user wrong");
     assert_eq!(r.tagged, "NO [AUTHENTICATIONFAILED] Authentication failed.");
+}
+
+/// `nologin` without a host is Dovecot's documented way to suspend an
+/// account: the right password is refused, the admin's `reason=` shown as
+/// an ALERT (as Dovecot's imap-login sends it), otherwise the usual
+/// failure; every mechanism alike, and the failure counts as one.
+#[test]
+fn a_suspended_account_is_refused_by_every_mechanism() {
+    let server = TestServer::builder()
+        .opt("auth_mechanisms", "plain login cram-md5")
+        .passwd_line("dave:{PLAIN}secret::::/proc/roost-no-such-home::nologin reason=Unpaid")
+        .passwd_line("erin:{PLAIN}secret::::/proc/roost-no-such-home::nologin=y")
+        // A host no client could be sent to leaves the account suspended.
+        .passwd_line("fred:{PLAIN}secret::::/proc/roost-no-such-home::nologin host=a]b")
+        .start();
+    let mut c = server.connect();
+    assert_eq!(c.cmd("LOGIN dave secret").tagged, "NO [ALERT] Unpaid");
+    assert_eq!(
+        c.cmd("LOGIN erin secret").tagged,
+        "NO [AUTHENTICATIONFAILED] Authentication failed."
+    );
+    assert_eq!(
+        c.cmd("LOGIN fred secret").tagged,
+        "NO [AUTHENTICATIONFAILED] Authentication failed."
+    );
+    let ir = crate::common::b64(b"\0dave\0secret");
+    assert_eq!(
+        c.cmd(&format!("AUTHENTICATE PLAIN {ir}")).tagged,
+        "NO [ALERT] Unpaid"
+    );
+    // CRAM-MD5 checks the same entry.
+    let tag = c.tag();
+    c.send(format!("{tag} AUTHENTICATE CRAM-MD5\r\n").as_bytes());
+    let line = c.line();
+    let challenge = STANDARD
+        .decode(line.strip_prefix("+ ").expect("a challenge"))
+        .unwrap();
+    let answer = crate::common::cram_md5_answer("dave", "secret", &challenge);
+    c.send(format!("{}\r\n", crate::common::b64(answer.as_bytes())).as_bytes());
+    assert_eq!(c.read_reply(&tag).tagged, "NO [ALERT] Unpaid");
+    // Nobody was logged in, and the session goes on.
+    assert!(c.cmd("SELECT INBOX").tagged.starts_with("BAD"));
+    c.ok("LOGIN alice secret");
+    let log =
+        server.wait_for_log("user=dave mech=CRAM-MD5 authentication failed: account suspended");
+    assert!(
+        log.contains("user=erin mech=PLAIN authentication failed: account suspended (nologin)"),
+        "{log}"
+    );
 }
