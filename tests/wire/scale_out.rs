@@ -1018,3 +1018,54 @@ fn sigkill_of_a_node_under_append_load_through_nginx_loses_no_acknowledged_messa
     }
     drop(nginx);
 }
+
+/// auth_http spoken raw, as nginx speaks it: the right password is sent
+/// to a node, a wrong one refused, and a suspended account (`nologin`)
+/// refused with the admin's reason, which nginx shows the client.
+#[test]
+fn auth_http_routes_good_logins_and_refuses_suspended_accounts() {
+    use std::io::{Read, Write};
+    // A node that accepts the probe connection.
+    let node = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let node_port = node.local_addr().unwrap().port();
+    let auth_port = free_port();
+    let _server = TestServer::builder()
+        .no_tls()
+        .opt("auth_http_listen", &format!("127.0.0.1:{auth_port}"))
+        .opt("cluster_nodes", &format!("127.0.0.1:{node_port}"))
+        .passwd_line("dave:{PLAIN}secret::::/proc/roost-no-such-home::nologin reason=Unpaid")
+        .start();
+    let ask = |user: &str, pass: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut s = loop {
+            match std::net::TcpStream::connect(("127.0.0.1", auth_port)) {
+                Ok(s) => break s,
+                Err(e) if Instant::now() > deadline => panic!("auth_http: {e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        };
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(
+            s,
+            "GET /auth HTTP/1.0\r\nHost: localhost\r\nAuth-Method: plain\r\n\
+             Auth-User: {user}\r\nAuth-Pass: {pass}\r\nAuth-Protocol: imap\r\n\
+             Auth-Login-Attempt: 1\r\nClient-IP: 127.0.0.1\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    let ok = ask("alice", "secret");
+    assert!(ok.contains("Auth-Status: OK\r\n"), "{ok}");
+    assert!(ok.contains(&format!("Auth-Port: {node_port}\r\n")), "{ok}");
+    let wrong = ask("alice", "wrong");
+    assert!(
+        wrong.contains("Auth-Status: Invalid login or password\r\n"),
+        "{wrong}"
+    );
+    let suspended = ask("dave", "secret");
+    assert!(suspended.contains("Auth-Status: Unpaid\r\n"), "{suspended}");
+    assert!(!suspended.contains("Auth-Server"), "{suspended}");
+    drop(node);
+}
