@@ -1,7 +1,12 @@
 //! Whether a user whose password (or token, or certificate) checked out
-//! may log in here: Dovecot's passdb extra fields `nologin`, `host=`,
-//! `port=` and `reason=`, in a passwd-file entry's last field.
+//! may log in here: Dovecot's passdb extra fields `allow_nets=`,
+//! `nologin`, `host=`, `port=` and `reason=`, in a passwd-file entry's
+//! last field.
 //!
+//! - `allow_nets=` (networks separated by commas, `local` for a client
+//!   whose address is not known) refuses a login from anywhere else, as a
+//!   wrong password would be refused; it is checked first, as Dovecot
+//!   checks it while the passdb answers.
 //! - `nologin` with a `host=` sends the user to that server: IMAP answers
 //!   with a LOGIN-REFERRALS code (RFC 2221), before the userdb is asked,
 //!   since the user may have no account here.
@@ -16,6 +21,8 @@
 //! Dovecot, since submission may well be served here.
 
 use super::passwd::{PasswdFile, UserEntry};
+use crate::cidr::Cidr;
+use std::net::IpAddr;
 
 /// What a user's passdb entry says about logging in here.
 #[derive(Debug, PartialEq, Eq)]
@@ -25,6 +32,20 @@ pub enum Access {
     Elsewhere(Target),
     /// Suspended; the admin's reason, if one was given.
     Suspended(Option<String>),
+    /// Not from one of the user's `allow_nets`; why, for the log.
+    OutsideNets(String),
+}
+
+impl Access {
+    /// Why the login is refused, for the log; None when it may go on
+    /// (here or, for the front ends that can, to a referral).
+    pub fn refusal(&self) -> Option<String> {
+        match self {
+            Access::Here | Access::Elsewhere(_) => None,
+            Access::Suspended(_) => Some(super::SUSPENDED.to_string()),
+            Access::OutsideNets(why) => Some(why.clone()),
+        }
+    }
 }
 
 /// The server a user is sent to.
@@ -60,11 +81,20 @@ impl Target {
     }
 }
 
-/// Dovecot-style extra fields (space-separated `key[=value]`). A `host=`
-/// that is not a plain host name or IP address is ignored (it could end a
-/// response code early), which leaves the user suspended; a bad `port=`
-/// is ignored.
-pub fn of_extra(extra: &str) -> Access {
+/// Dovecot-style extra fields (space-separated `key[=value]`) for a
+/// client at `ip` (None or unspecified: not known). A `host=` that is not
+/// a plain host name or IP address is ignored (it could end a response
+/// code early), which leaves the user suspended; a bad `port=` is
+/// ignored.
+pub fn of_extra(extra: &str, ip: Option<IpAddr>) -> Access {
+    if let Some(nets) = extra
+        .split_ascii_whitespace()
+        .find_map(|f| f.strip_prefix("allow_nets="))
+    {
+        if let Err(why) = allowed_from(nets, ip.filter(|ip| !ip.is_unspecified())) {
+            return Access::OutsideNets(why);
+        }
+    }
     let mut nologin = false;
     let mut host = None;
     let mut port = None;
@@ -91,17 +121,48 @@ pub fn of_extra(extra: &str) -> Access {
     }
 }
 
-/// For a user a token or certificate vouched for (no passdb entry came
-/// with them): what the passwd file says of that name, if it knows it.
-pub fn of_name(passwd: &PasswdFile, user: &str) -> Access {
-    passwd
-        .lookup(user)
-        .map_or(Access::Here, |e| of_extra(&e.extra))
+/// Whether `ip` is in `nets` (Dovecot's `allow_nets` value); why not,
+/// for the log. A network that cannot be read matches nothing, so a typo
+/// keeps the user out rather than letting everyone in.
+fn allowed_from(nets: &str, ip: Option<IpAddr>) -> Result<(), String> {
+    let mut bad = None;
+    for net in nets.split(',').filter(|n| !n.is_empty()) {
+        match (net, ip) {
+            ("local", None) => return Ok(()),
+            ("local", Some(_)) => {}
+            (net, ip) => match Cidr::parse(net) {
+                Ok(cidr) if ip.is_some_and(|ip| cidr.contains(ip)) => return Ok(()),
+                Ok(_) => {}
+                Err(_) => bad = Some(net),
+            },
+        }
+    }
+    let invalid = bad
+        .map(|n| {
+            format!(
+                " (allow_nets has an invalid network {:?})",
+                super::printable(n, 60)
+            )
+        })
+        .unwrap_or_default();
+    Err(match ip {
+        Some(ip) => format!("allow_nets check failed: {ip} is not in the allowed networks{invalid}"),
+        None => format!("allow_nets check failed: the client's address is not known and 'local' is not allowed{invalid}"),
+    })
 }
 
-/// For a passdb's entry.
-pub fn of_entry(entry: &UserEntry) -> Access {
-    of_extra(&entry.extra)
+/// For a user a token or certificate vouched for (no passdb entry came
+/// with them), logging in from `ip`: what the passwd file says of that
+/// name, if it knows it.
+pub fn of_name(passwd: &PasswdFile, user: &str, ip: Option<IpAddr>) -> Access {
+    passwd
+        .lookup(user)
+        .map_or(Access::Here, |e| of_extra(&e.extra, ip))
+}
+
+/// For a passdb's entry and a client at `ip`.
+pub fn of_entry(entry: &UserEntry, ip: Option<IpAddr>) -> Access {
+    of_extra(&entry.extra, ip)
 }
 
 /// The reason as safe text for a response line: printable ASCII but
@@ -133,8 +194,12 @@ fn is_host(h: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn of(extra: &str) -> Access {
+        of_extra(extra, Some("192.0.2.7".parse().unwrap()))
+    }
+
     fn target(extra: &str) -> Target {
-        match of_extra(extra) {
+        match of(extra) {
             Access::Elsewhere(t) => t,
             other => panic!("{extra}: {other:?}"),
         }
@@ -161,21 +226,53 @@ mod tests {
 
     #[test]
     fn nologin_alone_or_with_a_bad_host_suspends() {
-        assert_eq!(of_extra("host=mail2.example.org"), Access::Here);
-        assert_eq!(of_extra("userdb_quota_rule=*:storage=1G"), Access::Here);
-        assert_eq!(of_extra(""), Access::Here);
-        assert_eq!(of_extra("nologin=y"), Access::Suspended(None));
+        assert_eq!(of("host=mail2.example.org"), Access::Here);
+        assert_eq!(of("userdb_quota_rule=*:storage=1G"), Access::Here);
+        assert_eq!(of(""), Access::Here);
+        assert_eq!(of("nologin=y"), Access::Suspended(None));
         assert_eq!(
-            of_extra("nologin reason=Unpaid"),
+            of("nologin reason=Unpaid"),
             Access::Suspended(Some("Unpaid".into()))
         );
         assert_eq!(
-            of_extra("nologin=y host=evil]x reason=[ALERT]\"x\\"),
+            of("nologin=y host=evil]x reason=[ALERT]\"x\\"),
             Access::Suspended(Some("ALERTx".into()))
         );
-        assert_eq!(
-            of_extra("nologin=y host=::1 reason="),
-            Access::Suspended(None)
-        );
+        assert_eq!(of("nologin=y host=::1 reason="), Access::Suspended(None));
+    }
+
+    #[test]
+    fn allow_nets_admits_only_its_networks_and_comes_first() {
+        let at = |extra: &str, ip: Option<&str>| of_extra(extra, ip.map(|i| i.parse().unwrap()));
+        let nets = "allow_nets=10.0.0.0/8,192.0.2.7,::1";
+        assert_eq!(at(nets, Some("10.1.2.3")), Access::Here);
+        assert_eq!(at(nets, Some("192.0.2.7")), Access::Here);
+        assert_eq!(at(nets, Some("::ffff:10.0.0.1")), Access::Here);
+        assert_eq!(at(nets, Some("::1")), Access::Here);
+        assert!(matches!(
+            at(nets, Some("192.0.2.8")),
+            Access::OutsideNets(_)
+        ));
+        // An unknown address passes only with `local`.
+        assert!(matches!(at(nets, None), Access::OutsideNets(_)));
+        assert!(matches!(at(nets, Some("0.0.0.0")), Access::OutsideNets(_)));
+        assert_eq!(at("allow_nets=local,10.0.0.0/8", None), Access::Here);
+        assert!(matches!(
+            at("allow_nets=local", Some("10.0.0.1")),
+            Access::OutsideNets(_)
+        ));
+        // A typo keeps the user out and is named in the log line.
+        match at("allow_nets=10.0.0.0/33", Some("10.0.0.1")) {
+            Access::OutsideNets(why) => assert!(why.contains("10.0.0.0/33"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        // Checked before nologin: no referral from outside the networks.
+        assert!(matches!(
+            at(
+                "allow_nets=10.0.0.0/8 nologin host=mail2.example.org",
+                Some("192.0.2.1")
+            ),
+            Access::OutsideNets(_)
+        ));
     }
 }

@@ -252,20 +252,22 @@ pub fn verify_answer(
     Ok(entry)
 }
 
-/// [`verify_answer`], then the account the userdb gives the user (as for
-/// a passwd-file login): the account, or the name the client gave and
+/// [`verify_answer`], then the entry's `nologin` and `allow_nets` for a
+/// client at `ip`, then the account the userdb gives the user (as for a
+/// passwd-file login): the account, or the name the client gave and
 /// why not, for the log. The auth socket and ManageSieve use this.
 pub fn verified_account(
     config: &crate::config::Config,
     passwd: &super::PasswdFile,
     challenge: &str,
     answer: &[u8],
+    ip: std::net::IpAddr,
 ) -> Result<crate::users::Account, (String, String)> {
     let entry =
         verify_answer(passwd, challenge, answer).map_err(|(u, why)| (u, why.to_string()))?;
     let user = entry.name.clone();
-    if let super::access::Access::Suspended(_) = super::access::of_entry(&entry) {
-        return Err((user, super::SUSPENDED.into()));
+    if let Some(why) = super::access::of_entry(&entry, Some(ip)).refusal() {
+        return Err((user, why));
     }
     crate::users::resolve(config, passwd, entry, crate::config::Passdb::PasswdFile)
         .map_err(|why| (user, format!("refused by userdb: {why}")))

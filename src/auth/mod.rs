@@ -73,8 +73,13 @@ pub fn check_password(
         config, passwd, throttle, ip, user, password, session, detail,
     )
     .ok_or_else(Denied::default)?;
-    if let access::Access::Suspended(reason) = access::of_entry(&entry) {
-        fail_and_wait(throttle, ip, user, session, detail, Some(SUSPENDED));
+    let access = access::of_entry(&entry, Some(ip));
+    if let Some(why) = access.refusal() {
+        fail_and_wait(throttle, ip, user, session, detail, Some(&why));
+        let reason = match access {
+            access::Access::Suspended(reason) => reason,
+            _ => None,
+        };
         return Err(Denied { reason });
     }
     account_of(
@@ -177,14 +182,15 @@ fn fail_and_wait(
 /// The account of a user whom a mechanism without a password named (a
 /// bearer token's claim, a client certificate): the userdb must know
 /// them, as for a PAM login; the passwd file's password plays no part,
-/// but its `nologin` does.
+/// but its `nologin` and `allow_nets` do, for a client at `ip`.
 pub fn account_without_password(
     config: &Config,
     passwd: &PasswdFile,
     user: &str,
+    ip: IpAddr,
 ) -> Result<Account, String> {
-    if let access::Access::Suspended(_) = access::of_name(passwd, user) {
-        return Err(SUSPENDED.into());
+    if let Some(why) = access::of_name(passwd, user, Some(ip)).refusal() {
+        return Err(why);
     }
     crate::users::resolve(config, passwd, entry_named(user), Passdb::Pam)
 }

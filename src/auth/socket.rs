@@ -273,6 +273,7 @@ impl Conn {
                     &ctx.passwd,
                     &challenge,
                     &answer,
+                    req.rip,
                 ) {
                     Ok(account) => self.succeed(id, &req, account)?,
                     Err((user, why)) => self.refuse(id, &req, &user, &why)?,
@@ -293,7 +294,12 @@ impl Conn {
         let msg = sasl::decode_response(b64).unwrap_or_default();
         match oauth::check(&ctx.config.oauth2, &ctx.bearer_keys, xoauth2, &msg) {
             BearerOutcome::Accepted(user) => {
-                match crate::auth::account_without_password(&ctx.config, &ctx.passwd, &user) {
+                match crate::auth::account_without_password(
+                    &ctx.config,
+                    &ctx.passwd,
+                    &user,
+                    req.rip,
+                ) {
                     Ok(account) => self.succeed(id, &req, account),
                     Err(why) => self.refuse(id, &req, &user, &format!("refused by userdb: {why}")),
                 }

@@ -349,7 +349,12 @@ fn login_vouched_for(s: &mut Session, mech: &str, user: &str) -> Result<Tagged, 
     if let Some(refusal) = super::referral::after_authenticate(s, user, mech) {
         return Err(refusal);
     }
-    let account = match crate::auth::account_without_password(&s.ctx.config, &s.ctx.passwd, user) {
+    let account = match crate::auth::account_without_password(
+        &s.ctx.config,
+        &s.ctx.passwd,
+        user,
+        s.peer.ip(),
+    ) {
         Ok(a) => a,
         Err(why) => {
             return Err(sasl_failed(

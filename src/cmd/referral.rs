@@ -1,12 +1,13 @@
-//! LOGIN-REFERRALS (RFC 2221) and suspended accounts, as the passdb
-//! entry's extra fields say ([`crate::auth::access`]). A user who lives on
+//! LOGIN-REFERRALS (RFC 2221), suspended accounts and `allow_nets`, as
+//! the passdb entry's extra fields say ([`crate::auth::access`]). A user who lives on
 //! another server gets, once the password is right and before the userdb
 //! is asked, `NO [REFERRAL imap://user;AUTH=PLAIN@host[:port]/] Try this
 //! server instead.` as Dovecot 2.3 answers (it names PLAIN for LOGIN too),
 //! and nothing of their mail is touched here. A suspended user gets
 //! `NO [ALERT] reason`, or without a reason `NO [AUTHENTICATIONFAILED]`,
-//! as Dovecot answers, and the failure counts with the throttle. A wrong
-//! password fails as any other. AUTHENTICATE answers the same once the
+//! as Dovecot answers, and the failure counts with the throttle. A login
+//! from outside the user's `allow_nets`, like a wrong password, fails as
+//! any other. AUTHENTICATE answers the same once the
 //! mechanism has accepted the user, naming that mechanism in the URL.
 
 use crate::auth::access::{self, Access};
@@ -17,14 +18,24 @@ use crate::session::Session;
 /// The answer for a user whose password a passdb accepted, if its entry
 /// sends them elsewhere or keeps them out; `mech` is named in the URL.
 pub(super) fn of_entry(s: &Session, entry: &crate::auth::UserEntry, mech: &str) -> Option<Error> {
-    answer(s, &entry.name, access::of_entry(entry), mech)
+    answer(
+        s,
+        &entry.name,
+        access::of_entry(entry, Some(s.peer.ip())),
+        mech,
+    )
 }
 
 /// For a user a token or certificate vouched for (no passdb entry came
 /// with them): the answer, if the passwd file sends them elsewhere or
 /// keeps them out.
 pub(super) fn after_authenticate(s: &Session, user: &str, mech: &str) -> Option<Error> {
-    answer(s, user, access::of_name(&s.ctx.passwd, user), mech)
+    answer(
+        s,
+        user,
+        access::of_name(&s.ctx.passwd, user, Some(s.peer.ip())),
+        mech,
+    )
 }
 
 fn answer(s: &Session, user: &str, access: Access, mech: &str) -> Option<Error> {
@@ -39,18 +50,19 @@ fn answer(s: &Session, user: &str, access: Access, mech: &str) -> Option<Error> 
                 "Try this server instead.",
             ))
         }
-        Access::Suspended(reason) => {
+        refused => {
+            let why = refused.refusal().unwrap_or_default();
             crate::auth::record_failure(
                 &s.ctx.throttle,
                 s.peer.ip(),
                 user,
                 &session,
                 &format!("mech={mech}"),
-                "account suspended (nologin)",
+                &why,
             );
-            Some(match reason {
-                Some(text) => Error::no(Some(Code::Alert), text),
-                None => Error::no(Some(Code::AuthenticationFailed), "Authentication failed."),
+            Some(match refused {
+                Access::Suspended(Some(text)) => Error::no(Some(Code::Alert), text),
+                _ => Error::no(Some(Code::AuthenticationFailed), "Authentication failed."),
             })
         }
     }

@@ -313,7 +313,9 @@ impl Session {
         let session = format!("managesieve conn={} peer={}", self.id, self.peer);
         let entry = account.entry;
         // RFC 5804 §1.3, as Pigeonhole answers a user who lives elsewhere.
-        if let Access::Elsewhere(target) = access::of_name(&self.ctx.passwd, &entry.name) {
+        if let Access::Elsewhere(target) =
+            access::of_name(&self.ctx.passwd, &entry.name, Some(self.peer))
+        {
             log::info!("{session} user={} referred to {}", entry.name, target.host);
             let url = target.url("sieve", 4190, &entry.name, &mech);
             return self.no(
@@ -461,7 +463,7 @@ impl Session {
             return self.no_none(None, "Authentication cancelled.");
         };
         let ctx = Arc::clone(&self.ctx);
-        match cram_md5::verified_account(&ctx.config, &ctx.passwd, &challenge, &answer) {
+        match cram_md5::verified_account(&ctx.config, &ctx.passwd, &challenge, &answer, self.peer) {
             Ok(account) => {
                 ctx.throttle
                     .record_user_success(self.peer, &account.entry.name);
@@ -493,7 +495,12 @@ impl Session {
         let xoauth2 = mech == "XOAUTH2";
         match oauth::check(&ctx.config.oauth2, &ctx.bearer_keys, xoauth2, &msg) {
             BearerOutcome::Accepted(user) => {
-                match crate::auth::account_without_password(&ctx.config, &ctx.passwd, &user) {
+                match crate::auth::account_without_password(
+                    &ctx.config,
+                    &ctx.passwd,
+                    &user,
+                    self.peer,
+                ) {
                     Ok(account) => {
                         ctx.throttle.record_user_success(self.peer, &user);
                         Ok(Some(account))

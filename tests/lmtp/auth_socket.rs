@@ -360,3 +360,45 @@ fn suspended_users_are_refused_and_referred_ones_may_submit() {
     server
         .wait_for_log("user=dave mech=PLAIN service=smtp authentication failed: account suspended");
 }
+
+/// `allow_nets` is judged on the address Postfix names (`rip=`): the SMTP
+/// client's, not Postfix's own. Without one, only `local` admits.
+#[test]
+fn allow_nets_follows_the_smtp_clients_address() {
+    let d = tempfile::tempdir().unwrap();
+    let sock = d.path().join("auth");
+    let server = TestServer::builder()
+        .opt("auth_listen", &format!("unix:{}", sock.display()))
+        .passwd_line("gina:{PLAIN}secret::::/proc/roost-no-such-home::allow_nets=10.0.0.0/8")
+        .passwd_line("hank:{PLAIN}secret::::/proc/roost-no-such-home::allow_nets=local")
+        .start();
+    let mut c = AuthClient::ready(&sock);
+    let cases = [
+        ("gina", "\trip=10.1.2.3", "OK\t1\tuser=gina"),
+        (
+            "gina",
+            "\trip=192.0.2.1",
+            "FAIL\t2\tuser=gina\treason=Authentication failed",
+        ),
+        (
+            "gina",
+            "",
+            "FAIL\t3\tuser=gina\treason=Authentication failed",
+        ),
+        ("hank", "", "OK\t4\tuser=hank"),
+        (
+            "hank",
+            "\trip=10.1.2.3",
+            "FAIL\t5\tuser=hank\treason=Authentication failed",
+        ),
+    ];
+    for (n, (user, rip, want)) in cases.iter().enumerate() {
+        c.send(&format!(
+            "AUTH\t{}\tPLAIN\tservice=smtp\tsecured{rip}\tresp={}",
+            n + 1,
+            plain(user, "secret")
+        ));
+        assert_eq!(c.line(), *want, "{user}{rip}");
+    }
+    server.wait_for_log("user=gina mech=PLAIN service=smtp authentication failed: allow_nets check failed: 192.0.2.1");
+}

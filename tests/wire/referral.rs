@@ -134,3 +134,37 @@ fn a_suspended_account_is_refused_by_every_mechanism() {
         "{log}"
     );
 }
+
+/// Dovecot's `allow_nets` extra field: the right password from outside
+/// the user's networks fails like a wrong one (AUTHENTICATIONFAILED,
+/// throttled, logged with the address); from inside, the login goes on.
+#[test]
+fn allow_nets_admits_logins_only_from_its_networks() {
+    let homes = tempfile::tempdir().unwrap();
+    let line = |name: &str, nets: &str| {
+        format!(
+            "{name}:{{PLAIN}}secret::::{}::allow_nets={nets}",
+            homes.path().join(name).display()
+        )
+    };
+    let server = TestServer::builder()
+        .passwd_line(&line("gina", "10.0.0.0/8"))
+        .passwd_line(&line("hank", "10.0.0.0/8,127.0.0.0/8"))
+        .start();
+    let mut c = server.connect();
+    assert_eq!(
+        c.cmd("LOGIN gina secret").tagged,
+        "NO [AUTHENTICATIONFAILED] Authentication failed."
+    );
+    let ir = crate::common::b64(b"\0gina\0secret");
+    assert_eq!(
+        c.cmd(&format!("AUTHENTICATE PLAIN {ir}")).tagged,
+        "NO [AUTHENTICATIONFAILED] Authentication failed."
+    );
+    assert!(c.cmd("SELECT INBOX").tagged.starts_with("BAD"));
+    c.ok("LOGIN hank secret");
+    c.ok("SELECT INBOX");
+    server.wait_for_log(
+        "user=gina mech=PLAIN authentication failed: allow_nets check failed: 127.0.0.1 is not in the allowed networks",
+    );
+}
