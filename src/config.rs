@@ -5,6 +5,7 @@
 //! Every key lives in `KEYS` (name, default, one-line help), which drives the
 //! parser, `roost check` and the tests that keep the man page in step.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -1394,12 +1395,55 @@ fn parse_passdbs(value: &str) -> Result<Vec<Passdb>, String> {
     Ok(out)
 }
 
-/// Accepts Roost's form (`%h/Maildir`) and Dovecot's (`maildir:~/Maildir`).
+/// Accepts Roost's form (`%h/Maildir`) and Dovecot's
+/// (`maildir:~/Maildir[:OPTION...]`, see [`parse_location`]).
 fn parse_mail_location(value: &str) -> Result<String, String> {
-    let v = value.strip_prefix("maildir:").unwrap_or(value);
-    let v = match v.strip_prefix("~/") {
+    match parse_location(value)? {
+        (_, true) => {
+            Err("mail_location: for UTF-8 folder names set mailbox_names_utf8 = yes".into())
+        }
+        (template, false) => Ok(template),
+    }
+}
+
+/// A Dovecot-style mail location, `[maildir:]PATH[:OPTION...]` with `~/`
+/// for the home: the path as a Roost template, and whether it asks for
+/// UTF-8 folder names. Dovecot's index options are ignored (Roost keeps no
+/// such files); an option that moves or reshapes the tree (`LAYOUT=fs`,
+/// `CONTROL=`, `INBOX=`, ...) or another format is refused, since serving
+/// the tree as if it were absent would show an empty mailbox, or renumber
+/// its UIDs.
+fn parse_location(value: &str) -> Result<(String, bool), String> {
+    let rest = match value.split_once(':') {
+        Some((kind, rest)) if !kind.is_empty() && kind.bytes().all(|b| b.is_ascii_lowercase()) => {
+            if kind != "maildir" {
+                return Err(format!("{value}: Roost serves Maildir only, not {kind}"));
+            }
+            rest
+        }
+        _ => value,
+    };
+    let mut parts = rest.split(':');
+    let path = parts.next().unwrap_or_default();
+    let mut utf8 = false;
+    for option in parts {
+        let (key, v) = option.split_once('=').unwrap_or((option, ""));
+        match key.to_ascii_uppercase().as_str() {
+            "UTF-8" => utf8 = true,
+            "LAYOUT" if v.eq_ignore_ascii_case("maildir++") => {}
+            "INDEX" | "INDEXPVT" | "VOLATILEDIR" | "ITERINDEX" => {}
+            _ => {
+                return Err(format!(
+                    "{value}: {option} cannot be honoured (Roost reads a Maildir++ tree with \
+                     its dovecot-uidlist files inside it)"
+                ))
+            }
+        }
+    }
+    let v = match path.strip_prefix("~/") {
         Some(rest) => format!("%h/{rest}"),
-        None => v.to_string(),
+        None if path == "~" => "%h".to_string(),
+        None => path.to_string(),
     };
     if v.is_empty() {
         return Err("mail_location must not be empty".into());
@@ -1418,7 +1462,53 @@ fn parse_mail_location(value: &str) -> Result<String, String> {
             }
         }
     }
-    Ok(v)
+    Ok((v, utf8))
+}
+
+impl Config {
+    /// The mail_location template for a user whose users-file entry has
+    /// the extra fields `extra`: Dovecot's per-user `userdb_mail=` if
+    /// given, else `mail_location`. A per-user location Roost cannot serve
+    /// as Dovecot did (another format, a reshaped tree, folder-name
+    /// encoding other than `mailbox_names_utf8`) is an error, for the log.
+    pub fn user_mail_location<'a>(&'a self, extra: &str) -> Result<Cow<'a, str>, String> {
+        let Some(value) = extra
+            .split_ascii_whitespace()
+            .find_map(|f| f.strip_prefix("userdb_mail="))
+        else {
+            return Ok(Cow::Borrowed(&self.mail_location));
+        };
+        let (template, utf8) = parse_location(value).map_err(|e| format!("userdb_mail={e}"))?;
+        if utf8 != self.namespace.utf8_on_disk {
+            return Err(format!(
+                "userdb_mail={value}: its folder names are {}, but mailbox_names_utf8 is {}",
+                if utf8 { "UTF-8" } else { "modified UTF-7" },
+                if self.namespace.utf8_on_disk {
+                    "yes"
+                } else {
+                    "no"
+                }
+            ));
+        }
+        Ok(Cow::Owned(template))
+    }
+
+    /// The Maildir root of user `name` with home `home` and users-file
+    /// extra fields `extra` ([`Config::user_mail_location`] expanded);
+    /// why not, for the log.
+    pub fn mail_root(
+        &self,
+        name: &str,
+        home: Option<&Path>,
+        extra: &str,
+    ) -> Result<PathBuf, String> {
+        let template = self.user_mail_location(extra)?;
+        expand_mail_location(&template, name, home).ok_or_else(|| {
+            format!(
+                "mail_location {template:?} needs a home directory, and the users file gives none"
+            )
+        })
+    }
 }
 
 /// Expands `%u %n %d %h %%` in a mail_location for one user. `None` when the
@@ -1525,6 +1615,53 @@ mod tests {
         );
         assert!(parse_mail_location("%x/Maildir").is_err());
         assert!(parse_mail_location("").is_err());
+        // Dovecot's options: index ones ignored, tree-changing ones refused.
+        assert_eq!(
+            parse_mail_location("maildir:~/Maildir:INDEX=/var/idx/%u:LAYOUT=maildir++").unwrap(),
+            "%h/Maildir"
+        );
+        for refused in [
+            "maildir:~/Maildir:LAYOUT=fs",
+            "maildir:~/Maildir:CONTROL=/var/ctl/%u",
+            "maildir:~/Maildir:INBOX=/var/mail/%u",
+            "maildir:~/Maildir:UTF-8",
+            "mbox:~/mail",
+            "sdbox:~/dbox",
+        ] {
+            assert!(parse_mail_location(refused).is_err(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn userdb_mail_overrides_mail_location_per_user() {
+        let mut c = Config::default();
+        c.set("mail_location", "%h/Maildir").unwrap();
+        assert_eq!(c.user_mail_location("").unwrap(), "%h/Maildir");
+        assert_eq!(
+            c.user_mail_location("userdb_quota_rule=*:storage=1G")
+                .unwrap(),
+            "%h/Maildir"
+        );
+        assert_eq!(
+            c.user_mail_location("nologin userdb_mail=maildir:/var/vmail/%d/%n:INDEX=/x")
+                .unwrap(),
+            "/var/vmail/%d/%n"
+        );
+        assert_eq!(
+            c.user_mail_location("userdb_mail=~/Mail").unwrap(),
+            "%h/Mail"
+        );
+        assert!(c.user_mail_location("userdb_mail=mbox:~/mail").is_err());
+        assert!(c
+            .user_mail_location("userdb_mail=maildir:~/M:UTF-8")
+            .is_err());
+        c.set("mailbox_names_utf8", "yes").unwrap();
+        assert_eq!(
+            c.user_mail_location("userdb_mail=maildir:~/M:UTF-8")
+                .unwrap(),
+            "%h/M"
+        );
+        assert!(c.user_mail_location("userdb_mail=maildir:~/M").is_err());
         let home = Path::new("/home/ann");
         let rows = [
             (

@@ -334,6 +334,12 @@ fn check_names_uidlists_schemes_and_sandbox_paths_that_would_fail_logins() {
         let home = base.join("home").join(name);
         users.push_str(&format!("{name}:{hash}::::{}::\n", home.display()));
     }
+    // A per-user mail location Roost cannot serve.
+    let mbx_home = base.join("home/mbx");
+    users.push_str(&format!(
+        "mbx:{{PLAIN}}x::::{}::userdb_mail=mbox:~/mail\n",
+        mbx_home.display()
+    ));
     std::fs::write(&passwd, &users).unwrap();
     std::fs::set_permissions(&passwd, std::fs::Permissions::from_mode(0o640)).unwrap();
     let home = base.join("home/ann");
@@ -392,6 +398,7 @@ fn check_names_uidlists_schemes_and_sandbox_paths_that_would_fail_logins() {
         // Every user who cannot log in, by scheme.
         "2 users cannot log in: their passwords use DES-CRYPT, which Roost cannot verify: old, older",
         "1 user cannot log in: their passwords use DIGEST-MD5",
+        "user mbx: userdb_mail=mbox:~/mail: Roost serves Maildir only, not mbox",
         // The sandbox: which paths it allows and the line to add.
         "is read-only (Read-only file system); the unit lets Roost write only to: /var/mail /var/vmail /var/lib/roost /var/log/roost",
         &format!(

@@ -17,7 +17,7 @@ pub use sandbox::Sandbox;
 
 use crate::auth::passwd::PasswdFile;
 use crate::auth::scheme::unsupported_scheme;
-use crate::config::{expand_mail_location, Config};
+use crate::config::Config;
 use crate::net::TlsSettings;
 use crate::privileges::{self, Plan};
 use nix::unistd::{Gid, Uid};
@@ -329,14 +329,12 @@ fn check_mail_roots(
     let mut seen = BTreeSet::new();
     let mut problems = Vec::new();
     for entry in passwd.entries() {
-        let Some(root) =
-            expand_mail_location(&config.mail_location, &entry.name, entry.home.as_deref())
-        else {
-            problems.push(format!(
-                "user {}: mail_location {} needs a home directory and the users file gives none",
-                entry.name, config.mail_location
-            ));
-            continue;
+        let root = match config.mail_root(&entry.name, entry.home.as_deref(), &entry.extra) {
+            Ok(root) => root,
+            Err(why) => {
+                problems.push(format!("user {}: {why}", entry.name));
+                continue;
+            }
         };
         if !seen.insert(root.clone()) {
             continue;
@@ -461,9 +459,7 @@ fn check_password_schemes(passwd: &PasswdFile, out: &mut Vec<Finding>) {
 fn check_sandbox(config: &Config, passwd: &PasswdFile, sandbox: &Sandbox, out: &mut Vec<Finding>) {
     let mut blocked: BTreeMap<String, (Vec<String>, Vec<PathBuf>)> = BTreeMap::new();
     for entry in passwd.entries() {
-        let Some(root) =
-            expand_mail_location(&config.mail_location, &entry.name, entry.home.as_deref())
-        else {
+        let Ok(root) = config.mail_root(&entry.name, entry.home.as_deref(), &entry.extra) else {
             continue;
         };
         let Ok(root) = std::path::absolute(&root) else {

@@ -3,7 +3,6 @@
 //! (RFC 2971).
 
 use crate::auth::sasl;
-use crate::config::expand_mail_location;
 use crate::context::MAX_SASL_LINE;
 use crate::error::{Error, Tagged};
 use crate::proto::encode::{Code, Status};
@@ -486,22 +485,19 @@ fn complete_login(
     mech: &str,
 ) -> Result<Tagged, Error> {
     let entry = account.entry;
-    let Some(mail_root) = expand_mail_location(
-        &s.ctx.config.mail_location,
-        &entry.name,
-        entry.home.as_deref(),
-    ) else {
-        log::error!(
-            "conn={} peer={} user={} mail_location {:?} needs a home directory, and the passwd file gives none",
-            s.id,
-            s.peer,
-            entry.name,
-            s.ctx.config.mail_location
-        );
-        return Err(Error::no(
-            Some(Code::Unavailable),
-            "Mail storage is not available for this user.",
-        ));
+    let mail_root = match s
+        .ctx
+        .config
+        .mail_root(&entry.name, entry.home.as_deref(), &entry.extra)
+    {
+        Ok(root) => root,
+        Err(why) => {
+            log::error!("conn={} peer={} user={} {why}", s.id, s.peer, entry.name);
+            return Err(Error::no(
+                Some(Code::Unavailable),
+                "Mail storage is not available for this user.",
+            ));
+        }
     };
     let Some(session_slot) = s
         .ctx

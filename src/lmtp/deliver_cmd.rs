@@ -51,14 +51,7 @@ pub fn main(args: &[String]) -> i32 {
     let mut rcpt = match recipient::resolve(&config, &passwd, &user) {
         Ok(r) => r,
         Err(Unknown::NoUser) => return fail(EX_NOUSER, &format!("{user}: no such user")),
-        Err(Unknown::NoMailRoot) => {
-            return fail(
-                EX_TEMPFAIL,
-                &format!(
-                    "{user}: mail_location needs a home directory, and the passwd file gives none"
-                ),
-            )
-        }
+        Err(Unknown::NoMailRoot(why)) => return fail(EX_TEMPFAIL, &format!("{user}: {why}")),
     };
     if let Some(a) = m.opt_str("a") {
         rcpt.address = a;

@@ -2,7 +2,7 @@
 //! `roost deliver`: `user`, `user@domain`, and either with a `+detail`.
 
 use crate::auth::passwd::{PasswdFile, UserEntry};
-use crate::config::{expand_mail_location, Config, Userdb};
+use crate::config::{Config, Userdb};
 use crate::store::deliver;
 use std::path::PathBuf;
 
@@ -25,9 +25,9 @@ pub struct Recipient {
 pub enum Unknown {
     /// No such user (a permanent failure: 550 5.1.1 / exit 67).
     NoUser,
-    /// The user exists but `mail_location` cannot be expanded for them (a
-    /// configuration problem the admin can fix: temporary).
-    NoMailRoot,
+    /// The user exists but their mail location cannot be worked out (a
+    /// configuration problem the admin can fix: temporary); why.
+    NoMailRoot(String),
 }
 
 /// Finds the user an address names. Tried in order: the address as is,
@@ -66,8 +66,9 @@ pub fn resolve(config: &Config, passwd: &PasswdFile, address: &str) -> Result<Re
     let Some(((user, creds), detail)) = user else {
         return Err(Unknown::NoUser);
     };
-    let mail_root = expand_mail_location(&config.mail_location, &user.name, user.home.as_deref())
-        .ok_or(Unknown::NoMailRoot)?;
+    let mail_root = config
+        .mail_root(&user.name, user.home.as_deref(), &user.extra)
+        .map_err(Unknown::NoMailRoot)?;
     Ok(Recipient {
         address: address.to_string(),
         user,

@@ -189,11 +189,8 @@ impl Session {
                             &format!("<{}> User doesn't exist", printable(&to)),
                         );
                     }
-                    Err(Unknown::NoMailRoot) => {
-                        log::error!(
-                            "lmtp rcpt=<{}>: mail_location needs a home directory, and the passwd file gives none",
-                            printable(&to)
-                        );
+                    Err(Unknown::NoMailRoot(why)) => {
+                        log::error!("lmtp rcpt=<{}>: {why}", printable(&to));
                         return refuse(451, "4.3.0", "Mailbox not available, try again later");
                     }
                 }

@@ -207,3 +207,41 @@ fn a_suspended_account_still_receives_mail() {
     let mut c = server.connect();
     assert_eq!(c.cmd("LOGIN dave secret").tagged, "NO [ALERT] Unpaid");
 }
+
+/// Dovecot's per-user `userdb_mail=` extra field: delivery and IMAP both
+/// use the user's own location, as Dovecot did, instead of mail_location.
+/// A location Roost cannot serve as Dovecot did (mbox, a reshaped tree)
+/// is refused, for delivery temporarily, rather than served empty.
+#[test]
+fn userdb_mail_puts_a_users_mail_where_dovecot_did() {
+    let vmail = tempfile::tempdir().unwrap();
+    let server = TestServer::builder()
+        .passwd_line(&format!(
+            "dave:{{PLAIN}}secret::::/proc/roost-no-such-home::userdb_mail=maildir:{}/%n:INDEX=/var/idx/%u",
+            vmail.path().display()
+        ))
+        .passwd_line("erin:{PLAIN}secret::::/proc/roost-no-such-home::userdb_mail=mbox:~/mail")
+        .passwd_line(&format!(
+            "fred:{{PLAIN}}secret::::/proc/roost-no-such-home::userdb_mail=maildir:{}/fred:LAYOUT=fs",
+            vmail.path().display()
+        ))
+        .start();
+    let (code, err) = deliver(&server, &["-d", "dave"], MSG);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(new_messages(&vmail.path().join("dave")).len(), 1);
+    let mut c = server.connect();
+    c.ok("LOGIN dave secret");
+    let r = c.ok("SELECT INBOX");
+    assert!(r.untagged.iter().any(|l| l == "* 1 EXISTS"), "{r:?}");
+    for user in ["erin", "fred"] {
+        let (code, err) = deliver(&server, &["-d", user], MSG);
+        assert_eq!(code, 75, "{user}: {err}");
+        assert!(err.contains("userdb_mail="), "{err}");
+        let mut c = server.connect();
+        assert_eq!(
+            c.cmd(&format!("LOGIN {user} secret")).tagged,
+            "NO [UNAVAILABLE] Mail storage is not available for this user."
+        );
+    }
+    assert!(!vmail.path().join("fred").exists());
+}
