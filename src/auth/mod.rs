@@ -182,7 +182,8 @@ fn fail_and_wait(
 /// The account of a user whom a mechanism without a password named (a
 /// bearer token's claim, a client certificate): the userdb must know
 /// them, as for a PAM login; the passwd file's password plays no part,
-/// but its `nologin` and `allow_nets` do, for a client at `ip`.
+/// but its `nologin` and `allow_nets` do, for a client at `ip`. Why
+/// not, for the log.
 pub fn account_without_password(
     config: &Config,
     passwd: &PasswdFile,
@@ -193,6 +194,7 @@ pub fn account_without_password(
         return Err(why);
     }
     crate::users::resolve(config, passwd, entry_named(user), Passdb::Pam)
+        .map_err(|why| format!("refused by userdb: {why}"))
 }
 
 /// A user known by name only (PAM, a token, a certificate): the userdb

@@ -301,7 +301,7 @@ impl Conn {
                     req.rip,
                 ) {
                     Ok(account) => self.succeed(id, &req, account),
-                    Err(why) => self.refuse(id, &req, &user, &format!("refused by userdb: {why}")),
+                    Err(why) => self.refuse(id, &req, &user, &why),
                 }
             }
             BearerOutcome::Malformed => self.refuse(id, &req, "", "malformed message"),

@@ -355,14 +355,7 @@ fn login_vouched_for(s: &mut Session, mech: &str, user: &str) -> Result<Tagged, 
         s.peer.ip(),
     ) {
         Ok(a) => a,
-        Err(why) => {
-            return Err(sasl_failed(
-                s,
-                mech,
-                user,
-                &format!("refused by userdb: {why}"),
-            ))
-        }
+        Err(why) => return Err(sasl_failed(s, mech, user, &why)),
     };
     s.ctx.throttle.record_user_success(s.peer.ip(), user);
     complete_login(s, account, mech)

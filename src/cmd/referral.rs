@@ -1,14 +1,16 @@
 //! LOGIN-REFERRALS (RFC 2221), suspended accounts and `allow_nets`, as
-//! the passdb entry's extra fields say ([`crate::auth::access`]). A user who lives on
-//! another server gets, once the password is right and before the userdb
-//! is asked, `NO [REFERRAL imap://user;AUTH=PLAIN@host[:port]/] Try this
-//! server instead.` as Dovecot 2.3 answers (it names PLAIN for LOGIN too),
-//! and nothing of their mail is touched here. A suspended user gets
-//! `NO [ALERT] reason`, or without a reason `NO [AUTHENTICATIONFAILED]`,
-//! as Dovecot answers, and the failure counts with the throttle. A login
-//! from outside the user's `allow_nets`, like a wrong password, fails as
-//! any other. AUTHENTICATE answers the same once the
-//! mechanism has accepted the user, naming that mechanism in the URL.
+//! the passdb entry's extra fields say ([`crate::auth::access`]).
+//!
+//! A user who lives on another server gets, once the password is right
+//! and before the userdb is asked, `NO [REFERRAL
+//! imap://user;AUTH=PLAIN@host[:port]/] Try this server instead.` as
+//! Dovecot 2.3 answers (it names PLAIN for LOGIN too), and nothing of
+//! their mail is touched here. A suspended user gets `NO [ALERT] reason`,
+//! or without a reason `NO [AUTHENTICATIONFAILED]`, as Dovecot answers,
+//! and the failure counts with the throttle. A login from outside the
+//! user's `allow_nets` fails as a wrong password does. AUTHENTICATE
+//! answers the same once the mechanism has accepted the user, naming that
+//! mechanism in the URL.
 
 use crate::auth::access::{self, Access};
 use crate::error::Error;

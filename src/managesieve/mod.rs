@@ -505,7 +505,7 @@ impl Session {
                         ctx.throttle.record_user_success(self.peer, &user);
                         Ok(Some(account))
                     }
-                    Err(why) => self.refuse(mech, &user, &format!("refused by userdb: {why}")),
+                    Err(why) => self.refuse(mech, &user, &why),
                 }
             }
             BearerOutcome::Malformed => self.refuse(mech, "", "malformed message"),
