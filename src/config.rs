@@ -1414,27 +1414,23 @@ fn parse_mail_location(value: &str) -> Result<String, String> {
 /// the tree as if it were absent would show an empty mailbox, or renumber
 /// its UIDs.
 fn parse_location(value: &str) -> Result<(String, bool), String> {
-    let rest = match value.split_once(':') {
-        Some((kind, rest)) if !kind.is_empty() && kind.bytes().all(|b| b.is_ascii_lowercase()) => {
-            if kind != "maildir" {
-                return Err(format!("{value}: Roost serves Maildir only, not {kind}"));
-            }
-            rest
-        }
-        _ => value,
-    };
-    let mut parts = rest.split(':');
-    let path = parts.next().unwrap_or_default();
+    use crate::mail_location::Opt;
+    let location = crate::mail_location::split(value);
+    if location.format != "maildir" {
+        return Err(format!(
+            "{value}: Roost serves Maildir only, not {}",
+            location.format
+        ));
+    }
+    let path = location.path;
     let mut utf8 = false;
-    for option in parts {
-        let (key, v) = option.split_once('=').unwrap_or((option, ""));
-        match key.to_ascii_uppercase().as_str() {
-            "UTF-8" => utf8 = true,
-            "LAYOUT" if v.eq_ignore_ascii_case("maildir++") => {}
-            "INDEX" | "INDEXPVT" | "VOLATILEDIR" | "ITERINDEX" => {}
-            _ => {
+    for option in &location.options {
+        match option {
+            Opt::Utf8 => utf8 = true,
+            Opt::Maildirpp | Opt::Index(_) => {}
+            Opt::Reshapes { raw, .. } => {
                 return Err(format!(
-                    "{value}: {option} cannot be honoured (Roost reads a Maildir++ tree with \
+                    "{value}: {raw} cannot be honoured (Roost reads a Maildir++ tree with \
                      its dovecot-uidlist files inside it)"
                 ))
             }

@@ -63,6 +63,7 @@ pub mod fuzzing;
 pub(crate) mod identity;
 pub(crate) mod live_counts;
 pub(crate) mod lmtp;
+pub(crate) mod mail_location;
 pub(crate) mod managesieve;
 pub(crate) mod migrate;
 pub(crate) mod mime;

@@ -687,10 +687,9 @@ impl<'a> Translator<'a> {
                 return;
             }
         };
-        let (kind, rest) = match value.split_once(':') {
-            Some((k, r)) if k.chars().all(|c| c.is_ascii_lowercase()) => (k, r),
-            _ => ("maildir", value.as_str()),
-        };
+        use crate::mail_location::Opt;
+        let location = crate::mail_location::split(&value);
+        let kind = location.format;
         if kind != "maildir" {
             // Writing `%h/Maildir` here would serve every user an empty
             // mailbox; the administrator has to convert first.
@@ -702,30 +701,30 @@ impl<'a> Translator<'a> {
             ));
             return;
         }
-        let mut parts = rest.split(':');
-        let path = parts.next().unwrap_or("");
+        let path = location.path;
         let mut utf8 = false;
-        for param in parts {
-            let (k, v) = param.split_once('=').unwrap_or((param, ""));
-            match k.to_ascii_uppercase().as_str() {
-                "UTF-8" => utf8 = true,
-                "LAYOUT" if v.eq_ignore_ascii_case("maildir++") => {}
-                "LAYOUT" => self.note(format!(
-                    "{from}: LAYOUT={v}: Roost reads the Maildir++ layout only (folders as .Name \
-                     directories); convert the tree, e.g. with `doveadm sync`, or folders will \
-                     not be found"
-                )),
-                "INDEX" | "INDEXPVT" | "VOLATILEDIR" | "ITERINDEX" => self
+        for option in &location.options {
+            match option {
+                Opt::Utf8 => utf8 = true,
+                Opt::Maildirpp => {}
+                Opt::Index(k) => self
                     .ignored
                     .push(format!("mail_location {k}= (Dovecot's index files)")),
-                "CONTROL" => self.note(format!(
-                    "{from}: CONTROL={v}: Roost keeps dovecot-uidlist and subscriptions in the \
-                     Maildir itself; move them there first or message UIDs will change"
-                )),
-                "INBOX" => self.note(format!(
-                    "{from}: INBOX={v}: Roost's INBOX is the Maildir root itself; left out"
-                )),
-                _ => self.note(format!("{from}: {param} has no counterpart; left out")),
+                Opt::Reshapes { key, value: v, raw } => match key.as_str() {
+                    "LAYOUT" => self.note(format!(
+                        "{from}: LAYOUT={v}: Roost reads the Maildir++ layout only (folders as \
+                         .Name directories); convert the tree, e.g. with `doveadm sync`, or \
+                         folders will not be found"
+                    )),
+                    "CONTROL" => self.note(format!(
+                        "{from}: CONTROL={v}: Roost keeps dovecot-uidlist and subscriptions in \
+                         the Maildir itself; move them there first or message UIDs will change"
+                    )),
+                    "INBOX" => self.note(format!(
+                        "{from}: INBOX={v}: Roost's INBOX is the Maildir root itself; left out"
+                    )),
+                    _ => self.note(format!("{from}: {raw} has no counterpart; left out")),
+                },
             }
         }
         let home = match &db.home {
